@@ -1,0 +1,44 @@
+//! The `plumbline` command: thin glue over the Plumbline crates.
+//!
+//! stdout carries only results; messages go to stderr. Exit codes: 0 ok, 1 failure (for
+//! example an audit that does not verify), 2 bad input.
+
+mod cmd;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Plumbline: a labeling market where quality pays.
+#[derive(Parser)]
+#[command(name = "plumbline", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Experiment specs.
+    #[command(subcommand)]
+    Spec(cmd::spec::SpecCommand),
+    /// Task files.
+    #[command(subcommand)]
+    Tasks(cmd::tasks::TasksCommand),
+    /// Labeler and operator keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Recompute an experiment's settlement from its public record and compare it byte for byte.
+    Audit(cmd::audit::AuditArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Spec(c) => cmd::spec::run(c),
+        Command::Tasks(c) => cmd::tasks::run(c),
+        Command::Keys(c) => cmd::keys::run(c),
+        Command::Audit(a) => cmd::audit::run(a),
+    };
+    exit::report(result)
+}

@@ -1,0 +1,296 @@
+//! One experiment's protocol state in memory: open, join, commit, reveal, settle, with every
+//! check the protocol makes. A server persists the same entries; `audit` replays a public
+//! record through this same code, so what the server accepted and what an auditor accepts
+//! cannot drift apart.
+
+use crate::assign::{Assigner, Batch, JoinRequest, seed_hash};
+use crate::client::{RevealedLabel, SignedCommit, SignedJoin, SignedReveal, labels_root};
+use crate::eip712::{self, Commit, Join, Reveal};
+use crate::lifecycle::{Lifecycle, Phase, Readiness};
+use crate::record::{CommitEntry, JoinEntry, PublicRecord, RECORD_VERSION, RevealEntry};
+use crate::reputation::Reputation;
+use crate::settle::{self, BatchOutcome};
+use crate::spec::ExperimentSpec;
+use crate::task::{self, Task};
+use crate::{Address, B256, Error, Result, U256};
+use alloy_sol_types::Eip712Domain;
+use std::collections::{BTreeMap, HashMap};
+
+/// Whether an idempotent write was new or a repeat of an accepted one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// First time: stored.
+    New,
+    /// The same request again: nothing changed.
+    Repeat,
+}
+
+/// An experiment's protocol state.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    id: B256,
+    chain_id: u64,
+    verifying_contract: Address,
+    domain: Eip712Domain,
+    spec: ExperimentSpec,
+    tasks: Vec<Task>,
+    lifecycle: Lifecycle,
+    opened: Option<(B256, u64)>,
+    assigner: Option<Assigner>,
+    batches: Vec<Batch>,
+    joins: Vec<JoinEntry>,
+    join_counts: HashMap<Address, u64>,
+    commits: BTreeMap<u64, CommitEntry>,
+    reveals: BTreeMap<u64, RevealEntry>,
+}
+
+impl Experiment {
+    /// A draft experiment. The spec and every task are validated here.
+    pub fn new(
+        id: B256,
+        chain_id: u64,
+        verifying_contract: Address,
+        spec: ExperimentSpec,
+        tasks: Vec<Task>,
+    ) -> Result<Experiment> {
+        spec.validate()?;
+        for (i, t) in tasks.iter().enumerate() {
+            if let Some(gold) = &t.gold {
+                gold.validate(&spec.question.kind).map_err(|e| task::TaskError::Line {
+                    line: i + 1,
+                    reason: format!("`gold`: {e}"),
+                })?;
+            }
+        }
+        Ok(Experiment {
+            id,
+            chain_id,
+            verifying_contract,
+            domain: eip712::domain(chain_id, verifying_contract),
+            lifecycle: Lifecycle::new(&spec),
+            spec,
+            tasks,
+            opened: None,
+            assigner: None,
+            batches: Vec::new(),
+            joins: Vec::new(),
+            join_counts: HashMap::new(),
+            commits: BTreeMap::new(),
+            reveals: BTreeMap::new(),
+        })
+    }
+
+    /// The experiment id.
+    pub fn id(&self) -> B256 {
+        self.id
+    }
+
+    /// The EIP-712 domain its messages are signed in.
+    pub fn domain(&self) -> &Eip712Domain {
+        &self.domain
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &ExperimentSpec {
+        &self.spec
+    }
+
+    /// The tasks.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// The phase at `now`.
+    pub fn phase_at(&self, now: u64) -> Phase {
+        self.lifecycle.phase_at(now)
+    }
+
+    /// The batches assigned so far, by batch id.
+    pub fn batches(&self) -> &[Batch] {
+        &self.batches
+    }
+
+    /// The seed's hash, published once open.
+    pub fn seed_hash(&self) -> Option<B256> {
+        self.opened.map(|(seed, _)| seed_hash(seed))
+    }
+
+    /// Draft → Open with the assignment seed (drawn by the caller; committed by its hash).
+    pub fn open(&mut self, seed: B256, funded: bool, now: u64) -> Result<()> {
+        let summary = task::summarize(&self.tasks);
+        let ready = Readiness { funded, regular_tasks: summary.regular, gold_tasks: summary.gold };
+        self.lifecycle.open(&self.spec, ready, now)?;
+        self.opened = Some((seed, now));
+        self.assigner = Some(Assigner::new(&self.spec, &self.tasks, seed));
+        Ok(())
+    }
+
+    /// Serves a signed join: checks phase, signature, stake, nonce and eligibility, then
+    /// assigns a batch. A refusal changes nothing.
+    pub fn join(&mut self, join: &SignedJoin, reputation: &Reputation, now: u64) -> Result<Batch> {
+        self.lifecycle.check_join(now)?;
+        let message = Join {
+            experimentId: self.id,
+            labeler: join.labeler,
+            cohort: eip712::cohort_hash(join.cohort.as_deref()),
+            stake: U256::from(join.stake),
+            nonce: join.nonce,
+        };
+        self.check_signer(&message, &join.signature, join.labeler)?;
+        if join.stake != self.spec.stake_per_batch {
+            return Err(mismatch("stake", self.spec.stake_per_batch, join.stake));
+        }
+        let expected_nonce = self.join_counts.get(&join.labeler).copied().unwrap_or(0);
+        if join.nonce != expected_nonce {
+            return Err(mismatch("nonce", expected_nonce, join.nonce));
+        }
+        if !reputation.eligible(&self.spec) {
+            return Err(Error::Ineligible);
+        }
+        let request = JoinRequest { labeler: join.labeler, cohort: join.cohort.clone(), at: now };
+        let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
+        let batch = assigner.assign(&request)?;
+        *self.join_counts.entry(join.labeler).or_default() += 1;
+        self.joins.push(JoinEntry { batch_id: batch.batch_id, join: join.clone(), at: now });
+        self.batches.push(batch.clone());
+        Ok(batch)
+    }
+
+    /// Accepts a signed commit for a batch. Repeating it is harmless; a different commitment
+    /// for the same batch is a conflict.
+    pub fn commit(&mut self, batch_id: u64, commit: &SignedCommit, now: u64) -> Result<Accepted> {
+        let batch = self.batch(batch_id)?;
+        if let Some(existing) = self.commits.get(&batch_id) {
+            return if existing.commit.commitment == commit.commitment {
+                Ok(Accepted::Repeat)
+            } else {
+                Err(Error::Conflict { batch_id, what: "commit" })
+            };
+        }
+        let work_secs = u64::from(self.spec.block_size)
+            * u64::from(self.spec.limits.seconds_per_task_min);
+        self.lifecycle.check_commit(batch.assigned_at, work_secs, now)?;
+        let message =
+            Commit { experimentId: self.id, batchId: batch_id, commitment: commit.commitment };
+        self.check_signer(&message, &commit.signature, batch.labeler)?;
+        self.commits.insert(batch_id, CommitEntry { batch_id, commit: commit.clone(), at: now });
+        Ok(Accepted::New)
+    }
+
+    /// Verifies a reveal against its batch, its commitment and its signature, whatever the
+    /// time. Nothing is stored (see [`Experiment::reveal`]).
+    pub fn check_reveal(&self, batch_id: u64, reveal: &SignedReveal) -> Result<()> {
+        let batch = self.batch(batch_id)?;
+        let committed = self.commits.get(&batch_id).ok_or(Error::NotCommitted(batch_id))?;
+        let fail = |reason: String| Error::Reveal { batch_id, reason };
+        let mut expected: Vec<u32> = batch.tasks.clone();
+        expected.sort_unstable();
+        let mut given: Vec<u32> = reveal.labels.iter().map(|l| l.task).collect();
+        given.sort_unstable();
+        if given != expected {
+            return Err(fail("the labels must cover exactly the batch's tasks, once each".into()));
+        }
+        for RevealedLabel { task, label } in &reveal.labels {
+            label
+                .validate(&self.spec.question.kind)
+                .map_err(|e| fail(format!("task {}: {e}", self.tasks[*task as usize].id)))?;
+        }
+        let root = labels_root(&reveal.labels)?;
+        let commitment = eip712::commitment(self.id, batch_id, batch.labeler, root, reveal.salt);
+        if commitment != committed.commit.commitment {
+            return Err(fail("the labels and salt do not match the commitment".into()));
+        }
+        let message =
+            Reveal { experimentId: self.id, batchId: batch_id, labelsRoot: root, salt: reveal.salt };
+        self.check_signer(&message, &reveal.signature, batch.labeler)
+    }
+
+    /// Accepts a reveal after the commit deadline. Revealing twice is harmless.
+    pub fn reveal(&mut self, batch_id: u64, reveal: &SignedReveal, now: u64) -> Result<Accepted> {
+        self.batch(batch_id)?;
+        if let Some(existing) = self.reveals.get(&batch_id) {
+            return if existing.reveal.salt == reveal.salt
+                && labels_root(&existing.reveal.labels)? == labels_root(&reveal.labels)?
+            {
+                Ok(Accepted::Repeat)
+            } else {
+                Err(Error::Conflict { batch_id, what: "reveal" })
+            };
+        }
+        self.lifecycle.check_reveal(now)?;
+        self.check_reveal(batch_id, reveal)?;
+        self.reveals.insert(batch_id, RevealEntry { batch_id, reveal: reveal.clone(), at: now });
+        Ok(Accepted::New)
+    }
+
+    /// The batches as settlement sees them.
+    pub fn outcomes(&self) -> Vec<BatchOutcome> {
+        self.batches
+            .iter()
+            .map(|b| BatchOutcome {
+                batch_id: b.batch_id,
+                labeler: b.labeler,
+                cohort: b.cohort.clone(),
+                stake: self.spec.stake_per_batch,
+                labels: self.reveals.get(&b.batch_id).map(|r| {
+                    r.reveal.labels.iter().map(|l| (l.task, l.label.clone())).collect()
+                }),
+            })
+            .collect()
+    }
+
+    /// Revealing → Settled: computes the settlement and returns the public record.
+    /// `reputations` holds each labeler's record before this experiment.
+    pub fn settle(
+        &mut self,
+        reputations: &BTreeMap<Address, Reputation>,
+        now: u64,
+    ) -> Result<PublicRecord> {
+        let (seed, opened_at) = self.opened.expect("a revealing experiment was opened");
+        self.lifecycle.settle(now)?;
+        let used: BTreeMap<Address, Reputation> = self
+            .batches
+            .iter()
+            .filter_map(|b| reputations.get(&b.labeler).map(|r| (b.labeler, *r)))
+            .collect();
+        let settlement = settle::settle(&self.spec, &self.tasks, &self.outcomes(), &used);
+        Ok(PublicRecord {
+            record_version: RECORD_VERSION,
+            experiment_id: self.id,
+            chain_id: self.chain_id,
+            verifying_contract: self.verifying_contract,
+            spec: self.spec.clone(),
+            tasks: self.tasks.clone(),
+            seed,
+            seed_hash: seed_hash(seed),
+            opened_at,
+            joins: self.joins.clone(),
+            commits: self.commits.values().cloned().collect(),
+            reveals: self.reveals.values().cloned().collect(),
+            reputations: used,
+            settled_at: now,
+            settlement,
+        })
+    }
+
+    fn batch(&self, batch_id: u64) -> Result<&Batch> {
+        self.batches.get(batch_id as usize).ok_or(Error::UnknownBatch(batch_id))
+    }
+
+    fn check_signer<T: alloy_sol_types::SolStruct>(
+        &self,
+        message: &T,
+        signature: &[u8],
+        expected: Address,
+    ) -> Result<()> {
+        let signer = eip712::recover(eip712::signing_hash(message, &self.domain), signature)?;
+        if signer != expected {
+            return Err(Error::WrongSigner { expected, signer });
+        }
+        Ok(())
+    }
+}
+
+fn mismatch(field: &'static str, expected: impl ToString, got: impl ToString) -> Error {
+    Error::Mismatch { field, expected: expected.to_string(), got: got.to_string() }
+}

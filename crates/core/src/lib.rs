@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+pub mod amount;
+pub mod assign;
+pub mod client;
+pub mod eip712;
+pub mod error;
+pub mod experiment;
+pub mod fixed;
+pub mod label;
+pub mod lifecycle;
+pub mod limits;
+pub mod merkle;
+pub mod record;
+pub mod reputation;
+pub mod score;
+pub mod settle;
+pub mod spec;
+pub mod task;
+
+pub use alloy_primitives::{Address, B256, U256};
+pub use error::{Error, Result};
+
+/// Money: an integer number of base units. Never a float.
+pub type Amount = u128;

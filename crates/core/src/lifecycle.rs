@@ -1,0 +1,280 @@
+//! The experiment lifecycle as a state machine over phases. Every transition and guard takes
+//! `now` (unix seconds) as an argument; the deadlines come from the spec.
+//!
+//! `Draft → Open → Revealing → Settled`, and `Draft → Cancelled`. `Open` becomes `Revealing`
+//! by time alone (at the commit deadline); `Settled` needs the settlement itself, which may run
+//! once the reveal deadline has passed.
+
+use crate::spec::ExperimentSpec;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The phase of an experiment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Being prepared: tasks imported, funded; nothing is accepted from labelers.
+    Draft,
+    /// Joins and commits are accepted until the commit deadline.
+    Open,
+    /// Reveals are accepted until the reveal deadline; then it may be settled.
+    Revealing,
+    /// Settled: payouts are final.
+    Settled,
+    /// Cancelled before opening; the pool was refunded.
+    Cancelled,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Draft => "draft",
+            Phase::Open => "open",
+            Phase::Revealing => "revealing",
+            Phase::Settled => "settled",
+            Phase::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// An action refused in the current phase, or out of time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    /// The action is not allowed in this phase.
+    #[error("cannot {action}: the experiment is {phase}")]
+    WrongPhase {
+        /// What was attempted.
+        action: &'static str,
+        /// The phase it is in.
+        phase: Phase,
+    },
+    /// A deadline or a minimum time forbids the action now.
+    #[error("cannot {action}: {reason}")]
+    Timing {
+        /// What was attempted.
+        action: &'static str,
+        /// Which deadline or minimum.
+        reason: String,
+    },
+    /// A precondition other than time is missing.
+    #[error("cannot {action}: {reason}")]
+    NotReady {
+        /// What was attempted.
+        action: &'static str,
+        /// What is missing.
+        reason: String,
+    },
+}
+
+/// What an experiment must have before it opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// Whether the reward pool is escrowed.
+    pub funded: bool,
+    /// Regular tasks imported.
+    pub regular_tasks: usize,
+    /// Gold tasks imported.
+    pub gold_tasks: usize,
+}
+
+/// The lifecycle of one experiment: its stored phase and its deadlines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// The stored phase (time may have moved it on; see [`Lifecycle::phase_at`]).
+    pub phase: Phase,
+    /// From the spec.
+    pub commit_deadline: u64,
+    /// From the spec.
+    pub reveal_deadline: u64,
+}
+
+impl Lifecycle {
+    /// A new experiment in `Draft`.
+    pub fn new(spec: &ExperimentSpec) -> Lifecycle {
+        Lifecycle {
+            phase: Phase::Draft,
+            commit_deadline: spec.commit_deadline,
+            reveal_deadline: spec.reveal_deadline,
+        }
+    }
+
+    /// The phase at `now`: an open experiment is revealing once its commit deadline passed.
+    pub fn phase_at(&self, now: u64) -> Phase {
+        match self.phase {
+            Phase::Open if now >= self.commit_deadline => Phase::Revealing,
+            phase => phase,
+        }
+    }
+
+    /// Moves the stored phase on by time; returns the new phase when it changed.
+    pub fn tick(&mut self, now: u64) -> Option<Phase> {
+        let next = self.phase_at(now);
+        (next != self.phase).then(|| {
+            self.phase = next;
+            next
+        })
+    }
+
+    /// Whether the scheduler should settle now.
+    pub fn due_for_settlement(&self, now: u64) -> bool {
+        self.phase_at(now) == Phase::Revealing && now >= self.reveal_deadline
+    }
+
+    /// Draft → Open. Needs funding, enough tasks, and time left before the commit deadline.
+    pub fn open(
+        &mut self,
+        spec: &ExperimentSpec,
+        ready: Readiness,
+        now: u64,
+    ) -> Result<(), LifecycleError> {
+        const ACTION: &str = "open";
+        self.expect(ACTION, Phase::Draft, now)?;
+        if !ready.funded {
+            return Err(LifecycleError::NotReady {
+                action: ACTION,
+                reason: "the reward pool is not funded".into(),
+            });
+        }
+        if ready.regular_tasks == 0 {
+            return Err(LifecycleError::NotReady {
+                action: ACTION,
+                reason: "no regular tasks are imported".into(),
+            });
+        }
+        if ready.gold_tasks < spec.gold_per_batch as usize {
+            return Err(LifecycleError::NotReady {
+                action: ACTION,
+                reason: format!(
+                    "{} gold tasks are imported but each batch needs {}",
+                    ready.gold_tasks, spec.gold_per_batch
+                ),
+            });
+        }
+        if now >= self.commit_deadline {
+            return Err(LifecycleError::Timing {
+                action: ACTION,
+                reason: "the commit deadline has passed".into(),
+            });
+        }
+        self.phase = Phase::Open;
+        Ok(())
+    }
+
+    /// Draft → Cancelled.
+    pub fn cancel(&mut self, now: u64) -> Result<(), LifecycleError> {
+        self.expect("cancel", Phase::Draft, now)?;
+        self.phase = Phase::Cancelled;
+        Ok(())
+    }
+
+    /// A labeler may join (and be assigned a batch) now.
+    pub fn check_join(&self, now: u64) -> Result<(), LifecycleError> {
+        self.expect("join", Phase::Open, now)
+    }
+
+    /// A commit for a batch assigned at `assigned_at` may be accepted now: before the commit
+    /// deadline, and no sooner than `work_secs_min` after assignment (fast-response ban).
+    pub fn check_commit(
+        &self,
+        assigned_at: u64,
+        work_secs_min: u64,
+        now: u64,
+    ) -> Result<(), LifecycleError> {
+        self.expect("commit", Phase::Open, now)?;
+        let earliest = assigned_at.saturating_add(work_secs_min);
+        if now < earliest {
+            return Err(LifecycleError::Timing {
+                action: "commit",
+                reason: format!(
+                    "labels arrived {} s after assignment; the minimum is {work_secs_min} s",
+                    now.saturating_sub(assigned_at)
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// A reveal may be accepted now: after the commit deadline, before the reveal deadline.
+    pub fn check_reveal(&self, now: u64) -> Result<(), LifecycleError> {
+        self.expect("reveal", Phase::Revealing, now)?;
+        if now >= self.reveal_deadline {
+            return Err(LifecycleError::Timing {
+                action: "reveal",
+                reason: "the reveal deadline has passed".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Revealing → Settled, once the reveal deadline has passed.
+    pub fn settle(&mut self, now: u64) -> Result<(), LifecycleError> {
+        self.expect("settle", Phase::Revealing, now)?;
+        if now < self.reveal_deadline {
+            return Err(LifecycleError::Timing {
+                action: "settle",
+                reason: "the reveal deadline has not passed".into(),
+            });
+        }
+        self.phase = Phase::Settled;
+        Ok(())
+    }
+
+    fn expect(&self, action: &'static str, phase: Phase, now: u64) -> Result<(), LifecycleError> {
+        let current = self.phase_at(now);
+        if current == phase {
+            Ok(())
+        } else {
+            Err(LifecycleError::WrongPhase { action, phase: current })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::SpecFormat;
+
+    fn spec() -> ExperimentSpec {
+        let text = include_str!("../tests/data/pairwise.toml");
+        ExperimentSpec::parse(text, SpecFormat::Toml).unwrap()
+    }
+
+    const READY: Readiness = Readiness { funded: true, regular_tasks: 10, gold_tasks: 2 };
+
+    #[test]
+    fn full_path_follows_time() {
+        let spec = spec();
+        let mut life = Lifecycle::new(&spec);
+        let (commit, reveal) = (spec.commit_deadline, spec.reveal_deadline);
+        assert!(life.check_join(0).is_err(), "draft takes no joins");
+        life.open(&spec, READY, commit - 100).unwrap();
+        life.check_join(commit - 1).unwrap();
+        assert!(life.check_commit(commit - 50, 60, commit - 1).is_err(), "too fast");
+        life.check_commit(commit - 100, 60, commit - 1).unwrap();
+        assert!(life.check_reveal(commit - 1).is_err(), "no reveals while open");
+        assert_eq!(life.tick(commit), Some(Phase::Revealing));
+        assert!(life.check_commit(0, 0, commit).is_err(), "commit after the deadline");
+        life.check_reveal(reveal - 1).unwrap();
+        assert!(!life.due_for_settlement(reveal - 1));
+        assert!(life.settle(reveal - 1).is_err());
+        assert!(life.due_for_settlement(reveal));
+        life.settle(reveal).unwrap();
+        assert_eq!(life.phase, Phase::Settled);
+        assert!(life.settle(reveal + 1).is_err(), "settles exactly once");
+    }
+
+    #[test]
+    fn open_needs_funding_tasks_and_time() {
+        let spec = spec();
+        let mut life = Lifecycle::new(&spec);
+        let now = spec.commit_deadline - 1000;
+        let unfunded = Readiness { funded: false, ..READY };
+        assert!(life.open(&spec, unfunded, now).unwrap_err().to_string().contains("funded"));
+        let no_gold = Readiness { gold_tasks: 1, ..READY };
+        assert!(life.open(&spec, no_gold, now).unwrap_err().to_string().contains("gold"));
+        assert!(life.open(&spec, READY, spec.commit_deadline).is_err());
+        assert_eq!(life.phase, Phase::Draft, "failed opens change nothing");
+        life.cancel(now).unwrap();
+        assert!(life.open(&spec, READY, now).is_err());
+    }
+}

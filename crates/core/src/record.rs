@@ -1,0 +1,235 @@
+//! The public record of a settled experiment, and `audit`: anyone can replay the record through
+//! the same protocol code (every signature, commitment, deadline and assignment is checked
+//! again), recompute the settlement, and compare it byte for byte with the published one.
+
+use crate::client::{SignedCommit, SignedJoin, SignedReveal};
+use crate::experiment::Experiment;
+use crate::reputation::Reputation;
+use crate::settle::Settlement;
+use crate::spec::ExperimentSpec;
+use crate::task::Task;
+use crate::{Address, B256};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The record format version this build reads and writes.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A successful join, as logged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinEntry {
+    /// The batch it was assigned.
+    pub batch_id: u64,
+    /// The signed request.
+    pub join: SignedJoin,
+    /// When it was served (unix seconds).
+    pub at: u64,
+}
+
+/// An accepted commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitEntry {
+    /// The batch.
+    pub batch_id: u64,
+    /// The signed commitment.
+    pub commit: SignedCommit,
+    /// When it was accepted.
+    pub at: u64,
+}
+
+/// An accepted reveal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevealEntry {
+    /// The batch.
+    pub batch_id: u64,
+    /// The signed reveal.
+    pub reveal: SignedReveal,
+    /// When it was accepted.
+    pub at: u64,
+}
+
+/// Everything needed to recompute an experiment's settlement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicRecord {
+    /// Must equal [`RECORD_VERSION`].
+    pub record_version: u32,
+    /// The experiment.
+    pub experiment_id: B256,
+    /// EIP-712 domain chain id.
+    pub chain_id: u64,
+    /// EIP-712 domain verifying contract (zero when embedded).
+    pub verifying_contract: Address,
+    /// The spec.
+    pub spec: ExperimentSpec,
+    /// Every task, gold answers included (public after settlement).
+    pub tasks: Vec<Task>,
+    /// The assignment seed, revealed.
+    pub seed: B256,
+    /// Its hash, published when the experiment opened.
+    pub seed_hash: B256,
+    /// When it opened.
+    pub opened_at: u64,
+    /// The join log, in order.
+    pub joins: Vec<JoinEntry>,
+    /// Accepted commits.
+    pub commits: Vec<CommitEntry>,
+    /// Accepted reveals.
+    pub reveals: Vec<RevealEntry>,
+    /// Each labeler's reputation before this experiment (labelers without one are absent).
+    pub reputations: BTreeMap<Address, Reputation>,
+    /// When it settled.
+    pub settled_at: u64,
+    /// The published settlement.
+    pub settlement: Settlement,
+}
+
+impl PublicRecord {
+    /// The record as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a record always serializes")
+    }
+
+    /// Reads a record from JSON.
+    pub fn from_json(text: &str) -> Result<PublicRecord, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// Why a record does not verify: the first mismatch found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuditFailure(pub String);
+
+/// What a successful audit checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// The experiment.
+    pub experiment_id: B256,
+    /// Joins replayed.
+    pub joins: usize,
+    /// Commits verified.
+    pub commits: usize,
+    /// Reveals verified.
+    pub reveals: usize,
+    /// Labelers settled.
+    pub labelers: usize,
+    /// The payout root, recomputed.
+    pub payout_root: B256,
+}
+
+/// Replays the record and recomputes its settlement; `Ok` only if every step verifies and the
+/// recomputed settlement equals the published one byte for byte.
+pub fn audit(record: &PublicRecord) -> Result<AuditReport, AuditFailure> {
+    let fail = |what: String| AuditFailure(what);
+    if record.record_version != RECORD_VERSION {
+        return Err(fail(format!(
+            "record_version is {}, this build reads {RECORD_VERSION}",
+            record.record_version
+        )));
+    }
+    record
+        .settlement
+        .check()
+        .map_err(|e| fail(format!("the published settlement is inconsistent: {e}")))?;
+    let mut experiment = Experiment::new(
+        record.experiment_id,
+        record.chain_id,
+        record.verifying_contract,
+        record.spec.clone(),
+        record.tasks.clone(),
+    )
+    .map_err(|e| fail(format!("spec or tasks: {e}")))?;
+    if crate::assign::seed_hash(record.seed) != record.seed_hash {
+        return Err(fail("seed does not hash to seed_hash".into()));
+    }
+    experiment
+        .open(record.seed, true, record.opened_at)
+        .map_err(|e| fail(format!("opening at {}: {e}", record.opened_at)))?;
+    for (index, entry) in record.joins.iter().enumerate() {
+        if entry.batch_id != index as u64 {
+            return Err(fail(format!("joins[{index}]: batch_id is {}", entry.batch_id)));
+        }
+        let reputation = record.reputations.get(&entry.join.labeler).copied().unwrap_or_default();
+        experiment
+            .join(&entry.join, &reputation, entry.at)
+            .map_err(|e| fail(format!("joins[{index}] (batch {}): {e}", entry.batch_id)))?;
+    }
+    for (index, entry) in record.commits.iter().enumerate() {
+        experiment
+            .commit(entry.batch_id, &entry.commit, entry.at)
+            .map_err(|e| fail(format!("commits[{index}] (batch {}): {e}", entry.batch_id)))?;
+    }
+    for (index, entry) in record.reveals.iter().enumerate() {
+        experiment
+            .reveal(entry.batch_id, &entry.reveal, entry.at)
+            .map_err(|e| fail(format!("reveals[{index}] (batch {}): {e}", entry.batch_id)))?;
+    }
+    let recomputed = experiment
+        .settle(&record.reputations, record.settled_at)
+        .map_err(|e| fail(format!("settling at {}: {e}", record.settled_at)))?;
+    if recomputed.reputations != record.reputations {
+        return Err(fail("reputations lists labelers that took no batch".into()));
+    }
+    let published = serde_json::to_value(&record.settlement).expect("serializes");
+    let ours = serde_json::to_value(&recomputed.settlement).expect("serializes");
+    if let Some(difference) = first_difference("settlement", &published, &ours) {
+        return Err(fail(difference));
+    }
+    // Equal values serialize to equal bytes; compare the bytes too, as the promise is bytes.
+    let same_bytes = serde_json::to_vec(&record.settlement).expect("serializes")
+        == serde_json::to_vec(&recomputed.settlement).expect("serializes");
+    if !same_bytes {
+        return Err(fail("settlement bytes differ".into()));
+    }
+    Ok(AuditReport {
+        experiment_id: record.experiment_id,
+        joins: record.joins.len(),
+        commits: record.commits.len(),
+        reveals: record.reveals.len(),
+        labelers: recomputed.settlement.labelers.len(),
+        payout_root: recomputed.settlement.payout_root,
+    })
+}
+
+/// The path and values of the first place two JSON documents differ.
+fn first_difference(
+    path: &str,
+    published: &serde_json::Value,
+    ours: &serde_json::Value,
+) -> Option<String> {
+    use serde_json::Value;
+    match (published, ours) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                let here = format!("{path}.{key}");
+                match b.get(key) {
+                    Some(other) => {
+                        if let Some(d) = first_difference(&here, value, other) {
+                            return Some(d);
+                        }
+                    }
+                    None => return Some(format!("{here}: published but not recomputed")),
+                }
+            }
+            b.keys()
+                .find(|k| !a.contains_key(*k))
+                .map(|k| format!("{path}.{k}: recomputed but not published"))
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                if let Some(d) = first_difference(&format!("{path}[{i}]"), x, y) {
+                    return Some(d);
+                }
+            }
+            (a.len() != b.len()).then(|| {
+                format!("{path}: published {} entries, recomputed {}", a.len(), b.len())
+            })
+        }
+        _ => (published != ours)
+            .then(|| format!("{path}: published {published}, recomputed {ours}")),
+    }
+}

@@ -1,0 +1,52 @@
+//! The reputation record of an address: what it has done across experiments. It gates
+//! eligibility, feeds the cumulative slashing bound, and gives aggregation priors.
+
+use crate::fixed::{Ppm, SCALE};
+use crate::score::Tally;
+use crate::settle::{LabelerResult, Tier};
+use crate::spec::ExperimentSpec;
+use serde::{Deserialize, Serialize};
+
+/// Counts and sums over every settled experiment of one address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reputation {
+    /// Settled experiments taken part in.
+    pub experiments: u64,
+    /// Batches taken.
+    pub batches: u64,
+    /// Batches not revealed.
+    pub non_reveals: u64,
+    /// Experiments in which it was rewarded.
+    pub rewarded: u64,
+    /// Experiments in which it was slashed.
+    pub slashed: u64,
+    /// Peer and gold sums and counts.
+    pub tally: Tally,
+}
+
+impl Reputation {
+    /// Folds one settled experiment's result into the record.
+    pub fn update(&mut self, result: &LabelerResult) {
+        self.experiments += 1;
+        self.batches += result.batches;
+        self.non_reveals += result.batches - result.revealed_batches;
+        self.rewarded += u64::from(result.tier == Tier::Rewarded);
+        self.slashed += u64::from(result.tier == Tier::Slashed);
+        self.tally.add(&result.tally);
+    }
+
+    /// The combined score of the whole record at scale 10^6, if any item was scored.
+    pub fn score(&self, peer_weight: Ppm) -> Option<i64> {
+        self.tally.score(peer_weight)
+    }
+
+    /// Whether the record allows joining an experiment: no record, or a score at least the
+    /// spec's `eligibility.reputation_min`.
+    pub fn eligible(&self, spec: &ExperimentSpec) -> bool {
+        let Some(min) = spec.eligibility.reputation_min else { return true };
+        match self.score(spec.peer_weight) {
+            None => true,
+            Some(score) => score >= (min * SCALE as f64).round() as i64,
+        }
+    }
+}

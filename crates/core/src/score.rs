@@ -1,0 +1,408 @@
+//! Chance-corrected scores (the heart of settlement), in fixed-point integers.
+//!
+//! **Peer score** (correlated agreement; Dasgupta–Ghosh, Shnayder et al. 2016). For labelers i
+//! and j in the same group sharing the task set S (|S| ≥ 2), each shared task t gives i the item
+//! `a(x_it, x_jt) − mean_{t'∈S, t'≠t} a(x_it, x_jt')`: agreement on the same task minus the
+//! agreement expected by base rates alone. Per task, i's item is the mean over its peers; i's
+//! peer tally sums these over its tasks. Agreeing by base rate (everyone answers "A") scores 0,
+//! flipping scores below 0, informative labels above 0. This works for any overlap pattern: in
+//! a live experiment peers are the labelers of the same block (blocks partition the tasks); in
+//! real crowd data they are whoever shares at least two tasks.
+//!
+//! **Gold score.** For a gold task g with known answer z_g: `a(x_ig, z_g) − mean_{g'≠g}
+//! a(x_ig, z_g')` over all gold tasks of the experiment.
+//!
+//! Every item lies in [−1, 1] (scale 10^6). A [`Tally`] keeps integer sums and counts, so
+//! scores from several experiments add up exactly in the reputation record.
+
+use crate::fixed::{Ppm, SCALE, isqrt_ceil};
+use crate::label::{Agreement, Label};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Integer sums and counts of a labeler's peer and gold items.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Sum of peer items (scale 10^6).
+    pub peer_sum: i64,
+    /// Number of peer items (tasks with at least one peer).
+    pub peer_n: u64,
+    /// Sum of gold items (scale 10^6).
+    pub gold_sum: i64,
+    /// Number of gold items.
+    pub gold_n: u64,
+}
+
+impl Tally {
+    /// Adds another tally (another experiment, another batch).
+    pub fn add(&mut self, other: &Tally) {
+        self.peer_sum += other.peer_sum;
+        self.peer_n += other.peer_n;
+        self.gold_sum += other.gold_sum;
+        self.gold_n += other.gold_n;
+    }
+
+    /// Scored items in all.
+    pub fn n(&self) -> u64 {
+        self.peer_n + self.gold_n
+    }
+
+    /// The gold part alone (subjective questions slash on gold only).
+    pub fn gold_only(&self) -> Tally {
+        Tally { peer_sum: 0, peer_n: 0, ..*self }
+    }
+
+    /// The peer weight in effect: λ when both parts exist, otherwise all weight on the part
+    /// that exists.
+    fn weight(&self, peer_weight: Ppm) -> i128 {
+        match (self.peer_n > 0, self.gold_n > 0) {
+            (true, true) => i128::from(peer_weight.get()),
+            (true, false) => i128::from(SCALE),
+            _ => 0,
+        }
+    }
+
+    /// The combined score `s = λ·PP + (1 − λ)·G` at scale 10^6 (floored), or `None` without
+    /// any scored item.
+    pub fn score(&self, peer_weight: Ppm) -> Option<i64> {
+        if self.n() == 0 {
+            return None;
+        }
+        let lambda = self.weight(peer_weight);
+        let scale = i128::from(SCALE);
+        let (pn, gn) = (i128::from(self.peer_n.max(1)), i128::from(self.gold_n.max(1)));
+        let numerator = lambda * i128::from(self.peer_sum) * gn
+            + (scale - lambda) * i128::from(self.gold_sum) * pn;
+        Some(i64::try_from(numerator.div_euclid(scale * pn * gn)).expect("score fits"))
+    }
+
+    /// The Hoeffding radius at scale 10^6 (rounded up) for the combined score: items lie in
+    /// [−1, 1] with weights λ/n_P and (1 − λ)/n_G, so the deviation exceeds
+    /// `sqrt(2 ln(1/δ) Σ w²)` with probability at most δ. With equal weights this is the
+    /// familiar `sqrt(2 ln(1/δ) / n)`.
+    pub fn radius(&self, peer_weight: Ppm, ln_inverse_delta: u64) -> i64 {
+        if self.n() == 0 {
+            return 2 * SCALE;
+        }
+        let lambda = self.weight(peer_weight) as u128;
+        let scale = SCALE as u128;
+        // Σ w² at scale 10^12, each term rounded up.
+        let mut sum_w2 = 0u128;
+        if self.peer_n > 0 {
+            sum_w2 += (lambda * lambda).div_ceil(u128::from(self.peer_n));
+        }
+        if self.gold_n > 0 {
+            sum_w2 += ((scale - lambda) * (scale - lambda)).div_ceil(u128::from(self.gold_n));
+        }
+        // radius·10^6 = sqrt(2 · ln·10^6 · Σw²·10^12 / 10^6).
+        let squared = (2 * u128::from(ln_inverse_delta) * sum_w2).div_ceil(scale);
+        i64::try_from(isqrt_ceil(squared)).expect("radius fits")
+    }
+}
+
+/// One labeler's label on one task, as scoring sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// Dense labeler index.
+    pub labeler: u32,
+    /// Task index.
+    pub task: u32,
+    /// The labeler's group: peers are compared only within a group (cohorts on subjective
+    /// questions; a single group otherwise).
+    pub group: u32,
+    /// The label, in canonical order.
+    pub label: Label,
+}
+
+/// Labels interned to dense ids, with the agreement of every pair of ids precomputed when the
+/// set is small (all kinds but large rankings), so the base-rate terms become histogram sums.
+struct Interned {
+    agreement: Agreement,
+    values: Vec<Label>,
+    table: Option<Vec<i64>>,
+}
+
+const TABLE_VALUES_MAX: usize = 512;
+
+impl Interned {
+    fn new(agreement: Agreement, values: Vec<Label>) -> Interned {
+        let v = values.len();
+        let table = (v <= TABLE_VALUES_MAX).then(|| {
+            let mut table = vec![0; v * v];
+            for (a, x) in values.iter().enumerate() {
+                for (b, y) in values.iter().enumerate() {
+                    table[a * v + b] = agreement.between(x, y);
+                }
+            }
+            table
+        });
+        Interned { agreement, values, table }
+    }
+
+    fn between(&self, a: u32, b: u32) -> i64 {
+        match &self.table {
+            Some(table) => table[a as usize * self.values.len() + b as usize],
+            None => self.agreement.between(&self.values[a as usize], &self.values[b as usize]),
+        }
+    }
+
+    /// Σ_v counts[v] · a(x, v): the total agreement of `x` with a multiset of labels.
+    fn against_histogram(&self, x: u32, counts: &[u32]) -> i64 {
+        counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(v, c)| {
+            i64::from(*c) * self.between(x, v as u32)
+        }).sum()
+    }
+}
+
+/// Scores every labeler: peer items over shared regular tasks, gold items over gold tasks.
+///
+/// `observations` holds the labels on regular tasks; `gold_observations` the labels on gold
+/// tasks; `gold` maps a gold task to its answer. Returns one tally per labeler index below
+/// `labelers`. Repeated observations of the same (labeler, task) on regular tasks keep the last.
+pub fn score<'a>(
+    agreement: Agreement,
+    labelers: usize,
+    observations: &'a [Observation],
+    gold_observations: &'a [Observation],
+    gold: &'a HashMap<u32, Label>,
+) -> Vec<Tally> {
+    let mut tallies = vec![Tally::default(); labelers];
+    if agreement == Agreement::Unscored {
+        return tallies;
+    }
+    let mut ids: HashMap<&'a Label, u32> = HashMap::new();
+    let mut values = Vec::new();
+    let mut intern = |label: &'a Label| -> u32 {
+        *ids.entry(label).or_insert_with(|| {
+            values.push(label.clone());
+            values.len() as u32 - 1
+        })
+    };
+    let regular: Vec<(u32, u32, u32, u32)> =
+        observations.iter().map(|o| (o.labeler, o.task, o.group, intern(&o.label))).collect();
+    let mut gold_ids: Vec<(u32, u32)> =
+        gold.iter().map(|(task, label)| (*task, intern(label))).collect();
+    gold_ids.sort_unstable();
+    let gold_seen: Vec<(u32, u32, u32)> = gold_observations
+        .iter()
+        .filter(|o| gold.contains_key(&o.task))
+        .map(|o| (o.labeler, o.task, intern(&o.label)))
+        .collect();
+    drop(intern);
+    let interned = Interned::new(agreement, values);
+
+    peer_items(&interned, labelers, &regular, &mut tallies);
+    gold_items(&interned, &gold_ids, &gold_seen, &mut tallies);
+    tallies
+}
+
+fn peer_items(
+    interned: &Interned,
+    labelers: usize,
+    regular: &[(u32, u32, u32, u32)],
+    tallies: &mut [Tally],
+) {
+    // Per labeler its (task, value) list sorted by task, the last label per task kept.
+    let mut by_labeler: Vec<Vec<(u32, u32)>> = vec![Vec::new(); labelers];
+    let mut group_of = vec![0u32; labelers];
+    for &(labeler, task, group, value) in regular {
+        by_labeler[labeler as usize].push((task, value));
+        group_of[labeler as usize] = group;
+    }
+    let mut by_task: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (labeler, list) in by_labeler.iter_mut().enumerate() {
+        // A stable sort keeps the last repeat last; dedup keeps the first of a run, so reverse.
+        list.reverse();
+        list.sort_by_key(|(task, _)| *task);
+        list.dedup_by_key(|(task, _)| *task);
+        for &(task, _) in list.iter() {
+            by_task.entry(task).or_default().push(labeler as u32);
+        }
+    }
+
+    let values = interned.values.len();
+    let use_histogram = interned.table.is_some();
+    let mut histogram = vec![0u32; if use_histogram { values } else { 0 }];
+    let mut seen_stamp = vec![u32::MAX; labelers];
+    let mut shared: Vec<(usize, u32, u32)> = Vec::new();
+    for i in 0..labelers {
+        let mine = &by_labeler[i];
+        if mine.len() < 2 {
+            continue;
+        }
+        // Per task of i: the sum of its peer items and the number of peers.
+        let mut item_sum = vec![0i64; mine.len()];
+        let mut item_peers = vec![0u32; mine.len()];
+        let mut peers = Vec::new();
+        for (task, _) in mine {
+            for &j in &by_task[task] {
+                let j = j as usize;
+                if j != i && group_of[j] == group_of[i] && seen_stamp[j] != i as u32 {
+                    seen_stamp[j] = i as u32;
+                    peers.push(j);
+                }
+            }
+        }
+        peers.sort_unstable();
+        for j in peers {
+            merge_shared(mine, &by_labeler[j], &mut shared);
+            if shared.len() < 2 {
+                continue;
+            }
+            let others = (shared.len() - 1) as i64;
+            if use_histogram {
+                for &(_, _, y) in &shared {
+                    histogram[y as usize] += 1;
+                }
+            }
+            for &(position, x, y) in &shared {
+                let same = interned.between(x, y);
+                let all = if use_histogram {
+                    interned.against_histogram(x, &histogram)
+                } else {
+                    shared.iter().map(|&(_, _, y2)| interned.between(x, y2)).sum()
+                };
+                let baseline = all - same;
+                item_sum[position] += div_round(same * others - baseline, others);
+                item_peers[position] += 1;
+            }
+            if use_histogram {
+                for &(_, _, y) in &shared {
+                    histogram[y as usize] = 0;
+                }
+            }
+        }
+        let tally = &mut tallies[i];
+        for (sum, peers) in item_sum.iter().zip(&item_peers) {
+            if *peers > 0 {
+                tally.peer_sum += div_round(*sum, i64::from(*peers));
+                tally.peer_n += 1;
+            }
+        }
+    }
+}
+
+/// The tasks two sorted lists share: (position in `mine`, my value, their value).
+fn merge_shared(mine: &[(u32, u32)], theirs: &[(u32, u32)], out: &mut Vec<(usize, u32, u32)>) {
+    out.clear();
+    let (mut a, mut b) = (0, 0);
+    while a < mine.len() && b < theirs.len() {
+        match mine[a].0.cmp(&theirs[b].0) {
+            std::cmp::Ordering::Less => a += 1,
+            std::cmp::Ordering::Greater => b += 1,
+            std::cmp::Ordering::Equal => {
+                out.push((a, mine[a].1, theirs[b].1));
+                a += 1;
+                b += 1;
+            }
+        }
+    }
+}
+
+fn gold_items(
+    interned: &Interned,
+    gold_ids: &[(u32, u32)],
+    gold_seen: &[(u32, u32, u32)],
+    tallies: &mut [Tally],
+) {
+    if gold_ids.len() < 2 {
+        return;
+    }
+    let others = (gold_ids.len() - 1) as i64;
+    let answer = |task: u32| -> u32 {
+        let at = gold_ids.binary_search_by_key(&task, |(t, _)| *t).expect("gold task");
+        gold_ids[at].1
+    };
+    let mut histogram = vec![0u32; interned.values.len()];
+    for &(_, z) in gold_ids {
+        histogram[z as usize] += 1;
+    }
+    // Every gold item shares the denominator `others`, so numerators are summed exactly and
+    // divided once per labeler.
+    let mut numerators = vec![0i64; tallies.len()];
+    for &(labeler, task, x) in gold_seen {
+        let same = interned.between(x, answer(task));
+        let all = if interned.table.is_some() {
+            interned.against_histogram(x, &histogram)
+        } else {
+            gold_ids.iter().map(|&(_, z)| interned.between(x, z)).sum()
+        };
+        numerators[labeler as usize] += same * others - (all - same);
+        tallies[labeler as usize].gold_n += 1;
+    }
+    for (tally, numerator) in tallies.iter_mut().zip(numerators) {
+        tally.gold_sum = div_round(numerator, others);
+    }
+}
+
+/// `n / d` rounded to the nearest integer (halves up), so rounding adds no systematic bias
+/// against anyone; `d` > 0.
+fn div_round(n: i64, d: i64) -> i64 {
+    (2 * n + d).div_euclid(2 * d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(labeler: u32, task: u32, value: i64) -> Observation {
+        Observation { labeler, task, group: 0, label: Label::Int(value) }
+    }
+
+    #[test]
+    fn base_rate_agreement_scores_zero_and_flipping_scores_below() {
+        // Two labelers who always answer 1 agree perfectly and learn nothing: score 0.
+        let constant: Vec<_> = (0..10).flat_map(|t| [obs(0, t, 1), obs(1, t, 1)]).collect();
+        let t = score(Agreement::Categorical, 2, &constant, &[], &HashMap::new());
+        assert_eq!(t[0].peer_sum, 0);
+        assert_eq!(t[0].peer_n, 10);
+        // Informative and agreeing: positive. Exactly flipped: negative.
+        let truth = [0, 1, 1, 0, 1, 0, 0, 1, 0, 1];
+        let mut agree = Vec::new();
+        let mut flip = Vec::new();
+        for (t, &z) in truth.iter().enumerate() {
+            agree.extend([obs(0, t as u32, z), obs(1, t as u32, z)]);
+            flip.extend([obs(0, t as u32, z), obs(1, t as u32, 1 - z)]);
+        }
+        let good = score(Agreement::Categorical, 2, &agree, &[], &HashMap::new());
+        let bad = score(Agreement::Categorical, 2, &flip, &[], &HashMap::new());
+        assert!(good[0].peer_sum > 0 && good[1].peer_sum > 0);
+        assert!(bad[0].peer_sum < 0 && bad[1].peer_sum < 0);
+        // Perfect agreement on a balanced set: a(same) = 1, baseline = 4/9 per item, 5/9 left.
+        assert_eq!(good[0].score(Ppm::ONE), Some(555_556));
+    }
+
+    #[test]
+    fn gold_scores_are_chance_corrected() {
+        let gold: HashMap<u32, Label> = (0..4).map(|t| (t, Label::Int((t % 2) as i64))).collect();
+        let right: Vec<_> = (0..4).map(|t| obs(0, t, (t % 2) as i64)).collect();
+        let constant: Vec<_> = (0..4).map(|t| obs(1, t, 1)).collect();
+        let all: Vec<_> = right.into_iter().chain(constant).collect();
+        let t = score(Agreement::Categorical, 2, &[], &all, &gold);
+        assert_eq!(t[0].gold_n, 4);
+        assert!(t[0].gold_sum > 0);
+        assert_eq!(t[1].gold_sum, 0, "a constant answer earns nothing on balanced gold");
+    }
+
+    #[test]
+    fn groups_keep_peers_apart_and_histogram_matches_direct_sum() {
+        // Same data scored with a small table and as rankings without one must agree in sign.
+        let mut data = Vec::new();
+        for t in 0..6u32 {
+            data.push(Observation { labeler: 0, task: t, group: 0, label: Label::Int(1) });
+            data.push(Observation { labeler: 1, task: t, group: 1, label: Label::Int(0) });
+        }
+        let t = score(Agreement::Categorical, 2, &data, &[], &HashMap::new());
+        assert_eq!(t[0].peer_n, 0, "different groups are never peers");
+    }
+
+    #[test]
+    fn radius_is_hoeffding_for_equal_weights() {
+        let tally = Tally { peer_sum: 0, peer_n: 100, gold_sum: 0, gold_n: 0 };
+        // sqrt(2 · ln(100) / 100) = 0.30349...
+        let r = tally.radius(Ppm::new(500_000).unwrap(), 4_605_171);
+        assert_eq!(r, 303_486);
+        let empty = Tally::default();
+        assert_eq!(empty.score(Ppm::ONE), None);
+    }
+}

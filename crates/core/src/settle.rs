@@ -1,0 +1,337 @@
+//! Settlement: scores every labeler, sorts it into a tier, and splits the money. Deterministic
+//! integers from end to end, so `audit` recomputes the same bytes.
+//!
+//! - *rewarded*: this experiment's score is confidently above chance, `s − r(δ_reward) > 0`;
+//!   it gets a share of the pot proportional to `n · s`;
+//! - *slashed*: confidently below chance on the cumulative record (reputation plus this
+//!   experiment), `s_cum + r(δ) < 0`, and below zero here too; loses `slash_bps` of the stake
+//!   of its revealed batches. On subjective questions only the gold part can slash;
+//! - *even*: otherwise; the stake comes back and nothing is earned.
+//!
+//! A batch not revealed loses `max(non_reveal_slash_bps, slash_bps)` of its stake. The pot is
+//! the reward pool plus slashed stake when it is redistributed; rewards are floored and the
+//! remainder (dust, or all of it when nobody is rewarded) is refunded to the experimenter.
+//! Exactly: `reward_pool + Σ stakes = Σ rewards + Σ stakes returned + refund + burned`.
+
+use crate::fixed::{Ppm, ln_inverse};
+use crate::label::{Agreement, Label};
+use crate::merkle;
+use crate::reputation::Reputation;
+use crate::score::{self, Observation, Tally};
+use crate::spec::{ExperimentSpec, SlashedFunds};
+use crate::task::Task;
+use crate::{Address, Amount, B256, U256, amount};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// One batch as settlement sees it: who took it, its stake, and its labels if revealed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchOutcome {
+    /// The batch.
+    pub batch_id: u64,
+    /// Its labeler.
+    pub labeler: Address,
+    /// The labeler's cohort, if any.
+    pub cohort: Option<String>,
+    /// The stake locked for it.
+    pub stake: Amount,
+    /// Canonical labels by task index when revealed (and verified against the commitment).
+    pub labels: Option<Vec<(u32, Label)>>,
+}
+
+/// A labeler's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Confidently informative: paid from the pot.
+    Rewarded,
+    /// Not distinguishable from chance: stake back, nothing earned.
+    Even,
+    /// Confidently worse than chance: part of the stake lost.
+    Slashed,
+}
+
+/// Everything settlement decided for one labeler.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelerResult {
+    /// The labeler.
+    pub labeler: Address,
+    /// Batches taken.
+    pub batches: u64,
+    /// Batches revealed.
+    pub revealed_batches: u64,
+    /// Peer and gold sums and counts in this experiment.
+    pub tally: Tally,
+    /// Combined score at scale 10^6, when anything was scored.
+    pub score: Option<i64>,
+    /// Lower confidence bound of this experiment's score (δ_reward), scale 10^6.
+    pub reward_bound: Option<i64>,
+    /// Upper confidence bound of the cumulative score (δ), scale 10^6.
+    pub slash_bound: Option<i64>,
+    /// The tier.
+    pub tier: Tier,
+    /// Stake locked for all its batches.
+    #[serde(with = "amount")]
+    pub stake: Amount,
+    /// Lost for being slashed.
+    #[serde(with = "amount")]
+    pub slash: Amount,
+    /// Lost for batches not revealed.
+    #[serde(with = "amount")]
+    pub non_reveal_penalty: Amount,
+    /// Stake given back.
+    #[serde(with = "amount")]
+    pub stake_returned: Amount,
+    /// Share of the pot.
+    #[serde(with = "amount")]
+    pub reward: Amount,
+    /// What it can claim: stake returned plus reward (the payout leaf amount).
+    #[serde(with = "amount")]
+    pub payout: Amount,
+}
+
+/// Money totals of a settlement.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Escrowed by the experimenter.
+    #[serde(with = "amount")]
+    pub reward_pool: Amount,
+    /// All stakes locked.
+    #[serde(with = "amount")]
+    pub stakes: Amount,
+    /// Slashed stake (tier slashes and non-reveal penalties).
+    #[serde(with = "amount")]
+    pub slashed: Amount,
+    /// The pot shared among rewarded labelers.
+    #[serde(with = "amount")]
+    pub pot: Amount,
+    /// Paid as rewards.
+    #[serde(with = "amount")]
+    pub rewards: Amount,
+    /// Stake given back.
+    #[serde(with = "amount")]
+    pub stakes_returned: Amount,
+    /// Returned to the experimenter.
+    #[serde(with = "amount")]
+    pub refund: Amount,
+    /// Destroyed.
+    #[serde(with = "amount")]
+    pub burned: Amount,
+}
+
+impl Totals {
+    /// Checks `reward_pool + stakes = rewards + stakes_returned + refund + burned`.
+    pub fn check_conservation(&self) -> Result<(), String> {
+        let inflow = self.reward_pool + self.stakes;
+        let outflow = self.rewards + self.stakes_returned + self.refund + self.burned;
+        if inflow == outflow {
+            Ok(())
+        } else {
+            Err(format!("money is not conserved: {inflow} in, {outflow} out"))
+        }
+    }
+}
+
+/// The settlement of one experiment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// Per labeler, sorted by address.
+    pub labelers: Vec<LabelerResult>,
+    /// Money totals.
+    pub totals: Totals,
+    /// Merkle root over `(address, uint256 payout)` leaves of every labeler (zero when none).
+    pub payout_root: B256,
+}
+
+impl Settlement {
+    /// Checks everything a stored settlement must satisfy: conservation, per-labeler sums that
+    /// add up to the totals, and no payout beyond the pot.
+    pub fn check(&self) -> Result<(), String> {
+        self.totals.check_conservation()?;
+        let t = &self.totals;
+        let sum = |f: fn(&LabelerResult) -> Amount| self.labelers.iter().map(f).sum::<Amount>();
+        if sum(|l| l.reward) != t.rewards || sum(|l| l.stake) != t.stakes {
+            return Err("per-labeler rewards or stakes do not add up to the totals".into());
+        }
+        if sum(|l| l.stake_returned) != t.stakes_returned {
+            return Err("per-labeler stakes returned do not add up to the totals".into());
+        }
+        if t.rewards > t.pot {
+            return Err(format!("rewards {} exceed the pot {}", t.rewards, t.pot));
+        }
+        Ok(())
+    }
+}
+
+/// Settles an experiment. `reputations` is each labeler's record before this experiment.
+pub fn settle(
+    spec: &ExperimentSpec,
+    tasks: &[Task],
+    batches: &[BatchOutcome],
+    reputations: &BTreeMap<Address, Reputation>,
+) -> Settlement {
+    let mut labelers: BTreeMap<Address, Vec<&BatchOutcome>> = BTreeMap::new();
+    for batch in batches {
+        labelers.entry(batch.labeler).or_default().push(batch);
+    }
+    let index: HashMap<Address, u32> =
+        labelers.keys().enumerate().map(|(i, a)| (*a, i as u32)).collect();
+    let tallies = score_batches(spec, tasks, batches, &index, labelers.len());
+
+    let lambda = spec.peer_weight;
+    let ln_reward = ln_inverse(spec.false_reward_rate);
+    let ln_slash = ln_inverse(spec.false_slash_rate);
+    let none = Reputation::default();
+    let mut results: Vec<LabelerResult> = labelers
+        .iter()
+        .zip(&tallies)
+        .map(|((labeler, own), tally)| {
+            let reputation = reputations.get(labeler).unwrap_or(&none);
+            judge(spec, *labeler, own, tally, reputation, lambda, ln_reward, ln_slash)
+        })
+        .collect();
+
+    let mut totals = Totals {
+        reward_pool: spec.reward_pool,
+        stakes: results.iter().map(|r| r.stake).sum(),
+        slashed: results.iter().map(|r| r.slash + r.non_reveal_penalty).sum(),
+        stakes_returned: results.iter().map(|r| r.stake_returned).sum(),
+        ..Totals::default()
+    };
+    totals.pot = spec.reward_pool;
+    match spec.slashed_funds {
+        SlashedFunds::Redistribute => totals.pot += totals.slashed,
+        SlashedFunds::Burn => totals.burned = totals.slashed,
+        SlashedFunds::Refund => totals.refund = totals.slashed,
+    }
+    share_pot(&mut results, totals.pot);
+    totals.rewards = results.iter().map(|r| r.reward).sum();
+    totals.refund += totals.pot - totals.rewards;
+
+    let payout_root = if results.is_empty() {
+        B256::ZERO
+    } else {
+        let leaves: Vec<(Address, U256)> =
+            results.iter().map(|r| (r.labeler, U256::from(r.payout))).collect();
+        merkle::payouts_root(&leaves).expect("a non-empty payout tree")
+    };
+    let settlement = Settlement { labelers: results, totals, payout_root };
+    // Conservation is the one property that must never be violated, so it is asserted in
+    // release builds too.
+    if let Err(broken) = settlement.check() {
+        panic!("settlement invariant broken: {broken}");
+    }
+    settlement
+}
+
+fn score_batches(
+    spec: &ExperimentSpec,
+    tasks: &[Task],
+    batches: &[BatchOutcome],
+    index: &HashMap<Address, u32>,
+    labelers: usize,
+) -> Vec<Tally> {
+    let by_cohort = spec.subjective && spec.cohorts.is_some();
+    let mut regular = Vec::new();
+    let mut gold_seen = Vec::new();
+    for batch in batches {
+        let Some(labels) = &batch.labels else { continue };
+        let group = match (&batch.cohort, by_cohort) {
+            (Some(name), true) => spec.cohort_index(name).map_or(0, |i| i as u32 + 1),
+            _ => 0,
+        };
+        for (task, label) in labels {
+            let observation =
+                Observation { labeler: index[&batch.labeler], task: *task, group, label: label.clone() };
+            if tasks[*task as usize].is_gold() {
+                gold_seen.push(observation);
+            } else {
+                regular.push(observation);
+            }
+        }
+    }
+    let gold: HashMap<u32, Label> = tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.gold.clone().map(|g| (i as u32, g)))
+        .collect();
+    score::score(Agreement::of(&spec.question.kind), labelers, &regular, &gold_seen, &gold)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    spec: &ExperimentSpec,
+    labeler: Address,
+    batches: &[&BatchOutcome],
+    tally: &Tally,
+    reputation: &Reputation,
+    lambda: Ppm,
+    ln_reward: u64,
+    ln_slash: u64,
+) -> LabelerResult {
+    let score = tally.score(lambda);
+    let reward_bound = score.map(|s| s - tally.radius(lambda, ln_reward));
+
+    // The slashing evidence: the cumulative record, gold only on subjective questions.
+    let evidence = |t: &Tally| if spec.subjective { t.gold_only() } else { *t };
+    let own = evidence(tally);
+    let mut cumulative = evidence(&reputation.tally);
+    cumulative.add(&own);
+    let slash_bound = cumulative.score(lambda).map(|s| s + cumulative.radius(lambda, ln_slash));
+    let own_below_zero = own.score(lambda).is_some_and(|s| s < 0);
+
+    let tier = if reward_bound.is_some_and(|b| b > 0) {
+        Tier::Rewarded
+    } else if own_below_zero && slash_bound.is_some_and(|b| b < 0) {
+        Tier::Slashed
+    } else {
+        Tier::Even
+    };
+
+    let bps = |stake: Amount, bps: u32| stake * Amount::from(bps) / 10_000;
+    let stake: Amount = batches.iter().map(|b| b.stake).sum();
+    let revealed_stake: Amount =
+        batches.iter().filter(|b| b.labels.is_some()).map(|b| b.stake).sum();
+    let non_reveal_penalty: Amount = batches
+        .iter()
+        .filter(|b| b.labels.is_none())
+        .map(|b| bps(b.stake, spec.non_reveal_bps_effective()))
+        .sum();
+    let slash = if tier == Tier::Slashed { bps(revealed_stake, spec.slash_bps) } else { 0 };
+    let stake_returned = stake - slash - non_reveal_penalty;
+    LabelerResult {
+        labeler,
+        batches: batches.len() as u64,
+        revealed_batches: batches.iter().filter(|b| b.labels.is_some()).count() as u64,
+        tally: *tally,
+        score,
+        reward_bound,
+        slash_bound,
+        tier,
+        stake,
+        slash,
+        non_reveal_penalty,
+        stake_returned,
+        reward: 0,
+        payout: stake_returned,
+    }
+}
+
+/// Splits the pot among rewarded labelers in proportion to `n · s`, flooring each share.
+fn share_pot(results: &mut [LabelerResult], pot: Amount) {
+    let weight = |r: &LabelerResult| -> U256 {
+        match (r.tier, r.score) {
+            (Tier::Rewarded, Some(s)) if s > 0 => U256::from(r.tally.n()) * U256::from(s as u64),
+            _ => U256::ZERO,
+        }
+    };
+    let total: U256 = results.iter().map(weight).sum();
+    if total.is_zero() {
+        return;
+    }
+    for result in results.iter_mut() {
+        let share = U256::from(pot) * weight(result) / total;
+        result.reward = u128::try_from(share).expect("a share of the pot fits u128");
+        result.payout = result.stake_returned + result.reward;
+    }
+}

@@ -1,0 +1,204 @@
+//! Tasks and their all-or-nothing import from JSONL: one object per line,
+//! `{"id", "prompt", "responses": [...], "gold": optional label, "meta": {...}}`.
+//! One bad line rejects the whole file, with its line number and the reason.
+
+use crate::label::{Label, LabelError};
+use crate::limits::*;
+use crate::spec::QuestionKind;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// One task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// The experimenter's id, unique within the experiment.
+    pub id: String,
+    /// The prompt shown above the responses.
+    #[serde(default)]
+    pub prompt: String,
+    /// The responses to compare, rank or rate (canonical order).
+    #[serde(default)]
+    pub responses: Vec<String>,
+    /// The known answer of a hidden gold task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gold: Option<Label>,
+    /// Anything else the experimenter wants kept with the task.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub meta: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Task {
+    /// Whether this is a hidden gold task.
+    pub fn is_gold(&self) -> bool {
+        self.gold.is_some()
+    }
+}
+
+/// A rejected task file: the 1-based line number and the reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// A line is bad.
+    #[error("line {line}: {reason}")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The file as a whole is bad (empty, too large, too many tasks).
+    #[error("{0}")]
+    File(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskLine {
+    id: serde_json::Value,
+    #[serde(default)]
+    prompt: String,
+    #[serde(default)]
+    responses: Vec<String>,
+    #[serde(default)]
+    gold: Option<serde_json::Value>,
+    #[serde(default)]
+    meta: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Parses a JSONL task file for a question kind. Blank lines are skipped; everything else must
+/// be a valid task, or nothing is imported.
+pub fn parse_jsonl(text: &str, kind: &QuestionKind) -> Result<Vec<Task>, TaskError> {
+    if text.len() > TASK_FILE_BYTES_MAX {
+        return Err(TaskError::File(format!(
+            "the file is larger than {TASK_FILE_BYTES_MAX} bytes"
+        )));
+    }
+    let mut tasks = Vec::new();
+    let mut ids = HashSet::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let fail = |reason: String| TaskError::Line { line, reason };
+        if tasks.len() == TASKS_MAX {
+            return Err(fail(format!("more than {TASKS_MAX} tasks")));
+        }
+        let parsed: TaskLine = serde_json::from_str(raw).map_err(|e| fail(json_reason(&e)))?;
+        let task = check_task(parsed, kind).map_err(fail)?;
+        if !ids.insert(task.id.clone()) {
+            return Err(fail(format!("task id {:?} appears twice", task.id)));
+        }
+        tasks.push(task);
+    }
+    if tasks.is_empty() {
+        return Err(TaskError::File("the file holds no tasks".into()));
+    }
+    Ok(tasks)
+}
+
+fn json_reason(e: &serde_json::Error) -> String {
+    // serde_json reports "at line 1 column N" relative to the single line; keep the column only.
+    let message = e.to_string();
+    match message.rfind(" at line ") {
+        Some(cut) => format!("{} (column {})", &message[..cut], e.column()),
+        None => message,
+    }
+}
+
+fn check_task(line: TaskLine, kind: &QuestionKind) -> Result<Task, String> {
+    let id = match line.id {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return Err("`id` must be a string or a number".into()),
+    };
+    if id.is_empty() || id.len() > TASK_ID_BYTES_MAX {
+        return Err(format!("`id` must be 1 to {TASK_ID_BYTES_MAX} bytes"));
+    }
+    if line.prompt.len() > PROMPT_BYTES_MAX {
+        return Err(format!("`prompt` is longer than {PROMPT_BYTES_MAX} bytes"));
+    }
+    if line.responses.len() > RESPONSES_MAX {
+        return Err(format!("more than {RESPONSES_MAX} responses"));
+    }
+    if let Some(required) = kind.responses_required()
+        && line.responses.len() != required
+    {
+        return Err(format!(
+            "a {} task needs exactly {required} responses, found {}",
+            kind.name(),
+            line.responses.len()
+        ));
+    }
+    if let Some(i) = line.responses.iter().position(|r| r.len() > RESPONSE_BYTES_MAX) {
+        return Err(format!("response {i} is longer than {RESPONSE_BYTES_MAX} bytes"));
+    }
+    let gold = match line.gold {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => Some(
+            Label::from_json(&value, kind).map_err(|e: LabelError| format!("`gold`: {e}"))?,
+        ),
+    };
+    if gold.is_some() && matches!(kind, QuestionKind::Text { .. }) {
+        return Err("text questions cannot have gold answers".into());
+    }
+    Ok(Task { id, prompt: line.prompt, responses: line.responses, gold, meta: line.meta })
+}
+
+/// Counts of a task list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskSummary {
+    /// All tasks.
+    pub tasks: usize,
+    /// Regular (scored against peers) tasks.
+    pub regular: usize,
+    /// Hidden gold tasks.
+    pub gold: usize,
+}
+
+/// Summarizes a task list.
+pub fn summarize(tasks: &[Task]) -> TaskSummary {
+    let gold = tasks.iter().filter(|t| t.is_gold()).count();
+    TaskSummary { tasks: tasks.len(), regular: tasks.len() - gold, gold }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAIRWISE: QuestionKind = QuestionKind::Pairwise { strength_max: 2, allow_tie: true };
+
+    #[test]
+    fn good_file_parses() {
+        let text = r#"{"id": "a", "prompt": "p", "responses": ["x", "y"]}
+
+{"id": 7, "prompt": "q", "responses": ["x", "y"], "gold": -2, "meta": {"src": "demo"}}
+"#;
+        let tasks = parse_jsonl(text, &PAIRWISE).unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[1].id, "7");
+        assert_eq!(tasks[1].gold, Some(Label::Int(-2)));
+        assert_eq!(summarize(&tasks), TaskSummary { tasks: 2, regular: 1, gold: 1 });
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let cases = [
+            ("{\"id\": \"a\", \"responses\": [\"x\"]}", "line 1: a pairwise task needs exactly 2"),
+            ("{\"id\": \"a\", \"responses\": [\"x\", \"y\"]}\n{oops", "line 2: key must be a string"),
+            (
+                "{\"id\": \"a\", \"responses\": [\"x\", \"y\"], \"gold\": \"left\"}",
+                "line 1: `gold`: a pairwise label",
+            ),
+            (
+                "{\"id\": \"a\", \"responses\": [\"x\", \"y\"]}\n{\"id\": \"a\", \"responses\": [\"x\", \"y\"]}",
+                "line 2: task id \"a\" appears twice",
+            ),
+            ("{\"id\": \"a\", \"responses\": [\"x\", \"y\"], \"extra\": 1}", "line 1: unknown field"),
+        ];
+        for (text, expected) in cases {
+            let e = parse_jsonl(text, &PAIRWISE).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{e:?} should start with {expected:?}");
+        }
+        assert_eq!(parse_jsonl("\n\n", &PAIRWISE).unwrap_err().to_string(), "the file holds no tasks");
+    }
+}
