@@ -16,6 +16,7 @@ pub mod reputation;
 pub mod score;
 pub mod settle;
 pub mod spec;
+pub mod synthetic;
 pub mod task;
 
 pub use alloy_primitives::{Address, B256, U256};

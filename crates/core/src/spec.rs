@@ -81,7 +81,7 @@ mod defaults {
         Ppm::new(10_000).expect("0.01")
     }
     pub fn false_reward_rate() -> Ppm {
-        Ppm::new(100_000).expect("0.1")
+        Ppm::new(200_000).expect("0.2")
     }
     pub fn peer_weight() -> Ppm {
         Ppm::new(500_000).expect("0.5")

@@ -1,0 +1,55 @@
+//! `plumbline spec check`.
+
+use super::read_input;
+use crate::exit::bad_input;
+use clap::{Args, Subcommand};
+use plumbline_core::spec::{ExperimentSpec, SpecFormat};
+use std::path::{Path, PathBuf};
+
+/// Spec commands.
+#[derive(Subcommand)]
+pub enum SpecCommand {
+    /// Validate an experiment spec (TOML, or JSON when the name ends in .json).
+    Check(CheckArgs),
+}
+
+/// Arguments of `spec check`.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// Print the normalized spec as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a spec command.
+pub fn run(command: SpecCommand) -> anyhow::Result<()> {
+    match command {
+        SpecCommand::Check(args) => {
+            let spec = load(&args.spec)?;
+            if args.json {
+                println!("{}", spec.to_json());
+            } else {
+                println!(
+                    "ok: {} question, blocks of {} × overlap {}, {} gold per batch, \
+                     stake {} per batch, pool {}",
+                    spec.question.kind.name(),
+                    spec.block_size,
+                    spec.overlap,
+                    spec.gold_per_batch,
+                    spec.stake_per_batch,
+                    spec.reward_pool
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads and validates a spec file; every problem is bad input.
+pub fn load(path: &Path) -> anyhow::Result<ExperimentSpec> {
+    let text = read_input(path)?;
+    let format = SpecFormat::from_path(&path.to_string_lossy());
+    ExperimentSpec::parse(&text, format).map_err(|e| bad_input(format!("{}: {e}", path.display())))
+}

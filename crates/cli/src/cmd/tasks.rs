@@ -1,0 +1,61 @@
+//! `plumbline tasks check`.
+
+use super::read_input;
+use crate::exit::bad_input;
+use clap::{Args, Subcommand};
+use plumbline_core::assign::Plan;
+use plumbline_core::task;
+use std::path::PathBuf;
+
+/// Task file commands.
+#[derive(Subcommand)]
+pub enum TasksCommand {
+    /// Validate a JSONL task file against a spec: all or nothing, naming the first bad line.
+    Check(CheckArgs),
+}
+
+/// Arguments of `tasks check`.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The JSONL task file.
+    pub tasks: PathBuf,
+    /// The experiment spec the tasks are for.
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// Print the summary as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a tasks command.
+pub fn run(command: TasksCommand) -> anyhow::Result<()> {
+    let TasksCommand::Check(args) = command;
+    let spec = super::spec::load(&args.spec)?;
+    let text = read_input(&args.tasks)?;
+    let tasks = task::parse_jsonl(&text, &spec.question.kind)
+        .map_err(|e| bad_input(format!("{}: {e}", args.tasks.display())))?;
+    let summary = task::summarize(&tasks);
+    if summary.gold < spec.gold_per_batch as usize {
+        return Err(bad_input(format!(
+            "{}: {} gold tasks, but the spec puts {} in every batch",
+            args.tasks.display(),
+            summary.gold,
+            spec.gold_per_batch
+        )));
+    }
+    let blocks = Plan::new(&tasks, spec.block_size).blocks.len();
+    let batches = blocks * spec.overlap as usize;
+    if args.json {
+        let document = serde_json::json!({
+            "tasks": summary.tasks, "regular": summary.regular, "gold": summary.gold,
+            "blocks": blocks, "batches": batches,
+        });
+        println!("{document}");
+    } else {
+        println!(
+            "ok: {} tasks ({} regular, {} gold) in {blocks} blocks: room for {batches} batches",
+            summary.tasks, summary.regular, summary.gold
+        );
+    }
+    Ok(())
+}

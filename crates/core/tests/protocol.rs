@@ -1,0 +1,207 @@
+//! End-to-end protocol runs in memory: real keys, signatures, commits, reveals, settlement,
+//! and an audit of the public record, including records that were tampered with.
+
+use plumbline_core::client::{LabelerKey, RevealedLabel};
+use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
+use plumbline_core::experiment::{Accepted, Experiment};
+use plumbline_core::label::Label;
+use plumbline_core::record::{PublicRecord, audit};
+use plumbline_core::reputation::Reputation;
+use plumbline_core::settle::Tier;
+use plumbline_core::synthetic::{self, Behavior, Params};
+use plumbline_core::task::Task;
+use plumbline_core::{Address, B256, Error};
+use std::collections::BTreeMap;
+
+fn mixed_run(seed: u64) -> synthetic::Run {
+    let mut labelers = vec![Behavior::Accurate(950_000); 12];
+    labelers.extend([Behavior::Accurate(50_000); 3]);
+    labelers.extend([Behavior::Constant(1); 3]);
+    labelers.extend([Behavior::Random; 3]);
+    labelers.extend([Behavior::Silent; 3]);
+    let params = Params {
+        spec: synthetic::binary_spec(80, 4, 30),
+        regular_tasks: 480,
+        gold_tasks: 60,
+        positive_rate: 500_000,
+        labelers,
+        // The flippers bring a record of 200 gold items scored at −0.4 each: slashing looks at
+        // the cumulative record, so a known bad actor is caught without hundreds of new items.
+        reputations: (12..15).map(|i| (i, flipper_record())).collect(),
+    };
+    synthetic::run(&params, seed).expect("the run follows the protocol")
+}
+
+fn flipper_record() -> Reputation {
+    let mut record = Reputation { experiments: 2, batches: 2, ..Reputation::default() };
+    record.tally.gold_sum = -400_000 * 200;
+    record.tally.gold_n = 200;
+    record
+}
+
+fn tier_of(run: &synthetic::Run, index: usize) -> Tier {
+    let address = run.addresses[index];
+    run.record.settlement.labelers.iter().find(|l| l.labeler == address).expect("settled").tier
+}
+
+#[test]
+fn a_mixed_crowd_settles_as_designed_and_the_record_verifies() {
+    let run = mixed_run(7);
+    let settlement = &run.record.settlement;
+    settlement.check().unwrap();
+    // Peer scores depend on who shares a block: an accurate labeler whose peers are mostly
+    // flippers can land even, but never slashed, and most are rewarded.
+    let rewarded = (0..12).filter(|&i| tier_of(&run, i) == Tier::Rewarded).count();
+    assert!(rewarded >= 10, "{rewarded} of 12 accurate labelers rewarded");
+    for i in 0..12 {
+        assert_ne!(tier_of(&run, i), Tier::Slashed, "accurate labeler {i}");
+    }
+    for i in 12..15 {
+        assert_eq!(tier_of(&run, i), Tier::Slashed, "flipper {i} with a bad record");
+    }
+    for i in 15..21 {
+        assert_eq!(tier_of(&run, i), Tier::Even, "constant or random labeler {i}");
+    }
+    for i in 21..24 {
+        let address = run.addresses[i];
+        let silent = settlement.labelers.iter().find(|l| l.labeler == address).unwrap();
+        assert_eq!(silent.revealed_batches, 0);
+        assert_eq!(silent.non_reveal_penalty, silent.stake, "100% of an unrevealed stake");
+    }
+    let report = audit(&run.record).expect("the record verifies");
+    assert_eq!(report.labelers, 24);
+    // The record survives a JSON round trip and still verifies.
+    let again = PublicRecord::from_json(&run.record.to_json()).unwrap();
+    assert_eq!(again, run.record);
+    audit(&again).unwrap();
+}
+
+#[test]
+fn audit_names_the_first_mismatch() {
+    let run = mixed_run(11);
+    let mut paid_more = run.record.clone();
+    paid_more.settlement.labelers[0].reward += 1;
+    paid_more.settlement.labelers[0].payout += 1;
+    paid_more.settlement.totals.rewards += 1;
+    paid_more.settlement.totals.refund -= 1;
+    let e = audit(&paid_more).unwrap_err().to_string();
+    assert!(e.starts_with("settlement.labelers[0]."), "{e}");
+
+    let mut unbalanced = run.record.clone();
+    unbalanced.settlement.totals.refund += 1;
+    let e = audit(&unbalanced).unwrap_err().to_string();
+    assert!(e.contains("not conserved"), "{e}");
+
+    let mut relabeled = run.record.clone();
+    let label = &mut relabeled.reveals[0].reveal.labels[0].label;
+    *label = Label::Int(1 - label.as_int().unwrap());
+    let e = audit(&relabeled).unwrap_err().to_string();
+    assert!(e.contains("reveals[0]") && e.contains("do not match the commitment"), "{e}");
+
+    let mut reseeded = run.record.clone();
+    reseeded.seed = B256::repeat_byte(1);
+    assert!(audit(&reseeded).unwrap_err().to_string().contains("seed"));
+
+    let mut reordered = run.record.clone();
+    reordered.joins.swap(0, 1);
+    assert!(audit(&reordered).unwrap_err().to_string().contains("joins[0]"));
+}
+
+fn small_experiment() -> (Experiment, Vec<LabelerKey>) {
+    let spec = synthetic::binary_spec(4, 2, 0);
+    let tasks = (0..8)
+        .map(|i| Task {
+            id: format!("t{i}"),
+            prompt: String::new(),
+            responses: Vec::new(),
+            gold: None,
+            meta: Default::default(),
+        })
+        .collect();
+    let mut experiment =
+        Experiment::new(B256::repeat_byte(9), EMBEDDED_CHAIN_ID, Address::ZERO, spec, tasks)
+            .unwrap();
+    experiment.open(B256::repeat_byte(2), true, 1_000).unwrap();
+    let keys = (0..3).map(|i| LabelerKey::derived(5, i)).collect();
+    (experiment, keys)
+}
+
+fn labels_for(tasks: &[u32], value: i64) -> Vec<RevealedLabel> {
+    tasks.iter().map(|&task| RevealedLabel { task, label: Label::Int(value) }).collect()
+}
+
+#[test]
+fn bad_requests_are_refused_and_change_nothing() {
+    let (mut experiment, keys) = small_experiment();
+    let domain = experiment.domain().clone();
+    let id = experiment.id();
+    let stake = experiment.spec().stake_per_batch;
+    let none = Reputation::default();
+
+    // A join signed by another key, with the wrong stake, or the wrong nonce.
+    let mut forged = keys[0].join(&domain, id, None, stake, 0);
+    forged.labeler = keys[1].address();
+    assert!(matches!(experiment.join(&forged, &none, 1_001), Err(Error::WrongSigner { .. })));
+    let cheap = keys[0].join(&domain, id, None, stake - 1, 0);
+    assert!(matches!(experiment.join(&cheap, &none, 1_001), Err(Error::Mismatch { .. })));
+    let replay = keys[0].join(&domain, id, None, stake, 3);
+    assert!(matches!(experiment.join(&replay, &none, 1_001), Err(Error::Mismatch { .. })));
+    assert!(experiment.batches().is_empty());
+
+    let batch = experiment.join(&keys[0].join(&domain, id, None, stake, 0), &none, 1_001).unwrap();
+    let labels = labels_for(&batch.tasks, 1);
+    let commit = keys[0].commit(&domain, id, batch.batch_id, &labels).unwrap();
+    let before_deadline = experiment.spec().commit_deadline - 1;
+
+    // A commit signed by someone else, then the real one, its repeat, and a conflict.
+    let stolen = keys[1].commit(&domain, id, batch.batch_id, &labels).unwrap();
+    assert!(matches!(
+        experiment.commit(batch.batch_id, &stolen, before_deadline),
+        Err(Error::WrongSigner { .. })
+    ));
+    assert_eq!(experiment.commit(batch.batch_id, &commit, before_deadline).unwrap(), Accepted::New);
+    assert_eq!(
+        experiment.commit(batch.batch_id, &commit, before_deadline).unwrap(),
+        Accepted::Repeat
+    );
+    let other = keys[0].commit(&domain, id, batch.batch_id, &labels_for(&batch.tasks, 0)).unwrap();
+    assert!(matches!(
+        experiment.commit(batch.batch_id, &other, before_deadline),
+        Err(Error::Conflict { .. })
+    ));
+
+    // A second labeler commits too late.
+    let late = experiment.join(&keys[1].join(&domain, id, None, stake, 0), &none, 1_002).unwrap();
+    let late_commit =
+        keys[1].commit(&domain, id, late.batch_id, &labels_for(&late.tasks, 1)).unwrap();
+    let after_deadline = experiment.spec().commit_deadline;
+    assert!(matches!(
+        experiment.commit(late.batch_id, &late_commit, after_deadline),
+        Err(Error::Lifecycle(_))
+    ));
+
+    // Reveals: a mismatch is refused, the true one accepted, repeated harmlessly.
+    let lie = keys[0].reveal(&domain, id, batch.batch_id, labels_for(&batch.tasks, 0)).unwrap();
+    assert!(matches!(
+        experiment.reveal(batch.batch_id, &lie, after_deadline),
+        Err(Error::Reveal { .. })
+    ));
+    let truth = keys[0].reveal(&domain, id, batch.batch_id, labels).unwrap();
+    assert_eq!(experiment.reveal(batch.batch_id, &truth, after_deadline).unwrap(), Accepted::New);
+    assert_eq!(
+        experiment.reveal(batch.batch_id, &truth, after_deadline + 1).unwrap(),
+        Accepted::Repeat
+    );
+    assert!(matches!(
+        experiment.reveal(late.batch_id, &lie, after_deadline),
+        Err(Error::NotCommitted(_))
+    ));
+
+    let reveal_deadline = experiment.spec().reveal_deadline;
+    assert!(experiment.settle(&BTreeMap::new(), reveal_deadline - 1).is_err());
+    let record = experiment.settle(&BTreeMap::new(), reveal_deadline).unwrap();
+    assert_eq!(record.commits.len(), 1);
+    assert_eq!(record.reveals.len(), 1);
+    audit(&record).unwrap();
+    assert!(experiment.settle(&BTreeMap::new(), reveal_deadline + 1).is_err(), "settles once");
+}
