@@ -1,0 +1,181 @@
+//! The real `plumbline` binary, run in a temporary directory.
+
+use plumbline_core::synthetic::{self, Behavior, Params};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn plumbline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plumbline")).args(args).output().expect("the binary runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("plumbline-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const SPEC: &str = include_str!("../../core/tests/data/pairwise.toml");
+
+#[test]
+fn help_lists_the_commands() {
+    let output = plumbline(&["--help"]);
+    assert_eq!(code(&output), 0);
+    for command in ["spec", "tasks", "keys", "audit"] {
+        assert!(stdout(&output).contains(command), "{command} in --help");
+    }
+}
+
+#[test]
+fn spec_check_accepts_good_specs_and_names_the_broken_rule() {
+    let dir = TempDir::new("spec");
+    let good = dir.write("spec.toml", SPEC);
+    let output = plumbline(&["spec", "check", &good]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("ok: pairwise"));
+
+    let json = plumbline(&["spec", "check", &good, "--json"]);
+    let as_json = dir.write("spec.json", &stdout(&json));
+    assert_eq!(code(&plumbline(&["spec", "check", &as_json])), 0, "the JSON form reads back");
+
+    let bad = dir.write("bad.toml", &SPEC.replace("overlap = 3", "overlap = 0"));
+    let output = plumbline(&["spec", "check", &bad]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("spec field `overlap`: must be 1 to 100"), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "errors go to stderr only");
+
+    let malformed = dir.write("malformed.toml", "schema_version = [");
+    let output = plumbline(&["spec", "check", &malformed]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("does not parse"), "{}", stderr(&output));
+
+    assert_eq!(code(&plumbline(&["spec", "check", &dir.path("missing.toml")])), 2);
+}
+
+#[test]
+fn tasks_check_is_all_or_nothing_with_line_numbers() {
+    let dir = TempDir::new("tasks");
+    let spec = dir.write("spec.toml", SPEC);
+    let mut lines: Vec<String> = (0..12)
+        .map(|i| format!(r#"{{"id": "t{i}", "prompt": "p", "responses": ["a", "b"]}}"#))
+        .collect();
+    lines.push(r#"{"id": "g1", "responses": ["a", "b"], "gold": 2}"#.into());
+    lines.push(r#"{"id": "g2", "responses": ["a", "b"], "gold": -1}"#.into());
+    let good = dir.write("tasks.jsonl", &lines.join("\n"));
+    let output = plumbline(&["tasks", "check", &good, "--spec", &spec, "--json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["tasks"], 14);
+    assert_eq!(summary["gold"], 2);
+    assert_eq!(summary["blocks"], 2);
+
+    let mut broken = lines.clone();
+    broken[4] = r#"{"id": "t4", "prompt": "p", "responses": ["a", "b"#.into();
+    let bad = dir.write("bad.jsonl", &broken.join("\n"));
+    let output = plumbline(&["tasks", "check", &bad, "--spec", &spec]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("line 5:"), "{}", stderr(&output));
+
+    let mut wrong_kind = lines.clone();
+    wrong_kind[12] = r#"{"id": "g1", "responses": ["a", "b"], "gold": "left"}"#.into();
+    let bad = dir.write("wrong-kind.jsonl", &wrong_kind.join("\n"));
+    let output = plumbline(&["tasks", "check", &bad, "--spec", &spec]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("line 13: `gold`: a pairwise label must be an integer"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn keys_new_writes_a_private_key_file_once() {
+    let dir = TempDir::new("keys");
+    let out = dir.path("key.json");
+    let output = plumbline(&["keys", "new", "--out", &out]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let key: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(stdout(&output).trim(), key["address"].as_str().unwrap());
+    assert_eq!(key["private_key"].as_str().unwrap().len(), 66);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = plumbline(&["keys", "new", "--out", &out]);
+    assert_eq!(code(&again), 2, "an existing key file is never overwritten");
+    let printed = plumbline(&["keys", "new"]);
+    assert_ne!(stdout(&printed), std::fs::read_to_string(&out).unwrap());
+}
+
+fn record_file(dir: &TempDir) -> (String, plumbline_core::record::PublicRecord) {
+    let mut labelers = vec![Behavior::Accurate(900_000); 8];
+    labelers.extend([Behavior::Random, Behavior::Silent]);
+    let params = Params {
+        spec: synthetic::binary_spec(20, 3, 5),
+        regular_tasks: 60,
+        gold_tasks: 10,
+        positive_rate: 500_000,
+        labelers,
+        reputations: BTreeMap::new(),
+    };
+    let run = synthetic::run(&params, 3).unwrap();
+    (dir.write("record.json", &run.record.to_json()), run.record)
+}
+
+#[test]
+fn audit_exits_0_1_or_2() {
+    let dir = TempDir::new("audit");
+    let (path, record) = record_file(&dir);
+    let output = plumbline(&["audit", &path]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("verified:"));
+
+    let mut tampered = record.clone();
+    tampered.settlement.totals.burned += 1;
+    tampered.settlement.totals.refund -= 1;
+    let bad = dir.write("tampered.json", &tampered.to_json());
+    let output = plumbline(&["audit", &bad]);
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("settlement.totals.burned"), "{}", stderr(&output));
+
+    let garbage = dir.write("garbage.json", "{\"record_version\": 1");
+    assert_eq!(code(&plumbline(&["audit", &garbage])), 2);
+    assert_eq!(code(&plumbline(&["audit", &dir.path("missing.json")])), 2);
+    assert!(Path::new(&path).exists());
+}
