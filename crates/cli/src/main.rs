@@ -28,6 +28,8 @@ enum Command {
     /// Labeler and operator keys.
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
+    /// Run a whole experiment in process through the real protocol and write its record.
+    Demo(cmd::demo::DemoArgs),
     /// Recompute an experiment's settlement from its public record and compare it byte for byte.
     Audit(cmd::audit::AuditArgs),
 }
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Spec(c) => cmd::spec::run(c),
         Command::Tasks(c) => cmd::tasks::run(c),
         Command::Keys(c) => cmd::keys::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Audit(a) => cmd::audit::run(a),
     };
     exit::report(result)

@@ -74,7 +74,11 @@ fn spec_check_accepts_good_specs_and_names_the_broken_rule() {
     let bad = dir.write("bad.toml", &SPEC.replace("overlap = 3", "overlap = 0"));
     let output = plumbline(&["spec", "check", &bad]);
     assert_eq!(code(&output), 2);
-    assert!(stderr(&output).contains("spec field `overlap`: must be 1 to 100"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("spec field `overlap`: must be 1 to 100"),
+        "{}",
+        stderr(&output)
+    );
     assert!(stdout(&output).is_empty(), "errors go to stderr only");
 
     let malformed = dir.write("malformed.toml", "schema_version = [");

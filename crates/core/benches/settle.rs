@@ -3,11 +3,11 @@
 //!
 //! Run: `cargo bench -p plumbline-core --bench settle` (SEED=<n> to change the data).
 
+use plumbline_core::Address;
 use plumbline_core::label::Label;
 use plumbline_core::settle::{BatchOutcome, Tier, settle};
 use plumbline_core::synthetic::{SplitMix64, binary_spec};
 use plumbline_core::task::Task;
-use plumbline_core::Address;
 use std::collections::BTreeMap;
 use std::time::Instant;
 

@@ -306,11 +306,9 @@ mod tests {
     use crate::spec::{ExperimentSpec, SpecFormat};
 
     fn setup(regular: usize, gold: usize) -> (ExperimentSpec, Vec<Task>) {
-        let spec = ExperimentSpec::parse(
-            include_str!("../tests/data/pairwise.toml"),
-            SpecFormat::Toml,
-        )
-        .unwrap();
+        let spec =
+            ExperimentSpec::parse(include_str!("../tests/data/pairwise.toml"), SpecFormat::Toml)
+                .unwrap();
         let tasks = (0..regular + gold)
             .map(|i| Task {
                 id: format!("t{i}"),
@@ -348,8 +346,9 @@ mod tests {
     fn replaying_the_join_log_reproduces_every_batch() {
         let (spec, tasks) = setup(30, 4);
         let seed = B256::repeat_byte(3);
-        let joins: Vec<JoinRequest> =
-            (0..9).map(|i| JoinRequest { labeler: labeler(i), cohort: None, at: i.into() }).collect();
+        let joins: Vec<JoinRequest> = (0..9)
+            .map(|i| JoinRequest { labeler: labeler(i), cohort: None, at: i.into() })
+            .collect();
         let run = || {
             let mut a = Assigner::new(&spec, &tasks, seed);
             joins.iter().map(|j| a.assign(j).unwrap()).collect::<Vec<_>>()

@@ -167,8 +167,8 @@ impl Experiment {
                 Err(Error::Conflict { batch_id, what: "commit" })
             };
         }
-        let work_secs = u64::from(self.spec.block_size)
-            * u64::from(self.spec.limits.seconds_per_task_min);
+        let work_secs =
+            u64::from(self.spec.block_size) * u64::from(self.spec.limits.seconds_per_task_min);
         self.lifecycle.check_commit(batch.assigned_at, work_secs, now)?;
         let message =
             Commit { experimentId: self.id, batchId: batch_id, commitment: commit.commitment };
@@ -200,8 +200,12 @@ impl Experiment {
         if commitment != committed.commit.commitment {
             return Err(fail("the labels and salt do not match the commitment".into()));
         }
-        let message =
-            Reveal { experimentId: self.id, batchId: batch_id, labelsRoot: root, salt: reveal.salt };
+        let message = Reveal {
+            experimentId: self.id,
+            batchId: batch_id,
+            labelsRoot: root,
+            salt: reveal.salt,
+        };
         self.check_signer(&message, &reveal.signature, batch.labeler)
     }
 
@@ -232,9 +236,10 @@ impl Experiment {
                 labeler: b.labeler,
                 cohort: b.cohort.clone(),
                 stake: self.spec.stake_per_batch,
-                labels: self.reveals.get(&b.batch_id).map(|r| {
-                    r.reveal.labels.iter().map(|l| (l.task, l.label.clone())).collect()
-                }),
+                labels: self
+                    .reveals
+                    .get(&b.batch_id)
+                    .map(|r| r.reveal.labels.iter().map(|l| (l.task, l.label.clone())).collect()),
             })
             .collect()
     }

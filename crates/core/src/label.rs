@@ -223,9 +223,7 @@ impl Agreement {
     /// a(x, y) at scale 10^6 for two labels of the kind (0 for unscored kinds).
     pub fn between(&self, x: &Label, y: &Label) -> i64 {
         match (self, x, y) {
-            (Agreement::Categorical, Label::Int(a), Label::Int(b)) => {
-                if a == b { SCALE } else { 0 }
-            }
+            (Agreement::Categorical, Label::Int(a), Label::Int(b)) if a == b => SCALE,
             (Agreement::Linear { range }, Label::Int(a), Label::Int(b)) => {
                 (range - (a - b).abs()).max(0) * SCALE / range
             }

@@ -225,11 +225,11 @@ fn first_difference(
                     return Some(d);
                 }
             }
-            (a.len() != b.len()).then(|| {
-                format!("{path}: published {} entries, recomputed {}", a.len(), b.len())
-            })
+            (a.len() != b.len())
+                .then(|| format!("{path}: published {} entries, recomputed {}", a.len(), b.len()))
         }
-        _ => (published != ours)
-            .then(|| format!("{path}: published {published}, recomputed {ours}")),
+        _ => {
+            (published != ours).then(|| format!("{path}: published {published}, recomputed {ours}"))
+        }
     }
 }

@@ -148,9 +148,12 @@ impl Interned {
 
     /// Σ_v counts[v] · a(x, v): the total agreement of `x` with a multiset of labels.
     fn against_histogram(&self, x: u32, counts: &[u32]) -> i64 {
-        counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(v, c)| {
-            i64::from(*c) * self.between(x, v as u32)
-        }).sum()
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(v, c)| i64::from(*c) * self.between(x, v as u32))
+            .sum()
     }
 }
 
@@ -188,7 +191,6 @@ pub fn score<'a>(
         .filter(|o| gold.contains_key(&o.task))
         .map(|o| (o.labeler, o.task, intern(&o.label)))
         .collect();
-    drop(intern);
     let interned = Interned::new(agreement, values);
 
     peer_items(&interned, labelers, &regular, &mut tallies);

@@ -241,8 +241,12 @@ fn score_batches(
             _ => 0,
         };
         for (task, label) in labels {
-            let observation =
-                Observation { labeler: index[&batch.labeler], task: *task, group, label: label.clone() };
+            let observation = Observation {
+                labeler: index[&batch.labeler],
+                task: *task,
+                group,
+                label: label.clone(),
+            };
             if tasks[*task as usize].is_gold() {
                 gold_seen.push(observation);
             } else {

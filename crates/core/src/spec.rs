@@ -264,7 +264,11 @@ pub enum SpecFormat {
 impl SpecFormat {
     /// Guesses the format from a file name: `.json` is JSON, anything else TOML.
     pub fn from_path(path: &str) -> SpecFormat {
-        if path.to_ascii_lowercase().ends_with(".json") { SpecFormat::Json } else { SpecFormat::Toml }
+        if path.to_ascii_lowercase().ends_with(".json") {
+            SpecFormat::Json
+        } else {
+            SpecFormat::Toml
+        }
     }
 }
 
@@ -336,9 +340,7 @@ impl ExperimentSpec {
         if self.reveal_deadline < self.commit_deadline.saturating_add(REVEAL_WINDOW_SECS_MIN) {
             return Err(invalid(
                 "reveal_deadline",
-                format!(
-                    "must be at least {REVEAL_WINDOW_SECS_MIN} seconds after commit_deadline"
-                ),
+                format!("must be at least {REVEAL_WINDOW_SECS_MIN} seconds after commit_deadline"),
             ));
         }
         if let Some(min) = self.eligibility.reputation_min
@@ -440,7 +442,10 @@ fn check_names(
     let mut seen = BTreeSet::new();
     for name in names {
         if name.trim().is_empty() || name.len() > OPTION_BYTES_MAX {
-            return Err(invalid(field, format!("each entry must be 1 to {OPTION_BYTES_MAX} bytes")));
+            return Err(invalid(
+                field,
+                format!("each entry must be 1 to {OPTION_BYTES_MAX} bytes"),
+            ));
         }
         if !seen.insert(name) {
             return Err(invalid(field, format!("entry {name:?} appears twice")));

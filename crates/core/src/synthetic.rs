@@ -120,8 +120,7 @@ pub fn run(params: &Params, seed: u64) -> Result<Run> {
     let mut rng = SplitMix64::new(seed);
     let spec = params.spec.clone();
     let total = params.regular_tasks + params.gold_tasks;
-    let truth: Vec<i64> =
-        (0..total).map(|_| i64::from(rng.chance(params.positive_rate))).collect();
+    let truth: Vec<i64> = (0..total).map(|_| i64::from(rng.chance(params.positive_rate))).collect();
     let tasks: Vec<Task> = (0..total)
         .map(|i| Task {
             id: format!("task-{i}"),
@@ -140,11 +139,8 @@ pub fn run(params: &Params, seed: u64) -> Result<Run> {
 
     let keys: Vec<LabelerKey> =
         (0..params.labelers.len()).map(|i| LabelerKey::derived(seed, i as u64)).collect();
-    let reputations: BTreeMap<Address, Reputation> = params
-        .reputations
-        .iter()
-        .map(|(i, r)| (keys[*i].address(), *r))
-        .collect();
+    let reputations: BTreeMap<Address, Reputation> =
+        params.reputations.iter().map(|(i, r)| (keys[*i].address(), *r)).collect();
     let domain = experiment.domain().clone();
     let mut pending = Vec::new();
     for (i, (key, behavior)) in keys.iter().zip(&params.labelers).enumerate() {

@@ -134,9 +134,9 @@ fn check_task(line: TaskLine, kind: &QuestionKind) -> Result<Task, String> {
     }
     let gold = match line.gold {
         None | Some(serde_json::Value::Null) => None,
-        Some(value) => Some(
-            Label::from_json(&value, kind).map_err(|e: LabelError| format!("`gold`: {e}"))?,
-        ),
+        Some(value) => {
+            Some(Label::from_json(&value, kind).map_err(|e: LabelError| format!("`gold`: {e}"))?)
+        }
     };
     if gold.is_some() && matches!(kind, QuestionKind::Text { .. }) {
         return Err("text questions cannot have gold answers".into());
@@ -184,7 +184,10 @@ mod tests {
     fn bad_lines_are_named() {
         let cases = [
             ("{\"id\": \"a\", \"responses\": [\"x\"]}", "line 1: a pairwise task needs exactly 2"),
-            ("{\"id\": \"a\", \"responses\": [\"x\", \"y\"]}\n{oops", "line 2: key must be a string"),
+            (
+                "{\"id\": \"a\", \"responses\": [\"x\", \"y\"]}\n{oops",
+                "line 2: key must be a string",
+            ),
             (
                 "{\"id\": \"a\", \"responses\": [\"x\", \"y\"], \"gold\": \"left\"}",
                 "line 1: `gold`: a pairwise label",
@@ -193,12 +196,18 @@ mod tests {
                 "{\"id\": \"a\", \"responses\": [\"x\", \"y\"]}\n{\"id\": \"a\", \"responses\": [\"x\", \"y\"]}",
                 "line 2: task id \"a\" appears twice",
             ),
-            ("{\"id\": \"a\", \"responses\": [\"x\", \"y\"], \"extra\": 1}", "line 1: unknown field"),
+            (
+                "{\"id\": \"a\", \"responses\": [\"x\", \"y\"], \"extra\": 1}",
+                "line 1: unknown field",
+            ),
         ];
         for (text, expected) in cases {
             let e = parse_jsonl(text, &PAIRWISE).unwrap_err().to_string();
             assert!(e.starts_with(expected), "{e:?} should start with {expected:?}");
         }
-        assert_eq!(parse_jsonl("\n\n", &PAIRWISE).unwrap_err().to_string(), "the file holds no tasks");
+        assert_eq!(
+            parse_jsonl("\n\n", &PAIRWISE).unwrap_err().to_string(),
+            "the file holds no tasks"
+        );
     }
 }

@@ -45,8 +45,10 @@ fn kind_strategy() -> impl Strategy<Value = QuestionKind> {
             options: (0..c).map(|i| format!("option {i}")).collect()
         }),
         (1i32..3, 3i32..8).prop_map(|(min, max)| QuestionKind::Rating { min, max }),
-        (1u32..4, any::<bool>())
-            .prop_map(|(strength_max, allow_tie)| QuestionKind::Pairwise { strength_max, allow_tie }),
+        (1u32..4, any::<bool>()).prop_map(|(strength_max, allow_tie)| QuestionKind::Pairwise {
+            strength_max,
+            allow_tie
+        }),
         (2u32..5).prop_map(|n| QuestionKind::Ranking { n }),
         Just(QuestionKind::Text { length_max: 20 }),
     ]
@@ -124,17 +126,19 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             spec.false_slash_rate = Ppm::new(false_slash).unwrap();
             spec.false_reward_rate = Ppm::new(false_reward).unwrap();
             spec.subjective = subjective;
-            spec.cohorts = with_cohorts
-                .then(|| Cohorts { attribute: "region".into(), values: vec!["a".into(), "b".into()] });
+            spec.cohorts = with_cohorts.then(|| Cohorts {
+                attribute: "region".into(),
+                values: vec!["a".into(), "b".into()],
+            });
             let gold = if matches!(kind, QuestionKind::Text { .. }) { 0 } else { 10 };
             let regular = blocks * block_size as usize;
             let tasks: Vec<Task> = (0..regular + gold)
                 .map(|i| Task {
                     id: format!("t{i}"),
                     prompt: String::new(),
-                    responses: kind.responses_required().map_or(Vec::new(), |n| {
-                        (0..n).map(|r| format!("r{r}")).collect()
-                    }),
+                    responses: kind
+                        .responses_required()
+                        .map_or(Vec::new(), |n| (0..n).map(|r| format!("r{r}")).collect()),
                     gold: (i >= regular).then(|| label_from(&kind, i as u64 * 7919)),
                     meta: Default::default(),
                 })
@@ -159,9 +163,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     let start = block * block_size as usize;
                     (start as u32..(start + block_size as usize) as u32).collect()
                 };
-                task_indices.extend((0..gold_per_batch.min(gold as u32)).map(|g| {
-                    (regular + (bits as usize >> (16 + g)) % gold.max(1)) as u32
-                }));
+                task_indices.extend(
+                    (0..gold_per_batch.min(gold as u32))
+                        .map(|g| (regular + (bits as usize >> (16 + g)) % gold.max(1)) as u32),
+                );
                 task_indices.sort_unstable();
                 task_indices.dedup();
                 // Labelers copy a latent truth, oppose it, or answer at random, so that every

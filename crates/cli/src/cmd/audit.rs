@@ -41,8 +41,8 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Err(failure) => Err(anyhow::Error::new(Failed(format!(
-            "the record does not verify: {failure}"
-        )))),
+        Err(failure) => {
+            Err(anyhow::Error::new(Failed(format!("the record does not verify: {failure}"))))
+        }
     }
 }

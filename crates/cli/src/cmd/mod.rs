@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod audit;
+pub mod demo;
 pub mod keys;
 pub mod spec;
 pub mod tasks;
@@ -10,5 +11,6 @@ use std::path::Path;
 
 /// Reads a whole input file; a missing or unreadable file is bad input.
 pub fn read_input(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))
 }
