@@ -1,4 +1,4 @@
-//! The `plumbline` command: thin glue over the Plumbline crates.
+#![doc = include_str!("../README.md")]
 //!
 //! stdout carries only results; messages go to stderr. Exit codes: 0 ok, 1 failure (for
 //! example an audit that does not verify), 2 bad input.

@@ -50,3 +50,49 @@ impl Reputation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::binary_spec;
+    use crate::{Address, fixed::Ppm};
+
+    fn result(tier: Tier, gold_sum: i64, gold_n: u64) -> LabelerResult {
+        LabelerResult {
+            labeler: Address::ZERO,
+            batches: 2,
+            revealed_batches: 1,
+            tally: Tally { gold_sum, gold_n, ..Tally::default() },
+            score: None,
+            reward_bound: None,
+            slash_bound: None,
+            tier,
+            stake: 2,
+            slash: 0,
+            non_reveal_penalty: 1,
+            stake_returned: 1,
+            reward: 0,
+            payout: 1,
+        }
+    }
+
+    #[test]
+    fn updates_accumulate_and_gate_eligibility() {
+        let mut record = Reputation::default();
+        record.update(&result(Tier::Rewarded, 300_000, 1));
+        record.update(&result(Tier::Slashed, -900_000, 3));
+        assert_eq!(record.experiments, 2);
+        assert_eq!(record.batches, 4);
+        assert_eq!(record.non_reveals, 2);
+        assert_eq!((record.rewarded, record.slashed), (1, 1));
+        assert_eq!(record.score(Ppm::ONE), Some(-150_000));
+
+        let mut spec = binary_spec(4, 2, 1);
+        assert!(record.eligible(&spec), "no minimum");
+        spec.eligibility.reputation_min = Some(-0.1);
+        assert!(!record.eligible(&spec));
+        assert!(Reputation::default().eligible(&spec), "newcomers may join");
+        spec.eligibility.reputation_min = Some(-0.2);
+        assert!(record.eligible(&spec));
+    }
+}
