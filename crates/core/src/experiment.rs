@@ -251,8 +251,8 @@ impl Experiment {
         reputations: &BTreeMap<Address, Reputation>,
         now: u64,
     ) -> Result<PublicRecord> {
-        let (seed, opened_at) = self.opened.expect("a revealing experiment was opened");
         self.lifecycle.settle(now)?;
+        let (seed, opened_at) = self.opened.expect("a revealing experiment was opened");
         let used: BTreeMap<Address, Reputation> = self
             .batches
             .iter()

@@ -199,6 +199,15 @@ fn bad_requests_are_refused_and_change_nothing() {
 
     let reveal_deadline = experiment.spec().reveal_deadline;
     assert!(experiment.settle(&BTreeMap::new(), reveal_deadline - 1).is_err());
+    let mut draft = Experiment::new(
+        B256::repeat_byte(8),
+        EMBEDDED_CHAIN_ID,
+        Address::ZERO,
+        experiment.spec().clone(),
+        experiment.tasks().to_vec(),
+    )
+    .unwrap();
+    assert!(draft.settle(&BTreeMap::new(), reveal_deadline).is_err(), "a draft never settles");
     let record = experiment.settle(&BTreeMap::new(), reveal_deadline).unwrap();
     assert_eq!(record.commits.len(), 1);
     assert_eq!(record.reveals.len(), 1);
