@@ -3,6 +3,7 @@
 //! stdout carries only results; messages go to stderr. Exit codes: 0 ok, 1 failure (for
 //! example an audit that does not verify), 2 bad input.
 
+mod api;
 mod cmd;
 mod exit;
 
@@ -30,6 +31,15 @@ enum Command {
     Keys(cmd::keys::KeysCommand),
     /// Run a whole experiment in process through the real protocol and write its record.
     Demo(cmd::demo::DemoArgs),
+    /// Experimenter commands over the HTTP API.
+    #[command(subcommand)]
+    Experiment(cmd::experiment::ExperimentCommand),
+    /// A programmatic labeler over the HTTP API.
+    #[command(subcommand)]
+    Labeler(cmd::labeler::LabelerCommand),
+    /// Credits in the embedded ledger.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCommand),
     /// Recompute an experiment's settlement from its public record and compare it byte for byte.
     Audit(cmd::audit::AuditArgs),
 }
@@ -41,6 +51,9 @@ fn main() -> ExitCode {
         Command::Tasks(c) => cmd::tasks::run(c),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Experiment(c) => cmd::experiment::run(c),
+        Command::Labeler(c) => cmd::labeler::run(c),
+        Command::Ledger(c) => cmd::ledger::run(c),
         Command::Audit(a) => cmd::audit::run(a),
     };
     exit::report(result)

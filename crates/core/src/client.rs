@@ -109,6 +109,11 @@ impl LabelerKey {
         self.address
     }
 
+    /// Signs a personal message (EIP-191), as Sign-In with Ethereum asks.
+    pub fn sign_personal(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        eip712::sign_hash(&self.key, eip712::personal_hash(message))
+    }
+
     /// Signs a request to join `experiment_id`.
     pub fn join(
         &self,

@@ -14,7 +14,8 @@
 use std::borrow::Cow;
 
 use alloy_primitives::{Address, B256, U256, b256, eip191_hash_message, keccak256};
-use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, sol};
+pub use alloy_sol_types::Eip712Domain;
+use alloy_sol_types::{SolStruct, SolValue, sol};
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
 
 /// The EIP-712 domain name of every Plumbline message.

@@ -2,7 +2,10 @@
 
 pub mod audit;
 pub mod demo;
+pub mod experiment;
 pub mod keys;
+pub mod labeler;
+pub mod ledger;
 pub mod spec;
 pub mod tasks;
 
@@ -13,4 +16,35 @@ use std::path::Path;
 pub fn read_input(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Where the server is and who is speaking: shared by every client command.
+#[derive(clap::Args)]
+pub struct Connection {
+    /// The server (default: $PLUMBLINE_SERVER, else http://127.0.0.1:8080).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Your key file (default: $PLUMBLINE_KEY, a hex secret, or $PLUMBLINE_KEY_FILE).
+    #[arg(long)]
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl Connection {
+    /// The key to sign with.
+    pub fn key(&self) -> anyhow::Result<plumbline_core::client::LabelerKey> {
+        crate::api::load_key(self.key.as_deref())
+    }
+
+    /// A client that is not signed in.
+    pub fn anonymous(&self) -> crate::api::Api {
+        crate::api::Api::new(&crate::api::server_url(self.server.clone()))
+    }
+
+    /// A client signed in with the key.
+    pub fn signed_in(&self) -> anyhow::Result<crate::api::Api> {
+        let key = self.key()?;
+        let mut api = self.anonymous();
+        api.login(&key)?;
+        Ok(api)
+    }
 }

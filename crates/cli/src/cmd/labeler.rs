@@ -1,0 +1,161 @@
+//! `plumbline labeler ...`: a programmatic labeler that reads its labels from a file.
+
+use super::{Connection, read_input};
+use crate::exit::bad_input;
+use clap::Subcommand;
+use plumbline_core::B256;
+use plumbline_core::client::{RevealedLabel, SignedCommit, SignedJoin};
+use plumbline_core::label::Label;
+use plumbline_core::spec::QuestionKind;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Labeler commands.
+#[derive(Subcommand)]
+pub enum LabelerCommand {
+    /// Join an experiment: locks one batch's stake and prints the batch (JSON).
+    Join {
+        /// The experiment id.
+        id: String,
+        /// The cohort you belong to, when the experiment has cohorts.
+        #[arg(long)]
+        cohort: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Commit a batch's labels (before the commit deadline).
+    Commit(LabelsArgs),
+    /// Reveal a batch's labels (after the commit deadline); the salt comes from your key.
+    Reveal(LabelsArgs),
+}
+
+/// A batch and the file of its labels.
+#[derive(clap::Args)]
+pub struct LabelsArgs {
+    /// The experiment id.
+    pub id: String,
+    /// The batch id `join` printed.
+    #[arg(long)]
+    pub batch: u64,
+    /// The labels: JSON lines `{"id": TASK_ID, "label": LABEL}` (or one JSON object mapping
+    /// task ids to labels), in canonical response order.
+    #[arg(long)]
+    pub labels: PathBuf,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// Runs a labeler command.
+pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
+    match command {
+        LabelerCommand::Join { id, cohort, connection } => {
+            let key = connection.key()?;
+            let api = connection.anonymous();
+            let experiment: serde_json::Value = api.get(&format!("/experiments/{id}"))?;
+            let experiment_id = parse_id(&id)?;
+            let stake = experiment["spec"]["stake_per_batch"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("the experiment has no stake_per_batch"))?;
+            let mine: serde_json::Value =
+                api.get(&format!("/experiments/{id}/labelers/{}", key.address()))?;
+            let nonce = mine["next_nonce"].as_u64().unwrap_or(0);
+            let domain = crate::api::domain_of(&experiment);
+            let join: SignedJoin =
+                key.join(&domain, experiment_id, cohort.as_deref(), stake, nonce);
+            let batch: serde_json::Value = api.post(&format!("/experiments/{id}/join"), &join)?;
+            println!("{batch:#}");
+        }
+        LabelerCommand::Commit(args) => {
+            let (api, key, experiment, labels) = prepare(&args)?;
+            let domain = crate::api::domain_of(&experiment);
+            let commit: SignedCommit =
+                key.commit(&domain, parse_id(&args.id)?, args.batch, &labels)?;
+            let answer: serde_json::Value = api.post(
+                &format!("/experiments/{}/batches/{}/commit", args.id, args.batch),
+                &commit,
+            )?;
+            println!("{answer}");
+        }
+        LabelerCommand::Reveal(args) => {
+            let (api, key, experiment, labels) = prepare(&args)?;
+            let domain = crate::api::domain_of(&experiment);
+            let reveal = key.reveal(&domain, parse_id(&args.id)?, args.batch, labels)?;
+            let answer: serde_json::Value = api.post(
+                &format!("/experiments/{}/batches/{}/reveal", args.id, args.batch),
+                &reveal,
+            )?;
+            println!("{answer}");
+        }
+    }
+    Ok(())
+}
+
+type Prepared =
+    (crate::api::Api, plumbline_core::client::LabelerKey, serde_json::Value, Vec<RevealedLabel>);
+
+/// Loads the key, the experiment, the batch, and the labels file mapped onto the batch's tasks.
+fn prepare(args: &LabelsArgs) -> anyhow::Result<Prepared> {
+    let key = args.connection.key()?;
+    let api = args.connection.anonymous();
+    let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
+    let kind: QuestionKind = serde_json::from_value(experiment["spec"]["question"].clone())
+        .map_err(|e| anyhow::anyhow!("the experiment's question does not parse: {e}"))?;
+    let batch: serde_json::Value =
+        api.get(&format!("/experiments/{}/batches/{}", args.id, args.batch))?;
+    if batch["labeler"].as_str().map(str::to_lowercase)
+        != Some(key.address().to_string().to_lowercase())
+    {
+        return Err(bad_input(format!("batch {} is not yours", args.batch)));
+    }
+    let given = read_labels(&args.labels, &kind)?;
+    let mut labels = Vec::new();
+    for task in batch["tasks"].as_array().into_iter().flatten() {
+        let id = task["id"].as_str().unwrap_or_default();
+        let index = task["task"].as_u64().unwrap_or_default() as u32;
+        let label = given.get(id).ok_or_else(|| {
+            bad_input(format!("{} has no label for task {id:?}", args.labels.display()))
+        })?;
+        labels.push(RevealedLabel { task: index, label: label.clone() });
+    }
+    Ok((api, key, experiment, labels))
+}
+
+fn read_labels(
+    path: &std::path::Path,
+    kind: &QuestionKind,
+) -> anyhow::Result<HashMap<String, Label>> {
+    let text = read_input(path)?;
+    let bad = |line: usize, e: String| bad_input(format!("{}: line {line}: {e}", path.display()));
+    let mut labels = HashMap::new();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text)
+        && !map.contains_key("id")
+    {
+        for (id, value) in map {
+            let label = Label::from_json(&value, kind).map_err(|e| bad(1, format!("{id}: {e}")))?;
+            labels.insert(id, label);
+        }
+        return Ok(labels);
+    }
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(index + 1, e.to_string()))?;
+        let id = match &row["id"] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return Err(bad(index + 1, "`id` must be a string or number".into())),
+        };
+        let label =
+            Label::from_json(&row["label"], kind).map_err(|e| bad(index + 1, e.to_string()))?;
+        labels.insert(id, label);
+    }
+    Ok(labels)
+}
+
+fn parse_id(id: &str) -> anyhow::Result<B256> {
+    id.parse()
+        .map_err(|_| bad_input(format!("{id:?} is not an experiment id (0x and 64 hex digits)")))
+}
