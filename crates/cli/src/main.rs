@@ -40,6 +40,10 @@ enum Command {
     /// Credits in the embedded ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCommand),
+    /// Infer true labels from crowd labels (majority vote, Dawid-Skene, GLAD, Bradley-Terry...).
+    Aggregate(cmd::aggregate::AggregateArgs),
+    /// Run a real crowd dataset through scoring and settlement and compare with its truth.
+    Replay(cmd::replay::ReplayArgs),
     /// Recompute an experiment's settlement from its public record and compare it byte for byte.
     Audit(cmd::audit::AuditArgs),
 }
@@ -54,6 +58,8 @@ fn main() -> ExitCode {
         Command::Experiment(c) => cmd::experiment::run(c),
         Command::Labeler(c) => cmd::labeler::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
+        Command::Aggregate(a) => cmd::aggregate::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
         Command::Audit(a) => cmd::audit::run(a),
     };
     exit::report(result)

@@ -1,11 +1,13 @@
 //! One module per command group.
 
+pub mod aggregate;
 pub mod audit;
 pub mod demo;
 pub mod experiment;
 pub mod keys;
 pub mod labeler;
 pub mod ledger;
+pub mod replay;
 pub mod spec;
 pub mod tasks;
 

@@ -1,0 +1,91 @@
+"""Runs crowd-kit's aggregators on crowd datasets and prints accuracy and fit time as JSON.
+
+Called by `cargo bench -p plumbline-infer --bench infer`, which runs Plumbline's own methods
+on the same files and compares. Each dataset folder holds `labels.csv` (task,worker,label) and
+`truth.csv` (task,truth). Repeated (worker, task) pairs keep the last label, the policy of
+plumbline-infer, so that both sides see the same data.
+
+Usage: crowdkit_ds.py [--method ds] [--repeat 3] DATASET_DIR...
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from crowdkit import aggregation
+
+METHODS = {
+    "ds": lambda: aggregation.DawidSkene(n_iter=100, tol=1e-5),
+    "onecoin": lambda: aggregation.OneCoinDawidSkene(n_iter=100, tol=1e-5),
+    "mv": aggregation.MajorityVote,
+    "wawa": aggregation.Wawa,
+    "glad": aggregation.GLAD,
+    "mace": aggregation.MACE,
+    "mmsr": aggregation.MMSR,
+}
+
+
+def load(folder: Path) -> tuple[pd.DataFrame, pd.Series]:
+    # Task and worker ids stay strings; labels get pandas' default parsing, which makes
+    # numeric classes integers and so sorts them numerically, as plumbline-infer does.
+    labels = pd.read_csv(folder / "labels.csv", dtype={"task": str, "worker": str})
+    labels = labels[["task", "worker", "label"]]
+    labels = labels.drop_duplicates(subset=["task", "worker"], keep="last")
+    truth = pd.read_csv(folder / "truth.csv", dtype={"task": str})
+    truth = truth.drop_duplicates(subset=["task"], keep="last").set_index("task")["truth"]
+    return labels, truth
+
+
+def run(folder: Path, method: str, repeat: int) -> dict:
+    labels, truth = load(folder)
+    times = []
+    predicted = None
+    for _ in range(repeat):
+        model = METHODS[method]()
+        start = time.perf_counter()
+        predicted = model.fit_predict(labels)
+        times.append(time.perf_counter() - start)
+    common = truth.index.intersection(predicted.index)
+    correct = int((predicted.loc[common] == truth.loc[common]).sum())
+    return {
+        "dataset": folder.name,
+        "method": method,
+        "labels": int(len(labels)),
+        "tasks_scored": int(len(common)),
+        "accuracy": correct / len(common) if len(common) else None,
+        "seconds": sorted(times)[len(times) // 2],
+        "runs": repeat,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", default="ds", choices=sorted(METHODS))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("datasets", nargs="+", type=Path)
+    args = parser.parse_args()
+    results = [run(folder, args.method, args.repeat) for folder in args.datasets]
+    json.dump(
+        {
+            "crowdkit_version": version(),
+            "pandas_version": pd.__version__,
+            "python_version": sys.version.split()[0],
+            "results": results,
+        },
+        sys.stdout,
+    )
+    print()
+    return 0
+
+
+def version() -> str:
+    from importlib.metadata import version as dist_version
+
+    return dist_version("crowd-kit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

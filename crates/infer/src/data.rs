@@ -1,0 +1,585 @@
+//! The input model: names interned to dense indices, labels stored flat and grouped by task.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use crate::{Error, Result};
+
+/// Dense indices for names, assigned in order of first appearance.
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    /// An empty interner.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The index of `name`, assigning the next free one if it is new.
+    ///
+    /// # Panics
+    ///
+    /// Panics past `u32::MAX` names, which no crowd dataset approaches.
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len()).expect("more than u32::MAX names");
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    /// The index of `name`, if it has one.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    /// The name behind index `i`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `i` was never assigned.
+    pub fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+
+    /// All names, by index.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// How many names are interned.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no name is interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// An interner whose names are the decimal indices `0..n`, for data made from indices.
+    fn numbered(n: usize) -> Self {
+        let mut out = Self::new();
+        for i in 0..n {
+            out.intern(&i.to_string());
+        }
+        out
+    }
+}
+
+/// One categorical label: `worker` put `task` in class `class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label {
+    /// Index of the task.
+    pub task: u32,
+    /// Index of the worker.
+    pub worker: u32,
+    /// Index of the class the worker chose.
+    pub class: u32,
+}
+
+/// Categorical crowd labels in the long format of crowd-kit (`task, worker, label`).
+///
+/// Tasks and workers are numbered in order of first appearance. Classes are numbered in sorted
+/// order of their names: numerically when every class name is a number, byte-wise otherwise,
+/// so that `"2"` comes before `"10"` and class 0 is the same one pandas and crowd-kit put first.
+/// Every tie rule in this crate ("the smallest class index") therefore means "the smallest
+/// class name in that order".
+///
+/// When a worker labels the same task more than once, only the last of those labels is kept:
+/// a later answer is taken to correct an earlier one, and keeping both would count one worker
+/// twice on one task.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    tasks: Interner,
+    workers: Interner,
+    classes: Vec<String>,
+    labels: Vec<Label>,
+    task_start: Vec<usize>,
+}
+
+impl Dataset {
+    /// Builds a dataset from `(task, worker, label)` rows in file order.
+    pub fn from_rows<I, S>(rows: I) -> Self
+    where
+        I: IntoIterator<Item = (S, S, S)>,
+        S: AsRef<str>,
+    {
+        let mut tasks = Interner::new();
+        let mut workers = Interner::new();
+        let mut raw_classes = Interner::new();
+        let mut raw = Vec::new();
+        for (task, worker, label) in rows {
+            raw.push(Label {
+                task: tasks.intern(task.as_ref()),
+                worker: workers.intern(worker.as_ref()),
+                class: raw_classes.intern(label.as_ref()),
+            });
+        }
+        // Renumber classes into sorted order so that class indices do not depend on which
+        // label happened to come first in the file.
+        let mut order: Vec<u32> = (0..raw_classes.len() as u32).collect();
+        let all_numeric = raw_classes.names().iter().all(|n| parse_finite(n).is_some());
+        order.sort_by(|&a, &b| {
+            compare_class_names(raw_classes.name(a), raw_classes.name(b), all_numeric)
+        });
+        let mut rank = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            rank[old as usize] = new as u32;
+        }
+        for label in &mut raw {
+            label.class = rank[label.class as usize];
+        }
+        let classes = order.iter().map(|&i| raw_classes.name(i).to_owned()).collect();
+        let (labels, task_start) = group_by_task(tasks.len(), raw, |l| (l.task, l.worker));
+        Self { tasks, workers, classes, labels, task_start }
+    }
+
+    /// Builds a dataset from labels given as indices; names are the decimal indices.
+    ///
+    /// Repeated `(task, worker)` pairs keep the last label, as in [`Dataset::from_rows`].
+    pub fn from_indices(
+        n_tasks: usize,
+        n_workers: usize,
+        n_classes: usize,
+        labels: Vec<Label>,
+    ) -> Result<Self> {
+        if n_classes == 0 && n_tasks > 0 {
+            // Tasks without any class to choose from cannot be aggregated.
+            return Err(Error::IndexOutOfRange { what: "class", index: 0, len: 0 });
+        }
+        for l in &labels {
+            check_index("task", l.task, n_tasks)?;
+            check_index("worker", l.worker, n_workers)?;
+            check_index("class", l.class, n_classes)?;
+        }
+        let (labels, task_start) = group_by_task(n_tasks, labels, |l| (l.task, l.worker));
+        Ok(Self {
+            tasks: Interner::numbered(n_tasks),
+            workers: Interner::numbered(n_workers),
+            classes: (0..n_classes).map(|c| c.to_string()).collect(),
+            labels,
+            task_start,
+        })
+    }
+
+    /// Number of tasks.
+    pub fn n_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Number of workers.
+    pub fn n_workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Number of labels after repeated pairs were dropped.
+    pub fn n_labels(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Task names by index.
+    pub fn tasks(&self) -> &Interner {
+        &self.tasks
+    }
+
+    /// Worker names by index.
+    pub fn workers(&self) -> &Interner {
+        &self.workers
+    }
+
+    /// Class names by index, in the sorted order described on [`Dataset`].
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// The index of the class called `name`.
+    pub fn class_index(&self, name: &str) -> Option<u32> {
+        self.classes.iter().position(|c| c == name).map(|i| i as u32)
+    }
+
+    /// All labels, grouped by task in task order.
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+
+    /// The labels of task `task`.
+    pub fn task_labels(&self, task: usize) -> &[Label] {
+        &self.labels[self.task_start[task]..self.task_start[task + 1]]
+    }
+
+    /// Offsets into [`Dataset::labels`]: task `t` owns `task_start[t]..task_start[t + 1]`.
+    pub fn task_offsets(&self) -> &[usize] {
+        &self.task_start
+    }
+
+    /// Per task, how many labels each class received (`n_tasks` rows of `n_classes`).
+    pub fn class_counts(&self) -> Vec<Vec<u32>> {
+        (0..self.n_tasks())
+            .map(|t| {
+                let mut row = vec![0u32; self.n_classes()];
+                for l in self.task_labels(t) {
+                    row[l.class as usize] += 1;
+                }
+                row
+            })
+            .collect()
+    }
+}
+
+/// One numeric label: `worker` gave `task` the value `value`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NumericLabel {
+    /// Index of the task.
+    pub task: u32,
+    /// Index of the worker.
+    pub worker: u32,
+    /// The value, always finite.
+    pub value: f64,
+}
+
+/// Numeric crowd labels (ratings, scores) in the long format, with the same numbering and
+/// keep-the-last policy as [`Dataset`].
+#[derive(Debug, Clone)]
+pub struct NumericDataset {
+    tasks: Interner,
+    workers: Interner,
+    labels: Vec<NumericLabel>,
+    task_start: Vec<usize>,
+}
+
+impl NumericDataset {
+    /// Builds a dataset from `(task, worker, value)` rows in file order.
+    ///
+    /// Rows whose value is not finite are refused, since no mean or median can use them.
+    pub fn from_rows<I, S>(rows: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (S, S, f64)>,
+        S: AsRef<str>,
+    {
+        let mut tasks = Interner::new();
+        let mut workers = Interner::new();
+        let mut raw = Vec::new();
+        for (task, worker, value) in rows {
+            if !value.is_finite() {
+                return Err(Error::NonFinite {
+                    task: task.as_ref().to_owned(),
+                    worker: worker.as_ref().to_owned(),
+                    value,
+                });
+            }
+            raw.push(NumericLabel {
+                task: tasks.intern(task.as_ref()),
+                worker: workers.intern(worker.as_ref()),
+                value,
+            });
+        }
+        let (labels, task_start) = group_by_task(tasks.len(), raw, |l| (l.task, l.worker));
+        Ok(Self { tasks, workers, labels, task_start })
+    }
+
+    /// Number of tasks.
+    pub fn n_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Number of workers.
+    pub fn n_workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Task names by index.
+    pub fn tasks(&self) -> &Interner {
+        &self.tasks
+    }
+
+    /// Worker names by index.
+    pub fn workers(&self) -> &Interner {
+        &self.workers
+    }
+
+    /// All labels, grouped by task in task order.
+    pub fn labels(&self) -> &[NumericLabel] {
+        &self.labels
+    }
+
+    /// The labels of task `task`.
+    pub fn task_labels(&self, task: usize) -> &[NumericLabel] {
+        &self.labels[self.task_start[task]..self.task_start[task + 1]]
+    }
+}
+
+/// One pairwise judgement: `worker` saw `left` and `right` and preferred one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Comparison {
+    /// Index of the worker.
+    pub worker: u32,
+    /// Index of the item shown first.
+    pub left: u32,
+    /// Index of the item shown second.
+    pub right: u32,
+    /// Whether the worker preferred `left`.
+    pub left_won: bool,
+}
+
+impl Comparison {
+    /// The preferred item.
+    pub fn winner(&self) -> u32 {
+        if self.left_won { self.left } else { self.right }
+    }
+
+    /// The item not preferred.
+    pub fn loser(&self) -> u32 {
+        if self.left_won { self.right } else { self.left }
+    }
+}
+
+/// Pairwise judgements over a shared set of items.
+///
+/// Every judgement is kept, repeats included: the same worker may meet the same pair again in
+/// another context, and each meeting is evidence.
+#[derive(Debug, Clone, Default)]
+pub struct Comparisons {
+    items: Interner,
+    workers: Interner,
+    comparisons: Vec<Comparison>,
+}
+
+impl Comparisons {
+    /// No comparisons yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `worker` compared `left` with `right` and preferred `left` when
+    /// `left_won`, otherwise `right`.
+    pub fn push(&mut self, worker: &str, left: &str, right: &str, left_won: bool) -> Result<()> {
+        if left == right {
+            return Err(Error::SelfComparison { item: left.to_owned() });
+        }
+        let comparison = Comparison {
+            worker: self.workers.intern(worker),
+            left: self.items.intern(left),
+            right: self.items.intern(right),
+            left_won,
+        };
+        self.comparisons.push(comparison);
+        Ok(())
+    }
+
+    /// Item names by index.
+    pub fn items(&self) -> &Interner {
+        &self.items
+    }
+
+    /// Worker names by index.
+    pub fn workers(&self) -> &Interner {
+        &self.workers
+    }
+
+    /// All comparisons in the order they were pushed.
+    pub fn comparisons(&self) -> &[Comparison] {
+        &self.comparisons
+    }
+
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Number of workers.
+    pub fn n_workers(&self) -> usize {
+        self.workers.len()
+    }
+}
+
+/// One ranking: `worker` ordered `order` from best to worst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranking {
+    /// Index of the worker.
+    pub worker: u32,
+    /// Item indices, best first; at least two, no repeats.
+    pub order: Vec<u32>,
+}
+
+/// Full or partial rankings over a shared set of items.
+#[derive(Debug, Clone, Default)]
+pub struct Rankings {
+    items: Interner,
+    workers: Interner,
+    rankings: Vec<Ranking>,
+}
+
+impl Rankings {
+    /// No rankings yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `worker` ranked `order`, best first.
+    pub fn push<S: AsRef<str>>(&mut self, worker: &str, order: &[S]) -> Result<()> {
+        if order.len() < 2 {
+            return Err(Error::InvalidRanking {
+                reason: format!("{} item(s); a ranking needs at least 2", order.len()),
+            });
+        }
+        for (i, a) in order.iter().enumerate() {
+            if order[..i].iter().any(|b| b.as_ref() == a.as_ref()) {
+                return Err(Error::InvalidRanking {
+                    reason: format!("the item {:?} appears twice", a.as_ref()),
+                });
+            }
+        }
+        let ranking = Ranking {
+            worker: self.workers.intern(worker),
+            order: order.iter().map(|s| self.items.intern(s.as_ref())).collect(),
+        };
+        self.rankings.push(ranking);
+        Ok(())
+    }
+
+    /// Item names by index.
+    pub fn items(&self) -> &Interner {
+        &self.items
+    }
+
+    /// Worker names by index.
+    pub fn workers(&self) -> &Interner {
+        &self.workers
+    }
+
+    /// All rankings in the order they were pushed.
+    pub fn rankings(&self) -> &[Ranking] {
+        &self.rankings
+    }
+
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Number of workers.
+    pub fn n_workers(&self) -> usize {
+        self.workers.len()
+    }
+}
+
+/// Parses a finite number, the only kind of value numeric methods accept.
+pub(crate) fn parse_finite(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Orders class names numerically when all of them are numbers, byte-wise otherwise. Names
+/// that are equal as numbers ("1" and "1.0") stay distinct classes and fall back to byte order.
+fn compare_class_names(a: &str, b: &str, numeric: bool) -> Ordering {
+    if numeric {
+        if let (Some(x), Some(y)) = (parse_finite(a), parse_finite(b)) {
+            return x.total_cmp(&y).then_with(|| a.cmp(b));
+        }
+    }
+    a.cmp(b)
+}
+
+fn check_index(what: &'static str, index: u32, len: usize) -> Result<()> {
+    if (index as usize) < len { Ok(()) } else { Err(Error::IndexOutOfRange { what, index, len }) }
+}
+
+/// Sorts labels by task (stably, so file order survives within a task), drops all but the
+/// last label of each repeated `(task, worker)` pair, and returns the task offsets.
+fn group_by_task<L: Copy>(
+    n_tasks: usize,
+    mut labels: Vec<L>,
+    key: impl Fn(&L) -> (u32, u32),
+) -> (Vec<L>, Vec<usize>) {
+    labels.sort_by_key(|l| key(l));
+    // After a stable sort the repeats of a pair are adjacent and in file order, so the last
+    // of each run is the one to keep.
+    let mut kept: Vec<L> = Vec::with_capacity(labels.len());
+    for l in labels {
+        match kept.last_mut() {
+            Some(prev) if key(prev) == key(&l) => *prev = l,
+            _ => kept.push(l),
+        }
+    }
+    let mut task_start = vec![0usize; n_tasks + 1];
+    for l in &kept {
+        task_start[key(l).0 as usize + 1] += 1;
+    }
+    for t in 0..n_tasks {
+        task_start[t + 1] += task_start[t];
+    }
+    (kept, task_start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_sort_numerically_when_all_are_numbers() {
+        let data = Dataset::from_rows([("t1", "w1", "10"), ("t1", "w2", "2"), ("t2", "w1", "1")]);
+        assert_eq!(data.classes(), ["1", "2", "10"]);
+        assert_eq!(data.class_index("10"), Some(2));
+        assert_eq!(data.class_index("3"), None);
+    }
+
+    #[test]
+    fn classes_sort_by_bytes_otherwise() {
+        let data = Dataset::from_rows([("t1", "w1", "b"), ("t1", "w2", "10"), ("t2", "w1", "a")]);
+        assert_eq!(data.classes(), ["10", "a", "b"]);
+        assert_eq!(data.class_index("a"), Some(1));
+    }
+
+    #[test]
+    fn repeated_pair_keeps_the_last_label() {
+        let data = Dataset::from_rows([
+            ("t1", "w1", "a"),
+            ("t2", "w1", "a"),
+            ("t1", "w2", "a"),
+            ("t1", "w1", "b"),
+        ]);
+        assert_eq!(data.n_labels(), 3);
+        let t1 = data.task_labels(0);
+        assert_eq!(t1.len(), 2);
+        assert_eq!(t1[0], Label { task: 0, worker: 0, class: 1 });
+        assert_eq!(data.class_counts(), vec![vec![1, 1], vec![1, 0]]);
+    }
+
+    #[test]
+    fn from_indices_checks_ranges() {
+        let bad = Dataset::from_indices(1, 1, 2, vec![Label { task: 0, worker: 0, class: 2 }]);
+        assert!(matches!(bad, Err(Error::IndexOutOfRange { what: "class", index: 2, len: 2 })));
+        let ok = Dataset::from_indices(3, 1, 2, vec![Label { task: 2, worker: 0, class: 1 }])
+            .expect("indices in range");
+        assert_eq!(ok.task_offsets(), [0, 0, 0, 1]);
+        assert!(ok.task_labels(0).is_empty());
+    }
+
+    #[test]
+    fn comparisons_refuse_an_item_against_itself() {
+        let mut c = Comparisons::new();
+        assert!(matches!(c.push("w", "x", "x", true), Err(Error::SelfComparison { .. })));
+        c.push("w", "x", "y", false).expect("distinct items");
+        assert_eq!(c.comparisons()[0].winner(), 1);
+        assert_eq!(c.comparisons()[0].loser(), 0);
+    }
+
+    #[test]
+    fn rankings_refuse_repeats_and_singletons() {
+        let mut r = Rankings::new();
+        assert!(r.push("w", &["a"]).is_err());
+        assert!(r.push("w", &["a", "b", "a"]).is_err());
+        r.push("w", &["b", "a", "c"]).expect("valid ranking");
+        assert_eq!(r.rankings()[0].order, [0, 1, 2]);
+    }
+}

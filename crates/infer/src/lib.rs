@@ -1,0 +1,34 @@
+#![doc = include_str!("../README.md")]
+
+mod categorical;
+mod data;
+mod ds;
+mod error;
+mod glad;
+mod mace;
+pub mod method;
+pub mod metrics;
+mod mmsr;
+mod numeric;
+mod pairwise;
+mod ranking;
+pub mod read;
+mod synthetic;
+
+pub use categorical::{Categorical, majority_vote, wawa};
+pub use data::{
+    Comparison, Comparisons, Dataset, Interner, Label, NumericDataset, NumericLabel, Ranking,
+    Rankings,
+};
+pub use ds::{DawidSkeneModel, DsOptions, dawid_skene, one_coin_dawid_skene};
+pub use error::{Error, Result};
+pub use glad::{GladModel, GladOptions, glad};
+pub use mace::{MaceModel, MaceOptions, mace};
+pub use method::{Aggregate, InputKind, Method, aggregate};
+pub use mmsr::{MmsrModel, MmsrOptions, mmsr};
+pub use numeric::{Numeric, WeightedMeanOptions, mean, median, weighted_mean, weighted_median};
+pub use pairwise::{
+    BtOptions, NoisyBtModel, NoisyBtOptions, Scores, bradley_terry, noisy_bradley_terry,
+};
+pub use ranking::{PlOptions, plackett_luce};
+pub use synthetic::{SyntheticSpec, synthetic};

@@ -1,0 +1,273 @@
+//! Reading crowd labels from CSV, the one place this crate does I/O.
+//!
+//! Every reader wants a header line naming its columns, in any order; other columns are
+//! ignored, and fields are trimmed of surrounding spaces. Errors carry the 1-based line.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use crate::data::parse_finite;
+use crate::{Comparisons, Dataset, Error, NumericDataset, Result};
+
+const LABEL_COLUMNS: &str = "task,worker,label";
+const PAIRWISE_COLUMNS: &str = "worker,left,right,label";
+const TRUTH_COLUMNS: &str = "task,truth";
+
+/// Reads categorical labels from CSV with columns `task,worker,label`.
+pub fn read_labels(input: impl Read) -> Result<Dataset> {
+    let mut rows = Vec::new();
+    for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, |_, f| {
+        rows.push((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()));
+        Ok(())
+    })?;
+    Ok(Dataset::from_rows(rows))
+}
+
+/// Reads numeric labels from CSV with columns `task,worker,label`; every label must be a
+/// finite number.
+pub fn read_numeric_labels(input: impl Read) -> Result<NumericDataset> {
+    let mut rows = Vec::new();
+    for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, |line, f| {
+        let value = parse_finite(f[2]).ok_or_else(|| Error::NotNumeric {
+            line,
+            column: "label",
+            value: f[2].to_owned(),
+        })?;
+        rows.push((f[0].to_owned(), f[1].to_owned(), value));
+        Ok(())
+    })?;
+    NumericDataset::from_rows(rows)
+}
+
+/// Reads pairwise judgements from CSV with columns `worker,left,right,label`, where the label
+/// names the winner and so must equal `left` or `right`.
+pub fn read_comparisons(input: impl Read) -> Result<Comparisons> {
+    let mut out = Comparisons::new();
+    for_each_row(input, &["worker", "left", "right", "label"], PAIRWISE_COLUMNS, |line, f| {
+        let (worker, left, right, label) = (f[0], f[1], f[2], f[3]);
+        if left == right {
+            return Err(Error::Line {
+                line,
+                reason: Box::new(Error::SelfComparison { item: left.to_owned() }),
+            });
+        }
+        let left_won = if label == left {
+            true
+        } else if label == right {
+            false
+        } else {
+            return Err(Error::UnknownWinner {
+                line,
+                label: label.to_owned(),
+                left: left.to_owned(),
+                right: right.to_owned(),
+            });
+        };
+        out.push(worker, left, right, left_won)
+    })?;
+    Ok(out)
+}
+
+/// Reads a truth file with columns `task,truth` into a map from task to truth. A task listed
+/// twice keeps its last truth, like a repeated label.
+pub fn read_truth(input: impl Read) -> Result<HashMap<String, String>> {
+    Ok(read_truth_rows(input)?.into_iter().map(|r| (r.task, r.truth)).collect())
+}
+
+/// One row of a truth file, with its line for error messages.
+pub(crate) struct TruthRow {
+    pub(crate) line: u64,
+    pub(crate) task: String,
+    pub(crate) truth: String,
+}
+
+/// Reads a truth file with columns `task,truth`, keeping every row in file order.
+pub(crate) fn read_truth_rows(input: impl Read) -> Result<Vec<TruthRow>> {
+    let mut out = Vec::new();
+    for_each_row(input, &["task", "truth"], TRUTH_COLUMNS, |line, f| {
+        out.push(TruthRow { line, task: f[0].to_owned(), truth: f[1].to_owned() });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `row(line, fields)` for every data row with the `wanted` columns in the order given,
+/// after checking that the header names them all and that none of them is empty.
+///
+/// Line numbers are counted here rather than taken from the CSV parser, whose line counter and
+/// record offsets fall behind on CRLF line endings (rust-csv issue 395), which real exports
+/// from labelling platforms use.
+fn for_each_row(
+    mut input: impl Read,
+    wanted: &[&'static str],
+    expected: &'static str,
+    mut row: impl FnMut(u64, &[&str]) -> Result<()>,
+) -> Result<()> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes)?;
+    let lines = LineIndex::new(&bytes);
+    let bytes = bytes.as_slice();
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
+    let header = reader.headers().map_err(|e| csv_error(&e, bytes, &lines))?.clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(Error::EmptyInput { expected });
+    }
+    let mut columns = Vec::with_capacity(wanted.len());
+    for &name in wanted {
+        let at = header.iter().position(|h| h == name).ok_or(Error::MissingColumn {
+            line: 1,
+            column: name,
+            expected,
+        })?;
+        columns.push(at);
+    }
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
+    while reader.read_record(&mut record).map_err(|e| csv_error(&e, bytes, &lines))? {
+        let line = record.position().map_or(0, |p| lines.record_line(bytes, p.byte()));
+        if record.len() == 1 && record[0].is_empty() {
+            // A blank line carries no label.
+            continue;
+        }
+        // Readers want at most four columns, so the fields fit a fixed array.
+        let mut fields = [""; 4];
+        for ((&at, &name), field) in columns.iter().zip(wanted).zip(fields.iter_mut()) {
+            let value = record.get(at).unwrap_or("");
+            if value.is_empty() {
+                return Err(Error::EmptyField { line, column: name });
+            }
+            *field = value;
+        }
+        row(line, &fields[..wanted.len()]).map_err(|e| match e {
+            Error::SelfComparison { .. }
+            | Error::InvalidRanking { .. }
+            | Error::NonFinite { .. } => Error::Line { line, reason: Box::new(e) },
+            other => other,
+        })?;
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(Error::NoRows);
+    }
+    Ok(())
+}
+
+/// The offsets of the newlines of a byte buffer, to turn byte offsets into 1-based lines.
+struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(bytes: &[u8]) -> Self {
+        let newlines =
+            bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i).collect();
+        Self { newlines }
+    }
+
+    /// The line of the record the parser places at `byte`. With CRLF endings that offset can
+    /// point into the line breaks (and blank lines) before the record, none of which can start
+    /// a record, so they are skipped first.
+    fn record_line(&self, bytes: &[u8], byte: u64) -> u64 {
+        let mut at = usize::try_from(byte).unwrap_or(bytes.len()).min(bytes.len());
+        while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        self.newlines.partition_point(|&n| n < at) as u64 + 1
+    }
+}
+
+fn csv_error(e: &csv::Error, bytes: &[u8], lines: &LineIndex) -> Error {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        return Error::Io(std::io::Error::new(io.kind(), io.to_string()));
+    }
+    let line = e.position().map_or(1, |p| lines.record_line(bytes, p.byte()));
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("expected {expected_len} fields like the header, found {len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_owned(),
+        _ => e.to_string(),
+    };
+    Error::Csv { line, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_in_any_order_and_extras_ignored() {
+        let text = "label,extra,worker,task\nx,1,w1,t1\ny,2,w2,t1\n";
+        let data = read_labels(text.as_bytes()).expect("valid input");
+        assert_eq!(data.n_labels(), 2);
+        assert_eq!(data.tasks().names(), ["t1"]);
+        assert_eq!(data.workers().names(), ["w1", "w2"]);
+        assert_eq!(data.classes(), ["x", "y"]);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_reason() {
+        let err = |text: &str| read_labels(text.as_bytes()).expect_err("invalid").to_string();
+        assert_eq!(
+            err(""),
+            "the input is empty: expected a header line naming the columns task,worker,label"
+        );
+        assert_eq!(
+            err("task,label\nt,x\n"),
+            "line 1: the header has no column `worker` (required columns: task,worker,label)"
+        );
+        assert_eq!(err("task,worker,label\n"), "the input has a header but no rows");
+        assert_eq!(err("task,worker,label\nt,w,x\nt,,x\n"), "line 3: the `worker` field is empty");
+        assert_eq!(
+            err("task,worker,label\nt,w,x\nt,w\n"),
+            "line 3: expected 3 fields like the header, found 2"
+        );
+        let numeric = read_numeric_labels("task,worker,label\nt,w,1.5\nt,v,high\n".as_bytes());
+        assert_eq!(
+            numeric.expect_err("not a number").to_string(),
+            "line 3: `label` must be a finite number, found \"high\""
+        );
+    }
+
+    #[test]
+    fn line_numbers_survive_crlf_line_endings() {
+        let text = "task,worker,label\r\nt,w,x\r\n\r\nt,,x\r\n";
+        let err = read_labels(text.as_bytes()).expect_err("empty worker");
+        assert_eq!(err.to_string(), "line 4: the `worker` field is empty");
+    }
+
+    #[test]
+    fn quoted_fields_and_blank_lines() {
+        let text = "task,worker,label\n\"a, b\",w,\"x\"\n\nc,w,y\n";
+        let data = read_labels(text.as_bytes()).expect("valid input");
+        assert_eq!(data.tasks().names(), ["a, b", "c"]);
+    }
+
+    #[test]
+    fn pairwise_rows_must_name_the_winner() {
+        let ok = "worker,left,right,label\nw,a,b,b\nw,b,c,b\n";
+        let c = read_comparisons(ok.as_bytes()).expect("valid input");
+        assert_eq!(c.comparisons().len(), 2);
+        assert!(!c.comparisons()[0].left_won);
+        assert!(c.comparisons()[1].left_won);
+        let bad = read_comparisons("worker,left,right,label\nw,a,b,c\n".as_bytes());
+        assert_eq!(
+            bad.expect_err("unknown winner").to_string(),
+            "line 2: the label \"c\" must name the winner, either the left item \"a\" or the \
+             right item \"b\""
+        );
+        let same = read_comparisons("worker,left,right,label\nw,a,a,a\n".as_bytes());
+        assert_eq!(
+            same.expect_err("self comparison").to_string(),
+            "line 2: the item \"a\" is compared with itself"
+        );
+    }
+
+    #[test]
+    fn truth_keeps_the_last_entry() {
+        let truth = read_truth("truth,task\nx,t1\ny,t2\nz,t1\n".as_bytes()).expect("valid");
+        assert_eq!(truth.len(), 2);
+        assert_eq!(truth["t1"], "z");
+    }
+}
