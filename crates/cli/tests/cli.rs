@@ -183,3 +183,81 @@ fn audit_exits_0_1_or_2() {
     assert_eq!(code(&plumbline(&["audit", &dir.path("missing.json")])), 2);
     assert!(Path::new(&path).exists());
 }
+
+fn datasets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets")
+}
+
+#[test]
+fn aggregate_reproduces_dawid_skene_on_real_data() {
+    let data = datasets().join("sentiment");
+    let labels = data.join("labels.csv").to_string_lossy().into_owned();
+    let truth = data.join("truth.csv").to_string_lossy().into_owned();
+    let output = plumbline(&[
+        "aggregate",
+        "--input",
+        &labels,
+        "--method",
+        "ds",
+        "--truth",
+        &truth,
+        "--json",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(document["accuracy"].as_f64().unwrap() >= 0.96, "{}", document["accuracy"]);
+    assert_eq!(document["tasks"], 1000);
+    assert_eq!(document["workers"], 85);
+    assert_eq!(document["labels"], 20000);
+    assert!(document["seconds"].as_f64().is_some());
+
+    let dir = TempDir::new("aggregate");
+    let out = dir.path("out.csv");
+    let output = plumbline(&["aggregate", "--input", &labels, "--method", "mv", "--output", &out]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.starts_with("task,label,confidence\n"));
+    assert_eq!(csv.lines().count(), 1001);
+}
+
+#[test]
+fn aggregate_refuses_bad_input_with_exit_2() {
+    let dir = TempDir::new("aggregate-bad");
+    let cases = [
+        ("no-column.csv", "task,worker\nt1,w1\n", "ds"),
+        ("empty.csv", "", "ds"),
+        ("text.csv", "task,worker,label\nt1,w1,good\n", "mean"),
+    ];
+    for (name, text, method) in cases {
+        let path = dir.write(name, text);
+        let output = plumbline(&["aggregate", "--input", &path, "--method", method]);
+        assert_eq!(code(&output), 2, "{name}: {}", stderr(&output));
+        assert!(stdout(&output).is_empty(), "{name}");
+    }
+    let good = dir.write("good.csv", "task,worker,label\nt1,w1,a\n");
+    assert_eq!(code(&plumbline(&["aggregate", "--input", &good, "--method", "best"])), 2);
+}
+
+#[test]
+fn replay_reports_tiers_accuracy_and_a_plot() {
+    let data = datasets().join("temp");
+    let labels = data.join("labels.csv").to_string_lossy().into_owned();
+    let truth = data.join("truth.csv").to_string_lossy().into_owned();
+    let dir = TempDir::new("replay");
+    let plot = dir.path("plot.svg");
+    let output = plumbline(&[
+        "replay", "--input", &labels, "--truth", &truth, "--seed", "7", "--json", "--plot", &plot,
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["workers"], 76);
+    assert_eq!(report["accurate"]["slashed"], 0);
+    assert!(report["exported_accuracy"].as_f64().unwrap() > 0.9);
+    assert!(report["per_worker"][0]["tier"].is_string());
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.matches("<circle").count() > 70);
+
+    let output =
+        plumbline(&["replay", "--input", &labels, "--truth", &truth, "--gold-fraction", "1.5"]);
+    assert_eq!(code(&output), 2);
+}
