@@ -1,0 +1,227 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+pub mod ledger;
+mod sqlite;
+
+pub use error::{Result, StoreError};
+pub use ledger::{LedgerAccount, LedgerReport, Transfer, TransferKind};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use plumbline_core::lifecycle::Phase;
+use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
+use plumbline_core::reputation::Reputation;
+use plumbline_core::settle::Settlement;
+use plumbline_core::spec::ExperimentSpec;
+use plumbline_core::task::Task;
+use plumbline_core::{Address, Amount, B256};
+use std::collections::BTreeMap;
+
+/// A Sign-In with Ethereum challenge, answered once by a login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Challenge {
+    /// The nonce inside the message; the challenge's key.
+    pub nonce: String,
+    /// The address that asked to sign in.
+    pub address: Address,
+    /// The exact EIP-4361 text the address must sign.
+    pub message: String,
+    /// After this instant the challenge is void.
+    pub expires_at: u64,
+    /// When it was issued.
+    pub created_at: u64,
+}
+
+/// A signed-in session. The token itself is never stored, only its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// keccak256 of the bearer token.
+    pub token_hash: B256,
+    /// Who signed in.
+    pub address: Address,
+    /// After this instant the token is void.
+    pub expires_at: u64,
+    /// When it was issued.
+    pub created_at: u64,
+}
+
+/// An address's money in the embedded ledger.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Balances {
+    /// Free to spend: fund experiments, lock as stake.
+    pub available: Amount,
+    /// Locked as stake in experiments not yet settled.
+    pub locked: Amount,
+}
+
+/// A new experiment, in draft.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewExperiment {
+    /// Its id.
+    pub experiment_id: B256,
+    /// Who created it (and funds it, and receives refunds).
+    pub creator: Address,
+    /// The validated spec.
+    pub spec: ExperimentSpec,
+    /// When it was created.
+    pub created_at: u64,
+}
+
+/// An experiment as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExperimentRow {
+    /// Its id.
+    pub experiment_id: B256,
+    /// Its creator.
+    pub creator: Address,
+    /// The spec.
+    pub spec: ExperimentSpec,
+    /// The stored phase. Time moves `Open` on to `Revealing` before the store hears of it;
+    /// the lifecycle's `phase_at` gives the phase at an instant.
+    pub phase: Phase,
+    /// Whether the reward pool is in escrow.
+    pub funded: bool,
+    /// The assignment seed, set when it opened (secret until settlement).
+    pub seed: Option<B256>,
+    /// When it opened.
+    pub opened_at: Option<u64>,
+    /// When it settled.
+    pub settled_at: Option<u64>,
+    /// Tasks imported.
+    pub task_count: u64,
+    /// Gold tasks among them.
+    pub gold_count: u64,
+    /// When it was created.
+    pub created_at: u64,
+}
+
+/// An accepted commit and the client's optional encrypted backup of its labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCommit {
+    /// The commit as the protocol logs it.
+    pub entry: CommitEntry,
+    /// The backup, opaque to the server.
+    pub backup: Option<String>,
+}
+
+/// An experiment's protocol log, in the order it was accepted: what a replay through the core
+/// `Experiment` needs to rebuild its state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExperimentLog {
+    /// Joins by batch id.
+    pub joins: Vec<JoinEntry>,
+    /// Commits in the order they were accepted.
+    pub commits: Vec<StoredCommit>,
+    /// Reveals in the order they were accepted.
+    pub reveals: Vec<RevealEntry>,
+}
+
+/// Persistence of the market. Implementations keep every write atomic: a log entry and its
+/// ledger effect are stored together or not at all, and a refused write changes nothing.
+///
+/// Guards that depend on stored state (an experiment's phase, funding, balances) are checked
+/// inside the write's transaction, so two racing requests cannot both pass them.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new challenge.
+    async fn put_challenge(&self, challenge: &Challenge) -> Result<()>;
+
+    /// Removes and returns the challenge with this nonce, if it exists and has not expired at
+    /// `now`. A challenge can be taken once.
+    async fn take_challenge(&self, nonce: &str, now: u64) -> Result<Option<Challenge>>;
+
+    /// Stores a session and records the address as an account.
+    async fn put_session(&self, session: &Session) -> Result<()>;
+
+    /// The session with this token hash, if it has not expired at `now`.
+    async fn session(&self, token_hash: B256, now: u64) -> Result<Option<Session>>;
+
+    /// An address's balances (zero for an address never seen).
+    async fn balances(&self, address: Address) -> Result<Balances>;
+
+    /// Issues `amount` new base units to `to`'s available balance from the issuance account.
+    /// Returns the new balances.
+    async fn mint(&self, to: Address, amount: Amount, now: u64) -> Result<Balances>;
+
+    /// Creates a draft experiment. Its id must be new.
+    async fn create_experiment(&self, experiment: &NewExperiment) -> Result<()>;
+
+    /// One experiment.
+    async fn experiment(&self, experiment_id: B256) -> Result<Option<ExperimentRow>>;
+
+    /// Every experiment, newest first.
+    async fn experiments(&self) -> Result<Vec<ExperimentRow>>;
+
+    /// The experiments whose stored phase is one of `phases`, oldest first.
+    async fn experiments_in(&self, phases: &[Phase]) -> Result<Vec<ExperimentRow>>;
+
+    /// Imports the tasks of a draft experiment that has none yet (a conflict otherwise).
+    async fn import_tasks(&self, experiment_id: B256, tasks: &[Task], now: u64) -> Result<()>;
+
+    /// The tasks of an experiment, in import order.
+    async fn tasks(&self, experiment_id: B256) -> Result<Vec<Task>>;
+
+    /// Moves the reward pool from the creator's available balance into the experiment's
+    /// escrow. The experiment must be an unfunded draft.
+    async fn fund(&self, experiment_id: B256, now: u64) -> Result<()>;
+
+    /// Draft → Open with the assignment seed. The experiment must be a funded draft.
+    async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()>;
+
+    /// Draft → Cancelled, refunding the escrow to the creator if it was funded.
+    async fn cancel(&self, experiment_id: B256, now: u64) -> Result<()>;
+
+    /// Moves the stored phase from `from` to `to`; false when it was not in `from`.
+    async fn set_phase(&self, experiment_id: B256, from: Phase, to: Phase) -> Result<bool>;
+
+    /// The protocol log of an experiment.
+    async fn log(&self, experiment_id: B256) -> Result<ExperimentLog>;
+
+    /// Appends a join to the log and locks its stake (available → locked) in one transaction.
+    /// Fails with [`StoreError::InsufficientFunds`] when the labeler cannot cover the stake.
+    async fn append_join(
+        &self,
+        experiment_id: B256,
+        entry: &JoinEntry,
+        stake: Amount,
+    ) -> Result<()>;
+
+    /// Appends an accepted commit, with the client's optional backup.
+    async fn append_commit(
+        &self,
+        experiment_id: B256,
+        entry: &CommitEntry,
+        backup: Option<&str>,
+    ) -> Result<()>;
+
+    /// Appends an accepted reveal.
+    async fn append_reveal(&self, experiment_id: B256, entry: &RevealEntry) -> Result<()>;
+
+    /// The stored reputations of these addresses (addresses without one are absent).
+    async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>>;
+
+    /// Settles an experiment once: stores the settlement and its public record, moves the
+    /// money as the settlement says (stakes returned or slashed, rewards paid from escrow,
+    /// burns, the refund to the creator), writes the labelers' `updated` reputations and marks
+    /// it settled, all in one transaction. A second settlement is a conflict.
+    async fn settle(
+        &self,
+        experiment_id: B256,
+        record: &PublicRecord,
+        updated: &BTreeMap<Address, Reputation>,
+    ) -> Result<()>;
+
+    /// The settlement of a settled experiment.
+    async fn settlement(&self, experiment_id: B256) -> Result<Option<Settlement>>;
+
+    /// The public record of a settled experiment.
+    async fn record(&self, experiment_id: B256) -> Result<Option<PublicRecord>>;
+
+    /// Journal entries with ids above `after`, oldest first, at most `limit`.
+    async fn journal(&self, after: u64, limit: u32) -> Result<Vec<Transfer>>;
+
+    /// Verifies the ledger: hash chain, balances against the journal, conservation, stakes
+    /// and escrows against the experiments. Problems are reported, not raised.
+    async fn check_ledger(&self) -> Result<LedgerReport>;
+}

@@ -1,0 +1,1045 @@
+//! The SQLite implementation of [`Store`]: one file, WAL, migrations embedded in the binary.
+//!
+//! Writes go through a pool of exactly one connection, so write transactions queue in the pool
+//! instead of failing with "database is locked" when two of them try to upgrade their locks at
+//! once; reads use a separate pool and, thanks to WAL, never wait for a writer.
+
+use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
+use crate::{
+    Balances, Challenge, ExperimentLog, ExperimentRow, NewExperiment, Result, Session, Store,
+    StoreError, StoredCommit,
+};
+use async_trait::async_trait;
+use plumbline_core::lifecycle::Phase;
+use plumbline_core::limits::AMOUNT_MAX;
+use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
+use plumbline_core::reputation::Reputation;
+use plumbline_core::settle::Settlement;
+use plumbline_core::task::Task;
+use plumbline_core::{Address, Amount, B256, U256};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+/// Rows per multi-row INSERT when importing tasks: 4 parameters each stays far below SQLite's
+/// limit of 32,766 parameters per statement.
+const TASK_ROWS_PER_INSERT: usize = 500;
+
+/// Journal entries read per query while checking the ledger, to bound memory.
+const JOURNAL_PAGE_ENTRIES: i64 = 10_000;
+
+/// How long a connection waits for a lock held by another process before failing.
+const BUSY_TIMEOUT_SECS: u64 = 10;
+
+/// Connections of the read pool.
+const READ_CONNECTIONS_MAX: u32 = 4;
+
+/// The SQLite store.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL syncs the WAL on every commit: an acknowledged commit or reveal survives a
+            // power cut, not only a crash of the process.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECS));
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS_MAX)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Runs raw SQL on the write connection. For tests that must reach behind the trait, such
+    /// as tampering with the journal to see the check catch it.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::query(sql).execute(&self.writer).await?.rows_affected())
+    }
+
+    /// Closes both pools, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+fn sql_int(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| StoreError::Conflict(format!("{value} is out of range")))
+}
+
+fn from_sql_int(value: i64) -> Result<u64> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative value {value}")))
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T> {
+    text.parse().map_err(|_| corrupt(format!("{what} {text:?} does not parse")))
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("protocol values always serialize")
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("{what}: {e}")))
+}
+
+fn u256(text: &str) -> Result<U256> {
+    U256::from_str_radix(text, 10).map_err(|_| corrupt(format!("amount {text:?} does not parse")))
+}
+
+fn amount_of(value: U256, what: &str) -> Result<Amount> {
+    Amount::try_from(value).map_err(|_| corrupt(format!("{what} {value} does not fit u128")))
+}
+
+fn phase_name(phase: Phase) -> String {
+    phase.to_string()
+}
+
+fn parse_phase(text: &str) -> Result<Phase> {
+    Ok(match text {
+        "draft" => Phase::Draft,
+        "open" => Phase::Open,
+        "revealing" => Phase::Revealing,
+        "settled" => Phase::Settled,
+        "cancelled" => Phase::Cancelled,
+        other => return Err(corrupt(format!("phase {other:?}"))),
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}
+
+fn experiment_row(row: &SqliteRow) -> Result<ExperimentRow> {
+    let id: String = row.try_get("experiment_id")?;
+    let seed: Option<String> = row.try_get("seed")?;
+    let opened_at: Option<i64> = row.try_get("opened_at")?;
+    let settled_at: Option<i64> = row.try_get("settled_at")?;
+    Ok(ExperimentRow {
+        experiment_id: parse(&id, "experiment id")?,
+        creator: parse(&row.try_get::<String, _>("creator")?, "creator")?,
+        spec: from_json(&row.try_get::<String, _>("spec")?, "spec")?,
+        phase: parse_phase(&row.try_get::<String, _>("phase")?)?,
+        funded: row.try_get::<i64, _>("funded")? != 0,
+        seed: seed.map(|s| parse(&s, "seed")).transpose()?,
+        opened_at: opened_at.map(from_sql_int).transpose()?,
+        settled_at: settled_at.map(from_sql_int).transpose()?,
+        task_count: from_sql_int(row.try_get("task_count")?)?,
+        gold_count: from_sql_int(row.try_get("gold_count")?)?,
+        created_at: from_sql_int(row.try_get("created_at")?)?,
+    })
+}
+
+async fn remember_account(conn: &mut SqliteConnection, address: Address, now: u64) -> Result<()> {
+    sqlx::query("INSERT OR IGNORE INTO accounts (account_id, created_at) VALUES (?, ?)")
+        .bind(hex(address.as_slice()))
+        .bind(sql_int(now)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An account's debits and credits, creating the account (at zero) if it is new.
+async fn ledger_totals(
+    conn: &mut SqliteConnection,
+    account: &LedgerAccount,
+    now: u64,
+) -> Result<(U256, U256)> {
+    let name = account.to_string();
+    sqlx::query(
+        "INSERT OR IGNORE INTO ledger_accounts (ledger_account_id, debits, credits, created_at) \
+         VALUES (?, '0', '0', ?)",
+    )
+    .bind(&name)
+    .bind(sql_int(now)?)
+    .execute(&mut *conn)
+    .await?;
+    let row =
+        sqlx::query("SELECT debits, credits FROM ledger_accounts WHERE ledger_account_id = ?")
+            .bind(&name)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((u256(&row.try_get::<String, _>("debits")?)?, u256(&row.try_get::<String, _>("credits")?)?))
+}
+
+/// An account's balance without creating it (zero when it does not exist).
+async fn ledger_balance(conn: &mut SqliteConnection, account: &LedgerAccount) -> Result<Amount> {
+    let row =
+        sqlx::query("SELECT debits, credits FROM ledger_accounts WHERE ledger_account_id = ?")
+            .bind(account.to_string())
+            .fetch_optional(conn)
+            .await?;
+    let Some(row) = row else { return Ok(0) };
+    let debits = u256(&row.try_get::<String, _>("debits")?)?;
+    let credits = u256(&row.try_get::<String, _>("credits")?)?;
+    let balance =
+        credits.checked_sub(debits).ok_or_else(|| corrupt(format!("{account} is below zero")))?;
+    amount_of(balance, "balance")
+}
+
+/// Moves `amount` from `debit` to `credit` and appends the journal entry, chained to the last
+/// one. Refuses to take an account other than issuance below zero.
+async fn transfer(
+    conn: &mut SqliteConnection,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
+    amount: Amount,
+    kind: TransferKind,
+    experiment_id: Option<B256>,
+    now: u64,
+) -> Result<()> {
+    assert_ne!(debit, credit, "a transfer moves money between two different accounts");
+    if amount == 0 {
+        return Ok(());
+    }
+    let value = U256::from(amount);
+    let (debits, credits) = ledger_totals(conn, &debit, now).await?;
+    if !debit.may_be_negative() {
+        let available = credits.saturating_sub(debits);
+        if available < value {
+            return Err(StoreError::InsufficientFunds {
+                account: debit.to_string(),
+                available: amount_of(available, "balance")?,
+                needed: amount,
+            });
+        }
+    }
+    let new_debits = debits.checked_add(value).ok_or_else(|| corrupt("debits overflow"))?;
+    sqlx::query("UPDATE ledger_accounts SET debits = ? WHERE ledger_account_id = ?")
+        .bind(new_debits.to_string())
+        .bind(debit.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let (_, credit_credits) = ledger_totals(conn, &credit, now).await?;
+    let new_credits =
+        credit_credits.checked_add(value).ok_or_else(|| corrupt("credits overflow"))?;
+    sqlx::query("UPDATE ledger_accounts SET credits = ? WHERE ledger_account_id = ?")
+        .bind(new_credits.to_string())
+        .bind(credit.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let last = sqlx::query("SELECT journal_id, hash FROM journal ORDER BY journal_id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (journal_id, prev_hash) = match last {
+        None => (1, B256::ZERO),
+        Some(row) => (
+            from_sql_int(row.try_get("journal_id")?)? + 1,
+            parse(&row.try_get::<String, _>("hash")?, "journal hash")?,
+        ),
+    };
+    let hash = ledger::entry_hash(
+        prev_hash,
+        journal_id,
+        &debit,
+        &credit,
+        amount,
+        kind,
+        experiment_id,
+        now,
+    );
+    sqlx::query(
+        "INSERT INTO journal (journal_id, debit_account, credit_account, amount, kind, \
+         experiment_id, prev_hash, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(sql_int(journal_id)?)
+    .bind(debit.to_string())
+    .bind(credit.to_string())
+    .bind(amount.to_string())
+    .bind(kind.as_str())
+    .bind(experiment_id.map(|e| hex(e.as_slice())))
+    .bind(hex(prev_hash.as_slice()))
+    .bind(hex(hash.as_slice()))
+    .bind(sql_int(now)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn transfer_row(row: &SqliteRow) -> Result<Transfer> {
+    let experiment_id: Option<String> = row.try_get("experiment_id")?;
+    let amount: String = row.try_get("amount")?;
+    Ok(Transfer {
+        journal_id: from_sql_int(row.try_get("journal_id")?)?,
+        debit: parse(&row.try_get::<String, _>("debit_account")?, "ledger account")?,
+        credit: parse(&row.try_get::<String, _>("credit_account")?, "ledger account")?,
+        amount: amount_of(u256(&amount)?, "amount")?,
+        kind: parse(&row.try_get::<String, _>("kind")?, "transfer kind")?,
+        experiment_id: experiment_id.map(|e| parse(&e, "experiment id")).transpose()?,
+        created_at: from_sql_int(row.try_get("created_at")?)?,
+        prev_hash: parse(&row.try_get::<String, _>("prev_hash")?, "journal hash")?,
+        hash: parse(&row.try_get::<String, _>("hash")?, "journal hash")?,
+    })
+}
+
+/// The experiment's phase and funding inside a transaction, or `NotFound`.
+async fn experiment_in(conn: &mut SqliteConnection, experiment_id: B256) -> Result<ExperimentRow> {
+    let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = ?")
+        .bind(hex(experiment_id.as_slice()))
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("experiment {experiment_id}")))?;
+    experiment_row(&row)
+}
+
+fn expect_phase(row: &ExperimentRow, allowed: &[Phase], action: &str) -> Result<()> {
+    if allowed.contains(&row.phase) {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!("cannot {action}: the experiment is {}", row.phase)))
+    }
+}
+
+const LIVE: [Phase; 2] = [Phase::Open, Phase::Revealing];
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_challenge(&self, challenge: &Challenge) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        // Expired challenges are useless; dropping them here keeps the table small.
+        sqlx::query("DELETE FROM challenges WHERE expires_at <= ?")
+            .bind(sql_int(challenge.created_at)?)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO challenges (challenge_id, address, message, expires_at, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&challenge.nonce)
+        .bind(hex(challenge.address.as_slice()))
+        .bind(&challenge.message)
+        .bind(sql_int(challenge.expires_at)?)
+        .bind(sql_int(challenge.created_at)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_challenge(&self, nonce: &str, now: u64) -> Result<Option<Challenge>> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query("SELECT * FROM challenges WHERE challenge_id = ?")
+            .bind(nonce)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        sqlx::query("DELETE FROM challenges WHERE challenge_id = ?")
+            .bind(nonce)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let challenge = Challenge {
+            nonce: row.try_get("challenge_id")?,
+            address: parse(&row.try_get::<String, _>("address")?, "address")?,
+            message: row.try_get("message")?,
+            expires_at: from_sql_int(row.try_get("expires_at")?)?,
+            created_at: from_sql_int(row.try_get("created_at")?)?,
+        };
+        Ok((challenge.expires_at > now).then_some(challenge))
+    }
+
+    async fn put_session(&self, session: &Session) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(sql_int(session.created_at)?)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (session_id, address, expires_at, created_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(hex(session.token_hash.as_slice()))
+        .bind(hex(session.address.as_slice()))
+        .bind(sql_int(session.expires_at)?)
+        .bind(sql_int(session.created_at)?)
+        .execute(&mut *tx)
+        .await?;
+        remember_account(&mut tx, session.address, session.created_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: B256, now: u64) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_id = ? AND expires_at > ?")
+            .bind(hex(token_hash.as_slice()))
+            .bind(sql_int(now)?)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| {
+            Ok(Session {
+                token_hash,
+                address: parse(&row.try_get::<String, _>("address")?, "address")?,
+                expires_at: from_sql_int(row.try_get("expires_at")?)?,
+                created_at: from_sql_int(row.try_get("created_at")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn balances(&self, address: Address) -> Result<Balances> {
+        let mut conn = self.reader.acquire().await?;
+        Ok(Balances {
+            available: ledger_balance(&mut conn, &LedgerAccount::Available(address)).await?,
+            locked: ledger_balance(&mut conn, &LedgerAccount::Locked(address)).await?,
+        })
+    }
+
+    async fn mint(&self, to: Address, amount: Amount, now: u64) -> Result<Balances> {
+        let mut tx = self.writer.begin().await?;
+        remember_account(&mut tx, to, now).await?;
+        let available = LedgerAccount::Available(to);
+        transfer(
+            &mut tx,
+            LedgerAccount::Issuance,
+            available,
+            amount,
+            TransferKind::Mint,
+            None,
+            now,
+        )
+        .await?;
+        let balances = Balances {
+            available: ledger_balance(&mut tx, &available).await?,
+            locked: ledger_balance(&mut tx, &LedgerAccount::Locked(to)).await?,
+        };
+        // Capping every balance keeps sums of many balances inside u128 (see AMOUNT_MAX).
+        if balances.available > AMOUNT_MAX {
+            return Err(StoreError::Conflict(format!(
+                "minting {amount} would take {to}'s balance above 10^36 base units"
+            )));
+        }
+        tx.commit().await?;
+        Ok(balances)
+    }
+
+    async fn create_experiment(&self, experiment: &NewExperiment) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        remember_account(&mut tx, experiment.creator, experiment.created_at).await?;
+        let spec = &experiment.spec;
+        let inserted = sqlx::query(
+            "INSERT INTO experiments (experiment_id, creator, title, spec, phase, funded, \
+             commit_deadline, reveal_deadline, created_at) VALUES (?, ?, ?, ?, 'draft', 0, ?, ?, ?)",
+        )
+        .bind(hex(experiment.experiment_id.as_slice()))
+        .bind(hex(experiment.creator.as_slice()))
+        .bind(&spec.title)
+        .bind(spec.to_json())
+        .bind(sql_int(spec.commit_deadline)?)
+        .bind(sql_int(spec.reveal_deadline)?)
+        .bind(sql_int(experiment.created_at)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "experiment {} already exists",
+                    experiment.experiment_id
+                )));
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn experiment(&self, experiment_id: B256) -> Result<Option<ExperimentRow>> {
+        let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(experiment_row).transpose()
+    }
+
+    async fn experiments(&self) -> Result<Vec<ExperimentRow>> {
+        let rows = sqlx::query("SELECT * FROM experiments ORDER BY created_at DESC, rowid DESC")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(experiment_row).collect()
+    }
+
+    async fn experiments_in(&self, phases: &[Phase]) -> Result<Vec<ExperimentRow>> {
+        if phases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; phases.len()].join(", ");
+        let sql = format!(
+            "SELECT * FROM experiments WHERE phase IN ({marks}) ORDER BY created_at, rowid"
+        );
+        let mut query = sqlx::query(&sql);
+        for phase in phases {
+            query = query.bind(phase_name(*phase));
+        }
+        let rows = query.fetch_all(&self.reader).await?;
+        rows.iter().map(experiment_row).collect()
+    }
+
+    async fn import_tasks(&self, experiment_id: B256, tasks: &[Task], now: u64) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "import tasks")?;
+        if row.task_count > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} tasks were already imported; an import replaces nothing",
+                row.task_count
+            )));
+        }
+        let id = hex(experiment_id.as_slice());
+        let created_at = sql_int(now)?;
+        for (chunk_index, chunk) in tasks.chunks(TASK_ROWS_PER_INSERT).enumerate() {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO tasks (experiment_id, task_index, task, created_at) ",
+            );
+            let first = chunk_index * TASK_ROWS_PER_INSERT;
+            insert.push_values(chunk.iter().enumerate(), |mut row, (i, task)| {
+                row.push_bind(id.clone())
+                    .push_bind((first + i) as i64)
+                    .push_bind(to_json(task))
+                    .push_bind(created_at);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let gold = tasks.iter().filter(|t| t.is_gold()).count();
+        sqlx::query(
+            "UPDATE experiments SET task_count = ?, gold_count = ? WHERE experiment_id = ?",
+        )
+        .bind(tasks.len() as i64)
+        .bind(gold as i64)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tasks(&self, experiment_id: B256) -> Result<Vec<Task>> {
+        let rows =
+            sqlx::query("SELECT task FROM tasks WHERE experiment_id = ? ORDER BY task_index")
+                .bind(hex(experiment_id.as_slice()))
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter().map(|row| from_json(&row.try_get::<String, _>("task")?, "task")).collect()
+    }
+
+    async fn fund(&self, experiment_id: B256, now: u64) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "fund")?;
+        if row.funded {
+            return Err(StoreError::Conflict("the experiment is already funded".into()));
+        }
+        transfer(
+            &mut tx,
+            LedgerAccount::Available(row.creator),
+            LedgerAccount::Escrow(experiment_id),
+            row.spec.reward_pool,
+            TransferKind::Fund,
+            Some(experiment_id),
+            now,
+        )
+        .await?;
+        sqlx::query("UPDATE experiments SET funded = 1 WHERE experiment_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "open")?;
+        if !row.funded {
+            return Err(StoreError::Conflict("cannot open: the reward pool is not funded".into()));
+        }
+        if row.task_count == 0 {
+            return Err(StoreError::Conflict("cannot open: no tasks are imported".into()));
+        }
+        sqlx::query(
+            "UPDATE experiments SET phase = 'open', seed = ?, opened_at = ? WHERE experiment_id = ?",
+        )
+        .bind(hex(seed.as_slice()))
+        .bind(sql_int(now)?)
+        .bind(hex(experiment_id.as_slice()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cancel(&self, experiment_id: B256, now: u64) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "cancel")?;
+        if row.funded {
+            transfer(
+                &mut tx,
+                LedgerAccount::Escrow(experiment_id),
+                LedgerAccount::Available(row.creator),
+                row.spec.reward_pool,
+                TransferKind::Cancel,
+                Some(experiment_id),
+                now,
+            )
+            .await?;
+        }
+        sqlx::query("UPDATE experiments SET phase = 'cancelled' WHERE experiment_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_phase(&self, experiment_id: B256, from: Phase, to: Phase) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE experiments SET phase = ? WHERE experiment_id = ? AND phase = ?")
+                .bind(phase_name(to))
+                .bind(hex(experiment_id.as_slice()))
+                .bind(phase_name(from))
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn log(&self, experiment_id: B256) -> Result<ExperimentLog> {
+        let id = hex(experiment_id.as_slice());
+        // One read transaction, so the three lists come from the same snapshot.
+        let mut tx = self.reader.begin().await?;
+        let joins =
+            sqlx::query("SELECT entry FROM joins WHERE experiment_id = ? ORDER BY batch_id")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| from_json::<JoinEntry>(&r.try_get::<String, _>("entry")?, "join"))
+                .collect::<Result<Vec<_>>>()?;
+        let commits =
+            sqlx::query("SELECT entry, backup FROM commits WHERE experiment_id = ? ORDER BY rowid")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(StoredCommit {
+                        entry: from_json(&r.try_get::<String, _>("entry")?, "commit")?,
+                        backup: r.try_get("backup")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+        let reveals =
+            sqlx::query("SELECT entry FROM reveals WHERE experiment_id = ? ORDER BY rowid")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| from_json::<RevealEntry>(&r.try_get::<String, _>("entry")?, "reveal"))
+                .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(ExperimentLog { joins, commits, reveals })
+    }
+
+    async fn append_join(
+        &self,
+        experiment_id: B256,
+        entry: &JoinEntry,
+        stake: Amount,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, "join")?;
+        let labeler = entry.join.labeler;
+        remember_account(&mut tx, labeler, entry.at).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .bind(sql_int(entry.batch_id)?)
+        .bind(hex(labeler.as_slice()))
+        .bind(to_json(entry))
+        .bind(sql_int(entry.at)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "batch {} is already assigned",
+                    entry.batch_id
+                )));
+            }
+            other => other?,
+        };
+        transfer(
+            &mut tx,
+            LedgerAccount::Available(labeler),
+            LedgerAccount::Locked(labeler),
+            stake,
+            TransferKind::StakeLock,
+            Some(experiment_id),
+            entry.at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_commit(
+        &self,
+        experiment_id: B256,
+        entry: &CommitEntry,
+        backup: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, "commit")?;
+        let inserted = sqlx::query(
+            "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .bind(sql_int(entry.batch_id)?)
+        .bind(to_json(entry))
+        .bind(backup)
+        .bind(sql_int(entry.at)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "batch {} is already committed",
+                    entry.batch_id
+                )));
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_reveal(&self, experiment_id: B256, entry: &RevealEntry) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, "reveal")?;
+        let inserted = sqlx::query(
+            "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .bind(sql_int(entry.batch_id)?)
+        .bind(to_json(entry))
+        .bind(sql_int(entry.at)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "batch {} is already revealed",
+                    entry.batch_id
+                )));
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>> {
+        let mut conn = self.reader.acquire().await?;
+        let mut found = BTreeMap::new();
+        for address in addresses {
+            let row = sqlx::query("SELECT reputation FROM reputations WHERE reputation_id = ?")
+                .bind(hex(address.as_slice()))
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = row {
+                let reputation = from_json(&row.try_get::<String, _>("reputation")?, "reputation")?;
+                found.insert(*address, reputation);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn settle(
+        &self,
+        experiment_id: B256,
+        record: &PublicRecord,
+        updated: &BTreeMap<Address, Reputation>,
+    ) -> Result<()> {
+        if record.experiment_id != experiment_id {
+            return Err(StoreError::Conflict("the record is of another experiment".into()));
+        }
+        record
+            .settlement
+            .check()
+            .map_err(|e| StoreError::Conflict(format!("the settlement is inconsistent: {e}")))?;
+        let now = record.settled_at;
+        let id = hex(experiment_id.as_slice());
+        let mut tx = self.writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, "settle")?;
+        let inserted = sqlx::query(
+            "INSERT INTO settlements (settlement_id, settlement, record, created_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(to_json(&record.settlement))
+        .bind(record.to_json())
+        .bind(sql_int(now)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict("the experiment is already settled".into()));
+            }
+            other => other?,
+        };
+        for m in ledger::settlement_movements(experiment_id, row.creator, &record.settlement) {
+            transfer(&mut tx, m.debit, m.credit, m.amount, m.kind, Some(experiment_id), now)
+                .await?;
+        }
+        let left = ledger_balance(&mut tx, &LedgerAccount::Escrow(experiment_id)).await?;
+        if left != 0 {
+            return Err(corrupt(format!(
+                "settling experiment {experiment_id} would leave {left} in its escrow"
+            )));
+        }
+        for (address, reputation) in updated {
+            sqlx::query(
+                "INSERT INTO reputations (reputation_id, reputation, updated_at, created_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (reputation_id) DO UPDATE SET \
+                 reputation = excluded.reputation, updated_at = excluded.updated_at",
+            )
+            .bind(hex(address.as_slice()))
+            .bind(to_json(reputation))
+            .bind(sql_int(now)?)
+            .bind(sql_int(now)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE experiments SET phase = 'settled', settled_at = ? WHERE experiment_id = ?",
+        )
+        .bind(sql_int(now)?)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn settlement(&self, experiment_id: B256) -> Result<Option<Settlement>> {
+        let row = sqlx::query("SELECT settlement FROM settlements WHERE settlement_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let settlement: Settlement =
+            from_json(&row.try_get::<String, _>("settlement")?, "settlement")?;
+        // A stored settlement is checked whenever it is read, not only when it was written.
+        settlement.check().map_err(|e| corrupt(format!("settlement: {e}")))?;
+        Ok(Some(settlement))
+    }
+
+    async fn record(&self, experiment_id: B256) -> Result<Option<PublicRecord>> {
+        let row = sqlx::query("SELECT record FROM settlements WHERE settlement_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let record = PublicRecord::from_json(&row.try_get::<String, _>("record")?)
+            .map_err(|e| corrupt(format!("record: {e}")))?;
+        record.settlement.check().map_err(|e| corrupt(format!("record settlement: {e}")))?;
+        Ok(Some(record))
+    }
+
+    async fn journal(&self, after: u64, limit: u32) -> Result<Vec<Transfer>> {
+        let rows =
+            sqlx::query("SELECT * FROM journal WHERE journal_id > ? ORDER BY journal_id LIMIT ?")
+                .bind(sql_int(after)?)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter().map(transfer_row).collect()
+    }
+
+    async fn check_ledger(&self) -> Result<LedgerReport> {
+        // One read transaction: every query below sees the same snapshot, so a write landing
+        // in the middle of the check cannot look like an imbalance.
+        let mut tx = self.reader.begin().await?;
+        let mut problems = Vec::new();
+        let mut sums: HashMap<LedgerAccount, (U256, U256)> = HashMap::new();
+        let mut prev_hash = B256::ZERO;
+        let mut expected_id = 1u64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT * FROM journal WHERE journal_id >= ? ORDER BY journal_id LIMIT ?",
+            )
+            .bind(sql_int(expected_id)?)
+            .bind(JOURNAL_PAGE_ENTRIES)
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let entry = match transfer_row(row) {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        problems.push(format!("journal entry {expected_id}: {e}"));
+                        expected_id += 1;
+                        continue;
+                    }
+                };
+                if entry.journal_id != expected_id {
+                    problems.push(format!(
+                        "journal entry {} follows {}: entries are missing",
+                        entry.journal_id,
+                        expected_id - 1
+                    ));
+                }
+                if entry.prev_hash != prev_hash {
+                    problems.push(format!(
+                        "journal entry {}: previous hash does not match entry {}",
+                        entry.journal_id,
+                        entry.journal_id - 1
+                    ));
+                }
+                if !entry.hash_is_valid() {
+                    problems.push(format!(
+                        "journal entry {}: hash does not match its fields",
+                        entry.journal_id
+                    ));
+                }
+                let value = U256::from(entry.amount);
+                sums.entry(entry.debit).or_default().0 += value;
+                sums.entry(entry.credit).or_default().1 += value;
+                prev_hash = entry.hash;
+                expected_id = entry.journal_id + 1;
+            }
+        }
+        let journal_entries = expected_id - 1;
+
+        let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
+        let mut balances: HashMap<LedgerAccount, U256> = HashMap::new();
+        let (mut total_debits, mut total_credits) = (U256::ZERO, U256::ZERO);
+        for row in &accounts {
+            let name: String = row.try_get("ledger_account_id")?;
+            let account: LedgerAccount = match name.parse() {
+                Ok(account) => account,
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
+            let debits = u256(&row.try_get::<String, _>("debits")?)?;
+            let credits = u256(&row.try_get::<String, _>("credits")?)?;
+            let (journal_debits, journal_credits) =
+                sums.remove(&account).unwrap_or((U256::ZERO, U256::ZERO));
+            if (debits, credits) != (journal_debits, journal_credits) {
+                problems.push(format!(
+                    "{account}: stored debits {debits} and credits {credits}, the journal sums \
+                     to {journal_debits} and {journal_credits}"
+                ));
+            }
+            if credits < debits && !account.may_be_negative() {
+                problems.push(format!("{account} is below zero"));
+            }
+            total_debits += debits;
+            total_credits += credits;
+            balances.insert(account, credits.saturating_sub(debits));
+        }
+        for account in sums.keys() {
+            problems.push(format!("{account} appears in the journal but has no account"));
+        }
+        if total_debits != total_credits {
+            problems.push(format!(
+                "money is not conserved: {total_debits} debited, {total_credits} credited"
+            ));
+        }
+
+        // Two-phase stakes: what is locked must be exactly the stakes of joins in experiments
+        // not yet settled; and each escrow must hold what its experiment's state says.
+        let experiments = sqlx::query("SELECT * FROM experiments").fetch_all(&mut *tx).await?;
+        let mut stake_of: HashMap<B256, Amount> = HashMap::new();
+        for row in &experiments {
+            let e = experiment_row(row)?;
+            stake_of.insert(e.experiment_id, e.spec.stake_per_batch);
+            let holds =
+                e.funded && matches!(e.phase, Phase::Draft | Phase::Open | Phase::Revealing);
+            let expected = if holds { U256::from(e.spec.reward_pool) } else { U256::ZERO };
+            let escrow = LedgerAccount::Escrow(e.experiment_id);
+            let actual = balances.get(&escrow).copied().unwrap_or_default();
+            if actual != expected {
+                problems.push(format!(
+                    "{escrow} holds {actual}; a {} experiment{} should hold {expected}",
+                    e.phase,
+                    if e.funded { "" } else { " not funded" }
+                ));
+            }
+        }
+        let live_joins = sqlx::query(
+            "SELECT j.labeler AS labeler, j.experiment_id AS experiment_id, COUNT(*) AS n \
+             FROM joins j JOIN experiments e ON e.experiment_id = j.experiment_id \
+             WHERE e.phase IN ('open', 'revealing') GROUP BY j.labeler, j.experiment_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut locked_expected: HashMap<Address, U256> = HashMap::new();
+        for row in &live_joins {
+            let labeler: Address = parse(&row.try_get::<String, _>("labeler")?, "labeler")?;
+            let experiment: B256 =
+                parse(&row.try_get::<String, _>("experiment_id")?, "experiment id")?;
+            let n = from_sql_int(row.try_get("n")?)?;
+            let stake = stake_of.get(&experiment).copied().unwrap_or_default();
+            *locked_expected.entry(labeler).or_default() += U256::from(stake) * U256::from(n);
+        }
+        for (account, balance) in &balances {
+            if let LedgerAccount::Locked(address) = account {
+                let expected = locked_expected.remove(address).unwrap_or_default();
+                if *balance != expected {
+                    problems.push(format!(
+                        "{account} holds {balance}; its unsettled joins staked {expected}"
+                    ));
+                }
+            }
+        }
+        for (address, expected) in locked_expected {
+            if !expected.is_zero() {
+                problems.push(format!(
+                    "{} has no locked balance; its unsettled joins staked {expected}",
+                    hex(address.as_slice())
+                ));
+            }
+        }
+        tx.commit().await?;
+        Ok(LedgerReport {
+            balanced: problems.is_empty(),
+            journal_entries,
+            accounts: accounts.len() as u64,
+            problems,
+        })
+    }
+}

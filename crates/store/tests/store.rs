@@ -1,0 +1,334 @@
+//! Store tests on a temporary SQLite file: the ledger's conservation and hash chain, two-phase
+//! stakes through a whole settled experiment, and transactions that roll back on error.
+
+use plumbline_core::record::PublicRecord;
+use plumbline_core::reputation::Reputation;
+use plumbline_core::settle::Tier;
+use plumbline_core::synthetic::{self, Behavior, Params};
+use plumbline_core::{Address, B256};
+use plumbline_store::{
+    Balances, Challenge, LedgerAccount, NewExperiment, Session, SqliteStore, Store, StoreError,
+    TransferKind,
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A fresh database file in the system's temporary directory, removed when dropped.
+struct TempDb(PathBuf);
+
+impl TempDb {
+    fn new() -> TempDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "plumbline-store-test-{}-{}.db",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_file(&path);
+        TempDb(path)
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+const NOW: u64 = 1_999_990_000;
+
+fn address(byte: u8) -> Address {
+    Address::repeat_byte(byte)
+}
+
+/// A settled synthetic experiment: careful, random, adversarial and silent labelers.
+fn settled_record() -> PublicRecord {
+    let mut labelers = vec![Behavior::Accurate(950_000); 6];
+    labelers.extend([Behavior::Random, Behavior::Accurate(50_000), Behavior::Silent]);
+    let params = Params {
+        spec: synthetic::binary_spec(40, 3, 10),
+        regular_tasks: 120,
+        gold_tasks: 20,
+        positive_rate: 500_000,
+        labelers,
+        reputations: BTreeMap::new(),
+    };
+    synthetic::run(&params, 7).expect("the synthetic run settles").record
+}
+
+/// Stores the record's experiment up to (not including) settlement, as a server would.
+async fn replay_into(store: &SqliteStore, record: &PublicRecord, creator: Address) {
+    let id = record.experiment_id;
+    store.mint(creator, record.spec.reward_pool, NOW).await.unwrap();
+    for join in &record.joins {
+        store.mint(join.join.labeler, record.spec.stake_per_batch, NOW).await.unwrap();
+    }
+    let experiment =
+        NewExperiment { experiment_id: id, creator, spec: record.spec.clone(), created_at: NOW };
+    store.create_experiment(&experiment).await.unwrap();
+    store.import_tasks(id, &record.tasks, NOW).await.unwrap();
+    store.fund(id, NOW).await.unwrap();
+    store.open(id, record.seed, record.opened_at).await.unwrap();
+    for join in &record.joins {
+        store.append_join(id, join, record.spec.stake_per_batch).await.unwrap();
+    }
+    for commit in &record.commits {
+        store.append_commit(id, commit, Some("backup")).await.unwrap();
+    }
+    for reveal in &record.reveals {
+        store.append_reveal(id, reveal).await.unwrap();
+    }
+}
+
+async fn assert_balanced(store: &SqliteStore) -> u64 {
+    let report = store.check_ledger().await.unwrap();
+    assert!(report.balanced, "ledger problems: {:#?}", report.problems);
+    report.journal_entries
+}
+
+#[tokio::test]
+async fn minting_is_journaled_and_conserved() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    assert_eq!(assert_balanced(&store).await, 0);
+    let after = store.mint(address(1), 500, NOW).await.unwrap();
+    assert_eq!(after, Balances { available: 500, locked: 0 });
+    store.mint(address(1), 250, NOW + 1).await.unwrap();
+    store.mint(address(2), u128::from(u64::MAX) * 1000, NOW + 2).await.unwrap();
+    assert_eq!(store.balances(address(1)).await.unwrap().available, 750);
+    assert_eq!(store.balances(address(3)).await.unwrap(), Balances::default());
+    assert_eq!(assert_balanced(&store).await, 3);
+    let journal = store.journal(0, 10).await.unwrap();
+    assert_eq!(journal.len(), 3);
+    assert!(journal.iter().all(|t| t.kind == TransferKind::Mint && t.hash_is_valid()));
+    assert_eq!(journal[1].prev_hash, journal[0].hash, "entries chain");
+    assert_eq!(journal[0].debit, LedgerAccount::Issuance);
+}
+
+#[tokio::test]
+async fn tampering_with_the_journal_or_balances_is_detected() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    for i in 0..4u8 {
+        store.mint(address(i + 1), 100, NOW).await.unwrap();
+    }
+    assert_balanced(&store).await;
+
+    // An amount edited in place breaks that entry's hash and the balances it fed.
+    store.execute_raw("UPDATE journal SET amount = '1000' WHERE journal_id = 2").await.unwrap();
+    let report = store.check_ledger().await.unwrap();
+    assert!(!report.balanced);
+    assert!(
+        report.problems.iter().any(|p| p.contains("entry 2: hash does not match")),
+        "{:#?}",
+        report.problems
+    );
+    store.execute_raw("UPDATE journal SET amount = '100' WHERE journal_id = 2").await.unwrap();
+    assert_balanced(&store).await;
+
+    // Re-hashing the edited entry does not help: the next entry still names the old hash.
+    store.execute_raw("UPDATE journal SET hash = prev_hash WHERE journal_id = 2").await.unwrap();
+    let problems = store.check_ledger().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains("entry 3: previous hash")), "{problems:#?}");
+    let db2 = TempDb::new();
+    let store = SqliteStore::open(&db2.0).await.unwrap();
+    for i in 0..4u8 {
+        store.mint(address(i + 1), 100, NOW).await.unwrap();
+    }
+
+    // A deleted entry leaves a gap and balances the journal no longer explains.
+    store.execute_raw("DELETE FROM journal WHERE journal_id = 3").await.unwrap();
+    let problems = store.check_ledger().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains("entries are missing")), "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("the journal sums")), "{problems:#?}");
+
+    // A balance edited without a journal entry breaks conservation.
+    let db3 = TempDb::new();
+    let store = SqliteStore::open(&db3.0).await.unwrap();
+    store.mint(address(1), 100, NOW).await.unwrap();
+    let name = LedgerAccount::Available(address(1)).to_string();
+    store
+        .execute_raw(&format!(
+            "UPDATE ledger_accounts SET credits = '1000000' WHERE ledger_account_id = '{name}'"
+        ))
+        .await
+        .unwrap();
+    let problems = store.check_ledger().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains("not conserved")), "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("the journal sums")), "{problems:#?}");
+}
+
+#[tokio::test]
+async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    let record = settled_record();
+    let settlement = &record.settlement;
+    assert!(settlement.labelers.iter().any(|l| l.tier == Tier::Rewarded));
+    assert!(settlement.labelers.iter().any(|l| l.non_reveal_penalty > 0));
+    let creator = address(0xee);
+    let id = record.experiment_id;
+    replay_into(&store, &record, creator).await;
+    let stake = record.spec.stake_per_batch;
+
+    // Phase one: every stake is locked, the pool sits in escrow.
+    for join in &record.joins {
+        let b = store.balances(join.join.labeler).await.unwrap();
+        assert_eq!(b, Balances { available: 0, locked: stake });
+    }
+    assert_eq!(store.balances(creator).await.unwrap().available, 0);
+    assert_balanced(&store).await;
+    let log = store.log(id).await.unwrap();
+    assert_eq!(log.joins, record.joins);
+    assert_eq!(log.reveals, record.reveals);
+    assert_eq!(log.commits.len(), record.commits.len());
+    assert_eq!(log.commits[0].backup.as_deref(), Some("backup"));
+
+    // Phase two: settlement returns, slashes and pays.
+    let mut updated = BTreeMap::new();
+    for l in &settlement.labelers {
+        let mut r = Reputation::default();
+        r.update(l);
+        updated.insert(l.labeler, r);
+    }
+    store.settle(id, &record, &updated).await.unwrap();
+    let entries = assert_balanced(&store).await;
+    for l in &settlement.labelers {
+        let b = store.balances(l.labeler).await.unwrap();
+        assert_eq!(b, Balances { available: l.payout, locked: 0 }, "labeler {}", l.labeler);
+    }
+    let refund = store.balances(creator).await.unwrap().available;
+    assert_eq!(refund, settlement.totals.refund);
+    let row = store.experiment(id).await.unwrap().unwrap();
+    assert_eq!(row.phase, plumbline_core::lifecycle::Phase::Settled);
+    assert_eq!(row.settled_at, Some(record.settled_at));
+    assert_eq!(store.settlement(id).await.unwrap().as_ref(), Some(settlement));
+    assert_eq!(store.record(id).await.unwrap().as_ref(), Some(&record));
+    let labeler = settlement.labelers[0].labeler;
+    assert_eq!(store.reputations(&[labeler]).await.unwrap()[&labeler], updated[&labeler]);
+
+    // Settling again is refused and writes nothing.
+    let again = store.settle(id, &record, &updated).await.unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again}");
+    assert_eq!(assert_balanced(&store).await, entries);
+}
+
+#[tokio::test]
+async fn a_failed_write_rolls_back_everything() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    let record = settled_record();
+    let id = record.experiment_id;
+    let creator = address(0xee);
+    let spec = &record.spec;
+
+    // Funding without the money changes nothing.
+    let experiment =
+        NewExperiment { experiment_id: id, creator, spec: spec.clone(), created_at: NOW };
+    store.create_experiment(&experiment).await.unwrap();
+    store.import_tasks(id, &record.tasks, NOW).await.unwrap();
+    let err = store.fund(id, NOW).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsufficientFunds { needed, .. } if needed == spec.reward_pool)
+    );
+    assert!(!store.experiment(id).await.unwrap().unwrap().funded);
+    assert!(matches!(store.open(id, B256::ZERO, NOW).await, Err(StoreError::Conflict(_))));
+    store.mint(creator, spec.reward_pool, NOW).await.unwrap();
+    store.fund(id, NOW).await.unwrap();
+    assert!(matches!(store.fund(id, NOW).await, Err(StoreError::Conflict(_))));
+    let second_import = store.import_tasks(id, &record.tasks, NOW).await.unwrap_err();
+    assert!(second_import.to_string().contains("already imported"), "{second_import}");
+    store.open(id, record.seed, record.opened_at).await.unwrap();
+
+    // A join whose stake cannot be locked leaves neither the join nor a transfer behind: the
+    // join row is written first in the transaction, so this shows the rollback.
+    let entries = assert_balanced(&store).await;
+    let first = &record.joins[0];
+    let err = store.append_join(id, first, spec.stake_per_batch).await.unwrap_err();
+    assert!(matches!(err, StoreError::InsufficientFunds { .. }), "{err}");
+    assert!(store.log(id).await.unwrap().joins.is_empty());
+    assert_eq!(assert_balanced(&store).await, entries);
+
+    // With the money it goes through, once.
+    store.mint(first.join.labeler, spec.stake_per_batch * 2, NOW).await.unwrap();
+    store.append_join(id, first, spec.stake_per_batch).await.unwrap();
+    let err = store.append_join(id, first, spec.stake_per_batch).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let b = store.balances(first.join.labeler).await.unwrap();
+    assert_eq!(b, Balances { available: spec.stake_per_batch, locked: spec.stake_per_batch });
+    assert_balanced(&store).await;
+
+    // A commit for a batch never assigned violates the log's foreign key and is refused.
+    let mut stray = record.commits[0].clone();
+    stray.batch_id = 99;
+    assert!(store.append_commit(id, &stray, None).await.is_err());
+    assert!(store.log(id).await.unwrap().commits.is_empty());
+}
+
+#[tokio::test]
+async fn cancelling_a_funded_draft_refunds_the_pool() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    let spec = synthetic::binary_spec(4, 2, 1);
+    let id = B256::repeat_byte(9);
+    let creator = address(5);
+    store.mint(creator, spec.reward_pool + 7, NOW).await.unwrap();
+    let experiment = NewExperiment { experiment_id: id, creator, spec, created_at: NOW };
+    store.create_experiment(&experiment).await.unwrap();
+    assert!(matches!(store.create_experiment(&experiment).await, Err(StoreError::Conflict(_))));
+    store.fund(id, NOW).await.unwrap();
+    assert_eq!(store.balances(creator).await.unwrap().available, 7);
+    store.cancel(id, NOW).await.unwrap();
+    assert_eq!(store.balances(creator).await.unwrap().available, experiment.spec.reward_pool + 7);
+    assert!(matches!(store.cancel(id, NOW).await, Err(StoreError::Conflict(_))));
+    assert_balanced(&store).await;
+    let listed = store.experiments().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].phase, plumbline_core::lifecycle::Phase::Cancelled);
+}
+
+#[tokio::test]
+async fn challenges_are_taken_once_and_sessions_expire() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    let challenge = Challenge {
+        nonce: "n1".into(),
+        address: address(1),
+        message: "sign me".into(),
+        expires_at: NOW + 60,
+        created_at: NOW,
+    };
+    store.put_challenge(&challenge).await.unwrap();
+    assert_eq!(store.take_challenge("n1", NOW + 1).await.unwrap(), Some(challenge.clone()));
+    assert_eq!(store.take_challenge("n1", NOW + 1).await.unwrap(), None, "taken once");
+    store.put_challenge(&Challenge { nonce: "n2".into(), ..challenge.clone() }).await.unwrap();
+    assert_eq!(store.take_challenge("n2", NOW + 60).await.unwrap(), None, "expired");
+
+    let session = Session {
+        token_hash: B256::repeat_byte(3),
+        address: address(1),
+        expires_at: NOW + 100,
+        created_at: NOW,
+    };
+    store.put_session(&session).await.unwrap();
+    assert_eq!(store.session(session.token_hash, NOW + 99).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.session(session.token_hash, NOW + 100).await.unwrap(), None);
+    assert_eq!(store.session(B256::repeat_byte(4), NOW).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let db = TempDb::new();
+    {
+        let store = SqliteStore::open(&db.0).await.unwrap();
+        store.mint(address(1), 42, NOW).await.unwrap();
+        store.close().await;
+    }
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    assert_eq!(store.balances(address(1)).await.unwrap().available, 42);
+    assert_eq!(assert_balanced(&store).await, 1);
+}
