@@ -46,6 +46,8 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Recompute an experiment's settlement from its public record and compare it byte for byte.
     Audit(cmd::audit::AuditArgs),
+    /// Run the market server (HTTP API on a SQLite file).
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Aggregate(a) => cmd::aggregate::run(a),
         Command::Replay(a) => cmd::replay::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     exit::report(result)
 }

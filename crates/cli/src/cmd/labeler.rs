@@ -6,7 +6,7 @@ use clap::Subcommand;
 use plumbline_core::B256;
 use plumbline_core::client::{RevealedLabel, SignedCommit, SignedJoin};
 use plumbline_core::label::Label;
-use plumbline_core::spec::QuestionKind;
+use plumbline_core::spec::{Question, QuestionKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -99,8 +99,9 @@ fn prepare(args: &LabelsArgs) -> anyhow::Result<Prepared> {
     let key = args.connection.key()?;
     let api = args.connection.anonymous();
     let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
-    let kind: QuestionKind = serde_json::from_value(experiment["spec"]["question"].clone())
+    let question: Question = serde_json::from_value(experiment["spec"]["question"].clone())
         .map_err(|e| anyhow::anyhow!("the experiment's question does not parse: {e}"))?;
+    let kind = question.kind;
     let batch: serde_json::Value =
         api.get(&format!("/experiments/{}/batches/{}", args.id, args.batch))?;
     if batch["labeler"].as_str().map(str::to_lowercase)

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod labeler;
 pub mod ledger;
 pub mod replay;
+pub mod serve;
 pub mod spec;
 pub mod tasks;
 

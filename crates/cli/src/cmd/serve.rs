@@ -1,0 +1,237 @@
+//! `plumbline serve`: the market server over HTTP on a SQLite file, with the scheduler that
+//! moves phases at deadlines and settles. Logs go to stderr; SIGINT or SIGTERM stop it
+//! gracefully (requests in flight finish).
+
+use crate::exit::bad_input;
+use anyhow::Context;
+use clap::Args;
+use plumbline_core::Address;
+use plumbline_core::client::LabelerKey;
+use plumbline_server::{AppState, Config, app, demo, scheduler};
+use plumbline_store::SqliteStore;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Arguments of `serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The SQLite database file, created if missing.
+    #[arg(long, default_value = "plumbline.db")]
+    pub db: PathBuf,
+    /// Where to listen (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Set up a demo: keys for an operator and four labelers beside the database (created
+    /// once), credits, and an open pairwise experiment.
+    #[arg(long)]
+    pub demo: bool,
+    /// The address allowed to mint credits (with --demo, the demo operator's by default).
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Add `POST /api/v1/test/clock` and let the clock move only through it. For tests.
+    #[arg(long)]
+    pub test_clock: bool,
+}
+
+/// Demo labelers created beside the database.
+const DEMO_LABELERS: usize = 4;
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+fn init_logging() {
+    // RUST_LOG may name a level (error, warn, info, debug, trace); info otherwise.
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).init();
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let addr: SocketAddr =
+        args.addr.parse().map_err(|e| bad_input(format!("--addr {:?}: {e}", args.addr)))?;
+    let mut operator = match &args.operator {
+        Some(text) => {
+            Some(text.parse::<Address>().map_err(|e| bad_input(format!("--operator: {e}")))?)
+        }
+        None => None,
+    };
+    let demo_keys = if args.demo { Some(demo_keys(&args.db)?) } else { None };
+    if let Some((_, keys)) = &demo_keys {
+        operator = operator.or(Some(keys[0].1.address()));
+    }
+
+    let store = Arc::new(
+        SqliteStore::open(&args.db)
+            .await
+            .with_context(|| format!("cannot open the database {}", args.db.display()))?,
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let config = Config {
+        operator,
+        test_clock: args.test_clock,
+        siwe_domain: local.to_string(),
+        siwe_uri: format!("http://{local}"),
+        ..Config::default()
+    };
+    let state = AppState::new(store.clone(), config);
+
+    // A ledger that does not balance means tampering or a bug: refuse to serve on it.
+    let report = state.check_ledger().await.map_err(|e| anyhow::anyhow!(e.message))?;
+    if !report.balanced {
+        anyhow::bail!("the ledger check failed: {}", report.problems.join("; "));
+    }
+    tracing::info!(
+        db = %args.db.display(),
+        journal_entries = report.journal_entries,
+        "ledger balanced"
+    );
+
+    if let Some((dir, keys)) = &demo_keys {
+        let labelers: Vec<Address> = keys[1..].iter().map(|(_, k)| k.address()).collect();
+        let seeded = demo::seed(&state, keys[0].1.address(), &labelers)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot set up the demo: {}", e.message))?;
+        print_demo(local, dir, keys, seeded);
+    }
+
+    let scheduler = scheduler::spawn(state.clone());
+    tracing::info!(url = %format!("http://{local}/api/v1"), "listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server failed")?;
+    scheduler.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// The demo's keys, read from the folder beside the database or created there once:
+/// `operator.json` and `labeler-N.json`, each `{"address", "private_key"}` like `keys new`.
+fn demo_keys(db: &Path) -> anyhow::Result<(PathBuf, Vec<(PathBuf, LabelerKey)>)> {
+    let stem = db.file_stem().and_then(|s| s.to_str()).unwrap_or("plumbline");
+    let dir = db.with_file_name(format!("{stem}-demo-keys"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| bad_input(format!("cannot create {}: {e}", dir.display())))?;
+    let names = std::iter::once("operator".to_string())
+        .chain((1..=DEMO_LABELERS).map(|i| format!("labeler-{i}")));
+    let mut keys = Vec::new();
+    for name in names {
+        let path = dir.join(format!("{name}.json"));
+        let key = if path.exists() { read_key(&path)? } else { write_new_key(&path)? };
+        keys.push((path, key));
+    }
+    Ok((dir, keys))
+}
+
+fn read_key(path: &Path) -> anyhow::Result<LabelerKey> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad_input(format!("{} is not a key file: {e}", path.display())))?;
+    let secret = document["private_key"]
+        .as_str()
+        .and_then(|s| alloy_hex_32(s.trim_start_matches("0x")))
+        .and_then(|bytes| LabelerKey::from_bytes(&bytes))
+        .ok_or_else(|| bad_input(format!("{} has no valid private_key", path.display())))?;
+    Ok(secret)
+}
+
+fn alloy_hex_32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(bytes)
+}
+
+fn write_new_key(path: &Path) -> anyhow::Result<LabelerKey> {
+    let key = loop {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| anyhow::anyhow!("the system has no randomness: {e}"))?;
+        // Fewer than 1 in 2^127 random strings are not valid keys; draw again if so.
+        if let Some(key) = LabelerKey::from_bytes(&secret) {
+            break key;
+        }
+    };
+    let secret: String = key.secret_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let document = serde_json::json!({
+        "address": key.address().to_string(),
+        "private_key": format!("0x{secret}"),
+    });
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| bad_input(format!("cannot create {}: {e}", path.display())))?;
+    writeln!(file, "{document:#}")?;
+    Ok(key)
+}
+
+fn print_demo(
+    local: SocketAddr,
+    dir: &Path,
+    keys: &[(PathBuf, LabelerKey)],
+    seeded: demo::DemoSeed,
+) {
+    let url = format!("http://{local}");
+    let id = seeded.experiment_id;
+    let state = if seeded.created { "created and opened" } else { "already set up" };
+    eprintln!("demo: experiment {id} {state}; keys in {}:", dir.display());
+    for (path, key) in keys {
+        eprintln!("  {}  {}", key.address(), path.display());
+    }
+    let labeler = keys[1].0.display();
+    eprintln!("try it:");
+    eprintln!("  curl {url}/api/v1/experiments/{id}");
+    eprintln!("  plumbline labeler join {id} --key {labeler} --server {url}");
+}

@@ -1,0 +1,208 @@
+//! Running the real `plumbline serve` in a temporary directory, for end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_plumbline")
+}
+
+/// Runs the binary with arguments and environment, returning its output.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(binary());
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the binary runs")
+}
+
+/// Runs the binary and insists on success; returns stdout.
+pub fn run_ok(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = run(args, env);
+    assert!(
+        output.status.success(),
+        "plumbline {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory named after the test.
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("plumbline-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// A path inside it, as a string.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Writes a file inside it; returns its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free loopback port (bound and released; the server binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running server, killed (SIGKILL) on drop.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub db: PathBuf,
+    pub operator: String,
+}
+
+impl Server {
+    /// Starts `plumbline serve --test-clock` on `db` and waits until `/health` answers.
+    pub fn start(db: &Path, operator: &str, port: u16) -> Server {
+        let addr = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(db.with_extension("log")).unwrap();
+        let child = Command::new(binary())
+            .args(["serve", "--db", &db.to_string_lossy(), "--addr", &addr])
+            .args(["--operator", operator, "--test-clock"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the server starts");
+        let server = Server {
+            child,
+            url: format!("http://{addr}"),
+            db: db.to_path_buf(),
+            operator: operator.into(),
+        };
+        server.wait_healthy();
+        server
+    }
+
+    fn wait_healthy(&self) {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = agent.get(format!("{}/api/v1/health", self.url)).call()
+                && response.status() == 200
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(self.db.with_extension("log")).unwrap_or_default();
+        panic!("the server did not become healthy in 30 s; its log:\n{log}");
+    }
+
+    /// Kills the server with SIGKILL and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// GET a JSON document.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response = agent.get(format!("{}/api/v1{path}", self.url)).call().unwrap();
+        response.body_mut().read_json().unwrap()
+    }
+
+    /// POST JSON; returns the status and the answer.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response =
+            agent.post(format!("{}/api/v1{path}", self.url)).send_json(body).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
+    /// Sets the server's test clock.
+    pub fn set_clock(&self, now: u64) {
+        let (status, answer) = self.post("/test/clock", &serde_json::json!({ "now": now }));
+        assert!(status < 300, "setting the clock: {status} {answer}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Creates a key file with `plumbline keys new`; returns (path, address).
+pub fn new_key(dir: &TempDir, name: &str) -> (String, String) {
+    let path = dir.path(name);
+    let address = run_ok(&["keys", "new", "--out", &path], &[]).trim().to_string();
+    (path, address)
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A pairwise spec with deadlines an hour and two hours from `start`.
+pub fn pairwise_spec(start: u64, block_size: u32, overlap: u32, gold: u32) -> String {
+    format!(
+        r#"schema_version = 1
+title = "Which answer is more helpful?"
+block_size = {block_size}
+overlap = {overlap}
+gold_per_batch = {gold}
+stake_per_batch = "1000000"
+reward_pool = "500000000"
+commit_deadline = {commit}
+reveal_deadline = {reveal}
+
+[question]
+kind = "pairwise"
+strength_max = 2
+allow_tie = false
+instructions = "Pick the more helpful answer; 2 when you are sure."
+"#,
+        commit = start + 3_600,
+        reveal = start + 7_200,
+    )
+}
+
+/// Pairwise tasks: `regular` plain ones and `gold` with answers; the latent truth of task i
+/// prefers response B when i is even.
+pub fn pairwise_tasks(regular: usize, gold: usize) -> String {
+    (0..regular + gold)
+        .map(|i| {
+            let gold_field =
+                if i >= regular { format!(r#", "gold": {}"#, truth_of(i)) } else { String::new() };
+            format!(
+                r#"{{"id": "q{i}", "prompt": "Question {i}?", "responses": ["Answer A to {i}", "Answer B to {i}"]{gold_field}}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The latent preference of task `i` (canonical order): 2 for B, −2 for A.
+pub fn truth_of(i: usize) -> i64 {
+    if i % 2 == 0 { 2 } else { -2 }
+}

@@ -1,0 +1,119 @@
+//! The real server and the real CLI through a whole experiment: 20 programmatic labelers, a
+//! passing audit of the public record, and a TRL export.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
+    let dir = TempDir::new("e2e");
+    let (operator_key, operator) = new_key(&dir, "operator.json");
+    let (creator_key, creator) = new_key(&dir, "creator.json");
+    let server = Server::start(&dir.0.join("plumbline.db"), &operator, free_port());
+    let url = server.url.clone();
+    let env = [("PLUMBLINE_SERVER", url.as_str())];
+
+    let start = now();
+    server.set_clock(start);
+    run_ok(
+        &["ledger", "mint", "--to", &creator, "--amount", "1000000000", "--key", &operator_key],
+        &env,
+    );
+    let spec = dir.write("spec.toml", &pairwise_spec(start, 10, 5, 2));
+    let tasks = dir.write("tasks.jsonl", &pairwise_tasks(40, 6));
+    let id =
+        run_ok(&["experiment", "create", &spec, "--key", &creator_key], &env).trim().to_string();
+    run_ok(&["experiment", "import", &id, &tasks, "--key", &creator_key], &env);
+    run_ok(&["experiment", "fund", &id, "--key", &creator_key], &env);
+    run_ok(&["experiment", "open", &id, "--key", &creator_key], &env);
+
+    // Twenty labelers: sixteen careful ones and four who always pick the left-shown answer.
+    let mut labelers = Vec::new();
+    for n in 0..20 {
+        let (key, address) = new_key(&dir, &format!("labeler{n}.json"));
+        run_ok(
+            &["ledger", "mint", "--to", &address, "--amount", "5000000", "--key", &operator_key],
+            &env,
+        );
+        let batch: serde_json::Value =
+            serde_json::from_str(&run_ok(&["labeler", "join", &id, "--key", &key], &env)).unwrap();
+        let batch_id = batch["batch_id"].as_u64().unwrap().to_string();
+        let lines: Vec<String> = batch["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|task| {
+                let task_id = task["id"].as_str().unwrap();
+                let index: usize = task_id[1..].parse().unwrap();
+                let label = if n < 16 {
+                    truth_of(index)
+                } else {
+                    // "Always left": the shown A, mapped back to canonical order.
+                    let order = task["response_order"].as_array().unwrap();
+                    if order[0] == 0 { -2 } else { 2 }
+                };
+                format!(r#"{{"id": "{task_id}", "label": {label}}}"#)
+            })
+            .collect();
+        let labels = dir.write(&format!("labels{n}.jsonl"), &lines.join("\n"));
+        run_ok(
+            &["labeler", "commit", &id, "--batch", &batch_id, "--labels", &labels, "--key", &key],
+            &env,
+        );
+        labelers.push((key, address, batch_id, labels));
+    }
+    let balance: serde_json::Value =
+        serde_json::from_str(&run_ok(&["ledger", "balance", &labelers[0].1], &env)).unwrap();
+    assert_eq!(balance["locked"], "1000000", "the stake is locked: {balance}");
+
+    server.set_clock(start + 3_601);
+    for (key, _, batch_id, labels) in &labelers {
+        run_ok(
+            &["labeler", "reveal", &id, "--batch", batch_id, "--labels", labels, "--key", key],
+            &env,
+        );
+    }
+    server.set_clock(start + 7_201);
+    run_ok(&["experiment", "settle", &id], &env);
+    let status: serde_json::Value =
+        serde_json::from_str(&run_ok(&["experiment", "status", &id], &env)).unwrap();
+    assert_eq!(status["experiment"]["phase"], "settled", "{status}");
+
+    let record = dir.path("record.json");
+    run_ok(&["experiment", "record", &id, "--out", &record], &env);
+    let verified = run_ok(&["audit", &record], &[]);
+    assert!(verified.starts_with("verified:"), "{verified}");
+    let published: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let results = published["settlement"]["labelers"].as_array().unwrap();
+    assert_eq!(results.len(), 20);
+    let tier_of = |address: &str| {
+        results
+            .iter()
+            .find(|l| l["labeler"].as_str().unwrap().eq_ignore_ascii_case(address))
+            .map(|l| l["tier"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    for (_, address, _, _) in &labelers[16..] {
+        assert_ne!(tier_of(address), "rewarded", "always-left earns nothing");
+    }
+
+    let trl = run_ok(&["experiment", "export", &id, "--format", "trl"], &env);
+    let rows: Vec<serde_json::Value> =
+        trl.lines().map(|l| serde_json::from_str(l).expect("TRL rows are JSON lines")).collect();
+    assert!(rows.len() >= 40, "{} TRL rows", rows.len());
+    for row in &rows {
+        for field in ["prompt", "chosen", "rejected"] {
+            assert!(row[field].is_string(), "{field} in {row}");
+        }
+        let index: usize = row["prompt"].as_str().unwrap()["Question ".len()..]
+            .trim_end_matches('?')
+            .parse()
+            .unwrap();
+        let expected = if truth_of(index) > 0 { "Answer B" } else { "Answer A" };
+        assert!(row["chosen"].as_str().unwrap().starts_with(expected), "{row}");
+    }
+    let health = server.get("/health");
+    assert_eq!(health["ledger_balanced"], true, "{health}");
+}

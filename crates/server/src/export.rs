@@ -1,0 +1,606 @@
+//! The dataset of a settled experiment, built from its public record: per task the consensus
+//! label with its confidence (from `plumbline-infer`), the per-item agreement, and the labels
+//! that made it under per-experiment pseudonyms. Labels of slashed labelers are left out.
+//!
+//! Consensus by kind: Dawid-Skene posteriors for binary and choice questions; the
+//! reliability-weighted mean for ratings and pairwise strengths; Plackett-Luce for rankings;
+//! none for free text.
+
+use crate::error::{AppError, AppResult};
+use alloy_primitives::keccak256;
+use plumbline_core::label::{Agreement, Label};
+use plumbline_core::record::PublicRecord;
+use plumbline_core::settle::Tier;
+use plumbline_core::spec::QuestionKind;
+use plumbline_core::{Address, B256};
+use plumbline_infer::{
+    Dataset, DsOptions, NumericDataset, PlOptions, Rankings, WeightedMeanOptions, dawid_skene,
+    plackett_luce, weighted_mean,
+};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// TRL preference pairs (JSONL of `prompt, chosen, rejected, margin, confidence`).
+    Trl,
+    /// One JSON object per task, with everything.
+    Jsonl,
+    /// One CSV row per task; nested values as JSON.
+    Csv,
+    /// The CSV's columns as Apache Parquet.
+    Parquet,
+    /// crowd-kit's long format: `task, worker, label`.
+    Raw,
+}
+
+impl Format {
+    /// The format named in `?format=`.
+    pub fn parse(name: &str) -> AppResult<Format> {
+        Ok(match name {
+            "trl" => Format::Trl,
+            "jsonl" => Format::Jsonl,
+            "csv" => Format::Csv,
+            "parquet" => Format::Parquet,
+            "raw" => Format::Raw,
+            other => {
+                return Err(AppError::bad_request(format!(
+                    "unknown format {other:?}: use trl, jsonl, csv, parquet or raw"
+                )));
+            }
+        })
+    }
+
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Trl | Format::Jsonl => "jsonl",
+            Format::Csv | Format::Raw => "csv",
+            Format::Parquet => "parquet",
+        }
+    }
+
+    /// The media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Trl | Format::Jsonl => "application/x-ndjson",
+            Format::Csv | Format::Raw => "text/csv; charset=utf-8",
+            Format::Parquet => "application/vnd.apache.parquet",
+        }
+    }
+}
+
+/// A labeler's name in one experiment's dataset: `w` and the first 8 hex digits of
+/// `keccak256(experiment_id ‖ address)`. Stable within the experiment, unlinkable across
+/// experiments without the address.
+pub fn pseudonym(experiment_id: B256, address: Address) -> String {
+    let mut bytes = [0u8; 52];
+    bytes[..32].copy_from_slice(experiment_id.as_slice());
+    bytes[32..].copy_from_slice(address.as_slice());
+    format!("w{}", &alloy_primitives::hex::encode(keccak256(bytes))[..8])
+}
+
+/// One label in the dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelRow {
+    /// Task index.
+    pub task: u32,
+    /// The labeler's pseudonym.
+    pub worker: String,
+    /// The labeler's cohort.
+    pub cohort: Option<String>,
+    /// The canonical label.
+    pub label: Label,
+}
+
+/// One task's aggregate.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Item {
+    /// The consensus label as JSON (a class, a mean value, a ranking).
+    pub consensus: Option<Value>,
+    /// The consensus value for pairwise questions: sign is the preferred response.
+    pub value: Option<f64>,
+    /// The aggregator's confidence in the consensus, in [0, 1].
+    pub confidence: Option<f64>,
+    /// Mean agreement a(x, y) over pairs of this task's labels, in [0, 1].
+    pub agreement: Option<f64>,
+    /// Indices into the label rows.
+    pub labels: Vec<usize>,
+}
+
+/// The labels of revealed batches whose labelers were not slashed, in batch order.
+pub fn label_rows(record: &PublicRecord) -> Vec<LabelRow> {
+    let slashed: HashSet<Address> = record
+        .settlement
+        .labelers
+        .iter()
+        .filter(|l| l.tier == Tier::Slashed)
+        .map(|l| l.labeler)
+        .collect();
+    let joins: BTreeMap<u64, _> = record.joins.iter().map(|j| (j.batch_id, &j.join)).collect();
+    let mut rows = Vec::new();
+    for reveal in &record.reveals {
+        let Some(join) = joins.get(&reveal.batch_id) else { continue };
+        if slashed.contains(&join.labeler) {
+            continue;
+        }
+        let worker = pseudonym(record.experiment_id, join.labeler);
+        for label in &reveal.reveal.labels {
+            rows.push(LabelRow {
+                task: label.task,
+                worker: worker.clone(),
+                cohort: join.cohort.clone(),
+                label: label.label.clone(),
+            });
+        }
+    }
+    rows
+}
+
+/// The aggregate of every task (index = task index).
+pub fn aggregate(kind: &QuestionKind, task_count: usize, rows: &[LabelRow]) -> Vec<Item> {
+    let mut items = vec![Item::default(); task_count];
+    for (i, row) in rows.iter().enumerate() {
+        if let Some(item) = items.get_mut(row.task as usize) {
+            item.labels.push(i);
+        }
+    }
+    let agreement_of = Agreement::of(kind);
+    if !matches!(kind, QuestionKind::Text { .. }) {
+        for item in &mut items {
+            item.agreement =
+                mean_pairwise(&agreement_of, item.labels.iter().map(|&i| &rows[i].label));
+        }
+    }
+    if rows.is_empty() {
+        return items;
+    }
+    match kind {
+        QuestionKind::Binary { .. } | QuestionKind::Choice { .. } => {
+            let data = Dataset::from_rows(rows.iter().filter_map(|r| {
+                let value = r.label.as_int()?;
+                Some((r.task.to_string(), r.worker.clone(), value.to_string()))
+            }));
+            let model = dawid_skene(&data, &DsOptions::default());
+            for t in 0..data.n_tasks() {
+                let Ok(task) = data.tasks().name(t as u32).parse::<usize>() else { continue };
+                let class = &data.classes()[model.result.labels[t] as usize];
+                if let (Some(item), Ok(value)) = (items.get_mut(task), class.parse::<i64>()) {
+                    item.consensus = Some(json!(value));
+                    item.confidence = Some(model.result.confidence[t]);
+                }
+            }
+        }
+        QuestionKind::Rating { .. } | QuestionKind::Pairwise { .. } => {
+            let numeric = rows.iter().filter_map(|r| {
+                Some((r.task.to_string(), r.worker.clone(), r.label.as_int()? as f64))
+            });
+            let Ok(data) = NumericDataset::from_rows(numeric) else { return items };
+            let fit = weighted_mean(&data, &WeightedMeanOptions::default());
+            for t in 0..data.n_tasks() {
+                let Ok(task) = data.tasks().name(t as u32).parse::<usize>() else { continue };
+                if let Some(item) = items.get_mut(task) {
+                    item.value = Some(fit.values[t]);
+                    item.consensus = Some(json!(fit.values[t]));
+                    item.confidence = Some(fit.confidence[t]);
+                }
+            }
+        }
+        QuestionKind::Ranking { n } => {
+            let mut rankings = Rankings::new();
+            for r in rows {
+                if let Label::Ranking(order) = &r.label {
+                    let names: Vec<String> =
+                        order.iter().map(|p| format!("{}:{p}", r.task)).collect();
+                    // A malformed ranking never reaches a record (the reveal was checked).
+                    let _ = rankings.push(&r.worker, &names);
+                }
+            }
+            let fit = plackett_luce(&rankings, &PlOptions::default());
+            let score_of = |task: usize, response: u32| {
+                rankings.items().get(&format!("{task}:{response}")).map(|i| fit.scores[i as usize])
+            };
+            for (task, item) in items.iter_mut().enumerate() {
+                if item.labels.is_empty() {
+                    continue;
+                }
+                let mut order: Vec<u32> = (0..*n).collect();
+                // Stronger first; equal strengths keep the canonical order.
+                order.sort_by(|&a, &b| {
+                    let (sa, sb) =
+                        (score_of(task, a).unwrap_or(0.0), score_of(task, b).unwrap_or(0.0));
+                    sb.total_cmp(&sa).then(a.cmp(&b))
+                });
+                let consensus = Label::Ranking(order.iter().map(|&r| r as u8).collect());
+                let sum: i64 = item
+                    .labels
+                    .iter()
+                    .map(|&i| agreement_of.between(&rows[i].label, &consensus))
+                    .sum();
+                item.confidence = Some(sum as f64 / (item.labels.len() as f64 * 1e6));
+                item.consensus = Some(json!(order));
+            }
+        }
+        QuestionKind::Text { .. } => {}
+    }
+    items
+}
+
+fn mean_pairwise<'a>(
+    agreement: &Agreement,
+    labels: impl Iterator<Item = &'a Label>,
+) -> Option<f64> {
+    let labels: Vec<&Label> = labels.collect();
+    let (mut sum, mut pairs) = (0i64, 0u64);
+    for (i, x) in labels.iter().enumerate() {
+        for y in &labels[i + 1..] {
+            sum += agreement.between(x, y);
+            pairs += 1;
+        }
+    }
+    (pairs > 0).then(|| sum as f64 / (pairs as f64 * 1e6))
+}
+
+fn label_json(label: &Label) -> Value {
+    serde_json::to_value(label).expect("labels serialize")
+}
+
+/// The dataset of a settled experiment in `format`.
+pub fn export(record: &PublicRecord, format: Format) -> AppResult<Vec<u8>> {
+    let kind = &record.spec.question.kind;
+    if format == Format::Trl && !matches!(kind, QuestionKind::Pairwise { .. }) {
+        return Err(AppError::invalid(format!(
+            "the trl format holds preference pairs; this question is {}",
+            kind.name()
+        )));
+    }
+    let rows = label_rows(record);
+    let items = aggregate(kind, record.tasks.len(), &rows);
+    let out = match format {
+        Format::Trl => trl(record, &items),
+        Format::Jsonl => {
+            // Per-cohort consensus: the same aggregator over each cohort's labels alone.
+            let cohorts = record.spec.cohorts.iter().flat_map(|c| c.values.iter());
+            let by_cohort: Vec<(&str, Vec<Item>)> = cohorts
+                .map(|cohort| {
+                    let mine: Vec<LabelRow> = rows
+                        .iter()
+                        .filter(|r| r.cohort.as_deref() == Some(cohort))
+                        .cloned()
+                        .collect();
+                    (cohort.as_str(), aggregate(kind, record.tasks.len(), &mine))
+                })
+                .collect();
+            jsonl(record, &rows, &items, &by_cohort)
+        }
+        Format::Csv => csv_table(record, &rows, &items).map_err(AppError::internal)?,
+        Format::Parquet => parquet_table(record, &rows, &items).map_err(AppError::internal)?,
+        Format::Raw => raw(record, &rows).map_err(AppError::internal)?,
+    };
+    Ok(out)
+}
+
+fn trl(record: &PublicRecord, items: &[Item]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (task, item) in record.tasks.iter().zip(items) {
+        // A tie (or no label) prefers nothing, so it makes no preference pair.
+        let Some(value) = item.value.filter(|v| v.abs() > 1e-9) else { continue };
+        let (chosen, rejected) = if value > 0.0 { (1, 0) } else { (0, 1) };
+        let line = json!({
+            "prompt": task.prompt,
+            "chosen": task.responses[chosen],
+            "rejected": task.responses[rejected],
+            "margin": value.abs(),
+            "confidence": item.confidence,
+        });
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn labels_json(rows: &[LabelRow], item: &Item) -> Value {
+    Value::Array(
+        item.labels
+            .iter()
+            .map(|&i| {
+                let row = &rows[i];
+                let mut label = json!({ "worker": row.worker, "label": label_json(&row.label) });
+                if let Some(cohort) = &row.cohort {
+                    label["cohort"] = json!(cohort);
+                }
+                label
+            })
+            .collect(),
+    )
+}
+
+fn jsonl(
+    record: &PublicRecord,
+    rows: &[LabelRow],
+    items: &[Item],
+    by_cohort: &[(&str, Vec<Item>)],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (index, (task, item)) in record.tasks.iter().zip(items).enumerate() {
+        let cohort_consensus: serde_json::Map<String, Value> = by_cohort
+            .iter()
+            .map(|(cohort, items)| (cohort.to_string(), json!(items[index].consensus)))
+            .collect();
+        let mut line = json!({
+            "task": index,
+            "id": task.id,
+            "prompt": task.prompt,
+            "responses": task.responses,
+            "gold": task.gold.as_ref().map(label_json),
+            "consensus": item.consensus,
+            "cohort_consensus": cohort_consensus,
+            "confidence": item.confidence,
+            "agreement": item.agreement,
+            "labels": labels_json(rows, item),
+        });
+        if !task.meta.is_empty() {
+            line["meta"] = Value::Object(task.meta.clone());
+        }
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The per-task table shared by CSV and Parquet: nested values as JSON text.
+struct Table {
+    task: Vec<i64>,
+    id: Vec<String>,
+    prompt: Vec<String>,
+    responses: Vec<String>,
+    gold: Vec<Option<String>>,
+    consensus: Vec<Option<String>>,
+    confidence: Vec<Option<f64>>,
+    agreement: Vec<Option<f64>>,
+    labels: Vec<String>,
+}
+
+const COLUMNS: [&str; 9] =
+    ["task", "id", "prompt", "responses", "gold", "consensus", "confidence", "agreement", "labels"];
+
+fn table(record: &PublicRecord, rows: &[LabelRow], items: &[Item]) -> Table {
+    let n = record.tasks.len();
+    let mut t = Table {
+        task: Vec::with_capacity(n),
+        id: Vec::with_capacity(n),
+        prompt: Vec::with_capacity(n),
+        responses: Vec::with_capacity(n),
+        gold: Vec::with_capacity(n),
+        consensus: Vec::with_capacity(n),
+        confidence: Vec::with_capacity(n),
+        agreement: Vec::with_capacity(n),
+        labels: Vec::with_capacity(n),
+    };
+    for (index, (task, item)) in record.tasks.iter().zip(items).enumerate() {
+        t.task.push(index as i64);
+        t.id.push(task.id.clone());
+        t.prompt.push(task.prompt.clone());
+        t.responses.push(json!(task.responses).to_string());
+        t.gold.push(task.gold.as_ref().map(|g| label_json(g).to_string()));
+        t.consensus.push(item.consensus.as_ref().map(Value::to_string));
+        t.confidence.push(item.confidence);
+        t.agreement.push(item.agreement);
+        t.labels.push(labels_json(rows, item).to_string());
+    }
+    t
+}
+
+fn csv_table(
+    record: &PublicRecord,
+    rows: &[LabelRow],
+    items: &[Item],
+) -> Result<Vec<u8>, csv::Error> {
+    let t = table(record, rows, items);
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(COLUMNS)?;
+    let number = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for i in 0..t.task.len() {
+        writer.write_record([
+            t.task[i].to_string().as_str(),
+            &t.id[i],
+            &t.prompt[i],
+            &t.responses[i],
+            t.gold[i].as_deref().unwrap_or(""),
+            t.consensus[i].as_deref().unwrap_or(""),
+            &number(t.confidence[i]),
+            &number(t.agreement[i]),
+            &t.labels[i],
+        ])?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+fn raw(record: &PublicRecord, rows: &[LabelRow]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["task", "worker", "label"])?;
+    for row in rows {
+        let label = match &row.label {
+            Label::Int(v) => v.to_string(),
+            Label::Ranking(order) => json!(order).to_string(),
+            Label::Text(text) => text.clone(),
+        };
+        writer.write_record([record.tasks[row.task as usize].id.as_str(), &row.worker, &label])?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The Parquet schema of the per-task table.
+const PARQUET_SCHEMA: &str = "message dataset {
+    REQUIRED INT64 task;
+    REQUIRED BYTE_ARRAY id (UTF8);
+    REQUIRED BYTE_ARRAY prompt (UTF8);
+    REQUIRED BYTE_ARRAY responses (UTF8);
+    OPTIONAL BYTE_ARRAY gold (UTF8);
+    OPTIONAL BYTE_ARRAY consensus (UTF8);
+    OPTIONAL DOUBLE confidence;
+    OPTIONAL DOUBLE agreement;
+    REQUIRED BYTE_ARRAY labels (UTF8);
+}";
+
+fn parquet_table(
+    record: &PublicRecord,
+    rows: &[LabelRow],
+    items: &[Item],
+) -> parquet::errors::Result<Vec<u8>> {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+
+    let t = table(record, rows, items);
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(PARQUET_SCHEMA)?);
+    let mut out = Vec::new();
+    let mut writer =
+        SerializedFileWriter::new(&mut out, schema, Arc::new(WriterProperties::builder().build()))?;
+    let mut group = writer.next_row_group()?;
+    let bytes = |values: &[String]| -> Vec<ByteArray> {
+        values.iter().map(|s| ByteArray::from(s.as_str())).collect()
+    };
+    // Optional columns write only the present values, with definition level 1 for present
+    // and 0 for null.
+    let optional_bytes = |values: &[Option<String>]| -> (Vec<ByteArray>, Vec<i16>) {
+        let present = values.iter().flatten().map(|s| ByteArray::from(s.as_str())).collect();
+        (present, values.iter().map(|v| i16::from(v.is_some())).collect())
+    };
+    let optional_doubles = |values: &[Option<f64>]| -> (Vec<f64>, Vec<i16>) {
+        (
+            values.iter().flatten().copied().collect(),
+            values.iter().map(|v| i16::from(v.is_some())).collect(),
+        )
+    };
+    let mut column = 0;
+    while let Some(mut writer) = group.next_column()? {
+        match column {
+            0 => {
+                writer.typed::<Int64Type>().write_batch(&t.task, None, None)?;
+            }
+            1 | 2 | 3 | 8 => {
+                let values = match column {
+                    1 => &t.id,
+                    2 => &t.prompt,
+                    3 => &t.responses,
+                    _ => &t.labels,
+                };
+                writer.typed::<ByteArrayType>().write_batch(&bytes(values), None, None)?;
+            }
+            4 | 5 => {
+                let (values, levels) =
+                    optional_bytes(if column == 4 { &t.gold } else { &t.consensus });
+                writer.typed::<ByteArrayType>().write_batch(&values, Some(&levels), None)?;
+            }
+            _ => {
+                let (values, levels) =
+                    optional_doubles(if column == 6 { &t.confidence } else { &t.agreement });
+                writer.typed::<DoubleType>().write_batch(&values, Some(&levels), None)?;
+            }
+        }
+        writer.close()?;
+        column += 1;
+    }
+    group.close()?;
+    writer.close()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plumbline_core::synthetic::{self, Behavior, Params};
+
+    fn record() -> PublicRecord {
+        let mut labelers = vec![Behavior::Accurate(950_000); 5];
+        labelers.push(Behavior::Accurate(20_000));
+        let params = Params {
+            spec: synthetic::binary_spec(30, 3, 8),
+            regular_tasks: 60,
+            gold_tasks: 12,
+            positive_rate: 500_000,
+            labelers,
+            reputations: BTreeMap::new(),
+        };
+        synthetic::run(&params, 3).unwrap().record
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_per_experiment_and_differ_across() {
+        let a = Address::repeat_byte(7);
+        let p = pseudonym(B256::repeat_byte(1), a);
+        assert_eq!(p, pseudonym(B256::repeat_byte(1), a));
+        assert_ne!(p, pseudonym(B256::repeat_byte(2), a));
+        assert_eq!(p.len(), 9);
+        assert!(p.starts_with('w'));
+    }
+
+    #[test]
+    fn slashed_labels_are_left_out_and_names_are_pseudonyms() {
+        let record = record();
+        let slashed: Vec<Address> = record
+            .settlement
+            .labelers
+            .iter()
+            .filter(|l| l.tier == Tier::Slashed)
+            .map(|l| l.labeler)
+            .collect();
+        let rows = label_rows(&record);
+        let workers: HashSet<&str> = rows.iter().map(|r| r.worker.as_str()).collect();
+        for address in &slashed {
+            assert!(!workers.contains(pseudonym(record.experiment_id, *address).as_str()));
+        }
+        let raw = String::from_utf8(export(&record, Format::Raw).unwrap()).unwrap();
+        for l in &record.settlement.labelers {
+            assert!(
+                !raw.to_lowercase().contains(&format!("{:x}", l.labeler)[2..]),
+                "address leaked"
+            );
+        }
+    }
+
+    #[test]
+    fn consensus_recovers_the_gold_answers() {
+        let record = record();
+        let items = aggregate(&record.spec.question.kind, record.tasks.len(), &label_rows(&record));
+        let mut right = 0;
+        let mut gold = 0;
+        for (task, item) in record.tasks.iter().zip(&items) {
+            if let (Some(Label::Int(answer)), Some(consensus)) = (&task.gold, &item.consensus) {
+                gold += 1;
+                right += usize::from(consensus == &json!(answer));
+                let confidence = item.confidence.unwrap();
+                assert!((0.0..=1.0).contains(&confidence));
+            }
+        }
+        assert!(gold > 0 && right * 10 >= gold * 9, "{right} of {gold} gold answers recovered");
+    }
+
+    #[test]
+    fn parquet_reads_back_with_every_row() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let record = record();
+        let bytes = export(&record, Format::Parquet).unwrap();
+        let reader = SerializedFileReader::new(axum::body::Bytes::from(bytes)).unwrap();
+        let schema = reader.metadata().file_metadata().schema_descr();
+        let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
+        assert_eq!(names, COLUMNS);
+        let rows: Vec<_> = reader.get_row_iter(None).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(rows.len(), record.tasks.len());
+        let first = rows[0].to_string();
+        assert!(first.contains(&format!("id: \"{}\"", record.tasks[0].id)), "{first}");
+    }
+
+    #[test]
+    fn csv_has_a_header_and_a_row_per_task() {
+        let record = record();
+        let text = String::from_utf8(export(&record, Format::Csv).unwrap()).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), COLUMNS);
+        assert_eq!(reader.records().count(), record.tasks.len());
+        assert!(export(&record, Format::Trl).is_err(), "binary questions have no preference pairs");
+    }
+}

@@ -1,0 +1,100 @@
+//! Extractors whose refusals are `AppError`s: JSON and raw bodies (400, 413, 415, 422), the
+//! signed-in caller (401), and path values (400).
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use plumbline_core::{Address, B256};
+use serde::de::DeserializeOwned;
+
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        _ => "bad_request",
+    }
+}
+
+/// A JSON body. Refusals keep axum's status (400 syntax, 413 too large, 415 not JSON, 422 the
+/// wrong shape) but answer in the API's error form.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    let status = rejection.status();
+    AppError::new(status, code_of(status), rejection.body_text())
+}
+
+/// A raw body, within the route's size limit.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(RawBody(bytes)),
+            Err(rejection) => Err(bytes_rejection(rejection)),
+        }
+    }
+}
+
+fn bytes_rejection(rejection: BytesRejection) -> AppError {
+    let status = rejection.status();
+    AppError::new(status, code_of(status), rejection.body_text())
+}
+
+/// The signed-in caller, from `Authorization: Bearer TOKEN`. Each authenticated request also
+/// counts against the caller's rate limit.
+pub struct Caller(pub Address);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+            AppError::unauthorized("sign in and send `Authorization: Bearer TOKEN`")
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                AppError::unauthorized("the Authorization header must be `Bearer TOKEN`")
+            })?;
+        let address = state.authenticate(token).await?;
+        state.rate_limit(address)?;
+        Ok(Caller(address))
+    }
+}
+
+/// Parses a 32-byte id from a path segment.
+pub fn parse_id(text: &str) -> Result<B256, AppError> {
+    text.parse()
+        .map_err(|_| AppError::bad_request(format!("{text:?} is not a 0x-prefixed 32-byte id")))
+}
+
+/// Parses an address from a path segment.
+pub fn parse_address(text: &str) -> Result<Address, AppError> {
+    text.parse().map_err(|_| AppError::bad_request(format!("{text:?} is not an address")))
+}
+
+/// Parses a batch id from a path segment.
+pub fn parse_batch(text: &str) -> Result<u64, AppError> {
+    text.parse().map_err(|_| AppError::bad_request(format!("{text:?} is not a batch id")))
+}

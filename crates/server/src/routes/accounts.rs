@@ -1,0 +1,92 @@
+//! Accounts: balances and reputation; minting by the operator in embedded mode.
+
+use super::{Access, Route, router_of};
+use crate::error::{AppError, AppResult};
+use crate::extract::{Body, Caller, parse_address};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use plumbline_core::limits::AMOUNT_MAX;
+use plumbline_core::{Address, Amount};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// This module's routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            method: "get",
+            path: "/accounts/{address}",
+            summary: "An address's available and locked balances and its reputation",
+            access: Access::Anyone,
+            body: None,
+            responses: &[
+                (200, "`{address, available, locked, reputation}`"),
+                (400, "not an address"),
+            ],
+            handler: get(account),
+        },
+        Route {
+            method: "post",
+            path: "/ledger/mint",
+            summary: "Issue credits to an address (the operator only, embedded ledger)",
+            access: Access::Session,
+            body: Some("application/json"),
+            responses: &[
+                (200, "`{to, amount, available}`"),
+                (401, "not signed in"),
+                (403, "not the operator"),
+                (422, "amount out of range"),
+            ],
+            handler: post(mint),
+        },
+    ]
+}
+
+/// This module's router.
+pub fn router() -> Router<AppState> {
+    router_of(routes())
+}
+
+async fn account(
+    State(state): State<AppState>,
+    Path(address): Path<String>,
+) -> AppResult<Json<Value>> {
+    let address = parse_address(&address)?;
+    let balances = state.store().balances(address).await?;
+    let reputation = state.store().reputations(&[address]).await?.remove(&address);
+    Ok(Json(json!({
+        "address": address,
+        "available": balances.available.to_string(),
+        "locked": balances.locked.to_string(),
+        "reputation": reputation,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    to: Address,
+    #[serde(with = "plumbline_core::amount")]
+    amount: Amount,
+}
+
+async fn mint(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(request): Body<MintRequest>,
+) -> AppResult<Json<Value>> {
+    if state.config().operator != Some(caller) {
+        return Err(AppError::forbidden("only the operator may mint"));
+    }
+    if request.amount == 0 || request.amount > AMOUNT_MAX {
+        return Err(AppError::invalid("`amount` must be 1 to 10^36 base units"));
+    }
+    let balances = state.store().mint(request.to, request.amount, state.now()).await?;
+    Ok(Json(json!({
+        "to": request.to,
+        "amount": request.amount.to_string(),
+        "available": balances.available.to_string(),
+    })))
+}

@@ -1,0 +1,132 @@
+//! Sign-In with Ethereum: a challenge to sign, and the login that answers it with a bearer
+//! token. Only the token's hash is stored.
+
+use super::{Access, Route, router_of};
+use crate::error::{AppError, AppResult};
+use crate::extract::Body;
+use crate::siwe;
+use crate::state::{AppState, random_b256};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use plumbline_core::Address;
+use plumbline_core::eip712::{personal_hash, recover};
+use plumbline_store::{Challenge, Session};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// This module's routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            method: "post",
+            path: "/auth/challenge",
+            summary: "Get an EIP-4361 (Sign-In with Ethereum) message to sign",
+            access: Access::Anyone,
+            body: Some("application/json"),
+            responses: &[(200, "`{message, nonce, expires_at}`"), (429, "rate limited")],
+            handler: post(challenge),
+        },
+        Route {
+            method: "post",
+            path: "/auth/login",
+            summary: "Exchange the signed message for a bearer token",
+            access: Access::Anyone,
+            body: Some("application/json"),
+            responses: &[
+                (200, "`{token, address, expires_at}`"),
+                (400, "malformed signature or message"),
+                (401, "unknown, used or expired challenge"),
+                (403, "signed by someone else"),
+            ],
+            handler: post(login),
+        },
+    ]
+}
+
+/// This module's router.
+pub fn router() -> Router<AppState> {
+    router_of(routes())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChallengeRequest {
+    address: Address,
+}
+
+async fn challenge(
+    State(state): State<AppState>,
+    Body(request): Body<ChallengeRequest>,
+) -> AppResult<Json<Value>> {
+    state.rate_limit(request.address)?;
+    let now = state.now();
+    let config = state.config();
+    // EIP-4361 nonces are alphanumeric: 32 hex digits of randomness.
+    let nonce = alloy_primitives::hex::encode(&random_b256()?[..16]);
+    let expires_at = now + config.challenge_secs;
+    let message = siwe::message(
+        &config.siwe_domain,
+        &config.siwe_uri,
+        request.address,
+        &nonce,
+        now,
+        expires_at,
+    );
+    let stored = Challenge {
+        nonce: nonce.clone(),
+        address: request.address,
+        message: message.clone(),
+        expires_at,
+        created_at: now,
+    };
+    state.store().put_challenge(&stored).await?;
+    Ok(Json(json!({ "message": message, "nonce": nonce, "expires_at": expires_at })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    message: String,
+    signature: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Body(request): Body<LoginRequest>,
+) -> AppResult<Json<Value>> {
+    let now = state.now();
+    let nonce = siwe::nonce_of(&request.message)
+        .ok_or_else(|| AppError::bad_request("the message has no `Nonce:` line"))?;
+    let signature = alloy_primitives::hex::decode(&request.signature)
+        .map_err(|_| AppError::bad_request("`signature` is not hex"))?;
+    let challenge = state
+        .store()
+        .take_challenge(nonce, now)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the challenge is unknown, used or expired"))?;
+    if challenge.message != request.message {
+        return Err(AppError::unauthorized("the message is not the one this server issued"));
+    }
+    state.rate_limit(challenge.address)?;
+    let signer = recover(personal_hash(request.message.as_bytes()), &signature).map_err(|e| {
+        AppError::new(axum::http::StatusCode::FORBIDDEN, "bad_signature", e.to_string())
+    })?;
+    if signer != challenge.address {
+        return Err(AppError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "wrong_signer",
+            format!("the signature is by {signer}, not by {}", challenge.address),
+        ));
+    }
+    let token = alloy_primitives::hex::encode(random_b256()?);
+    let expires_at = now + state.config().session_secs;
+    let session = Session {
+        token_hash: alloy_primitives::keccak256(token.as_bytes()),
+        address: signer,
+        expires_at,
+        created_at: now,
+    };
+    state.store().put_session(&session).await?;
+    Ok(Json(json!({ "token": token, "address": signer, "expires_at": expires_at })))
+}

@@ -1,0 +1,227 @@
+//! The labeler's side: join (assigns a batch and locks the stake), read a batch, commit its
+//! labels, reveal them. Each write is authorized by its EIP-712 signature, not by a session.
+
+use super::{Access, Route, router_of};
+use crate::error::{AppError, AppResult};
+use crate::extract::{Body, parse_address, parse_batch, parse_id};
+use crate::state::AppState;
+use crate::views::BatchView;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use plumbline_core::B256;
+use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal, labels_root};
+use plumbline_core::experiment::Accepted;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Longest encrypted label backup stored beside a commit.
+pub const BACKUP_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// This module's routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            method: "post",
+            path: "/experiments/{id}/join",
+            summary: "Join with a signed `Join`: lock the stake and get a batch (the same join again returns it)",
+            access: Access::Signer,
+            body: Some("application/json"),
+            responses: &[
+                (201, "`BATCH`"),
+                (200, "`BATCH` of the same join, repeated"),
+                (403, "bad signature, wrong signer, or ineligible"),
+                (409, "not open, no batch left, nonce out of order, or insufficient balance"),
+                (422, "wrong stake or cohort"),
+            ],
+            handler: post(join),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}/labelers/{address}",
+            summary: "A labeler's batches in an experiment and the nonce its next `Join` must carry",
+            access: Access::Anyone,
+            body: None,
+            responses: &[
+                (200, "`{address, batches: [batch_id], next_nonce}`"),
+                (404, "unknown experiment"),
+            ],
+            handler: get(labeler),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}/batches/{batch_id}",
+            summary: "A batch: its tasks in the labeler's order, responses as shown",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "`BATCH`"), (404, "unknown batch")],
+            handler: get(batch),
+        },
+        Route {
+            method: "post",
+            path: "/experiments/{id}/batches/{batch_id}/commit",
+            summary: "Commit to a batch's labels with a signed `Commit`, optionally with an encrypted backup",
+            access: Access::Signer,
+            body: Some("application/json"),
+            responses: &[
+                (201, "`{batch_id, commitment, repeat: false}`"),
+                (200, "the same commitment again: `{..., repeat: true}`"),
+                (403, "bad signature or wrong signer"),
+                (404, "unknown batch"),
+                (409, "past the commit deadline, too soon, or a different commitment"),
+            ],
+            handler: post(commit),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}/batches/{batch_id}/commit",
+            summary: "A batch's accepted commit and its encrypted backup",
+            access: Access::Anyone,
+            body: None,
+            responses: &[
+                (200, "`{batch_id, commitment, signature, at, backup}`"),
+                (404, "not committed"),
+            ],
+            handler: get(read_commit),
+        },
+        Route {
+            method: "post",
+            path: "/experiments/{id}/batches/{batch_id}/reveal",
+            summary: "Reveal a batch's labels and salt with a signed `Reveal`",
+            access: Access::Signer,
+            body: Some("application/json"),
+            responses: &[
+                (201, "`{batch_id, labels_root, repeat: false}`"),
+                (200, "the same reveal again: `{..., repeat: true}`"),
+                (403, "bad signature or wrong signer"),
+                (404, "unknown batch"),
+                (409, "outside the reveal window, not committed, or a different reveal"),
+                (422, "labels or salt do not match the commitment, or break the question"),
+            ],
+            handler: post(reveal),
+        },
+    ]
+}
+
+/// This module's router.
+pub fn router() -> Router<AppState> {
+    router_of(routes())
+}
+
+fn status_of(accepted: Accepted) -> StatusCode {
+    match accepted {
+        Accepted::New => StatusCode::CREATED,
+        Accepted::Repeat => StatusCode::OK,
+    }
+}
+
+async fn join(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(join): Body<SignedJoin>,
+) -> AppResult<(StatusCode, Json<BatchView>)> {
+    let id = parse_id(&id)?;
+    state.rate_limit(join.labeler)?;
+    let now = state.now();
+    let (batch, new) = state.join(id, &join, now).await?;
+    let (batch, tasks, row) = state.batch(id, batch.batch_id).await?;
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(BatchView::new(batch, &tasks, &row.spec))))
+}
+
+async fn labeler(
+    State(state): State<AppState>,
+    Path((id, address)): Path<(String, String)>,
+) -> AppResult<Json<Value>> {
+    let (id, address) = (parse_id(&id)?, parse_address(&address)?);
+    state.experiment_row(id).await?;
+    let log = state.store().log(id).await?;
+    let batches: Vec<u64> =
+        log.joins.iter().filter(|j| j.join.labeler == address).map(|j| j.batch_id).collect();
+    // The nonce counts the labeler's earlier joins in the experiment.
+    Ok(Json(json!({ "address": address, "next_nonce": batches.len(), "batches": batches })))
+}
+
+async fn batch(
+    State(state): State<AppState>,
+    Path((id, batch_id)): Path<(String, String)>,
+) -> AppResult<Json<BatchView>> {
+    let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
+    let (batch, tasks, row) = state.batch(id, batch_id).await?;
+    Ok(Json(BatchView::new(batch, &tasks, &row.spec)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitRequest {
+    commitment: B256,
+    signature: alloy_primitives::Bytes,
+    #[serde(default)]
+    backup: Option<String>,
+}
+
+async fn commit(
+    State(state): State<AppState>,
+    Path((id, batch_id)): Path<(String, String)>,
+    Body(request): Body<CommitRequest>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
+    if request.backup.as_ref().is_some_and(|b| b.len() > BACKUP_BYTES_MAX) {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("`backup` is longer than {BACKUP_BYTES_MAX} bytes"),
+        ));
+    }
+    let commit = SignedCommit { commitment: request.commitment, signature: request.signature };
+    let accepted =
+        state.commit(id, batch_id, &commit, request.backup.as_deref(), state.now()).await?;
+    Ok((
+        status_of(accepted),
+        Json(json!({
+            "batch_id": batch_id,
+            "commitment": commit.commitment,
+            "repeat": accepted == Accepted::Repeat,
+        })),
+    ))
+}
+
+async fn read_commit(
+    State(state): State<AppState>,
+    Path((id, batch_id)): Path<(String, String)>,
+) -> AppResult<Json<Value>> {
+    let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
+    state.experiment_row(id).await?;
+    let log = state.store().log(id).await?;
+    let stored = log
+        .commits
+        .into_iter()
+        .find(|c| c.entry.batch_id == batch_id)
+        .ok_or_else(|| AppError::not_found(format!("batch {batch_id} has no commit")))?;
+    Ok(Json(json!({
+        "batch_id": batch_id,
+        "commitment": stored.entry.commit.commitment,
+        "signature": stored.entry.commit.signature,
+        "at": stored.entry.at,
+        "backup": stored.backup,
+    })))
+}
+
+async fn reveal(
+    State(state): State<AppState>,
+    Path((id, batch_id)): Path<(String, String)>,
+    Body(reveal): Body<SignedReveal>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
+    let accepted = state.reveal(id, batch_id, &reveal, state.now()).await?;
+    let root = labels_root(&reveal.labels).map_err(plumbline_core::Error::from)?;
+    Ok((
+        status_of(accepted),
+        Json(json!({
+            "batch_id": batch_id,
+            "labels_root": root,
+            "repeat": accepted == Accepted::Repeat,
+        })),
+    ))
+}

@@ -1,0 +1,315 @@
+//! Experiments: create, list, import tasks, fund, open, cancel; settle and read the
+//! settlement, the public record, live stats and the exported dataset.
+
+use super::{Access, Route, router_of};
+use crate::error::{AppError, AppResult};
+use crate::export::{self, Format};
+use crate::extract::{Body, Caller, RawBody, parse_id};
+use crate::state::{AppState, Config};
+use crate::views::ExperimentView;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use plumbline_core::spec::{ExperimentSpec, SpecFormat};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// This module's routes.
+pub fn routes(config: &Config) -> Vec<Route> {
+    vec![
+        Route {
+            method: "post",
+            path: "/experiments",
+            summary: "Create a draft experiment from a spec; the caller becomes its creator",
+            access: Access::Session,
+            body: Some("application/json"),
+            responses: &[
+                (201, "`EXPERIMENT`"),
+                (401, "not signed in"),
+                (422, "a spec field breaks a rule"),
+            ],
+            handler: post(create),
+        },
+        Route {
+            method: "get",
+            path: "/experiments",
+            summary: "Every experiment, newest first",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "`[EXPERIMENT]`")],
+            handler: get(list),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}",
+            summary: "One experiment",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "`EXPERIMENT`"), (404, "unknown experiment")],
+            handler: get(one),
+        },
+        Route {
+            method: "post",
+            path: "/experiments/{id}/tasks",
+            summary: "Import the draft's tasks from JSONL, all or nothing",
+            access: Access::Session,
+            body: Some("application/x-ndjson"),
+            responses: &[
+                (200, "`{tasks, regular, gold}`"),
+                (403, "not the creator"),
+                (409, "not a draft, or tasks already imported"),
+                (413, "file too large"),
+                (422, "a bad line, named by number"),
+            ],
+            handler: post(import).layer(DefaultBodyLimit::max(config.import_body_bytes_max)),
+        },
+        Route {
+            method: "post",
+            path: "/experiments/{id}/fund",
+            summary: "Move the reward pool from the creator's balance into escrow",
+            access: Access::Session,
+            body: None,
+            responses: &[
+                (200, "`EXPERIMENT` with `funded: true`"),
+                (403, "not the creator"),
+                (409, "not an unfunded draft, or insufficient balance"),
+            ],
+            handler: post(fund),
+        },
+        Route {
+            method: "post",
+            path: "/experiments/{id}/open",
+            summary: "Open a funded draft: draw the assignment seed and publish its hash",
+            access: Access::Session,
+            body: None,
+            responses: &[
+                (200, "`EXPERIMENT` with `phase: \"open\"` and `seed_hash`"),
+                (403, "not the creator"),
+                (409, "not a funded draft with tasks, or past the commit deadline"),
+            ],
+            handler: post(open),
+        },
+        Route {
+            method: "post",
+            path: "/experiments/{id}/cancel",
+            summary: "Cancel a draft and refund its pool",
+            access: Access::Session,
+            body: None,
+            responses: &[
+                (200, "`EXPERIMENT` with `phase: \"cancelled\"`"),
+                (403, "not the creator"),
+                (409, "not a draft"),
+            ],
+            handler: post(cancel),
+        },
+        Route {
+            method: "post",
+            path: "/experiments/{id}/settle",
+            summary: "Settle once the reveal deadline has passed (the scheduler does it too); idempotent",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "`SETTLEMENT`"), (409, "not yet due, or not open")],
+            handler: post(settle),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}/settlement",
+            summary: "The settlement",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "`SETTLEMENT`"), (404, "not settled")],
+            handler: get(settlement),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}/record",
+            summary: "The public record for `plumbline audit`",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "the public record"), (404, "not settled")],
+            handler: get(record),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}/stats",
+            summary: "Progress, agreement (Krippendorff's alpha), score histogram and tiers",
+            access: Access::Anyone,
+            body: None,
+            responses: &[
+                (200, "`{phase, batches, agreement, score_histogram, tiers}`"),
+                (404, "unknown experiment"),
+            ],
+            handler: get(stats),
+        },
+        Route {
+            method: "get",
+            path: "/experiments/{id}/export",
+            summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw, after settlement",
+            access: Access::Anyone,
+            body: None,
+            responses: &[
+                (200, "the dataset"),
+                (400, "unknown format"),
+                (409, "not settled yet"),
+                (422, "trl for a question that is not pairwise"),
+            ],
+            handler: get(export_dataset),
+        },
+    ]
+}
+
+/// This module's router.
+pub fn router(config: &Config) -> Router<AppState> {
+    router_of(routes(config))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    spec: Value,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(request): Body<CreateRequest>,
+) -> AppResult<(StatusCode, Json<ExperimentView>)> {
+    let now = state.now();
+    let spec = ExperimentSpec::parse(&request.spec.to_string(), SpecFormat::Json)
+        .map_err(plumbline_core::Error::from)?;
+    let row = state.create_experiment(caller, spec, now).await?;
+    Ok((StatusCode::CREATED, Json(ExperimentView::new(row, now))))
+}
+
+async fn list(State(state): State<AppState>) -> AppResult<Json<Vec<ExperimentView>>> {
+    let now = state.now();
+    let rows = state.store().experiments().await?;
+    Ok(Json(rows.into_iter().map(|row| ExperimentView::new(row, now)).collect()))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<ExperimentView>> {
+    let now = state.now();
+    let row = state.experiment_row(parse_id(&id)?).await?;
+    Ok(Json(ExperimentView::new(row, now)))
+}
+
+async fn import(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Caller(caller): Caller,
+    RawBody(body): RawBody,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| AppError::bad_request(format!("the task file is not UTF-8: {e}")))?;
+    let summary = state.import_tasks(id, caller, text, state.now()).await?;
+    Ok(Json(json!({ "tasks": summary.tasks, "regular": summary.regular, "gold": summary.gold })))
+}
+
+async fn fund(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Caller(caller): Caller,
+) -> AppResult<Json<ExperimentView>> {
+    let now = state.now();
+    let row = state.fund(parse_id(&id)?, caller, now).await?;
+    Ok(Json(ExperimentView::new(row, now)))
+}
+
+async fn open(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Caller(caller): Caller,
+) -> AppResult<Json<ExperimentView>> {
+    let now = state.now();
+    let row = state.open(parse_id(&id)?, caller, now).await?;
+    Ok(Json(ExperimentView::new(row, now)))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Caller(caller): Caller,
+) -> AppResult<Json<ExperimentView>> {
+    let now = state.now();
+    let row = state.cancel(parse_id(&id)?, caller, now).await?;
+    Ok(Json(ExperimentView::new(row, now)))
+}
+
+async fn settle(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Value>> {
+    let settlement = state.settle(parse_id(&id)?, state.now()).await?;
+    Ok(Json(serde_json::to_value(settlement).map_err(AppError::internal)?))
+}
+
+async fn settlement(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    state.experiment_row(id).await?;
+    let settlement = state
+        .store()
+        .settlement(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("experiment {id} is not settled")))?;
+    Ok(Json(serde_json::to_value(settlement).map_err(AppError::internal)?))
+}
+
+async fn record(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    state.experiment_row(id).await?;
+    let record = state
+        .store()
+        .record(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("experiment {id} is not settled")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], record.to_json()).into_response())
+}
+
+async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let now = state.now();
+    let row = state.experiment_row(id).await?;
+    let log = state.store().log(id).await?;
+    let settlement = state.store().settlement(id).await?;
+    let phase = crate::service::phase_at(&row, now);
+    Ok(Json(crate::stats::stats(&row.spec, phase, &log, settlement.as_ref())))
+}
+
+async fn export_dataset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let format = match query.get("format") {
+        Some(name) => Format::parse(name)?,
+        None => {
+            return Err(AppError::bad_request("name a format: ?format=trl|jsonl|csv|parquet|raw"));
+        }
+    };
+    state.experiment_row(id).await?;
+    let record = state.store().record(id).await?.ok_or_else(|| {
+        AppError::new(
+            StatusCode::CONFLICT,
+            "wrong_phase",
+            "the dataset is exported after settlement",
+        )
+    })?;
+    let dataset = export::export(&record, format)?;
+    let disposition = format!("attachment; filename=\"{}.{}\"", id, format.extension());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        dataset,
+    )
+        .into_response())
+}

@@ -1,0 +1,19 @@
+//! The background scheduler: at every tick it moves experiments past their commit deadline to
+//! revealing and settles those past their reveal deadline (exactly once; the store refuses a
+//! second settlement).
+
+use crate::state::AppState;
+use tokio::task::JoinHandle;
+
+/// Starts the scheduler on the runtime; abort the handle to stop it.
+pub fn spawn(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(state.config().tick);
+        // After a slow pass, run the next one soon rather than catching up with a burst.
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            state.tick().await;
+        }
+    })
+}

@@ -1,0 +1,436 @@
+//! What the routes do, apart from HTTP: every write checks the caller, validates against the
+//! core `Experiment` held in memory, persists in one store transaction (with its ledger
+//! effect), and only then counts as done. Handlers, the scheduler and `--demo` share it.
+//!
+//! The in-memory experiment is changed by the core before the store writes; when the write
+//! fails, the slot is emptied so that the next request rebuilds it from the stored log, which
+//! is the truth. Rebuilding replays the log through the same checks `audit` makes.
+
+use crate::error::{AppError, AppResult};
+use crate::state::{AppState, TIME_MAX, random_b256};
+use plumbline_core::assign::Batch;
+use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
+use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
+use plumbline_core::experiment::{Accepted, Experiment};
+use plumbline_core::lifecycle::Phase;
+use plumbline_core::record::{CommitEntry, JoinEntry, RevealEntry};
+use plumbline_core::reputation::Reputation;
+use plumbline_core::settle::Settlement;
+use plumbline_core::spec::ExperimentSpec;
+use plumbline_core::task::{self, TaskSummary};
+use plumbline_core::{Address, B256};
+use plumbline_store::{ExperimentRow, NewExperiment, StoreError};
+use std::collections::BTreeMap;
+
+/// The embedded deployment's EIP-712 verifying contract: none, so the zero address.
+pub const VERIFYING_CONTRACT: Address = Address::ZERO;
+
+/// The phase of a stored experiment at `now`: time moves `Open` on to `Revealing`.
+pub fn phase_at(row: &ExperimentRow, now: u64) -> Phase {
+    match row.phase {
+        Phase::Open if now >= row.spec.commit_deadline => Phase::Revealing,
+        phase => phase,
+    }
+}
+
+fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult<()> {
+    if row.creator == caller {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "only the experiment's creator {} may do this",
+            row.creator
+        )))
+    }
+}
+
+fn persist_failed(error: StoreError) -> AppError {
+    // The core already applied the write in memory; the store is the truth, so the in-memory
+    // state is dropped (see `with_live`) and rebuilt from the log on the next request.
+    let mut error = AppError::from(error);
+    error.stale = true;
+    error
+}
+
+impl AppState {
+    /// Creates a draft experiment with a fresh random id; the caller becomes its creator.
+    pub async fn create_experiment(
+        &self,
+        creator: Address,
+        spec: ExperimentSpec,
+        now: u64,
+    ) -> AppResult<ExperimentRow> {
+        spec.validate().map_err(plumbline_core::Error::from)?;
+        if spec.reveal_deadline > TIME_MAX {
+            return Err(AppError::invalid(format!(
+                "spec field `reveal_deadline`: must be at most {TIME_MAX}"
+            )));
+        }
+        let experiment =
+            NewExperiment { experiment_id: random_b256()?, creator, spec, created_at: now };
+        self.store().create_experiment(&experiment).await?;
+        self.experiment_row(experiment.experiment_id).await
+    }
+
+    /// Imports a draft's tasks from JSONL, all or nothing.
+    pub async fn import_tasks(
+        &self,
+        experiment_id: B256,
+        caller: Address,
+        text: &str,
+        now: u64,
+    ) -> AppResult<TaskSummary> {
+        let row = self.experiment_row(experiment_id).await?;
+        require_creator(&row, caller)?;
+        if row.phase != Phase::Draft {
+            return Err(AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "wrong_phase",
+                format!("cannot import tasks: the experiment is {}", phase_at(&row, now)),
+            ));
+        }
+        if row.task_count > 0 {
+            return Err(AppError::conflict(format!(
+                "{} tasks were already imported; an import replaces nothing",
+                row.task_count
+            )));
+        }
+        let tasks = task::parse_jsonl(text, &row.spec.question.kind)?;
+        // Building the core experiment checks every gold answer against the question.
+        Experiment::new(
+            experiment_id,
+            EMBEDDED_CHAIN_ID,
+            VERIFYING_CONTRACT,
+            row.spec,
+            tasks.clone(),
+        )?;
+        self.store().import_tasks(experiment_id, &tasks, now).await?;
+        Ok(task::summarize(&tasks))
+    }
+
+    /// Moves a draft's reward pool from its creator into escrow.
+    pub async fn fund(
+        &self,
+        experiment_id: B256,
+        caller: Address,
+        now: u64,
+    ) -> AppResult<ExperimentRow> {
+        let row = self.experiment_row(experiment_id).await?;
+        require_creator(&row, caller)?;
+        self.store().fund(experiment_id, now).await?;
+        self.experiment_row(experiment_id).await
+    }
+
+    /// Opens a funded draft: draws the assignment seed and publishes its hash.
+    pub async fn open(
+        &self,
+        experiment_id: B256,
+        caller: Address,
+        now: u64,
+    ) -> AppResult<ExperimentRow> {
+        let row = self.experiment_row(experiment_id).await?;
+        require_creator(&row, caller)?;
+        let slot = self.slot(experiment_id);
+        let mut live = slot.lock().await;
+        let tasks = self.store().tasks(experiment_id).await?;
+        let mut experiment =
+            Experiment::new(experiment_id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec, tasks)?;
+        let seed = random_b256()?;
+        experiment.open(seed, row.funded, now)?;
+        self.store().open(experiment_id, seed, now).await?;
+        *live = Some(experiment);
+        drop(live);
+        self.experiment_row(experiment_id).await
+    }
+
+    /// Cancels a draft, refunding its pool if it was funded.
+    pub async fn cancel(
+        &self,
+        experiment_id: B256,
+        caller: Address,
+        now: u64,
+    ) -> AppResult<ExperimentRow> {
+        let row = self.experiment_row(experiment_id).await?;
+        require_creator(&row, caller)?;
+        self.store().cancel(experiment_id, now).await?;
+        self.forget(experiment_id);
+        self.experiment_row(experiment_id).await
+    }
+
+    /// Rebuilds a live experiment by replaying its stored log through the core, as `audit`
+    /// replays a record. Joins replay with an empty reputation: eligibility was checked when
+    /// each join was accepted, and reputations have moved on since.
+    async fn rebuild(&self, row: &ExperimentRow) -> AppResult<Experiment> {
+        let id = row.experiment_id;
+        let (Some(seed), Some(opened_at)) = (row.seed, row.opened_at) else {
+            return Err(AppError::internal(format!(
+                "experiment {id} is live but was never opened"
+            )));
+        };
+        let tasks = self.store().tasks(id).await?;
+        let log = self.store().log(id).await?;
+        let broken = |what: String| {
+            AppError::internal(format!("experiment {id}: stored log fails replay: {what}"))
+        };
+        let mut experiment =
+            Experiment::new(id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec.clone(), tasks)
+                .map_err(|e| broken(e.to_string()))?;
+        experiment.open(seed, true, opened_at).map_err(|e| broken(e.to_string()))?;
+        for entry in &log.joins {
+            let batch = experiment
+                .join(&entry.join, &Reputation::default(), entry.at)
+                .map_err(|e| broken(format!("join {}: {e}", entry.batch_id)))?;
+            if batch.batch_id != entry.batch_id {
+                return Err(broken(format!(
+                    "join {} was assigned batch {}",
+                    entry.batch_id, batch.batch_id
+                )));
+            }
+        }
+        for stored in &log.commits {
+            let entry = &stored.entry;
+            experiment
+                .commit(entry.batch_id, &entry.commit, entry.at)
+                .map_err(|e| broken(format!("commit {}: {e}", entry.batch_id)))?;
+        }
+        for entry in &log.reveals {
+            experiment
+                .reveal(entry.batch_id, &entry.reveal, entry.at)
+                .map_err(|e| broken(format!("reveal {}: {e}", entry.batch_id)))?;
+        }
+        Ok(experiment)
+    }
+
+    /// Runs `f` on the live experiment, rebuilding it first if needed. Refuses experiments
+    /// that are not open or revealing (by their stored phase) with 409.
+    pub(crate) async fn with_live<T>(
+        &self,
+        experiment_id: B256,
+        action: &str,
+        f: impl AsyncFnOnce(&mut Experiment) -> AppResult<T>,
+    ) -> AppResult<T> {
+        let row = self.experiment_row(experiment_id).await?;
+        if !matches!(row.phase, Phase::Open | Phase::Revealing) {
+            return Err(AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "wrong_phase",
+                format!("cannot {action}: the experiment is {}", row.phase),
+            ));
+        }
+        let slot = self.slot(experiment_id);
+        let mut live = slot.lock().await;
+        if live.is_none() {
+            *live = Some(self.rebuild(&row).await?);
+        }
+        let experiment = live.as_mut().expect("filled above");
+        let result = f(experiment).await;
+        if matches!(&result, Err(e) if e.stale) {
+            *live = None;
+        }
+        result
+    }
+
+    /// Serves a signed join: locks the stake and assigns a batch. Returns the batch and whether
+    /// it is new; the exact same signed join again returns its batch unchanged.
+    pub async fn join(
+        &self,
+        experiment_id: B256,
+        join: &SignedJoin,
+        now: u64,
+    ) -> AppResult<(Batch, bool)> {
+        let store = self.store().clone();
+        self.with_live(experiment_id, "join", async |experiment| {
+            // The balance is checked before the core assigns a batch, so that this common
+            // refusal leaves the in-memory state untouched; the store checks it again inside
+            // its transaction.
+            let balances = store.balances(join.labeler).await?;
+            if balances.available < join.stake {
+                return Err(StoreError::InsufficientFunds {
+                    account: format!("available:{}", join.labeler),
+                    available: balances.available,
+                    needed: join.stake,
+                }
+                .into());
+            }
+            let reputation =
+                store.reputations(&[join.labeler]).await?.remove(&join.labeler).unwrap_or_default();
+            let batch = match experiment.join(join, &reputation, now) {
+                Ok(batch) => batch,
+                Err(e @ plumbline_core::Error::Mismatch { field: "nonce", .. }) => {
+                    // A retried join (its answer was lost) finds its batch again.
+                    let log = store.log(experiment_id).await?;
+                    if let Some(entry) = log.joins.iter().find(|e| e.join == *join) {
+                        let batch = experiment.batches()[entry.batch_id as usize].clone();
+                        return Ok((batch, false));
+                    }
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let entry = JoinEntry { batch_id: batch.batch_id, join: join.clone(), at: now };
+            match store.append_join(experiment_id, &entry, join.stake).await {
+                Ok(()) => Ok((batch, true)),
+                Err(e) => Err(persist_failed(e)),
+            }
+        })
+        .await
+    }
+
+    /// The batches of an experiment and its tasks, from memory when live, else replayed.
+    pub async fn batch(
+        &self,
+        experiment_id: B256,
+        batch_id: u64,
+    ) -> AppResult<(Batch, Vec<plumbline_core::task::Task>, ExperimentRow)> {
+        let row = self.experiment_row(experiment_id).await?;
+        let missing = || AppError::not_found(format!("batch {batch_id} does not exist"));
+        match row.phase {
+            Phase::Open | Phase::Revealing => {
+                let found = self
+                    .with_live(experiment_id, "read a batch", async |experiment| {
+                        let batch = experiment
+                            .batches()
+                            .get(batch_id as usize)
+                            .cloned()
+                            .ok_or_else(missing)?;
+                        let tasks =
+                            batch.tasks.iter().map(|&t| experiment.tasks()[t as usize].clone());
+                        Ok((batch.clone(), tasks.collect::<Vec<_>>()))
+                    })
+                    .await?;
+                Ok((found.0, found.1, row))
+            }
+            Phase::Settled => {
+                let record = self
+                    .store()
+                    .record(experiment_id)
+                    .await?
+                    .ok_or_else(|| AppError::internal("a settled experiment has no record"))?;
+                let batch = crate::views::replay_batches(&record)
+                    .into_iter()
+                    .nth(batch_id as usize)
+                    .ok_or_else(missing)?;
+                let tasks = batch.tasks.iter().map(|&t| record.tasks[t as usize].clone()).collect();
+                Ok((batch, tasks, row))
+            }
+            Phase::Draft | Phase::Cancelled => Err(missing()),
+        }
+    }
+
+    /// Accepts a signed commit; a repeat is harmless.
+    pub async fn commit(
+        &self,
+        experiment_id: B256,
+        batch_id: u64,
+        commit: &SignedCommit,
+        backup: Option<&str>,
+        now: u64,
+    ) -> AppResult<Accepted> {
+        let store = self.store().clone();
+        self.with_live(experiment_id, "commit", async |experiment| {
+            if let Some(batch) = experiment.batches().get(batch_id as usize) {
+                self.rate_limit(batch.labeler)?;
+            }
+            let accepted = experiment.commit(batch_id, commit, now)?;
+            if accepted == Accepted::Repeat {
+                return Ok(accepted);
+            }
+            let entry = CommitEntry { batch_id, commit: commit.clone(), at: now };
+            match store.append_commit(experiment_id, &entry, backup).await {
+                Ok(()) => Ok(accepted),
+                Err(e) => Err(persist_failed(e)),
+            }
+        })
+        .await
+    }
+
+    /// Accepts a signed reveal; a repeat is harmless.
+    pub async fn reveal(
+        &self,
+        experiment_id: B256,
+        batch_id: u64,
+        reveal: &SignedReveal,
+        now: u64,
+    ) -> AppResult<Accepted> {
+        let store = self.store().clone();
+        self.with_live(experiment_id, "reveal", async |experiment| {
+            if let Some(batch) = experiment.batches().get(batch_id as usize) {
+                self.rate_limit(batch.labeler)?;
+            }
+            let accepted = experiment.reveal(batch_id, reveal, now)?;
+            if accepted == Accepted::Repeat {
+                return Ok(accepted);
+            }
+            let entry = RevealEntry { batch_id, reveal: reveal.clone(), at: now };
+            match store.append_reveal(experiment_id, &entry).await {
+                Ok(()) => Ok(accepted),
+                Err(e) => Err(persist_failed(e)),
+            }
+        })
+        .await
+    }
+
+    /// Settles an experiment whose reveal deadline has passed, once: a settled experiment
+    /// answers with its stored settlement. Updates reputations and checks the ledger after.
+    pub async fn settle(&self, experiment_id: B256, now: u64) -> AppResult<Settlement> {
+        let _one_at_a_time = self.0.settle_lock.lock().await;
+        if let Some(settlement) = self.store().settlement(experiment_id).await? {
+            return Ok(settlement);
+        }
+        let store = self.store().clone();
+        let settlement = self
+            .with_live(experiment_id, "settle", async |experiment| {
+                let labelers: Vec<Address> =
+                    experiment.batches().iter().map(|b| b.labeler).collect();
+                let before = store.reputations(&labelers).await?;
+                let record = experiment.settle(&before, now)?;
+                let mut updated: BTreeMap<Address, Reputation> = BTreeMap::new();
+                for result in &record.settlement.labelers {
+                    let mut reputation = before.get(&result.labeler).copied().unwrap_or_default();
+                    reputation.update(result);
+                    updated.insert(result.labeler, reputation);
+                }
+                match store.settle(experiment_id, &record, &updated).await {
+                    Ok(()) => Ok(record.settlement),
+                    Err(e) => Err(persist_failed(e)),
+                }
+            })
+            .await?;
+        self.forget(experiment_id);
+        tracing::info!(%experiment_id, "settled");
+        self.check_ledger().await?;
+        Ok(settlement)
+    }
+
+    /// One pass of the scheduler: marks experiments whose commit deadline passed as revealing,
+    /// and settles those whose reveal deadline passed. Errors are logged; the next pass tries
+    /// again.
+    pub async fn tick(&self) {
+        let now = self.now();
+        let live = match self.store().experiments_in(&[Phase::Open, Phase::Revealing]).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "scheduler cannot list experiments");
+                return;
+            }
+        };
+        for row in live {
+            let id = row.experiment_id;
+            if row.phase == Phase::Open && now >= row.spec.commit_deadline {
+                match self.store().set_phase(id, Phase::Open, Phase::Revealing).await {
+                    Ok(_) => {
+                        tracing::info!(experiment_id = %id, "commit deadline passed; revealing")
+                    }
+                    Err(e) => {
+                        tracing::error!(experiment_id = %id, error = %e, "cannot mark revealing")
+                    }
+                }
+            }
+            if now >= row.spec.reveal_deadline
+                && let Err(e) = self.settle(id, now).await
+            {
+                tracing::error!(experiment_id = %id, error = %e.message, "scheduled settlement failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The server's state: configuration, the clock, the store, the rate limiter, and one core
+//! `Experiment` in memory per live experiment.
+
+use crate::error::{AppError, AppResult};
+use plumbline_core::experiment::Experiment;
+use plumbline_core::{Address, B256};
+use plumbline_store::{ExperimentRow, Store};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The latest instant the server accepts anywhere (deadlines, the test clock): the last second
+/// of the year 9999, far inside what the store's signed 64-bit integers hold.
+pub const TIME_MAX: u64 = 253_402_300_799;
+
+/// How the server is set up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The address allowed to mint credits in the embedded ledger.
+    pub operator: Option<Address>,
+    /// Whether `POST /api/v1/test/clock` exists and the clock only moves through it.
+    pub test_clock: bool,
+    /// The authority Sign-In with Ethereum messages name (`host:port`).
+    pub siwe_domain: String,
+    /// The URI Sign-In with Ethereum messages name.
+    pub siwe_uri: String,
+    /// Largest JSON request body.
+    pub json_body_bytes_max: usize,
+    /// Largest task file accepted by an import.
+    pub import_body_bytes_max: usize,
+    /// Writes an address may send at once before it is limited.
+    pub rate_burst: u32,
+    /// Writes per second an address may send on average.
+    pub rate_per_sec: u32,
+    /// How long a session token is valid.
+    pub session_secs: u64,
+    /// How long a sign-in challenge is valid.
+    pub challenge_secs: u64,
+    /// How often the scheduler looks for deadlines that passed.
+    pub tick: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            operator: None,
+            test_clock: false,
+            siwe_domain: "127.0.0.1:8080".into(),
+            siwe_uri: "http://127.0.0.1:8080".into(),
+            json_body_bytes_max: 16 * 1024 * 1024,
+            import_body_bytes_max: 64 * 1024 * 1024,
+            rate_burst: 200,
+            rate_per_sec: 50,
+            session_secs: 24 * 3600,
+            challenge_secs: 600,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The clock: the system's, or with `--test-clock` one that moves only when told.
+#[derive(Debug)]
+pub struct Clock {
+    test: bool,
+    now: AtomicU64,
+}
+
+fn system_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Clock {
+    /// The system clock, or a test clock starting at the system time.
+    pub fn new(test: bool) -> Clock {
+        Clock { test, now: AtomicU64::new(system_now()) }
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> u64 {
+        if self.test { self.now.load(Ordering::SeqCst) } else { system_now() }
+    }
+
+    /// Sets a test clock; it never goes backwards. Returns the clock's time afterwards, or the
+    /// current time as the error when `now` is earlier.
+    pub fn set(&self, now: u64) -> Result<u64, u64> {
+        let before = self.now.fetch_max(now, Ordering::SeqCst);
+        if now < before { Err(before) } else { Ok(now) }
+    }
+}
+
+/// A token bucket per address: `burst` writes at once, refilled at `per_sec`.
+#[derive(Debug)]
+struct RateLimiter {
+    burst: f64,
+    per_sec: f64,
+    buckets: Mutex<HashMap<Address, (f64, Instant)>>,
+}
+
+/// Buckets kept before full ones are dropped, bounding the limiter's memory.
+const RATE_BUCKETS_MAX: usize = 100_000;
+
+impl RateLimiter {
+    fn check(&self, key: Address) -> bool {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().expect("the rate limiter never panics holding it");
+        if buckets.len() >= RATE_BUCKETS_MAX {
+            let (burst, per_sec) = (self.burst, self.per_sec);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * per_sec < burst
+            });
+        }
+        let (tokens, at) = buckets.entry(key).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_sec).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A live experiment's protocol state. `None` until first use, and again after a write
+/// failed to persist: the next use rebuilds it from the stored log.
+pub(crate) type LiveSlot = Arc<tokio::sync::Mutex<Option<Experiment>>>;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    pub(crate) live: Mutex<HashMap<B256, LiveSlot>>,
+    /// Settlements update reputations shared across experiments, so they run one at a time.
+    pub(crate) settle_lock: tokio::sync::Mutex<()>,
+    rate: RateLimiter,
+}
+
+impl AppState {
+    /// State over a store with a configuration.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        let rate = RateLimiter {
+            burst: f64::from(config.rate_burst.max(1)),
+            per_sec: f64::from(config.rate_per_sec),
+            buckets: Mutex::new(HashMap::new()),
+        };
+        AppState(Arc::new(Inner {
+            store,
+            clock: Clock::new(config.test_clock),
+            config,
+            live: Mutex::new(HashMap::new()),
+            settle_lock: tokio::sync::Mutex::new(()),
+            rate,
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// Unix seconds now: read once per request and passed to the core.
+    pub fn now(&self) -> u64 {
+        self.0.clock.now()
+    }
+
+    /// The clock (settable when it is a test clock).
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// Counts one write against `address`'s rate limit.
+    pub fn rate_limit(&self, address: Address) -> AppResult<()> {
+        if self.0.rate.check(address) {
+            Ok(())
+        } else {
+            Err(AppError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests from {address}; slow down"),
+            ))
+        }
+    }
+
+    /// The address behind a bearer token.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Address> {
+        let hash = alloy_primitives::keccak256(token.as_bytes());
+        match self.0.store.session(hash, self.now()).await? {
+            Some(session) => Ok(session.address),
+            None => Err(AppError::unauthorized("the session token is unknown or expired")),
+        }
+    }
+
+    /// An experiment's stored row, or 404.
+    pub async fn experiment_row(&self, experiment_id: B256) -> AppResult<ExperimentRow> {
+        self.0.store.experiment(experiment_id).await?.ok_or_else(|| {
+            AppError::not_found(format!("experiment {experiment_id} does not exist"))
+        })
+    }
+
+    /// The slot of a live experiment, created empty on first use.
+    pub(crate) fn slot(&self, experiment_id: B256) -> LiveSlot {
+        let mut live = self.0.live.lock().expect("the live map never panics holding it");
+        live.entry(experiment_id).or_default().clone()
+    }
+
+    /// Forgets a live experiment (after it settled or was cancelled).
+    pub(crate) fn forget(&self, experiment_id: B256) {
+        self.0.live.lock().expect("the live map never panics holding it").remove(&experiment_id);
+    }
+
+    /// Runs the ledger check and logs every problem it finds.
+    pub async fn check_ledger(&self) -> AppResult<plumbline_store::LedgerReport> {
+        let report = self.0.store.check_ledger().await?;
+        for problem in &report.problems {
+            tracing::error!(%problem, "ledger check failed");
+        }
+        Ok(report)
+    }
+}
+
+/// 32 bytes from the operating system's generator.
+pub(crate) fn random_b256() -> AppResult<B256> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(AppError::internal)?;
+    Ok(B256::from(bytes))
+}

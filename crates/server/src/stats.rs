@@ -1,0 +1,181 @@
+//! Live statistics of an experiment: progress per phase, agreement among revealed labels
+//! (Krippendorff's alpha, from `plumbline-infer`), and after settlement the score histogram
+//! and the tier counts.
+
+use plumbline_core::fixed::SCALE;
+use plumbline_core::label::Label;
+use plumbline_core::lifecycle::Phase;
+use plumbline_core::settle::{Settlement, Tier};
+use plumbline_core::spec::{ExperimentSpec, QuestionKind};
+use plumbline_infer::metrics::{Level, krippendorff_alpha};
+use plumbline_store::ExperimentLog;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Bins of the score histogram over [−1, 1].
+pub const HISTOGRAM_BINS: usize = 20;
+
+/// The stats document of an experiment.
+pub fn stats(
+    spec: &ExperimentSpec,
+    phase: Phase,
+    log: &ExperimentLog,
+    settlement: Option<&Settlement>,
+) -> Value {
+    let labels: Vec<(u32, &Label)> = log
+        .reveals
+        .iter()
+        .flat_map(|r| r.reveal.labels.iter().map(|l| (l.task, &l.label)))
+        .collect();
+    let cohort_of: BTreeMap<u64, Option<&str>> =
+        log.joins.iter().map(|j| (j.batch_id, j.join.cohort.as_deref())).collect();
+    let mut by_cohort: BTreeMap<&str, Vec<(u32, &Label)>> = BTreeMap::new();
+    if let Some(cohorts) = &spec.cohorts {
+        for name in &cohorts.values {
+            by_cohort.insert(name, Vec::new());
+        }
+        for reveal in &log.reveals {
+            let Some(Some(cohort)) = cohort_of.get(&reveal.batch_id) else { continue };
+            if let Some(labels) = by_cohort.get_mut(cohort) {
+                labels.extend(reveal.reveal.labels.iter().map(|l| (l.task, &l.label)));
+            }
+        }
+    }
+    let agreement_by_cohort: BTreeMap<&str, Option<f64>> = by_cohort
+        .iter()
+        .map(|(cohort, labels)| (*cohort, agreement(&spec.question.kind, labels)))
+        .collect();
+    json!({
+        "phase": phase,
+        "batches": {
+            "joined": log.joins.len(),
+            "committed": log.commits.len(),
+            "revealed": log.reveals.len(),
+        },
+        "agreement": agreement(&spec.question.kind, &labels),
+        "agreement_by_cohort": agreement_by_cohort,
+        "score_histogram": settlement.map(histogram).unwrap_or_default(),
+        "tiers": settlement.map(tiers),
+    })
+}
+
+/// Krippendorff's alpha of the revealed labels: nominal for categorical questions, interval for
+/// ratings and pairwise strengths, ordinal over each response's rank for rankings; none for
+/// free text or when fewer than two labels share a task.
+pub fn agreement(kind: &QuestionKind, labels: &[(u32, &Label)]) -> Option<f64> {
+    let mut units: BTreeMap<(u32, u8), Vec<f64>> = BTreeMap::new();
+    let level = match kind {
+        QuestionKind::Binary { .. } | QuestionKind::Choice { .. } => Level::Nominal,
+        QuestionKind::Rating { .. } | QuestionKind::Pairwise { .. } => Level::Interval,
+        QuestionKind::Ranking { .. } => Level::Ordinal,
+        QuestionKind::Text { .. } => return None,
+    };
+    for (task, label) in labels {
+        match label {
+            Label::Int(v) => units.entry((*task, 0)).or_default().push(*v as f64),
+            Label::Ranking(order) => {
+                for (rank, &response) in order.iter().enumerate() {
+                    units.entry((*task, response)).or_default().push(rank as f64);
+                }
+            }
+            Label::Text(_) => {}
+        }
+    }
+    let units: Vec<Vec<f64>> = units.into_values().collect();
+    krippendorff_alpha(&units, level).filter(|a| a.is_finite())
+}
+
+fn histogram(settlement: &Settlement) -> Vec<Value> {
+    let mut counts = [0u64; HISTOGRAM_BINS];
+    for score in settlement.labelers.iter().filter_map(|l| l.score) {
+        // Scores lie in [−SCALE, SCALE]; the top edge falls into the last bin.
+        let offset = (score.clamp(-SCALE, SCALE) + SCALE) as u128;
+        let bin = (offset * HISTOGRAM_BINS as u128 / (2 * SCALE as u128)) as usize;
+        counts[bin.min(HISTOGRAM_BINS - 1)] += 1;
+    }
+    let width = 2.0 / HISTOGRAM_BINS as f64;
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, count)| {
+            let from = -1.0 + width * i as f64;
+            json!({ "from": round(from), "to": round(from + width), "count": count })
+        })
+        .collect()
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+fn tiers(settlement: &Settlement) -> Value {
+    let count = |tier| settlement.labelers.iter().filter(|l| l.tier == tier).count();
+    json!({
+        "rewarded": count(Tier::Rewarded),
+        "even": count(Tier::Even),
+        "slashed": count(Tier::Slashed),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agreement_is_one_when_everyone_agrees_and_none_without_pairs() {
+        let kind = QuestionKind::Binary { options: ["no".into(), "yes".into()] };
+        let (yes, no) = (Label::Int(1), Label::Int(0));
+        let labels = [(0, &yes), (0, &yes), (1, &no), (1, &no)];
+        assert_eq!(agreement(&kind, &labels), Some(1.0));
+        assert_eq!(agreement(&kind, &[(0, &yes), (1, &no)]), None);
+        let text = QuestionKind::Text { length_max: 10 };
+        assert_eq!(agreement(&text, &labels), None);
+    }
+
+    #[test]
+    fn agreement_is_also_given_per_cohort() {
+        use plumbline_core::client::{RevealedLabel, SignedJoin, SignedReveal};
+        use plumbline_core::record::{JoinEntry, RevealEntry};
+        use plumbline_core::spec::Cohorts;
+        let mut spec = plumbline_core::synthetic::binary_spec(2, 4, 0);
+        spec.cohorts =
+            Some(Cohorts { attribute: "region".into(), values: vec!["eu".into(), "us".into()] });
+        let mut log = ExperimentLog::default();
+        // Two EU labelers agree with each other; the US labelers disagree with each other.
+        let answers = [("eu", [1, 0]), ("eu", [1, 0]), ("us", [1, 0]), ("us", [0, 1])];
+        for (batch_id, (cohort, labels)) in answers.iter().enumerate() {
+            let batch_id = batch_id as u64;
+            let join = SignedJoin {
+                labeler: plumbline_core::Address::repeat_byte(batch_id as u8 + 1),
+                cohort: Some(cohort.to_string()),
+                stake: 1,
+                nonce: 0,
+                signature: Default::default(),
+            };
+            log.joins.push(JoinEntry { batch_id, join, at: 0 });
+            let labels = labels
+                .iter()
+                .enumerate()
+                .map(|(task, &v)| RevealedLabel { task: task as u32, label: Label::Int(v) })
+                .collect();
+            let reveal =
+                SignedReveal { labels, salt: Default::default(), signature: Default::default() };
+            log.reveals.push(RevealEntry { batch_id, reveal, at: 0 });
+        }
+        let doc = stats(&spec, Phase::Revealing, &log, None);
+        assert_eq!(doc["agreement_by_cohort"]["eu"], 1.0);
+        assert!(doc["agreement_by_cohort"]["us"].as_f64().unwrap() < 0.0, "{doc}");
+        assert!(doc["agreement"].as_f64().unwrap() < 1.0);
+        assert_eq!(doc["batches"]["revealed"], 4);
+        assert_eq!(doc["tiers"], Value::Null);
+    }
+
+    #[test]
+    fn ranking_agreement_uses_ranks() {
+        let kind = QuestionKind::Ranking { n: 3 };
+        let (a, b) = (Label::Ranking(vec![0, 1, 2]), Label::Ranking(vec![2, 1, 0]));
+        let same = agreement(&kind, &[(0, &a), (0, &a), (1, &b), (1, &b)]).unwrap();
+        let opposite = agreement(&kind, &[(0, &a), (0, &b), (1, &a), (1, &b)]).unwrap();
+        assert!(same > opposite, "{same} vs {opposite}");
+    }
+}

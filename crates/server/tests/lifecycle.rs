@@ -1,0 +1,392 @@
+//! The whole experiment lifecycle over HTTP, driven through the router with `oneshot`:
+//! sign in, mint, create, import, fund, open, join, commit, restart (the server rebuilds its
+//! state from the stored log), reveal, settle, audit the public record, and export.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Harness, config, id_of, operator};
+use plumbline_core::B256;
+use plumbline_core::client::{LabelerKey, RevealedLabel};
+use plumbline_core::eip712::embedded_domain;
+use plumbline_core::label::Label;
+use plumbline_core::record::{PublicRecord, audit};
+use plumbline_core::settle::Settlement;
+use plumbline_server::demo::{DEMO_TASKS, demo_spec};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The more helpful response of each regular demo task (the gold tasks carry their answers).
+fn helpful(task_id: &str) -> usize {
+    match task_id {
+        "tea" | "plant-water" | "sleep" | "boil-egg" | "read-more" | "stretch" | "python-list"
+        | "save-money" => 0,
+        "bike-chain" | "rust-vec" | "git-undo" | "bread-stale" => 1,
+        "gold-sky" | "gold-planet" => 0,
+        "gold-water" | "gold-hands" => 1,
+        other => panic!("unknown demo task {other}"),
+    }
+}
+
+/// A labeler's canonical labels for a batch: strong preference for the helpful response, or
+/// for the other one when `adversarial`.
+fn labels_for(batch: &Value, adversarial: bool) -> Vec<RevealedLabel> {
+    batch["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let good = helpful(t["id"].as_str().unwrap());
+            let prefers_b = (good == 1) != adversarial;
+            let value = if prefers_b { 2 } else { -2 };
+            RevealedLabel { task: t["task"].as_u64().unwrap() as u32, label: Label::Int(value) }
+        })
+        .collect()
+}
+
+struct Setup {
+    h: Harness,
+    id: B256,
+    creator_token: String,
+    labelers: Vec<LabelerKey>,
+    commit_deadline: u64,
+    reveal_deadline: u64,
+}
+
+const LABELER_CREDITS: u128 = 5_000;
+
+/// Signs everyone in, mints, and creates, imports, funds and opens the demo experiment.
+async fn open_experiment() -> Setup {
+    let h = Harness::new(config()).await;
+    let now = h.state.now();
+    let operator_token = h.login(&operator()).await;
+    let creator = LabelerKey::derived(42, 1);
+    let creator_token = h.login(&creator).await;
+    let labelers: Vec<LabelerKey> = (2..6).map(|i| LabelerKey::derived(42, i)).collect();
+    let spec = demo_spec(now);
+    h.mint(&operator_token, creator.address(), spec.reward_pool + 500).await;
+    for labeler in &labelers {
+        h.mint(&operator_token, labeler.address(), LABELER_CREDITS).await;
+    }
+
+    let (status, experiment) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{experiment}");
+    assert_eq!(experiment["phase"], "draft");
+    assert_eq!(experiment["creator"], json!(creator.address()));
+    assert_eq!(experiment["chain_id"], 31337);
+    let id = id_of(&experiment["experiment_id"]);
+
+    let path = format!("/experiments/{id}/tasks");
+    let body = Some(DEMO_TASKS.as_bytes().to_vec());
+    let (status, answer) =
+        h.raw("POST", &path, Some(&creator_token), "application/x-ndjson", body).await;
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({"tasks": 16, "regular": 12, "gold": 4}));
+
+    let (status, funded) =
+        h.call("POST", &format!("/experiments/{id}/fund"), Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{funded}");
+    assert_eq!(funded["funded"], true);
+    assert_eq!(h.balances(creator.address()).await, (500, 0));
+
+    let (status, opened) =
+        h.call("POST", &format!("/experiments/{id}/open"), Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{opened}");
+    assert_eq!(opened["phase"], "open");
+    assert!(opened["seed_hash"].is_string());
+    assert_eq!(opened["tasks"], json!({"tasks": 16, "regular": 12, "gold": 4}));
+
+    Setup {
+        h,
+        id,
+        creator_token,
+        labelers,
+        commit_deadline: spec.commit_deadline,
+        reveal_deadline: spec.reveal_deadline,
+    }
+}
+
+async fn join(h: &Harness, id: B256, key: &LabelerKey, nonce: u64) -> (StatusCode, Value) {
+    let join = key.join(&embedded_domain(), id, None, 1_000, nonce);
+    h.call(
+        "POST",
+        &format!("/experiments/{id}/join"),
+        None,
+        Some(serde_json::to_value(&join).unwrap()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_over_http() {
+    let Setup { mut h, id, creator_token, labelers, commit_deadline, reveal_deadline } =
+        open_experiment().await;
+    let domain = embedded_domain();
+
+    // Joins: every labeler once, the first twice; the last labeler labels adversarially.
+    let mut batches: Vec<(usize, Value)> = Vec::new();
+    for (i, key) in labelers.iter().enumerate() {
+        let (status, batch) = join(&h, id, key, 0).await;
+        assert_eq!(status, StatusCode::CREATED, "{batch}");
+        assert_eq!(batch["labeler"], json!(key.address()));
+        assert_eq!(batch["tasks"].as_array().unwrap().len(), 6, "4 regular + 2 gold");
+        batches.push((i, batch));
+    }
+    let (status, second) = join(&h, id, &labelers[0], 1).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    batches.push((0, second));
+    let (status, again) = join(&h, id, &labelers[0], 0).await;
+    assert_eq!(status, StatusCode::OK, "a repeated join finds its batch: {again}");
+    assert_eq!(again["batch_id"], batches[0].1["batch_id"]);
+    assert_eq!(h.balances(labelers[0].address()).await, (LABELER_CREDITS - 2_000, 2_000));
+    let (status, mine) = h
+        .call("GET", &format!("/experiments/{id}/labelers/{}", labelers[0].address()), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mine["next_nonce"], 2);
+    assert_eq!(mine["batches"], json!([0, 4]));
+
+    // Shown responses follow `response_order`.
+    let (status, read) = h.call("GET", &format!("/experiments/{id}/batches/0"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read, batches[0].1);
+    let tasks: Vec<Value> = DEMO_TASKS.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for shown in read["tasks"].as_array().unwrap() {
+        let task = &tasks[shown["task"].as_u64().unwrap() as usize];
+        for (p, canonical) in shown["response_order"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(
+                shown["responses"][p],
+                task["responses"][canonical.as_u64().unwrap() as usize]
+            );
+        }
+    }
+
+    // Commits, each repeated once; a different commitment for a committed batch conflicts.
+    let mut labels = HashMap::new();
+    for (i, batch) in &batches {
+        let batch_id = batch["batch_id"].as_u64().unwrap();
+        let mine = labels_for(batch, *i == 3);
+        let commit = labelers[*i].commit(&domain, id, batch_id, &mine).unwrap();
+        let body = json!({"commitment": commit.commitment, "signature": commit.signature, "backup": "ciphertext"});
+        let path = format!("/experiments/{id}/batches/{batch_id}/commit");
+        let (status, answer) = h.call("POST", &path, None, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        assert_eq!(answer["repeat"], false);
+        let (status, answer) = h.call("POST", &path, None, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["repeat"], true);
+        labels.insert(batch_id, (*i, mine));
+    }
+    let mut flipped = labels[&0].1.clone();
+    flipped[0].label = Label::Int(-flipped[0].label.as_int().unwrap());
+    let other = labelers[0].commit(&domain, id, 0, &flipped).unwrap();
+    let (status, answer) = h
+        .call(
+            "POST",
+            &format!("/experiments/{id}/batches/0/commit"),
+            None,
+            Some(serde_json::to_value(&other).unwrap()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let (status, stored) =
+        h.call("GET", &format!("/experiments/{id}/batches/0/commit"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["backup"], "ciphertext");
+
+    // A restart loses nothing: the new server rebuilds the experiment from the stored log.
+    h.restart(config()).await;
+    h.set_clock(commit_deadline).await;
+    let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    assert_eq!(experiment["phase"], "revealing");
+
+    // Reveals, each repeated once.
+    for (batch_id, (i, mine)) in &labels {
+        let reveal = labelers[*i].reveal(&domain, id, *batch_id, mine.clone()).unwrap();
+        let path = format!("/experiments/{id}/batches/{batch_id}/reveal");
+        let body = serde_json::to_value(&reveal).unwrap();
+        let (status, answer) = h.call("POST", &path, None, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let (status, answer) = h.call("POST", &path, None, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
+    // Not yet due; then due, settled once.
+    let settle = format!("/experiments/{id}/settle");
+    let (status, answer) = h.call("POST", &settle, None, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let (status, _) =
+        h.call("GET", &format!("/experiments/{id}/export?format=jsonl"), None, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "no dataset before settlement");
+    h.set_clock(reveal_deadline).await;
+    let (status, settlement) = h.call("POST", &settle, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{settlement}");
+    let (status, again) = h.call("POST", &settle, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, settlement, "settlement is idempotent");
+    let (_, stored) = h.call("GET", &format!("/experiments/{id}/settlement"), None, None).await;
+    assert_eq!(stored, settlement);
+    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    assert_eq!(settlement.labelers.len(), 4);
+
+    // The public record verifies.
+    let (status, record) = h.raw("GET", &format!("/experiments/{id}/record"), None, "", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let record = PublicRecord::from_json(std::str::from_utf8(&record).unwrap()).unwrap();
+    let report = audit(&record).expect("the server's record passes audit");
+    assert_eq!((report.joins, report.commits, report.reveals), (5, 5, 5));
+    assert_eq!(record.settlement, settlement);
+
+    // Money: every labeler got its payout, nothing stays locked, the creator got the refund.
+    for l in &settlement.labelers {
+        let key = labelers.iter().find(|k| k.address() == l.labeler).unwrap();
+        let expected = LABELER_CREDITS - l.stake + l.payout;
+        assert_eq!(h.balances(key.address()).await, (expected, 0), "labeler {}", l.labeler);
+    }
+    let creator = LabelerKey::derived(42, 1).address();
+    assert_eq!(h.balances(creator).await, (500 + settlement.totals.refund, 0));
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(health["ledger_balanced"], true, "{health}");
+    assert_eq!(health["status"], "ok");
+    let (_, account) =
+        h.call("GET", &format!("/accounts/{}", labelers[0].address()), None, None).await;
+    assert_eq!(account["reputation"]["experiments"], 1);
+    assert_eq!(account["reputation"]["batches"], 2);
+
+    // Stats.
+    let (status, stats) = h.call("GET", &format!("/experiments/{id}/stats"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats["phase"], "settled");
+    assert_eq!(stats["batches"], json!({"joined": 5, "committed": 5, "revealed": 5}));
+    assert!(stats["agreement"].is_number(), "{stats}");
+    assert_eq!(stats["agreement_by_cohort"], json!({}));
+    let tiers = &stats["tiers"];
+    let tier_total =
+        ["rewarded", "even", "slashed"].iter().map(|t| tiers[t].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(tier_total, 4);
+    let histogram: u64 = stats["score_histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(histogram, 4);
+
+    // Exports.
+    let export = async |format: &str| {
+        let (status, body) = h
+            .raw("GET", &format!("/experiments/{id}/export?format={format}"), None, "", None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{format}: {}", String::from_utf8_lossy(&body));
+        body
+    };
+    let trl = String::from_utf8(export("trl").await).unwrap();
+    let mut agree = 0;
+    let rows: Vec<Value> = trl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let task = tasks.iter().find(|t| t["prompt"] == row["prompt"]).unwrap();
+        let good = &task["responses"][helpful(task["id"].as_str().unwrap())];
+        agree += usize::from(&row["chosen"] == good);
+        assert!(row["margin"].as_f64().unwrap() > 0.0);
+        assert!((0.0..=1.0).contains(&row["confidence"].as_f64().unwrap()));
+        assert_ne!(row["chosen"], row["rejected"]);
+    }
+    assert!(
+        agree * 3 >= rows.len() * 2,
+        "{agree} of {} pairs follow the honest majority",
+        rows.len()
+    );
+    let jsonl = String::from_utf8(export("jsonl").await).unwrap();
+    assert_eq!(jsonl.lines().count(), 16);
+    let first: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(first["cohort_consensus"], json!({}), "no cohorts in this experiment");
+    assert!(
+        first["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["worker"].as_str().unwrap().starts_with('w'))
+    );
+    assert!(
+        !jsonl.to_lowercase().contains(&format!("{:x}", labelers[0].address())[2..]),
+        "no addresses"
+    );
+    let csv = String::from_utf8(export("csv").await).unwrap();
+    assert!(
+        csv.starts_with("task,id,prompt,responses,gold,consensus,confidence,agreement,labels\n")
+    );
+    let raw = String::from_utf8(export("raw").await).unwrap();
+    assert!(raw.starts_with("task,worker,label\n"));
+    let parquet = export("parquet").await;
+    assert_eq!(&parquet[..4], b"PAR1");
+    let (status, _) =
+        h.call("GET", &format!("/experiments/{id}/export?format=xml"), None, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // After settlement the batches are still readable, replayed from the record.
+    let (status, read_again) =
+        h.call("GET", &format!("/experiments/{id}/batches/0"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read_again, read);
+    // The clock moved eight days: the creator's session expired and it signs in again.
+    let (status, _) =
+        h.call("POST", &format!("/experiments/{id}/cancel"), Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "sessions expire");
+    let creator_token = h.login(&LabelerKey::derived(42, 1)).await;
+    let (status, _) =
+        h.call("POST", &format!("/experiments/{id}/cancel"), Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a settled experiment cannot be cancelled");
+}
+
+#[tokio::test]
+async fn the_scheduler_moves_phases_and_settles_once() {
+    let Setup { h, id, labelers, commit_deadline, reveal_deadline, .. } = open_experiment().await;
+    let domain = embedded_domain();
+    let (_, batch) = join(&h, id, &labelers[0], 0).await;
+    let mine = labels_for(&batch, false);
+    let commit = labelers[0].commit(&domain, id, 0, &mine).unwrap();
+    let (status, _) = h
+        .call(
+            "POST",
+            &format!("/experiments/{id}/batches/0/commit"),
+            None,
+            Some(serde_json::to_value(&commit).unwrap()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let scheduler = plumbline_server::scheduler::spawn(h.state.clone());
+    h.set_clock(commit_deadline).await;
+    let row = wait_for(&h, id, |phase| phase == "revealing").await;
+    assert_eq!(row, "revealing");
+    // The labeler never reveals: settlement applies the non-reveal penalty.
+    h.set_clock(reveal_deadline).await;
+    wait_for(&h, id, |phase| phase == "settled").await;
+    scheduler.abort();
+    let (_, settlement) = h.call("GET", &format!("/experiments/{id}/settlement"), None, None).await;
+    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    assert_eq!(settlement.labelers[0].non_reveal_penalty, 1_000);
+    assert_eq!(h.balances(labelers[0].address()).await, (LABELER_CREDITS - 1_000, 0));
+    // A second pass finds nothing to do and pays nothing twice.
+    h.state.tick().await;
+    assert_eq!(h.balances(labelers[0].address()).await, (LABELER_CREDITS - 1_000, 0));
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(health["ledger_balanced"], true);
+}
+
+async fn wait_for(h: &Harness, id: B256, done: impl Fn(&str) -> bool) -> String {
+    for _ in 0..500 {
+        let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+        let stored = h.state.store().experiment(id).await.unwrap().unwrap().phase.to_string();
+        if done(&stored) {
+            return stored;
+        }
+        assert_ne!(experiment["phase"], "cancelled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the scheduler did not get there in 10 s");
+}

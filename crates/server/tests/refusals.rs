@@ -1,0 +1,378 @@
+//! Bad requests get a clear `{code, message}` with the right status and change nothing:
+//! balances, counts and the journal are the same afterwards.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Harness, config, id_of, operator, personal_sign};
+use plumbline_core::B256;
+use plumbline_core::client::{LabelerKey, RevealedLabel};
+use plumbline_core::eip712::embedded_domain;
+use plumbline_core::label::Label;
+use plumbline_server::Config;
+use plumbline_server::demo::{DEMO_TASKS, demo_spec};
+use serde_json::{Value, json};
+
+struct Draft {
+    h: Harness,
+    id: B256,
+    creator_token: String,
+    operator_token: String,
+}
+
+const CREDITS: u128 = 5_000;
+
+/// A funded draft of the demo experiment with tasks not yet imported.
+async fn draft(config: Config) -> Draft {
+    let h = Harness::new(config).await;
+    let operator_token = h.login(&operator()).await;
+    let creator = LabelerKey::derived(42, 1);
+    let creator_token = h.login(&creator).await;
+    let spec = demo_spec(h.state.now());
+    h.mint(&operator_token, creator.address(), spec.reward_pool).await;
+    let (status, experiment) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{experiment}");
+    let id = id_of(&experiment["experiment_id"]);
+    Draft { h, id, creator_token, operator_token }
+}
+
+async fn import(d: &Draft, text: &str) -> (StatusCode, Value) {
+    let path = format!("/experiments/{}/tasks", d.id);
+    let (status, body) =
+        d.h.raw(
+            "POST",
+            &path,
+            Some(&d.creator_token),
+            "application/x-ndjson",
+            Some(text.as_bytes().to_vec()),
+        )
+        .await;
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// An open demo experiment and a labeler with credits.
+async fn open(config: Config) -> (Draft, LabelerKey) {
+    let d = draft(config).await;
+    let (status, _) = import(&d, DEMO_TASKS).await;
+    assert_eq!(status, StatusCode::OK);
+    for step in ["fund", "open"] {
+        let (status, answer) = d
+            .h
+            .call("POST", &format!("/experiments/{}/{step}", d.id), Some(&d.creator_token), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{step}: {answer}");
+    }
+    let labeler = LabelerKey::derived(42, 7);
+    d.h.mint(&d.operator_token, labeler.address(), CREDITS).await;
+    (d, labeler)
+}
+
+fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+/// What a refusal must leave unchanged: the experiment's counts and the journal.
+async fn snapshot(h: &Harness, id: B256) -> (Value, Value, u64) {
+    let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    let (_, stats) = h.call("GET", &format!("/experiments/{id}/stats"), None, None).await;
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(health["ledger_balanced"], true, "{health}");
+    (
+        experiment["tasks"].clone(),
+        stats["batches"].clone(),
+        health["journal_entries"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_malformed_task_line_is_named_and_nothing_is_imported() {
+    let d = draft(config()).await;
+    let before = snapshot(&d.h, d.id).await;
+    let mut lines: Vec<&str> = DEMO_TASKS.lines().collect();
+    lines[2] = r#"{"id": "broken", "prompt": "p", "responses": ["only one"]}"#;
+    let (status, body) = import(&d, &lines.join("\n")).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_tasks");
+    assert!(body["message"].as_str().unwrap().starts_with("line 3: "), "{body}");
+    let (status, body) =
+        import(&d, "{\"id\": \"a\", \"responses\": [\"x\", \"y\"], \"gold\": 7}").await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_tasks");
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+    // Nothing was kept, so the good file still imports, once.
+    assert_eq!(import(&d, DEMO_TASKS).await.0, StatusCode::OK);
+    let (status, body) = import(&d, DEMO_TASKS).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_forbidden_and_locks_nothing() {
+    let (d, labeler) = open(config()).await;
+    let before = snapshot(&d.h, d.id).await;
+    let domain = embedded_domain();
+    let path = format!("/experiments/{}/join", d.id);
+
+    // Signed by someone else on the labeler's behalf.
+    let mut forged = LabelerKey::derived(42, 8).join(&domain, d.id, None, 1_000, 0);
+    forged.labeler = labeler.address();
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&forged).unwrap())).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_signer");
+
+    // A signature that is not one.
+    let mut garbled = labeler.join(&domain, d.id, None, 1_000, 0);
+    garbled.signature = vec![0u8; 64].into();
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&garbled).unwrap())).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "bad_signature");
+
+    // Signed for another experiment.
+    let elsewhere = labeler.join(&domain, B256::repeat_byte(1), None, 1_000, 0);
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&elsewhere).unwrap())).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_signer");
+
+    assert_eq!(d.h.balances(labeler.address()).await, (CREDITS, 0));
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+    // The honest join still gets batch 0: the refusals left no trace in memory either.
+    let good = labeler.join(&domain, d.id, None, 1_000, 0);
+    let (status, batch) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&good).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(batch["batch_id"], 0);
+}
+
+#[tokio::test]
+async fn a_join_without_the_stake_is_refused_and_changes_nothing() {
+    let (d, _) = open(config()).await;
+    let poor = LabelerKey::derived(42, 9);
+    d.h.mint(&d.operator_token, poor.address(), 999).await;
+    let before = snapshot(&d.h, d.id).await;
+    let join = poor.join(&embedded_domain(), d.id, None, 1_000, 0);
+    let path = format!("/experiments/{}/join", d.id);
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&join).unwrap())).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "insufficient_funds");
+    let wrong_stake = poor.join(&embedded_domain(), d.id, None, 999, 0);
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&wrong_stake).unwrap())).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "mismatch");
+    assert_eq!(d.h.balances(poor.address()).await, (999, 0));
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+    d.h.mint(&d.operator_token, poor.address(), 1).await;
+    let (status, batch) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&join).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(d.h.balances(poor.address()).await, (0, 1_000));
+}
+
+fn honest_labels(batch: &Value) -> Vec<RevealedLabel> {
+    batch["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| RevealedLabel { task: t["task"].as_u64().unwrap() as u32, label: Label::Int(1) })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_commit_after_the_deadline_conflicts_and_is_not_stored() {
+    let (d, labeler) = open(config()).await;
+    let domain = embedded_domain();
+    let join = labeler.join(&domain, d.id, None, 1_000, 0);
+    let (_, batch) =
+        d.h.call(
+            "POST",
+            &format!("/experiments/{}/join", d.id),
+            None,
+            Some(serde_json::to_value(&join).unwrap()),
+        )
+        .await;
+    let commit = labeler.commit(&domain, d.id, 0, &honest_labels(&batch)).unwrap();
+    d.h.set_clock(demo_spec(0).commit_deadline + d.h.state.now()).await;
+    let before = snapshot(&d.h, d.id).await;
+    let path = format!("/experiments/{}/batches/0/commit", d.id);
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&commit).unwrap())).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "wrong_phase");
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+    assert_eq!(before.1, json!({"joined": 1, "committed": 0, "revealed": 0}));
+    let (status, _) = d.h.call("GET", &path, None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = d.h.call("POST", "/test/clock", None, Some(json!({"now": 5}))).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+}
+
+#[tokio::test]
+async fn a_reveal_that_does_not_match_its_commitment_is_refused() {
+    let (d, labeler) = open(config()).await;
+    let domain = embedded_domain();
+    let join = labeler.join(&domain, d.id, None, 1_000, 0);
+    let (_, batch) =
+        d.h.call(
+            "POST",
+            &format!("/experiments/{}/join", d.id),
+            None,
+            Some(serde_json::to_value(&join).unwrap()),
+        )
+        .await;
+    let labels = honest_labels(&batch);
+    let commit = labeler.commit(&domain, d.id, 0, &labels).unwrap();
+    let (status, _) =
+        d.h.call(
+            "POST",
+            &format!("/experiments/{}/batches/0/commit", d.id),
+            None,
+            Some(serde_json::to_value(&commit).unwrap()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, experiment) = d.h.call("GET", &format!("/experiments/{}", d.id), None, None).await;
+    d.h.set_clock(experiment["commit_deadline"].as_u64().unwrap()).await;
+
+    let mut changed = labels.clone();
+    changed[0].label = Label::Int(-1);
+    let lie = labeler.reveal(&domain, d.id, 0, changed).unwrap();
+    let before = snapshot(&d.h, d.id).await;
+    let path = format!("/experiments/{}/batches/0/reveal", d.id);
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&lie).unwrap())).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "reveal_mismatch");
+    assert!(body["message"].as_str().unwrap().contains("do not match the commitment"), "{body}");
+    let (status, body) = d.h.call("POST", &path, None, Some(json!({"labels": "nope"}))).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+    let truth = labeler.reveal(&domain, d.id, 0, labels).unwrap();
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&truth).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_before_anything_happens() {
+    let small =
+        Config { json_body_bytes_max: 2 * 1024, import_body_bytes_max: 8 * 1024, ..config() };
+    let d = draft(small).await;
+    let before = snapshot(&d.h, d.id).await;
+    let mut spec = serde_json::to_value(demo_spec(d.h.state.now())).unwrap();
+    spec["question"]["instructions"] = json!("x".repeat(8 * 1024));
+    let (status, body) =
+        d.h.call("POST", "/experiments", Some(&d.creator_token), Some(json!({ "spec": spec })))
+            .await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    let (_, listed) = d.h.call("GET", "/experiments", None, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    // The import route has its own, larger limit: the demo file (about 3 KiB) is over the
+    // JSON limit but fits under it, and a file past it does not.
+    let huge = DEMO_TASKS.repeat(4);
+    let (status, body) = import(&d, &huge).await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+    assert!(DEMO_TASKS.len() > 2 * 1024);
+    assert_eq!(import(&d, DEMO_TASKS).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sessions_roles_and_unknown_things_are_checked() {
+    let d = draft(config()).await;
+    let id = d.id;
+    let stranger = LabelerKey::derived(42, 3);
+    let stranger_token = d.h.login(&stranger).await;
+    let fund = format!("/experiments/{id}/fund");
+    let (status, body) = d.h.call("POST", &fund, None, None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, body) = d.h.call("POST", &fund, Some("not-a-token"), None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, body) = d.h.call("POST", &fund, Some(&stranger_token), None).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let mint = json!({"to": stranger.address(), "amount": "5"});
+    let (status, body) = d.h.call("POST", "/ledger/mint", Some(&stranger_token), Some(mint)).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(d.h.balances(stranger.address()).await, (0, 0));
+    let unknown = format!("/experiments/{}", B256::repeat_byte(3));
+    let (status, body) = d.h.call("GET", &unknown, None, None).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = d.h.call("GET", "/experiments/xyz", None, None).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    let (status, body) =
+        d.h.call("GET", &format!("/experiments/{id}/settlement"), None, None).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) =
+        d.h.call("POST", &format!("/experiments/{id}/open"), Some(&d.creator_token), None).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "not_ready");
+    let mut bad_spec = serde_json::to_value(demo_spec(d.h.state.now())).unwrap();
+    bad_spec["overlap"] = json!(0);
+    let (status, body) =
+        d.h.call("POST", "/experiments", Some(&d.creator_token), Some(json!({"spec": bad_spec})))
+            .await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec");
+    assert!(body["message"].as_str().unwrap().contains("overlap"), "{body}");
+    // Cancelling the funded draft refunds its pool.
+    let (_, before) =
+        d.h.call("GET", &format!("/accounts/{}", LabelerKey::derived(42, 1).address()), None, None)
+            .await;
+    assert_eq!(d.h.call("POST", &fund, Some(&d.creator_token), None).await.0, StatusCode::OK);
+    let (status, cancelled) =
+        d.h.call("POST", &format!("/experiments/{id}/cancel"), Some(&d.creator_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["phase"], "cancelled");
+    let (_, after) =
+        d.h.call("GET", &format!("/accounts/{}", LabelerKey::derived(42, 1).address()), None, None)
+            .await;
+    assert_eq!(before["available"], after["available"]);
+}
+
+#[tokio::test]
+async fn login_needs_the_right_signer_and_a_fresh_challenge() {
+    let h = Harness::new(config()).await;
+    let key = LabelerKey::derived(42, 4);
+    let (_, challenge) =
+        h.call("POST", "/auth/challenge", None, Some(json!({"address": key.address()}))).await;
+    let message = challenge["message"].as_str().unwrap().to_string();
+    let forged = personal_sign(&LabelerKey::derived(42, 5), &message);
+    let (status, body) = h
+        .call("POST", "/auth/login", None, Some(json!({"message": message, "signature": forged})))
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_signer");
+    // The challenge was used up by that attempt.
+    let signature = personal_sign(&key, &message);
+    let (status, body) = h
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"message": message, "signature": signature})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let token = h.login(&key).await;
+    let (status, _) = h.call("GET", "/experiments", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn writes_are_rate_limited_per_address() {
+    let h = Harness::new(Config { rate_burst: 3, rate_per_sec: 0, ..config() }).await;
+    let key = LabelerKey::derived(42, 6);
+    let body = json!({"address": key.address()});
+    for _ in 0..3 {
+        assert_eq!(
+            h.call("POST", "/auth/challenge", None, Some(body.clone())).await.0,
+            StatusCode::OK
+        );
+    }
+    let (status, answer) = h.call("POST", "/auth/challenge", None, Some(body)).await;
+    assert_error(status, &answer, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let other = json!({"address": LabelerKey::derived(42, 7).address()});
+    assert_eq!(h.call("POST", "/auth/challenge", None, Some(other)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_test_clock_route_exists_only_when_enabled() {
+    let h = Harness::new(Config { test_clock: false, ..config() }).await;
+    let (status, body) = h.call("POST", "/test/clock", None, Some(json!({"now": 1}))).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "no_route");
+    let (_, document) = h.call("GET", "/openapi.json", None, None).await;
+    assert!(document["paths"].get("/api/v1/test/clock").is_none());
+}
