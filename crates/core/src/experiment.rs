@@ -125,9 +125,16 @@ impl Experiment {
         Ok(())
     }
 
-    /// Serves a signed join: checks phase, signature, stake, nonce and eligibility, then
-    /// assigns a batch. A refusal changes nothing.
-    pub fn join(&mut self, join: &SignedJoin, reputation: &Reputation, now: u64) -> Result<Batch> {
+    /// Whether a labeler with this reputation may join. The server checks it at join time;
+    /// the record does not carry every labeler's reputation at that moment, so `audit` does
+    /// not check it again.
+    pub fn check_eligible(&self, reputation: &Reputation) -> Result<()> {
+        if reputation.eligible(&self.spec) { Ok(()) } else { Err(Error::Ineligible) }
+    }
+
+    /// Serves a signed join: checks phase, signature, stake and nonce, then assigns a batch.
+    /// A refusal changes nothing.
+    pub fn join(&mut self, join: &SignedJoin, now: u64) -> Result<Batch> {
         self.lifecycle.check_join(now)?;
         let message = Join {
             experimentId: self.id,
@@ -143,9 +150,6 @@ impl Experiment {
         let expected_nonce = self.join_counts.get(&join.labeler).copied().unwrap_or(0);
         if join.nonce != expected_nonce {
             return Err(mismatch("nonce", expected_nonce, join.nonce));
-        }
-        if !reputation.eligible(&self.spec) {
-            return Err(Error::Ineligible);
         }
         let request = JoinRequest { labeler: join.labeler, cohort: join.cohort.clone(), at: now };
         let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");

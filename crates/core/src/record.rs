@@ -153,9 +153,8 @@ pub fn audit(record: &PublicRecord) -> Result<AuditReport, AuditFailure> {
         if entry.batch_id != index as u64 {
             return Err(fail(format!("joins[{index}]: batch_id is {}", entry.batch_id)));
         }
-        let reputation = record.reputations.get(&entry.join.labeler).copied().unwrap_or_default();
         experiment
-            .join(&entry.join, &reputation, entry.at)
+            .join(&entry.join, entry.at)
             .map_err(|e| fail(format!("joins[{index}] (batch {}): {e}", entry.batch_id)))?;
     }
     for (index, entry) in record.commits.iter().enumerate() {

@@ -147,7 +147,8 @@ pub fn run(params: &Params, seed: u64) -> Result<Run> {
         let join_at = opened_at + 1 + i as u64 % 5_000;
         let join = key.join(&domain, experiment_id, None, spec.stake_per_batch, 0);
         let reputation = reputations.get(&key.address()).copied().unwrap_or_default();
-        let batch = match experiment.join(&join, &reputation, join_at) {
+        experiment.check_eligible(&reputation)?;
+        let batch = match experiment.join(&join, join_at) {
             Ok(batch) => batch,
             Err(crate::Error::Assign(crate::assign::AssignError::NoBlockLeft)) => break,
             Err(e) => return Err(e),

@@ -136,19 +136,18 @@ fn bad_requests_are_refused_and_change_nothing() {
     let domain = experiment.domain().clone();
     let id = experiment.id();
     let stake = experiment.spec().stake_per_batch;
-    let none = Reputation::default();
 
     // A join signed by another key, with the wrong stake, or the wrong nonce.
     let mut forged = keys[0].join(&domain, id, None, stake, 0);
     forged.labeler = keys[1].address();
-    assert!(matches!(experiment.join(&forged, &none, 1_001), Err(Error::WrongSigner { .. })));
+    assert!(matches!(experiment.join(&forged, 1_001), Err(Error::WrongSigner { .. })));
     let cheap = keys[0].join(&domain, id, None, stake - 1, 0);
-    assert!(matches!(experiment.join(&cheap, &none, 1_001), Err(Error::Mismatch { .. })));
+    assert!(matches!(experiment.join(&cheap, 1_001), Err(Error::Mismatch { .. })));
     let replay = keys[0].join(&domain, id, None, stake, 3);
-    assert!(matches!(experiment.join(&replay, &none, 1_001), Err(Error::Mismatch { .. })));
+    assert!(matches!(experiment.join(&replay, 1_001), Err(Error::Mismatch { .. })));
     assert!(experiment.batches().is_empty());
 
-    let batch = experiment.join(&keys[0].join(&domain, id, None, stake, 0), &none, 1_001).unwrap();
+    let batch = experiment.join(&keys[0].join(&domain, id, None, stake, 0), 1_001).unwrap();
     let labels = labels_for(&batch.tasks, 1);
     let commit = keys[0].commit(&domain, id, batch.batch_id, &labels).unwrap();
     let before_deadline = experiment.spec().commit_deadline - 1;
@@ -171,7 +170,7 @@ fn bad_requests_are_refused_and_change_nothing() {
     ));
 
     // A second labeler commits too late.
-    let late = experiment.join(&keys[1].join(&domain, id, None, stake, 0), &none, 1_002).unwrap();
+    let late = experiment.join(&keys[1].join(&domain, id, None, stake, 0), 1_002).unwrap();
     let late_commit =
         keys[1].commit(&domain, id, late.batch_id, &labels_for(&late.tasks, 1)).unwrap();
     let after_deadline = experiment.spec().commit_deadline;

@@ -178,7 +178,7 @@ impl AppState {
         experiment.open(seed, true, opened_at).map_err(|e| broken(e.to_string()))?;
         for entry in &log.joins {
             let batch = experiment
-                .join(&entry.join, &Reputation::default(), entry.at)
+                .join(&entry.join, entry.at)
                 .map_err(|e| broken(format!("join {}: {e}", entry.batch_id)))?;
             if batch.batch_id != entry.batch_id {
                 return Err(broken(format!(
@@ -254,7 +254,8 @@ impl AppState {
             }
             let reputation =
                 store.reputations(&[join.labeler]).await?.remove(&join.labeler).unwrap_or_default();
-            let batch = match experiment.join(join, &reputation, now) {
+            experiment.check_eligible(&reputation)?;
+            let batch = match experiment.join(join, now) {
                 Ok(batch) => batch,
                 Err(e @ plumbline_core::Error::Mismatch { field: "nonce", .. }) => {
                     // A retried join (its answer was lost) finds its batch again.
