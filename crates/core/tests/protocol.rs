@@ -213,3 +213,57 @@ fn bad_requests_are_refused_and_change_nothing() {
     audit(&record).unwrap();
     assert!(experiment.settle(&BTreeMap::new(), reveal_deadline + 1).is_err(), "settles once");
 }
+
+#[test]
+fn a_record_verifies_after_a_labelers_reputation_fell_below_the_minimum() {
+    // The experiment required a reputation of at least −0.1 and every labeler met it when it
+    // joined; by settlement one of them had fallen far below. Eligibility was the server's
+    // check at join time, so the record must still verify.
+    let mut labelers = vec![Behavior::Accurate(900_000); 6];
+    labelers.push(Behavior::Random);
+    let mut spec = synthetic::binary_spec(20, 3, 4);
+    spec.eligibility.reputation_min = Some(-0.1);
+    let params = Params {
+        spec,
+        regular_tasks: 40,
+        gold_tasks: 8,
+        positive_rate: 500_000,
+        labelers,
+        reputations: BTreeMap::new(),
+    };
+    let run = synthetic::run(&params, 21).unwrap();
+    let mut record = run.record.clone();
+    let fallen = run.addresses[0];
+    let mut bad = Reputation::default();
+    bad.tally.gold_sum = -900_000 * 50;
+    bad.tally.gold_n = 50;
+    record.reputations.insert(fallen, bad);
+    // Settlement reads the reputations as of settlement, so it is recomputed with the new one.
+    let outcomes = outcomes_of(&record);
+    record.settlement =
+        plumbline_core::settle::settle(&record.spec, &record.tasks, &outcomes, &record.reputations);
+    audit(&record).expect("eligibility is not re-checked from later reputations");
+}
+
+/// The batch outcomes a record describes.
+fn outcomes_of(record: &PublicRecord) -> Vec<plumbline_core::settle::BatchOutcome> {
+    let mut experiment = Experiment::new(
+        record.experiment_id,
+        record.chain_id,
+        record.verifying_contract,
+        record.spec.clone(),
+        record.tasks.clone(),
+    )
+    .unwrap();
+    experiment.open(record.seed, true, record.opened_at).unwrap();
+    for entry in &record.joins {
+        experiment.join(&entry.join, entry.at).unwrap();
+    }
+    for entry in &record.commits {
+        experiment.commit(entry.batch_id, &entry.commit, entry.at).unwrap();
+    }
+    for entry in &record.reveals {
+        experiment.reveal(entry.batch_id, &entry.reveal, entry.at).unwrap();
+    }
+    experiment.outcomes()
+}
