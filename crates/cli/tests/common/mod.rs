@@ -206,3 +206,49 @@ pub fn pairwise_tasks(regular: usize, gold: usize) -> String {
 pub fn truth_of(i: usize) -> i64 {
     if i % 2 == 0 { 2 } else { -2 }
 }
+
+/// A key derived for tests, and its address as text.
+pub fn test_key(seed: u64, index: u64) -> (plumbline_core::client::LabelerKey, String) {
+    let key = plumbline_core::client::LabelerKey::derived(seed, index);
+    let address = key.address().to_string();
+    (key, address)
+}
+
+impl Server {
+    /// Signs in with Sign-In with Ethereum and returns the bearer token.
+    pub fn sign_in(&self, key: &plumbline_core::client::LabelerKey) -> String {
+        let (status, challenge) = self
+            .post("/auth/challenge", &serde_json::json!({ "address": key.address().to_string() }));
+        assert_eq!(status, 200, "{challenge}");
+        let message = challenge["message"].as_str().unwrap();
+        let signature = key.sign_personal(message.as_bytes());
+        let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
+        let (status, login) = self.post(
+            "/auth/login",
+            &serde_json::json!({ "message": message, "signature": format!("0x{hex}") }),
+        );
+        assert_eq!(status, 200, "{login}");
+        login["token"].as_str().unwrap().to_string()
+    }
+
+    /// POST with a bearer token and a body of the given content type.
+    pub fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> (u16, serde_json::Value) {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response = agent
+            .post(format!("{}/api/v1{path}", self.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", content_type)
+            .send(body)
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+}
