@@ -54,7 +54,13 @@ fn init_logging() {
         .ok()
         .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).init();
+    // Colours only for a terminal, so logs written to files stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_max_level(level)
+        .init();
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
