@@ -121,9 +121,9 @@ pub struct AuditReport {
     pub payout_root: B256,
 }
 
-/// Replays the record and recomputes its settlement; `Ok` only if every step verifies and the
-/// recomputed settlement equals the published one byte for byte.
-pub fn audit(record: &PublicRecord) -> Result<AuditReport, AuditFailure> {
+/// Replays the record's log through the protocol (spec, tasks, seed, every join, commit and
+/// reveal with their signatures, deadlines and commitments), up to just before settlement.
+pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
     let fail = |what: String| AuditFailure(what);
     if record.record_version != RECORD_VERSION {
         return Err(fail(format!(
@@ -131,10 +131,6 @@ pub fn audit(record: &PublicRecord) -> Result<AuditReport, AuditFailure> {
             record.record_version
         )));
     }
-    record
-        .settlement
-        .check()
-        .map_err(|e| fail(format!("the published settlement is inconsistent: {e}")))?;
     let mut experiment = Experiment::new(
         record.experiment_id,
         record.chain_id,
@@ -167,6 +163,18 @@ pub fn audit(record: &PublicRecord) -> Result<AuditReport, AuditFailure> {
             .reveal(entry.batch_id, &entry.reveal, entry.at)
             .map_err(|e| fail(format!("reveals[{index}] (batch {}): {e}", entry.batch_id)))?;
     }
+    Ok(experiment)
+}
+
+/// Replays the record and recomputes its settlement; `Ok` only if every step verifies and the
+/// recomputed settlement equals the published one byte for byte.
+pub fn audit(record: &PublicRecord) -> Result<AuditReport, AuditFailure> {
+    let fail = |what: String| AuditFailure(what);
+    record
+        .settlement
+        .check()
+        .map_err(|e| fail(format!("the published settlement is inconsistent: {e}")))?;
+    let mut experiment = replay(record)?;
     let recomputed = experiment
         .settle(&record.reputations, record.settled_at)
         .map_err(|e| fail(format!("settling at {}: {e}", record.settled_at)))?;

@@ -247,23 +247,5 @@ fn a_record_verifies_after_a_labelers_reputation_fell_below_the_minimum() {
 
 /// The batch outcomes a record describes.
 fn outcomes_of(record: &PublicRecord) -> Vec<plumbline_core::settle::BatchOutcome> {
-    let mut experiment = Experiment::new(
-        record.experiment_id,
-        record.chain_id,
-        record.verifying_contract,
-        record.spec.clone(),
-        record.tasks.clone(),
-    )
-    .unwrap();
-    experiment.open(record.seed, true, record.opened_at).unwrap();
-    for entry in &record.joins {
-        experiment.join(&entry.join, entry.at).unwrap();
-    }
-    for entry in &record.commits {
-        experiment.commit(entry.batch_id, &entry.commit, entry.at).unwrap();
-    }
-    for entry in &record.reveals {
-        experiment.reveal(entry.batch_id, &entry.reveal, entry.at).unwrap();
-    }
-    experiment.outcomes()
+    plumbline_core::record::replay(record).expect("the log replays").outcomes()
 }
