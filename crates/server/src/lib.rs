@@ -11,6 +11,7 @@ pub mod siwe;
 pub mod state;
 pub mod stats;
 pub mod views;
+pub mod web;
 
 pub use error::{AppError, AppResult};
 pub use state::{AppState, Clock, Config};
@@ -21,12 +22,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::time::Instant;
 
-/// The whole HTTP API under `/api/v1`. Tests drive it with `tower::ServiceExt::oneshot`;
-/// `plumbline serve` binds it to a socket.
+/// The whole HTTP API under `/api/v1`, and the web interface at `/` with its assets under
+/// `/assets/`. Tests drive it with `tower::ServiceExt::oneshot`; `plumbline serve` binds it to a
+/// socket.
 pub fn app(state: AppState) -> Router {
     let config = state.config().clone();
     Router::new()
         .nest("/api/v1", routes::api(&config))
+        .merge(web::router())
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(config.json_body_bytes_max))
         .layer(middleware::from_fn(log_request))

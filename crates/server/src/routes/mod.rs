@@ -9,6 +9,7 @@ pub mod experiments;
 pub mod health;
 pub mod openapi;
 pub mod test_clock;
+pub mod work;
 
 use crate::state::{AppState, Config};
 use axum::Router;
@@ -56,6 +57,7 @@ pub fn all(config: &Config) -> Vec<Route> {
     routes.extend(accounts::routes());
     routes.extend(experiments::routes(config));
     routes.extend(batches::routes());
+    routes.extend(work::routes());
     routes.extend(openapi::routes());
     if config.test_clock {
         routes.extend(test_clock::routes());
@@ -71,6 +73,7 @@ pub fn api(config: &Config) -> Router<AppState> {
         .merge(accounts::router())
         .merge(experiments::router(config))
         .merge(batches::router())
+        .merge(work::router())
         .merge(openapi::router());
     // Without --test-clock the route does not exist at all, not merely refuse.
     if config.test_clock {

@@ -1,0 +1,95 @@
+// The HTTP API client: JSON in and out, errors as `ApiError` carrying the server's stable
+// `code` and its message (docs/http-api.md).
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export class Api {
+  constructor(base = '/api/v1') {
+    this.base = base;
+    /** The bearer token of the signed-in address, if any. */
+    this.token = null;
+  }
+
+  async request(method, path, { json, text, contentType } = {}) {
+    const headers = {};
+    let body;
+    if (json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(json);
+    } else if (text !== undefined) {
+      headers['content-type'] = contentType ?? 'text/plain';
+      body = text;
+    }
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const response = await fetch(`${this.base}${path}`, { method, headers, body });
+    const raw = await response.text();
+    let value = null;
+    if (raw !== '') {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+    }
+    if (!response.ok) {
+      const code = value?.code ?? 'http';
+      const message = value?.message ?? `the server answered ${response.status}`;
+      throw new ApiError(response.status, code, message);
+    }
+    return value;
+  }
+
+  get(path) {
+    return this.request('GET', path);
+  }
+
+  post(path, json) {
+    return this.request('POST', path, json === undefined ? {} : { json });
+  }
+
+  /** The address's balances and reputation. */
+  account(address) {
+    return this.get(`/accounts/${address}`);
+  }
+
+  experiments() {
+    return this.get('/experiments');
+  }
+
+  experiment(id) {
+    return this.get(`/experiments/${id}`);
+  }
+
+  stats(id) {
+    return this.get(`/experiments/${id}/stats`);
+  }
+
+  settlement(id) {
+    return this.get(`/experiments/${id}/settlement`);
+  }
+
+  /** A labeler's batches in an experiment with their commit and reveal status, and the
+   * server's clock. */
+  work(id, address) {
+    return this.get(`/experiments/${id}/labelers/${address}/work`);
+  }
+
+  batch(id, batchId) {
+    return this.get(`/experiments/${id}/batches/${batchId}`);
+  }
+
+  commitOf(id, batchId) {
+    return this.get(`/experiments/${id}/batches/${batchId}/commit`);
+  }
+
+  /** Where the dataset of a settled experiment downloads from. */
+  exportUrl(id, format) {
+    return `${this.base}/experiments/${id}/export?format=${format}`;
+  }
+}

@@ -1,0 +1,100 @@
+// The account screen: make a key in this browser, import one, or use an injected wallet; export
+// the key; sign in; forget the key.
+
+import { h, amount, short, when } from '../dom.js';
+import {
+  connectInjected, createLocalKey, forgetIdentity, importLocalKey, injectedProvider,
+} from '../wallet.js';
+
+function download(name, text, type = 'application/json') {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = h('a', { href: url, download: name, class: 'hidden' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function setupPanel(app) {
+  const status = h('p', { class: 'error', role: 'alert' });
+  const useSigner = async make => {
+    status.textContent = '';
+    try {
+      await app.setSigner(await make());
+      app.notify(`Signed in as ${short(app.signer.address)}`, 'ok');
+      app.go('#/label');
+    } catch (error) {
+      status.textContent = app.describe(error);
+    }
+  };
+  const keyText = h('textarea', { id: 'import-key', rows: 3, spellcheck: 'false', autocomplete: 'off', placeholder: '0x… private key, or the contents of a key file' });
+  const keyFile = h('input', { type: 'file', id: 'import-file', accept: '.json,application/json' });
+  keyFile.addEventListener('change', async () => {
+    const file = keyFile.files?.[0];
+    if (file) await useSigner(async () => importLocalKey(await file.text()));
+  });
+  const provider = injectedProvider();
+  return h('section', { class: 'panel narrow' },
+    h('h1', null, 'Your key'),
+    h('p', { class: 'lede' }, 'Every Plumbline account is an Ethereum address. Your key signs your sign-in, your stake, ',
+      'your sealed labels and their reveal; the server never sees it.'),
+    h('div', { class: 'choices' },
+      h('div', { class: 'choice' },
+        h('h2', null, 'Make a key in this browser'),
+        h('p', null, 'Kept in this browser\'s storage. Export it afterwards so that clearing the browser does not lose your stake.'),
+        h('button', { class: 'primary', type: 'button', 'data-autofocus': '', id: 'create-key', onclick: () => useSigner(async () => createLocalKey()) }, 'Create a key')),
+      provider
+        ? h('div', { class: 'choice' },
+          h('h2', null, 'Use your browser wallet'),
+          h('p', null, 'Your wallet shows each message before it signs: the sign-in, the join, the salt, the commit and the reveal.'),
+          h('button', { class: 'primary', type: 'button', id: 'use-wallet', onclick: () => useSigner(connectInjected) }, 'Connect wallet'))
+        : null,
+      h('div', { class: 'choice' },
+        h('h2', null, 'Import a key'),
+        h('label', { for: 'import-key' }, 'Private key or key file contents (as ', h('code', null, 'plumbline keys new'), ' writes it)'),
+        keyText,
+        h('div', { class: 'row' },
+          h('button', { type: 'button', onclick: () => useSigner(async () => importLocalKey(keyText.value)) }, 'Import'),
+          h('label', { class: 'button', for: 'import-file' }, 'Choose a key file…'), keyFile))),
+    status);
+}
+
+export async function accountScreen(app) {
+  if (!app.signer) return setupPanel(app);
+  const signer = app.signer;
+  const account = app.account ?? await app.refreshAccount();
+  const reputation = account?.reputation;
+  const signInButton = h('button', { class: 'primary', type: 'button', onclick: async () => {
+    try {
+      await app.signIn();
+      app.render();
+    } catch (error) {
+      app.notify(app.describe(error), 'error');
+    }
+  } }, app.session ? 'Sign in again' : 'Sign in');
+  return h('section', { class: 'panel narrow' },
+    h('h1', null, 'Your account'),
+    h('dl', { class: 'facts' },
+      h('dt', null, 'Address'), h('dd', null, h('code', { class: 'break', id: 'my-address' }, signer.address)),
+      h('dt', null, 'Key'), h('dd', null, signer.kind === 'local' ? 'kept in this browser' : 'your browser wallet'),
+      h('dt', null, 'Session'), h('dd', null, app.session ? `signed in until ${when(app.session.expires_at)}` : 'not signed in'),
+      h('dt', null, 'Available'), h('dd', null, `${amount(account?.available)} credits`),
+      h('dt', null, 'Locked stake'), h('dd', null, `${amount(account?.locked)} credits`),
+      h('dt', null, 'Reputation'), h('dd', null, reputation
+        ? `${reputation.experiments} experiments, ${reputation.rewarded} rewarded, ${reputation.slashed} slashed, ${reputation.non_reveals} batches not revealed; gold items ${reputation.tally.gold_n}, peer items ${reputation.tally.peer_n}`
+        : 'no settled experiment yet')),
+    h('div', { class: 'row' },
+      signInButton,
+      signer.kind === 'local'
+        ? h('button', { type: 'button', id: 'export-key', onclick: () => download(`plumbline-key-${signer.address}.json`, signer.keyFile()) }, 'Export key file')
+        : null,
+      h('button', { type: 'button', class: 'danger', onclick: async () => {
+        const warning = signer.kind === 'local'
+          ? 'Forget this key? Without an exported copy, its balance and stakes cannot be reached again.'
+          : 'Disconnect this wallet from Plumbline?';
+        if (!window.confirm(warning)) return;
+        forgetIdentity(signer.address);
+        await app.setSigner(null);
+        app.go('#/account');
+      } }, signer.kind === 'local' ? 'Forget this key' : 'Disconnect')));
+}

@@ -1,0 +1,31 @@
+// Pieces several screens share: how a question reads in words, phase and tier badges.
+
+import { h } from '../dom.js';
+
+/** A question kind in one sentence. */
+export function describeQuestion(question) {
+  switch (question.kind) {
+    case 'pairwise':
+      return `Compare two responses and say which is better, with a strength from 1 to ${question.strength_max}${question.allow_tie ? ', or a tie' : ''}.`;
+    case 'rating':
+      return `Rate each response from ${question.min} to ${question.max}.`;
+    case 'choice':
+      return `Choose one of: ${question.options.join(', ')}.`;
+    case 'binary':
+      return `Answer ${question.options[0]} or ${question.options[1]}.`;
+    case 'ranking':
+      return `Rank ${question.n} responses from best to worst${question.n > 4 ? ', one comparison at a time' : ''}.`;
+    case 'text':
+      return `Write a short answer (up to ${question.length_max} bytes).`;
+    default:
+      return question.kind;
+  }
+}
+
+export function phaseBadge(phase) {
+  return h('span', { class: `badge phase-${phase}` }, phase);
+}
+
+export function tierBadge(tier) {
+  return h('span', { class: `badge tier-${tier}` }, tier);
+}

@@ -1,0 +1,193 @@
+// The experimenter's live dashboard: progress per phase, agreement, the score histogram, tier
+// counts and payouts, drawn as inline SVG and refreshed every two seconds; export buttons once
+// the experiment is settled.
+
+import { h, s, amount, replace, score, short, when } from '../dom.js';
+import { phaseBadge, tierBadge } from './common.js';
+
+const PHASES = ['draft', 'open', 'revealing', 'settled'];
+const FORMATS = [
+  ['trl', 'TRL preference pairs', 'pairwise only'],
+  ['jsonl', 'JSONL', 'everything per task'],
+  ['csv', 'CSV', 'one row per task'],
+  ['parquet', 'Parquet', 'one row per task'],
+  ['raw', 'Raw labels', 'crowd-kit long format'],
+];
+
+/** Horizontal bars of `rows` = `[{label, value, max, cls}]`. */
+function barChart(title, rows, { width = 420 } = {}) {
+  const rowHeight = 30;
+  const labelWidth = 110;
+  const height = rows.length * rowHeight + 8;
+  const plot = width - labelWidth - 60;
+  return s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': title },
+    s('title', null, title),
+    rows.map((row, i) => {
+      const y = 4 + i * rowHeight;
+      const filled = row.max > 0 ? Math.min(1, row.value / row.max) : 0;
+      return s('g', null,
+        s('text', { x: 0, y: y + 19, class: 'axis' }, row.label),
+        s('rect', { x: labelWidth, y: y + 4, width: plot, height: 20, rx: 3, class: 'track' }),
+        s('rect', { x: labelWidth, y: y + 4, width: Math.max(0, plot * filled), height: 20, rx: 3, class: `bar ${row.cls ?? ''}` }),
+        s('text', { x: labelWidth + plot + 8, y: y + 19, class: 'value' }, row.max ? `${row.value} / ${row.max}` : String(row.value)));
+    }));
+}
+
+/** The score histogram: 20 bins over [−1, 1], with the chance line at 0. */
+function histogram(bins) {
+  const width = 420;
+  const height = 170;
+  const left = 28;
+  const bottom = 24;
+  const plotW = width - left - 8;
+  const plotH = height - bottom - 10;
+  const top = Math.max(1, ...bins.map(b => b.count));
+  const barW = plotW / Math.max(1, bins.length);
+  return s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': 'Histogram of labeler scores from −1 to 1' },
+    s('title', null, 'Labeler scores'),
+    s('line', { x1: left, y1: 10 + plotH, x2: left + plotW, y2: 10 + plotH, class: 'axisline' }),
+    bins.map((bin, i) => {
+      const barH = (bin.count / top) * plotH;
+      const tone = bin.to <= 0 ? 'neg' : 'pos';
+      return s('rect', { x: left + i * barW + 1, y: 10 + plotH - barH, width: Math.max(1, barW - 2), height: barH, class: `bar ${tone}` },
+        s('title', null, `${bin.from.toFixed(1)} to ${bin.to.toFixed(1)}: ${bin.count}`));
+    }),
+    s('line', { x1: left + plotW / 2, y1: 6, x2: left + plotW / 2, y2: 10 + plotH, class: 'chance' }),
+    [-1, -0.5, 0, 0.5, 1].map(v => s('text', { x: left + ((v + 1) / 2) * plotW, y: height - 6, class: 'axis', 'text-anchor': 'middle' }, String(v))),
+    s('text', { x: 2, y: 18, class: 'axis' }, String(top)));
+}
+
+function agreementGauge(alpha) {
+  const width = 420;
+  const x = alpha === null ? null : 10 + ((Math.max(-1, Math.min(1, alpha)) + 1) / 2) * (width - 20);
+  return s('svg', { viewBox: `0 0 ${width} 56`, class: 'chart', role: 'img', 'aria-label': alpha === null ? 'Agreement not yet measured' : `Krippendorff's alpha ${alpha.toFixed(3)}` },
+    s('rect', { x: 10, y: 18, width: width - 20, height: 12, rx: 6, class: 'track' }),
+    s('rect', { x: 10 + (1.667 / 2) * (width - 20), y: 18, width: ((1 - 0.667) / 2) * (width - 20), height: 12, class: 'zone' }),
+    x === null ? null : s('circle', { cx: x, cy: 24, r: 8, class: 'marker' }),
+    [-1, 0, 0.667, 1].map(v => s('text', { x: 10 + ((v + 1) / 2) * (width - 20), y: 50, class: 'axis', 'text-anchor': 'middle' }, String(v))));
+}
+
+function timeline(experiment) {
+  const reached = PHASES.indexOf(experiment.phase);
+  const notes = {
+    draft: 'tasks, funding',
+    open: `commits until ${when(experiment.commit_deadline)}`,
+    revealing: `reveals until ${when(experiment.reveal_deadline)}`,
+    settled: 'payouts final',
+  };
+  return h('ol', { class: 'timeline', 'aria-label': 'Phases' }, PHASES.map((phase, i) => h('li', {
+    class: i < reached ? 'past' : i === reached ? 'now' : 'future',
+    'aria-current': i === reached ? 'step' : null,
+  }, h('strong', null, phase), h('small', null, notes[phase]))));
+}
+
+function payoutTable(settlement) {
+  const t = settlement.totals;
+  const inflow = BigInt(t.reward_pool) + BigInt(t.stakes);
+  const outflow = BigInt(t.rewards) + BigInt(t.stakes_returned) + BigInt(t.refund) + BigInt(t.burned);
+  return h('div', { class: 'stack' },
+    h('div', { class: 'scroll' }, h('table', { class: 'table', id: 'payouts' },
+      h('thead', null, h('tr', null, ['Labeler', 'Tier', 'Score', 'Items', 'Stake', 'Reward', 'Slashed', 'Payout'].map(c => h('th', { scope: 'col' }, c)))),
+      h('tbody', null, settlement.labelers.map(l => h('tr', null,
+        h('td', null, h('code', { title: l.labeler }, short(l.labeler))),
+        h('td', null, tierBadge(l.tier)),
+        h('td', { class: 'num' }, score(l.score)),
+        h('td', { class: 'num' }, String(l.tally.peer_n + l.tally.gold_n)),
+        h('td', { class: 'num' }, amount(l.stake)),
+        h('td', { class: 'num' }, amount(l.reward)),
+        h('td', { class: 'num' }, amount(BigInt(l.slash) + BigInt(l.non_reveal_penalty))),
+        h('td', { class: 'num' }, h('strong', null, amount(l.payout)))))))),
+    h('p', { class: inflow === outflow ? 'muted' : 'error', id: 'conservation' },
+      `Pool ${amount(t.reward_pool)} + stakes ${amount(t.stakes)} = rewards ${amount(t.rewards)} + stakes returned ${amount(t.stakes_returned)} `,
+      `+ refund ${amount(t.refund)} + burned ${amount(t.burned)}`, inflow === outflow ? ' ✓ conserved' : ' ✗ NOT conserved'),
+    h('p', { class: 'muted' }, 'Payout root ', h('code', { class: 'break' }, settlement.payout_root)));
+}
+
+export async function dashboardScreen(app, initial) {
+  const id = initial.experiment_id;
+  const body = h('div', { class: 'stack', id: 'dashboard' });
+  let lastKey = '';
+
+  const draw = async () => {
+    const [experiment, stats, work] = await Promise.all([
+      app.api.experiment(id), app.api.stats(id), app.api.work(id, app.signer.address),
+    ]);
+    app.sawServerClock(work.now);
+    const settlement = experiment.phase === 'settled' ? await app.api.settlement(id) : null;
+    // Redraw only when something changed, so focus and scroll stay put between polls.
+    const key = JSON.stringify([experiment.phase, stats, settlement?.payout_root, work.now >= experiment.reveal_deadline]);
+    if (key === lastKey) return;
+    lastKey = key;
+    const spec = experiment.spec;
+    const blocks = Math.ceil(experiment.tasks.regular / spec.block_size);
+    const cohorts = spec.cohorts ? spec.cohorts.values.length : 1;
+    const capacity = blocks * spec.overlap * cohorts;
+    const b = stats.batches;
+    const tiers = stats.tiers;
+    const due = experiment.phase === 'revealing' && work.now >= experiment.reveal_deadline;
+    const settleButton = due
+      ? h('button', { type: 'button', class: 'primary', id: 'settle', onclick: async () => {
+        try {
+          await app.api.post(`/experiments/${id}/settle`);
+          app.notify('Settled.', 'ok');
+          lastKey = '';
+          await draw();
+        } catch (error) {
+          app.notify(app.describe(error), 'error');
+        }
+      } }, 'Settle now')
+      : null;
+    replace(body,
+      h('p', { class: 'crumbs' }, h('a', { href: '#/lab' }, 'Experiments'), ' / ', experiment.title),
+      h('div', { class: 'row spread' }, h('h1', null, experiment.title, ' ', phaseBadge(experiment.phase)), settleButton),
+      timeline(experiment),
+      h('div', { class: 'cards dash' },
+        h('section', { class: 'card', 'aria-labelledby': 'progress-title' },
+          h('h2', { id: 'progress-title' }, 'Progress'),
+          barChart('Batches joined, committed and revealed', [
+            { label: 'joined', value: b.joined, max: capacity, cls: 'joined' },
+            { label: 'committed', value: b.committed, max: capacity, cls: 'committed' },
+            { label: 'revealed', value: b.revealed, max: capacity, cls: 'revealed' },
+          ]),
+          h('p', { class: 'muted', id: 'progress-text' }, `${b.joined} joined, ${b.committed} committed, ${b.revealed} revealed of ${capacity} batches (${blocks} block(s) × ${spec.overlap} labelers${cohorts > 1 ? ` × ${cohorts} cohorts` : ''}).`)),
+        h('section', { class: 'card', 'aria-labelledby': 'agreement-title' },
+          h('h2', { id: 'agreement-title' }, 'Agreement'),
+          h('p', { class: 'big', id: 'agreement' }, stats.agreement === null ? '—' : stats.agreement.toFixed(3)),
+          agreementGauge(stats.agreement),
+          h('p', { class: 'muted' }, 'Krippendorff\'s alpha over revealed labels: 1 is perfect, 0 is chance; 0.667 and above is the usual bar for tentative conclusions.'),
+          Object.keys(stats.agreement_by_cohort ?? {}).length
+            ? h('dl', { class: 'facts compact' }, Object.entries(stats.agreement_by_cohort).map(([c, a]) => [h('dt', null, c), h('dd', null, a === null ? '—' : a.toFixed(3))]))
+            : null),
+        h('section', { class: 'card', 'aria-labelledby': 'hist-title' },
+          h('h2', { id: 'hist-title' }, 'Scores'),
+          stats.score_histogram.length ? histogram(stats.score_histogram) : h('p', { class: 'muted' }, 'The histogram of labeler scores appears at settlement.')),
+        h('section', { class: 'card', 'aria-labelledby': 'tiers-title' },
+          h('h2', { id: 'tiers-title' }, 'Tiers'),
+          tiers
+            ? barChart('Labelers per tier', [
+              { label: 'rewarded', value: tiers.rewarded, max: tiers.rewarded + tiers.even + tiers.slashed, cls: 'rewarded' },
+              { label: 'even', value: tiers.even, max: tiers.rewarded + tiers.even + tiers.slashed, cls: 'even' },
+              { label: 'slashed', value: tiers.slashed, max: tiers.rewarded + tiers.even + tiers.slashed, cls: 'slashed' },
+            ])
+            : h('p', { class: 'muted' }, 'Tiers are decided at settlement.'))),
+      h('section', { class: 'card', 'aria-labelledby': 'payouts-title' },
+        h('h2', { id: 'payouts-title' }, 'Payouts'),
+        settlement ? payoutTable(settlement) : h('p', { class: 'muted' }, `Payouts are computed when the experiment settles, after ${when(experiment.reveal_deadline)}.`)),
+      h('section', { class: 'card', 'aria-labelledby': 'export-title' },
+        h('h2', { id: 'export-title' }, 'Export'),
+        settlement
+          ? h('div', { class: 'row wrap', id: 'exports' },
+            FORMATS.filter(([format]) => format !== 'trl' || spec.question.kind === 'pairwise').map(([format, label, note]) => h('a', {
+              class: 'button', href: app.api.exportUrl(id, format), download: '', dataset: { format }, title: note,
+            }, label)),
+            h('a', { class: 'button ghost', href: `/api/v1/experiments/${id}/record`, download: `${id}.record.json`, dataset: { format: 'record' } }, 'Public record (for audit)'))
+          : h('p', { class: 'muted' }, 'The dataset can be exported once the experiment is settled; labels of slashed labelers are left out.')),
+      h('p', { class: 'muted' }, 'Seed hash ', h('code', { class: 'break' }, experiment.seed_hash ?? '—')));
+  };
+
+  await draw();
+  app.every(2000, () => draw().catch(() => {
+    // A missed refresh is retried on the next tick.
+  }));
+  return body;
+}

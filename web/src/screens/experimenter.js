@@ -1,0 +1,347 @@
+// The experimenter's side: the list of one's experiments, creating one (a form or a spec file),
+// and setting up a draft: import tasks (drag and drop, every bad line named), fund, open.
+
+import { parse as parseToml } from 'smol-toml';
+import { h, amount, replace, short, when } from '../dom.js';
+import { checkTasks } from '../tasks.js';
+import { describeQuestion, phaseBadge } from './common.js';
+import { dashboardScreen } from './dashboard.js';
+
+const mine = (app, experiment) => experiment.creator.toLowerCase() === app.signer.address.toLowerCase();
+
+export async function experimenterHome(app) {
+  const [experiments, account] = await Promise.all([app.api.experiments(), app.refreshAccount()]);
+  const own = experiments.filter(e => mine(app, e));
+  return h('section', { class: 'stack' },
+    h('div', { class: 'row spread' },
+      h('h1', null, 'Your experiments'),
+      h('a', { href: '#/lab/new', class: 'button primary', id: 'new-experiment', 'data-autofocus': '' }, 'New experiment')),
+    h('p', { class: 'muted' }, `Available to fund reward pools: ${amount(account.available)} credits.`),
+    own.length === 0
+      ? h('p', null, 'You have not created an experiment yet.')
+      : h('div', { class: 'scroll' }, h('table', { class: 'table', id: 'experiments' },
+        h('thead', null, h('tr', null, ['Title', 'Phase', 'Tasks', 'Pool', 'Commit by', ''].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, own.map(e => h('tr', null,
+          h('td', null, e.title),
+          h('td', null, phaseBadge(e.phase)),
+          h('td', { class: 'num' }, String(e.tasks.tasks)),
+          h('td', { class: 'num' }, amount(e.spec.reward_pool)),
+          h('td', null, when(e.commit_deadline)),
+          h('td', null, h('a', { href: `#/lab/${e.experiment_id}`, class: 'button' }, e.phase === 'draft' ? 'Set up' : 'Dashboard'))))))));
+}
+
+// ---- Create ----
+
+const KINDS = ['pairwise', 'rating', 'choice', 'binary', 'ranking', 'text'];
+
+function field(label, input, help) {
+  return h('div', { class: 'field' }, h('label', { for: input.id }, label), input, help ? h('small', { class: 'muted' }, help) : null);
+}
+
+function localInput(seconds) {
+  const d = new Date(seconds * 1000);
+  const pad = n => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function number(id, value, attrs = {}) {
+  return h('input', { id, type: 'number', value: String(value), step: '1', ...attrs });
+}
+
+/** Builds a spec from the form; throws with the field's name on a value that cannot be one. */
+function specFromForm(form) {
+  const value = id => form.querySelector(`#${id}`).value.trim();
+  const checked = id => form.querySelector(`#${id}`).checked;
+  const integer = (id, label) => {
+    const text = value(id);
+    if (!/^-?\d+$/.test(text)) throw new Error(`${label} must be a whole number`);
+    return Number(text);
+  };
+  const credits = (id, label) => {
+    const text = value(id);
+    if (!/^\d+$/.test(text)) throw new Error(`${label} must be a whole number of credits`);
+    return text;
+  };
+  const kind = value('f-kind');
+  const question = { kind, instructions: form.querySelector('#f-instructions').value, rationale: checked('f-rationale') };
+  if (kind === 'pairwise') {
+    question.strength_max = integer('f-strength', 'Strongest preference');
+    question.allow_tie = checked('f-tie');
+  } else if (kind === 'rating') {
+    question.min = integer('f-min', 'Lowest rating');
+    question.max = integer('f-max', 'Highest rating');
+  } else if (kind === 'choice' || kind === 'binary') {
+    question.options = value('f-options').split('\n').map(o => o.trim()).filter(Boolean);
+  } else if (kind === 'ranking') {
+    question.n = integer('f-n', 'Responses per task');
+  } else if (kind === 'text') {
+    question.length_max = integer('f-length', 'Longest answer');
+  }
+  const commitText = value('f-commit');
+  const commitDeadline = Math.floor(new Date(commitText).getTime() / 1000);
+  if (!Number.isFinite(commitDeadline)) throw new Error('Commit deadline must be a date and time');
+  const revealHours = Number(value('f-reveal-hours'));
+  if (!(revealHours > 0)) throw new Error('Reveal window must be a positive number of hours');
+  const spec = {
+    schema_version: 1,
+    title: value('f-title'),
+    question,
+    subjective: checked('f-subjective'),
+    block_size: integer('f-block', 'Tasks per batch'),
+    overlap: integer('f-overlap', 'Labelers per task'),
+    gold_per_batch: integer('f-gold', 'Gold tasks per batch'),
+    stake_per_batch: credits('f-stake', 'Stake'),
+    reward_pool: credits('f-pool', 'Reward pool'),
+    slash_bps: integer('f-slash', 'Slash'),
+    non_reveal_slash_bps: integer('f-nonreveal', 'Non-reveal penalty'),
+    commit_deadline: commitDeadline,
+    reveal_deadline: commitDeadline + Math.round(revealHours * 3600),
+    limits: {
+      batches_per_labeler_max: integer('f-batches', 'Batches per labeler'),
+      seconds_per_task_min: integer('f-seconds', 'Seconds per task'),
+    },
+  };
+  const min = value('f-repmin');
+  if (min !== '') spec.eligibility = { reputation_min: Number(min) };
+  const attribute = value('f-cohort-attr');
+  if (attribute) {
+    spec.cohorts = { attribute, values: value('f-cohort-values').split(',').map(v => v.trim()).filter(Boolean) };
+  }
+  return spec;
+}
+
+/** Turns TOML integers too large for a double into strings, which the spec's amounts accept. */
+function plain(value) {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+/** A drop zone that is also a file picker, so it works by mouse, by touch and by keyboard. */
+export function dropZone(id, accept, prompt, onFile) {
+  const input = h('input', { type: 'file', id, accept, class: 'visually-hidden' });
+  const zone = h('label', { class: 'drop', for: id, tabindex: '0', role: 'button', 'aria-describedby': `${id}-hint` },
+    h('strong', null, prompt),
+    h('span', { id: `${id}-hint`, class: 'muted' }, 'Drop a file here, or press Enter to choose one.'));
+  zone.addEventListener('keydown', event => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      input.click();
+    }
+  });
+  zone.addEventListener('dragover', event => {
+    event.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', event => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    const file = event.dataTransfer?.files?.[0];
+    if (file) onFile(file);
+  });
+  input.addEventListener('change', () => {
+    const file = input.files?.[0];
+    if (file) onFile(file);
+    input.value = '';
+  });
+  return h('div', null, zone, input);
+}
+
+export function createScreen(app) {
+  const status = h('p', { class: 'error', role: 'alert', id: 'create-error' });
+  const create = async spec => {
+    status.textContent = '';
+    try {
+      const experiment = await app.withSession(() => app.api.post('/experiments', { spec }));
+      app.notify(`Created the draft “${experiment.title}”.`, 'ok');
+      app.go(`#/lab/${experiment.experiment_id}`);
+    } catch (error) {
+      status.textContent = app.describe(error);
+    }
+  };
+
+  const kindParams = h('div', { class: 'grid2', id: 'kind-params' });
+  const kindSelect = h('select', { id: 'f-kind' }, KINDS.map(k => h('option', { value: k }, k)));
+  const showKind = () => {
+    const kind = kindSelect.value;
+    const parts = {
+      pairwise: [
+        field('Strongest preference K', number('f-strength', 2, { min: 1, max: 10 }), 'answers run from −K (A much better) to K (B much better)'),
+        h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'f-tie', checked: true }), h('label', { for: 'f-tie' }, 'Allow a tie')),
+      ],
+      rating: [field('Lowest rating', number('f-min', 1)), field('Highest rating', number('f-max', 5))],
+      choice: [field('Options, one per line', h('textarea', { id: 'f-options', rows: 4 }, 'helpful\nunhelpful\nharmful'))],
+      binary: [field('The two options, one per line', h('textarea', { id: 'f-options', rows: 2 }, 'no\nyes'))],
+      ranking: [field('Responses per task', number('f-n', 5, { min: 2, max: 64 }), 'more than 4 are ranked by a pairwise tournament')],
+      text: [field('Longest answer in bytes', number('f-length', 500, { min: 1, max: 10000 }))],
+    }[kind];
+    replace(kindParams, parts);
+  };
+  kindSelect.addEventListener('change', showKind);
+  showKind();
+
+  const now = app.now();
+  const form = h('form', { class: 'card stack', id: 'create-form', novalidate: true },
+    h('h2', null, 'Fill in the spec'),
+    field('Title', h('input', { id: 'f-title', type: 'text', required: true, maxlength: 200, 'data-autofocus': '', value: '' })),
+    h('div', { class: 'grid2' }, field('Question kind', kindSelect)),
+    kindParams,
+    field('Instructions (markdown)', h('textarea', { id: 'f-instructions', rows: 4 }, 'Read the prompt and both answers. Pick the more helpful, correct and safe one.')),
+    h('div', { class: 'grid2' },
+      h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'f-rationale' }), h('label', { for: 'f-rationale' }, 'Offer a rationale text box')),
+      h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'f-subjective' }), h('label', { for: 'f-subjective' }, 'Subjective (only gold may slash)'))),
+    h('h3', null, 'Work'),
+    h('div', { class: 'grid3' },
+      field('Tasks per batch', number('f-block', 10, { min: 1 })),
+      field('Labelers per task', number('f-overlap', 3, { min: 1 })),
+      field('Gold tasks per batch', number('f-gold', 2, { min: 0 })),
+      field('Seconds per task, at least', number('f-seconds', 5, { min: 0 })),
+      field('Batches per labeler', number('f-batches', 1, { min: 1 })),
+      field('Minimum reputation', h('input', { id: 'f-repmin', type: 'number', step: '0.01', min: '-1', max: '1', value: '' }), 'empty: anyone')),
+    h('h3', null, 'Money'),
+    h('div', { class: 'grid3' },
+      field('Stake per batch', h('input', { id: 'f-stake', type: 'text', inputmode: 'numeric', value: '1000' })),
+      field('Reward pool', h('input', { id: 'f-pool', type: 'text', inputmode: 'numeric', value: '100000' })),
+      field('Slash, basis points', number('f-slash', 5000, { min: 0, max: 10000 })),
+      field('Not revealed, basis points', number('f-nonreveal', 10000, { min: 0, max: 10000 }))),
+    h('h3', null, 'Deadlines'),
+    h('div', { class: 'grid3' },
+      field('Commit deadline', h('input', { id: 'f-commit', type: 'datetime-local', value: localInput(now + 3 * 86400) })),
+      field('Reveal window, hours', h('input', { id: 'f-reveal-hours', type: 'number', min: '0.02', step: 'any', value: '24' }))),
+    h('h3', null, 'Cohorts (optional)'),
+    h('div', { class: 'grid3' },
+      field('Attribute', h('input', { id: 'f-cohort-attr', type: 'text', placeholder: 'region' })),
+      field('Values, comma separated', h('input', { id: 'f-cohort-values', type: 'text', placeholder: 'EU, US, IN' }))),
+    h('button', { class: 'primary', type: 'submit', id: 'create' }, 'Create draft'));
+  form.addEventListener('submit', async event => {
+    event.preventDefault();
+    let spec;
+    try {
+      spec = specFromForm(form);
+    } catch (error) {
+      status.textContent = error.message;
+      return;
+    }
+    await create(spec);
+  });
+
+  const preview = h('div', { id: 'spec-preview' });
+  const upload = h('div', { class: 'card stack' },
+    h('h2', null, 'Or upload a spec'),
+    h('p', { class: 'muted' }, 'TOML or JSON, as ', h('code', null, 'plumbline spec check'), ' reads it.'),
+    dropZone('spec-file', '.toml,.json,application/json,application/toml', 'Spec file (TOML or JSON)', async file => {
+      replace(preview);
+      status.textContent = '';
+      let spec;
+      try {
+        const text = await file.text();
+        spec = file.name.toLowerCase().endsWith('.json') ? JSON.parse(text) : plain(parseToml(text, { integersAsBigInt: 'asNeeded' }));
+      } catch (error) {
+        replace(preview, h('p', { class: 'error' }, `${file.name} does not parse: ${error.message}`));
+        return;
+      }
+      replace(preview,
+        h('p', null, h('strong', null, spec.title ?? '(no title)'), ' — ', spec.question ? describeQuestion(spec.question) : 'no question'),
+        h('button', { type: 'button', class: 'primary', onclick: () => create(spec) }, `Create draft from ${file.name}`));
+    }),
+    preview);
+
+  return h('section', { class: 'stack' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/lab' }, 'Experiments'), ' / new'),
+    h('h1', null, 'New experiment'),
+    status,
+    h('div', { class: 'split wide-left' }, form, upload));
+}
+
+// ---- Set up a draft ----
+
+function setupScreen(app, experiment, account) {
+  const id = experiment.experiment_id;
+  const spec = experiment.spec;
+  const imported = experiment.tasks.tasks > 0;
+  const status = h('p', { class: 'error', role: 'alert' });
+  const act = async (action, path) => {
+    status.textContent = '';
+    try {
+      await app.withSession(() => app.api.post(path));
+      app.notify(action, 'ok');
+      await app.refreshAccount();
+      app.render();
+    } catch (error) {
+      status.textContent = app.describe(error);
+    }
+  };
+
+  const report = h('div', { id: 'import-report', 'aria-live': 'polite' });
+  const onTasks = async file => {
+    const text = await file.text();
+    const checked = checkTasks(text, spec.question);
+    if (checked.errors.length) {
+      replace(report, h('div', { class: 'notice error', id: 'task-errors' },
+        h('p', null, h('strong', null, `${file.name}: nothing was imported.`), ` Fix ${checked.errors.length}${checked.truncated ? '+' : ''} line(s):`),
+        h('ol', { class: 'lines' }, checked.errors.map(e => h('li', null, e.line ? h('strong', null, `line ${e.line}`) : null, e.line ? ': ' : '', e.reason)))));
+      return;
+    }
+    const importButton = h('button', { type: 'button', class: 'primary', id: 'import' }, `Import ${checked.tasks} tasks`);
+    importButton.addEventListener('click', async () => {
+      importButton.disabled = true;
+      try {
+        const summary = await app.withSession(() => app.api.request('POST', `/experiments/${id}/tasks`, { text, contentType: 'application/x-ndjson' }));
+        app.notify(`Imported ${summary.tasks} tasks: ${summary.regular} regular, ${summary.gold} gold.`, 'ok');
+        app.render();
+      } catch (error) {
+        replace(report, h('div', { class: 'notice error' }, app.describe(error)));
+      }
+    });
+    replace(report, h('div', { class: 'notice ok' },
+      h('p', null, `${file.name}: ${checked.tasks} tasks (${checked.regular} regular, ${checked.gold} gold) pass every check.`),
+      importButton));
+  };
+
+  const pool = BigInt(spec.reward_pool);
+  const canFund = !experiment.funded && BigInt(account.available) >= pool;
+  const blocks = Math.ceil(experiment.tasks.regular / spec.block_size);
+  const goldShort = experiment.tasks.gold < spec.gold_per_batch;
+  const openable = imported && experiment.funded && !goldShort;
+  return h('section', { class: 'stack' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/lab' }, 'Experiments'), ' / ', experiment.title),
+    h('h1', null, experiment.title, ' ', phaseBadge(experiment.phase)),
+    h('p', null, describeQuestion(spec.question)),
+    status,
+    h('ol', { class: 'setup' },
+      h('li', { class: `card step${imported ? ' done' : ''}` },
+        h('h2', null, '1. Tasks'),
+        imported
+          ? h('p', { id: 'tasks-imported' }, `${experiment.tasks.tasks} tasks imported: ${experiment.tasks.regular} regular in ${blocks} block(s) of ${spec.block_size}, ${experiment.tasks.gold} gold.`)
+          : [
+            h('p', { class: 'muted' }, 'JSONL, one task a line: ', h('code', null, '{"id", "prompt", "responses": [...], "gold"?, "meta"?}'),
+              '. The import is all or nothing; every bad line is named below before anything is sent.'),
+            dropZone('tasks-file', '.jsonl,.ndjson,application/x-ndjson,text/plain', 'Task file (JSONL)', onTasks),
+            report,
+          ]),
+      h('li', { class: `card step${experiment.funded ? ' done' : ''}` },
+        h('h2', null, '2. Fund'),
+        experiment.funded
+          ? h('p', { id: 'funded' }, `The reward pool of ${amount(pool)} credits is in escrow.`)
+          : [
+            h('p', null, `Move the reward pool of ${amount(pool)} credits from your balance (${amount(account.available)} available) into escrow. Cancelling the draft refunds it.`),
+            h('button', { type: 'button', class: 'primary', id: 'fund', disabled: !canFund, onclick: () => act('The pool is in escrow.', `/experiments/${id}/fund`) }, `Fund ${amount(pool)} credits`),
+          ]),
+      h('li', { class: 'card step' },
+        h('h2', null, '3. Open'),
+        h('p', null, `Labelers can join until ${when(experiment.commit_deadline)}; reveals run until ${when(experiment.reveal_deadline)}.`),
+        goldShort && imported ? h('p', { class: 'error' }, `Each batch needs ${spec.gold_per_batch} gold tasks; ${experiment.tasks.gold} are imported.`) : null,
+        h('button', { type: 'button', class: 'primary', id: 'open', disabled: !openable, onclick: () => act('The experiment is open.', `/experiments/${id}/open`) }, 'Open to labelers'))),
+    h('p', null, h('button', { type: 'button', class: 'danger', onclick: () => {
+      if (window.confirm('Cancel this draft? The pool, if funded, is refunded.')) act('Cancelled.', `/experiments/${id}/cancel`);
+    } }, 'Cancel draft')),
+    h('p', { class: 'muted' }, `Experiment ${short(id)} by ${short(experiment.creator)}.`));
+}
+
+export async function setupOrDashboard(app, id) {
+  const [experiment, account] = await Promise.all([app.api.experiment(id), app.refreshAccount()]);
+  if (experiment.phase === 'draft' && mine(app, experiment)) return setupScreen(app, experiment, account);
+  return dashboardScreen(app, experiment);
+}

@@ -1,0 +1,228 @@
+// The labeler's home (balance, locked stake, reputation, work in progress, earnings, open
+// experiments) and the experiment page where a labeler sees the stake before joining.
+
+import { h, amount, duration, markdown, when } from '../dom.js';
+import { eligible } from '../protocol.js';
+import { join, reveal } from '../flows.js';
+import { describeQuestion, phaseBadge, tierBadge } from './common.js';
+
+/** Every experiment with this labeler's work in it: `[{experiment, work, result}]`, where
+ * `result` is its line of the settlement once settled. */
+export async function myWork(app, experiments) {
+  const address = app.signer.address;
+  const live = experiments.filter(e => e.phase !== 'draft' && e.phase !== 'cancelled');
+  const works = await Promise.all(live.map(e => app.api.work(e.experiment_id, address)));
+  const out = [];
+  for (const [i, experiment] of live.entries()) {
+    const work = works[i];
+    app.sawServerClock(work.now);
+    if (work.batches.length === 0) continue;
+    let result = null;
+    if (experiment.phase === 'settled') {
+      const settlement = await app.api.settlement(experiment.experiment_id);
+      result = settlement.labelers.find(l => l.labeler.toLowerCase() === address.toLowerCase()) ?? null;
+    }
+    out.push({ experiment, work, result });
+  }
+  return out;
+}
+
+/** Reveals every committed, unrevealed batch whose experiment is in its reveal window: the
+ * "automatic on the next visit" reveal. Returns what it revealed. */
+export async function revealPending(app, work) {
+  const revealed = [];
+  for (const { experiment, work: w } of work) {
+    if (experiment.phase !== 'revealing') continue;
+    for (const batch of w.batches) {
+      if (batch.committed_at == null || batch.revealed_at != null) continue;
+      try {
+        await reveal(app, experiment, batch.batch_id, batch.commitment);
+        batch.revealed_at = app.now();
+        revealed.push({ experiment, batch });
+      } catch (error) {
+        app.notify(`Could not reveal batch ${batch.batch_id} of “${experiment.title}”: ${app.describe(error)}`, 'error');
+      }
+    }
+  }
+  return revealed;
+}
+
+function batchStatus(experiment, batch, result) {
+  if (experiment.phase === 'settled') {
+    if (!result) return 'settled';
+    return batch.revealed_at != null ? 'settled' : 'not revealed';
+  }
+  if (batch.revealed_at != null) return 'revealed';
+  if (batch.committed_at != null) return experiment.phase === 'revealing' ? 'reveal now' : 'sealed';
+  return experiment.phase === 'open' ? 'labeling' : 'missed the deadline';
+}
+
+function workTable(app, work) {
+  const rows = [];
+  for (const { experiment, work: w, result } of work) {
+    for (const batch of w.batches) {
+      const status = batchStatus(experiment, batch, result);
+      const href = `#/x/${experiment.experiment_id}/batch/${batch.batch_id}`;
+      const action = {
+        labeling: h('a', { href, class: 'button primary' }, 'Continue labeling'),
+        sealed: h('a', { href, class: 'button' }, `Reveal after ${when(experiment.commit_deadline)}`),
+        'reveal now': h('a', { href, class: 'button primary' }, 'Reveal now'),
+        revealed: h('a', { href, class: 'button' }, 'Revealed'),
+        settled: h('a', { href, class: 'button' }, 'See earnings'),
+        'not revealed': h('a', { href, class: 'button' }, 'Details'),
+        'missed the deadline': h('a', { href, class: 'button' }, 'Details'),
+      }[status];
+      rows.push(h('tr', { dataset: { batch: String(batch.batch_id) } },
+        h('td', null, experiment.title),
+        h('td', { class: 'num' }, String(batch.batch_id)),
+        h('td', null, h('span', { class: `badge status-${status.replace(/ /g, '-')}` }, status)),
+        h('td', null, result ? tierBadge(result.tier) : ''),
+        h('td', { class: 'num' }, result ? amount(result.reward) : ''),
+        h('td', null, action)));
+    }
+  }
+  if (rows.length === 0) return h('p', { class: 'muted' }, 'No work yet: join an experiment below.');
+  return h('div', { class: 'scroll' }, h('table', { class: 'table', id: 'my-work' },
+    h('thead', null, h('tr', null, ['Experiment', 'Batch', 'Status', 'Tier', 'Reward', ''].map(t => h('th', { scope: 'col' }, t)))),
+    h('tbody', null, rows)));
+}
+
+function earnings(work) {
+  let rewards = 0n;
+  let slashed = 0n;
+  let settled = 0;
+  for (const { result } of work) {
+    if (!result) continue;
+    settled += 1;
+    rewards += BigInt(result.reward);
+    slashed += BigInt(result.slash) + BigInt(result.non_reveal_penalty);
+  }
+  return { rewards, slashed, settled };
+}
+
+export async function labelerHome(app) {
+  const [experiments, account] = await Promise.all([app.api.experiments(), app.refreshAccount()]);
+  const work = await myWork(app, experiments);
+  const revealed = await revealPending(app, work);
+  if (revealed.length) await app.refreshAccount();
+  const joinedIds = new Set(work.map(w => w.experiment.experiment_id));
+  const batchesIn = id => work.find(w => w.experiment.experiment_id === id)?.work.batches.length ?? 0;
+  const open = experiments.filter(e => e.phase === 'open');
+  const eligibleOpen = open.filter(e => eligible(account.reputation, e.spec)
+    && batchesIn(e.experiment_id) < e.spec.limits.batches_per_labeler_max);
+  const { rewards, slashed, settled } = earnings(work);
+  const reputation = account.reputation;
+  return h('section', { class: 'stack' },
+    h('h1', null, 'Labeling'),
+    revealed.length
+      ? h('div', { class: 'notice ok', role: 'status', id: 'auto-revealed' },
+        `Revealed your sealed labels automatically: ${revealed.map(r => `batch ${r.batch.batch_id} of “${r.experiment.title}”`).join(', ')}.`)
+      : null,
+    h('div', { class: 'cards' },
+      h('div', { class: 'card stat' }, h('span', null, 'Available'), h('strong', { id: 'available' }, amount(account.available)), h('small', null, 'credits')),
+      h('div', { class: 'card stat' }, h('span', null, 'Locked stake'), h('strong', { id: 'locked' }, amount(account.locked)), h('small', null, 'until settlement')),
+      h('div', { class: 'card stat' }, h('span', null, 'Reputation'),
+        h('strong', null, reputation ? `${reputation.rewarded} / ${reputation.experiments}` : 'new'),
+        h('small', null, reputation ? `rewarded / settled experiments; ${reputation.slashed} slashed` : 'no settled experiment yet')),
+      h('div', { class: 'card stat' }, h('span', null, 'Earned'), h('strong', { id: 'earned' }, amount(rewards)),
+        h('small', null, `in ${settled} settled experiment${settled === 1 ? '' : 's'}${slashed ? `; ${amount(slashed)} lost to slashing` : ''}`))),
+    h('h2', null, 'Your work'),
+    workTable(app, work),
+    h('h2', null, 'Open experiments you can join'),
+    eligibleOpen.length === 0
+      ? h('p', { class: 'muted' }, open.length ? 'None you can join now (eligibility, or you took every batch allowed).' : 'No experiment is open right now.')
+      : h('ul', { class: 'experiments' }, eligibleOpen.map(e => h('li', { class: 'card' },
+        h('h3', null, h('a', { href: `#/x/${e.experiment_id}` }, e.title)),
+        h('p', null, describeQuestion(e.spec.question)),
+        h('dl', { class: 'facts compact' },
+          h('dt', null, 'Tasks per batch'), h('dd', null, String(e.spec.block_size + e.spec.gold_per_batch)),
+          h('dt', null, 'Stake'), h('dd', null, amount(e.spec.stake_per_batch)),
+          h('dt', null, 'Reward pool'), h('dd', null, amount(e.spec.reward_pool)),
+          h('dt', null, 'Commit by'), h('dd', null, when(e.commit_deadline))),
+        joinedIds.has(e.experiment_id) ? h('p', { class: 'muted' }, `You have ${batchesIn(e.experiment_id)} batch(es) here.`) : null))));
+}
+
+export async function joinScreen(app, id) {
+  const [experiment, account, work] = await Promise.all([
+    app.api.experiment(id), app.refreshAccount(), app.api.work(id, app.signer.address),
+  ]);
+  app.sawServerClock(work.now);
+  const spec = experiment.spec;
+  const stake = BigInt(spec.stake_per_batch);
+  const available = BigInt(account.available);
+  const canAfford = available >= stake;
+  const allowed = eligible(account.reputation, spec);
+  const underLimit = work.next_nonce < spec.limits.batches_per_labeler_max;
+  const cohortSelect = spec.cohorts
+    ? h('select', { id: 'cohort', required: true },
+      h('option', { value: '' }, `Choose your ${spec.cohorts.attribute}`),
+      spec.cohorts.values.map(v => h('option', { value: v }, v)))
+    : null;
+  const status = h('p', { class: 'error', role: 'alert' });
+  const joinButton = h('button', {
+    class: 'primary', type: 'button', id: 'join', 'data-autofocus': '',
+    disabled: !(experiment.phase === 'open' && canAfford && allowed && underLimit),
+  }, `Lock ${amount(stake)} credits and start labeling`);
+  joinButton.addEventListener('click', async () => {
+    status.textContent = '';
+    const cohort = cohortSelect ? cohortSelect.value : null;
+    if (cohortSelect && !cohort) {
+      status.textContent = `Choose your ${spec.cohorts.attribute} first.`;
+      cohortSelect.focus();
+      return;
+    }
+    joinButton.disabled = true;
+    try {
+      const batch = await join(app, experiment, cohort);
+      await app.refreshAccount();
+      app.go(`#/x/${id}/batch/${batch.batch_id}`);
+    } catch (error) {
+      status.textContent = app.describe(error);
+      joinButton.disabled = false;
+    }
+  });
+  const slash = spec.slash_bps / 100;
+  const nonReveal = Math.max(spec.non_reveal_slash_bps, spec.slash_bps) / 100;
+  const reasons = [];
+  if (experiment.phase !== 'open') reasons.push(`The experiment is ${experiment.phase}; joining is open only before the commit deadline.`);
+  if (!canAfford) reasons.push(`You have ${amount(available)} credits available; the stake is ${amount(stake)}.`);
+  if (!allowed) reasons.push(`Your reputation is below the minimum of ${spec.eligibility.reputation_min}.`);
+  if (!underLimit) reasons.push(`You have taken the ${spec.limits.batches_per_labeler_max} batch(es) one labeler may take.`);
+  const secondsMin = spec.limits.seconds_per_task_min;
+  return h('section', { class: 'stack' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/label' }, 'Labeling'), ' / ', experiment.title),
+    h('h1', null, experiment.title, ' ', phaseBadge(experiment.phase)),
+    h('div', { class: 'split' },
+      h('div', { class: 'stack' },
+        h('div', { class: 'card' },
+          h('h2', null, 'The question'),
+          h('p', null, describeQuestion(spec.question)),
+          h('div', { class: 'prose' }, markdown(spec.question.instructions))),
+        h('div', { class: 'card' },
+          h('h2', null, 'The work'),
+          h('dl', { class: 'facts' },
+            h('dt', null, 'Tasks in a batch'), h('dd', null, `${spec.block_size + spec.gold_per_batch} (some are hidden gold tasks with known answers)`),
+            h('dt', null, 'Pace'), h('dd', null, secondsMin ? `at least ${secondsMin} s per task; a commit sooner than ${duration(spec.block_size * secondsMin)} after joining is refused` : 'no minimum'),
+            h('dt', null, 'Commit by'), h('dd', null, `${when(experiment.commit_deadline)} (in ${duration(experiment.commit_deadline - app.now())})`),
+            h('dt', null, 'Reveal by'), h('dd', null, when(experiment.reveal_deadline)),
+            h('dt', null, 'Reward pool'), h('dd', null, `${amount(spec.reward_pool)} credits`))),
+        work.batches.length
+          ? h('div', { class: 'card' }, h('h2', null, 'Your batches here'),
+            h('ul', null, work.batches.map(b => h('li', null, h('a', { href: `#/x/${id}/batch/${b.batch_id}` }, `Batch ${b.batch_id}`),
+              b.revealed_at != null ? ' — revealed' : b.committed_at != null ? ' — sealed' : ' — in progress'))))
+          : null),
+      h('aside', { class: 'card stake', 'aria-labelledby': 'stake-title' },
+        h('h2', { id: 'stake-title' }, 'Your stake'),
+        h('p', { class: 'big' }, h('strong', { id: 'stake-amount' }, amount(stake)), ' credits'),
+        h('p', null, `Joining locks this from your ${amount(available)} available credits until the experiment settles.`),
+        h('ul', { class: 'outcomes' },
+          h('li', null, h('strong', null, 'Rewarded'), ': your labels agree with peers and gold beyond chance. Stake back plus a share of the pool.'),
+          h('li', null, h('strong', null, 'Even'), ': not distinguishable from chance. Stake back, nothing earned.'),
+          h('li', null, h('strong', null, 'Slashed'), `: confidently worse than chance. You lose ${slash}% of the stake.`),
+          h('li', null, h('strong', null, 'Not revealed'), `: you lose ${nonReveal}% of the stake, so reveal after the commit deadline.`)),
+        cohortSelect ? h('label', { for: 'cohort' }, spec.cohorts.attribute, cohortSelect) : null,
+        joinButton,
+        reasons.map(r => h('p', { class: 'muted' }, r)),
+        status)));
+}
+

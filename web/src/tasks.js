@@ -1,0 +1,136 @@
+// Checks a JSONL task file in the browser before it is sent, with the rules of
+// crates/core/src/task.rs. The server stays the judge (its import is all or nothing and names
+// the first bad line); checking here lets the experimenter see every bad line at once, by
+// number, without a round trip.
+
+const TASK_ID_BYTES_MAX = 128;
+const PROMPT_BYTES_MAX = 256 * 1024;
+const RESPONSES_MAX = 64;
+const RESPONSE_BYTES_MAX = 256 * 1024;
+const TASKS_MAX = 1_000_000;
+const FIELDS = new Set(['id', 'prompt', 'responses', 'gold', 'meta']);
+
+/** Errors reported before the check stops, so a wholly wrong file stays readable. */
+export const ERRORS_SHOWN_MAX = 50;
+
+const utf8Length = text => new TextEncoder().encode(text).length;
+
+function responsesRequired(question) {
+  if (question.kind === 'pairwise') return 2;
+  if (question.kind === 'ranking') return question.n;
+  return null;
+}
+
+/** Why `value` is not a label of the question, or null when it is one. */
+export function labelProblem(question, value) {
+  switch (question.kind) {
+    case 'binary':
+      return Number.isInteger(value) && (value === 0 || value === 1) ? null : 'a binary label must be 0 or 1';
+    case 'choice':
+      return Number.isInteger(value) && value >= 0 && value < question.options.length
+        ? null
+        : `a choice label must be an option index 0..${question.options.length - 1}`;
+    case 'rating':
+      return Number.isInteger(value) && value >= question.min && value <= question.max
+        ? null
+        : `a rating must be an integer from ${question.min} to ${question.max}`;
+    case 'pairwise': {
+      const k = question.strength_max;
+      if (!Number.isInteger(value) || value < -k || value > k) return `a pairwise label must be an integer from -${k} to ${k}`;
+      if (value === 0 && !question.allow_tie) return 'ties are not allowed';
+      return null;
+    }
+    case 'ranking': {
+      const n = question.n;
+      const ok = Array.isArray(value) && value.length === n
+        && value.every(i => Number.isInteger(i) && i >= 0 && i < n)
+        && new Set(value).size === n;
+      return ok ? null : `a ranking must be a permutation of 0..${n - 1}`;
+    }
+    case 'text':
+      return typeof value === 'string' && utf8Length(value) <= question.length_max
+        ? null
+        : `a text label must be a string of at most ${question.length_max} bytes`;
+    default:
+      return `unknown question kind ${question.kind}`;
+  }
+}
+
+function lineProblem(object, question) {
+  if (object === null || typeof object !== 'object' || Array.isArray(object)) {
+    return 'a task must be a JSON object';
+  }
+  for (const field of Object.keys(object)) {
+    if (!FIELDS.has(field)) return `unknown field \`${field}\`; a task has id, prompt, responses, gold and meta`;
+  }
+  const { id, prompt = '', responses = [], gold = null, meta = {} } = object;
+  if (id === undefined) return 'missing field `id`';
+  if (typeof id !== 'string' && typeof id !== 'number') return '`id` must be a string or a number';
+  const idText = String(id);
+  if (idText.length === 0 || utf8Length(idText) > TASK_ID_BYTES_MAX) return `\`id\` must be 1 to ${TASK_ID_BYTES_MAX} bytes`;
+  if (typeof prompt !== 'string') return '`prompt` must be a string';
+  if (utf8Length(prompt) > PROMPT_BYTES_MAX) return `\`prompt\` is longer than ${PROMPT_BYTES_MAX} bytes`;
+  if (!Array.isArray(responses) || responses.some(r => typeof r !== 'string')) return '`responses` must be a list of strings';
+  if (responses.length > RESPONSES_MAX) return `more than ${RESPONSES_MAX} responses`;
+  const required = responsesRequired(question);
+  if (required !== null && responses.length !== required) {
+    return `a ${question.kind} task needs exactly ${required} responses, found ${responses.length}`;
+  }
+  const long = responses.findIndex(r => utf8Length(r) > RESPONSE_BYTES_MAX);
+  if (long >= 0) return `response ${long} is longer than ${RESPONSE_BYTES_MAX} bytes`;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return '`meta` must be an object';
+  if (gold !== null) {
+    if (question.kind === 'text') return 'text questions cannot have gold answers';
+    const problem = labelProblem(question, gold);
+    if (problem) return `\`gold\`: ${problem}`;
+  }
+  return null;
+}
+
+/** Checks a task file for a question. Returns `{tasks, regular, gold, errors: [{line, reason}],
+ * truncated}`; blank lines are skipped as the server skips them. */
+export function checkTasks(text, question) {
+  const errors = [];
+  const ids = new Map();
+  let tasks = 0;
+  let gold = 0;
+  let truncated = false;
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const raw = lines[index];
+    const line = index + 1;
+    if (raw.trim() === '') continue;
+    if (errors.length >= ERRORS_SHOWN_MAX) {
+      truncated = true;
+      break;
+    }
+    if (tasks >= TASKS_MAX) {
+      errors.push({ line, reason: `more than ${TASKS_MAX} tasks` });
+      break;
+    }
+    let object;
+    try {
+      object = JSON.parse(raw);
+    } catch (error) {
+      errors.push({ line, reason: `not valid JSON: ${error.message}` });
+      continue;
+    }
+    const problem = lineProblem(object, question);
+    if (problem) {
+      errors.push({ line, reason: problem });
+      continue;
+    }
+    const id = String(object.id);
+    if (ids.has(id)) {
+      errors.push({ line, reason: `task id ${JSON.stringify(id)} appears twice (first on line ${ids.get(id)})` });
+      continue;
+    }
+    ids.set(id, line);
+    tasks += 1;
+    if (object.gold != null) gold += 1;
+  }
+  if (tasks === 0 && errors.length === 0) {
+    errors.push({ line: 0, reason: 'the file holds no tasks' });
+  }
+  return { tasks, regular: tasks - gold, gold, errors, truncated };
+}

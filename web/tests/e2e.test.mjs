@@ -1,0 +1,261 @@
+// The whole market in the browser, end to end, against the real `plumbline serve`: an
+// experimenter makes a key, creates an experiment with the form, drops a task file (first one
+// with bad lines), funds and opens it; three labelers (two with keys made in the browser, one
+// through an injected EIP-1193 wallet) join, label with the keyboard and commit; the server's
+// test clock passes the commit deadline; one labeler reveals from the offer on its page, the two
+// others by coming back; the clock passes the reveal deadline and the scheduler settles; the
+// dashboard shows the payouts and the TRL export downloads. Every screen is photographed into
+// docs/screenshots, and any console error on any page fails the test.
+//
+// The server verifies every signature, labels root and commitment the browser makes, so a
+// commit or reveal accepted here is the byte-for-byte proof that the browser's cryptography
+// matches crates/core.
+//
+// Needs PLUMBLINE_BIN (the release binary) and Debian's chromium at /usr/bin/chromium;
+// web/test.sh provides both.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { createKey, setUp, shot, shots } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const TASKS = readFileSync(join(here, 'data', 'tasks.jsonl'), 'utf8');
+const BAD_TASKS = readFileSync(join(here, 'data', 'tasks-with-errors.jsonl'), 'utf8');
+
+// The better response (canonical index) of every task; the gold tasks' answers agree.
+const BETTER = {
+  umbrella: 0, rice: 1, email: 0, battery: 1, fraction: 0, plant: 1, walk: 0, password: 1, 'gold-boil': 0, 'gold-sun': 1,
+};
+const taskByPrompt = new Map(TASKS.trim().split('\n').map(line => JSON.parse(line)).map(t => [t.prompt, t]));
+
+const STAKE = 1000n;
+const POOL = 100000n;
+const LABELER_CREDITS = 10000n;
+
+test('an experiment from creation to export, in the browser', { timeout: 420_000 }, async t => {
+  mkdirSync(shots, { recursive: true });
+  const { server, mint, page: open, consoleErrors, passed } = await setUp(t);
+
+  // ---- The experimenter makes a key in the browser and gets credits. ----
+  const experimenter = await open('experimenter');
+  await experimenter.goto('/');
+  await experimenter.locator('#create-key').waitFor();
+  await shot(experimenter, '01-key');
+  const experimenterAddress = await createKey(experimenter);
+  await mint(experimenterAddress, POOL + 5000n);
+
+  // ---- Create the experiment with the form. ----
+  await experimenter.goto('/#/lab');
+  await experimenter.locator('#new-experiment').waitFor();
+  await shot(experimenter, '02-experiments');
+  await experimenter.click('#new-experiment');
+  await experimenter.locator('#create-form').waitFor();
+  await experimenter.fill('#f-title', 'Which answer helps more?');
+  await experimenter.fill('#f-instructions', 'Read the prompt and both answers. Pick the one that is **more helpful, correct and safe**.\n\n- 1 or 5: one answer is clearly better\n- 2 or 4: somewhat better\n- 3: a tie');
+  await experimenter.fill('#f-block', '8');
+  await experimenter.fill('#f-overlap', '3');
+  await experimenter.fill('#f-gold', '2');
+  await experimenter.fill('#f-seconds', '2');
+  await experimenter.fill('#f-stake', STAKE.toString());
+  await experimenter.fill('#f-pool', POOL.toString());
+  await shot(experimenter, '03-create', true);
+  await experimenter.click('#create');
+  await experimenter.waitForURL(/#\/lab\/0x[0-9a-f]{64}$/);
+  const experimentId = experimenter.url().split('/').pop();
+
+  // ---- Import: a file with bad lines is dropped and refused line by line, then the good one. ----
+  await experimenter.locator('label[for="tasks-file"]').waitFor();
+  const dataTransfer = await experimenter.evaluateHandle(text => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([text], 'tasks-with-errors.jsonl', { type: 'application/x-ndjson' }));
+    return transfer;
+  }, BAD_TASKS);
+  await experimenter.dispatchEvent('label[for="tasks-file"]', 'drop', { dataTransfer });
+  const errors = experimenter.locator('#task-errors li');
+  await errors.first().waitFor();
+  assert.deepEqual(
+    (await errors.allTextContents()).map(text => text.split(':')[0]),
+    ['line 2', 'line 3', 'line 4', 'line 5'],
+  );
+  await shot(experimenter, '04-import-errors', true);
+  await experimenter.setInputFiles('#tasks-file', { name: 'tasks.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(TASKS) });
+  await experimenter.click('#import');
+  await experimenter.locator('#tasks-imported').waitFor();
+  assert.match(await experimenter.locator('#tasks-imported').textContent(), /10 tasks imported: 8 regular in 1 block\(s\) of 8, 2 gold/);
+  await shot(experimenter, '05-setup', true);
+  await experimenter.click('#fund');
+  await experimenter.locator('#funded').waitFor();
+  await experimenter.click('#open');
+  await experimenter.locator('#dashboard').waitFor();
+  const experiment = await server.call('GET', `/experiments/${experimentId}`);
+  assert.equal(experiment.phase, 'open');
+  await shot(experimenter, '06-dashboard-open', true);
+
+  // ---- Three labelers: two make keys here, one brings a wallet. ----
+  const walletAccount = privateKeyToAccount(generatePrivateKey());
+  const labelers = [
+    { name: 'labeler-1', page: await open('labeler-1') },
+    { name: 'labeler-2', page: await open('labeler-2', { viewport: { width: 390, height: 844 } }) },
+    { name: 'labeler-3', page: await open('labeler-3', { wallet: walletAccount }) },
+  ];
+  for (const labeler of labelers) {
+    const { page } = labeler;
+    if (labeler.name === 'labeler-3') {
+      await page.goto('/');
+      await page.click('#use-wallet');
+      await page.waitForURL(/#\/label$/);
+      await page.goto('/#/account');
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByText(/signed in until/).waitFor();
+      labeler.address = (await page.locator('#my-address').textContent()).trim();
+    } else {
+      labeler.address = await createKey(page);
+    }
+    await mint(labeler.address, LABELER_CREDITS);
+  }
+  assert.equal(labelers[2].address, walletAccount.address);
+  await shot(labelers[0].page, '07-account');
+
+  // ---- Join: the stake is shown before it is locked. ----
+  for (const labeler of labelers) {
+    const { page } = labeler;
+    await page.goto('/#/label');
+    await page.locator(`a[href="#/x/${experimentId}"]`).waitFor();
+    if (labeler.name === 'labeler-1') await shot(page, '08-labeler-home', true);
+    await page.click(`a[href="#/x/${experimentId}"]`);
+    await page.locator('#stake-amount').waitFor();
+    assert.equal(await page.locator('#stake-amount').textContent(), '1,000');
+    if (labeler.name === 'labeler-1') await shot(page, '09-join', true);
+    await page.click('#join');
+    await page.locator('#workspace').waitFor();
+  }
+  for (const labeler of labelers) {
+    const account = await server.call('GET', `/accounts/${labeler.address}`);
+    assert.deepEqual([account.available, account.locked], [(LABELER_CREDITS - STAKE).toString(), STAKE.toString()]);
+  }
+
+  // ---- Label with the keyboard. ----
+  for (const labeler of labelers) {
+    const { page } = labeler;
+    // Coming back to the batch starts each task's clock afresh.
+    await page.reload();
+    await page.locator('#workspace').waitFor();
+    for (let i = 0; i < 10; i++) {
+      await page.locator('.task-title', { hasText: `Task ${i + 1} of 10` }).waitFor();
+      const prompt = await page.locator('#prompt').textContent();
+      const task = taskByPrompt.get(prompt);
+      assert.ok(task, `unknown prompt ${prompt}`);
+      const left = await page.locator('.pair .response').first().locator('.text').textContent();
+      const betterShownLeft = left === task.responses[BETTER[task.id]];
+      if (labeler.name === 'labeler-1' && i === 0) await shot(page, '10-labeling');
+      // 1 is "A much better", 5 is "B much better".
+      await page.keyboard.press(betterShownLeft ? '1' : '5');
+      await page.locator('.choice-btn.selected').waitFor();
+      if (i === 0) {
+        // Answered within milliseconds: faster than the experiment's 2 s per task.
+        await page.locator('#fast-warning').waitFor();
+        if (labeler.name === 'labeler-1') await shot(page, '11-fast-warning');
+        if (labeler.name === 'labeler-2') await shot(page, '12-labeling-phone', true);
+      }
+      await page.keyboard.press('Enter');
+    }
+    await page.locator('#review').waitFor();
+    if (labeler.name === 'labeler-1') {
+      await page.keyboard.press('?');
+      await page.locator('dialog.help').waitFor();
+      await shot(page, '13-shortcuts');
+      await page.keyboard.press('Escape');
+      await page.locator('dialog.help').waitFor({ state: 'detached' });
+      await shot(page, '14-review', true);
+    }
+  }
+
+  // The batch's minimum working time (8 tasks × 2 s) passes on the server's clock.
+  const joinedAt = (await server.call('GET', `/experiments/${experimentId}/labelers/${labelers[0].address}/work`)).now;
+  await server.setClock(joinedAt + 60);
+
+  // ---- Commit: salt, root, commitment and the Commit signature in the browser. ----
+  for (const labeler of labelers) {
+    const { page } = labeler;
+    await page.click('#commit');
+    await page.locator('#sealed').waitFor();
+    if (labeler.name === 'labeler-1') await shot(page, '15-sealed');
+  }
+  for (const labeler of labelers) {
+    const work = await server.call('GET', `/experiments/${experimentId}/labelers/${labeler.address}/work`);
+    assert.equal(work.batches.length, 1);
+    assert.match(work.batches[0].commitment, /^0x[0-9a-f]{64}$/);
+    const stored = await server.call('GET', `/experiments/${experimentId}/batches/${work.batches[0].batch_id}/commit`);
+    assert.equal(JSON.parse(stored.backup).format, 'plumbline-backup-1', 'the encrypted backup is stored beside the commit');
+  }
+  await experimenter.locator('#progress-text', { hasText: '3 committed' }).waitFor();
+  await shot(experimenter, '16-dashboard-committed', true);
+
+  // ---- Past the commit deadline: the reveal is offered at once, and automatic on a revisit. ----
+  await server.setClock(experiment.commit_deadline + 5);
+  const first = labelers[0].page;
+  await first.locator('#reveal-offer').waitFor();
+  await shot(first, '17-reveal-offer');
+  await first.click('#reveal');
+  await first.locator('#revealed').waitFor();
+  for (const labeler of labelers.slice(1)) {
+    await labeler.page.goto('/#/label');
+    await labeler.page.locator('#auto-revealed').waitFor();
+    if (labeler.name === 'labeler-3') await shot(labeler.page, '18-auto-revealed', true);
+  }
+  for (const labeler of labelers) {
+    const work = await server.call('GET', `/experiments/${experimentId}/labelers/${labeler.address}/work`);
+    assert.notEqual(work.batches[0].revealed_at, null, `${labeler.name} revealed`);
+  }
+  await experimenter.locator('#progress-text', { hasText: '3 revealed' }).waitFor();
+  assert.equal(await experimenter.locator('#agreement').textContent(), '1.000');
+
+  // ---- Past the reveal deadline the scheduler settles; the dashboard shows the payouts. ----
+  await server.setClock(experiment.reveal_deadline + 5);
+  await experimenter.locator('#payouts tbody tr').nth(2).waitFor({ timeout: 30000 });
+  const settlement = await server.call('GET', `/experiments/${experimentId}/settlement`);
+  assert.equal(settlement.labelers.length, 3);
+  for (const line of settlement.labelers) {
+    assert.equal(line.tier, 'rewarded', `${line.labeler} is rewarded for careful, agreeing labels`);
+    assert.equal(line.revealed_batches, 1);
+    assert.ok(BigInt(line.payout) > STAKE);
+  }
+  const rows = await experimenter.locator('#payouts tbody tr').allTextContents();
+  assert.equal(rows.length, 3);
+  for (const line of settlement.labelers) {
+    const payout = BigInt(line.payout).toLocaleString('en-US');
+    assert.ok(rows.some(row => row.includes(payout) && row.includes('rewarded')), `the dashboard shows payout ${payout}`);
+  }
+  assert.match(await experimenter.locator('#conservation').textContent(), /conserved/);
+  await shot(experimenter, '19-dashboard-settled', true);
+
+  // ---- The labeler sees its earnings. ----
+  const batchId = (await server.call('GET', `/experiments/${experimentId}/labelers/${labelers[0].address}/work`)).batches[0].batch_id;
+  await first.goto(`/#/x/${experimentId}/batch/${batchId}`);
+  await first.locator('#earnings').waitFor();
+  const mine = settlement.labelers.find(l => l.labeler.toLowerCase() === labelers[0].address.toLowerCase());
+  assert.equal(await first.locator('#payout').textContent(), BigInt(mine.payout).toLocaleString('en-US'));
+  await shot(first, '20-earnings');
+
+  // ---- The TRL export downloads: chosen is the better response of every task. ----
+  const [download] = await Promise.all([
+    experimenter.waitForEvent('download'),
+    experimenter.click('#exports a[data-format="trl"]'),
+  ]);
+  const lines = readFileSync(await download.path(), 'utf8').trim().split('\n').map(line => JSON.parse(line));
+  assert.equal(lines.length, 10);
+  for (const line of lines) {
+    const task = taskByPrompt.get(line.prompt);
+    assert.equal(line.chosen, task.responses[BETTER[task.id]], `the consensus of ${task.id}`);
+    assert.equal(line.rejected, task.responses[1 - BETTER[task.id]]);
+    assert.equal(line.margin, 2);
+  }
+  assert.match(download.suggestedFilename(), /\.jsonl$/);
+
+  assert.deepEqual(consoleErrors, [], 'no console errors on any screen');
+  passed();
+});

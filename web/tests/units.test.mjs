@@ -1,0 +1,92 @@
+// The browser's pure pieces: the task file check (every bad line by number, the server's rules),
+// the ranking tournament, and the encrypted backup.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkTasks, labelProblem } from '../src/tasks.js';
+import { comparisonsMax, replay } from '../src/tournament.js';
+import { openBackup, sealBackup } from '../src/backup.js';
+import { LocalSigner } from '../src/wallet.js';
+import { typedData } from '../src/protocol.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pairwise = { kind: 'pairwise', strength_max: 2, allow_tie: true };
+
+test('a good task file passes and is counted', () => {
+  const text = readFileSync(join(here, 'data', 'tasks.jsonl'), 'utf8');
+  const checked = checkTasks(text, pairwise);
+  assert.deepEqual(checked, { tasks: 10, regular: 8, gold: 2, errors: [], truncated: false });
+});
+
+test('every bad line is named, not only the first', () => {
+  const text = readFileSync(join(here, 'data', 'tasks-with-errors.jsonl'), 'utf8');
+  const { errors } = checkTasks(text, pairwise);
+  assert.deepEqual(errors.map(e => e.line), [2, 3, 4, 5]);
+  assert.match(errors[1].reason, /needs exactly 2 responses, found 3/);
+  assert.match(errors[2].reason, /`gold`: a pairwise label must be an integer from -2 to 2/);
+  assert.match(errors[3].reason, /appears twice \(first on line 1\)/);
+});
+
+test('the file rules follow the core', () => {
+  const lines = (...objects) => objects.map(o => JSON.stringify(o)).join('\n');
+  assert.equal(checkTasks('\n\n', pairwise).errors[0].reason, 'the file holds no tasks');
+  assert.match(checkTasks(lines({ id: 'a', extra: 1, responses: ['x', 'y'] }), pairwise).errors[0].reason, /unknown field `extra`/);
+  assert.match(checkTasks(lines({ id: true, responses: ['x', 'y'] }), pairwise).errors[0].reason, /`id` must be a string or a number/);
+  assert.match(checkTasks(lines({ id: '', responses: ['x', 'y'] }), pairwise).errors[0].reason, /`id` must be 1 to 128 bytes/);
+  assert.match(checkTasks(lines({ id: 'a', gold: 'x' }), { kind: 'text', length_max: 10 }).errors[0].reason, /text questions cannot have gold/);
+  assert.deepEqual(checkTasks(lines({ id: 7, responses: ['x', 'y'], gold: 0 }), pairwise).errors, []);
+  assert.match(checkTasks(lines({ id: 7, responses: ['x', 'y'], gold: 0 }), { ...pairwise, allow_tie: false }).errors[0].reason, /ties are not allowed/);
+  assert.equal(labelProblem({ kind: 'ranking', n: 3 }, [2, 0, 1]), null);
+  assert.match(labelProblem({ kind: 'ranking', n: 3 }, [2, 2, 1]), /permutation/);
+  assert.equal(labelProblem({ kind: 'rating', min: 1, max: 5 }, 5), null);
+  assert.match(labelProblem({ kind: 'choice', options: ['a', 'b', 'c'] }, 3), /0\.\.2/);
+});
+
+test('the tournament finds any order within its comparison budget', () => {
+  // Every permutation of five, and a fixed shuffle of eight: the comparisons a labeler answers
+  // by the true order rebuild exactly that order.
+  const permutations = items => (items.length <= 1 ? [items]
+    : items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map(p => [x, ...p])));
+  const orders = [...permutations([0, 1, 2, 3, 4]), [5, 2, 7, 0, 3, 6, 1, 4]];
+  for (const truth of orders) {
+    const n = truth.length;
+    const answers = [];
+    let state = replay(n, answers);
+    while (!state.done) {
+      const { candidate, against } = state.question;
+      answers.push(truth.indexOf(candidate) < truth.indexOf(against));
+      state = replay(n, answers);
+    }
+    assert.deepEqual(state.sorted, truth);
+    assert.ok(state.asked <= comparisonsMax(n));
+  }
+  assert.equal(comparisonsMax(5), 8);
+  assert.deepEqual(replay(1, []), { sorted: [0], question: null, done: true, asked: 0 });
+});
+
+test('taking back an answer returns to the question it answered', () => {
+  const before = replay(6, [true, false]);
+  const after = replay(6, [true, false, true]);
+  assert.notDeepEqual(before.question, after.question);
+  assert.deepEqual(replay(6, [true, false, true].slice(0, -1)), before);
+});
+
+test('the backup opens only with the labeler key, for its own batch', async () => {
+  const signer = new LocalSigner(`0x${'11'.repeat(32)}`);
+  const other = new LocalSigner(`0x${'22'.repeat(32)}`);
+  const experiment = { chain_id: 31337, verifying_contract: `0x${'00'.repeat(20)}` };
+  const id = `0x${'ab'.repeat(32)}`;
+  const saltOf = async (who, batchId) => who.signTypedData(typedData(experiment, 'Salt', { experimentId: id, batchId: BigInt(batchId) }));
+  const contents = { labels: [{ task: 3, label: -2 }, { task: 9, label: [1, 0, 2] }], rationales: { 3: 'B cites a source' } };
+  const sig = await saltOf(signer, 4);
+  const sealed = await sealBackup(sig, id, 4, signer.address, contents);
+  assert.equal(JSON.parse(sealed).format, 'plumbline-backup-1');
+  assert.ok(!sealed.includes('cites'), 'the backup does not show the labels');
+  assert.deepEqual(await openBackup(await saltOf(signer, 4), id, 4, signer.address, sealed), contents);
+  await assert.rejects(openBackup(await saltOf(other, 4), id, 4, signer.address, sealed));
+  await assert.rejects(openBackup(await saltOf(signer, 5), id, 5, signer.address, sealed));
+  await assert.rejects(openBackup(sig, id, 5, signer.address, sealed), 'the batch is bound in');
+});
