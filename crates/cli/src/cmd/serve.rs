@@ -238,6 +238,7 @@ fn print_demo(
     }
     let labeler = keys[1].0.display();
     eprintln!("try it:");
+    eprintln!("  open {url}/ in a browser and import a labeler key file (Import a key)");
     eprintln!("  curl {url}/api/v1/experiments/{id}");
     eprintln!("  plumbline labeler join {id} --key {labeler} --server {url}");
 }
