@@ -48,6 +48,8 @@ enum Command {
     Audit(cmd::audit::AuditArgs),
     /// Run the market server (HTTP API on a SQLite file).
     Serve(cmd::serve::ServeArgs),
+    /// Simulate a labeling market of honest and adversarial labelers through the real protocol.
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => cmd::replay::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
     };
     exit::report(result)
 }

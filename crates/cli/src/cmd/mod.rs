@@ -9,6 +9,7 @@ pub mod labeler;
 pub mod ledger;
 pub mod replay;
 pub mod serve;
+pub mod simulate;
 pub mod spec;
 pub mod tasks;
 
