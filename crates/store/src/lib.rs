@@ -187,16 +187,32 @@ pub trait Store: Send + Sync + 'static {
         stake: Amount,
     ) -> Result<()>;
 
+    /// Appends a group of accepted commits (with the clients' optional backups) and reveals, in
+    /// their order, all or none, if the experiment is open or revealing. The server gathers
+    /// the commits and reveals that arrive together into one group, so that they share one
+    /// transaction and one sync to disk.
+    async fn append_group(
+        &self,
+        experiment_id: B256,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+    ) -> Result<()>;
+
     /// Appends an accepted commit, with the client's optional backup.
     async fn append_commit(
         &self,
         experiment_id: B256,
         entry: &CommitEntry,
         backup: Option<&str>,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let commit = StoredCommit { entry: entry.clone(), backup: backup.map(str::to_owned) };
+        self.append_group(experiment_id, &[commit], &[]).await
+    }
 
     /// Appends an accepted reveal.
-    async fn append_reveal(&self, experiment_id: B256, entry: &RevealEntry) -> Result<()>;
+    async fn append_reveal(&self, experiment_id: B256, entry: &RevealEntry) -> Result<()> {
+        self.append_group(experiment_id, &[], std::slice::from_ref(entry)).await
+    }
 
     /// The stored reputations of these addresses (addresses without one are absent).
     async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>>;

@@ -1,8 +1,12 @@
 //! The SQLite implementation of [`Store`]: one file, WAL, migrations embedded in the binary.
 //!
-//! Writes go through a pool of exactly one connection, so write transactions queue in the pool
-//! instead of failing with "database is locked" when two of them try to upgrade their locks at
-//! once; reads use a separate pool and, thanks to WAL, never wait for a writer.
+//! Writes go through one dedicated connection behind an async mutex, so write transactions
+//! queue for it instead of failing with "database is locked" when two of them try to upgrade
+//! their locks at once; reads use a pool and, thanks to WAL, never wait for a writer.
+//!
+//! The writer is a plain connection rather than a pool of one because a pool pings its
+//! connection's worker thread each time the connection goes back: on the write path, which is
+//! serial, that round trip between threads cost as much as the write itself.
 
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
 use crate::{
@@ -12,7 +16,7 @@ use crate::{
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::limits::AMOUNT_MAX;
-use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
+use plumbline_core::record::{JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
 use plumbline_core::task::Task;
@@ -22,14 +26,20 @@ use serde::de::DeserializeOwned;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 /// Rows per multi-row INSERT when importing tasks: 4 parameters each stays far below SQLite's
 /// limit of 32,766 parameters per statement.
 const TASK_ROWS_PER_INSERT: usize = 500;
+
+/// Rows per multi-row INSERT when appending commits or reveals: 5 parameters each stays far
+/// below the same limit.
+const APPEND_ROWS_PER_INSERT: usize = 1_000;
 
 /// Journal entries read per query while checking the ledger, to bound memory.
 const JOURNAL_PAGE_ENTRIES: i64 = 10_000;
@@ -43,7 +53,8 @@ const READ_CONNECTIONS_MAX: u32 = 4;
 /// The SQLite store.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// The one write connection; `None` once closed.
+    writer: Arc<Mutex<Option<SqliteConnection>>>,
     reader: SqlitePool,
 }
 
@@ -59,25 +70,79 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(BUSY_TIMEOUT_SECS));
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        let mut writer = SqliteConnection::connect_with(&options).await?;
+        sqlx::migrate!("./migrations").run(&mut writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS_MAX)
+            // A local file cannot drop a connection the way a network database can; a ping
+            // before each use would only add a round trip to the connection's thread.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore { writer: Arc::new(Mutex::new(Some(writer))), reader })
+    }
+
+    /// The write connection, once it is free. A request cancelled in the middle of a
+    /// transaction leaves its rollback queued on the connection, ahead of the next user's
+    /// statements.
+    async fn writer(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>> {
+        MutexGuard::try_map(self.writer.lock().await, Option::as_mut)
+            .map_err(|_| StoreError::from(sqlx::Error::PoolClosed))
+    }
+
+    /// Why a guarded append inserted nothing: the experiment does not exist, or is not open or
+    /// revealing.
+    async fn not_live(&self, experiment_id: B256, action: &str) -> StoreError {
+        match self.experiment(experiment_id).await {
+            Ok(Some(row)) => expect_phase(&row, &LIVE, action).err().unwrap_or_else(|| {
+                StoreError::Conflict(format!("cannot {action}: the experiment changed phase"))
+            }),
+            Ok(None) => StoreError::NotFound(format!("experiment {experiment_id}")),
+            Err(e) => e,
+        }
+    }
+
+    /// Runs guarded inserts (see [`guarded`]), each with the batches it inserts and what it
+    /// makes of them; the first that is refused ends the run with the reason.
+    async fn run_guarded(
+        &self,
+        conn: &mut SqliteConnection,
+        experiment_id: B256,
+        action: &str,
+        statements: Vec<GuardedInsert<'_>>,
+    ) -> Result<()> {
+        for (mut insert, what, batches) in statements {
+            match insert.build().execute(&mut *conn).await {
+                Ok(done) if done.rows_affected() == batches.len() as u64 => {}
+                // The guard kept every row out: the experiment is not open or revealing.
+                Ok(_) => return Err(self.not_live(experiment_id, action).await),
+                Err(e) if is_unique_violation(&e) => {
+                    let batches: Vec<String> = batches.iter().map(u64::to_string).collect();
+                    return Err(StoreError::Conflict(format!(
+                        "batch {} is already {what}",
+                        batches.join(" or ")
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Runs raw SQL on the write connection. For tests that must reach behind the trait, such
     /// as tampering with the journal to see the check catch it.
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
-        Ok(sqlx::query(sql).execute(&self.writer).await?.rows_affected())
+        let mut writer = self.writer().await?;
+        Ok(sqlx::query(sql).execute(&mut *writer).await?.rows_affected())
     }
 
-    /// Closes both pools, waiting for connections to finish.
+    /// Closes the write connection and the read pool, waiting for them to finish. Later calls
+    /// fail.
     pub async fn close(&self) {
-        self.writer.close().await;
+        if let Some(writer) = self.writer.lock().await.take() {
+            // Every transaction on it has ended by now, so a failure to close loses nothing.
+            let _ = writer.close().await;
+        }
         self.reader.close().await;
     }
 }
@@ -295,6 +360,23 @@ fn transfer_row(row: &SqliteRow) -> Result<Transfer> {
     })
 }
 
+/// A guarded multi-row insert, what it makes of its rows ("committed") and their batches.
+type GuardedInsert<'a> = (sqlx::QueryBuilder<'a, sqlx::Sqlite>, &'static str, Vec<u64>);
+
+/// Finishes `INSERT ... SELECT * FROM (VALUES ...` with the guard that keeps every row out
+/// unless the experiment is open or revealing. Inside the statement, the guard and the insert
+/// see the same state.
+fn guarded<'a>(
+    mut insert: sqlx::QueryBuilder<'a, sqlx::Sqlite>,
+    experiment_id: &str,
+) -> sqlx::QueryBuilder<'a, sqlx::Sqlite> {
+    insert
+        .push(") WHERE EXISTS (SELECT 1 FROM experiments WHERE experiment_id = ")
+        .push_bind(experiment_id.to_owned())
+        .push(" AND phase IN ('open', 'revealing'))");
+    insert
+}
+
 /// The experiment's phase and funding inside a transaction, or `NotFound`.
 async fn experiment_in(conn: &mut SqliteConnection, experiment_id: B256) -> Result<ExperimentRow> {
     let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = ?")
@@ -318,7 +400,8 @@ const LIVE: [Phase; 2] = [Phase::Open, Phase::Revealing];
 #[async_trait]
 impl Store for SqliteStore {
     async fn put_challenge(&self, challenge: &Challenge) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         // Expired challenges are useless; dropping them here keeps the table small.
         sqlx::query("DELETE FROM challenges WHERE expires_at <= ?")
             .bind(sql_int(challenge.created_at)?)
@@ -340,7 +423,8 @@ impl Store for SqliteStore {
     }
 
     async fn take_challenge(&self, nonce: &str, now: u64) -> Result<Option<Challenge>> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let row = sqlx::query("SELECT * FROM challenges WHERE challenge_id = ?")
             .bind(nonce)
             .fetch_optional(&mut *tx)
@@ -362,7 +446,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_session(&self, session: &Session) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(sql_int(session.created_at)?)
             .execute(&mut *tx)
@@ -408,7 +493,8 @@ impl Store for SqliteStore {
     }
 
     async fn mint(&self, to: Address, amount: Amount, now: u64) -> Result<Balances> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         remember_account(&mut tx, to, now).await?;
         let available = LedgerAccount::Available(to);
         transfer(
@@ -436,7 +522,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_experiment(&self, experiment: &NewExperiment) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         remember_account(&mut tx, experiment.creator, experiment.created_at).await?;
         let spec = &experiment.spec;
         let inserted = sqlx::query(
@@ -497,7 +584,8 @@ impl Store for SqliteStore {
     }
 
     async fn import_tasks(&self, experiment_id: B256, tasks: &[Task], now: u64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &[Phase::Draft], "import tasks")?;
         if row.task_count > 0 {
@@ -544,7 +632,8 @@ impl Store for SqliteStore {
     }
 
     async fn fund(&self, experiment_id: B256, now: u64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &[Phase::Draft], "fund")?;
         if row.funded {
@@ -569,7 +658,8 @@ impl Store for SqliteStore {
     }
 
     async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &[Phase::Draft], "open")?;
         if !row.funded {
@@ -591,7 +681,8 @@ impl Store for SqliteStore {
     }
 
     async fn cancel(&self, experiment_id: B256, now: u64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &[Phase::Draft], "cancel")?;
         if row.funded {
@@ -620,7 +711,7 @@ impl Store for SqliteStore {
                 .bind(phase_name(to))
                 .bind(hex(experiment_id.as_slice()))
                 .bind(phase_name(from))
-                .execute(&self.writer)
+                .execute(&mut *self.writer().await?)
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -668,7 +759,8 @@ impl Store for SqliteStore {
         entry: &JoinEntry,
         stake: Amount,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &LIVE, "join")?;
         let labeler = entry.join.labeler;
@@ -707,61 +799,57 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn append_commit(
+    async fn append_group(
         &self,
         experiment_id: B256,
-        entry: &CommitEntry,
-        backup: Option<&str>,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let row = experiment_in(&mut tx, experiment_id).await?;
-        expect_phase(&row, &LIVE, "commit")?;
-        let inserted = sqlx::query(
-            "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(hex(experiment_id.as_slice()))
-        .bind(sql_int(entry.batch_id)?)
-        .bind(to_json(entry))
-        .bind(backup)
-        .bind(sql_int(entry.at)?)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "batch {} is already committed",
-                    entry.batch_id
-                )));
-            }
-            other => other?,
-        };
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn append_reveal(&self, experiment_id: B256, entry: &RevealEntry) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let row = experiment_in(&mut tx, experiment_id).await?;
-        expect_phase(&row, &LIVE, "reveal")?;
-        let inserted = sqlx::query(
-            "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(hex(experiment_id.as_slice()))
-        .bind(sql_int(entry.batch_id)?)
-        .bind(to_json(entry))
-        .bind(sql_int(entry.at)?)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "batch {} is already revealed",
-                    entry.batch_id
-                )));
-            }
-            other => other?,
-        };
+        let id = hex(experiment_id.as_slice());
+        // Commits before reveals: a reveal's row refers to its batch's commit.
+        let mut statements = Vec::new();
+        for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) \
+                 SELECT * FROM (",
+            );
+            insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
+                row.push_bind(id.clone())
+                    .push_bind(batch)
+                    .push_bind(entry)
+                    .push_bind(c.backup.clone())
+                    .push_bind(at);
+            });
+            let batches = chunk.iter().map(|c| c.entry.batch_id);
+            statements.push((guarded(insert, &id), "committed", batches.collect::<Vec<_>>()));
+        }
+        for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(|r| Ok((sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) SELECT * FROM (",
+            );
+            insert.push_values(rows, |mut row, (batch, entry, at)| {
+                row.push_bind(id.clone()).push_bind(batch).push_bind(entry).push_bind(at);
+            });
+            let batches = chunk.iter().map(|r| r.batch_id);
+            statements.push((guarded(insert, &id), "revealed", batches.collect::<Vec<_>>()));
+        }
+        let action = if reveals.is_empty() { "commit" } else { "reveal" };
+        let mut writer = self.writer().await?;
+        // A single statement is a transaction of its own: one round trip to the connection
+        // instead of three more for BEGIN and COMMIT.
+        if statements.len() == 1 {
+            return self.run_guarded(&mut writer, experiment_id, action, statements).await;
+        }
+        let mut tx = writer.begin().await?;
+        self.run_guarded(&mut tx, experiment_id, action, statements).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -797,7 +885,8 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Conflict(format!("the settlement is inconsistent: {e}")))?;
         let now = record.settled_at;
         let id = hex(experiment_id.as_slice());
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &LIVE, "settle")?;
         let inserted = sqlx::query(

@@ -8,7 +8,7 @@ use plumbline_core::synthetic::{self, Behavior, Params};
 use plumbline_core::{Address, B256};
 use plumbline_store::{
     Balances, Challenge, LedgerAccount, NewExperiment, Session, SqliteStore, Store, StoreError,
-    TransferKind,
+    StoredCommit, TransferKind,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -331,4 +331,60 @@ async fn data_survives_reopening() {
     let store = SqliteStore::open(&db.0).await.unwrap();
     assert_eq!(store.balances(address(1)).await.unwrap().available, 42);
     assert_eq!(assert_balanced(&store).await, 1);
+}
+
+#[tokio::test]
+async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(&db.0).await.unwrap();
+    let record = settled_record();
+    let id = record.experiment_id;
+    let spec = &record.spec;
+    let unknown = B256::repeat_byte(7);
+    let stored = |c: &plumbline_core::record::CommitEntry| StoredCommit {
+        entry: c.clone(),
+        backup: Some(format!("backup of {}", c.batch_id)),
+    };
+    let commits: Vec<StoredCommit> = record.commits.iter().map(stored).collect();
+
+    // Not open yet: refused, nothing stored.
+    let creator = address(0xee);
+    store.mint(creator, spec.reward_pool, NOW).await.unwrap();
+    let experiment =
+        NewExperiment { experiment_id: id, creator, spec: spec.clone(), created_at: NOW };
+    store.create_experiment(&experiment).await.unwrap();
+    let early = store.append_group(id, &commits[..1], &[]).await.unwrap_err();
+    assert!(matches!(early, StoreError::Conflict(_)), "{early}");
+    let missing = store.append_group(unknown, &commits[..1], &[]).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
+    store.import_tasks(id, &record.tasks, NOW).await.unwrap();
+    store.fund(id, NOW).await.unwrap();
+    store.open(id, record.seed, record.opened_at).await.unwrap();
+    for join in &record.joins {
+        store.mint(join.join.labeler, spec.stake_per_batch, NOW).await.unwrap();
+        store.append_join(id, join, spec.stake_per_batch).await.unwrap();
+    }
+
+    // A batch twice in one group: the whole group is refused, commits and reveals alike.
+    let mut twice = commits[..3].to_vec();
+    twice.push(commits[0].clone());
+    let refused = store.append_group(id, &twice, &[]).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    let mut reveals = record.reveals.clone();
+    reveals.push(reveals[0].clone());
+    let refused = store.append_group(id, &commits, &reveals).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+    let log = store.log(id).await.unwrap();
+    assert_eq!((log.joins.len(), log.commits.len(), log.reveals.len()), (record.joins.len(), 0, 0));
+
+    // Every commit and reveal in one group, in order; the log is the record's.
+    store.append_group(id, &commits, &record.reveals).await.unwrap();
+    let log = store.log(id).await.unwrap();
+    assert_eq!(log.joins, record.joins);
+    assert_eq!(log.commits, commits);
+    assert_eq!(log.reveals, record.reveals);
+    let again = store.append_group(id, &[], &record.reveals[..1]).await.unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again}");
+    assert_eq!(store.log(id).await.unwrap(), log);
+    assert_balanced(&store).await;
 }
