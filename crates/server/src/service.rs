@@ -5,6 +5,12 @@
 //! The in-memory experiment is changed by the core before the store writes; when the write
 //! fails, the slot is emptied so that the next request rebuilds it from the stored log, which
 //! is the truth. Rebuilding replays the log through the same checks `audit` makes.
+//!
+//! Commits and reveals, the bulk of the traffic, are written in groups: those that arrive while
+//! a group is being written wait, and the next group takes them all, checks each through the
+//! core in arrival order, stores the accepted ones in one transaction (one sync to disk for
+//! the lot) and only then answers each. Nobody is answered, and nobody else sees the in-memory
+//! state, before the group is on disk, exactly as when each write went alone.
 
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, TIME_MAX, random_b256};
@@ -19,11 +25,44 @@ use plumbline_core::settle::Settlement;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::{self, TaskSummary};
 use plumbline_core::{Address, B256};
-use plumbline_store::{ExperimentRow, NewExperiment, StoreError};
+use plumbline_store::{ExperimentRow, NewExperiment, StoreError, StoredCommit};
 use std::collections::BTreeMap;
+use tokio::sync::oneshot;
 
 /// The embedded deployment's EIP-712 verifying contract: none, so the zero address.
 pub const VERIFYING_CONTRACT: Address = Address::ZERO;
+
+/// Most commits and reveals written in one group, bounding the transaction and the time the
+/// experiment stays locked for it.
+pub const APPEND_GROUP_MAX: usize = 256;
+
+/// A commit or reveal waiting for its experiment's next group write.
+pub(crate) struct Pending {
+    append: Append,
+    now: u64,
+    answer: oneshot::Sender<AppResult<Accepted>>,
+}
+
+enum Append {
+    Commit { batch_id: u64, commit: SignedCommit, backup: Option<String> },
+    Reveal { batch_id: u64, reveal: SignedReveal },
+}
+
+impl Append {
+    fn action(&self) -> &'static str {
+        match self {
+            Append::Commit { .. } => "commit",
+            Append::Reveal { .. } => "reveal",
+        }
+    }
+}
+
+/// The same error again, for each request of a group that failed as a whole.
+fn copy_of(error: &AppError) -> AppError {
+    let mut copy = AppError::new(error.status, error.code, error.message.clone());
+    copy.stale = error.stale;
+    copy
+}
 
 /// The phase of a stored experiment at `now`: time moves `Open` on to `Revealing`.
 pub fn phase_at(row: &ExperimentRow, now: u64) -> Phase {
@@ -131,7 +170,7 @@ impl AppState {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
         let slot = self.slot(experiment_id);
-        let mut live = slot.lock().await;
+        let mut live = slot.experiment.lock().await;
         let tasks = self.store().tasks(experiment_id).await?;
         let mut experiment =
             Experiment::new(experiment_id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec, tasks)?;
@@ -203,23 +242,31 @@ impl AppState {
 
     /// Runs `f` on the live experiment, rebuilding it first if needed. Refuses experiments
     /// that are not open or revealing (by their stored phase) with 409.
+    ///
+    /// The stored row is read only when the experiment is not in memory yet: a filled slot
+    /// belongs to an experiment that was open or revealing when it was filled, settling
+    /// forgets it, and after settlement the core itself refuses every write. Skipping the
+    /// read keeps the database off the path of each commit and reveal but for their append.
     pub(crate) async fn with_live<T>(
         &self,
         experiment_id: B256,
         action: &str,
         f: impl AsyncFnOnce(&mut Experiment) -> AppResult<T>,
     ) -> AppResult<T> {
-        let row = self.experiment_row(experiment_id).await?;
-        if !matches!(row.phase, Phase::Open | Phase::Revealing) {
-            return Err(AppError::new(
-                axum::http::StatusCode::CONFLICT,
-                "wrong_phase",
-                format!("cannot {action}: the experiment is {}", row.phase),
-            ));
-        }
-        let slot = self.slot(experiment_id);
-        let mut live = slot.lock().await;
+        let (slot, mut row) = match self.existing_slot(experiment_id) {
+            Some(slot) => (slot, None),
+            // Unknown and closed experiments are refused before a slot is made for them.
+            None => {
+                let row = self.live_row(experiment_id, action).await?;
+                (self.slot(experiment_id), Some(row))
+            }
+        };
+        let mut live = slot.experiment.lock().await;
         if live.is_none() {
+            let row = match row.take() {
+                Some(row) => row,
+                None => self.live_row(experiment_id, action).await?,
+            };
             *live = Some(self.rebuild(&row).await?);
         }
         let experiment = live.as_mut().expect("filled above");
@@ -228,6 +275,19 @@ impl AppState {
             *live = None;
         }
         result
+    }
+
+    /// The stored row of an experiment that is open or revealing; 409 for another phase.
+    async fn live_row(&self, experiment_id: B256, action: &str) -> AppResult<ExperimentRow> {
+        let row = self.experiment_row(experiment_id).await?;
+        if !matches!(row.phase, Phase::Open | Phase::Revealing) {
+            return Err(AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "wrong_phase",
+                format!("cannot {action}: the experiment is {}", row.phase),
+            ));
+        }
+        Ok(row)
     }
 
     /// Serves a signed join: locks the stake and assigns a batch. Returns the batch and whether
@@ -327,22 +387,9 @@ impl AppState {
         backup: Option<&str>,
         now: u64,
     ) -> AppResult<Accepted> {
-        let store = self.store().clone();
-        self.with_live(experiment_id, "commit", async |experiment| {
-            if let Some(batch) = experiment.batches().get(batch_id as usize) {
-                self.rate_limit(batch.labeler)?;
-            }
-            let accepted = experiment.commit(batch_id, commit, now)?;
-            if accepted == Accepted::Repeat {
-                return Ok(accepted);
-            }
-            let entry = CommitEntry { batch_id, commit: commit.clone(), at: now };
-            match store.append_commit(experiment_id, &entry, backup).await {
-                Ok(()) => Ok(accepted),
-                Err(e) => Err(persist_failed(e)),
-            }
-        })
-        .await
+        let backup = backup.map(str::to_owned);
+        let append = Append::Commit { batch_id, commit: commit.clone(), backup };
+        self.append(experiment_id, append, now).await
     }
 
     /// Accepts a signed reveal; a repeat is harmless.
@@ -353,22 +400,142 @@ impl AppState {
         reveal: &SignedReveal,
         now: u64,
     ) -> AppResult<Accepted> {
-        let store = self.store().clone();
-        self.with_live(experiment_id, "reveal", async |experiment| {
-            if let Some(batch) = experiment.batches().get(batch_id as usize) {
-                self.rate_limit(batch.labeler)?;
+        let append = Append::Reveal { batch_id, reveal: reveal.clone() };
+        self.append(experiment_id, append, now).await
+    }
+
+    /// Queues a commit or reveal for the experiment's next group write and waits for its
+    /// answer. The first request to find no group under way starts a task that writes groups
+    /// until the queue is empty; a task of its own, so that a client hanging up cannot cut a
+    /// write short for the others in its group.
+    async fn append(&self, experiment_id: B256, append: Append, now: u64) -> AppResult<Accepted> {
+        let slot = match self.existing_slot(experiment_id) {
+            Some(slot) => slot,
+            // Unknown and closed experiments are refused before a slot is made for them.
+            None => {
+                self.live_row(experiment_id, append.action()).await?;
+                self.slot(experiment_id)
             }
-            let accepted = experiment.reveal(batch_id, reveal, now)?;
-            if accepted == Accepted::Repeat {
-                return Ok(accepted);
+        };
+        let (answer, answered) = oneshot::channel();
+        let start = {
+            let mut appends = slot.appends.lock().expect("the queue never panics holding it");
+            appends.pending.push(Pending { append, now, answer });
+            !std::mem::replace(&mut appends.draining, true)
+        };
+        if start {
+            tokio::spawn(self.clone().drain(experiment_id, slot));
+        }
+        answered.await.unwrap_or_else(|_| Err(AppError::internal("a group write ended unanswered")))
+    }
+
+    /// Writes groups of the experiment's pending commits and reveals until none is left.
+    async fn drain(self, experiment_id: B256, slot: crate::state::LiveSlot) {
+        let _draining = Draining(slot.clone());
+        loop {
+            let mut live = slot.experiment.lock().await;
+            let group: Vec<Pending> = {
+                let mut appends = slot.appends.lock().expect("the queue never panics holding it");
+                if appends.pending.is_empty() {
+                    appends.draining = false;
+                    break;
+                }
+                let n = appends.pending.len().min(APPEND_GROUP_MAX);
+                appends.pending.drain(..n).collect()
+            };
+            self.write_group(experiment_id, &mut live, group).await;
+        }
+    }
+
+    /// Checks a group through the core and stores what it accepted, then answers each request.
+    /// The experiment is out of its slot meanwhile and goes back only once the group is
+    /// stored: if the store fails, or anything panics, the next use rebuilds it from the log.
+    async fn write_group(
+        &self,
+        experiment_id: B256,
+        live: &mut Option<Experiment>,
+        group: Vec<Pending>,
+    ) {
+        let mut experiment = match live.take() {
+            Some(experiment) => experiment,
+            None => match self.rebuild_live(experiment_id, group[0].append.action()).await {
+                Ok(experiment) => experiment,
+                Err(error) => {
+                    for pending in group {
+                        let _ = pending.answer.send(Err(copy_of(&error)));
+                    }
+                    return;
+                }
+            },
+        };
+        let (mut commits, mut reveals) = (Vec::new(), Vec::new());
+        let mut answers = Vec::with_capacity(group.len());
+        for Pending { append, now, answer } in group {
+            let result = self.apply(&mut experiment, append, now, &mut commits, &mut reveals);
+            answers.push((answer, result));
+        }
+        let stored = if commits.is_empty() && reveals.is_empty() {
+            Ok(())
+        } else {
+            self.store().append_group(experiment_id, &commits, &reveals).await
+        };
+        match stored {
+            Ok(()) => {
+                *live = Some(experiment);
+                for (answer, result) in answers {
+                    let _ = answer.send(result);
+                }
             }
-            let entry = RevealEntry { batch_id, reveal: reveal.clone(), at: now };
-            match store.append_reveal(experiment_id, &entry).await {
-                Ok(()) => Ok(accepted),
-                Err(e) => Err(persist_failed(e)),
+            Err(e) => {
+                // What the core accepted in memory is not stored: every request the group
+                // accepted fails with the store's error, and the experiment stays out.
+                let error = persist_failed(e);
+                for (answer, result) in answers {
+                    let _ = answer.send(result.and_then(|_| Err(copy_of(&error))));
+                }
             }
-        })
-        .await
+        }
+    }
+
+    /// Checks one commit or reveal through the core; an accepted new one joins the group's
+    /// writes. A refusal changes nothing.
+    fn apply(
+        &self,
+        experiment: &mut Experiment,
+        append: Append,
+        now: u64,
+        commits: &mut Vec<StoredCommit>,
+        reveals: &mut Vec<RevealEntry>,
+    ) -> AppResult<Accepted> {
+        let batch_id = match &append {
+            Append::Commit { batch_id, .. } | Append::Reveal { batch_id, .. } => *batch_id,
+        };
+        if let Some(batch) = experiment.batches().get(batch_id as usize) {
+            self.rate_limit(batch.labeler)?;
+        }
+        match append {
+            Append::Commit { batch_id, commit, backup } => {
+                let accepted = experiment.commit(batch_id, &commit, now)?;
+                if accepted == Accepted::New {
+                    let entry = CommitEntry { batch_id, commit, at: now };
+                    commits.push(StoredCommit { entry, backup });
+                }
+                Ok(accepted)
+            }
+            Append::Reveal { batch_id, reveal } => {
+                let accepted = experiment.reveal(batch_id, &reveal, now)?;
+                if accepted == Accepted::New {
+                    reveals.push(RevealEntry { batch_id, reveal, at: now });
+                }
+                Ok(accepted)
+            }
+        }
+    }
+
+    /// Rebuilds an experiment that is open or revealing from its stored log.
+    async fn rebuild_live(&self, experiment_id: B256, action: &str) -> AppResult<Experiment> {
+        let row = self.live_row(experiment_id, action).await?;
+        self.rebuild(&row).await
     }
 
     /// Settles an experiment whose reveal deadline has passed, once: a settled experiment
@@ -433,5 +600,22 @@ impl AppState {
                 tracing::error!(experiment_id = %id, error = %e.message, "scheduled settlement failed");
             }
         }
+    }
+}
+
+/// Held by the task writing an experiment's groups. If that task panics, it lets the next
+/// request start a new one, and fails the requests still queued, instead of leaving them to
+/// wait forever.
+struct Draining(crate::state::LiveSlot);
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let mut appends = self.0.appends.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        appends.draining = false;
+        // Dropping the answer channels fails each waiting request with an internal error.
+        appends.pending.clear();
     }
 }

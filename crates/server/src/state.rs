@@ -122,9 +122,28 @@ impl RateLimiter {
     }
 }
 
-/// A live experiment's protocol state. `None` until first use, and again after a write
-/// failed to persist: the next use rebuilds it from the stored log.
-pub(crate) type LiveSlot = Arc<tokio::sync::Mutex<Option<Experiment>>>;
+/// A live experiment in memory, shared by the requests that use it.
+pub(crate) type LiveSlot = Arc<Live>;
+
+/// A live experiment's protocol state and the commits and reveals waiting to be written.
+#[derive(Default)]
+pub(crate) struct Live {
+    /// The core experiment. `None` until first use, and again after a write failed to
+    /// persist: the next use rebuilds it from the stored log.
+    pub(crate) experiment: tokio::sync::Mutex<Option<Experiment>>,
+    /// Commits and reveals that arrived while a group was being written (see
+    /// `AppState::append`).
+    pub(crate) appends: Mutex<Appends>,
+}
+
+/// The queue of a live experiment's group writes.
+#[derive(Default)]
+pub(crate) struct Appends {
+    /// Waiting for the next group, in arrival order.
+    pub(crate) pending: Vec<crate::service::Pending>,
+    /// Whether a task is writing groups; it takes whatever is pending until nothing is.
+    pub(crate) draining: bool,
+}
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -211,6 +230,12 @@ impl AppState {
     pub(crate) fn slot(&self, experiment_id: B256) -> LiveSlot {
         let mut live = self.0.live.lock().expect("the live map never panics holding it");
         live.entry(experiment_id).or_default().clone()
+    }
+
+    /// The slot of an experiment already in memory (filled or not), without making one.
+    pub(crate) fn existing_slot(&self, experiment_id: B256) -> Option<LiveSlot> {
+        let live = self.0.live.lock().expect("the live map never panics holding it");
+        live.get(&experiment_id).cloned()
     }
 
     /// Forgets a live experiment (after it settled or was cancelled).
