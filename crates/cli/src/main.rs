@@ -29,6 +29,9 @@ enum Command {
     /// Labeler and operator keys.
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
+    /// The market contract on an EVM chain: deploy, deposit, withdraw, claim.
+    #[command(subcommand)]
+    Chain(cmd::chain::ChainCommand),
     /// Run a whole experiment in process through the real protocol and write its record.
     Demo(cmd::demo::DemoArgs),
     /// Experimenter commands over the HTTP API.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Spec(c) => cmd::spec::run(c),
         Command::Tasks(c) => cmd::tasks::run(c),
         Command::Keys(c) => cmd::keys::run(c),
+        Command::Chain(c) => cmd::chain::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Experiment(c) => cmd::experiment::run(c),
         Command::Labeler(c) => cmd::labeler::run(c),

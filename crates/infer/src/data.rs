@@ -482,10 +482,8 @@ pub(crate) fn parse_finite(text: &str) -> Option<f64> {
 /// Orders class names numerically when all of them are numbers, byte-wise otherwise. Names
 /// that are equal as numbers ("1" and "1.0") stay distinct classes and fall back to byte order.
 fn compare_class_names(a: &str, b: &str, numeric: bool) -> Ordering {
-    if numeric {
-        if let (Some(x), Some(y)) = (parse_finite(a), parse_finite(b)) {
-            return x.total_cmp(&y).then_with(|| a.cmp(b));
-        }
+    if numeric && let (Some(x), Some(y)) = (parse_finite(a), parse_finite(b)) {
+        return x.total_cmp(&y).then_with(|| a.cmp(b));
     }
     a.cmp(b)
 }

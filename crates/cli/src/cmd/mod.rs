@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod audit;
+pub mod chain;
 pub mod demo;
 pub mod experiment;
 pub mod keys;

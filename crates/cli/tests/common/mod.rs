@@ -204,7 +204,7 @@ pub fn pairwise_tasks(regular: usize, gold: usize) -> String {
 
 /// The latent preference of task `i` (canonical order): 2 for B, −2 for A.
 pub fn truth_of(i: usize) -> i64 {
-    if i % 2 == 0 { 2 } else { -2 }
+    if i.is_multiple_of(2) { 2 } else { -2 }
 }
 
 /// A key derived for tests, and its address as text.
