@@ -1,5 +1,5 @@
 //! The embedded ledger's pure parts: account names, transfer kinds, the journal's hash chain,
-//! and the transfers a settlement makes. The SQLite implementation stores them; any other
+//! and the transfers a settlement makes. The SQLite and PostgreSQL stores keep them; any other
 //! store computes the same hashes from the same fields.
 
 use alloy_primitives::keccak256;

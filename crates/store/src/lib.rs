@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+mod common;
 mod error;
 pub mod ledger;
+mod postgres;
 mod sqlite;
 
 pub use error::{Result, StoreError};
 pub use ledger::{LedgerAccount, LedgerReport, Transfer, TransferKind};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -17,6 +20,25 @@ use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::Task;
 use plumbline_core::{Address, Amount, B256};
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Whether `db` names a PostgreSQL database (a `postgres://` or `postgresql://` URL) rather
+/// than a SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// Opens the store that `db` names: a PostgreSQL database for a `postgres://` or
+/// `postgresql://` URL, otherwise the SQLite file at that path (created if missing). Pending
+/// migrations are applied either way.
+pub async fn open(db: &str) -> Result<Arc<dyn Store>> {
+    if is_postgres_url(db) {
+        Ok(Arc::new(PgStore::open(db).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(Path::new(db)).await?))
+    }
+}
 
 /// A Sign-In with Ethereum challenge, answered once by a login.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,4 +262,8 @@ pub trait Store: Send + Sync + 'static {
     /// Verifies the ledger: hash chain, balances against the journal, conservation, stakes
     /// and escrows against the experiments. Problems are reported, not raised.
     async fn check_ledger(&self) -> Result<LedgerReport>;
+
+    /// Closes the store's connections, waiting for writes in progress to finish. Later calls
+    /// fail.
+    async fn close(&self);
 }

@@ -8,6 +8,11 @@
 //! connection's worker thread each time the connection goes back: on the write path, which is
 //! serial, that round trip between threads cost as much as the write itself.
 
+use crate::common::{
+    Fields, LIVE, LedgerCheck, balance_of, challenge_row, check_cover, corrupt, expect_phase,
+    experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, parse, phase_name,
+    session_row, sql_int, to_json, transfer_row, u256,
+};
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
 use crate::{
     Balances, Challenge, ExperimentLog, ExperimentRow, NewExperiment, Result, Session, Store,
@@ -21,13 +26,9 @@ use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
 use plumbline_core::task::Task;
 use plumbline_core::{Address, Amount, B256, U256};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,77 +148,6 @@ impl SqliteStore {
     }
 }
 
-fn sql_int(value: u64) -> Result<i64> {
-    i64::try_from(value).map_err(|_| StoreError::Conflict(format!("{value} is out of range")))
-}
-
-fn from_sql_int(value: i64) -> Result<u64> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative value {value}")))
-}
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T> {
-    text.parse().map_err(|_| corrupt(format!("{what} {text:?} does not parse")))
-}
-
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("protocol values always serialize")
-}
-
-fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| corrupt(format!("{what}: {e}")))
-}
-
-fn u256(text: &str) -> Result<U256> {
-    U256::from_str_radix(text, 10).map_err(|_| corrupt(format!("amount {text:?} does not parse")))
-}
-
-fn amount_of(value: U256, what: &str) -> Result<Amount> {
-    Amount::try_from(value).map_err(|_| corrupt(format!("{what} {value} does not fit u128")))
-}
-
-fn phase_name(phase: Phase) -> String {
-    phase.to_string()
-}
-
-fn parse_phase(text: &str) -> Result<Phase> {
-    Ok(match text {
-        "draft" => Phase::Draft,
-        "open" => Phase::Open,
-        "revealing" => Phase::Revealing,
-        "settled" => Phase::Settled,
-        "cancelled" => Phase::Cancelled,
-        other => return Err(corrupt(format!("phase {other:?}"))),
-    })
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
-}
-
-fn experiment_row(row: &SqliteRow) -> Result<ExperimentRow> {
-    let id: String = row.try_get("experiment_id")?;
-    let seed: Option<String> = row.try_get("seed")?;
-    let opened_at: Option<i64> = row.try_get("opened_at")?;
-    let settled_at: Option<i64> = row.try_get("settled_at")?;
-    Ok(ExperimentRow {
-        experiment_id: parse(&id, "experiment id")?,
-        creator: parse(&row.try_get::<String, _>("creator")?, "creator")?,
-        spec: from_json(&row.try_get::<String, _>("spec")?, "spec")?,
-        phase: parse_phase(&row.try_get::<String, _>("phase")?)?,
-        funded: row.try_get::<i64, _>("funded")? != 0,
-        seed: seed.map(|s| parse(&s, "seed")).transpose()?,
-        opened_at: opened_at.map(from_sql_int).transpose()?,
-        settled_at: settled_at.map(from_sql_int).transpose()?,
-        task_count: from_sql_int(row.try_get("task_count")?)?,
-        gold_count: from_sql_int(row.try_get("gold_count")?)?,
-        created_at: from_sql_int(row.try_get("created_at")?)?,
-    })
-}
-
 async fn remember_account(conn: &mut SqliteConnection, address: Address, now: u64) -> Result<()> {
     sqlx::query("INSERT OR IGNORE INTO accounts (account_id, created_at) VALUES (?, ?)")
         .bind(hex(address.as_slice()))
@@ -258,11 +188,7 @@ async fn ledger_balance(conn: &mut SqliteConnection, account: &LedgerAccount) ->
             .fetch_optional(conn)
             .await?;
     let Some(row) = row else { return Ok(0) };
-    let debits = u256(&row.try_get::<String, _>("debits")?)?;
-    let credits = u256(&row.try_get::<String, _>("credits")?)?;
-    let balance =
-        credits.checked_sub(debits).ok_or_else(|| corrupt(format!("{account} is below zero")))?;
-    amount_of(balance, "balance")
+    balance_of(account, &row.text("debits")?, &row.text("credits")?)
 }
 
 /// Moves `amount` from `debit` to `credit` and appends the journal entry, chained to the last
@@ -282,16 +208,7 @@ async fn transfer(
     }
     let value = U256::from(amount);
     let (debits, credits) = ledger_totals(conn, &debit, now).await?;
-    if !debit.may_be_negative() {
-        let available = credits.saturating_sub(debits);
-        if available < value {
-            return Err(StoreError::InsufficientFunds {
-                account: debit.to_string(),
-                available: amount_of(available, "balance")?,
-                needed: amount,
-            });
-        }
-    }
+    check_cover(&debit, debits, credits, amount)?;
     let new_debits = debits.checked_add(value).ok_or_else(|| corrupt("debits overflow"))?;
     sqlx::query("UPDATE ledger_accounts SET debits = ? WHERE ledger_account_id = ?")
         .bind(new_debits.to_string())
@@ -309,55 +226,30 @@ async fn transfer(
     let last = sqlx::query("SELECT journal_id, hash FROM journal ORDER BY journal_id DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;
-    let (journal_id, prev_hash) = match last {
-        None => (1, B256::ZERO),
-        Some(row) => (
-            from_sql_int(row.try_get("journal_id")?)? + 1,
-            parse(&row.try_get::<String, _>("hash")?, "journal hash")?,
-        ),
+    let last = match last {
+        None => None,
+        Some(row) => Some((
+            from_sql_int(row.int("journal_id")?)?,
+            parse(&row.text("hash")?, "journal hash")?,
+        )),
     };
-    let hash = ledger::entry_hash(
-        prev_hash,
-        journal_id,
-        &debit,
-        &credit,
-        amount,
-        kind,
-        experiment_id,
-        now,
-    );
+    let entry = next_entry(last, debit, credit, amount, kind, experiment_id, now);
     sqlx::query(
         "INSERT INTO journal (journal_id, debit_account, credit_account, amount, kind, \
          experiment_id, prev_hash, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(sql_int(journal_id)?)
+    .bind(sql_int(entry.journal_id)?)
     .bind(debit.to_string())
     .bind(credit.to_string())
     .bind(amount.to_string())
     .bind(kind.as_str())
     .bind(experiment_id.map(|e| hex(e.as_slice())))
-    .bind(hex(prev_hash.as_slice()))
-    .bind(hex(hash.as_slice()))
+    .bind(hex(entry.prev_hash.as_slice()))
+    .bind(hex(entry.hash.as_slice()))
     .bind(sql_int(now)?)
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-fn transfer_row(row: &SqliteRow) -> Result<Transfer> {
-    let experiment_id: Option<String> = row.try_get("experiment_id")?;
-    let amount: String = row.try_get("amount")?;
-    Ok(Transfer {
-        journal_id: from_sql_int(row.try_get("journal_id")?)?,
-        debit: parse(&row.try_get::<String, _>("debit_account")?, "ledger account")?,
-        credit: parse(&row.try_get::<String, _>("credit_account")?, "ledger account")?,
-        amount: amount_of(u256(&amount)?, "amount")?,
-        kind: parse(&row.try_get::<String, _>("kind")?, "transfer kind")?,
-        experiment_id: experiment_id.map(|e| parse(&e, "experiment id")).transpose()?,
-        created_at: from_sql_int(row.try_get("created_at")?)?,
-        prev_hash: parse(&row.try_get::<String, _>("prev_hash")?, "journal hash")?,
-        hash: parse(&row.try_get::<String, _>("hash")?, "journal hash")?,
-    })
 }
 
 /// A guarded multi-row insert, what it makes of its rows ("committed") and their batches.
@@ -386,16 +278,6 @@ async fn experiment_in(conn: &mut SqliteConnection, experiment_id: B256) -> Resu
         .ok_or_else(|| StoreError::NotFound(format!("experiment {experiment_id}")))?;
     experiment_row(&row)
 }
-
-fn expect_phase(row: &ExperimentRow, allowed: &[Phase], action: &str) -> Result<()> {
-    if allowed.contains(&row.phase) {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict(format!("cannot {action}: the experiment is {}", row.phase)))
-    }
-}
-
-const LIVE: [Phase; 2] = [Phase::Open, Phase::Revealing];
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -435,13 +317,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let challenge = Challenge {
-            nonce: row.try_get("challenge_id")?,
-            address: parse(&row.try_get::<String, _>("address")?, "address")?,
-            message: row.try_get("message")?,
-            expires_at: from_sql_int(row.try_get("expires_at")?)?,
-            created_at: from_sql_int(row.try_get("created_at")?)?,
-        };
+        let challenge = challenge_row(&row)?;
         Ok((challenge.expires_at > now).then_some(challenge))
     }
 
@@ -473,15 +349,7 @@ impl Store for SqliteStore {
             .bind(sql_int(now)?)
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|row| {
-            Ok(Session {
-                token_hash,
-                address: parse(&row.try_get::<String, _>("address")?, "address")?,
-                expires_at: from_sql_int(row.try_get("expires_at")?)?,
-                created_at: from_sql_int(row.try_get("created_at")?)?,
-            })
-        })
-        .transpose()
+        row.map(|row| session_row(&row)).transpose()
     }
 
     async fn balances(&self, address: Address) -> Result<Balances> {
@@ -974,19 +842,20 @@ impl Store for SqliteStore {
         rows.iter().map(transfer_row).collect()
     }
 
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
+
     async fn check_ledger(&self) -> Result<LedgerReport> {
         // One read transaction: every query below sees the same snapshot, so a write landing
         // in the middle of the check cannot look like an imbalance.
         let mut tx = self.reader.begin().await?;
-        let mut problems = Vec::new();
-        let mut sums: HashMap<LedgerAccount, (U256, U256)> = HashMap::new();
-        let mut prev_hash = B256::ZERO;
-        let mut expected_id = 1u64;
+        let mut check = LedgerCheck::default();
         loop {
             let rows = sqlx::query(
                 "SELECT * FROM journal WHERE journal_id >= ? ORDER BY journal_id LIMIT ?",
             )
-            .bind(sql_int(expected_id)?)
+            .bind(sql_int(check.next_journal_id())?)
             .bind(JOURNAL_PAGE_ENTRIES)
             .fetch_all(&mut *tx)
             .await?;
@@ -994,100 +863,18 @@ impl Store for SqliteStore {
                 break;
             }
             for row in &rows {
-                let entry = match transfer_row(row) {
-                    Ok(entry) => entry,
-                    Err(e) => {
-                        problems.push(format!("journal entry {expected_id}: {e}"));
-                        expected_id += 1;
-                        continue;
-                    }
-                };
-                if entry.journal_id != expected_id {
-                    problems.push(format!(
-                        "journal entry {} follows {}: entries are missing",
-                        entry.journal_id,
-                        expected_id - 1
-                    ));
-                }
-                if entry.prev_hash != prev_hash {
-                    problems.push(format!(
-                        "journal entry {}: previous hash does not match entry {}",
-                        entry.journal_id,
-                        entry.journal_id - 1
-                    ));
-                }
-                if !entry.hash_is_valid() {
-                    problems.push(format!(
-                        "journal entry {}: hash does not match its fields",
-                        entry.journal_id
-                    ));
-                }
-                let value = U256::from(entry.amount);
-                sums.entry(entry.debit).or_default().0 += value;
-                sums.entry(entry.credit).or_default().1 += value;
-                prev_hash = entry.hash;
-                expected_id = entry.journal_id + 1;
+                check.journal_entry(transfer_row(row));
             }
         }
-        let journal_entries = expected_id - 1;
-
         let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
-        let mut balances: HashMap<LedgerAccount, U256> = HashMap::new();
-        let (mut total_debits, mut total_credits) = (U256::ZERO, U256::ZERO);
         for row in &accounts {
-            let name: String = row.try_get("ledger_account_id")?;
-            let account: LedgerAccount = match name.parse() {
-                Ok(account) => account,
-                Err(e) => {
-                    problems.push(e);
-                    continue;
-                }
-            };
-            let debits = u256(&row.try_get::<String, _>("debits")?)?;
-            let credits = u256(&row.try_get::<String, _>("credits")?)?;
-            let (journal_debits, journal_credits) =
-                sums.remove(&account).unwrap_or((U256::ZERO, U256::ZERO));
-            if (debits, credits) != (journal_debits, journal_credits) {
-                problems.push(format!(
-                    "{account}: stored debits {debits} and credits {credits}, the journal sums \
-                     to {journal_debits} and {journal_credits}"
-                ));
-            }
-            if credits < debits && !account.may_be_negative() {
-                problems.push(format!("{account} is below zero"));
-            }
-            total_debits += debits;
-            total_credits += credits;
-            balances.insert(account, credits.saturating_sub(debits));
+            let name = row.text("ledger_account_id")?;
+            check.account(&name, &row.text("debits")?, &row.text("credits")?)?;
         }
-        for account in sums.keys() {
-            problems.push(format!("{account} appears in the journal but has no account"));
-        }
-        if total_debits != total_credits {
-            problems.push(format!(
-                "money is not conserved: {total_debits} debited, {total_credits} credited"
-            ));
-        }
-
-        // Two-phase stakes: what is locked must be exactly the stakes of joins in experiments
-        // not yet settled; and each escrow must hold what its experiment's state says.
+        check.accounts_done();
         let experiments = sqlx::query("SELECT * FROM experiments").fetch_all(&mut *tx).await?;
-        let mut stake_of: HashMap<B256, Amount> = HashMap::new();
         for row in &experiments {
-            let e = experiment_row(row)?;
-            stake_of.insert(e.experiment_id, e.spec.stake_per_batch);
-            let holds =
-                e.funded && matches!(e.phase, Phase::Draft | Phase::Open | Phase::Revealing);
-            let expected = if holds { U256::from(e.spec.reward_pool) } else { U256::ZERO };
-            let escrow = LedgerAccount::Escrow(e.experiment_id);
-            let actual = balances.get(&escrow).copied().unwrap_or_default();
-            if actual != expected {
-                problems.push(format!(
-                    "{escrow} holds {actual}; a {} experiment{} should hold {expected}",
-                    e.phase,
-                    if e.funded { "" } else { " not funded" }
-                ));
-            }
+            check.experiment(&experiment_row(row)?);
         }
         let live_joins = sqlx::query(
             "SELECT j.labeler AS labeler, j.experiment_id AS experiment_id, COUNT(*) AS n \
@@ -1096,39 +883,12 @@ impl Store for SqliteStore {
         )
         .fetch_all(&mut *tx)
         .await?;
-        let mut locked_expected: HashMap<Address, U256> = HashMap::new();
         for row in &live_joins {
-            let labeler: Address = parse(&row.try_get::<String, _>("labeler")?, "labeler")?;
-            let experiment: B256 =
-                parse(&row.try_get::<String, _>("experiment_id")?, "experiment id")?;
-            let n = from_sql_int(row.try_get("n")?)?;
-            let stake = stake_of.get(&experiment).copied().unwrap_or_default();
-            *locked_expected.entry(labeler).or_default() += U256::from(stake) * U256::from(n);
-        }
-        for (account, balance) in &balances {
-            if let LedgerAccount::Locked(address) = account {
-                let expected = locked_expected.remove(address).unwrap_or_default();
-                if *balance != expected {
-                    problems.push(format!(
-                        "{account} holds {balance}; its unsettled joins staked {expected}"
-                    ));
-                }
-            }
-        }
-        for (address, expected) in locked_expected {
-            if !expected.is_zero() {
-                problems.push(format!(
-                    "{} has no locked balance; its unsettled joins staked {expected}",
-                    hex(address.as_slice())
-                ));
-            }
+            let labeler = parse(&row.text("labeler")?, "labeler")?;
+            let experiment = parse(&row.text("experiment_id")?, "experiment id")?;
+            check.live_joins(labeler, experiment, from_sql_int(row.int("n")?)?);
         }
         tx.commit().await?;
-        Ok(LedgerReport {
-            balanced: problems.is_empty(),
-            journal_entries,
-            accounts: accounts.len() as u64,
-            problems,
-        })
+        Ok(check.finish())
     }
 }

@@ -1,35 +1,52 @@
-//! Store tests on a temporary SQLite file: the ledger's conservation and hash chain, two-phase
-//! stakes through a whole settled experiment, and transactions that roll back on error.
+//! Store tests, each run against both implementations: a temporary SQLite file, and a fresh
+//! PostgreSQL schema. They cover the ledger's conservation and hash chain, two-phase stakes
+//! through a whole settled experiment, transactions that roll back on error, and (PostgreSQL
+//! only) several stores writing to one database at once.
+//!
+//! PostgreSQL is found at `PLUMBLINE_TEST_POSTGRES` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); `crates/store/ci-postgres.sh` starts it and
+//! creates the database. When it cannot be reached the PostgreSQL tests fail: a backend that
+//! was not tested must not look like one that passed.
 
+use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::PublicRecord;
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Tier;
 use plumbline_core::synthetic::{self, Behavior, Params};
 use plumbline_core::{Address, B256};
 use plumbline_store::{
-    Balances, Challenge, LedgerAccount, NewExperiment, Session, SqliteStore, Store, StoreError,
-    StoredCommit, TransferKind,
+    Balances, Challenge, LedgerAccount, NewExperiment, PgStore, Session, SqliteStore, Store,
+    StoreError, StoredCommit, TransferKind,
 };
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A fresh database for one test, and how to open stores on it.
+trait Backend: Sized {
+    type Store: Store;
+    /// A new, empty database.
+    async fn fresh() -> Self;
+    /// A store on it (several may be open at once).
+    async fn open(&self) -> Self::Store;
+    /// Raw SQL behind the store's back, for tampering.
+    async fn raw(store: &Self::Store, sql: &str) -> u64;
+}
+
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
 
 /// A fresh database file in the system's temporary directory, removed when dropped.
 struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new() -> TempDb {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "plumbline-store-test-{}-{}.db",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        let _ = std::fs::remove_file(&path);
-        TempDb(path)
-    }
-}
 
 impl Drop for TempDb {
     fn drop(&mut self) {
@@ -38,6 +55,130 @@ impl Drop for TempDb {
         }
     }
 }
+
+impl Backend for TempDb {
+    type Store = SqliteStore;
+
+    async fn fresh() -> TempDb {
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name("plumbline-store-test")));
+        let _ = std::fs::remove_file(&path);
+        TempDb(path)
+    }
+
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.0).await.unwrap()
+    }
+
+    async fn raw(store: &SqliteStore, sql: &str) -> u64 {
+        store.execute_raw(sql).await.unwrap()
+    }
+}
+
+/// A fresh schema in the test database, dropped with everything in it when dropped.
+struct TempSchema {
+    url: String,
+    schema: String,
+}
+
+fn postgres_url() -> String {
+    std::env::var("PLUMBLINE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+async fn connect(url: &str) -> PgConnection {
+    PgConnection::connect(url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL at {url} is unreachable ({e}): run crates/store/ci-postgres.sh, or set \
+             PLUMBLINE_TEST_POSTGRES to a database these tests may create schemas in"
+        )
+    })
+}
+
+impl Backend for TempSchema {
+    type Store = PgStore;
+
+    async fn fresh() -> TempSchema {
+        let url = postgres_url();
+        let schema = unique_name("plumbline_test");
+        let mut conn = connect(&url).await;
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        TempSchema { url, schema }
+    }
+
+    async fn open(&self) -> PgStore {
+        let options = PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", self.schema.as_str())])
+            .application_name(&self.schema);
+        PgStore::open_with(options).await.unwrap()
+    }
+
+    async fn raw(store: &PgStore, sql: &str) -> u64 {
+        store.execute_raw(sql).await.unwrap()
+    }
+}
+
+impl Drop for TempSchema {
+    fn drop(&mut self) {
+        // Drop cannot await, and the test's runtime may be the one calling it: a thread with
+        // a runtime of its own drops the schema.
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&url).await?;
+                // The test's own connections may still hold locks: a refused write's rollback
+                // is sent when its connection goes back to the pool, a task the blocked test
+                // runtime will not run again. Ending them releases the locks, so the drop
+                // cannot wait forever.
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1",
+                )
+                .bind(&schema)
+                .execute(&mut conn)
+                .await?;
+                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await?;
+                conn.close().await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test schema {}", self.schema);
+        }
+    }
+}
+
+/// Runs each named test, generic over [`Backend`], once on SQLite and once on PostgreSQL, as
+/// `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test::<super::TempDb>().await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$test::<super::TempSchema>().await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    minting_is_journaled_and_conserved,
+    tampering_with_the_journal_or_balances_is_detected,
+    a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money,
+    a_failed_write_rolls_back_everything,
+    cancelling_a_funded_draft_refunds_the_pool,
+    challenges_are_taken_once_and_sessions_expire,
+    data_survives_reopening,
+    a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all,
+);
 
 const NOW: u64 = 1_999_990_000;
 
@@ -61,7 +202,7 @@ fn settled_record() -> PublicRecord {
 }
 
 /// Stores the record's experiment up to (not including) settlement, as a server would.
-async fn replay_into(store: &SqliteStore, record: &PublicRecord, creator: Address) {
+async fn replay_into(store: &impl Store, record: &PublicRecord, creator: Address) {
     let id = record.experiment_id;
     store.mint(creator, record.spec.reward_pool, NOW).await.unwrap();
     for join in &record.joins {
@@ -84,16 +225,15 @@ async fn replay_into(store: &SqliteStore, record: &PublicRecord, creator: Addres
     }
 }
 
-async fn assert_balanced(store: &SqliteStore) -> u64 {
+async fn assert_balanced(store: &impl Store) -> u64 {
     let report = store.check_ledger().await.unwrap();
     assert!(report.balanced, "ledger problems: {:#?}", report.problems);
     report.journal_entries
 }
 
-#[tokio::test]
-async fn minting_is_journaled_and_conserved() {
-    let db = TempDb::new();
-    let store = SqliteStore::open(&db.0).await.unwrap();
+async fn minting_is_journaled_and_conserved<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
     assert_eq!(assert_balanced(&store).await, 0);
     let after = store.mint(address(1), 500, NOW).await.unwrap();
     assert_eq!(after, Balances { available: 500, locked: 0 });
@@ -109,17 +249,16 @@ async fn minting_is_journaled_and_conserved() {
     assert_eq!(journal[0].debit, LedgerAccount::Issuance);
 }
 
-#[tokio::test]
-async fn tampering_with_the_journal_or_balances_is_detected() {
-    let db = TempDb::new();
-    let store = SqliteStore::open(&db.0).await.unwrap();
+async fn tampering_with_the_journal_or_balances_is_detected<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
     for i in 0..4u8 {
         store.mint(address(i + 1), 100, NOW).await.unwrap();
     }
     assert_balanced(&store).await;
 
     // An amount edited in place breaks that entry's hash and the balances it fed.
-    store.execute_raw("UPDATE journal SET amount = '1000' WHERE journal_id = 2").await.unwrap();
+    B::raw(&store, "UPDATE journal SET amount = '1000' WHERE journal_id = 2").await;
     let report = store.check_ledger().await.unwrap();
     assert!(!report.balanced);
     assert!(
@@ -127,45 +266,45 @@ async fn tampering_with_the_journal_or_balances_is_detected() {
         "{:#?}",
         report.problems
     );
-    store.execute_raw("UPDATE journal SET amount = '100' WHERE journal_id = 2").await.unwrap();
+    B::raw(&store, "UPDATE journal SET amount = '100' WHERE journal_id = 2").await;
     assert_balanced(&store).await;
 
     // Re-hashing the edited entry does not help: the next entry still names the old hash.
-    store.execute_raw("UPDATE journal SET hash = prev_hash WHERE journal_id = 2").await.unwrap();
+    B::raw(&store, "UPDATE journal SET hash = prev_hash WHERE journal_id = 2").await;
     let problems = store.check_ledger().await.unwrap().problems;
     assert!(problems.iter().any(|p| p.contains("entry 3: previous hash")), "{problems:#?}");
-    let db2 = TempDb::new();
-    let store = SqliteStore::open(&db2.0).await.unwrap();
+    let db2 = B::fresh().await;
+    let store = db2.open().await;
     for i in 0..4u8 {
         store.mint(address(i + 1), 100, NOW).await.unwrap();
     }
 
     // A deleted entry leaves a gap and balances the journal no longer explains.
-    store.execute_raw("DELETE FROM journal WHERE journal_id = 3").await.unwrap();
+    B::raw(&store, "DELETE FROM journal WHERE journal_id = 3").await;
     let problems = store.check_ledger().await.unwrap().problems;
     assert!(problems.iter().any(|p| p.contains("entries are missing")), "{problems:#?}");
     assert!(problems.iter().any(|p| p.contains("the journal sums")), "{problems:#?}");
 
     // A balance edited without a journal entry breaks conservation.
-    let db3 = TempDb::new();
-    let store = SqliteStore::open(&db3.0).await.unwrap();
+    let db3 = B::fresh().await;
+    let store = db3.open().await;
     store.mint(address(1), 100, NOW).await.unwrap();
     let name = LedgerAccount::Available(address(1)).to_string();
-    store
-        .execute_raw(&format!(
+    B::raw(
+        &store,
+        &format!(
             "UPDATE ledger_accounts SET credits = '1000000' WHERE ledger_account_id = '{name}'"
-        ))
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     let problems = store.check_ledger().await.unwrap().problems;
     assert!(problems.iter().any(|p| p.contains("not conserved")), "{problems:#?}");
     assert!(problems.iter().any(|p| p.contains("the journal sums")), "{problems:#?}");
 }
 
-#[tokio::test]
-async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money() {
-    let db = TempDb::new();
-    let store = SqliteStore::open(&db.0).await.unwrap();
+async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
     let record = settled_record();
     let settlement = &record.settlement;
     assert!(settlement.labelers.iter().any(|l| l.tier == Tier::Rewarded));
@@ -195,6 +334,7 @@ async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money() {
         r.update(l);
         updated.insert(l.labeler, r);
     }
+    assert_eq!(store.tasks(id).await.unwrap(), record.tasks);
     store.settle(id, &record, &updated).await.unwrap();
     let entries = assert_balanced(&store).await;
     for l in &settlement.labelers {
@@ -204,7 +344,7 @@ async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money() {
     let refund = store.balances(creator).await.unwrap().available;
     assert_eq!(refund, settlement.totals.refund);
     let row = store.experiment(id).await.unwrap().unwrap();
-    assert_eq!(row.phase, plumbline_core::lifecycle::Phase::Settled);
+    assert_eq!(row.phase, Phase::Settled);
     assert_eq!(row.settled_at, Some(record.settled_at));
     assert_eq!(store.settlement(id).await.unwrap().as_ref(), Some(settlement));
     assert_eq!(store.record(id).await.unwrap().as_ref(), Some(&record));
@@ -217,10 +357,9 @@ async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money() {
     assert_eq!(assert_balanced(&store).await, entries);
 }
 
-#[tokio::test]
-async fn a_failed_write_rolls_back_everything() {
-    let db = TempDb::new();
-    let store = SqliteStore::open(&db.0).await.unwrap();
+async fn a_failed_write_rolls_back_everything<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
     let record = settled_record();
     let id = record.experiment_id;
     let creator = address(0xee);
@@ -269,10 +408,9 @@ async fn a_failed_write_rolls_back_everything() {
     assert!(store.log(id).await.unwrap().commits.is_empty());
 }
 
-#[tokio::test]
-async fn cancelling_a_funded_draft_refunds_the_pool() {
-    let db = TempDb::new();
-    let store = SqliteStore::open(&db.0).await.unwrap();
+async fn cancelling_a_funded_draft_refunds_the_pool<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
     let spec = synthetic::binary_spec(4, 2, 1);
     let id = B256::repeat_byte(9);
     let creator = address(5);
@@ -288,13 +426,17 @@ async fn cancelling_a_funded_draft_refunds_the_pool() {
     assert_balanced(&store).await;
     let listed = store.experiments().await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].phase, plumbline_core::lifecycle::Phase::Cancelled);
+    assert_eq!(listed[0].phase, Phase::Cancelled);
+    let cancelled = store.experiments_in(&[Phase::Open, Phase::Cancelled]).await.unwrap();
+    assert_eq!(cancelled, listed);
+    assert!(store.experiments_in(&[Phase::Open, Phase::Revealing]).await.unwrap().is_empty());
+    assert!(!store.set_phase(id, Phase::Open, Phase::Revealing).await.unwrap(), "not open");
+    assert!(store.set_phase(id, Phase::Cancelled, Phase::Cancelled).await.unwrap());
 }
 
-#[tokio::test]
-async fn challenges_are_taken_once_and_sessions_expire() {
-    let db = TempDb::new();
-    let store = SqliteStore::open(&db.0).await.unwrap();
+async fn challenges_are_taken_once_and_sessions_expire<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
     let challenge = Challenge {
         nonce: "n1".into(),
         address: address(1),
@@ -320,23 +462,21 @@ async fn challenges_are_taken_once_and_sessions_expire() {
     assert_eq!(store.session(B256::repeat_byte(4), NOW).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn data_survives_reopening() {
-    let db = TempDb::new();
+async fn data_survives_reopening<B: Backend>() {
+    let db = B::fresh().await;
     {
-        let store = SqliteStore::open(&db.0).await.unwrap();
+        let store = db.open().await;
         store.mint(address(1), 42, NOW).await.unwrap();
         store.close().await;
     }
-    let store = SqliteStore::open(&db.0).await.unwrap();
+    let store = db.open().await;
     assert_eq!(store.balances(address(1)).await.unwrap().available, 42);
     assert_eq!(assert_balanced(&store).await, 1);
 }
 
-#[tokio::test]
-async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all() {
-    let db = TempDb::new();
-    let store = SqliteStore::open(&db.0).await.unwrap();
+async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
     let record = settled_record();
     let id = record.experiment_id;
     let spec = &record.spec;
@@ -387,4 +527,105 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all() {
     assert!(matches!(again, StoreError::Conflict(_)), "{again}");
     assert_eq!(store.log(id).await.unwrap(), log);
     assert_balanced(&store).await;
+}
+
+/// Both of two concurrent attempts: how many succeeded, and the failures (which must be
+/// conflicts: the loser of a race is told so, it does not break anything).
+fn tally(results: Vec<Result<(), StoreError>>) -> usize {
+    let mut won = 0;
+    for result in results {
+        match result {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("a racing write failed with {e}, not a conflict"),
+        }
+    }
+    won
+}
+
+/// Two stores on one PostgreSQL database, as two server processes would be, write at once:
+/// every join, commit, reveal and the settlement is attempted through both, while mints
+/// through both race them for the journal. Each batch is stored once, the settlement happens
+/// once, the journal stays one unbroken chain and the ledger balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
+    use std::sync::Arc;
+    let db = TempSchema::fresh().await;
+    let stores = [Arc::new(db.open().await), Arc::new(db.open().await)];
+    let record = settled_record();
+    let id = record.experiment_id;
+    let spec = record.spec.clone();
+    let stake = spec.stake_per_batch;
+    let creator = address(0xee);
+    let first = &stores[0];
+    first.mint(creator, spec.reward_pool, NOW).await.unwrap();
+    let experiment =
+        NewExperiment { experiment_id: id, creator, spec: spec.clone(), created_at: NOW };
+    first.create_experiment(&experiment).await.unwrap();
+    first.import_tasks(id, &record.tasks, NOW).await.unwrap();
+    first.fund(id, NOW).await.unwrap();
+    stores[1].open(id, record.seed, record.opened_at).await.unwrap();
+    // Twice the stake each, so a lost race can only be the batch already taken, never money.
+    for join in &record.joins {
+        first.mint(join.join.labeler, stake * 2, NOW).await.unwrap();
+    }
+
+    let minters: Vec<Address> = (0..8u8).map(|i| address(0x70 + i)).collect();
+    let mut mints = tokio::task::JoinSet::new();
+    let mut joins = tokio::task::JoinSet::new();
+    for (i, join) in record.joins.iter().enumerate() {
+        for store in &stores {
+            let (store, join) = (store.clone(), join.clone());
+            joins.spawn(async move { store.append_join(id, &join, stake).await });
+        }
+        let (store, to) = (stores[i % 2].clone(), minters[i % minters.len()]);
+        mints.spawn(async move { store.mint(to, 1, NOW).await.map(|_| ()) });
+    }
+    assert_eq!(tally(joins.join_all().await), record.joins.len(), "each batch joined once");
+
+    let mut groups = tokio::task::JoinSet::new();
+    for commit in &record.commits {
+        for store in &stores {
+            let commit = StoredCommit { entry: commit.clone(), backup: None };
+            let store = store.clone();
+            groups.spawn(async move { store.append_group(id, &[commit], &[]).await });
+        }
+    }
+    assert_eq!(tally(groups.join_all().await), record.commits.len(), "each batch committed once");
+    let mut groups = tokio::task::JoinSet::new();
+    for reveal in &record.reveals {
+        for store in &stores {
+            let (store, reveal) = (store.clone(), reveal.clone());
+            groups.spawn(async move { store.append_group(id, &[], &[reveal]).await });
+        }
+    }
+    assert_eq!(tally(groups.join_all().await), record.reveals.len(), "each batch revealed once");
+    assert_eq!(tally(mints.join_all().await), record.joins.len(), "every mint went through");
+
+    let log = stores[1].log(id).await.unwrap();
+    assert_eq!(log.joins, record.joins);
+    assert_eq!(log.commits.len(), record.commits.len());
+    assert_eq!(log.reveals.len(), record.reveals.len());
+    for store in &stores {
+        assert_balanced(store.as_ref()).await;
+    }
+
+    let mut settles = tokio::task::JoinSet::new();
+    for store in &stores {
+        let (store, record) = (store.clone(), record.clone());
+        settles.spawn(async move { store.settle(id, &record, &BTreeMap::new()).await });
+    }
+    assert_eq!(tally(settles.join_all().await), 1, "settled once");
+    let entries = assert_balanced(stores[0].as_ref()).await;
+    let journal = stores[1].journal(0, u32::MAX).await.unwrap();
+    assert_eq!(journal.len() as u64, entries);
+    for (i, pair) in journal.windows(2).enumerate() {
+        assert_eq!(pair[1].journal_id, pair[0].journal_id + 1, "entry {i} has a successor");
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "the chain does not fork after entry {i}");
+    }
+    for l in &record.settlement.labelers {
+        let b = stores[0].balances(l.labeler).await.unwrap();
+        // What each labeler was minted beyond the one stake it locked is still available.
+        assert_eq!(b, Balances { available: l.payout + stake, locked: 0 });
+    }
 }

@@ -1,6 +1,6 @@
-//! `plumbline serve`: the market server over HTTP on a SQLite file, with the scheduler that
-//! moves phases at deadlines and settles. Logs go to stderr; SIGINT or SIGTERM stop it
-//! gracefully (requests in flight finish).
+//! `plumbline serve`: the market server over HTTP on a SQLite file or a PostgreSQL database,
+//! with the scheduler that moves phases at deadlines and settles. Logs go to stderr; SIGINT or
+//! SIGTERM stop it gracefully (requests in flight finish).
 
 use crate::exit::bad_input;
 use anyhow::Context;
@@ -8,23 +8,23 @@ use clap::Args;
 use plumbline_core::Address;
 use plumbline_core::client::LabelerKey;
 use plumbline_server::{AppState, Config, app, demo, scheduler};
-use plumbline_store::SqliteStore;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Arguments of `serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The SQLite database file, created if missing.
+    /// The database: a SQLite file, created if missing, or a PostgreSQL URL
+    /// (`postgres://user@host:port/database`).
     #[arg(long, default_value = "plumbline.db")]
-    pub db: PathBuf,
+    pub db: String,
     /// Where to listen (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: String,
-    /// Set up a demo: keys for an operator and four labelers beside the database (created
-    /// once), credits, and an open pairwise experiment.
+    /// Set up a demo: keys for an operator and four labelers beside the database file, or in
+    /// `plumbline-demo-keys/` for PostgreSQL (created once), credits, and an open pairwise
+    /// experiment.
     #[arg(long)]
     pub demo: bool,
     /// The address allowed to mint credits (with --demo, the demo operator's by default).
@@ -77,11 +77,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         operator = operator.or(Some(keys[0].1.address()));
     }
 
-    let store = Arc::new(
-        SqliteStore::open(&args.db)
-            .await
-            .with_context(|| format!("cannot open the database {}", args.db.display()))?,
-    );
+    let store = plumbline_store::open(&args.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", shown_db(&args.db)))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -101,7 +99,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("the ledger check failed: {}", report.problems.join("; "));
     }
     tracing::info!(
-        db = %args.db.display(),
+        db = %shown_db(&args.db),
         journal_entries = report.journal_entries,
         "ledger balanced"
     );
@@ -155,11 +153,36 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// The demo's keys, read from the folder beside the database or created there once:
-/// `operator.json` and `labeler-N.json`, each `{"address", "private_key"}` like `keys new`.
-fn demo_keys(db: &Path) -> anyhow::Result<(PathBuf, Vec<(PathBuf, LabelerKey)>)> {
-    let stem = db.file_stem().and_then(|s| s.to_str()).unwrap_or("plumbline");
-    let dir = db.with_file_name(format!("{stem}-demo-keys"));
+/// The `--db` value fit for logs and errors: a PostgreSQL URL without its password.
+fn shown_db(db: &str) -> String {
+    let Some((scheme, rest)) =
+        db.split_once("://").filter(|_| plumbline_store::is_postgres_url(db))
+    else {
+        return db.to_string();
+    };
+    // The credentials end at the last '@' before the path.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
+            format!("{scheme}://{user}@{host}{}", &rest[authority_end..])
+        }
+        None => db.to_string(),
+    }
+}
+
+/// The demo's keys, read from their folder or created there once: `operator.json` and
+/// `labeler-N.json`, each `{"address", "private_key"}` like `keys new`. The folder is beside
+/// a SQLite file (`NAME-demo-keys`); a PostgreSQL database has no place on this disk, so its
+/// keys go in `plumbline-demo-keys` in the current directory.
+fn demo_keys(db: &str) -> anyhow::Result<(PathBuf, Vec<(PathBuf, LabelerKey)>)> {
+    let dir = if plumbline_store::is_postgres_url(db) {
+        PathBuf::from("plumbline-demo-keys")
+    } else {
+        let db = Path::new(db);
+        let stem = db.file_stem().and_then(|s| s.to_str()).unwrap_or("plumbline");
+        db.with_file_name(format!("{stem}-demo-keys"))
+    };
     std::fs::create_dir_all(&dir)
         .map_err(|e| bad_input(format!("cannot create {}: {e}", dir.display())))?;
     let names = std::iter::once("operator".to_string())

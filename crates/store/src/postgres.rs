@@ -1,0 +1,862 @@
+//! The PostgreSQL implementation of [`Store`], for several server processes on one database.
+//!
+//! Every write is one transaction on a pooled connection. Where SQLite serializes all writers
+//! through its one write connection, here the writers of different processes meet in the
+//! database, and two locks keep them apart where order matters:
+//!
+//! - the experiment's row, taken `FOR UPDATE` by every write guarded by its phase (imports,
+//!   funding, opening, cancelling, joins, commits and reveals, settlement), so those writes to
+//!   one experiment happen one after another and each sees the phase the one before left;
+//! - the journal table, locked `IN EXCLUSIVE MODE` by every transfer before it reads a balance
+//!   or the last entry, so the hash chain never forks and no two transfers spend the same
+//!   balance. Readers are not blocked by it.
+//!
+//! Locks are always taken in the same order (the experiment, then accounts, then the
+//! journal), so two writers never wait on each other in a cycle.
+
+use crate::common::{
+    Fields, LIVE, LedgerCheck, balance_of, challenge_row, check_cover, corrupt, expect_phase,
+    experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, parse, phase_name,
+    session_row, sql_int, to_json, transfer_row, u256,
+};
+use crate::ledger::{
+    LedgerAccount, LedgerReport, Transfer, TransferKind, hex, settlement_movements,
+};
+use crate::{
+    Balances, Challenge, ExperimentLog, ExperimentRow, NewExperiment, Result, Session, Store,
+    StoreError, StoredCommit,
+};
+use async_trait::async_trait;
+use plumbline_core::lifecycle::Phase;
+use plumbline_core::limits::AMOUNT_MAX;
+use plumbline_core::record::{JoinEntry, PublicRecord, RevealEntry};
+use plumbline_core::reputation::Reputation;
+use plumbline_core::settle::Settlement;
+use plumbline_core::task::Task;
+use plumbline_core::{Address, Amount, B256, U256};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Rows per multi-row INSERT when importing tasks: 4 parameters each stays far below
+/// PostgreSQL's limit of 65,535 parameters per statement.
+const TASK_ROWS_PER_INSERT: usize = 500;
+
+/// Rows per multi-row INSERT when appending commits or reveals: 5 parameters each stays far
+/// below the same limit.
+const APPEND_ROWS_PER_INSERT: usize = 1_000;
+
+/// Journal entries read per query while checking the ledger, to bound memory.
+const JOURNAL_PAGE_ENTRIES: i64 = 10_000;
+
+/// Connections per process. Writers to one experiment or to the journal wait on each other
+/// in the database anyway; more connections would only add waiting backends.
+const CONNECTIONS_MAX: u32 = 8;
+
+/// How long a request waits for a free connection before failing.
+const ACQUIRE_TIMEOUT_SECS: u64 = 30;
+
+/// The PostgreSQL store.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/database`) and applies
+    /// pending migrations.
+    pub async fn open(url: &str) -> Result<PgStore> {
+        PgStore::open_with(PgConnectOptions::from_str(url)?).await
+    }
+
+    /// Connects with these options (a `search_path` among them picks the schema) and applies
+    /// pending migrations. Several processes may open one database at once: the migrator
+    /// takes a lock so that only one of them applies a migration.
+    pub async fn open_with(options: PgConnectOptions) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS_MAX)
+            .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations_pg").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// Runs raw SQL. For tests that must reach behind the trait, such as tampering with the
+    /// journal to see the check catch it.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
+    }
+
+    /// Closes the pool, waiting for connections in use to come back. Later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A transaction that sees one snapshot from its first query to its end, for reads that
+    /// must be consistent across several queries.
+    async fn snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+async fn remember_account(conn: &mut PgConnection, address: Address, now: u64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO accounts (account_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(hex(address.as_slice()))
+    .bind(sql_int(now)?)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An account's debits and credits, creating the account (at zero) if it is new. Called with
+/// the journal locked.
+async fn ledger_totals(
+    conn: &mut PgConnection,
+    account: &LedgerAccount,
+    now: u64,
+) -> Result<(U256, U256)> {
+    let name = account.to_string();
+    sqlx::query(
+        "INSERT INTO ledger_accounts (ledger_account_id, debits, credits, created_at) \
+         VALUES ($1, '0', '0', $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(&name)
+    .bind(sql_int(now)?)
+    .execute(&mut *conn)
+    .await?;
+    let row =
+        sqlx::query("SELECT debits, credits FROM ledger_accounts WHERE ledger_account_id = $1")
+            .bind(&name)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((u256(&row.text("debits")?)?, u256(&row.text("credits")?)?))
+}
+
+/// An account's balance without creating it (zero when it does not exist).
+async fn ledger_balance(conn: &mut PgConnection, account: &LedgerAccount) -> Result<Amount> {
+    let row =
+        sqlx::query("SELECT debits, credits FROM ledger_accounts WHERE ledger_account_id = $1")
+            .bind(account.to_string())
+            .fetch_optional(conn)
+            .await?;
+    let Some(row) = row else { return Ok(0) };
+    balance_of(account, &row.text("debits")?, &row.text("credits")?)
+}
+
+/// Moves `amount` from `debit` to `credit` and appends the journal entry, chained to the last
+/// one. Refuses to take an account other than issuance below zero.
+async fn transfer(
+    conn: &mut PgConnection,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
+    amount: Amount,
+    kind: TransferKind,
+    experiment_id: Option<B256>,
+    now: u64,
+) -> Result<()> {
+    assert_ne!(debit, credit, "a transfer moves money between two different accounts");
+    if amount == 0 {
+        return Ok(());
+    }
+    // Held until the transaction ends (taking it again in the same transaction is free): the
+    // balances read below and the last entry stay as read until this transfer commits, in
+    // every process on the database. Plain reads do not wait for it.
+    sqlx::query("LOCK TABLE journal IN EXCLUSIVE MODE").execute(&mut *conn).await?;
+    let value = U256::from(amount);
+    let (debits, credits) = ledger_totals(conn, &debit, now).await?;
+    check_cover(&debit, debits, credits, amount)?;
+    let new_debits = debits.checked_add(value).ok_or_else(|| corrupt("debits overflow"))?;
+    sqlx::query("UPDATE ledger_accounts SET debits = $1 WHERE ledger_account_id = $2")
+        .bind(new_debits.to_string())
+        .bind(debit.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let (_, credit_credits) = ledger_totals(conn, &credit, now).await?;
+    let new_credits =
+        credit_credits.checked_add(value).ok_or_else(|| corrupt("credits overflow"))?;
+    sqlx::query("UPDATE ledger_accounts SET credits = $1 WHERE ledger_account_id = $2")
+        .bind(new_credits.to_string())
+        .bind(credit.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let last = sqlx::query("SELECT journal_id, hash FROM journal ORDER BY journal_id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let last = match last {
+        None => None,
+        Some(row) => Some((
+            from_sql_int(row.int("journal_id")?)?,
+            parse(&row.text("hash")?, "journal hash")?,
+        )),
+    };
+    let entry = next_entry(last, debit, credit, amount, kind, experiment_id, now);
+    sqlx::query(
+        "INSERT INTO journal (journal_id, debit_account, credit_account, amount, kind, \
+         experiment_id, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(sql_int(entry.journal_id)?)
+    .bind(debit.to_string())
+    .bind(credit.to_string())
+    .bind(amount.to_string())
+    .bind(kind.as_str())
+    .bind(experiment_id.map(|e| hex(e.as_slice())))
+    .bind(hex(entry.prev_hash.as_slice()))
+    .bind(hex(entry.hash.as_slice()))
+    .bind(sql_int(now)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The experiment, locked for the rest of the transaction, or `NotFound`. Every write guarded
+/// by the experiment's phase starts here, so such writes to one experiment run one at a time
+/// across all processes, and the phase checked is the phase written under.
+async fn experiment_in(conn: &mut PgConnection, experiment_id: B256) -> Result<ExperimentRow> {
+    let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = $1 FOR UPDATE")
+        .bind(hex(experiment_id.as_slice()))
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("experiment {experiment_id}")))?;
+    experiment_row(&row)
+}
+
+/// Runs a multi-row insert of commits or reveals; a batch already stored (or twice in the
+/// group) is a conflict.
+async fn insert_rows(
+    conn: &mut PgConnection,
+    mut insert: sqlx::QueryBuilder<'_, sqlx::Postgres>,
+    what: &str,
+    batches: &[u64],
+) -> Result<()> {
+    match insert.build().execute(conn).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => {
+            let batches: Vec<String> = batches.iter().map(u64::to_string).collect();
+            Err(StoreError::Conflict(format!("batch {} is already {what}", batches.join(" or "))))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn put_challenge(&self, challenge: &Challenge) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // Expired challenges are useless; dropping them here keeps the table small.
+        sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
+            .bind(sql_int(challenge.created_at)?)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO challenges (challenge_id, address, message, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&challenge.nonce)
+        .bind(hex(challenge.address.as_slice()))
+        .bind(&challenge.message)
+        .bind(sql_int(challenge.expires_at)?)
+        .bind(sql_int(challenge.created_at)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_challenge(&self, nonce: &str, now: u64) -> Result<Option<Challenge>> {
+        // One statement: of two processes taking the same challenge at once, one deletes the
+        // row and gets it, the other finds nothing.
+        let row = sqlx::query("DELETE FROM challenges WHERE challenge_id = $1 RETURNING *")
+            .bind(nonce)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let challenge = challenge_row(&row)?;
+        Ok((challenge.expires_at > now).then_some(challenge))
+    }
+
+    async fn put_session(&self, session: &Session) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(sql_int(session.created_at)?)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (session_id, address, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hex(session.token_hash.as_slice()))
+        .bind(hex(session.address.as_slice()))
+        .bind(sql_int(session.expires_at)?)
+        .bind(sql_int(session.created_at)?)
+        .execute(&mut *tx)
+        .await?;
+        remember_account(&mut tx, session.address, session.created_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: B256, now: u64) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_id = $1 AND expires_at > $2")
+            .bind(hex(token_hash.as_slice()))
+            .bind(sql_int(now)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| session_row(&row)).transpose()
+    }
+
+    async fn balances(&self, address: Address) -> Result<Balances> {
+        let (available, locked) =
+            (LedgerAccount::Available(address), LedgerAccount::Locked(address));
+        // One statement reads one snapshot, so a join moving stake from one balance to the
+        // other in the meantime is seen whole or not at all.
+        let rows = sqlx::query(
+            "SELECT ledger_account_id, debits, credits FROM ledger_accounts \
+             WHERE ledger_account_id IN ($1, $2)",
+        )
+        .bind(available.to_string())
+        .bind(locked.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut balances = Balances::default();
+        for row in &rows {
+            let name = row.text("ledger_account_id")?;
+            let account = if name == available.to_string() { &available } else { &locked };
+            let balance = balance_of(account, &row.text("debits")?, &row.text("credits")?)?;
+            if account == &available {
+                balances.available = balance;
+            } else {
+                balances.locked = balance;
+            }
+        }
+        Ok(balances)
+    }
+
+    async fn mint(&self, to: Address, amount: Amount, now: u64) -> Result<Balances> {
+        let mut tx = self.pool.begin().await?;
+        remember_account(&mut tx, to, now).await?;
+        let available = LedgerAccount::Available(to);
+        transfer(
+            &mut tx,
+            LedgerAccount::Issuance,
+            available,
+            amount,
+            TransferKind::Mint,
+            None,
+            now,
+        )
+        .await?;
+        let balances = Balances {
+            available: ledger_balance(&mut tx, &available).await?,
+            locked: ledger_balance(&mut tx, &LedgerAccount::Locked(to)).await?,
+        };
+        // Capping every balance keeps sums of many balances inside u128 (see AMOUNT_MAX).
+        if balances.available > AMOUNT_MAX {
+            return Err(StoreError::Conflict(format!(
+                "minting {amount} would take {to}'s balance above 10^36 base units"
+            )));
+        }
+        tx.commit().await?;
+        Ok(balances)
+    }
+
+    async fn create_experiment(&self, experiment: &NewExperiment) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        remember_account(&mut tx, experiment.creator, experiment.created_at).await?;
+        let spec = &experiment.spec;
+        let inserted = sqlx::query(
+            "INSERT INTO experiments (experiment_id, creator, title, spec, phase, funded, \
+             commit_deadline, reveal_deadline, created_at) \
+             VALUES ($1, $2, $3, $4, 'draft', FALSE, $5, $6, $7)",
+        )
+        .bind(hex(experiment.experiment_id.as_slice()))
+        .bind(hex(experiment.creator.as_slice()))
+        .bind(&spec.title)
+        .bind(spec.to_json())
+        .bind(sql_int(spec.commit_deadline)?)
+        .bind(sql_int(spec.reveal_deadline)?)
+        .bind(sql_int(experiment.created_at)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "experiment {} already exists",
+                    experiment.experiment_id
+                )));
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn experiment(&self, experiment_id: B256) -> Result<Option<ExperimentRow>> {
+        let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = $1")
+            .bind(hex(experiment_id.as_slice()))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(experiment_row).transpose()
+    }
+
+    async fn experiments(&self) -> Result<Vec<ExperimentRow>> {
+        let rows = sqlx::query("SELECT * FROM experiments ORDER BY created_at DESC, seq DESC")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(experiment_row).collect()
+    }
+
+    async fn experiments_in(&self, phases: &[Phase]) -> Result<Vec<ExperimentRow>> {
+        if phases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<String> = phases.iter().map(|p| phase_name(*p)).collect();
+        let rows =
+            sqlx::query("SELECT * FROM experiments WHERE phase = ANY($1) ORDER BY created_at, seq")
+                .bind(names)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(experiment_row).collect()
+    }
+
+    async fn import_tasks(&self, experiment_id: B256, tasks: &[Task], now: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "import tasks")?;
+        if row.task_count > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} tasks were already imported; an import replaces nothing",
+                row.task_count
+            )));
+        }
+        let id = hex(experiment_id.as_slice());
+        let created_at = sql_int(now)?;
+        for (chunk_index, chunk) in tasks.chunks(TASK_ROWS_PER_INSERT).enumerate() {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO tasks (experiment_id, task_index, task, created_at) ",
+            );
+            let first = chunk_index * TASK_ROWS_PER_INSERT;
+            insert.push_values(chunk.iter().enumerate(), |mut row, (i, task)| {
+                row.push_bind(id.clone())
+                    .push_bind((first + i) as i64)
+                    .push_bind(to_json(task))
+                    .push_bind(created_at);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let gold = tasks.iter().filter(|t| t.is_gold()).count();
+        sqlx::query(
+            "UPDATE experiments SET task_count = $1, gold_count = $2 WHERE experiment_id = $3",
+        )
+        .bind(tasks.len() as i64)
+        .bind(gold as i64)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tasks(&self, experiment_id: B256) -> Result<Vec<Task>> {
+        let rows =
+            sqlx::query("SELECT task FROM tasks WHERE experiment_id = $1 ORDER BY task_index")
+                .bind(hex(experiment_id.as_slice()))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|row| from_json(&row.text("task")?, "task")).collect()
+    }
+
+    async fn fund(&self, experiment_id: B256, now: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "fund")?;
+        if row.funded {
+            return Err(StoreError::Conflict("the experiment is already funded".into()));
+        }
+        transfer(
+            &mut tx,
+            LedgerAccount::Available(row.creator),
+            LedgerAccount::Escrow(experiment_id),
+            row.spec.reward_pool,
+            TransferKind::Fund,
+            Some(experiment_id),
+            now,
+        )
+        .await?;
+        sqlx::query("UPDATE experiments SET funded = TRUE WHERE experiment_id = $1")
+            .bind(hex(experiment_id.as_slice()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "open")?;
+        if !row.funded {
+            return Err(StoreError::Conflict("cannot open: the reward pool is not funded".into()));
+        }
+        if row.task_count == 0 {
+            return Err(StoreError::Conflict("cannot open: no tasks are imported".into()));
+        }
+        sqlx::query(
+            "UPDATE experiments SET phase = 'open', seed = $1, opened_at = $2 \
+             WHERE experiment_id = $3",
+        )
+        .bind(hex(seed.as_slice()))
+        .bind(sql_int(now)?)
+        .bind(hex(experiment_id.as_slice()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cancel(&self, experiment_id: B256, now: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "cancel")?;
+        if row.funded {
+            transfer(
+                &mut tx,
+                LedgerAccount::Escrow(experiment_id),
+                LedgerAccount::Available(row.creator),
+                row.spec.reward_pool,
+                TransferKind::Cancel,
+                Some(experiment_id),
+                now,
+            )
+            .await?;
+        }
+        sqlx::query("UPDATE experiments SET phase = 'cancelled' WHERE experiment_id = $1")
+            .bind(hex(experiment_id.as_slice()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_phase(&self, experiment_id: B256, from: Phase, to: Phase) -> Result<bool> {
+        // The row lock the UPDATE takes makes this a compare-and-set: of two processes moving
+        // the same phase, the second finds it moved and changes nothing.
+        let done = sqlx::query(
+            "UPDATE experiments SET phase = $1 WHERE experiment_id = $2 AND phase = $3",
+        )
+        .bind(phase_name(to))
+        .bind(hex(experiment_id.as_slice()))
+        .bind(phase_name(from))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn log(&self, experiment_id: B256) -> Result<ExperimentLog> {
+        let id = hex(experiment_id.as_slice());
+        // One snapshot, so the three lists agree with each other.
+        let mut tx = self.snapshot().await?;
+        let joins =
+            sqlx::query("SELECT entry FROM joins WHERE experiment_id = $1 ORDER BY batch_id")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| from_json::<JoinEntry>(&r.text("entry")?, "join"))
+                .collect::<Result<Vec<_>>>()?;
+        let commits =
+            sqlx::query("SELECT entry, backup FROM commits WHERE experiment_id = $1 ORDER BY seq")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(StoredCommit {
+                        entry: from_json(&r.text("entry")?, "commit")?,
+                        backup: r.opt_text("backup")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+        let reveals =
+            sqlx::query("SELECT entry FROM reveals WHERE experiment_id = $1 ORDER BY seq")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| from_json::<RevealEntry>(&r.text("entry")?, "reveal"))
+                .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(ExperimentLog { joins, commits, reveals })
+    }
+
+    async fn append_join(
+        &self,
+        experiment_id: B256,
+        entry: &JoinEntry,
+        stake: Amount,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, "join")?;
+        let labeler = entry.join.labeler;
+        remember_account(&mut tx, labeler, entry.at).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .bind(sql_int(entry.batch_id)?)
+        .bind(hex(labeler.as_slice()))
+        .bind(to_json(entry))
+        .bind(sql_int(entry.at)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "batch {} is already assigned",
+                    entry.batch_id
+                )));
+            }
+            other => other?,
+        };
+        transfer(
+            &mut tx,
+            LedgerAccount::Available(labeler),
+            LedgerAccount::Locked(labeler),
+            stake,
+            TransferKind::StakeLock,
+            Some(experiment_id),
+            entry.at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_group(
+        &self,
+        experiment_id: B256,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+    ) -> Result<()> {
+        let id = hex(experiment_id.as_slice());
+        let action = if reveals.is_empty() { "commit" } else { "reveal" };
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, action)?;
+        // Commits before reveals: a reveal's row refers to its batch's commit.
+        for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) ",
+            );
+            insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
+                row.push_bind(id.clone())
+                    .push_bind(batch)
+                    .push_bind(entry)
+                    .push_bind(c.backup.clone())
+                    .push_bind(at);
+            });
+            let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();
+            insert_rows(&mut tx, insert, "committed", &batches).await?;
+        }
+        for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(|r| Ok((sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) ",
+            );
+            insert.push_values(rows, |mut row, (batch, entry, at)| {
+                row.push_bind(id.clone()).push_bind(batch).push_bind(entry).push_bind(at);
+            });
+            let batches: Vec<u64> = chunk.iter().map(|r| r.batch_id).collect();
+            insert_rows(&mut tx, insert, "revealed", &batches).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>> {
+        let ids: Vec<String> = addresses.iter().map(|a| hex(a.as_slice())).collect();
+        let rows = sqlx::query(
+            "SELECT reputation_id, reputation FROM reputations WHERE reputation_id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found = BTreeMap::new();
+        for row in &rows {
+            let address = parse(&row.text("reputation_id")?, "address")?;
+            found.insert(address, from_json(&row.text("reputation")?, "reputation")?);
+        }
+        Ok(found)
+    }
+
+    async fn settle(
+        &self,
+        experiment_id: B256,
+        record: &PublicRecord,
+        updated: &BTreeMap<Address, Reputation>,
+    ) -> Result<()> {
+        if record.experiment_id != experiment_id {
+            return Err(StoreError::Conflict("the record is of another experiment".into()));
+        }
+        record
+            .settlement
+            .check()
+            .map_err(|e| StoreError::Conflict(format!("the settlement is inconsistent: {e}")))?;
+        let now = record.settled_at;
+        let id = hex(experiment_id.as_slice());
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, "settle")?;
+        let inserted = sqlx::query(
+            "INSERT INTO settlements (settlement_id, settlement, record, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(to_json(&record.settlement))
+        .bind(record.to_json())
+        .bind(sql_int(now)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict("the experiment is already settled".into()));
+            }
+            other => other?,
+        };
+        for m in settlement_movements(experiment_id, row.creator, &record.settlement) {
+            transfer(&mut tx, m.debit, m.credit, m.amount, m.kind, Some(experiment_id), now)
+                .await?;
+        }
+        let left = ledger_balance(&mut tx, &LedgerAccount::Escrow(experiment_id)).await?;
+        if left != 0 {
+            return Err(corrupt(format!(
+                "settling experiment {experiment_id} would leave {left} in its escrow"
+            )));
+        }
+        // In address order (the map's), so two settlements touching the same labelers lock
+        // their rows in the same order.
+        for (address, reputation) in updated {
+            sqlx::query(
+                "INSERT INTO reputations (reputation_id, reputation, updated_at, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (reputation_id) DO UPDATE SET \
+                 reputation = excluded.reputation, updated_at = excluded.updated_at",
+            )
+            .bind(hex(address.as_slice()))
+            .bind(to_json(reputation))
+            .bind(sql_int(now)?)
+            .bind(sql_int(now)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE experiments SET phase = 'settled', settled_at = $1 WHERE experiment_id = $2",
+        )
+        .bind(sql_int(now)?)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn settlement(&self, experiment_id: B256) -> Result<Option<Settlement>> {
+        let row = sqlx::query("SELECT settlement FROM settlements WHERE settlement_id = $1")
+            .bind(hex(experiment_id.as_slice()))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let settlement: Settlement = from_json(&row.text("settlement")?, "settlement")?;
+        // A stored settlement is checked whenever it is read, not only when it was written.
+        settlement.check().map_err(|e| corrupt(format!("settlement: {e}")))?;
+        Ok(Some(settlement))
+    }
+
+    async fn record(&self, experiment_id: B256) -> Result<Option<PublicRecord>> {
+        let row = sqlx::query("SELECT record FROM settlements WHERE settlement_id = $1")
+            .bind(hex(experiment_id.as_slice()))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let record = PublicRecord::from_json(&row.text("record")?)
+            .map_err(|e| corrupt(format!("record: {e}")))?;
+        record.settlement.check().map_err(|e| corrupt(format!("record settlement: {e}")))?;
+        Ok(Some(record))
+    }
+
+    async fn journal(&self, after: u64, limit: u32) -> Result<Vec<Transfer>> {
+        let rows =
+            sqlx::query("SELECT * FROM journal WHERE journal_id > $1 ORDER BY journal_id LIMIT $2")
+                .bind(sql_int(after)?)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(transfer_row).collect()
+    }
+
+    async fn close(&self) {
+        PgStore::close(self).await;
+    }
+
+    async fn check_ledger(&self) -> Result<LedgerReport> {
+        // One snapshot: writes from any process landing in the middle of the check cannot
+        // look like an imbalance.
+        let mut tx = self.snapshot().await?;
+        let mut check = LedgerCheck::default();
+        loop {
+            let rows = sqlx::query(
+                "SELECT * FROM journal WHERE journal_id >= $1 ORDER BY journal_id LIMIT $2",
+            )
+            .bind(sql_int(check.next_journal_id())?)
+            .bind(JOURNAL_PAGE_ENTRIES)
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                check.journal_entry(transfer_row(row));
+            }
+        }
+        let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
+        for row in &accounts {
+            let name = row.text("ledger_account_id")?;
+            check.account(&name, &row.text("debits")?, &row.text("credits")?)?;
+        }
+        check.accounts_done();
+        let experiments = sqlx::query("SELECT * FROM experiments").fetch_all(&mut *tx).await?;
+        for row in &experiments {
+            check.experiment(&experiment_row(row)?);
+        }
+        let live_joins = sqlx::query(
+            "SELECT j.labeler AS labeler, j.experiment_id AS experiment_id, COUNT(*) AS n \
+             FROM joins j JOIN experiments e ON e.experiment_id = j.experiment_id \
+             WHERE e.phase IN ('open', 'revealing') GROUP BY j.labeler, j.experiment_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &live_joins {
+            let labeler = parse(&row.text("labeler")?, "labeler")?;
+            let experiment = parse(&row.text("experiment_id")?, "experiment id")?;
+            check.live_joins(labeler, experiment, from_sql_int(row.int("n")?)?);
+        }
+        tx.commit().await?;
+        Ok(check.finish())
+    }
+}
