@@ -4,13 +4,14 @@
 //! decode the same data the same way and judge a ledger by the same rules.
 
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
-use crate::{Challenge, ExperimentRow, Result, Session, StoreError};
+use crate::{Challenge, ExperimentRow, LogPosition, Result, Session, StoreError};
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::reputation::Reputation;
 use plumbline_core::{Address, Amount, B256, U256};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The phases in which joins, commits and reveals are accepted and an experiment can settle.
 pub(crate) const LIVE: [Phase; 2] = [Phase::Open, Phase::Revealing];
@@ -71,6 +72,45 @@ pub(crate) fn expect_phase(row: &ExperimentRow, allowed: &[Phase], action: &str)
         Ok(())
     } else {
         Err(StoreError::Conflict(format!("cannot {action}: the experiment is {}", row.phase)))
+    }
+}
+
+/// Refuses an append decided from a copy of the log that another writer has since extended.
+pub(crate) fn expect_log(row: &ExperimentRow, seen: LogPosition) -> Result<()> {
+    if row.log == seen {
+        Ok(())
+    } else {
+        Err(StoreError::Stale(format!(
+            "experiment {}'s log moved on to {} since {}",
+            row.experiment_id, row.log, seen
+        )))
+    }
+}
+
+/// Refuses a join whose batch is not the next one: batch ids are the join order, without gaps.
+pub(crate) fn expect_next_batch(row: &ExperimentRow, batch_id: u64) -> Result<()> {
+    match batch_id.cmp(&row.log.joins) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Less => {
+            Err(StoreError::Conflict(format!("batch {batch_id} is already assigned")))
+        }
+        std::cmp::Ordering::Greater => Err(StoreError::Conflict(format!(
+            "batch {batch_id} is not the next batch ({})",
+            row.log.joins
+        ))),
+    }
+}
+
+/// Refuses a settlement computed from reputations (`read`) that another settlement has since
+/// changed (`stored`, of the same labelers, read inside the settlement's transaction).
+pub(crate) fn expect_reputations(
+    read: &BTreeMap<Address, Reputation>,
+    stored: &BTreeMap<Address, Reputation>,
+) -> Result<()> {
+    if read == stored {
+        Ok(())
+    } else {
+        Err(StoreError::Stale("labelers' reputations changed since they were read".into()))
     }
 }
 
@@ -135,6 +175,11 @@ pub(crate) fn experiment_row(row: &impl Fields) -> Result<ExperimentRow> {
         task_count: from_sql_int(row.int("task_count")?)?,
         gold_count: from_sql_int(row.int("gold_count")?)?,
         created_at: from_sql_int(row.int("created_at")?)?,
+        log: LogPosition {
+            joins: from_sql_int(row.int("log_joins")?)?,
+            commits: from_sql_int(row.int("log_commits")?)?,
+            reveals: from_sql_int(row.int("log_reveals")?)?,
+        },
     })
 }
 

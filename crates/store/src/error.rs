@@ -2,7 +2,7 @@
 
 use plumbline_core::Amount;
 
-/// Why a store operation failed. The first four are answers about the data (a caller maps them
+/// Why a store operation failed. The first five are answers about the data (a caller maps them
 /// to client errors); `Database` is a failure of the store itself.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -22,6 +22,10 @@ pub enum StoreError {
         /// The amount asked for.
         needed: Amount,
     },
+    /// The write was decided from state that has since moved (another process appended to
+    /// the log or settled): read again and decide again.
+    #[error("stale: {0}")]
+    Stale(String),
     /// Stored data does not decode or breaks an invariant: tampering or a bug.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

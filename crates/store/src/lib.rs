@@ -116,6 +116,26 @@ pub struct ExperimentRow {
     pub gold_count: u64,
     /// When it was created.
     pub created_at: u64,
+    /// How far its protocol log goes.
+    pub log: LogPosition,
+}
+
+/// How far an experiment's protocol log goes: the entries of each kind stored so far. The log
+/// only grows, so equal positions mean equal logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogPosition {
+    /// Joins stored (batch ids `0..joins`).
+    pub joins: u64,
+    /// Commits stored.
+    pub commits: u64,
+    /// Reveals stored.
+    pub reveals: u64,
+}
+
+impl std::fmt::Display for LogPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} joins, {} commits, {} reveals", self.joins, self.commits, self.reveals)
+    }
 }
 
 /// An accepted commit and the client's optional encrypted backup of its labels.
@@ -139,11 +159,63 @@ pub struct ExperimentLog {
     pub reveals: Vec<RevealEntry>,
 }
 
+impl ExperimentLog {
+    /// The position this log reaches when it follows on from `start`.
+    pub fn end(&self, start: LogPosition) -> LogPosition {
+        LogPosition {
+            joins: start.joins + self.joins.len() as u64,
+            commits: start.commits + self.commits.len() as u64,
+            reveals: start.reveals + self.reveals.len() as u64,
+        }
+    }
+}
+
+/// The right to append to one experiment's log, from [`Store::log_writer`]. While a process
+/// holds it, no other process appends to that log, so the process can bring its in-memory copy
+/// up to [`LogWriter::position`], decide, and append without racing anyone. It ends with one
+/// append, or with [`LogWriter::release`]; dropped, it is given back all the same.
+///
+/// Reads made while holding it go through it: a process holding several writers must not wait
+/// for another connection of its own.
+#[async_trait]
+pub trait LogWriter: Send {
+    /// Where the stored log is, when other processes may have moved it since this one last
+    /// looked; `None` when only this process writes the store, so its own copy is current.
+    fn position(&self) -> Option<LogPosition>;
+
+    /// The entries beyond `seen` (see [`Store::log_after`]).
+    async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog>;
+
+    /// Appends a join (see [`Store::append_join`]) and gives the log back.
+    async fn append_join(
+        self: Box<Self>,
+        entry: &JoinEntry,
+        stake: Amount,
+        seen: LogPosition,
+    ) -> Result<()>;
+
+    /// Appends commits and reveals (see [`Store::append_group`]) and gives the log back.
+    async fn append_group(
+        self: Box<Self>,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+        seen: LogPosition,
+    ) -> Result<()>;
+
+    /// Gives the log back without appending.
+    async fn release(self: Box<Self>);
+}
+
 /// Persistence of the market. Implementations keep every write atomic: a log entry and its
 /// ledger effect are stored together or not at all, and a refused write changes nothing.
 ///
 /// Guards that depend on stored state (an experiment's phase, funding, balances) are checked
 /// inside the write's transaction, so two racing requests cannot both pass them.
+///
+/// Several server processes may share one store (PostgreSQL). Each keeps live experiments in
+/// memory and decides from that copy, so every append names the [`LogPosition`] its copy has
+/// seen and settlement the reputations it read; the store refuses the write with
+/// [`StoreError::Stale`] when they moved, and the server catches up and decides again.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new challenge.
@@ -198,42 +270,61 @@ pub trait Store: Send + Sync + 'static {
     async fn set_phase(&self, experiment_id: B256, from: Phase, to: Phase) -> Result<bool>;
 
     /// The protocol log of an experiment.
-    async fn log(&self, experiment_id: B256) -> Result<ExperimentLog>;
+    async fn log(&self, experiment_id: B256) -> Result<ExperimentLog> {
+        self.log_after(experiment_id, LogPosition::default()).await
+    }
 
-    /// Appends a join to the log and locks its stake (available → locked) in one transaction.
-    /// Fails with [`StoreError::InsufficientFunds`] when the labeler cannot cover the stake.
+    /// The entries of an experiment's log beyond `seen` (joins from batch `seen.joins`, commits
+    /// and reveals after the first `seen.commits` and `seen.reveals`), read from one snapshot.
+    async fn log_after(&self, experiment_id: B256, seen: LogPosition) -> Result<ExperimentLog>;
+
+    /// Takes the right to append to an experiment's log, waiting while another process holds
+    /// it. [`StoreError::NotFound`] for an unknown experiment.
+    async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>>;
+
+    /// Appends a join to the log and locks its stake (available → locked) in one transaction,
+    /// if the log is still at `seen`. Fails with [`StoreError::InsufficientFunds`] when the
+    /// labeler cannot cover the stake.
     async fn append_join(
         &self,
         experiment_id: B256,
         entry: &JoinEntry,
         stake: Amount,
+        seen: LogPosition,
     ) -> Result<()>;
 
     /// Appends a group of accepted commits (with the clients' optional backups) and reveals, in
-    /// their order, all or none, if the experiment is open or revealing. The server gathers
-    /// the commits and reveals that arrive together into one group, so that they share one
-    /// transaction and one sync to disk.
+    /// their order, all or none, if the experiment is open or revealing and its log still at
+    /// `seen`. The server gathers the commits and reveals that arrive together into one group,
+    /// so that they share one transaction and one sync to disk.
     async fn append_group(
         &self,
         experiment_id: B256,
         commits: &[StoredCommit],
         reveals: &[RevealEntry],
+        seen: LogPosition,
     ) -> Result<()>;
 
-    /// Appends an accepted commit, with the client's optional backup.
+    /// Appends an accepted commit, with the client's optional backup, if the log is at `seen`.
     async fn append_commit(
         &self,
         experiment_id: B256,
         entry: &CommitEntry,
         backup: Option<&str>,
+        seen: LogPosition,
     ) -> Result<()> {
         let commit = StoredCommit { entry: entry.clone(), backup: backup.map(str::to_owned) };
-        self.append_group(experiment_id, &[commit], &[]).await
+        self.append_group(experiment_id, &[commit], &[], seen).await
     }
 
-    /// Appends an accepted reveal.
-    async fn append_reveal(&self, experiment_id: B256, entry: &RevealEntry) -> Result<()> {
-        self.append_group(experiment_id, &[], std::slice::from_ref(entry)).await
+    /// Appends an accepted reveal, if the log is at `seen`.
+    async fn append_reveal(
+        &self,
+        experiment_id: B256,
+        entry: &RevealEntry,
+        seen: LogPosition,
+    ) -> Result<()> {
+        self.append_group(experiment_id, &[], std::slice::from_ref(entry), seen).await
     }
 
     /// The stored reputations of these addresses (addresses without one are absent).
@@ -242,13 +333,23 @@ pub trait Store: Send + Sync + 'static {
     /// Settles an experiment once: stores the settlement and its public record, moves the
     /// money as the settlement says (stakes returned or slashed, rewards paid from escrow,
     /// burns, the refund to the creator), writes the labelers' `updated` reputations and marks
-    /// it settled, all in one transaction. A second settlement is a conflict.
+    /// it settled, all in one transaction. A second settlement is a conflict. The settlement
+    /// was computed from the log up to `seen` and the reputations `read` (absent: none
+    /// stored); if the log has grown since, or a stored reputation differs because another
+    /// experiment settled meanwhile, it is refused as [`StoreError::Stale`].
     async fn settle(
         &self,
         experiment_id: B256,
         record: &PublicRecord,
+        seen: LogPosition,
+        read: &BTreeMap<Address, Reputation>,
         updated: &BTreeMap<Address, Reputation>,
     ) -> Result<()>;
+
+    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms` (wall-clock
+    /// milliseconds), if it is free, expired, or already `holder`'s. Returns whether `holder`
+    /// holds it. Processes sharing the store use it so that one of them at a time runs a job.
+    async fn lease(&self, name: &str, holder: &str, now_ms: u64, ttl_ms: u64) -> Result<bool>;
 
     /// The settlement of a settled experiment.
     async fn settlement(&self, experiment_id: B256) -> Result<Option<Settlement>>;

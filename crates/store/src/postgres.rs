@@ -15,16 +15,17 @@
 //! journal), so two writers never wait on each other in a cycle.
 
 use crate::common::{
-    Fields, LIVE, LedgerCheck, balance_of, challenge_row, check_cover, corrupt, expect_phase,
-    experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, parse, phase_name,
-    session_row, sql_int, to_json, transfer_row, u256,
+    Fields, LIVE, LedgerCheck, balance_of, challenge_row, check_cover, corrupt, expect_log,
+    expect_next_batch, expect_phase, expect_reputations, experiment_row, from_json, from_sql_int,
+    is_unique_violation, next_entry, parse, phase_name, session_row, sql_int, to_json,
+    transfer_row, u256,
 };
 use crate::ledger::{
     LedgerAccount, LedgerReport, Transfer, TransferKind, hex, settlement_movements,
 };
 use crate::{
-    Balances, Challenge, ExperimentLog, ExperimentRow, NewExperiment, Result, Session, Store,
-    StoreError, StoredCommit,
+    Balances, Challenge, ExperimentLog, ExperimentRow, LogPosition, LogWriter, NewExperiment,
+    Result, Session, Store, StoreError, StoredCommit,
 };
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
@@ -57,6 +58,9 @@ const CONNECTIONS_MAX: u32 = 8;
 
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT_SECS: u64 = 30;
+
+/// The advisory lock key that serializes settlements (any fixed number no other lock uses).
+const SETTLEMENT_LOCK: i64 = 0x706c_756d_6273_6574;
 
 /// The PostgreSQL store.
 #[derive(Clone, Debug)]
@@ -244,6 +248,238 @@ async fn insert_rows(
             Err(StoreError::Conflict(format!("batch {} is already {what}", batches.join(" or "))))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The stored reputations of these addresses, read on this connection.
+async fn reputations_in(
+    conn: &mut PgConnection,
+    addresses: &[Address],
+) -> Result<BTreeMap<Address, Reputation>> {
+    let ids: Vec<String> = addresses.iter().map(|a| hex(a.as_slice())).collect();
+    let rows = sqlx::query(
+        "SELECT reputation_id, reputation FROM reputations WHERE reputation_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    let mut found = BTreeMap::new();
+    for row in &rows {
+        let address = parse(&row.text("reputation_id")?, "address")?;
+        found.insert(address, from_json(&row.text("reputation")?, "reputation")?);
+    }
+    Ok(found)
+}
+
+/// The log beyond `seen`, read on the caller's connection (see [`Store::log_after`]). Commits
+/// and reveals of one experiment are inserted under its row lock, so their `seq` follows the
+/// order they were accepted in.
+async fn log_after_in(
+    conn: &mut PgConnection,
+    experiment_id: B256,
+    seen: LogPosition,
+) -> Result<ExperimentLog> {
+    let id = hex(experiment_id.as_slice());
+    let joins = sqlx::query(
+        "SELECT entry FROM joins WHERE experiment_id = $1 AND batch_id >= $2 ORDER BY batch_id",
+    )
+    .bind(&id)
+    .bind(sql_int(seen.joins)?)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| from_json::<JoinEntry>(&r.text("entry")?, "join"))
+    .collect::<Result<Vec<_>>>()?;
+    let commits = sqlx::query(
+        "SELECT entry, backup FROM commits WHERE experiment_id = $1 ORDER BY seq OFFSET $2",
+    )
+    .bind(&id)
+    .bind(sql_int(seen.commits)?)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(StoredCommit {
+            entry: from_json(&r.text("entry")?, "commit")?,
+            backup: r.opt_text("backup")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let reveals =
+        sqlx::query("SELECT entry FROM reveals WHERE experiment_id = $1 ORDER BY seq OFFSET $2")
+            .bind(&id)
+            .bind(sql_int(seen.reveals)?)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| from_json::<RevealEntry>(&r.text("entry")?, "reveal"))
+            .collect::<Result<Vec<_>>>()?;
+    Ok(ExperimentLog { joins, commits, reveals })
+}
+
+/// Appends a join inside the caller's transaction (see [`Store::append_join`]).
+async fn append_join_in(
+    conn: &mut PgConnection,
+    experiment_id: B256,
+    entry: &JoinEntry,
+    stake: Amount,
+    seen: LogPosition,
+) -> Result<()> {
+    let row = experiment_in(&mut *conn, experiment_id).await?;
+    expect_phase(&row, &LIVE, "join")?;
+    expect_log(&row, seen)?;
+    expect_next_batch(&row, entry.batch_id)?;
+    let labeler = entry.join.labeler;
+    remember_account(&mut *conn, labeler, entry.at).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hex(experiment_id.as_slice()))
+    .bind(sql_int(entry.batch_id)?)
+    .bind(hex(labeler.as_slice()))
+    .bind(to_json(entry))
+    .bind(sql_int(entry.at)?)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(StoreError::Conflict(format!(
+                "batch {} is already assigned",
+                entry.batch_id
+            )));
+        }
+        other => other?,
+    };
+    sqlx::query("UPDATE experiments SET log_joins = log_joins + 1 WHERE experiment_id = $1")
+        .bind(hex(experiment_id.as_slice()))
+        .execute(&mut *conn)
+        .await?;
+    transfer(
+        &mut *conn,
+        LedgerAccount::Available(labeler),
+        LedgerAccount::Locked(labeler),
+        stake,
+        TransferKind::StakeLock,
+        Some(experiment_id),
+        entry.at,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends commits and reveals inside the caller's transaction (see [`Store::append_group`]).
+async fn append_group_in(
+    conn: &mut PgConnection,
+    experiment_id: B256,
+    commits: &[StoredCommit],
+    reveals: &[RevealEntry],
+    seen: LogPosition,
+) -> Result<()> {
+    let id = hex(experiment_id.as_slice());
+    let action = if reveals.is_empty() { "commit" } else { "reveal" };
+    let row = experiment_in(&mut *conn, experiment_id).await?;
+    expect_phase(&row, &LIVE, action)?;
+    expect_log(&row, seen)?;
+    // Commits before reveals: a reveal's row refers to its batch's commit.
+    for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
+        let rows = chunk
+            .iter()
+            .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) ",
+        );
+        insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
+            row.push_bind(id.clone())
+                .push_bind(batch)
+                .push_bind(entry)
+                .push_bind(c.backup.clone())
+                .push_bind(at);
+        });
+        let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();
+        insert_rows(&mut *conn, insert, "committed", &batches).await?;
+    }
+    for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
+        let rows = chunk
+            .iter()
+            .map(|r| Ok((sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) ",
+        );
+        insert.push_values(rows, |mut row, (batch, entry, at)| {
+            row.push_bind(id.clone()).push_bind(batch).push_bind(entry).push_bind(at);
+        });
+        let batches: Vec<u64> = chunk.iter().map(|r| r.batch_id).collect();
+        insert_rows(&mut *conn, insert, "revealed", &batches).await?;
+    }
+    sqlx::query(
+        "UPDATE experiments SET log_commits = log_commits + $1, \
+         log_reveals = log_reveals + $2 WHERE experiment_id = $3",
+    )
+    .bind(sql_int(commits.len() as u64)?)
+    .bind(sql_int(reveals.len() as u64)?)
+    .bind(&id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The advisory lock key of an experiment's log: its id's last 8 bytes, random in every id
+/// (an on-chain id starts with its creator's address). Two experiments sharing a key would
+/// only wait for each other.
+fn log_lock_key(experiment_id: B256) -> i64 {
+    let tail: [u8; 8] = experiment_id[24..].try_into().expect("8 bytes");
+    i64::from_be_bytes(tail)
+}
+
+/// The log writer of a PostgreSQL store: a transaction holding the experiment's advisory
+/// lock, which every process's writer takes, and in which the append then runs. A dropped
+/// transaction rolls back when its connection returns to the pool, which frees the lock; so
+/// does a process that dies.
+struct PgLogWriter {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    experiment_id: B256,
+    position: LogPosition,
+}
+
+#[async_trait]
+impl LogWriter for PgLogWriter {
+    fn position(&self) -> Option<LogPosition> {
+        Some(self.position)
+    }
+
+    async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog> {
+        log_after_in(&mut self.tx, self.experiment_id, seen).await
+    }
+
+    async fn append_join(
+        mut self: Box<Self>,
+        entry: &JoinEntry,
+        stake: Amount,
+        seen: LogPosition,
+    ) -> Result<()> {
+        append_join_in(&mut self.tx, self.experiment_id, entry, stake, seen).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_group(
+        mut self: Box<Self>,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+        seen: LogPosition,
+    ) -> Result<()> {
+        append_group_in(&mut self.tx, self.experiment_id, commits, reveals, seen).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release(self: Box<Self>) {
+        // A failed rollback leaves the connection to be closed by the pool, which frees the
+        // lock as well.
+        let _ = self.tx.rollback().await;
     }
 }
 
@@ -560,41 +796,35 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn log(&self, experiment_id: B256) -> Result<ExperimentLog> {
-        let id = hex(experiment_id.as_slice());
+    async fn log_after(&self, experiment_id: B256, seen: LogPosition) -> Result<ExperimentLog> {
         // One snapshot, so the three lists agree with each other.
         let mut tx = self.snapshot().await?;
-        let joins =
-            sqlx::query("SELECT entry FROM joins WHERE experiment_id = $1 ORDER BY batch_id")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| from_json::<JoinEntry>(&r.text("entry")?, "join"))
-                .collect::<Result<Vec<_>>>()?;
-        let commits =
-            sqlx::query("SELECT entry, backup FROM commits WHERE experiment_id = $1 ORDER BY seq")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(StoredCommit {
-                        entry: from_json(&r.text("entry")?, "commit")?,
-                        backup: r.opt_text("backup")?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-        let reveals =
-            sqlx::query("SELECT entry FROM reveals WHERE experiment_id = $1 ORDER BY seq")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| from_json::<RevealEntry>(&r.text("entry")?, "reveal"))
-                .collect::<Result<Vec<_>>>()?;
+        let log = log_after_in(&mut tx, experiment_id, seen).await?;
         tx.commit().await?;
-        Ok(ExperimentLog { joins, commits, reveals })
+        Ok(log)
+    }
+
+    async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(log_lock_key(experiment_id))
+            .execute(&mut *tx)
+            .await?;
+        // Read after the lock, so every append before it is visible (READ COMMITTED takes a
+        // new snapshot per statement).
+        let row = sqlx::query(
+            "SELECT log_joins, log_commits, log_reveals FROM experiments WHERE experiment_id = $1",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("experiment {experiment_id}")))?;
+        let position = LogPosition {
+            joins: from_sql_int(row.int("log_joins")?)?,
+            commits: from_sql_int(row.int("log_commits")?)?,
+            reveals: from_sql_int(row.int("log_reveals")?)?,
+        };
+        Ok(Box::new(PgLogWriter { tx, experiment_id, position }))
     }
 
     async fn append_join(
@@ -602,42 +832,10 @@ impl Store for PgStore {
         experiment_id: B256,
         entry: &JoinEntry,
         stake: Amount,
+        seen: LogPosition,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let row = experiment_in(&mut tx, experiment_id).await?;
-        expect_phase(&row, &LIVE, "join")?;
-        let labeler = entry.join.labeler;
-        remember_account(&mut tx, labeler, entry.at).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(hex(experiment_id.as_slice()))
-        .bind(sql_int(entry.batch_id)?)
-        .bind(hex(labeler.as_slice()))
-        .bind(to_json(entry))
-        .bind(sql_int(entry.at)?)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "batch {} is already assigned",
-                    entry.batch_id
-                )));
-            }
-            other => other?,
-        };
-        transfer(
-            &mut tx,
-            LedgerAccount::Available(labeler),
-            LedgerAccount::Locked(labeler),
-            stake,
-            TransferKind::StakeLock,
-            Some(experiment_id),
-            entry.at,
-        )
-        .await?;
+        append_join_in(&mut tx, experiment_id, entry, stake, seen).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -647,69 +845,41 @@ impl Store for PgStore {
         experiment_id: B256,
         commits: &[StoredCommit],
         reveals: &[RevealEntry],
+        seen: LogPosition,
     ) -> Result<()> {
-        let id = hex(experiment_id.as_slice());
-        let action = if reveals.is_empty() { "commit" } else { "reveal" };
         let mut tx = self.pool.begin().await?;
-        let row = experiment_in(&mut tx, experiment_id).await?;
-        expect_phase(&row, &LIVE, action)?;
-        // Commits before reveals: a reveal's row refers to its batch's commit.
-        for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) ",
-            );
-            insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
-                row.push_bind(id.clone())
-                    .push_bind(batch)
-                    .push_bind(entry)
-                    .push_bind(c.backup.clone())
-                    .push_bind(at);
-            });
-            let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();
-            insert_rows(&mut tx, insert, "committed", &batches).await?;
-        }
-        for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(|r| Ok((sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) ",
-            );
-            insert.push_values(rows, |mut row, (batch, entry, at)| {
-                row.push_bind(id.clone()).push_bind(batch).push_bind(entry).push_bind(at);
-            });
-            let batches: Vec<u64> = chunk.iter().map(|r| r.batch_id).collect();
-            insert_rows(&mut tx, insert, "revealed", &batches).await?;
-        }
+        append_group_in(&mut tx, experiment_id, commits, reveals, seen).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>> {
-        let ids: Vec<String> = addresses.iter().map(|a| hex(a.as_slice())).collect();
-        let rows = sqlx::query(
-            "SELECT reputation_id, reputation FROM reputations WHERE reputation_id = ANY($1)",
+    async fn lease(&self, name: &str, holder: &str, now_ms: u64, ttl_ms: u64) -> Result<bool> {
+        let taken = sqlx::query(
+            "INSERT INTO leases (lease_id, holder, expires_at_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (lease_id) DO UPDATE SET holder = excluded.holder, \
+             expires_at_ms = excluded.expires_at_ms \
+             WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= $4",
         )
-        .bind(ids)
-        .fetch_all(&self.pool)
+        .bind(name)
+        .bind(holder)
+        .bind(sql_int(now_ms.saturating_add(ttl_ms))?)
+        .bind(sql_int(now_ms)?)
+        .execute(&self.pool)
         .await?;
-        let mut found = BTreeMap::new();
-        for row in &rows {
-            let address = parse(&row.text("reputation_id")?, "address")?;
-            found.insert(address, from_json(&row.text("reputation")?, "reputation")?);
-        }
-        Ok(found)
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>> {
+        let mut conn = self.pool.acquire().await?;
+        reputations_in(&mut conn, addresses).await
     }
 
     async fn settle(
         &self,
         experiment_id: B256,
         record: &PublicRecord,
+        seen: LogPosition,
+        read: &BTreeMap<Address, Reputation>,
         updated: &BTreeMap<Address, Reputation>,
     ) -> Result<()> {
         if record.experiment_id != experiment_id {
@@ -722,8 +892,18 @@ impl Store for PgStore {
         let now = record.settled_at;
         let id = hex(experiment_id.as_slice());
         let mut tx = self.pool.begin().await?;
+        // Settlements of different experiments read and write the same reputations: one at a
+        // time across every process, so the check below cannot miss a write in flight. Taken
+        // first, before any other lock, so that it never closes a cycle with them.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SETTLEMENT_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &LIVE, "settle")?;
+        expect_log(&row, seen)?;
+        let labelers: Vec<Address> = updated.keys().copied().collect();
+        expect_reputations(read, &reputations_in(&mut tx, &labelers).await?)?;
         let inserted = sqlx::query(
             "INSERT INTO settlements (settlement_id, settlement, record, created_at) \
              VALUES ($1, $2, $3, $4)",

@@ -9,14 +9,15 @@
 //! serial, that round trip between threads cost as much as the write itself.
 
 use crate::common::{
-    Fields, LIVE, LedgerCheck, balance_of, challenge_row, check_cover, corrupt, expect_phase,
-    experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, parse, phase_name,
-    session_row, sql_int, to_json, transfer_row, u256,
+    Fields, LIVE, LedgerCheck, balance_of, challenge_row, check_cover, corrupt, expect_log,
+    expect_next_batch, expect_phase, expect_reputations, experiment_row, from_json, from_sql_int,
+    is_unique_violation, next_entry, parse, phase_name, session_row, sql_int, to_json,
+    transfer_row, u256,
 };
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
 use crate::{
-    Balances, Challenge, ExperimentLog, ExperimentRow, NewExperiment, Result, Session, Store,
-    StoreError, StoredCommit,
+    Balances, Challenge, ExperimentLog, ExperimentRow, LogPosition, LogWriter, NewExperiment,
+    Result, Session, Store, StoreError, StoredCommit,
 };
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
@@ -89,45 +90,6 @@ impl SqliteStore {
     async fn writer(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>> {
         MutexGuard::try_map(self.writer.lock().await, Option::as_mut)
             .map_err(|_| StoreError::from(sqlx::Error::PoolClosed))
-    }
-
-    /// Why a guarded append inserted nothing: the experiment does not exist, or is not open or
-    /// revealing.
-    async fn not_live(&self, experiment_id: B256, action: &str) -> StoreError {
-        match self.experiment(experiment_id).await {
-            Ok(Some(row)) => expect_phase(&row, &LIVE, action).err().unwrap_or_else(|| {
-                StoreError::Conflict(format!("cannot {action}: the experiment changed phase"))
-            }),
-            Ok(None) => StoreError::NotFound(format!("experiment {experiment_id}")),
-            Err(e) => e,
-        }
-    }
-
-    /// Runs guarded inserts (see [`guarded`]), each with the batches it inserts and what it
-    /// makes of them; the first that is refused ends the run with the reason.
-    async fn run_guarded(
-        &self,
-        conn: &mut SqliteConnection,
-        experiment_id: B256,
-        action: &str,
-        statements: Vec<GuardedInsert<'_>>,
-    ) -> Result<()> {
-        for (mut insert, what, batches) in statements {
-            match insert.build().execute(&mut *conn).await {
-                Ok(done) if done.rows_affected() == batches.len() as u64 => {}
-                // The guard kept every row out: the experiment is not open or revealing.
-                Ok(_) => return Err(self.not_live(experiment_id, action).await),
-                Err(e) if is_unique_violation(&e) => {
-                    let batches: Vec<String> = batches.iter().map(u64::to_string).collect();
-                    return Err(StoreError::Conflict(format!(
-                        "batch {} is already {what}",
-                        batches.join(" or ")
-                    )));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
     }
 
     /// Runs raw SQL on the write connection. For tests that must reach behind the trait, such
@@ -252,21 +214,21 @@ async fn transfer(
     Ok(())
 }
 
-/// A guarded multi-row insert, what it makes of its rows ("committed") and their batches.
-type GuardedInsert<'a> = (sqlx::QueryBuilder<'a, sqlx::Sqlite>, &'static str, Vec<u64>);
-
-/// Finishes `INSERT ... SELECT * FROM (VALUES ...` with the guard that keeps every row out
-/// unless the experiment is open or revealing. Inside the statement, the guard and the insert
-/// see the same state.
-fn guarded<'a>(
-    mut insert: sqlx::QueryBuilder<'a, sqlx::Sqlite>,
-    experiment_id: &str,
-) -> sqlx::QueryBuilder<'a, sqlx::Sqlite> {
-    insert
-        .push(") WHERE EXISTS (SELECT 1 FROM experiments WHERE experiment_id = ")
-        .push_bind(experiment_id.to_owned())
-        .push(" AND phase IN ('open', 'revealing'))");
-    insert
+/// Runs a multi-row insert of commits or reveals (`what` they become) of these batches.
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    mut insert: sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    what: &str,
+    batches: &[u64],
+) -> Result<()> {
+    match insert.build().execute(conn).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => {
+            let batches: Vec<String> = batches.iter().map(u64::to_string).collect();
+            Err(StoreError::Conflict(format!("batch {} is already {what}", batches.join(" or "))))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The experiment's phase and funding inside a transaction, or `NotFound`.
@@ -277,6 +239,63 @@ async fn experiment_in(conn: &mut SqliteConnection, experiment_id: B256) -> Resu
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("experiment {experiment_id}")))?;
     experiment_row(&row)
+}
+
+/// The stored reputations of these addresses, read on this connection.
+async fn reputations_in(
+    conn: &mut SqliteConnection,
+    addresses: &[Address],
+) -> Result<BTreeMap<Address, Reputation>> {
+    let mut found = BTreeMap::new();
+    for address in addresses {
+        let row = sqlx::query("SELECT reputation FROM reputations WHERE reputation_id = ?")
+            .bind(hex(address.as_slice()))
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = row {
+            let reputation = from_json(&row.try_get::<String, _>("reputation")?, "reputation")?;
+            found.insert(*address, reputation);
+        }
+    }
+    Ok(found)
+}
+
+/// The log writer of a SQLite store: one process writes the file, and its writes to one
+/// experiment are already one at a time in the server, so there is nothing to hold.
+struct SqliteLogWriter {
+    store: SqliteStore,
+    experiment_id: B256,
+}
+
+#[async_trait]
+impl LogWriter for SqliteLogWriter {
+    fn position(&self) -> Option<LogPosition> {
+        None
+    }
+
+    async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog> {
+        self.store.log_after(self.experiment_id, seen).await
+    }
+
+    async fn append_join(
+        self: Box<Self>,
+        entry: &JoinEntry,
+        stake: Amount,
+        seen: LogPosition,
+    ) -> Result<()> {
+        self.store.append_join(self.experiment_id, entry, stake, seen).await
+    }
+
+    async fn append_group(
+        self: Box<Self>,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+        seen: LogPosition,
+    ) -> Result<()> {
+        self.store.append_group(self.experiment_id, commits, reveals, seen).await
+    }
+
+    async fn release(self: Box<Self>) {}
 }
 
 #[async_trait]
@@ -584,41 +603,54 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn log(&self, experiment_id: B256) -> Result<ExperimentLog> {
+    async fn log_after(&self, experiment_id: B256, seen: LogPosition) -> Result<ExperimentLog> {
         let id = hex(experiment_id.as_slice());
-        // One read transaction, so the three lists come from the same snapshot.
+        // One read transaction, so the three lists come from the same snapshot. Commits and
+        // reveals of one experiment are inserted by one writer at a time, so their rowids
+        // follow the order they were accepted in.
         let mut tx = self.reader.begin().await?;
-        let joins =
-            sqlx::query("SELECT entry FROM joins WHERE experiment_id = ? ORDER BY batch_id")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| from_json::<JoinEntry>(&r.try_get::<String, _>("entry")?, "join"))
-                .collect::<Result<Vec<_>>>()?;
-        let commits =
-            sqlx::query("SELECT entry, backup FROM commits WHERE experiment_id = ? ORDER BY rowid")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(StoredCommit {
-                        entry: from_json(&r.try_get::<String, _>("entry")?, "commit")?,
-                        backup: r.try_get("backup")?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-        let reveals =
-            sqlx::query("SELECT entry FROM reveals WHERE experiment_id = ? ORDER BY rowid")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| from_json::<RevealEntry>(&r.try_get::<String, _>("entry")?, "reveal"))
-                .collect::<Result<Vec<_>>>()?;
+        let joins = sqlx::query(
+            "SELECT entry FROM joins WHERE experiment_id = ? AND batch_id >= ? ORDER BY batch_id",
+        )
+        .bind(&id)
+        .bind(sql_int(seen.joins)?)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| from_json::<JoinEntry>(&r.try_get::<String, _>("entry")?, "join"))
+        .collect::<Result<Vec<_>>>()?;
+        let commits = sqlx::query(
+            "SELECT entry, backup FROM commits WHERE experiment_id = ? \
+             ORDER BY rowid LIMIT -1 OFFSET ?",
+        )
+        .bind(&id)
+        .bind(sql_int(seen.commits)?)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StoredCommit {
+                entry: from_json(&r.try_get::<String, _>("entry")?, "commit")?,
+                backup: r.try_get("backup")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let reveals = sqlx::query(
+            "SELECT entry FROM reveals WHERE experiment_id = ? ORDER BY rowid LIMIT -1 OFFSET ?",
+        )
+        .bind(&id)
+        .bind(sql_int(seen.reveals)?)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| from_json::<RevealEntry>(&r.try_get::<String, _>("entry")?, "reveal"))
+        .collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok(ExperimentLog { joins, commits, reveals })
+    }
+
+    async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>> {
+        Ok(Box::new(SqliteLogWriter { store: self.clone(), experiment_id }))
     }
 
     async fn append_join(
@@ -626,11 +658,14 @@ impl Store for SqliteStore {
         experiment_id: B256,
         entry: &JoinEntry,
         stake: Amount,
+        seen: LogPosition,
     ) -> Result<()> {
         let mut writer = self.writer().await?;
         let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &LIVE, "join")?;
+        expect_log(&row, seen)?;
+        expect_next_batch(&row, entry.batch_id)?;
         let labeler = entry.join.labeler;
         remember_account(&mut tx, labeler, entry.at).await?;
         let inserted = sqlx::query(
@@ -653,6 +688,10 @@ impl Store for SqliteStore {
             }
             other => other?,
         };
+        sqlx::query("UPDATE experiments SET log_joins = log_joins + 1 WHERE experiment_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .execute(&mut *tx)
+            .await?;
         transfer(
             &mut tx,
             LedgerAccount::Available(labeler),
@@ -672,18 +711,23 @@ impl Store for SqliteStore {
         experiment_id: B256,
         commits: &[StoredCommit],
         reveals: &[RevealEntry],
+        seen: LogPosition,
     ) -> Result<()> {
         let id = hex(experiment_id.as_slice());
+        let action = if reveals.is_empty() { "commit" } else { "reveal" };
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, action)?;
+        expect_log(&row, seen)?;
         // Commits before reveals: a reveal's row refers to its batch's commit.
-        let mut statements = Vec::new();
         for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
             let rows = chunk
                 .iter()
                 .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
                 .collect::<Result<Vec<_>>>()?;
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) \
-                 SELECT * FROM (",
+                "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) ",
             );
             insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
                 row.push_bind(id.clone())
@@ -692,8 +736,8 @@ impl Store for SqliteStore {
                     .push_bind(c.backup.clone())
                     .push_bind(at);
             });
-            let batches = chunk.iter().map(|c| c.entry.batch_id);
-            statements.push((guarded(insert, &id), "committed", batches.collect::<Vec<_>>()));
+            let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();
+            insert_rows(&mut tx, insert, "committed", &batches).await?;
         }
         for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
             let rows = chunk
@@ -701,47 +745,55 @@ impl Store for SqliteStore {
                 .map(|r| Ok((sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?)))
                 .collect::<Result<Vec<_>>>()?;
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) SELECT * FROM (",
+                "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) ",
             );
             insert.push_values(rows, |mut row, (batch, entry, at)| {
                 row.push_bind(id.clone()).push_bind(batch).push_bind(entry).push_bind(at);
             });
-            let batches = chunk.iter().map(|r| r.batch_id);
-            statements.push((guarded(insert, &id), "revealed", batches.collect::<Vec<_>>()));
+            let batches: Vec<u64> = chunk.iter().map(|r| r.batch_id).collect();
+            insert_rows(&mut tx, insert, "revealed", &batches).await?;
         }
-        let action = if reveals.is_empty() { "commit" } else { "reveal" };
-        let mut writer = self.writer().await?;
-        // A single statement is a transaction of its own: one round trip to the connection
-        // instead of three more for BEGIN and COMMIT.
-        if statements.len() == 1 {
-            return self.run_guarded(&mut writer, experiment_id, action, statements).await;
-        }
-        let mut tx = writer.begin().await?;
-        self.run_guarded(&mut tx, experiment_id, action, statements).await?;
+        sqlx::query(
+            "UPDATE experiments SET log_commits = log_commits + ?, log_reveals = log_reveals + ? \
+             WHERE experiment_id = ?",
+        )
+        .bind(sql_int(commits.len() as u64)?)
+        .bind(sql_int(reveals.len() as u64)?)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
+    async fn lease(&self, name: &str, holder: &str, now_ms: u64, ttl_ms: u64) -> Result<bool> {
+        let mut writer = self.writer().await?;
+        let taken = sqlx::query(
+            "INSERT INTO leases (lease_id, holder, expires_at_ms) VALUES (?, ?, ?) \
+             ON CONFLICT (lease_id) DO UPDATE SET holder = excluded.holder, \
+             expires_at_ms = excluded.expires_at_ms \
+             WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= ?",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(sql_int(now_ms.saturating_add(ttl_ms))?)
+        .bind(sql_int(now_ms)?)
+        .execute(&mut *writer)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
     async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>> {
         let mut conn = self.reader.acquire().await?;
-        let mut found = BTreeMap::new();
-        for address in addresses {
-            let row = sqlx::query("SELECT reputation FROM reputations WHERE reputation_id = ?")
-                .bind(hex(address.as_slice()))
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = row {
-                let reputation = from_json(&row.try_get::<String, _>("reputation")?, "reputation")?;
-                found.insert(*address, reputation);
-            }
-        }
-        Ok(found)
+        reputations_in(&mut conn, addresses).await
     }
 
     async fn settle(
         &self,
         experiment_id: B256,
         record: &PublicRecord,
+        seen: LogPosition,
+        read: &BTreeMap<Address, Reputation>,
         updated: &BTreeMap<Address, Reputation>,
     ) -> Result<()> {
         if record.experiment_id != experiment_id {
@@ -757,6 +809,9 @@ impl Store for SqliteStore {
         let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &LIVE, "settle")?;
+        expect_log(&row, seen)?;
+        let labelers: Vec<Address> = updated.keys().copied().collect();
+        expect_reputations(read, &reputations_in(&mut tx, &labelers).await?)?;
         let inserted = sqlx::query(
             "INSERT INTO settlements (settlement_id, settlement, record, created_at) \
              VALUES (?, ?, ?, ?)",

@@ -15,8 +15,8 @@ use plumbline_core::settle::Tier;
 use plumbline_core::synthetic::{self, Behavior, Params};
 use plumbline_core::{Address, B256};
 use plumbline_store::{
-    Balances, Challenge, LedgerAccount, NewExperiment, PgStore, Session, SqliteStore, Store,
-    StoreError, StoredCommit, TransferKind,
+    Balances, Challenge, LedgerAccount, LogPosition, NewExperiment, PgStore, Session, SqliteStore,
+    Store, StoreError, StoredCommit, TransferKind,
 };
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -178,6 +178,8 @@ on_both_backends!(
     challenges_are_taken_once_and_sessions_expire,
     data_survives_reopening,
     a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all,
+    writes_decided_from_a_stale_copy_are_refused_and_the_tail_can_be_read,
+    a_lease_has_one_holder_until_it_expires,
 );
 
 const NOW: u64 = 1_999_990_000;
@@ -215,14 +217,31 @@ async fn replay_into(store: &impl Store, record: &PublicRecord, creator: Address
     store.fund(id, NOW).await.unwrap();
     store.open(id, record.seed, record.opened_at).await.unwrap();
     for join in &record.joins {
-        store.append_join(id, join, record.spec.stake_per_batch).await.unwrap();
+        store
+            .append_join(id, join, record.spec.stake_per_batch, at(store, id).await)
+            .await
+            .unwrap();
     }
     for commit in &record.commits {
-        store.append_commit(id, commit, Some("backup")).await.unwrap();
+        store.append_commit(id, commit, Some("backup"), at(store, id).await).await.unwrap();
     }
     for reveal in &record.reveals {
-        store.append_reveal(id, reveal).await.unwrap();
+        store.append_reveal(id, reveal, at(store, id).await).await.unwrap();
     }
+}
+
+/// Where the experiment's stored log is now.
+async fn at(store: &impl Store, id: B256) -> LogPosition {
+    store.experiment(id).await.unwrap().expect("the experiment exists").log
+}
+
+/// The stored reputations of a settlement's labelers: what a server reads before settling.
+async fn reputations_of(
+    store: &impl Store,
+    record: &PublicRecord,
+) -> BTreeMap<Address, Reputation> {
+    let labelers: Vec<Address> = record.settlement.labelers.iter().map(|l| l.labeler).collect();
+    store.reputations(&labelers).await.unwrap()
 }
 
 async fn assert_balanced(store: &impl Store) -> u64 {
@@ -335,7 +354,8 @@ async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money<B: 
         updated.insert(l.labeler, r);
     }
     assert_eq!(store.tasks(id).await.unwrap(), record.tasks);
-    store.settle(id, &record, &updated).await.unwrap();
+    let read = reputations_of(&store, &record).await;
+    store.settle(id, &record, at(&store, id).await, &read, &updated).await.unwrap();
     let entries = assert_balanced(&store).await;
     for l in &settlement.labelers {
         let b = store.balances(l.labeler).await.unwrap();
@@ -352,7 +372,7 @@ async fn a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money<B: 
     assert_eq!(store.reputations(&[labeler]).await.unwrap()[&labeler], updated[&labeler]);
 
     // Settling again is refused and writes nothing.
-    let again = store.settle(id, &record, &updated).await.unwrap_err();
+    let again = store.settle(id, &record, at(&store, id).await, &read, &updated).await.unwrap_err();
     assert!(matches!(again, StoreError::Conflict(_)), "{again}");
     assert_eq!(assert_balanced(&store).await, entries);
 }
@@ -387,15 +407,17 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
     // join row is written first in the transaction, so this shows the rollback.
     let entries = assert_balanced(&store).await;
     let first = &record.joins[0];
-    let err = store.append_join(id, first, spec.stake_per_batch).await.unwrap_err();
+    let err = store.append_join(id, first, spec.stake_per_batch, at(&store, id).await).await;
+    let err = err.unwrap_err();
     assert!(matches!(err, StoreError::InsufficientFunds { .. }), "{err}");
     assert!(store.log(id).await.unwrap().joins.is_empty());
     assert_eq!(assert_balanced(&store).await, entries);
 
     // With the money it goes through, once.
     store.mint(first.join.labeler, spec.stake_per_batch * 2, NOW).await.unwrap();
-    store.append_join(id, first, spec.stake_per_batch).await.unwrap();
-    let err = store.append_join(id, first, spec.stake_per_batch).await.unwrap_err();
+    store.append_join(id, first, spec.stake_per_batch, at(&store, id).await).await.unwrap();
+    let err = store.append_join(id, first, spec.stake_per_batch, at(&store, id).await).await;
+    let err = err.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let b = store.balances(first.join.labeler).await.unwrap();
     assert_eq!(b, Balances { available: spec.stake_per_batch, locked: spec.stake_per_batch });
@@ -404,7 +426,7 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
     // A commit for a batch never assigned violates the log's foreign key and is refused.
     let mut stray = record.commits[0].clone();
     stray.batch_id = 99;
-    assert!(store.append_commit(id, &stray, None).await.is_err());
+    assert!(store.append_commit(id, &stray, None, at(&store, id).await).await.is_err());
     assert!(store.log(id).await.unwrap().commits.is_empty());
 }
 
@@ -493,40 +515,118 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     let experiment =
         NewExperiment { experiment_id: id, creator, spec: spec.clone(), created_at: NOW };
     store.create_experiment(&experiment).await.unwrap();
-    let early = store.append_group(id, &commits[..1], &[]).await.unwrap_err();
+    let early = store.append_group(id, &commits[..1], &[], at(&store, id).await).await;
+    let early = early.unwrap_err();
     assert!(matches!(early, StoreError::Conflict(_)), "{early}");
-    let missing = store.append_group(unknown, &commits[..1], &[]).await.unwrap_err();
+    let missing = store.append_group(unknown, &commits[..1], &[], LogPosition::default()).await;
+    let missing = missing.unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     store.fund(id, NOW).await.unwrap();
     store.open(id, record.seed, record.opened_at).await.unwrap();
     for join in &record.joins {
         store.mint(join.join.labeler, spec.stake_per_batch, NOW).await.unwrap();
-        store.append_join(id, join, spec.stake_per_batch).await.unwrap();
+        store.append_join(id, join, spec.stake_per_batch, at(&store, id).await).await.unwrap();
     }
+    let seen = at(&store, id).await;
 
     // A batch twice in one group: the whole group is refused, commits and reveals alike.
     let mut twice = commits[..3].to_vec();
     twice.push(commits[0].clone());
-    let refused = store.append_group(id, &twice, &[]).await.unwrap_err();
+    let refused = store.append_group(id, &twice, &[], seen).await.unwrap_err();
     assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
     let mut reveals = record.reveals.clone();
     reveals.push(reveals[0].clone());
-    let refused = store.append_group(id, &commits, &reveals).await.unwrap_err();
+    let refused = store.append_group(id, &commits, &reveals, seen).await.unwrap_err();
     assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
     let log = store.log(id).await.unwrap();
     assert_eq!((log.joins.len(), log.commits.len(), log.reveals.len()), (record.joins.len(), 0, 0));
 
     // Every commit and reveal in one group, in order; the log is the record's.
-    store.append_group(id, &commits, &record.reveals).await.unwrap();
+    store.append_group(id, &commits, &record.reveals, seen).await.unwrap();
     let log = store.log(id).await.unwrap();
     assert_eq!(log.joins, record.joins);
     assert_eq!(log.commits, commits);
     assert_eq!(log.reveals, record.reveals);
-    let again = store.append_group(id, &[], &record.reveals[..1]).await.unwrap_err();
+    let again = store.append_group(id, &[], &record.reveals[..1], at(&store, id).await).await;
+    let again = again.unwrap_err();
     assert!(matches!(again, StoreError::Conflict(_)), "{again}");
     assert_eq!(store.log(id).await.unwrap(), log);
     assert_balanced(&store).await;
+}
+
+async fn writes_decided_from_a_stale_copy_are_refused_and_the_tail_can_be_read<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
+    let record = settled_record();
+    let id = record.experiment_id;
+    let creator = address(0xee);
+    replay_into(&store, &record, creator).await;
+    let (joins, commits, reveals) =
+        (record.joins.len() as u64, record.commits.len() as u64, record.reveals.len() as u64);
+    let end = LogPosition { joins, commits, reveals };
+    assert_eq!(at(&store, id).await, end);
+
+    // The tail beyond a position is exactly the entries after it, each kind in its order.
+    let seen = LogPosition { joins: joins - 1, commits: commits - 2, reveals: 0 };
+    let tail = store.log_after(id, seen).await.unwrap();
+    assert_eq!(tail.joins, record.joins[record.joins.len() - 1..]);
+    let tail_commits: Vec<_> = tail.commits.iter().map(|c| c.entry.clone()).collect();
+    assert_eq!(tail_commits, record.commits[record.commits.len() - 2..]);
+    assert_eq!(tail.reveals, record.reveals);
+    assert_eq!(tail.end(seen), end);
+    assert_eq!(store.log_after(id, end).await.unwrap(), Default::default());
+
+    // A write from a copy that missed some entries is refused as stale and stores nothing,
+    // whether or not it would otherwise have been accepted.
+    let entries = assert_balanced(&store).await;
+    let reveal = &record.reveals[0];
+    let stale = store.append_reveal(id, reveal, seen).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Stale(_)), "{stale}");
+    let mut next = record.joins[0].clone();
+    next.batch_id = joins;
+    let stale = store.append_join(id, &next, record.spec.stake_per_batch, seen).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Stale(_)), "{stale}");
+    // From the current position, a join must take the next batch.
+    next.batch_id = joins + 1;
+    let gap = store.append_join(id, &next, record.spec.stake_per_batch, end).await.unwrap_err();
+    assert!(matches!(gap, StoreError::Conflict(_)), "{gap}");
+    assert_eq!(at(&store, id).await, end);
+    assert_eq!(assert_balanced(&store).await, entries);
+
+    // A settlement computed from reputations that have changed since is refused as stale.
+    let labeler = record.settlement.labelers[0].labeler;
+    let mut updated = BTreeMap::new();
+    for l in &record.settlement.labelers {
+        let mut r = Reputation::default();
+        r.update(l);
+        updated.insert(l.labeler, r);
+    }
+    let mut read = reputations_of(&store, &record).await;
+    assert!(read.is_empty(), "no reputation is stored before the first settlement");
+    read.insert(labeler, updated[&labeler]);
+    let stale = store.settle(id, &record, at(&store, id).await, &read, &updated).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Stale(_)), "{stale}");
+    assert_eq!(store.experiment(id).await.unwrap().unwrap().phase, Phase::Open, "not settled");
+    assert_eq!(assert_balanced(&store).await, entries);
+    // So is one computed from a log that has grown since.
+    let behind = LogPosition { reveals: reveals - 1, ..end };
+    let stale = store.settle(id, &record, behind, &BTreeMap::new(), &updated).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Stale(_)), "{stale}");
+    assert_eq!(assert_balanced(&store).await, entries);
+    store.settle(id, &record, end, &BTreeMap::new(), &updated).await.unwrap();
+}
+
+async fn a_lease_has_one_holder_until_it_expires<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
+    assert!(store.lease("scheduler", "a", 1_000, 500).await.unwrap(), "a free lease is taken");
+    assert!(!store.lease("scheduler", "b", 1_200, 500).await.unwrap(), "it is a's until 1,500");
+    assert!(store.lease("other", "b", 1_200, 500).await.unwrap(), "leases are independent");
+    assert!(store.lease("scheduler", "a", 1_400, 500).await.unwrap(), "a renews it to 1,900");
+    assert!(!store.lease("scheduler", "b", 1_800, 500).await.unwrap(), "renewed, so still a's");
+    assert!(store.lease("scheduler", "b", 1_900, 500).await.unwrap(), "expired: b takes it");
+    assert!(!store.lease("scheduler", "a", 1_950, 500).await.unwrap(), "now it is b's");
 }
 
 /// Both of two concurrent attempts: how many succeeded, and the failures (which must be
@@ -541,6 +641,21 @@ fn tally(results: Vec<Result<(), StoreError>>) -> usize {
         }
     }
     won
+}
+
+/// Writes at the log's current position until the write is not refused as stale, as a server
+/// does after catching up.
+async fn until_fresh<F, Fut>(store: &impl Store, id: B256, mut write: F) -> Result<(), StoreError>
+where
+    F: FnMut(LogPosition) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    loop {
+        match write(at(store, id).await).await {
+            Err(StoreError::Stale(_)) => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Two stores on one PostgreSQL database, as two server processes would be, write at once:
@@ -572,23 +687,42 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
 
     let minters: Vec<Address> = (0..8u8).map(|i| address(0x70 + i)).collect();
     let mut mints = tokio::task::JoinSet::new();
-    let mut joins = tokio::task::JoinSet::new();
-    for (i, join) in record.joins.iter().enumerate() {
-        for store in &stores {
-            let (store, join) = (store.clone(), join.clone());
-            joins.spawn(async move { store.append_join(id, &join, stake).await });
-        }
-        let (store, to) = (stores[i % 2].clone(), minters[i % minters.len()]);
+    for (i, &to) in minters.iter().cycle().take(record.joins.len()).enumerate() {
+        let store = stores[i % 2].clone();
         mints.spawn(async move { store.mint(to, 1, NOW).await.map(|_| ()) });
     }
-    assert_eq!(tally(joins.join_all().await), record.joins.len(), "each batch joined once");
+    // Each store goes through the joins in order, as a server assigns batches, racing the
+    // other for each one.
+    let mut joins = tokio::task::JoinSet::new();
+    for store in &stores {
+        let (store, entries) = (store.clone(), record.joins.clone());
+        joins.spawn(async move {
+            let mut results = Vec::new();
+            for join in entries {
+                let write = |seen| {
+                    let (store, join) = (store.clone(), join.clone());
+                    async move { store.append_join(id, &join, stake, seen).await }
+                };
+                results.push(until_fresh(store.as_ref(), id, write).await);
+            }
+            results
+        });
+    }
+    let results = joins.join_all().await.into_iter().flatten().collect();
+    assert_eq!(tally(results), record.joins.len(), "each batch joined once");
 
     let mut groups = tokio::task::JoinSet::new();
     for commit in &record.commits {
         for store in &stores {
-            let commit = StoredCommit { entry: commit.clone(), backup: None };
-            let store = store.clone();
-            groups.spawn(async move { store.append_group(id, &[commit], &[]).await });
+            let (store, commit) =
+                (store.clone(), StoredCommit { entry: commit.clone(), backup: None });
+            groups.spawn(async move {
+                let write = |seen| {
+                    let (store, commit) = (store.clone(), commit.clone());
+                    async move { store.append_group(id, &[commit], &[], seen).await }
+                };
+                until_fresh(store.as_ref(), id, write).await
+            });
         }
     }
     assert_eq!(tally(groups.join_all().await), record.commits.len(), "each batch committed once");
@@ -596,7 +730,13 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
     for reveal in &record.reveals {
         for store in &stores {
             let (store, reveal) = (store.clone(), reveal.clone());
-            groups.spawn(async move { store.append_group(id, &[], &[reveal]).await });
+            groups.spawn(async move {
+                let write = |seen| {
+                    let (store, reveal) = (store.clone(), reveal.clone());
+                    async move { store.append_group(id, &[], &[reveal], seen).await }
+                };
+                until_fresh(store.as_ref(), id, write).await
+            });
         }
     }
     assert_eq!(tally(groups.join_all().await), record.reveals.len(), "each batch revealed once");
@@ -613,7 +753,11 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
     let mut settles = tokio::task::JoinSet::new();
     for store in &stores {
         let (store, record) = (store.clone(), record.clone());
-        settles.spawn(async move { store.settle(id, &record, &BTreeMap::new()).await });
+        let none = BTreeMap::new();
+        settles.spawn(async move {
+            let seen = at(store.as_ref(), id).await;
+            store.settle(id, &record, seen, &none, &none).await
+        });
     }
     assert_eq!(tally(settles.join_all().await), 1, "settled once");
     let entries = assert_balanced(stores[0].as_ref()).await;
