@@ -110,6 +110,11 @@ impl Experiment {
         &self.batches
     }
 
+    /// The accepted joins, by batch id.
+    pub fn joins(&self) -> &[JoinEntry] {
+        &self.joins
+    }
+
     /// The seed's hash, published once open.
     pub fn seed_hash(&self) -> Option<B256> {
         self.opened.map(|(seed, _)| seed_hash(seed))

@@ -20,9 +20,6 @@ pub struct AppError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
-    /// Set when a write was applied in memory but not stored, so the in-memory state must be
-    /// rebuilt from the store.
-    pub(crate) stale: bool,
 }
 
 /// The handlers' result type.
@@ -37,7 +34,7 @@ struct ErrorBody<'a> {
 impl AppError {
     /// An error with a status, a code and a message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
-        AppError { status, code, message: message.into(), stale: false }
+        AppError { status, code, message: message.into() }
     }
 
     /// 400: the request is malformed.
@@ -133,6 +130,11 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(_) => AppError::conflict(e.to_string()),
             StoreError::InsufficientFunds { .. } => {
                 AppError::new(StatusCode::CONFLICT, "insufficient_funds", e.to_string())
+            }
+            // Another process moved the state this one decided from; the server retries,
+            // and a client seeing this may too.
+            StoreError::Stale(_) => {
+                AppError::new(StatusCode::SERVICE_UNAVAILABLE, "stale", format!("{e}; retry"))
             }
             StoreError::Corrupt(_) | StoreError::Database(_) => AppError::internal(e),
         }

@@ -13,7 +13,7 @@
 //! state, before the group is on disk, exactly as when each write went alone.
 
 use crate::error::{AppError, AppResult};
-use crate::state::{AppState, TIME_MAX, random_b256};
+use crate::state::{AppState, Cached, TIME_MAX, random_b256, system_now_ms};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
@@ -25,12 +25,20 @@ use plumbline_core::settle::Settlement;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::{self, TaskSummary};
 use plumbline_core::{Address, B256};
-use plumbline_store::{ExperimentRow, NewExperiment, StoreError, StoredCommit};
+use plumbline_store::{
+    ExperimentLog, ExperimentRow, LogPosition, LogWriter, NewExperiment, StoreError, StoredCommit,
+};
 use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 
 /// The embedded deployment's EIP-712 verifying contract: none, so the zero address.
 pub const VERIFYING_CONTRACT: Address = Address::ZERO;
+
+/// The lease of the process that runs the scheduler.
+const SCHEDULER_LEASE: &str = "scheduler";
+
+/// Attempts at a settlement that another process's writes keep making stale.
+const SETTLE_ATTEMPTS: u32 = 5;
 
 /// Most commits and reveals written in one group, bounding the transaction and the time the
 /// experiment stays locked for it.
@@ -57,11 +65,12 @@ impl Append {
     }
 }
 
+/// A live experiment locked for one request (see `AppState::hold`).
+pub(crate) type HeldLive = tokio::sync::OwnedMutexGuard<Option<Cached>>;
+
 /// The same error again, for each request of a group that failed as a whole.
 fn copy_of(error: &AppError) -> AppError {
-    let mut copy = AppError::new(error.status, error.code, error.message.clone());
-    copy.stale = error.stale;
-    copy
+    AppError::new(error.status, error.code, error.message.clone())
 }
 
 /// The phase of a stored experiment at `now`: time moves `Open` on to `Revealing`.
@@ -83,12 +92,40 @@ fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult<()> {
     }
 }
 
+/// The error of a write the core accepted in memory but the store refused. The store is the
+/// truth: the caller drops the in-memory state, to be rebuilt from the log on the next use.
 fn persist_failed(error: StoreError) -> AppError {
-    // The core already applied the write in memory; the store is the truth, so the in-memory
-    // state is dropped (see `with_live`) and rebuilt from the log on the next request.
-    let mut error = AppError::from(error);
-    error.stale = true;
-    error
+    AppError::from(error)
+}
+
+/// The error of a stored log that does not replay through the core: a bug or tampering.
+fn broken_log(experiment_id: B256, what: String) -> AppError {
+    AppError::internal(format!("experiment {experiment_id}: stored log fails replay: {what}"))
+}
+
+/// Replays log entries through the core in the order `audit` does: joins (each must get the
+/// batch it got when accepted), then commits, then reveals.
+fn replay(experiment: &mut Experiment, log: &ExperimentLog) -> Result<(), String> {
+    for entry in &log.joins {
+        let batch = experiment
+            .join(&entry.join, entry.at)
+            .map_err(|e| format!("join {}: {e}", entry.batch_id))?;
+        if batch.batch_id != entry.batch_id {
+            return Err(format!("join {} was assigned batch {}", entry.batch_id, batch.batch_id));
+        }
+    }
+    for stored in &log.commits {
+        let entry = &stored.entry;
+        experiment
+            .commit(entry.batch_id, &entry.commit, entry.at)
+            .map_err(|e| format!("commit {}: {e}", entry.batch_id))?;
+    }
+    for entry in &log.reveals {
+        experiment
+            .reveal(entry.batch_id, &entry.reveal, entry.at)
+            .map_err(|e| format!("reveal {}: {e}", entry.batch_id))?;
+    }
+    Ok(())
 }
 
 impl AppState {
@@ -177,7 +214,7 @@ impl AppState {
         let seed = random_b256()?;
         experiment.open(seed, row.funded, now)?;
         self.store().open(experiment_id, seed, now).await?;
-        *live = Some(experiment);
+        *live = Some(Cached { experiment, seen: LogPosition::default() });
         drop(live);
         self.experiment_row(experiment_id).await
     }
@@ -199,7 +236,7 @@ impl AppState {
     /// Rebuilds a live experiment by replaying its stored log through the core, as `audit`
     /// replays a record. Joins replay with an empty reputation: eligibility was checked when
     /// each join was accepted, and reputations have moved on since.
-    async fn rebuild(&self, row: &ExperimentRow) -> AppResult<Experiment> {
+    async fn rebuild(&self, row: &ExperimentRow) -> AppResult<Cached> {
         let id = row.experiment_id;
         let (Some(seed), Some(opened_at)) = (row.seed, row.opened_at) else {
             return Err(AppError::internal(format!(
@@ -208,51 +245,46 @@ impl AppState {
         };
         let tasks = self.store().tasks(id).await?;
         let log = self.store().log(id).await?;
-        let broken = |what: String| {
-            AppError::internal(format!("experiment {id}: stored log fails replay: {what}"))
-        };
         let mut experiment =
             Experiment::new(id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec.clone(), tasks)
-                .map_err(|e| broken(e.to_string()))?;
-        experiment.open(seed, true, opened_at).map_err(|e| broken(e.to_string()))?;
-        for entry in &log.joins {
-            let batch = experiment
-                .join(&entry.join, entry.at)
-                .map_err(|e| broken(format!("join {}: {e}", entry.batch_id)))?;
-            if batch.batch_id != entry.batch_id {
-                return Err(broken(format!(
-                    "join {} was assigned batch {}",
-                    entry.batch_id, batch.batch_id
-                )));
-            }
-        }
-        for stored in &log.commits {
-            let entry = &stored.entry;
-            experiment
-                .commit(entry.batch_id, &entry.commit, entry.at)
-                .map_err(|e| broken(format!("commit {}: {e}", entry.batch_id)))?;
-        }
-        for entry in &log.reveals {
-            experiment
-                .reveal(entry.batch_id, &entry.reveal, entry.at)
-                .map_err(|e| broken(format!("reveal {}: {e}", entry.batch_id)))?;
-        }
-        Ok(experiment)
+                .map_err(|e| broken_log(id, e.to_string()))?;
+        experiment.open(seed, true, opened_at).map_err(|e| broken_log(id, e.to_string()))?;
+        replay(&mut experiment, &log).map_err(|what| broken_log(id, what))?;
+        Ok(Cached { experiment, seen: log.end(LogPosition::default()) })
     }
 
-    /// Runs `f` on the live experiment, rebuilding it first if needed. Refuses experiments
-    /// that are not open or revealing (by their stored phase) with 409.
+    /// Brings a live experiment up to where the writer says the stored log is: other
+    /// processes on the same store may have appended since this one last read it.
+    async fn catch_up(&self, cached: &mut Cached, writer: &mut dyn LogWriter) -> AppResult<()> {
+        let Some(position) = writer.position() else { return Ok(()) };
+        if position == cached.seen {
+            return Ok(());
+        }
+        let id = cached.experiment.id();
+        let tail = writer.log_after(cached.seen).await?;
+        replay(&mut cached.experiment, &tail).map_err(|what| broken_log(id, what))?;
+        cached.seen = tail.end(cached.seen);
+        if cached.seen != position {
+            return Err(broken_log(id, format!("read up to {}, not {position}", cached.seen)));
+        }
+        Ok(())
+    }
+
+    /// Holds the live experiment for one request: locked in memory, up to date with the stored
+    /// log, and with the right to append to it, which the caller uses or gives back. Rebuilds
+    /// the experiment first if needed. Refuses experiments that are not open or revealing (by
+    /// their stored phase) with 409. A caller whose write fails after the core accepted it
+    /// empties the slot (`*live = None`), so that the next use rebuilds from the log.
     ///
     /// The stored row is read only when the experiment is not in memory yet: a filled slot
     /// belongs to an experiment that was open or revealing when it was filled, settling
     /// forgets it, and after settlement the core itself refuses every write. Skipping the
     /// read keeps the database off the path of each commit and reveal but for their append.
-    pub(crate) async fn with_live<T>(
+    pub(crate) async fn hold(
         &self,
         experiment_id: B256,
         action: &str,
-        f: impl AsyncFnOnce(&mut Experiment) -> AppResult<T>,
-    ) -> AppResult<T> {
+    ) -> AppResult<(HeldLive, Box<dyn LogWriter>)> {
         let (slot, mut row) = match self.existing_slot(experiment_id) {
             Some(slot) => (slot, None),
             // Unknown and closed experiments are refused before a slot is made for them.
@@ -261,7 +293,7 @@ impl AppState {
                 (self.slot(experiment_id), Some(row))
             }
         };
-        let mut live = slot.experiment.lock().await;
+        let mut live = slot.experiment.clone().lock_owned().await;
         if live.is_none() {
             let row = match row.take() {
                 Some(row) => row,
@@ -269,12 +301,14 @@ impl AppState {
             };
             *live = Some(self.rebuild(&row).await?);
         }
-        let experiment = live.as_mut().expect("filled above");
-        let result = f(experiment).await;
-        if matches!(&result, Err(e) if e.stale) {
+        let mut writer = self.store().log_writer(experiment_id).await?;
+        let cached = live.as_mut().expect("filled above");
+        if let Err(e) = self.catch_up(cached, writer.as_mut()).await {
+            writer.release().await;
             *live = None;
+            return Err(e);
         }
-        result
+        Ok((live, writer))
     }
 
     /// The stored row of an experiment that is open or revealing; 409 for another phase.
@@ -298,43 +332,54 @@ impl AppState {
         join: &SignedJoin,
         now: u64,
     ) -> AppResult<(Batch, bool)> {
-        let store = self.store().clone();
-        self.with_live(experiment_id, "join", async |experiment| {
-            // The balance is checked before the core assigns a batch, so that this common
-            // refusal leaves the in-memory state untouched; the store checks it again inside
-            // its transaction.
-            let balances = store.balances(join.labeler).await?;
-            if balances.available < join.stake {
-                return Err(StoreError::InsufficientFunds {
-                    account: format!("available:{}", join.labeler),
-                    available: balances.available,
-                    needed: join.stake,
-                }
-                .into());
+        // The balance is checked before the core assigns a batch, so that this common refusal
+        // leaves the in-memory state untouched; the store checks it again inside its
+        // transaction. Both reads come before the log is held (see `LogWriter`).
+        let balances = self.store().balances(join.labeler).await?;
+        if balances.available < join.stake {
+            return Err(StoreError::InsufficientFunds {
+                account: format!("available:{}", join.labeler),
+                available: balances.available,
+                needed: join.stake,
             }
-            let reputation =
-                store.reputations(&[join.labeler]).await?.remove(&join.labeler).unwrap_or_default();
-            experiment.check_eligible(&reputation)?;
-            let batch = match experiment.join(join, now) {
-                Ok(batch) => batch,
-                Err(e @ plumbline_core::Error::Mismatch { field: "nonce", .. }) => {
-                    // A retried join (its answer was lost) finds its batch again.
-                    let log = store.log(experiment_id).await?;
-                    if let Some(entry) = log.joins.iter().find(|e| e.join == *join) {
-                        let batch = experiment.batches()[entry.batch_id as usize].clone();
-                        return Ok((batch, false));
-                    }
-                    return Err(e.into());
+            .into());
+        }
+        let reputation = self
+            .store()
+            .reputations(&[join.labeler])
+            .await?
+            .remove(&join.labeler)
+            .unwrap_or_default();
+        let (mut live, writer) = self.hold(experiment_id, "join").await?;
+        let cached = live.as_mut().expect("held live");
+        let experiment = &mut cached.experiment;
+        let assigned =
+            experiment.check_eligible(&reputation).and_then(|()| experiment.join(join, now));
+        let batch = match assigned {
+            Ok(batch) => batch,
+            Err(e) => {
+                writer.release().await;
+                // A retried join (its answer was lost) finds its batch again.
+                if let plumbline_core::Error::Mismatch { field: "nonce", .. } = e
+                    && let Some(entry) = experiment.joins().iter().find(|e| e.join == *join)
+                {
+                    let batch = experiment.batches()[entry.batch_id as usize].clone();
+                    return Ok((batch, false));
                 }
-                Err(e) => return Err(e.into()),
-            };
-            let entry = JoinEntry { batch_id: batch.batch_id, join: join.clone(), at: now };
-            match store.append_join(experiment_id, &entry, join.stake).await {
-                Ok(()) => Ok((batch, true)),
-                Err(e) => Err(persist_failed(e)),
+                return Err(e.into());
             }
-        })
-        .await
+        };
+        let entry = JoinEntry { batch_id: batch.batch_id, join: join.clone(), at: now };
+        match writer.append_join(&entry, join.stake, cached.seen).await {
+            Ok(()) => {
+                cached.seen.joins += 1;
+                Ok((batch, true))
+            }
+            Err(e) => {
+                *live = None;
+                Err(persist_failed(e))
+            }
+        }
     }
 
     /// The batches of an experiment and its tasks, from memory when live, else replayed.
@@ -347,18 +392,13 @@ impl AppState {
         let missing = || AppError::not_found(format!("batch {batch_id} does not exist"));
         match row.phase {
             Phase::Open | Phase::Revealing => {
-                let found = self
-                    .with_live(experiment_id, "read a batch", async |experiment| {
-                        let batch = experiment
-                            .batches()
-                            .get(batch_id as usize)
-                            .cloned()
-                            .ok_or_else(missing)?;
-                        let tasks =
-                            batch.tasks.iter().map(|&t| experiment.tasks()[t as usize].clone());
-                        Ok((batch.clone(), tasks.collect::<Vec<_>>()))
-                    })
-                    .await?;
+                let (live, writer) = self.hold(experiment_id, "read a batch").await?;
+                writer.release().await;
+                let experiment = &live.as_ref().expect("held live").experiment;
+                let batch =
+                    experiment.batches().get(batch_id as usize).cloned().ok_or_else(missing)?;
+                let tasks = batch.tasks.iter().map(|&t| experiment.tasks()[t as usize].clone());
+                let found = (batch.clone(), tasks.collect::<Vec<_>>());
                 Ok((found.0, found.1, row))
             }
             Phase::Settled => {
@@ -453,35 +493,50 @@ impl AppState {
     async fn write_group(
         &self,
         experiment_id: B256,
-        live: &mut Option<Experiment>,
+        live: &mut Option<Cached>,
         group: Vec<Pending>,
     ) {
-        let mut experiment = match live.take() {
-            Some(experiment) => experiment,
-            None => match self.rebuild_live(experiment_id, group[0].append.action()).await {
-                Ok(experiment) => experiment,
-                Err(error) => {
-                    for pending in group {
-                        let _ = pending.answer.send(Err(copy_of(&error)));
-                    }
-                    return;
+        let action = group[0].append.action();
+        let prepared = async {
+            let mut cached = match live.take() {
+                Some(cached) => cached,
+                None => self.rebuild_live(experiment_id, action).await?,
+            };
+            let mut writer = self.store().log_writer(experiment_id).await?;
+            if let Err(e) = self.catch_up(&mut cached, writer.as_mut()).await {
+                writer.release().await;
+                return Err(e);
+            }
+            Ok((cached, writer))
+        }
+        .await;
+        let (mut cached, writer) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                for pending in group {
+                    let _ = pending.answer.send(Err(copy_of(&error)));
                 }
-            },
+                return;
+            }
         };
         let (mut commits, mut reveals) = (Vec::new(), Vec::new());
         let mut answers = Vec::with_capacity(group.len());
         for Pending { append, now, answer } in group {
-            let result = self.apply(&mut experiment, append, now, &mut commits, &mut reveals);
+            let result =
+                self.apply(&mut cached.experiment, append, now, &mut commits, &mut reveals);
             answers.push((answer, result));
         }
         let stored = if commits.is_empty() && reveals.is_empty() {
+            writer.release().await;
             Ok(())
         } else {
-            self.store().append_group(experiment_id, &commits, &reveals).await
+            writer.append_group(&commits, &reveals, cached.seen).await
         };
         match stored {
             Ok(()) => {
-                *live = Some(experiment);
+                cached.seen.commits += commits.len() as u64;
+                cached.seen.reveals += reveals.len() as u64;
+                *live = Some(cached);
                 for (answer, result) in answers {
                     let _ = answer.send(result);
                 }
@@ -533,47 +588,92 @@ impl AppState {
     }
 
     /// Rebuilds an experiment that is open or revealing from its stored log.
-    async fn rebuild_live(&self, experiment_id: B256, action: &str) -> AppResult<Experiment> {
+    async fn rebuild_live(&self, experiment_id: B256, action: &str) -> AppResult<Cached> {
         let row = self.live_row(experiment_id, action).await?;
         self.rebuild(&row).await
     }
 
     /// Settles an experiment whose reveal deadline has passed, once: a settled experiment
     /// answers with its stored settlement. Updates reputations and checks the ledger after.
+    ///
+    /// Another process on the same store may settle it first, or settle another experiment
+    /// of the same labelers in between (their reputations move); the store refuses the stale
+    /// settlement and it is computed again.
     pub async fn settle(&self, experiment_id: B256, now: u64) -> AppResult<Settlement> {
         let _one_at_a_time = self.0.settle_lock.lock().await;
-        if let Some(settlement) = self.store().settlement(experiment_id).await? {
-            return Ok(settlement);
+        let mut attempts = 0;
+        loop {
+            if let Some(settlement) = self.store().settlement(experiment_id).await? {
+                self.forget(experiment_id);
+                return Ok(settlement);
+            }
+            attempts += 1;
+            match self.settle_once(experiment_id, now).await {
+                Ok(settlement) => {
+                    self.forget(experiment_id);
+                    tracing::info!(%experiment_id, "settled");
+                    self.check_ledger().await?;
+                    return Ok(settlement);
+                }
+                Err(e) if e.code == "stale" && attempts < SETTLE_ATTEMPTS => {
+                    tracing::info!(%experiment_id, error = %e.message, "settling again");
+                }
+                Err(e) => {
+                    // Lost the race to another process: its settlement is the one.
+                    if let Some(settlement) = self.store().settlement(experiment_id).await? {
+                        self.forget(experiment_id);
+                        return Ok(settlement);
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let store = self.store().clone();
-        let settlement = self
-            .with_live(experiment_id, "settle", async |experiment| {
-                let labelers: Vec<Address> =
-                    experiment.batches().iter().map(|b| b.labeler).collect();
-                let before = store.reputations(&labelers).await?;
-                let record = experiment.settle(&before, now)?;
-                let mut updated: BTreeMap<Address, Reputation> = BTreeMap::new();
-                for result in &record.settlement.labelers {
-                    let mut reputation = before.get(&result.labeler).copied().unwrap_or_default();
-                    reputation.update(result);
-                    updated.insert(result.labeler, reputation);
-                }
-                match store.settle(experiment_id, &record, &updated).await {
-                    Ok(()) => Ok(record.settlement),
-                    Err(e) => Err(persist_failed(e)),
-                }
-            })
-            .await?;
-        self.forget(experiment_id);
-        tracing::info!(%experiment_id, "settled");
-        self.check_ledger().await?;
-        Ok(settlement)
+    }
+
+    /// One attempt at settling: the experiment caught up with the stored log, the labelers'
+    /// reputations read, the core's settlement stored if neither moved meanwhile.
+    async fn settle_once(&self, experiment_id: B256, now: u64) -> AppResult<Settlement> {
+        let (mut live, writer) = self.hold(experiment_id, "settle").await?;
+        // The log is given back before the reads below (see `LogWriter`); the store checks at
+        // settlement that it has not grown since.
+        writer.release().await;
+        let cached = live.as_mut().expect("held live");
+        let labelers: Vec<Address> =
+            cached.experiment.batches().iter().map(|b| b.labeler).collect();
+        let before = self.store().reputations(&labelers).await?;
+        let record = cached.experiment.settle(&before, now)?;
+        let mut updated: BTreeMap<Address, Reputation> = BTreeMap::new();
+        for result in &record.settlement.labelers {
+            let mut reputation = before.get(&result.labeler).copied().unwrap_or_default();
+            reputation.update(result);
+            updated.insert(result.labeler, reputation);
+        }
+        // The settlement's labelers are the batches' ones, whose reputations `before` holds.
+        match self.store().settle(experiment_id, &record, cached.seen, &before, &updated).await {
+            Ok(()) => Ok(record.settlement),
+            Err(e) => {
+                // The core settled in memory what the store did not.
+                *live = None;
+                Err(persist_failed(e))
+            }
+        }
     }
 
     /// One pass of the scheduler: marks experiments whose commit deadline passed as revealing,
     /// and settles those whose reveal deadline passed. Errors are logged; the next pass tries
     /// again.
     pub async fn tick(&self) {
+        // One process among those sharing the store runs the passes: it holds the lease and
+        // renews it at every tick; when it dies, another takes over once the lease expires.
+        let ttl = self.config().scheduler_lease.as_millis() as u64;
+        match self.store().lease(SCHEDULER_LEASE, &self.0.instance, system_now_ms(), ttl).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "scheduler cannot renew its lease");
+                return;
+            }
+        }
         let now = self.now();
         let live = match self.store().experiments_in(&[Phase::Open, Phase::Revealing]).await {
             Ok(rows) => rows,

@@ -4,7 +4,7 @@
 use crate::error::{AppError, AppResult};
 use plumbline_core::experiment::Experiment;
 use plumbline_core::{Address, B256};
-use plumbline_store::{ExperimentRow, Store};
+use plumbline_store::{ExperimentRow, LogPosition, Store};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,6 +39,9 @@ pub struct Config {
     pub challenge_secs: u64,
     /// How often the scheduler looks for deadlines that passed.
     pub tick: Duration,
+    /// How long the scheduler's lease lasts unrenewed: when several processes share the
+    /// store, one runs the scheduler, and another takes over this long after it died.
+    pub scheduler_lease: Duration,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             session_secs: 24 * 3600,
             challenge_secs: 600,
             tick: Duration::from_secs(1),
+            scheduler_lease: Duration::from_secs(5),
         }
     }
 }
@@ -68,6 +72,12 @@ pub struct Clock {
 
 fn system_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Wall-clock milliseconds, whatever the protocol clock says: leases measure how long a
+/// process has been silent, which a test clock must not change.
+pub(crate) fn system_now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Clock {
@@ -130,10 +140,18 @@ pub(crate) type LiveSlot = Arc<Live>;
 pub(crate) struct Live {
     /// The core experiment. `None` until first use, and again after a write failed to
     /// persist: the next use rebuilds it from the stored log.
-    pub(crate) experiment: tokio::sync::Mutex<Option<Experiment>>,
+    pub(crate) experiment: Arc<tokio::sync::Mutex<Option<Cached>>>,
     /// Commits and reveals that arrived while a group was being written (see
     /// `AppState::append`).
     pub(crate) appends: Mutex<Appends>,
+}
+
+/// A live experiment in memory and how far into its stored log it has read. Other processes
+/// on the same store may have appended since; every use first catches up (see
+/// `AppState::hold`).
+pub(crate) struct Cached {
+    pub(crate) experiment: Experiment,
+    pub(crate) seen: LogPosition,
 }
 
 /// The queue of a live experiment's group writes.
@@ -156,6 +174,8 @@ pub(crate) struct Inner {
     pub(crate) live: Mutex<HashMap<B256, LiveSlot>>,
     /// Settlements update reputations shared across experiments, so they run one at a time.
     pub(crate) settle_lock: tokio::sync::Mutex<()>,
+    /// This process's name among those sharing the store (holder of the scheduler's lease).
+    pub(crate) instance: String,
     rate: RateLimiter,
 }
 
@@ -173,6 +193,10 @@ impl AppState {
             config,
             live: Mutex::new(HashMap::new()),
             settle_lock: tokio::sync::Mutex::new(()),
+            instance: random_b256().map_or_else(
+                |_| format!("{}-{}", std::process::id(), system_now_ms()),
+                |id| id.to_string(),
+            ),
             rate,
         }))
     }

@@ -1,5 +1,5 @@
-//! Shared test harness: a router over a temporary SQLite file with a test clock, a request
-//! helper, and sign-in.
+//! Shared test harness: a router over a temporary SQLite file (or, for replicas, several over
+//! one fresh PostgreSQL schema) with a test clock, a request helper, and sign-in.
 
 #![allow(dead_code)]
 
@@ -11,7 +11,7 @@ use plumbline_core::client::LabelerKey;
 use plumbline_core::eip712::{personal_hash, sign_hash};
 use plumbline_core::{Address, B256};
 use plumbline_server::{AppState, Config, app};
-use plumbline_store::SqliteStore;
+use plumbline_store::{PgStore, SqliteStore};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,27 +58,101 @@ pub fn config() -> Config {
     }
 }
 
-/// A server under test.
+/// A server under test over its own SQLite file.
 pub struct Harness {
     pub db: TempDb,
-    pub state: AppState,
-    pub app: Router,
+    pub server: Server,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Server;
+
+    fn deref(&self) -> &Server {
+        &self.server
+    }
 }
 
 impl Harness {
     pub async fn new(config: Config) -> Harness {
         let db = TempDb::new();
-        let (state, app) = open(&db, config).await;
-        Harness { db, state, app }
+        let server = open(&db, config).await;
+        Harness { db, server }
     }
 
     /// A new server over the same database, as after a restart.
     pub async fn restart(&mut self, config: Config) {
-        let (state, app) = open(&self.db, config).await;
-        self.state = state;
-        self.app = app;
+        self.server = open(&self.db, config).await;
+    }
+}
+
+/// A fresh schema in the PostgreSQL test database (`PLUMBLINE_TEST_POSTGRES`, by default
+/// `postgres://postgres@127.0.0.1:5432/test`), dropped with everything in it when dropped.
+/// Unreachable PostgreSQL fails the test.
+pub struct TempSchema {
+    url: String,
+    schema: String,
+}
+
+impl TempSchema {
+    pub async fn fresh() -> TempSchema {
+        use sqlx::Connection;
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let url = std::env::var("PLUMBLINE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let schema = format!("plumbline_server_test_{}_{n}_{nanos}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {url} is unreachable ({e}): run crates/store/ci-postgres.sh")
+        });
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        TempSchema { url, schema }
     }
 
+    /// A server over the schema with its own connections and memory, as one of several
+    /// processes on one database.
+    pub async fn replica(&self, config: Config) -> Server {
+        use std::str::FromStr;
+        let options = sqlx::postgres::PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", self.schema.as_str())]);
+        let store = PgStore::open_with(options).await.expect("the test schema opens");
+        let state = AppState::new(Arc::new(store), config);
+        let app = app(state.clone());
+        Server { state, app }
+    }
+}
+
+impl Drop for TempSchema {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        // Dropped inside the test's runtime: drop the schema from a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                        let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                        let _ = sqlx::query(&drop).execute(&mut conn).await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A running server: its state and its router.
+pub struct Server {
+    pub state: AppState,
+    pub app: Router,
+}
+
+impl Server {
     /// Sends a request; the body is JSON when given as a value.
     pub async fn call(
         &self,
@@ -166,11 +240,11 @@ impl Harness {
     }
 }
 
-async fn open(db: &TempDb, config: Config) -> (AppState, Router) {
+async fn open(db: &TempDb, config: Config) -> Server {
     let store = SqliteStore::open(&db.0).await.expect("the test database opens");
     let state = AppState::new(Arc::new(store), config);
     let app = app(state.clone());
-    (state, app)
+    Server { state, app }
 }
 
 /// An EIP-191 personal signature, as a wallet's `personal_sign` makes it, in 0x hex.
