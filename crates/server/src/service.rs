@@ -12,11 +12,11 @@
 //! the lot) and only then answers each. Nobody is answered, and nobody else sees the in-memory
 //! state, before the group is on disk, exactly as when each write went alone.
 
+use crate::chain::domain_of;
 use crate::error::{AppError, AppResult};
-use crate::state::{AppState, TIME_MAX, random_b256};
+use crate::state::{AppState, TIME_MAX};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
-use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::experiment::{Accepted, Experiment};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::{CommitEntry, JoinEntry, RevealEntry};
@@ -105,8 +105,8 @@ impl AppState {
                 "spec field `reveal_deadline`: must be at most {TIME_MAX}"
             )));
         }
-        let experiment =
-            NewExperiment { experiment_id: random_b256()?, creator, spec, created_at: now };
+        let (experiment_id, market) = self.new_experiment_id(creator)?;
+        let experiment = NewExperiment { experiment_id, creator, spec, market, created_at: now };
         self.store().create_experiment(&experiment).await?;
         self.experiment_row(experiment.experiment_id).await
     }
@@ -136,13 +136,8 @@ impl AppState {
         }
         let tasks = task::parse_jsonl(text, &row.spec.question.kind)?;
         // Building the core experiment checks every gold answer against the question.
-        Experiment::new(
-            experiment_id,
-            EMBEDDED_CHAIN_ID,
-            VERIFYING_CONTRACT,
-            row.spec,
-            tasks.clone(),
-        )?;
+        let (chain_id, contract) = domain_of(&row);
+        Experiment::new(experiment_id, chain_id, contract, row.spec, tasks.clone())?;
         self.store().import_tasks(experiment_id, &tasks, now).await?;
         Ok(task::summarize(&tasks))
     }
@@ -156,7 +151,11 @@ impl AppState {
     ) -> AppResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
-        self.store().fund(experiment_id, now).await?;
+        if row.market.is_some() {
+            self.fund_on_chain(&row, now).await?;
+        } else {
+            self.store().fund(experiment_id, now).await?;
+        }
         self.experiment_row(experiment_id).await
     }
 
@@ -172,9 +171,9 @@ impl AppState {
         let slot = self.slot(experiment_id);
         let mut live = slot.experiment.lock().await;
         let tasks = self.store().tasks(experiment_id).await?;
-        let mut experiment =
-            Experiment::new(experiment_id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec, tasks)?;
-        let seed = random_b256()?;
+        let (chain_id, contract) = domain_of(&row);
+        let mut experiment = Experiment::new(experiment_id, chain_id, contract, row.spec, tasks)?;
+        let seed = crate::state::random_b256()?;
         experiment.open(seed, row.funded, now)?;
         self.store().open(experiment_id, seed, now).await?;
         *live = Some(experiment);
@@ -191,6 +190,12 @@ impl AppState {
     ) -> AppResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
+        if row.market.is_some() && row.funded {
+            return Err(AppError::conflict(
+                "cannot cancel: the pool is escrowed on chain, where it returns to the creator \
+                 only once the experiment is abandoned",
+            ));
+        }
         self.store().cancel(experiment_id, now).await?;
         self.forget(experiment_id);
         self.experiment_row(experiment_id).await
@@ -211,9 +216,9 @@ impl AppState {
         let broken = |what: String| {
             AppError::internal(format!("experiment {id}: stored log fails replay: {what}"))
         };
-        let mut experiment =
-            Experiment::new(id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec.clone(), tasks)
-                .map_err(|e| broken(e.to_string()))?;
+        let (chain_id, contract) = domain_of(row);
+        let mut experiment = Experiment::new(id, chain_id, contract, row.spec.clone(), tasks)
+            .map_err(|e| broken(e.to_string()))?;
         experiment.open(seed, true, opened_at).map_err(|e| broken(e.to_string()))?;
         for entry in &log.joins {
             let batch = experiment
@@ -302,9 +307,10 @@ impl AppState {
         self.with_live(experiment_id, "join", async |experiment| {
             // The balance is checked before the core assigns a batch, so that this common
             // refusal leaves the in-memory state untouched; the store checks it again inside
-            // its transaction.
+            // its transaction. A chain experiment's stake is checked against the market.
+            let on_chain = self.check_chain_stake(experiment_id, join).await?;
             let balances = store.balances(join.labeler).await?;
-            if balances.available < join.stake {
+            if !on_chain && balances.available < join.stake {
                 return Err(StoreError::InsufficientFunds {
                     account: format!("available:{}", join.labeler),
                     available: balances.available,

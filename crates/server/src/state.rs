@@ -39,6 +39,9 @@ pub struct Config {
     pub challenge_secs: u64,
     /// How often the scheduler looks for deadlines that passed.
     pub tick: Duration,
+    /// Chain mode: experiments keep their money in this market instead of the embedded
+    /// ledger. `None` for the embedded ledger.
+    pub chain: Option<crate::chain::ChainConfig>,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             session_secs: 24 * 3600,
             challenge_secs: 600,
             tick: Duration::from_secs(1),
+            chain: None,
         }
     }
 }
