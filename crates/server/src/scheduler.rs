@@ -1,6 +1,7 @@
 //! The background scheduler: at every tick it moves experiments past their commit deadline to
 //! revealing and settles those past their reveal deadline (exactly once; the store refuses a
-//! second settlement).
+//! second settlement). In chain mode the relayer's pass follows (`chain::relay`), so a
+//! settlement is posted on chain in the tick that stored it.
 
 use crate::state::AppState;
 use tokio::task::JoinHandle;
@@ -13,7 +14,11 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            state.tick().await;
+            // One process among those sharing the store runs the passes (see `AppState::leads`).
+            if state.leads().await {
+                state.tick().await;
+                state.relay_tick().await;
+            }
         }
     })
 }

@@ -12,11 +12,11 @@
 //! the lot) and only then answers each. Nobody is answered, and nobody else sees the in-memory
 //! state, before the group is on disk, exactly as when each write went alone.
 
+use crate::chain::domain_of;
 use crate::error::{AppError, AppResult};
-use crate::state::{AppState, Cached, TIME_MAX, random_b256, system_now_ms};
+use crate::state::{AppState, Cached, TIME_MAX, system_now_ms};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
-use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::experiment::{Accepted, Experiment};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::{CommitEntry, JoinEntry, RevealEntry};
@@ -142,8 +142,8 @@ impl AppState {
                 "spec field `reveal_deadline`: must be at most {TIME_MAX}"
             )));
         }
-        let experiment =
-            NewExperiment { experiment_id: random_b256()?, creator, spec, created_at: now };
+        let (experiment_id, market) = self.new_experiment_id(creator)?;
+        let experiment = NewExperiment { experiment_id, creator, spec, market, created_at: now };
         self.store().create_experiment(&experiment).await?;
         self.experiment_row(experiment.experiment_id).await
     }
@@ -173,13 +173,8 @@ impl AppState {
         }
         let tasks = task::parse_jsonl(text, &row.spec.question.kind)?;
         // Building the core experiment checks every gold answer against the question.
-        Experiment::new(
-            experiment_id,
-            EMBEDDED_CHAIN_ID,
-            VERIFYING_CONTRACT,
-            row.spec,
-            tasks.clone(),
-        )?;
+        let (chain_id, contract) = domain_of(&row);
+        Experiment::new(experiment_id, chain_id, contract, row.spec, tasks.clone())?;
         self.store().import_tasks(experiment_id, &tasks, now).await?;
         Ok(task::summarize(&tasks))
     }
@@ -193,7 +188,11 @@ impl AppState {
     ) -> AppResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
-        self.store().fund(experiment_id, now).await?;
+        if row.market.is_some() {
+            self.fund_on_chain(&row, now).await?;
+        } else {
+            self.store().fund(experiment_id, now).await?;
+        }
         self.experiment_row(experiment_id).await
     }
 
@@ -209,9 +208,9 @@ impl AppState {
         let slot = self.slot(experiment_id);
         let mut live = slot.experiment.lock().await;
         let tasks = self.store().tasks(experiment_id).await?;
-        let mut experiment =
-            Experiment::new(experiment_id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec, tasks)?;
-        let seed = random_b256()?;
+        let (chain_id, contract) = domain_of(&row);
+        let mut experiment = Experiment::new(experiment_id, chain_id, contract, row.spec, tasks)?;
+        let seed = crate::state::random_b256()?;
         experiment.open(seed, row.funded, now)?;
         self.store().open(experiment_id, seed, now).await?;
         *live = Some(Cached { experiment, seen: LogPosition::default() });
@@ -228,6 +227,12 @@ impl AppState {
     ) -> AppResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
+        if row.market.is_some() && row.funded {
+            return Err(AppError::conflict(
+                "cannot cancel: the pool is escrowed on chain, where it returns to the creator \
+                 only once the experiment is abandoned",
+            ));
+        }
         self.store().cancel(experiment_id, now).await?;
         self.forget(experiment_id);
         self.experiment_row(experiment_id).await
@@ -245,9 +250,9 @@ impl AppState {
         };
         let tasks = self.store().tasks(id).await?;
         let log = self.store().log(id).await?;
-        let mut experiment =
-            Experiment::new(id, EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT, row.spec.clone(), tasks)
-                .map_err(|e| broken_log(id, e.to_string()))?;
+        let (chain_id, contract) = domain_of(row);
+        let mut experiment = Experiment::new(id, chain_id, contract, row.spec.clone(), tasks)
+            .map_err(|e| broken_log(id, e.to_string()))?;
         experiment.open(seed, true, opened_at).map_err(|e| broken_log(id, e.to_string()))?;
         replay(&mut experiment, &log).map_err(|what| broken_log(id, what))?;
         Ok(Cached { experiment, seen: log.end(LogPosition::default()) })
@@ -334,9 +339,11 @@ impl AppState {
     ) -> AppResult<(Batch, bool)> {
         // The balance is checked before the core assigns a batch, so that this common refusal
         // leaves the in-memory state untouched; the store checks it again inside its
-        // transaction. Both reads come before the log is held (see `LogWriter`).
+        // transaction. A chain experiment's stake is checked against the market. These reads
+        // come before the log is held (see `LogWriter`).
+        let on_chain = self.check_chain_stake(experiment_id, join).await?;
         let balances = self.store().balances(join.labeler).await?;
-        if balances.available < join.stake {
+        if !on_chain && balances.available < join.stake {
             return Err(StoreError::InsufficientFunds {
                 account: format!("available:{}", join.labeler),
                 available: balances.available,
@@ -659,21 +666,24 @@ impl AppState {
         }
     }
 
+    /// Whether this process runs the scheduler now: of the processes sharing the store, the
+    /// one holding its lease, which it renews at every tick; when it dies, another takes over
+    /// once the lease expires.
+    pub async fn leads(&self) -> bool {
+        let ttl = self.config().scheduler_lease.as_millis() as u64;
+        match self.store().lease(SCHEDULER_LEASE, &self.0.instance, system_now_ms(), ttl).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::error!(error = %e, "scheduler cannot renew its lease");
+                false
+            }
+        }
+    }
+
     /// One pass of the scheduler: marks experiments whose commit deadline passed as revealing,
     /// and settles those whose reveal deadline passed. Errors are logged; the next pass tries
     /// again.
     pub async fn tick(&self) {
-        // One process among those sharing the store runs the passes: it holds the lease and
-        // renews it at every tick; when it dies, another takes over once the lease expires.
-        let ttl = self.config().scheduler_lease.as_millis() as u64;
-        match self.store().lease(SCHEDULER_LEASE, &self.0.instance, system_now_ms(), ttl).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "scheduler cannot renew its lease");
-                return;
-            }
-        }
         let now = self.now();
         let live = match self.store().experiments_in(&[Phase::Open, Phase::Revealing]).await {
             Ok(rows) => rows,

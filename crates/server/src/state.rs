@@ -42,6 +42,9 @@ pub struct Config {
     /// How long the scheduler's lease lasts unrenewed: when several processes share the
     /// store, one runs the scheduler, and another takes over this long after it died.
     pub scheduler_lease: Duration,
+    /// Chain mode: experiments keep their money in this market instead of the embedded
+    /// ledger. `None` for the embedded ledger.
+    pub chain: Option<crate::chain::ChainConfig>,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             challenge_secs: 600,
             tick: Duration::from_secs(1),
             scheduler_lease: Duration::from_secs(5),
+            chain: None,
         }
     }
 }

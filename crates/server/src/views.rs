@@ -1,9 +1,8 @@
 //! The JSON shapes the API answers with (`EXPERIMENT`, `BATCH`, ...), built from stored rows
 //! and core values.
 
-use crate::service::{VERIFYING_CONTRACT, phase_at};
+use crate::service::phase_at;
 use plumbline_core::assign::{Assigner, Batch, JoinRequest, seed_hash};
-use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::PublicRecord;
 use plumbline_core::spec::ExperimentSpec;
@@ -69,8 +68,8 @@ impl ExperimentView {
             seed_hash: row.seed.map(seed_hash),
             commit_deadline: row.spec.commit_deadline,
             reveal_deadline: row.spec.reveal_deadline,
-            chain_id: EMBEDDED_CHAIN_ID,
-            verifying_contract: VERIFYING_CONTRACT,
+            chain_id: crate::chain::domain_of(&row).0,
+            verifying_contract: crate::chain::domain_of(&row).1,
             spec: row.spec,
         }
     }

@@ -10,6 +10,7 @@ use plumbline_core::B256;
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712::embedded_domain;
 use plumbline_core::label::Label;
+use plumbline_core::merkle::{self, payout_leaf};
 use plumbline_core::record::{PublicRecord, audit};
 use plumbline_core::settle::Settlement;
 use plumbline_server::demo::{DEMO_TASKS, demo_spec};
@@ -239,6 +240,19 @@ async fn the_whole_lifecycle_over_http() {
     let report = audit(&record).expect("the server's record passes audit");
     assert_eq!((report.joins, report.commits, report.reveals), (5, 5, 5));
     assert_eq!(record.settlement, settlement);
+
+    // Each payout's proof, as a claim on chain takes it, leads to the settlement's root.
+    for l in &settlement.labelers {
+        let path = format!("/experiments/{id}/payouts/{}", l.labeler);
+        let (status, payout) = h.call("GET", &path, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{payout}");
+        assert_eq!(payout["amount"], l.payout.to_string());
+        let proof: Vec<B256> = serde_json::from_value(payout["proof"].clone()).unwrap();
+        let leaf = payout_leaf(l.labeler, plumbline_core::U256::from(l.payout));
+        assert!(merkle::verify(settlement.payout_root, leaf, &proof), "{payout}");
+    }
+    let stranger = format!("/experiments/{id}/payouts/0x{}", "77".repeat(20));
+    assert_eq!(h.call("GET", &stranger, None, None).await.0, StatusCode::NOT_FOUND);
 
     // Money: every labeler got its payout, nothing stays locked, the creator got the refund.
     for l in &settlement.labelers {

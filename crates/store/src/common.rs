@@ -4,7 +4,9 @@
 //! decode the same data the same way and judge a ledger by the same rules.
 
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
-use crate::{Challenge, ExperimentRow, LogPosition, Result, Session, StoreError};
+use crate::{
+    ChainRelay, Challenge, ExperimentRow, LogPosition, OnChain, Result, Session, StoreError,
+};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::reputation::Reputation;
 use plumbline_core::{Address, Amount, B256, U256};
@@ -174,6 +176,14 @@ pub(crate) fn experiment_row(row: &impl Fields) -> Result<ExperimentRow> {
         settled_at: row.opt_int("settled_at")?.map(from_sql_int).transpose()?,
         task_count: from_sql_int(row.int("task_count")?)?,
         gold_count: from_sql_int(row.int("gold_count")?)?,
+        market: match (row.opt_int("chain_id")?, row.opt_text("market")?) {
+            (Some(chain_id), Some(market)) => Some(OnChain {
+                chain_id: from_sql_int(chain_id)?,
+                market: parse(&market, "market")?,
+            }),
+            (None, None) => None,
+            _ => return Err(corrupt("an experiment has a chain id or a market, not both")),
+        },
         created_at: from_sql_int(row.int("created_at")?)?,
         log: LogPosition {
             joins: from_sql_int(row.int("log_joins")?)?,
@@ -181,6 +191,71 @@ pub(crate) fn experiment_row(row: &impl Fields) -> Result<ExperimentRow> {
             reveals: from_sql_int(row.int("log_reveals")?)?,
         },
     })
+}
+
+pub(crate) fn chain_relay_row(row: &impl Fields) -> Result<ChainRelay> {
+    let hash = |column: &str| -> Result<Option<B256>> {
+        row.opt_text(column)?.map(|h| parse(&h, "transaction hash")).transpose()
+    };
+    let time = |column: &str| -> Result<Option<u64>> {
+        row.opt_int(column)?.map(from_sql_int).transpose()
+    };
+    Ok(ChainRelay {
+        experiment_id: parse(&row.text("chain_relay_id")?, "experiment id")?,
+        from_block: from_sql_int(row.int("from_block")?)?,
+        joins_relayed: from_sql_int(row.int("joins_relayed")?)?,
+        commits_relayed: from_sql_int(row.int("commits_relayed")?)?,
+        last_join_tx: hash("last_join_tx")?,
+        last_commit_tx: hash("last_commit_tx")?,
+        settle_tx: hash("settle_tx")?,
+        settled_at: time("settled_at")?,
+        distribute_tx: hash("distribute_tx")?,
+        distributed_at: time("distributed_at")?,
+        refund_tx: hash("refund_tx")?,
+        refunded_at: time("refunded_at")?,
+        updated_at: from_sql_int(row.int("updated_at")?)?,
+    })
+}
+
+/// Refuses relayer state that would undo progress: a cursor moving back, a recorded
+/// transaction replaced or forgotten.
+pub(crate) fn check_relay_progress(before: &ChainRelay, after: &ChainRelay) -> Result<()> {
+    if after.joins_relayed < before.joins_relayed || after.commits_relayed < before.commits_relayed
+    {
+        return Err(StoreError::Conflict(format!(
+            "relay cursors cannot move back: joins {} -> {}, commits {} -> {}",
+            before.joins_relayed,
+            after.joins_relayed,
+            before.commits_relayed,
+            after.commits_relayed
+        )));
+    }
+    for (what, was, is) in [
+        ("settle", before.settle_tx, after.settle_tx),
+        ("distribute", before.distribute_tx, after.distribute_tx),
+        ("refund", before.refund_tx, after.refund_tx),
+    ] {
+        if was.is_some() && was != is {
+            return Err(StoreError::Conflict(format!(
+                "the {what} transaction is already recorded as {}",
+                was.expect("checked")
+            )));
+        }
+    }
+    if after.from_block != before.from_block {
+        return Err(StoreError::Conflict("the relay's first block cannot change".into()));
+    }
+    Ok(())
+}
+
+/// A transaction hash as stored.
+pub(crate) fn opt_hex(value: Option<B256>) -> Option<String> {
+    value.map(|v| hex(v.as_slice()))
+}
+
+/// An optional time as stored.
+pub(crate) fn opt_sql_int(value: Option<u64>) -> Result<Option<i64>> {
+    value.map(sql_int).transpose()
 }
 
 pub(crate) fn challenge_row(row: &impl Fields) -> Result<Challenge> {
@@ -390,8 +465,20 @@ impl LedgerCheck {
         }
     }
 
-    /// One experiment: its escrow must hold what its state says.
+    /// One experiment: its escrow must hold what its state says. A chain experiment's pool and
+    /// stakes are the market contract's, so the ledger holds none of them.
     pub(crate) fn experiment(&mut self, e: &ExperimentRow) {
+        if e.market.is_some() {
+            self.stake_of.insert(e.experiment_id, 0);
+            let escrow = LedgerAccount::Escrow(e.experiment_id);
+            let actual = self.balances.get(&escrow).copied().unwrap_or_default();
+            if !actual.is_zero() {
+                self.problems.push(format!(
+                    "{escrow} holds {actual}; a chain experiment's escrow is on chain"
+                ));
+            }
+            return;
+        }
         self.stake_of.insert(e.experiment_id, e.spec.stake_per_batch);
         let holds = e.funded && matches!(e.phase, Phase::Draft | Phase::Open | Phase::Revealing);
         let expected = if holds { U256::from(e.spec.reward_pool) } else { U256::ZERO };

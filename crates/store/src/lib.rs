@@ -86,8 +86,54 @@ pub struct NewExperiment {
     pub creator: Address,
     /// The validated spec.
     pub spec: ExperimentSpec,
+    /// The market contract holding its money, or `None` for the embedded ledger.
+    pub market: Option<OnChain>,
     /// When it was created.
     pub created_at: u64,
+}
+
+/// Where an experiment's money is held on an EVM chain: its pool and stakes are in the market
+/// contract, and the embedded ledger moves none of it. Also the EIP-712 domain its messages are
+/// signed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnChain {
+    /// The chain's id.
+    pub chain_id: u64,
+    /// The `PlumblineMarket` contract.
+    pub market: Address,
+}
+
+/// The relayer's progress on one chain experiment, what it needs to resume after a crash:
+/// cursors into the experiment's log (everything before them is on chain) and the
+/// transactions that settled, distributed and refunded it, each sent once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainRelay {
+    /// The experiment.
+    pub experiment_id: B256,
+    /// The block from which the indexer reads the market's events for it.
+    pub from_block: u64,
+    /// Joins, in log order, whose stakes are locked on chain.
+    pub joins_relayed: u64,
+    /// Commits, in log order, recorded on chain (by the relayer or by their labelers).
+    pub commits_relayed: u64,
+    /// The latest stake-lock relay.
+    pub last_join_tx: Option<B256>,
+    /// The latest commit relay.
+    pub last_commit_tx: Option<B256>,
+    /// The transaction that posted the settlement.
+    pub settle_tx: Option<B256>,
+    /// When it was posted.
+    pub settled_at: Option<u64>,
+    /// The transaction that paid every payout.
+    pub distribute_tx: Option<B256>,
+    /// When it was paid.
+    pub distributed_at: Option<u64>,
+    /// The transaction that refunded the rest to the creator.
+    pub refund_tx: Option<B256>,
+    /// When it was refunded.
+    pub refunded_at: Option<u64>,
+    /// When this state last changed.
+    pub updated_at: u64,
 }
 
 /// An experiment as stored.
@@ -114,6 +160,8 @@ pub struct ExperimentRow {
     pub task_count: u64,
     /// Gold tasks among them.
     pub gold_count: u64,
+    /// The market contract holding its money, or `None` for the embedded ledger.
+    pub market: Option<OnChain>,
     /// When it was created.
     pub created_at: u64,
     /// How far its protocol log goes.
@@ -257,13 +305,15 @@ pub trait Store: Send + Sync + 'static {
     async fn tasks(&self, experiment_id: B256) -> Result<Vec<Task>>;
 
     /// Moves the reward pool from the creator's available balance into the experiment's
-    /// escrow. The experiment must be an unfunded draft.
+    /// escrow. The experiment must be an unfunded draft. A chain experiment's pool is escrowed
+    /// by the market contract (the caller verified it there): it is only marked funded.
     async fn fund(&self, experiment_id: B256, now: u64) -> Result<()>;
 
     /// Draft → Open with the assignment seed. The experiment must be a funded draft.
     async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()>;
 
-    /// Draft → Cancelled, refunding the escrow to the creator if it was funded.
+    /// Draft → Cancelled, refunding the escrow to the creator if it was funded (a chain
+    /// experiment's escrow is the contract's, and stays there).
     async fn cancel(&self, experiment_id: B256, now: u64) -> Result<()>;
 
     /// Moves the stored phase from `from` to `to`; false when it was not in `from`.
@@ -284,7 +334,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends a join to the log and locks its stake (available → locked) in one transaction,
     /// if the log is still at `seen`. Fails with [`StoreError::InsufficientFunds`] when the
-    /// labeler cannot cover the stake.
+    /// labeler cannot cover the stake. A chain experiment's stakes are locked by the market
+    /// contract: its joins lock nothing here.
     async fn append_join(
         &self,
         experiment_id: B256,
@@ -333,7 +384,8 @@ pub trait Store: Send + Sync + 'static {
     /// Settles an experiment once: stores the settlement and its public record, moves the
     /// money as the settlement says (stakes returned or slashed, rewards paid from escrow,
     /// burns, the refund to the creator), writes the labelers' `updated` reputations and marks
-    /// it settled, all in one transaction. A second settlement is a conflict. The settlement
+    /// it settled, all in one transaction. A second settlement is a conflict. A chain
+    /// experiment's money moves on chain: its settlement moves nothing here. The settlement
     /// was computed from the log up to `seen` and the reputations `read` (absent: none
     /// stored); if the log has grown since, or a stored reputation differs because another
     /// experiment settled meanwhile, it is refused as [`StoreError::Stale`].
@@ -367,4 +419,11 @@ pub trait Store: Send + Sync + 'static {
     /// Closes the store's connections, waiting for writes in progress to finish. Later calls
     /// fail.
     async fn close(&self);
+
+    /// The relayer's state of a chain experiment, once its escrow was verified.
+    async fn chain_relay(&self, experiment_id: B256) -> Result<Option<ChainRelay>>;
+
+    /// Stores the relayer's state of a chain experiment. Cursors never move back and a
+    /// recorded transaction is never replaced: such a write is a conflict and changes nothing.
+    async fn put_chain_relay(&self, relay: &ChainRelay) -> Result<()>;
 }

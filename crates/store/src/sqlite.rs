@@ -9,15 +9,15 @@
 //! serial, that round trip between threads cost as much as the write itself.
 
 use crate::common::{
-    Fields, LIVE, LedgerCheck, balance_of, challenge_row, check_cover, corrupt, expect_log,
-    expect_next_batch, expect_phase, expect_reputations, experiment_row, from_json, from_sql_int,
-    is_unique_violation, next_entry, parse, phase_name, session_row, sql_int, to_json,
-    transfer_row, u256,
+    Fields, LIVE, LedgerCheck, balance_of, chain_relay_row, challenge_row, check_cover,
+    check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase, expect_reputations,
+    experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, opt_hex, opt_sql_int,
+    parse, phase_name, session_row, sql_int, to_json, transfer_row, u256,
 };
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
 use crate::{
-    Balances, Challenge, ExperimentLog, ExperimentRow, LogPosition, LogWriter, NewExperiment,
-    Result, Session, Store, StoreError, StoredCommit,
+    Balances, ChainRelay, Challenge, ExperimentLog, ExperimentRow, LogPosition, LogWriter,
+    NewExperiment, Result, Session, Store, StoreError, StoredCommit,
 };
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
@@ -415,7 +415,8 @@ impl Store for SqliteStore {
         let spec = &experiment.spec;
         let inserted = sqlx::query(
             "INSERT INTO experiments (experiment_id, creator, title, spec, phase, funded, \
-             commit_deadline, reveal_deadline, created_at) VALUES (?, ?, ?, ?, 'draft', 0, ?, ?, ?)",
+             commit_deadline, reveal_deadline, chain_id, market, created_at) \
+             VALUES (?, ?, ?, ?, 'draft', 0, ?, ?, ?, ?, ?)",
         )
         .bind(hex(experiment.experiment_id.as_slice()))
         .bind(hex(experiment.creator.as_slice()))
@@ -423,6 +424,8 @@ impl Store for SqliteStore {
         .bind(spec.to_json())
         .bind(sql_int(spec.commit_deadline)?)
         .bind(sql_int(spec.reveal_deadline)?)
+        .bind(experiment.market.map(|m| sql_int(m.chain_id)).transpose()?)
+        .bind(experiment.market.map(|m| hex(m.market.as_slice())))
         .bind(sql_int(experiment.created_at)?)
         .execute(&mut *tx)
         .await;
@@ -526,16 +529,18 @@ impl Store for SqliteStore {
         if row.funded {
             return Err(StoreError::Conflict("the experiment is already funded".into()));
         }
-        transfer(
-            &mut tx,
-            LedgerAccount::Available(row.creator),
-            LedgerAccount::Escrow(experiment_id),
-            row.spec.reward_pool,
-            TransferKind::Fund,
-            Some(experiment_id),
-            now,
-        )
-        .await?;
+        if row.market.is_none() {
+            transfer(
+                &mut tx,
+                LedgerAccount::Available(row.creator),
+                LedgerAccount::Escrow(experiment_id),
+                row.spec.reward_pool,
+                TransferKind::Fund,
+                Some(experiment_id),
+                now,
+            )
+            .await?;
+        }
         sqlx::query("UPDATE experiments SET funded = 1 WHERE experiment_id = ?")
             .bind(hex(experiment_id.as_slice()))
             .execute(&mut *tx)
@@ -572,7 +577,7 @@ impl Store for SqliteStore {
         let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &[Phase::Draft], "cancel")?;
-        if row.funded {
+        if row.funded && row.market.is_none() {
             transfer(
                 &mut tx,
                 LedgerAccount::Escrow(experiment_id),
@@ -692,16 +697,18 @@ impl Store for SqliteStore {
             .bind(hex(experiment_id.as_slice()))
             .execute(&mut *tx)
             .await?;
-        transfer(
-            &mut tx,
-            LedgerAccount::Available(labeler),
-            LedgerAccount::Locked(labeler),
-            stake,
-            TransferKind::StakeLock,
-            Some(experiment_id),
-            entry.at,
-        )
-        .await?;
+        if row.market.is_none() {
+            transfer(
+                &mut tx,
+                LedgerAccount::Available(labeler),
+                LedgerAccount::Locked(labeler),
+                stake,
+                TransferKind::StakeLock,
+                Some(experiment_id),
+                entry.at,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -828,15 +835,17 @@ impl Store for SqliteStore {
             }
             other => other?,
         };
-        for m in ledger::settlement_movements(experiment_id, row.creator, &record.settlement) {
-            transfer(&mut tx, m.debit, m.credit, m.amount, m.kind, Some(experiment_id), now)
-                .await?;
-        }
-        let left = ledger_balance(&mut tx, &LedgerAccount::Escrow(experiment_id)).await?;
-        if left != 0 {
-            return Err(corrupt(format!(
-                "settling experiment {experiment_id} would leave {left} in its escrow"
-            )));
+        if row.market.is_none() {
+            for m in ledger::settlement_movements(experiment_id, row.creator, &record.settlement) {
+                transfer(&mut tx, m.debit, m.credit, m.amount, m.kind, Some(experiment_id), now)
+                    .await?;
+            }
+            let left = ledger_balance(&mut tx, &LedgerAccount::Escrow(experiment_id)).await?;
+            if left != 0 {
+                return Err(corrupt(format!(
+                    "settling experiment {experiment_id} would leave {left} in its escrow"
+                )));
+            }
         }
         for (address, reputation) in updated {
             sqlx::query(
@@ -945,5 +954,64 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(check.finish())
+    }
+
+    async fn chain_relay(&self, experiment_id: B256) -> Result<Option<ChainRelay>> {
+        let row = sqlx::query("SELECT * FROM chain_relays WHERE chain_relay_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(chain_relay_row).transpose()
+    }
+
+    async fn put_chain_relay(&self, relay: &ChainRelay) -> Result<()> {
+        let id = hex(relay.experiment_id.as_slice());
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
+        let row = experiment_in(&mut tx, relay.experiment_id).await?;
+        if row.market.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "experiment {} is on the embedded ledger, not on chain",
+                relay.experiment_id
+            )));
+        }
+        let before = sqlx::query("SELECT * FROM chain_relays WHERE chain_relay_id = ?")
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(before) = before {
+            check_relay_progress(&chain_relay_row(&before)?, relay)?;
+        }
+        sqlx::query(
+            "INSERT INTO chain_relays (chain_relay_id, from_block, joins_relayed, \
+             commits_relayed, last_join_tx, last_commit_tx, settle_tx, settled_at, \
+             distribute_tx, distributed_at, refund_tx, refunded_at, updated_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (chain_relay_id) DO UPDATE SET \
+             joins_relayed = excluded.joins_relayed, commits_relayed = excluded.commits_relayed, \
+             last_join_tx = excluded.last_join_tx, last_commit_tx = excluded.last_commit_tx, \
+             settle_tx = excluded.settle_tx, settled_at = excluded.settled_at, \
+             distribute_tx = excluded.distribute_tx, distributed_at = excluded.distributed_at, \
+             refund_tx = excluded.refund_tx, refunded_at = excluded.refunded_at, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&id)
+        .bind(sql_int(relay.from_block)?)
+        .bind(sql_int(relay.joins_relayed)?)
+        .bind(sql_int(relay.commits_relayed)?)
+        .bind(opt_hex(relay.last_join_tx))
+        .bind(opt_hex(relay.last_commit_tx))
+        .bind(opt_hex(relay.settle_tx))
+        .bind(opt_sql_int(relay.settled_at)?)
+        .bind(opt_hex(relay.distribute_tx))
+        .bind(opt_sql_int(relay.distributed_at)?)
+        .bind(opt_hex(relay.refund_tx))
+        .bind(opt_sql_int(relay.refunded_at)?)
+        .bind(sql_int(relay.updated_at)?)
+        .bind(sql_int(relay.updated_at)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -15,8 +15,8 @@ use plumbline_core::settle::Tier;
 use plumbline_core::synthetic::{self, Behavior, Params};
 use plumbline_core::{Address, B256};
 use plumbline_store::{
-    Balances, Challenge, LedgerAccount, LogPosition, NewExperiment, PgStore, Session, SqliteStore,
-    Store, StoreError, StoredCommit, TransferKind,
+    Balances, ChainRelay, Challenge, LedgerAccount, LogPosition, NewExperiment, OnChain, PgStore,
+    Session, SqliteStore, Store, StoreError, StoredCommit, TransferKind,
 };
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -180,6 +180,8 @@ on_both_backends!(
     a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all,
     writes_decided_from_a_stale_copy_are_refused_and_the_tail_can_be_read,
     a_lease_has_one_holder_until_it_expires,
+    a_chain_experiment_logs_the_protocol_but_moves_no_ledger_money,
+    the_relay_state_only_moves_forward,
 );
 
 const NOW: u64 = 1_999_990_000;
@@ -210,8 +212,13 @@ async fn replay_into(store: &impl Store, record: &PublicRecord, creator: Address
     for join in &record.joins {
         store.mint(join.join.labeler, record.spec.stake_per_batch, NOW).await.unwrap();
     }
-    let experiment =
-        NewExperiment { experiment_id: id, creator, spec: record.spec.clone(), created_at: NOW };
+    let experiment = NewExperiment {
+        experiment_id: id,
+        creator,
+        spec: record.spec.clone(),
+        market: None,
+        created_at: NOW,
+    };
     store.create_experiment(&experiment).await.unwrap();
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     store.fund(id, NOW).await.unwrap();
@@ -386,8 +393,13 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
     let spec = &record.spec;
 
     // Funding without the money changes nothing.
-    let experiment =
-        NewExperiment { experiment_id: id, creator, spec: spec.clone(), created_at: NOW };
+    let experiment = NewExperiment {
+        experiment_id: id,
+        creator,
+        spec: spec.clone(),
+        market: None,
+        created_at: NOW,
+    };
     store.create_experiment(&experiment).await.unwrap();
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     let err = store.fund(id, NOW).await.unwrap_err();
@@ -437,7 +449,8 @@ async fn cancelling_a_funded_draft_refunds_the_pool<B: Backend>() {
     let id = B256::repeat_byte(9);
     let creator = address(5);
     store.mint(creator, spec.reward_pool + 7, NOW).await.unwrap();
-    let experiment = NewExperiment { experiment_id: id, creator, spec, created_at: NOW };
+    let experiment =
+        NewExperiment { experiment_id: id, creator, spec, market: None, created_at: NOW };
     store.create_experiment(&experiment).await.unwrap();
     assert!(matches!(store.create_experiment(&experiment).await, Err(StoreError::Conflict(_))));
     store.fund(id, NOW).await.unwrap();
@@ -512,8 +525,13 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     // Not open yet: refused, nothing stored.
     let creator = address(0xee);
     store.mint(creator, spec.reward_pool, NOW).await.unwrap();
-    let experiment =
-        NewExperiment { experiment_id: id, creator, spec: spec.clone(), created_at: NOW };
+    let experiment = NewExperiment {
+        experiment_id: id,
+        creator,
+        spec: spec.clone(),
+        market: None,
+        created_at: NOW,
+    };
     store.create_experiment(&experiment).await.unwrap();
     let early = store.append_group(id, &commits[..1], &[], at(&store, id).await).await;
     let early = early.unwrap_err();
@@ -674,8 +692,13 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
     let creator = address(0xee);
     let first = &stores[0];
     first.mint(creator, spec.reward_pool, NOW).await.unwrap();
-    let experiment =
-        NewExperiment { experiment_id: id, creator, spec: spec.clone(), created_at: NOW };
+    let experiment = NewExperiment {
+        experiment_id: id,
+        creator,
+        spec: spec.clone(),
+        market: None,
+        created_at: NOW,
+    };
     first.create_experiment(&experiment).await.unwrap();
     first.import_tasks(id, &record.tasks, NOW).await.unwrap();
     first.fund(id, NOW).await.unwrap();
@@ -772,4 +795,146 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
         // What each labeler was minted beyond the one stake it locked is still available.
         assert_eq!(b, Balances { available: l.payout + stake, locked: 0 });
     }
+}
+
+/// The record's experiment stored with its money on chain: the log is kept exactly as for an
+/// embedded experiment, but no join, settlement or funding moves ledger money.
+async fn replay_on_chain(store: &impl Store, record: &PublicRecord, creator: Address) -> OnChain {
+    let id = record.experiment_id;
+    let market = OnChain { chain_id: 31337, market: address(0x5a) };
+    let experiment = NewExperiment {
+        experiment_id: id,
+        creator,
+        spec: record.spec.clone(),
+        market: Some(market),
+        created_at: NOW,
+    };
+    store.create_experiment(&experiment).await.unwrap();
+    store.import_tasks(id, &record.tasks, NOW).await.unwrap();
+    // Nobody holds a ledger balance: the pool and stakes are the contract's.
+    store.fund(id, NOW).await.unwrap();
+    store.open(id, record.seed, record.opened_at).await.unwrap();
+    for join in &record.joins {
+        store
+            .append_join(id, join, record.spec.stake_per_batch, at(store, id).await)
+            .await
+            .unwrap();
+    }
+    for commit in &record.commits {
+        store.append_commit(id, commit, None, at(store, id).await).await.unwrap();
+    }
+    for reveal in &record.reveals {
+        store.append_reveal(id, reveal, at(store, id).await).await.unwrap();
+    }
+    market
+}
+
+async fn a_chain_experiment_logs_the_protocol_but_moves_no_ledger_money<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
+    let record = settled_record();
+    let id = record.experiment_id;
+    let creator = address(0xee);
+    // An embedded-ledger balance elsewhere must come through untouched.
+    store.mint(address(0x77), 1_000, NOW).await.unwrap();
+    let market = replay_on_chain(&store, &record, creator).await;
+    let row = store.experiment(id).await.unwrap().unwrap();
+    assert_eq!(row.market, Some(market));
+    assert!(row.funded);
+    assert_eq!(store.log(id).await.unwrap().joins, record.joins);
+    for join in &record.joins {
+        assert_eq!(store.balances(join.join.labeler).await.unwrap(), Balances::default());
+    }
+    assert_eq!(assert_balanced(&store).await, 1);
+
+    let updated: BTreeMap<Address, Reputation> = record
+        .settlement
+        .labelers
+        .iter()
+        .map(|l| {
+            let mut r = Reputation::default();
+            r.update(l);
+            (l.labeler, r)
+        })
+        .collect();
+    let read = reputations_of(&store, &record).await;
+    store.settle(id, &record, at(&store, id).await, &read, &updated).await.unwrap();
+    assert_eq!(store.experiment(id).await.unwrap().unwrap().phase, Phase::Settled);
+    assert_eq!(store.record(id).await.unwrap().as_ref(), Some(&record));
+    let labeler = record.settlement.labelers[0].labeler;
+    assert_eq!(store.reputations(&[labeler]).await.unwrap()[&labeler], updated[&labeler]);
+    for l in &record.settlement.labelers {
+        assert_eq!(store.balances(l.labeler).await.unwrap(), Balances::default());
+    }
+    assert_eq!(store.balances(creator).await.unwrap(), Balances::default());
+    assert_eq!(assert_balanced(&store).await, 1, "settling on chain journals nothing");
+    assert_eq!(store.balances(address(0x77)).await.unwrap().available, 1_000);
+
+    // Money in a chain experiment's escrow account is a problem the check names.
+    let escrow = LedgerAccount::Escrow(id);
+    B::raw(
+        &store,
+        &format!(
+            "INSERT INTO ledger_accounts (ledger_account_id, debits, credits, created_at) \
+             VALUES ('{escrow}', '0', '5', 0)"
+        ),
+    )
+    .await;
+    let problems = store.check_ledger().await.unwrap().problems;
+    assert!(problems.iter().any(|p| p.contains("escrow is on chain")), "{problems:#?}");
+}
+
+async fn the_relay_state_only_moves_forward<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
+    let record = settled_record();
+    let id = record.experiment_id;
+    assert_eq!(store.chain_relay(id).await.unwrap(), None);
+
+    // Only a chain experiment has relay state.
+    let embedded = B256::repeat_byte(0x42);
+    let experiment = NewExperiment {
+        experiment_id: embedded,
+        creator: address(1),
+        spec: record.spec.clone(),
+        market: None,
+        created_at: NOW,
+    };
+    store.create_experiment(&experiment).await.unwrap();
+    let refused = ChainRelay { experiment_id: embedded, ..ChainRelay::default() };
+    let error = store.put_chain_relay(&refused).await.unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error}");
+    assert_eq!(store.chain_relay(embedded).await.unwrap(), None);
+
+    replay_on_chain(&store, &record, address(0xee)).await;
+    let mut relay =
+        ChainRelay { experiment_id: id, from_block: 12, updated_at: NOW, ..ChainRelay::default() };
+    store.put_chain_relay(&relay).await.unwrap();
+    relay.joins_relayed = 50;
+    relay.last_join_tx = Some(B256::repeat_byte(1));
+    relay.updated_at = NOW + 1;
+    store.put_chain_relay(&relay).await.unwrap();
+    relay.commits_relayed = 3;
+    relay.settle_tx = Some(B256::repeat_byte(2));
+    relay.settled_at = Some(NOW + 2);
+    store.put_chain_relay(&relay).await.unwrap();
+    // Reopening finds it: a restarted relayer resumes from here.
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(store.chain_relay(id).await.unwrap().as_ref(), Some(&relay));
+
+    // Going back, or replacing a recorded transaction, is a conflict that changes nothing.
+    for bad in [
+        ChainRelay { joins_relayed: 49, ..relay.clone() },
+        ChainRelay { commits_relayed: 2, ..relay.clone() },
+        ChainRelay { settle_tx: Some(B256::repeat_byte(9)), ..relay.clone() },
+        ChainRelay { settle_tx: None, ..relay.clone() },
+        ChainRelay { from_block: 13, ..relay.clone() },
+    ] {
+        let error = store.put_chain_relay(&bad).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{error}");
+    }
+    assert_eq!(store.chain_relay(id).await.unwrap().as_ref(), Some(&relay));
+    let missing = ChainRelay { experiment_id: B256::repeat_byte(3), ..relay.clone() };
+    assert!(matches!(store.put_chain_relay(&missing).await, Err(StoreError::NotFound(_))));
 }

@@ -24,8 +24,9 @@ pub enum ExperimentCommand {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Escrow the reward pool from your balance.
-    Fund(IdArgs),
+    /// Escrow the reward pool: from your ledger balance, or for an experiment on chain, create
+    /// it in the market from your wallet (--chain-rpc) and have the server check it.
+    Fund(FundArgs),
     /// Open the experiment to labelers.
     Open(IdArgs),
     /// Cancel a draft experiment and refund its pool.
@@ -68,6 +69,28 @@ pub struct IdArgs {
     pub connection: Connection,
 }
 
+/// Arguments of `experiment fund`.
+#[derive(Args)]
+pub struct FundArgs {
+    /// The experiment id.
+    pub id: String,
+    #[command(flatten)]
+    pub connection: Connection,
+    /// For an experiment on chain: the chain's JSON-RPC endpoint. Your key creates the
+    /// experiment in the market and escrows the pool from your wallet (approving the market
+    /// if needed) before the server is asked to check it.
+    #[arg(long)]
+    pub chain_rpc: Option<String>,
+    /// For an experiment on chain: how long a posted settlement can be challenged (3,600 to
+    /// 2,592,000 seconds).
+    #[arg(long, default_value_t = 3_600)]
+    pub challenge_window_secs: u32,
+    /// For an experiment on chain: the account that may challenge a settlement (default:
+    /// none).
+    #[arg(long)]
+    pub challenger: Option<String>,
+}
+
 const EXPORT_FORMATS: [&str; 5] = ["trl", "jsonl", "csv", "parquet", "raw"];
 
 /// Runs an experiment command.
@@ -88,7 +111,7 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             let summary: serde_json::Value = api.post_text(&path, "application/x-ndjson", text)?;
             println!("{summary}");
         }
-        ExperimentCommand::Fund(a) => print_action(a, "fund")?,
+        ExperimentCommand::Fund(a) => fund(a)?,
         ExperimentCommand::Open(a) => print_action(a, "open")?,
         ExperimentCommand::Cancel(a) => print_action(a, "cancel")?,
         ExperimentCommand::Settle(a) => print_action(a, "settle")?,
@@ -128,6 +151,78 @@ fn print_action(args: IdArgs, action: &str) -> anyhow::Result<()> {
     let answer: serde_json::Value =
         api.post(&format!("/experiments/{}/{action}", args.id), &serde_json::json!({}))?;
     println!("{answer:#}");
+    Ok(())
+}
+
+fn fund(args: FundArgs) -> anyhow::Result<()> {
+    let api = args.connection.signed_in()?;
+    let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
+    let domain = crate::api::domain_of(&experiment);
+    let contract = domain.verifying_contract.unwrap_or_default();
+    if !contract.is_zero() {
+        let Some(rpc) = &args.chain_rpc else {
+            return Err(bad_input(format!(
+                "experiment {} keeps its money in market {contract} on chain {}: pass \
+                 --chain-rpc URL to create it there from your wallet",
+                args.id,
+                domain.chain_id.unwrap_or_default()
+            )));
+        };
+        create_on_chain(&args, &api, &experiment, rpc, contract)?;
+    }
+    let answer: serde_json::Value =
+        api.post(&format!("/experiments/{}/fund", args.id), &serde_json::json!({}))?;
+    println!("{answer:#}");
+    Ok(())
+}
+
+/// Creates the experiment in the market with its spec's terms and the server's operator,
+/// escrowing the pool from the key's wallet; an experiment already there is left as it is.
+fn create_on_chain(
+    args: &FundArgs,
+    api: &crate::api::Api,
+    experiment: &serde_json::Value,
+    rpc: &str,
+    contract: plumbline_core::Address,
+) -> anyhow::Result<()> {
+    use plumbline_chain::{Market, Terms};
+    let id: plumbline_core::B256 = experiment["experiment_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("the server's experiment has no id"))?;
+    let spec: plumbline_core::spec::ExperimentSpec =
+        serde_json::from_value(experiment["spec"].clone())
+            .map_err(|e| anyhow::anyhow!("the server's spec does not parse: {e}"))?;
+    let chain: serde_json::Value = api.get("/chain")?;
+    let operator: plumbline_core::Address = chain["operator"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("the server names no operator"))?;
+    let challenger = match &args.challenger {
+        Some(text) => {
+            text.trim().parse().map_err(|e| bad_input(format!("--challenger `{text}`: {e}")))?
+        }
+        None => plumbline_core::Address::ZERO,
+    };
+    let secret = plumbline_core::B256::from(args.connection.key()?.secret_bytes());
+    let terms = Terms::of_spec(&spec, operator, challenger, args.challenge_window_secs);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let market = Market::connect(rpc, &secret, contract).await?;
+        if market.experiment(id).await?.creator != plumbline_core::Address::ZERO {
+            eprintln!("experiment {id} already exists on chain");
+            return Ok(());
+        }
+        let tx = market.create_experiment(id, &terms).await?;
+        eprintln!(
+            "created on chain {} in {} ({} gas), {} escrowed",
+            market.chain_id(),
+            tx.hash,
+            tx.gas_used,
+            terms.pool
+        );
+        Ok::<(), plumbline_chain::Error>(())
+    })?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod audit;
+pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod experiment;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use plumbline_core::Address;
 use plumbline_core::client::LabelerKey;
+use plumbline_server::chain::ChainConfig;
 use plumbline_server::{AppState, Config, app, demo, scheduler};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -33,6 +34,17 @@ pub struct ServeArgs {
     /// Add `POST /api/v1/test/clock` and let the clock move only through it. For tests.
     #[arg(long)]
     pub test_clock: bool,
+    /// Chain mode: the JSON-RPC endpoint of the chain holding the money (with --market and
+    /// --operator-key).
+    #[arg(long, requires_all = ["market", "operator_key"])]
+    pub chain_rpc: Option<String>,
+    /// Chain mode: the `PlumblineMarket` contract.
+    #[arg(long, requires = "chain_rpc")]
+    pub market: Option<String>,
+    /// Chain mode: the operator's key file (as `plumbline keys new` writes it); it relays
+    /// joins and commits and posts settlements.
+    #[arg(long, requires = "chain_rpc")]
+    pub operator_key: Option<PathBuf>,
 }
 
 /// Demo labelers created beside the database.
@@ -77,6 +89,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         operator = operator.or(Some(keys[0].1.address()));
     }
 
+    let chain = match &args.chain_rpc {
+        Some(rpc) => Some(connect_chain(rpc, &args).await?),
+        None => None,
+    };
+    if chain.is_some() && args.demo {
+        return Err(bad_input("--demo runs on the embedded ledger; leave out --chain-rpc"));
+    }
+
     let store = plumbline_store::open(&args.db)
         .await
         .with_context(|| format!("cannot open the database {}", shown_db(&args.db)))?;
@@ -89,6 +109,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         test_clock: args.test_clock,
         siwe_domain: local.to_string(),
         siwe_uri: format!("http://{local}"),
+        chain,
         ..Config::default()
     };
     let state = AppState::new(store.clone(), config);
@@ -122,6 +143,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The market of `--market` on `rpc`, as the client of `--operator-key`'s account.
+async fn connect_chain(rpc: &str, args: &ServeArgs) -> anyhow::Result<ChainConfig> {
+    let market = args.market.as_deref().unwrap_or_default();
+    let market: Address =
+        market.trim().parse().map_err(|e| bad_input(format!("--market `{market}`: {e}")))?;
+    let key_file = args.operator_key.as_deref().expect("clap requires --operator-key");
+    let key = read_key(key_file)?;
+    let secret = plumbline_core::B256::from(key.secret_bytes());
+    let client = plumbline_chain::Market::connect(rpc, &secret, market)
+        .await
+        .with_context(|| format!("cannot reach market {market} at {rpc}"))?;
+    tracing::info!(
+        chain_id = client.chain_id(),
+        %market,
+        operator = %client.account(),
+        "chain mode: money in the market contract"
+    );
+    Ok(ChainConfig::new(client))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
@@ -196,7 +237,7 @@ fn demo_keys(db: &str) -> anyhow::Result<(PathBuf, Vec<(PathBuf, LabelerKey)>)> 
     Ok((dir, keys))
 }
 
-fn read_key(path: &Path) -> anyhow::Result<LabelerKey> {
+pub(crate) fn read_key(path: &Path) -> anyhow::Result<LabelerKey> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let document: serde_json::Value = serde_json::from_str(&text)

@@ -22,7 +22,11 @@ pub fn routes() -> Vec<Route> {
             access: Access::Anyone,
             body: None,
             responses: &[
-                (200, "`{address, available, locked, reputation}`"),
+                (
+                    200,
+                    "`{address, available, locked, reputation}`; in chain mode the market's \
+                     balances and `market`",
+                ),
                 (400, "not an address"),
             ],
             handler: get(account),
@@ -37,6 +41,7 @@ pub fn routes() -> Vec<Route> {
                 (200, "`{to, amount, available}`"),
                 (401, "not signed in"),
                 (403, "not the operator"),
+                (409, "chain mode: there is no embedded ledger to mint in"),
                 (422, "amount out of range"),
             ],
             handler: post(mint),
@@ -54,8 +59,19 @@ async fn account(
     Path(address): Path<String>,
 ) -> AppResult<Json<Value>> {
     let address = parse_address(&address)?;
-    let balances = state.store().balances(address).await?;
     let reputation = state.store().reputations(&[address]).await?.remove(&address);
+    if let Some(chain) = state.chain() {
+        // Chain mode: the money is in the market contract.
+        let (available, locked) = state.chain_balances(chain, address).await?;
+        return Ok(Json(json!({
+            "address": address,
+            "available": available.to_string(),
+            "locked": locked.to_string(),
+            "reputation": reputation,
+            "market": chain.market.address(),
+        })));
+    }
+    let balances = state.store().balances(address).await?;
     Ok(Json(json!({
         "address": address,
         "available": balances.available.to_string(),
@@ -77,6 +93,11 @@ async fn mint(
     Caller(caller): Caller,
     Body(request): Body<MintRequest>,
 ) -> AppResult<Json<Value>> {
+    if state.chain().is_some() {
+        return Err(AppError::conflict(
+            "the money is on chain: deposit tokens with `plumbline chain deposit`",
+        ));
+    }
     if state.config().operator != Some(caller) {
         return Err(AppError::forbidden("only the operator may mint"));
     }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod batches;
+pub mod chain;
 pub mod experiments;
 pub mod health;
 pub mod openapi;
@@ -58,6 +59,7 @@ pub fn all(config: &Config) -> Vec<Route> {
     routes.extend(experiments::routes(config));
     routes.extend(batches::routes());
     routes.extend(work::routes());
+    routes.extend(chain::routes());
     routes.extend(openapi::routes());
     if config.test_clock {
         routes.extend(test_clock::routes());
@@ -74,6 +76,7 @@ pub fn api(config: &Config) -> Router<AppState> {
         .merge(experiments::router(config))
         .merge(batches::router())
         .merge(work::router())
+        .merge(chain::router())
         .merge(openapi::router());
     // Without --test-clock the route does not exist at all, not merely refuse.
     if config.test_clock {

@@ -1,0 +1,263 @@
+//! Chain mode: the same API with the money in a `PlumblineMarket` contract instead of the
+//! embedded ledger. The protocol log, checks and settlement stay exactly as in embedded mode;
+//! what changes is where money is held and where messages are signed:
+//!
+//! - an experiment's id is its creator's address and 12 random bytes (the contract requires
+//!   it), and its EIP-712 domain is (chain id, market) rather than the embedded one;
+//! - the creator escrows the pool on chain itself (`createExperiment`), and funding here only
+//!   checks that escrow's terms against the spec;
+//! - a join needs the labeler's free balance in the market, not in the ledger;
+//! - the relayer ([`relay`]) carries joins and commits to the contract in batches, adopts
+//!   commits that labelers sent there themselves, and posts, pays out and refunds each
+//!   settlement once.
+
+pub mod relay;
+
+use crate::error::{AppError, AppResult};
+use crate::service::VERIFYING_CONTRACT;
+use crate::state::{AppState, random_b256};
+use axum::http::StatusCode;
+use plumbline_chain::{Market, Terms};
+use plumbline_core::client::SignedJoin;
+use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
+use plumbline_core::lifecycle::Phase;
+use plumbline_core::{Address, Amount, B256, U256};
+use plumbline_store::{ChainRelay, ExperimentRow, OnChain};
+
+/// Entries per relay transaction: 50 stake locks or commits, in arrival order. The contract's
+/// gas per label stays under 1,000 at this size (`contracts/README.md`, Gas).
+pub const RELAY_ENTRIES: usize = 50;
+
+/// How long a join or commit waits for its relay transaction to fill up before it is sent in
+/// a partial one.
+pub const RELAY_WAIT_SECS: u64 = 60;
+
+/// How long before the commit deadline every waiting join and commit is relayed, full
+/// transaction or not: the contract refuses both from the deadline on.
+pub const RELAY_MARGIN_SECS: u64 = 600;
+
+/// The chain setup of a server in chain mode.
+#[derive(Clone, Debug)]
+pub struct ChainConfig {
+    /// The market, as the operator's client: relays, settlements and payouts are sent with
+    /// the operator's key.
+    pub market: Market,
+    /// Entries per stake-lock or commit relay transaction. A full transaction is sent as soon
+    /// as its entries are in; a partial one waits (see [`RELAY_WAIT_SECS`]).
+    pub relay_entries: usize,
+    /// How long the oldest waiting entry waits before a partial relay transaction is sent.
+    pub relay_wait_secs: u64,
+}
+
+impl ChainConfig {
+    /// Chain mode on `market` (connected with the operator's key), relaying
+    /// [`RELAY_ENTRIES`] entries a transaction.
+    pub fn new(market: Market) -> ChainConfig {
+        ChainConfig { market, relay_entries: RELAY_ENTRIES, relay_wait_secs: RELAY_WAIT_SECS }
+    }
+
+    /// Where the experiments of this server keep their money.
+    pub fn on_chain(&self) -> OnChain {
+        OnChain { chain_id: self.market.chain_id(), market: self.market.address() }
+    }
+
+    /// The operator: it relays and settles, and experiments must name it on chain.
+    pub fn operator(&self) -> Address {
+        self.market.account()
+    }
+}
+
+/// The EIP-712 domain an experiment's messages are signed in, as (chain id, verifying
+/// contract): the market's on chain, the embedded one otherwise.
+pub fn domain_of(row: &ExperimentRow) -> (u64, Address) {
+    match row.market {
+        Some(on_chain) => (on_chain.chain_id, on_chain.market),
+        None => (EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT),
+    }
+}
+
+/// A failure to talk to the chain, or a transaction it refused: not the caller's fault.
+pub(crate) fn chain_failed(error: plumbline_chain::Error) -> AppError {
+    tracing::warn!(error = %error, "chain call failed");
+    AppError::new(StatusCode::BAD_GATEWAY, "chain_unavailable", format!("the chain: {error}"))
+}
+
+impl AppState {
+    /// The chain setup, in chain mode.
+    pub fn chain(&self) -> Option<&ChainConfig> {
+        self.config().chain.as_ref()
+    }
+
+    /// The chain setup for an experiment whose money is on chain: it must be this server's
+    /// market.
+    pub(crate) fn chain_of(&self, row: &ExperimentRow) -> AppResult<&ChainConfig> {
+        match (self.chain(), row.market) {
+            (Some(chain), Some(on_chain)) if chain.on_chain() == on_chain => Ok(chain),
+            (_, Some(on_chain)) => Err(AppError::conflict(format!(
+                "experiment {} keeps its money in market {} on chain {}, which this server \
+                 does not serve",
+                row.experiment_id, on_chain.market, on_chain.chain_id
+            ))),
+            (_, None) => Err(AppError::conflict(format!(
+                "experiment {} keeps its money in the embedded ledger",
+                row.experiment_id
+            ))),
+        }
+    }
+
+    /// A new experiment's id and where its money will be: in chain mode the creator's address
+    /// and 12 random bytes, on this server's market; otherwise 32 random bytes.
+    pub(crate) fn new_experiment_id(&self, creator: Address) -> AppResult<(B256, Option<OnChain>)> {
+        let random = random_b256()?;
+        match self.chain() {
+            Some(chain) => {
+                let mut tag = [0u8; 12];
+                tag.copy_from_slice(&random[..12]);
+                Ok((plumbline_chain::experiment_id(creator, tag), Some(chain.on_chain())))
+            }
+            None => Ok((random, None)),
+        }
+    }
+
+    /// Funds a chain experiment: checks that the creator created it on chain with the terms
+    /// of its spec and this server as operator (so the pool is in the contract's escrow), then
+    /// marks it funded and starts its relay state. A mismatch is refused and changes nothing.
+    pub(crate) async fn fund_on_chain(&self, row: &ExperimentRow, now: u64) -> AppResult<()> {
+        let chain = self.chain_of(row)?;
+        let market = &chain.market;
+        let id = row.experiment_id;
+        if row.phase != Phase::Draft || row.funded {
+            return Err(AppError::conflict(if row.funded {
+                "the experiment is already funded".to_string()
+            } else {
+                format!("cannot fund: the experiment is {}", row.phase)
+            }));
+        }
+        let held = market.experiment(id).await.map_err(chain_failed)?;
+        if held.creator == Address::ZERO {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "not_on_chain",
+                format!(
+                    "experiment {id} does not exist in market {} yet: create it on chain first \
+                     (createExperiment with the spec's terms and operator {}; \
+                     `plumbline experiment fund --chain-rpc URL` does it)",
+                    market.address(),
+                    chain.operator()
+                ),
+            ));
+        }
+        let wanted = Terms::of_spec(&row.spec, chain.operator(), Address::ZERO, 0);
+        let mut wrong = Vec::new();
+        let mut differ = |field: &str, on_chain: String, expected: String| {
+            if on_chain != expected {
+                wrong.push(format!("{field} is {on_chain} on chain, the spec says {expected}"));
+            }
+        };
+        differ("creator", held.creator.to_string(), row.creator.to_string());
+        differ("specHash", held.specHash.to_string(), wanted.spec_hash.to_string());
+        differ("pool", held.pool.to_string(), wanted.pool.to_string());
+        differ("stakePerBatch", held.stakePerBatch.to_string(), wanted.stake_per_batch.to_string());
+        differ(
+            "commitDeadline",
+            held.commitDeadline.to_string(),
+            wanted.commit_deadline.to_string(),
+        );
+        differ(
+            "revealDeadline",
+            held.revealDeadline.to_string(),
+            wanted.reveal_deadline.to_string(),
+        );
+        differ("operator", held.operator.to_string(), wanted.operator.to_string());
+        if !wrong.is_empty() {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "chain_terms_mismatch",
+                format!("the experiment on chain does not match its spec: {}", wrong.join("; ")),
+            ));
+        }
+        let from_block = match market.creation_block(id).await.map_err(chain_failed)? {
+            Some(block) => block,
+            None => market.block_number().await.map_err(chain_failed)?,
+        };
+        // The relay state first: a fund retried after a failure writes the same state again.
+        let relay =
+            ChainRelay { experiment_id: id, from_block, updated_at: now, ..ChainRelay::default() };
+        match self.store().chain_relay(id).await? {
+            Some(existing) if existing.from_block == from_block => {}
+            _ => self.store().put_chain_relay(&relay).await?,
+        }
+        self.store().fund(id, now).await?;
+        tracing::info!(experiment_id = %id, from_block, "escrow verified on chain; funded");
+        Ok(())
+    }
+
+    /// For a join to a chain experiment: the labeler's free balance in the market must cover
+    /// this stake and the stakes of its joins to the experiment that are not relayed yet.
+    /// Returns false for an embedded experiment, whose ledger the caller checks.
+    pub(crate) async fn check_chain_stake(
+        &self,
+        experiment_id: B256,
+        join: &SignedJoin,
+    ) -> AppResult<bool> {
+        let row = self.experiment_row(experiment_id).await?;
+        if row.market.is_none() {
+            return Ok(false);
+        }
+        let chain = self.chain_of(&row)?;
+        let balance = chain.market.balance_of(join.labeler).await.map_err(chain_failed)?;
+        let relayed = self.store().chain_relay(experiment_id).await?.map_or(0, |r| r.joins_relayed);
+        let log = self.store().log(experiment_id).await?;
+        if log.joins.iter().any(|entry| entry.join == *join) {
+            // A retried join: it finds its batch again and locks nothing more.
+            return Ok(true);
+        }
+        let pending = log
+            .joins
+            .iter()
+            .skip(usize::try_from(relayed).unwrap_or(usize::MAX))
+            .filter(|entry| entry.join.labeler == join.labeler)
+            .count();
+        let needed = U256::from(join.stake) * U256::from(pending as u64 + 1);
+        if balance < needed {
+            let available = Amount::try_from(balance).unwrap_or(Amount::MAX);
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "insufficient_funds",
+                format!(
+                    "{} has {available} free in market {}; {pending} joins waiting to be \
+                     locked and this one need {needed} (deposit with `plumbline chain deposit`)",
+                    join.labeler,
+                    chain.market.address()
+                ),
+            ));
+        }
+        Ok(true)
+    }
+
+    /// An address's balances in chain mode: free in the market, and locked as stakes of
+    /// this server's chain experiments not yet paid out (from the contract's positions).
+    pub(crate) async fn chain_balances(
+        &self,
+        chain: &ChainConfig,
+        address: Address,
+    ) -> AppResult<(U256, U256)> {
+        let market = &chain.market;
+        let available = market.balance_of(address).await.map_err(chain_failed)?;
+        let mut locked = U256::ZERO;
+        let rows =
+            self.store().experiments_in(&[Phase::Open, Phase::Revealing, Phase::Settled]).await?;
+        for row in rows.iter().filter(|r| r.market == Some(chain.on_chain())) {
+            if row.phase == Phase::Settled {
+                let relay = self.store().chain_relay(row.experiment_id).await?;
+                if relay.is_some_and(|r| r.distribute_tx.is_some()) {
+                    continue;
+                }
+            }
+            let position =
+                market.position(row.experiment_id, address).await.map_err(chain_failed)?;
+            locked += U256::from(row.spec.stake_per_batch) * U256::from(position.joins);
+        }
+        Ok((available, locked))
+    }
+}

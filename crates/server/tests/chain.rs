@@ -1,0 +1,233 @@
+//! Chain mode against a real anvil, with the relayer driven pass by pass: stake locks and
+//! commits the relayer sent before a crash (on chain, but not in its stored state) are neither
+//! refused nor sent twice after a restart; a commit a labeler sent to the contract itself is
+//! adopted, revealed and settled; the settlement is posted, paid and refunded once, and every
+//! market balance ends exactly as the settlement says.
+//!
+//! Needs anvil: `bash contracts/ci.sh` installs it; without it this test fails and says so.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Harness, config, id_of};
+use plumbline_chain::anvil::DEV_KEYS;
+use plumbline_chain::{Anvil, BatchCommit, Market, Terms};
+use plumbline_core::client::{LabelerKey, RevealedLabel, SignedCommit, SignedJoin};
+use plumbline_core::eip712;
+use plumbline_core::label::Label;
+use plumbline_core::settle::Settlement;
+use plumbline_core::synthetic::binary_spec;
+use plumbline_core::{Address, B256, U256};
+use plumbline_server::Config;
+use plumbline_server::chain::ChainConfig;
+use serde_json::{Value, json};
+
+fn chain_config(market: &Market) -> Config {
+    let mut chain = ChainConfig::new(market.clone());
+    // Two entries a transaction, sent at once: several relays from three labelers.
+    chain.relay_entries = 2;
+    chain.relay_wait_secs = 0;
+    Config { chain: Some(chain), ..config() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_and_pays_exactly() {
+    let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
+    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
+    let mut h = Harness::new(chain_config(&operator)).await;
+
+    // Accounts: a creator with the pool in its wallet, three labelers with two stakes each in
+    // the market.
+    let creator_key = LabelerKey::from_bytes(&DEV_KEYS[1].0).unwrap();
+    let creator = operator.with_key(&DEV_KEYS[1]).unwrap();
+    let mut spec = binary_spec(4, 3, 0);
+    let stake = spec.stake_per_batch;
+    operator.mint(creator.account(), spec.reward_pool).await.unwrap();
+    let keys: Vec<LabelerKey> = (0..3).map(|i| LabelerKey::derived(11, i)).collect();
+    let mut markets = Vec::new();
+    for key in &keys {
+        let market = operator.with_key(&B256::from(key.secret_bytes())).unwrap();
+        operator
+            .set_native_balance(key.address(), U256::from(10u64).pow(U256::from(18)))
+            .await
+            .unwrap();
+        operator.mint(key.address(), 2 * stake).await.unwrap();
+        market.deposit(2 * stake).await.unwrap();
+        markets.push(market);
+    }
+
+    // The server's clock and the chain's start together.
+    let mut now = operator.now().await.unwrap().max(h.state.now()) + 1;
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+    spec.commit_deadline = now + 3_600;
+    spec.reveal_deadline = now + 7_200;
+
+    let token = h.login(&creator_key).await;
+    let (status, created) =
+        h.call("POST", "/experiments", Some(&token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = id_of(&created["experiment_id"]);
+    assert_eq!(&id[..20], creator.account().as_slice(), "the id starts with the creator");
+    let tasks: Vec<String> =
+        (0..4).map(|i| json!({ "id": format!("t{i}"), "prompt": "?" }).to_string()).collect();
+    let (status, _) = h
+        .raw(
+            "POST",
+            &format!("/experiments/{id}/tasks"),
+            Some(&token),
+            "application/x-ndjson",
+            Some(tasks.join("\n").into_bytes()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, view) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    let served: plumbline_core::spec::ExperimentSpec =
+        serde_json::from_value(view["spec"].clone()).unwrap();
+    let terms = Terms::of_spec(&served, operator.account(), Address::ZERO, 3_600);
+    creator.create_experiment(id, &terms).await.unwrap();
+    for action in ["fund", "open"] {
+        let (status, answer) =
+            h.call("POST", &format!("/experiments/{id}/{action}"), Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+    }
+    let domain = eip712::domain(operator.chain_id(), operator.address());
+
+    // Three joins. A fourth from a labeler without the market balance is refused.
+    let mut batches = Vec::new();
+    let mut joins: Vec<SignedJoin> = Vec::new();
+    for key in &keys {
+        let join = key.join(&domain, id, None, stake, 0);
+        let (status, batch) =
+            h.call("POST", &format!("/experiments/{id}/join"), None, Some(json!(join))).await;
+        assert_eq!(status, StatusCode::CREATED, "{batch}");
+        batches.push(batch);
+        joins.push(join);
+    }
+    let poor = LabelerKey::derived(11, 9);
+    let join = poor.join(&domain, id, None, stake, 0);
+    let (status, refused) =
+        h.call("POST", &format!("/experiments/{id}/join"), None, Some(json!(join))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "insufficient_funds");
+
+    // A crash after the relay of the first two stake locks was mined but before it was
+    // recorded: the next pass sends all three again, and the contract skips the two.
+    operator.lock_stakes(id, &joins[..2], 50).await.unwrap();
+    h.state.relay_tick().await;
+    let status = relay(&h, id).await;
+    assert_eq!(status["joins_relayed"], 3, "{status}");
+    for key in &keys {
+        assert_eq!(operator.position(id, key.address()).await.unwrap().joins, 1);
+    }
+
+    // Labelers 0 and 1 commit through the server; labeler 2 only on chain.
+    let labels_of = |batch: &Value| -> Vec<RevealedLabel> {
+        batch["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| RevealedLabel {
+                task: t["task"].as_u64().unwrap() as u32,
+                label: Label::Int(1),
+            })
+            .collect()
+    };
+    let mut commits: Vec<SignedCommit> = Vec::new();
+    for (key, batch) in keys.iter().zip(&batches) {
+        let batch_id = batch["batch_id"].as_u64().unwrap();
+        commits.push(key.commit(&domain, id, batch_id, &labels_of(batch)).unwrap());
+    }
+    for i in 0..2 {
+        let batch_id = batches[i]["batch_id"].as_u64().unwrap();
+        let path = format!("/experiments/{id}/batches/{batch_id}/commit");
+        let (status, answer) = h.call("POST", &path, None, Some(json!(commits[i]))).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let direct = BatchCommit {
+        labeler: keys[2].address(),
+        batch_id: batches[2]["batch_id"].as_u64().unwrap(),
+        commit: commits[2].clone(),
+    };
+    markets[2].commit_batches(id, &[direct], 1).await.unwrap();
+    // Another crash: the first commit relayed but not recorded. Then a restart.
+    let first = BatchCommit {
+        labeler: keys[0].address(),
+        batch_id: batches[0]["batch_id"].as_u64().unwrap(),
+        commit: commits[0].clone(),
+    };
+    operator.commit_batches(id, &[first], 50).await.unwrap();
+    h.restart(chain_config(&operator)).await;
+    h.state.relay_tick().await;
+    let status = relay(&h, id).await;
+    assert_eq!(
+        (status["commits"].clone(), status["commits_relayed"].clone()),
+        (json!(3), json!(3)),
+        "{status}"
+    );
+    let recorded = operator.commits(id, 0, B256::ZERO).await.unwrap();
+    assert_eq!(recorded.len(), 3, "each commit is on chain once: {recorded:?}");
+    assert!(recorded.iter().all(|c| c.signature.is_some()));
+
+    // Reveals, all three (labeler 2's commit was adopted from the chain), then settlement.
+    now = spec.commit_deadline;
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+    for (i, key) in keys.iter().enumerate() {
+        let batch_id = batches[i]["batch_id"].as_u64().unwrap();
+        let reveal = key.reveal(&domain, id, batch_id, labels_of(&batches[i])).unwrap();
+        let path = format!("/experiments/{id}/batches/{batch_id}/reveal");
+        let (status, answer) = h.call("POST", &path, None, Some(json!(reveal))).await;
+        assert_eq!(status, StatusCode::CREATED, "labeler {i}: {answer}");
+    }
+    now = spec.reveal_deadline;
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+    let (status, settlement) =
+        h.call("POST", &format!("/experiments/{id}/settle"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{settlement}");
+    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    assert_eq!(settlement.labelers.iter().map(|l| l.revealed_batches).sum::<u64>(), 3);
+    h.state.relay_tick().await;
+    let posted = relay(&h, id).await;
+    assert!(posted["settle_tx"].is_string(), "{posted}");
+    assert!(posted["distribute_tx"].is_null(), "paid only after the challenge window");
+    let held = operator.experiment(id).await.unwrap();
+    assert_eq!(held.payoutRoot, settlement.payout_root);
+    operator.mine_at(held.rootPostedAt + u64::from(held.challengeWindowSecs) + 1).await.unwrap();
+    h.state.relay_tick().await;
+    let done = relay(&h, id).await;
+    assert!(done["distribute_tx"].is_string() && done["refund_tx"].is_string(), "{done}");
+    // Once done, a pass sends nothing more.
+    h.state.relay_tick().await;
+    assert_eq!(relay(&h, id).await, done);
+
+    // Every balance, exactly: the deposit less the stake plus the payout; the creator's
+    // refund; the market holds what it owes, nothing more.
+    let mut owed = U256::ZERO;
+    for key in &keys {
+        let payout =
+            settlement.labelers.iter().find(|l| l.labeler == key.address()).unwrap().payout;
+        let balance = operator.balance_of(key.address()).await.unwrap();
+        assert_eq!(balance, U256::from(2 * stake - stake + payout), "{}", key.address());
+        let (_, account) = h.call("GET", &format!("/accounts/{}", key.address()), None, None).await;
+        assert_eq!(account["available"], balance.to_string());
+        assert_eq!(account["locked"], "0");
+        owed += balance;
+    }
+    let refund = operator.balance_of(creator.account()).await.unwrap();
+    assert_eq!(refund, U256::from(settlement.totals.refund));
+    owed += refund;
+    let burn: Address = "0x000000000000000000000000000000000000dEaD".parse().unwrap();
+    assert_eq!(operator.token_balance(burn).await.unwrap(), U256::from(settlement.totals.burned));
+    assert_eq!(operator.token_balance(operator.address()).await.unwrap(), owed);
+    let report = h.state.check_ledger().await.unwrap();
+    assert!(report.balanced, "{:?}", report.problems);
+    assert_eq!(report.journal_entries, 0, "chain mode moves no ledger money");
+}
+
+async fn relay(h: &Harness, id: B256) -> Value {
+    let (status, answer) = h.call("GET", &format!("/experiments/{id}/chain"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
