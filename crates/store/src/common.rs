@@ -235,10 +235,11 @@ pub(crate) fn check_relay_progress(before: &ChainRelay, after: &ChainRelay) -> R
         ("distribute", before.distribute_tx, after.distribute_tx),
         ("refund", before.refund_tx, after.refund_tx),
     ] {
-        if was.is_some() && was != is {
+        if let Some(was) = was
+            && Some(was) != is
+        {
             return Err(StoreError::Conflict(format!(
-                "the {what} transaction is already recorded as {}",
-                was.expect("checked")
+                "the {what} transaction is already recorded as {was}"
             )));
         }
     }

@@ -174,7 +174,11 @@ fn run_gas(
     let state = AppState::new(store, config);
     let server = runtime.spawn(axum::serve(listener, app(state.clone())).into_future());
     let server_now = state.now();
-    let ticks = runtime.block_on(async { scheduler::spawn(state) });
+    let ticks = {
+        // The scheduler spawns its task on the runtime it finds itself in.
+        let _entered = runtime.enter();
+        scheduler::spawn(state)
+    };
     let server_url = format!("http://{local}");
     let anonymous = Api::new(&server_url);
 
