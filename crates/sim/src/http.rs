@@ -895,6 +895,85 @@ pub fn run(
 mod tests {
     use super::*;
 
+    fn three() -> Replicas {
+        Replicas::new(&["http://a".into(), "http://b/".into(), "http://c".into()])
+    }
+
+    fn down(sent: bool) -> Result<Try<u32>> {
+        Ok(Try::Down { why: "connection reset".into(), sent })
+    }
+
+    #[test]
+    fn a_replica_that_stops_answering_is_marked_down_and_its_requests_move_on() {
+        let replicas = three();
+        let mut tried = Vec::new();
+        let answer = replicas.on_live(1, "POST /x", Repeat::Safe, |r| {
+            tried.push(r);
+            if r == 1 { down(true) } else { Ok(Try::Done(r as u32)) }
+        });
+        assert_eq!(answer.unwrap(), 2);
+        assert_eq!(tried, [1, 2]);
+        assert!(replicas.is_down(1));
+        assert_eq!(replicas.failovers.load(Ordering::Relaxed), 1);
+        assert_eq!(*replicas.downs.lock().unwrap(), ["http://b: connection reset"]);
+        // Later requests skip it without trying it, and count as failovers too.
+        let mut tried = Vec::new();
+        let answer = replicas.on_live(1, "GET /y", Repeat::IfRefused, |r| {
+            tried.push(r);
+            Ok(Try::Done(r as u32))
+        });
+        assert_eq!(answer.unwrap(), 2);
+        assert_eq!(tried, [2]);
+        assert_eq!(replicas.failovers.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_write_that_is_not_repeatable_moves_on_only_when_it_was_refused() {
+        let replicas = three();
+        let refused = replicas.on_live(0, "POST /ledger/mint", Repeat::IfRefused, |r| {
+            if r == 0 { down(false) } else { Ok(Try::Done(r as u32)) }
+        });
+        assert_eq!(refused.unwrap(), 1);
+        let sent = replicas.on_live(1, "POST /ledger/mint", Repeat::IfRefused, |r| {
+            if r == 1 { down(true) } else { Ok(Try::Done(r as u32)) }
+        });
+        let message = sent.unwrap_err().to_string();
+        assert!(message.contains("may have been applied"), "{message}");
+        assert!(replicas.is_down(0) && replicas.is_down(1) && !replicas.is_down(2));
+    }
+
+    #[test]
+    fn with_every_replica_down_the_error_lists_them_and_one_server_fails_as_before() {
+        let replicas = three();
+        let all = replicas.on_live(0, "POST /z", Repeat::Safe, |_| down(true));
+        let message = all.unwrap_err().to_string();
+        assert!(message.contains("every replica has stopped answering"), "{message}");
+        assert!(message.contains("http://a") && message.contains("http://c"), "{message}");
+
+        let one = Replicas::new(&["http://a".into()]);
+        let mut tries = 0;
+        let message = one
+            .on_live(0, "POST /z", Repeat::Safe, |_| {
+                tries += 1;
+                down(false)
+            })
+            .unwrap_err()
+            .to_string();
+        assert_eq!(tries, 1);
+        assert!(message.contains("POST /z: cannot reach it"), "{message}");
+        assert!(!one.is_down(0), "a lone server is never skipped");
+    }
+
+    #[test]
+    fn refused_connections_were_not_sent_and_resets_may_have_been() {
+        let io = |kind| ureq::Error::Io(std::io::Error::new(kind, "x"));
+        assert_eq!(down_kind(&io(ErrorKind::ConnectionRefused)), Some(false));
+        assert_eq!(down_kind(&io(ErrorKind::ConnectionReset)), Some(true));
+        assert_eq!(down_kind(&io(ErrorKind::UnexpectedEof)), Some(true));
+        assert_eq!(down_kind(&io(ErrorKind::PermissionDenied)), None);
+        assert_eq!(down_kind(&ureq::Error::HostNotFound), None);
+    }
+
     #[test]
     fn rfc3339_round_trips_through_unix_seconds() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
