@@ -9,6 +9,17 @@
 //! deadline, reveals; after the reveal deadline the experiment is settled and its public record
 //! fetched and analyzed exactly like an in-process one.
 //!
+//! Several URLs are replicas of one market on one database. When a replica stops answering
+//! (the connection is refused, reset or closed without an answer), the driver marks it down
+//! for the rest of the run and sends its requests to the next replica that is up, with the
+//! same session token: sessions live in the shared database. A request that broke off after
+//! it was sent is repeated elsewhere only when a repeat is harmless: a sign-in (whole, with a
+//! new challenge), a read, a join (the same signed join again returns its batch), a commit or
+//! a reveal. Mints and the experimenter's writes are sent elsewhere only when the connection
+//! was refused, so that nothing reached the replica; otherwise the run fails with the error.
+//! Test clocks are set on the replicas that are up. The run's server stats count the requests
+//! answered by another replica than their own.
+//!
 //! Deadlines move with the servers' test clocks (`serve --test-clock`) when they exist: the
 //! clock is read from the sign-in message's `Issued At` and set forward with
 //! `POST /test/clock`. Otherwise real time must pass, so the scenario's `commit_secs` and
@@ -28,8 +39,9 @@ use plumbline_core::eip712;
 use plumbline_core::record::PublicRecord;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::ErrorKind;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The longest any one request may take.
@@ -38,6 +50,11 @@ const REQUEST_TIMEOUT_SECS: u64 = 120;
 const ANSWER_BYTES_MAX: u64 = 1 << 30;
 /// Seconds a real-time run waits past a deadline before acting on it, for clock skew.
 const DEADLINE_MARGIN_SECS: u64 = 2;
+/// How long a request refused with 429 (rate limited, so not applied) is sent again before
+/// the refusal stands.
+const RATE_LIMITED_WAIT_SECS_MAX: u64 = 30;
+/// The pause between those repeats.
+const RATE_LIMITED_PAUSE_MS: u64 = 50;
 
 /// The servers to drive and the operator who may mint on them.
 #[derive(Clone, Debug)]
@@ -50,14 +67,6 @@ pub struct ServerTarget {
     pub threads: u32,
 }
 
-/// A connection to one server.
-#[derive(Clone)]
-struct Client {
-    url: String,
-    agent: ureq::Agent,
-    token: Option<String>,
-}
-
 /// A refusal or failure, with the HTTP status and the server's `code`.
 #[derive(Debug)]
 struct Refusal {
@@ -66,24 +75,123 @@ struct Refusal {
     message: String,
 }
 
-impl Client {
-    fn new(url: &str, agent: &ureq::Agent) -> Client {
-        Client { url: url.trim_end_matches('/').to_owned(), agent: agent.clone(), token: None }
+/// An answer: the JSON of a 2xx (or its text as a string), or the refusal.
+type Answer = std::result::Result<Value, Refusal>;
+
+/// Whether a request that broke off may be sent again to another replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Repeat {
+    /// A repeat is harmless: reads, joins, commits, reveals.
+    Safe,
+    /// Only if nothing was sent (the connection was refused): mints and the experimenter's
+    /// writes, which a repeat could apply twice.
+    IfRefused,
+}
+
+/// What one try at one replica came to.
+enum Try<T> {
+    /// It answered.
+    Done(T),
+    /// It did not answer; `sent` is false when the connection was refused, so that nothing
+    /// reached it.
+    Down { why: String, sent: bool },
+}
+
+/// The replicas of one run: their URLs, which have stopped answering, and how many requests
+/// another replica answered because of it. Shared by every client of the run.
+struct Replicas {
+    urls: Vec<String>,
+    agent: ureq::Agent,
+    down: Vec<AtomicBool>,
+    /// Why each replica was marked down, in the order it happened.
+    downs: Mutex<Vec<String>>,
+    failovers: AtomicU64,
+}
+
+/// A transport error that means the replica is gone (killed, restarting), as opposed to a
+/// request that could not be made at all.
+fn down_kind(error: &ureq::Error) -> Option<bool> {
+    match error {
+        ureq::Error::Io(e) => match e.kind() {
+            ErrorKind::ConnectionRefused => Some(false),
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected => Some(true),
+            _ => None,
+        },
+        ureq::Error::ConnectionFailed => Some(false),
+        _ => None,
+    }
+}
+
+impl Replicas {
+    fn new(urls: &[String]) -> Replicas {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(REQUEST_TIMEOUT_SECS)))
+            .build()
+            .into();
+        Replicas {
+            urls: urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect(),
+            agent,
+            down: urls.iter().map(|_| AtomicBool::new(false)).collect(),
+            downs: Mutex::new(Vec::new()),
+            failovers: AtomicU64::new(0),
+        }
     }
 
-    fn fail(&self, message: impl Into<String>) -> SimError {
-        SimError::Server { url: self.url.clone(), message: message.into() }
+    fn fail(&self, replica: usize, message: impl Into<String>) -> SimError {
+        SimError::Server { url: self.urls[replica].clone(), message: message.into() }
     }
 
-    /// Sends a request; answers the JSON of a 2xx, or the refusal.
-    fn send(
+    fn is_down(&self, replica: usize) -> bool {
+        self.down[replica].load(Ordering::SeqCst)
+    }
+
+    fn mark_down(&self, replica: usize, why: &str) {
+        if !self.down[replica].swap(true, Ordering::SeqCst) {
+            let mut downs = self.downs.lock().expect("no thread panics holding it");
+            downs.push(format!("{}: {why}", self.urls[replica]));
+        }
+    }
+
+    /// Sends one request to one replica; a 429 is sent again after a pause (it was refused,
+    /// so not applied) until it is answered otherwise or the wait runs out.
+    fn send_to(
         &self,
+        replica: usize,
         method: &str,
         path: &str,
-        body: Option<(&str, String)>,
-    ) -> Result<std::result::Result<Value, Refusal>> {
-        let url = format!("{}/api/v1{path}", self.url);
-        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        body: Option<(&str, &str)>,
+        token: Option<&str>,
+    ) -> Result<Try<Answer>> {
+        let waited = Instant::now();
+        loop {
+            let answer = self.send_once(replica, method, path, body, token)?;
+            match &answer {
+                Try::Done(Err(r))
+                    if r.status == 429
+                        && waited.elapsed() < Duration::from_secs(RATE_LIMITED_WAIT_SECS_MAX) =>
+                {
+                    std::thread::sleep(Duration::from_millis(RATE_LIMITED_PAUSE_MS));
+                }
+                _ => return Ok(answer),
+            }
+        }
+    }
+
+    fn send_once(
+        &self,
+        replica: usize,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &str)>,
+        token: Option<&str>,
+    ) -> Result<Try<Answer>> {
+        let url = format!("{}/api/v1{path}", self.urls[replica]);
+        let auth = token.map(|t| format!("Bearer {t}"));
         let response = match (method, body) {
             ("GET", _) => {
                 let mut request = self.agent.get(&url);
@@ -97,84 +205,208 @@ impl Client {
                 if let Some(auth) = &auth {
                     request = request.header("Authorization", auth);
                 }
-                let (content_type, text) = body.unwrap_or(("application/json", "{}".into()));
+                let (content_type, text) = body.unwrap_or(("application/json", "{}"));
                 request.header("Content-Type", content_type).send(text)
             }
         };
-        let mut response =
-            response.map_err(|e| self.fail(format!("{method} {path}: cannot reach it: {e}")))?;
+        let mut response = match response {
+            Ok(response) => response,
+            Err(e) => {
+                return match down_kind(&e) {
+                    Some(sent) => Ok(Try::Down { why: e.to_string(), sent }),
+                    None => {
+                        Err(self.fail(replica, format!("{method} {path}: cannot reach it: {e}")))
+                    }
+                };
+            }
+        };
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(ANSWER_BYTES_MAX)
-            .read_to_string()
-            .map_err(|e| self.fail(format!("{method} {path}: reading the answer: {e}")))?;
+        let text = match response.body_mut().with_config().limit(ANSWER_BYTES_MAX).read_to_string()
+        {
+            Ok(text) => text,
+            Err(e) => {
+                return match down_kind(&e) {
+                    Some(_) => Ok(Try::Down { why: e.to_string(), sent: true }),
+                    None => {
+                        Err(self.fail(replica, format!("{method} {path}: reading the answer: {e}")))
+                    }
+                };
+            }
+        };
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status < 400 {
-            return Ok(Ok(value));
+            return Ok(Try::Done(Ok(value)));
         }
-        Ok(Err(Refusal {
+        Ok(Try::Done(Err(Refusal {
             status,
             code: value["code"].as_str().unwrap_or("error").to_owned(),
             message: value["message"].as_str().map_or_else(|| value.to_string(), str::to_owned),
-        }))
+        })))
+    }
+
+    /// Runs `attempt` at replica `home`, or at the next replica up while replicas stop
+    /// answering; `what` names the request in errors. With one replica there is nowhere else
+    /// to go, and a replica that stops answering is an error as it always was.
+    fn on_live<T>(
+        &self,
+        home: usize,
+        what: &str,
+        repeat: Repeat,
+        mut attempt: impl FnMut(usize) -> Result<Try<T>>,
+    ) -> Result<T> {
+        let n = self.urls.len();
+        for step in 0..n {
+            let replica = (home + step) % n;
+            if n > 1 && self.is_down(replica) {
+                continue;
+            }
+            match attempt(replica)? {
+                Try::Done(out) => {
+                    if replica != home {
+                        self.failovers.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(out);
+                }
+                Try::Down { why, sent } => {
+                    if n == 1 {
+                        return Err(self.fail(replica, format!("{what}: cannot reach it: {why}")));
+                    }
+                    self.mark_down(replica, &why);
+                    if sent && repeat == Repeat::IfRefused {
+                        return Err(self.fail(
+                            replica,
+                            format!(
+                                "{what}: the replica stopped answering after the request was \
+                                 sent ({why}); it may have been applied, so it is not repeated \
+                                 on another replica"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let downs = self.downs.lock().expect("no thread panics holding it").join("; ");
+        Err(SimError::Server {
+            url: self.urls.join(","),
+            message: format!("{what}: every replica has stopped answering ({downs})"),
+        })
+    }
+}
+
+/// A connection to the market: a replica it uses first, the others when that one is down.
+#[derive(Clone)]
+struct Client {
+    replicas: Arc<Replicas>,
+    home: usize,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(replicas: &Arc<Replicas>, home: usize) -> Client {
+        Client { replicas: replicas.clone(), home: home % replicas.urls.len(), token: None }
+    }
+
+    fn fail(&self, message: impl Into<String>) -> SimError {
+        self.replicas.fail(self.home, message)
+    }
+
+    /// Sends a request; answers the JSON of a 2xx, or the refusal.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, String)>,
+        repeat: Repeat,
+    ) -> Result<Answer> {
+        let body = body.as_ref().map(|(content_type, text)| (*content_type, text.as_str()));
+        let token = self.token.as_deref();
+        self.replicas.on_live(self.home, &format!("{method} {path}"), repeat, |replica| {
+            self.replicas.send_to(replica, method, path, body, token)
+        })
     }
 
     /// A request that must succeed.
-    fn ok(&self, method: &str, path: &str, body: Option<(&str, String)>) -> Result<Value> {
-        self.send(method, path, body)?.map_err(|r| {
+    fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, String)>,
+        repeat: Repeat,
+    ) -> Result<Value> {
+        self.send(method, path, body, repeat)?.map_err(|r| {
             self.fail(format!("{method} {path}: {} {}: {}", r.status, r.code, r.message))
         })
     }
 
-    fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
-        self.ok("POST", path, Some(("application/json", body.to_string())))
+    fn post_json(&self, path: &str, body: &Value, repeat: Repeat) -> Result<Value> {
+        self.ok("POST", path, Some(("application/json", body.to_string())), repeat)
     }
 
-    /// Signs in; returns the server's clock as the sign-in message states it.
+    /// Signs in; returns the server's clock as the sign-in message states it. A sign-in cut
+    /// short by a replica that stops answering starts over with a new challenge on the next
+    /// one: the login consumes its challenge.
     fn login(&mut self, key: &LabelerKey) -> Result<u64> {
+        let replicas = self.replicas.clone();
+        let (issued, token) = replicas
+            .on_live(self.home, "sign-in", Repeat::Safe, |replica| self.login_at(replica, key))?;
+        self.token = Some(token);
+        Ok(issued)
+    }
+
+    /// One sign-in at one replica: its clock and the session token.
+    fn login_at(&self, replica: usize, key: &LabelerKey) -> Result<Try<(u64, String)>> {
+        let replicas = &self.replicas;
+        let fail = |message: String| replicas.fail(replica, message);
+        let post = |path: &str, body: Value| -> Result<Try<Value>> {
+            let text = body.to_string();
+            Ok(
+                match replicas.send_to(
+                    replica,
+                    "POST",
+                    path,
+                    Some(("application/json", &text)),
+                    None,
+                )? {
+                    Try::Done(Ok(value)) => Try::Done(value),
+                    Try::Done(Err(r)) => {
+                        return Err(fail(format!(
+                            "POST {path}: {} {}: {}",
+                            r.status, r.code, r.message
+                        )));
+                    }
+                    Try::Down { why, sent } => Try::Down { why, sent },
+                },
+            )
+        };
         let address = key.address().to_string();
-        let challenge = self.post_json("/auth/challenge", &json!({ "address": address }))?;
+        let challenge = match post("/auth/challenge", json!({ "address": address }))? {
+            Try::Done(challenge) => challenge,
+            Try::Down { why, sent } => return Ok(Try::Down { why, sent }),
+        };
         let message = challenge["message"]
             .as_str()
-            .ok_or_else(|| self.fail("the sign-in challenge has no message"))?
+            .ok_or_else(|| fail("the sign-in challenge has no message".into()))?
             .to_owned();
         if !message.contains(&address) {
-            return Err(self.fail(format!("the sign-in message does not name {address}")));
+            return Err(fail(format!("the sign-in message does not name {address}")));
         }
         let issued = message
             .lines()
             .find_map(|l| l.strip_prefix("Issued At: "))
             .and_then(parse_rfc3339)
-            .ok_or_else(|| self.fail("the sign-in message has no readable `Issued At`"))?;
+            .ok_or_else(|| fail("the sign-in message has no readable `Issued At`".into()))?;
         let signature = key.sign_personal(message.as_bytes());
-        let login = self.post_json(
-            "/auth/login",
-            &json!({ "message": message, "signature": format!("0x{}", alloy_primitives::hex::encode(signature)) }),
-        )?;
+        let body = json!({ "message": message, "signature": format!("0x{}", alloy_primitives::hex::encode(signature)) });
+        let login = match post("/auth/login", body)? {
+            Try::Done(login) => login,
+            // The challenge may be spent: a repeat starts over with a new one.
+            Try::Down { why, .. } => return Ok(Try::Down { why, sent: true }),
+        };
         let token =
-            login["token"].as_str().ok_or_else(|| self.fail("the login answer has no token"))?;
-        self.token = Some(token.to_owned());
-        Ok(issued)
-    }
-
-    /// Sets the test clock; `Ok(false)` when the server has none.
-    fn set_clock(&self, now: u64) -> Result<bool> {
-        match self.send(
-            "POST",
-            "/test/clock",
-            Some(("application/json", json!({ "now": now }).to_string())),
-        )? {
-            Ok(_) => Ok(true),
-            Err(r) if r.status == 404 => Ok(false),
-            Err(r) => {
-                Err(self.fail(format!("setting the test clock to {now}: {} {}", r.code, r.message)))
-            }
-        }
+            login["token"].as_str().ok_or_else(|| fail("the login answer has no token".into()))?;
+        Ok(Try::Done((issued, token.to_owned())))
     }
 }
-
 /// The consensus class of every task in a server's JSONL export: the sign of a pairwise
 /// consensus (0 when it prefers nothing), the class of a categorical one.
 fn export_classes(
@@ -239,19 +471,64 @@ fn system_now() -> u64 {
 
 /// The servers' clocks: test clocks moved forward on request, or real time waited out.
 struct Clocks {
-    clients: Vec<Client>,
+    replicas: Arc<Replicas>,
     test: bool,
     now: u64,
 }
 
 impl Clocks {
+    /// Sets the test clock of every replica that is up; whether each of those has one. A
+    /// replica that stops answering is marked down and skipped.
+    fn set_all(replicas: &Replicas, now: u64) -> Result<Vec<bool>> {
+        let n = replicas.urls.len();
+        let body = json!({ "now": now }).to_string();
+        let mut has = Vec::with_capacity(n);
+        for replica in 0..n {
+            if replicas.is_down(replica) {
+                continue;
+            }
+            let answer = replicas.send_to(
+                replica,
+                "POST",
+                "/test/clock",
+                Some(("application/json", &body)),
+                None,
+            )?;
+            match answer {
+                Try::Done(Ok(_)) => has.push(true),
+                Try::Done(Err(r)) if r.status == 404 => has.push(false),
+                Try::Done(Err(r)) => {
+                    return Err(replicas.fail(
+                        replica,
+                        format!("setting the test clock to {now}: {} {}", r.code, r.message),
+                    ));
+                }
+                Try::Down { why, .. } if n == 1 => {
+                    return Err(replicas.fail(
+                        replica,
+                        format!("setting the test clock to {now}: cannot reach it: {why}"),
+                    ));
+                }
+                Try::Down { why, .. } => replicas.mark_down(replica, &why),
+            }
+        }
+        if has.is_empty() {
+            let downs = replicas.downs.lock().expect("no thread panics holding it").join("; ");
+            return Err(SimError::Server {
+                url: replicas.urls.join(","),
+                message: format!(
+                    "setting the test clock to {now}: every replica has stopped answering ({downs})"
+                ),
+            });
+        }
+        Ok(has)
+    }
+
     /// Moves every clock to `t` (or waits until real time is past it).
     fn advance(&mut self, t: u64) -> Result<()> {
         if self.test {
             if t > self.now {
-                for c in &self.clients {
-                    c.set_clock(t)?;
-                }
+                Clocks::set_all(&self.replicas, t)?;
                 self.now = t;
             }
         } else {
@@ -345,11 +622,7 @@ pub fn run(
     if target.urls.is_empty() {
         return Err(SimError::Server { url: String::new(), message: "no server URL given".into() });
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(REQUEST_TIMEOUT_SECS)))
-        .build()
-        .into();
+    let replicas = Arc::new(Replicas::new(&target.urls));
     let agents = roster(scenario, seed);
     let keys: Vec<LabelerKey> = (0..agents.len()).map(|i| identity_key(seed, i)).collect();
     let addresses = keys.iter().map(LabelerKey::address).collect::<Vec<_>>();
@@ -357,20 +630,21 @@ pub fn run(
     let batches = scenario.market.batches_per_labeler as usize;
 
     // The operator signs in everywhere; the latest clock among the servers is "now".
-    let mut operators: Vec<Client> = target.urls.iter().map(|u| Client::new(u, &agent)).collect();
+    let mut operators: Vec<Client> =
+        (0..target.urls.len()).map(|r| Client::new(&replicas, r)).collect();
     let mut now = 0;
     for client in &mut operators {
         now = now.max(client.login(&target.operator)?);
     }
-    let mut test = None;
-    for client in &operators {
-        let has = client.set_clock(now)?;
-        if *test.get_or_insert(has) != has {
-            return Err(client.fail("some servers have a test clock and some do not"));
-        }
+    let has = Clocks::set_all(&replicas, now)?;
+    if has.iter().any(|&h| h != has[0]) {
+        return Err(SimError::Server {
+            url: target.urls.join(","),
+            message: "some servers have a test clock and some do not".into(),
+        });
     }
-    let test = test.unwrap_or(false);
-    let mut clocks = Clocks { clients: operators.clone(), test, now };
+    let test = has[0];
+    let mut clocks = Clocks { replicas: replicas.clone(), test, now };
     let operator = &operators[0];
     let timing = Timing::default();
     let mut labeler_secs = 0.0;
@@ -389,19 +663,23 @@ pub fn run(
         )?;
         let stake = u128::from(scenario.market.stake_per_batch);
         let creator_key = LabelerKey::derived(seed ^ 0xc0ea_7000_0000_0000, u64::from(round));
-        let mint = |to: &LabelerKey, amount: u128| {
-            operator.post_json(
+        // Mints go round-robin over the replicas like the labelers they fund, each with the
+        // operator's session there (a replica limits each address's writes on its own).
+        let mint = |via: usize, to: &LabelerKey, amount: u128| {
+            operators[via % operators.len()].post_json(
                 "/ledger/mint",
                 &json!({ "to": to.address().to_string(), "amount": amount.to_string() }),
+                Repeat::IfRefused,
             )
         };
-        mint(&creator_key, u128::from(scenario.market.reward_pool))?;
-        for key in &keys {
-            mint(key, stake * batches as u128)?;
+        mint(0, &creator_key, u128::from(scenario.market.reward_pool))?;
+        for (i, key) in keys.iter().enumerate() {
+            mint(i, key, stake * batches as u128)?;
         }
-        let mut creator = Client::new(&target.urls[0], &agent);
+        let mut creator = Client::new(&replicas, 0);
         creator.login(&creator_key)?;
-        let created = creator.post_json("/experiments", &json!({ "spec": spec }))?;
+        let created =
+            creator.post_json("/experiments", &json!({ "spec": spec }), Repeat::IfRefused)?;
         let id_text = created["experiment_id"]
             .as_str()
             .ok_or_else(|| creator.fail("the created experiment has no id"))?
@@ -416,16 +694,26 @@ pub fn run(
             "POST",
             &format!("/experiments/{id_text}/tasks"),
             Some(("application/x-ndjson", jsonl)),
+            Repeat::IfRefused,
         )?;
-        creator.post_json(&format!("/experiments/{id_text}/fund"), &json!({}))?;
-        let opened = creator.post_json(&format!("/experiments/{id_text}/open"), &json!({}))?;
+        creator.post_json(
+            &format!("/experiments/{id_text}/fund"),
+            &json!({}),
+            Repeat::IfRefused,
+        )?;
+        let opened = creator.post_json(
+            &format!("/experiments/{id_text}/open"),
+            &json!({}),
+            Repeat::IfRefused,
+        )?;
         let chain_id = opened["chain_id"].as_u64().unwrap_or(eip712::EMBEDDED_CHAIN_ID);
         let contract = opened["verifying_contract"]
             .as_str()
             .and_then(|s| s.parse().ok())
             .unwrap_or(plumbline_core::Address::ZERO);
         let domain = eip712::domain(chain_id, contract);
-        let clients: Vec<Client> = target.urls.iter().map(|u| Client::new(u, &agent)).collect();
+        let clients: Vec<Client> =
+            (0..target.urls.len()).map(|r| Client::new(&replicas, r)).collect();
         let client_of = |i: usize| &clients[i % clients.len()];
 
         // Joins: each labeler takes its batches in turn; its answers are drawn at once.
@@ -450,6 +738,7 @@ pub fn run(
                             "POST",
                             &format!("/experiments/{id_text}/join"),
                             Some(("application/json", body)),
+                            Repeat::Safe,
                         )
                     })?;
                     let batch = match answer {
@@ -513,8 +802,9 @@ pub fn run(
                     .map_err(plumbline_core::Error::from)?;
                 let body = serde_json::to_string(&commit).expect("commits serialize");
                 let path = format!("/experiments/{id_text}/batches/{batch_id}/commit");
-                timing
-                    .timed(|| client_of(i).ok("POST", &path, Some(("application/json", body))))?;
+                timing.timed(|| {
+                    client_of(i).ok("POST", &path, Some(("application/json", body)), Repeat::Safe)
+                })?;
             }
             Ok(())
         })?;
@@ -528,20 +818,30 @@ pub fn run(
                     .map_err(plumbline_core::Error::from)?;
                 let body = serde_json::to_string(&reveal).expect("reveals serialize");
                 let path = format!("/experiments/{id_text}/batches/{batch_id}/reveal");
-                timing
-                    .timed(|| client_of(i).ok("POST", &path, Some(("application/json", body))))?;
+                timing.timed(|| {
+                    client_of(i).ok("POST", &path, Some(("application/json", body)), Repeat::Safe)
+                })?;
             }
             Ok(())
         })?;
         labeler_secs += phase.elapsed().as_secs_f64();
         clocks.advance(spec.reveal_deadline)?;
         // The scheduler may have settled it already; settling again answers the stored one.
-        operator.post_json(&format!("/experiments/{id_text}/settle"), &json!({}))?;
-        let record_json = operator.ok("GET", &format!("/experiments/{id_text}/record"), None)?;
+        operator.post_json(
+            &format!("/experiments/{id_text}/settle"),
+            &json!({}),
+            Repeat::IfRefused,
+        )?;
+        let record_json =
+            operator.ok("GET", &format!("/experiments/{id_text}/record"), None, Repeat::Safe)?;
         let record: PublicRecord = serde_json::from_value(record_json)
             .map_err(|e| operator.fail(format!("the record does not parse: {e}")))?;
-        let export =
-            operator.send("GET", &format!("/experiments/{id_text}/export?format=jsonl"), None)?;
+        let export = operator.send(
+            "GET",
+            &format!("/experiments/{id_text}/export?format=jsonl"),
+            None,
+            Repeat::Safe,
+        )?;
         let server_export = Some(export_classes(operator, export, &kind)?);
         rounds.push(Round {
             record,
@@ -582,12 +882,97 @@ pub fn run(
     };
     stats.latency_p50_ms = weight(stats.latency_p50_ms, pick(0.5));
     stats.latency_p99_ms = weight(stats.latency_p99_ms, pick(0.99));
+    stats.failovers += replicas.failovers.load(Ordering::Relaxed);
+    for down in replicas.downs.lock().expect("no thread panics holding it").iter() {
+        if !stats.replicas_down.contains(down) {
+            stats.replicas_down.push(down.clone());
+        }
+    }
     Ok(Run { seed, agents, rounds })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn three() -> Replicas {
+        Replicas::new(&["http://a".into(), "http://b/".into(), "http://c".into()])
+    }
+
+    fn down(sent: bool) -> Result<Try<u32>> {
+        Ok(Try::Down { why: "connection reset".into(), sent })
+    }
+
+    #[test]
+    fn a_replica_that_stops_answering_is_marked_down_and_its_requests_move_on() {
+        let replicas = three();
+        let mut tried = Vec::new();
+        let answer = replicas.on_live(1, "POST /x", Repeat::Safe, |r| {
+            tried.push(r);
+            if r == 1 { down(true) } else { Ok(Try::Done(r as u32)) }
+        });
+        assert_eq!(answer.unwrap(), 2);
+        assert_eq!(tried, [1, 2]);
+        assert!(replicas.is_down(1));
+        assert_eq!(replicas.failovers.load(Ordering::Relaxed), 1);
+        assert_eq!(*replicas.downs.lock().unwrap(), ["http://b: connection reset"]);
+        // Later requests skip it without trying it, and count as failovers too.
+        let mut tried = Vec::new();
+        let answer = replicas.on_live(1, "GET /y", Repeat::IfRefused, |r| {
+            tried.push(r);
+            Ok(Try::Done(r as u32))
+        });
+        assert_eq!(answer.unwrap(), 2);
+        assert_eq!(tried, [2]);
+        assert_eq!(replicas.failovers.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_write_that_is_not_repeatable_moves_on_only_when_it_was_refused() {
+        let replicas = three();
+        let refused = replicas.on_live(0, "POST /ledger/mint", Repeat::IfRefused, |r| {
+            if r == 0 { down(false) } else { Ok(Try::Done(r as u32)) }
+        });
+        assert_eq!(refused.unwrap(), 1);
+        let sent = replicas.on_live(1, "POST /ledger/mint", Repeat::IfRefused, |r| {
+            if r == 1 { down(true) } else { Ok(Try::Done(r as u32)) }
+        });
+        let message = sent.unwrap_err().to_string();
+        assert!(message.contains("may have been applied"), "{message}");
+        assert!(replicas.is_down(0) && replicas.is_down(1) && !replicas.is_down(2));
+    }
+
+    #[test]
+    fn with_every_replica_down_the_error_lists_them_and_one_server_fails_as_before() {
+        let replicas = three();
+        let all = replicas.on_live(0, "POST /z", Repeat::Safe, |_| down(true));
+        let message = all.unwrap_err().to_string();
+        assert!(message.contains("every replica has stopped answering"), "{message}");
+        assert!(message.contains("http://a") && message.contains("http://c"), "{message}");
+
+        let one = Replicas::new(&["http://a".into()]);
+        let mut tries = 0;
+        let message = one
+            .on_live(0, "POST /z", Repeat::Safe, |_| {
+                tries += 1;
+                down(false)
+            })
+            .unwrap_err()
+            .to_string();
+        assert_eq!(tries, 1);
+        assert!(message.contains("POST /z: cannot reach it"), "{message}");
+        assert!(!one.is_down(0), "a lone server is never skipped");
+    }
+
+    #[test]
+    fn refused_connections_were_not_sent_and_resets_may_have_been() {
+        let io = |kind| ureq::Error::Io(std::io::Error::new(kind, "x"));
+        assert_eq!(down_kind(&io(ErrorKind::ConnectionRefused)), Some(false));
+        assert_eq!(down_kind(&io(ErrorKind::ConnectionReset)), Some(true));
+        assert_eq!(down_kind(&io(ErrorKind::UnexpectedEof)), Some(true));
+        assert_eq!(down_kind(&io(ErrorKind::PermissionDenied)), None);
+        assert_eq!(down_kind(&ureq::Error::HostNotFound), None);
+    }
 
     #[test]
     fn rfc3339_round_trips_through_unix_seconds() {

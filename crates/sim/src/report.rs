@@ -266,6 +266,11 @@ pub struct ServerStats {
     pub latency_p99_ms: f64,
     /// Whether deadlines were moved by the servers' test clocks (else real time passed).
     pub test_clock: bool,
+    /// Requests answered by another replica than the one their client uses, because that one
+    /// had stopped answering.
+    pub failovers: u64,
+    /// The replicas that stopped answering, each with what the client saw.
+    pub replicas_down: Vec<String>,
 }
 
 /// Builds the report from the runs' outcomes.
@@ -804,6 +809,14 @@ pub fn markdown(report: &Report, command: &str) -> String {
                 ", deadlines in real time"
             },
         );
+        if !s.replicas_down.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n{} requests went to another replica after these stopped answering: {}.",
+                s.failovers,
+                s.replicas_down.join("; "),
+            );
+        }
     }
     let _ = writeln!(
         md,

@@ -1,6 +1,8 @@
 //! Running the real `plumbline serve` in a temporary directory, for end-to-end tests.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -71,30 +73,46 @@ pub fn free_port() -> u16 {
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// The SQLite file or PostgreSQL URL it serves.
     pub db: PathBuf,
     pub operator: String,
+    /// Its stderr.
+    pub log: PathBuf,
 }
 
 impl Server {
     /// Starts `plumbline serve --test-clock` on `db` and waits until `/health` answers.
     pub fn start(db: &Path, operator: &str, port: u16) -> Server {
+        Server::start_logged(&db.to_string_lossy(), &db.with_extension("log"), operator, port)
+    }
+
+    /// Starts `plumbline serve --test-clock` on `db` (a SQLite path or a `postgres://` URL)
+    /// with its stderr in `log`, and waits until `/health` answers.
+    pub fn start_logged(db: &str, log: &Path, operator: &str, port: u16) -> Server {
         let addr = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(db.with_extension("log")).unwrap();
         let child = Command::new(binary())
-            .args(["serve", "--db", &db.to_string_lossy(), "--addr", &addr])
+            .args(["serve", "--db", db, "--addr", &addr])
             .args(["--operator", operator, "--test-clock"])
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .expect("the server starts");
         let server = Server {
             child,
             url: format!("http://{addr}"),
-            db: db.to_path_buf(),
+            db: PathBuf::from(db),
             operator: operator.into(),
+            log: log.to_path_buf(),
         };
         server.wait_healthy();
         server
+    }
+
+    /// The last `lines` lines of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     fn wait_healthy(&self) {
@@ -109,7 +127,7 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let log = std::fs::read_to_string(self.db.with_extension("log")).unwrap_or_default();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         panic!("the server did not become healthy in 30 s; its log:\n{log}");
     }
 

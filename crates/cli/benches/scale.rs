@@ -1,0 +1,230 @@
+//! Scale benchmark: the load benchmark's market (`benches/support/driver.rs`) on SQLite with
+//! one server, on PostgreSQL with one replica, and on PostgreSQL with three replicas (client
+//! threads spread round-robin over them), one after the other in the same run so that the
+//! figures compare as ratios: committed labels per second and p99 commit latency.
+//!
+//! Every configuration starts on a fresh database (PostgreSQL: one created for it on
+//! `PLUMBLINE_TEST_POSTGRES`'s server, default `postgres://postgres@127.0.0.1:5432/test`, and
+//! dropped after it). Its checks: no failed request, every batch committed and revealed, the
+//! ledger balanced. The figures go to `bench/results/load-scale.{json,md}`; the process exits
+//! with 1 after writing them when a check fails.
+//!
+//! Run: `cargo bench -p plumbline --bench scale` (CLIENTS=<n> changes the concurrency,
+//! SEED=<n> the labels).
+
+#[path = "support/driver.rs"]
+mod driver;
+
+use driver::{
+    BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, Db, LABELERS, Measurement, OVERLAP,
+    Phase, env_number, load_average, measure,
+};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Instant;
+
+/// The configurations compared, in the order they run.
+const CONFIGURATIONS: [(Db, usize); 3] = [(Db::Sqlite, 1), (Db::Postgres, 1), (Db::Postgres, 3)];
+
+/// One configuration's outcome.
+struct Outcome {
+    db: Db,
+    replicas: usize,
+    measured: Measurement,
+    seconds: f64,
+    load_before: String,
+    load_after: String,
+    checks: Vec<(String, bool)>,
+}
+
+impl Outcome {
+    fn name(&self) -> String {
+        let replicas = if self.replicas == 1 { "replica" } else { "replicas" };
+        format!("{}, {} {replicas}", self.db.name(), self.replicas)
+    }
+
+    fn passed(&self) -> bool {
+        self.checks.iter().all(|(_, ok)| *ok)
+    }
+
+    fn summary(&self) -> Value {
+        let m = &self.measured;
+        json!({
+            "db": self.db.name(),
+            "replicas": self.replicas,
+            "seconds": self.seconds,
+            "load_average_before": self.load_before,
+            "load_average_after": self.load_after,
+            "committed_labels_per_sec": m.labels_per_sec(),
+            "commit_p99_ms": m.commit.percentile_ms(0.99),
+            "errors": m.errors(),
+            "checks": self.checks.iter().map(|(what, ok)| json!({ "check": what, "passed": ok })).collect::<Vec<_>>(),
+            "passed": self.passed(),
+            "join": m.join.summary(),
+            "commit": m.commit.summary(),
+            "reveal": m.reveal.summary(),
+            "server": {
+                "committed": m.committed,
+                "revealed": m.revealed,
+                "ledger_balanced": m.health["ledger_balanced"],
+                "journal_entries": m.health["journal_entries"],
+                "version": m.health["version"],
+            },
+        })
+    }
+}
+
+fn main() {
+    let seed: u64 = env_number("SEED").unwrap_or(1);
+    let clients: usize = env_number("CLIENTS").unwrap_or(CLIENTS_DEFAULT).max(1);
+    eprintln!("SEED={seed} CLIENTS={clients}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+
+    let mut outcomes = Vec::new();
+    for (db, replicas) in CONFIGURATIONS {
+        eprintln!("{} with {replicas} server(s)", db.name());
+        let load_before = load_average();
+        let begun = Instant::now();
+        let measured = measure(&Config { seed, clients, db, replicas });
+        let seconds = begun.elapsed().as_secs_f64();
+        let batches = measured.batches as u64;
+        let checks = vec![
+            ("no failed request".to_owned(), measured.errors() == 0),
+            (
+                format!("the servers count all {batches} batches committed and revealed"),
+                measured.committed == batches && measured.revealed == batches,
+            ),
+            (
+                "the ledger balances afterwards".to_owned(),
+                measured.health["ledger_balanced"] == true,
+            ),
+        ];
+        for phase in [&measured.join, &measured.commit, &measured.reveal] {
+            for message in &phase.failures {
+                eprintln!("failed request: {message}");
+            }
+        }
+        outcomes.push(Outcome {
+            db,
+            replicas,
+            measured,
+            seconds,
+            load_before,
+            load_after: load_average(),
+            checks,
+        });
+    }
+    let total_secs = started.elapsed().as_secs_f64();
+    let passed = outcomes.iter().all(Outcome::passed);
+
+    let rate = |i: usize| outcomes[i].measured.labels_per_sec();
+    let p99 = |i: usize| outcomes[i].measured.commit.percentile_ms(0.99);
+    let ratios = json!({
+        "postgres_1_over_sqlite_1": { "labels_per_sec": rate(1) / rate(0), "commit_p99": p99(1) / p99(0) },
+        "postgres_3_over_postgres_1": { "labels_per_sec": rate(2) / rate(1), "commit_p99": p99(2) / p99(1) },
+    });
+    let command = if clients == CLIENTS_DEFAULT {
+        "cargo bench -p plumbline --bench scale".to_owned()
+    } else {
+        format!("CLIENTS={clients} cargo bench -p plumbline --bench scale")
+    };
+    let document = json!({
+        "benchmark": "load-scale",
+        "command": command,
+        "seed": seed,
+        "cores": cores,
+        "clients": clients,
+        "labelers": LABELERS,
+        "batches": LABELERS * BATCHES_PER_LABELER,
+        "labels_per_commit": BLOCK_SIZE,
+        "overlap": OVERLAP,
+        "seconds": total_secs,
+        "configurations": outcomes.iter().map(Outcome::summary).collect::<Vec<_>>(),
+        "ratios": ratios,
+        "passed": passed,
+    });
+
+    let row = |o: &Outcome| {
+        let m = &o.measured;
+        format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {:.0} | {:.3} | {:.0} s |\n",
+            o.name(),
+            m.labels_per_sec(),
+            m.commit.percentile_ms(0.50),
+            m.commit.percentile_ms(0.99),
+            m.commit.percentile_ms(1.0),
+            m.errors(),
+            m.join.per_sec(),
+            m.reveal.per_sec(),
+            m.commit.server_cpu_seconds * 1e3 / m.commit.latencies.len() as f64,
+            o.seconds,
+        )
+    };
+    let phases = |o: &Outcome| {
+        let line = |name: &str, p: &Phase| {
+            format!(
+                "| {} | {name} | {} | {} | {:.2} s | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                o.name(),
+                p.latencies.len(),
+                p.errors,
+                p.seconds,
+                p.per_sec(),
+                p.percentile_ms(0.50),
+                p.percentile_ms(0.90),
+                p.percentile_ms(0.99),
+                p.percentile_ms(1.0),
+            )
+        };
+        let m = &o.measured;
+        line("join", &m.join) + &line("commit", &m.commit) + &line("reveal", &m.reveal)
+    };
+    let checks: String = outcomes
+        .iter()
+        .flat_map(|o| {
+            o.checks.iter().map(move |(what, ok)| {
+                format!("- [{}] {}: {what}\n", if *ok { "x" } else { " " }, o.name())
+            })
+        })
+        .collect();
+    let markdown = format!(
+        "# Scale benchmark\n\n`{command}` (release servers over loopback, {cores} cores, \
+         {clients} concurrent clients, seed {seed}; {total_secs:.0} s in all)\n\n\
+         The load benchmark's market, once per configuration on a fresh database: {LABELERS} \
+         labelers with {BATCHES_PER_LABELER} batches each; a binary question, blocks of \
+         {BLOCK_SIZE}, overlap {OVERLAP}. Each client thread keeps one connection to one server \
+         (thread k to replica k mod n) and sends its next request when the last one is \
+         answered; signatures were made beforehand.\n\n\
+         | configuration | committed labels/s | commit p50 ms | commit p99 ms | commit max ms | \
+         failed requests | joins/s | reveals/s | server CPU ms per commit | wall |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n{}{}{}\n\
+         Ratios: PostgreSQL on one replica against SQLite: {:.2}× the committed labels per \
+         second, {:.2}× the p99 commit latency; three replicas against one on PostgreSQL: \
+         {:.2}× the labels per second, {:.2}× the p99.\n\n\
+         Server CPU counts every server process and, with PostgreSQL, every `postgres` process \
+         of the cluster. The clients, the servers and PostgreSQL share the machine's cores.\n\n\
+         | configuration | phase | requests | errors | wall | per second | p50 ms | p90 ms | \
+         p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|\n{}{}{}\n\
+         Checks ({}):\n\n{checks}",
+        row(&outcomes[0]),
+        row(&outcomes[1]),
+        row(&outcomes[2]),
+        rate(1) / rate(0),
+        p99(1) / p99(0),
+        rate(2) / rate(1),
+        p99(2) / p99(1),
+        phases(&outcomes[0]),
+        phases(&outcomes[1]),
+        phases(&outcomes[2]),
+        if passed { "all passed" } else { "FAILED" },
+    );
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results");
+    std::fs::create_dir_all(&results).expect("bench/results can be created");
+    std::fs::write(results.join("load-scale.json"), format!("{document:#}\n")).expect("write json");
+    std::fs::write(results.join("load-scale.md"), markdown).expect("write markdown");
+    println!("{document}");
+    if !passed {
+        eprintln!("a configuration failed its checks; see bench/results/load-scale.md");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,708 @@
+//! The load benchmarks' driver, shared by `load` (SQLite, one server) and `scale` (SQLite
+//! against PostgreSQL, one replica against three): it starts release servers on a fresh
+//! database, creates and opens a binary experiment, and drives the join, commit and reveal
+//! phases with concurrent keep-alive clients, timing every request.
+//!
+//! Per run: `plumbline serve --test-clock` on a fresh database (a SQLite file in a temporary
+//! directory, or a PostgreSQL database created for the run and dropped after it), one or
+//! several replicas on it. The operator signs in, mints credits; the creator creates, imports,
+//! funds and opens a binary experiment (blocks of 10, overlap 5); every labeler joins its
+//! batches; every commit and reveal is signed in advance (so the client's cryptography is not
+//! measured); then the commit phase and the reveal phase are driven with `clients` threads,
+//! each a blocking HTTP client with one keep-alive connection to one replica (thread k talks to
+//! replica k mod n) that sends its next request as soon as the previous one is answered. Every
+//! request's latency is recorded, from just before it is sent until its answer is read.
+#![allow(dead_code)]
+
+use plumbline_core::client::{LabelerKey, RevealedLabel};
+use plumbline_core::eip712::embedded_domain;
+use plumbline_core::label::Label;
+use plumbline_core::synthetic::{SplitMix64, binary_spec};
+use plumbline_core::{Address, B256};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[allow(dead_code)]
+#[path = "../../tests/common/postgres.rs"]
+mod postgres;
+
+/// Labelers taking part.
+pub const LABELERS: usize = 512;
+/// Batches each labeler joins, commits and reveals: 16,384 in all, 163,840 labels.
+pub const BATCHES_PER_LABELER: usize = 32;
+/// Regular tasks per batch: one commit carries this many labels.
+pub const BLOCK_SIZE: u32 = 10;
+/// Labelers per block.
+pub const OVERLAP: u32 = 5;
+/// Blocks beyond the exact need, in percent, so that the last joins still find a block the
+/// labeler has not done yet (a labeler never gets the same block twice).
+const SPARE_BLOCKS_PERCENT: usize = 10;
+/// Concurrent client threads unless `CLIENTS` says otherwise.
+pub const CLIENTS_DEFAULT: usize = 32;
+/// Longest any single request may take before the benchmark counts it as failed.
+const REQUEST_TIMEOUT_SECS: u64 = 30;
+
+/// Where the servers keep the market.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    /// A SQLite file (one server only).
+    Sqlite,
+    /// A PostgreSQL database created for the run on `PLUMBLINE_TEST_POSTGRES`'s server
+    /// (default `postgres://postgres@127.0.0.1:5432/test`).
+    Postgres,
+}
+
+impl Db {
+    /// Its name in the figures.
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+        }
+    }
+}
+
+/// One run's set-up.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Seeds the keys and the labels.
+    pub seed: u64,
+    /// Concurrent client threads.
+    pub clients: usize,
+    /// The database.
+    pub db: Db,
+    /// Server processes on it.
+    pub replicas: usize,
+}
+
+/// What one run measured.
+pub struct Measurement {
+    pub join: Phase,
+    pub commit: Phase,
+    pub reveal: Phase,
+    /// Batches the labelers asked for.
+    pub batches: usize,
+    /// Batches the servers count committed and revealed at the end of each phase.
+    pub committed: u64,
+    pub revealed: u64,
+    /// `GET /health` of the first replica at the end.
+    pub health: Value,
+}
+
+impl Measurement {
+    /// Committed labels per second in the commit phase.
+    pub fn labels_per_sec(&self) -> f64 {
+        self.commit.per_sec() * f64::from(BLOCK_SIZE)
+    }
+
+    /// Failed requests in all phases.
+    pub fn errors(&self) -> usize {
+        self.join.errors + self.commit.errors + self.reveal.errors
+    }
+}
+
+/// CPU seconds of the servers, and of the database's processes with PostgreSQL.
+fn cpu_of(servers: &[Server], db: Db) -> f64 {
+    let servers: f64 = servers.iter().map(Server::cpu_seconds).sum();
+    servers + if db == Db::Postgres { postgres_cpu_seconds() } else { 0.0 }
+}
+
+/// CPU seconds used so far by every process named `postgres` (the cluster's backends and
+/// workers). A backend that exits during a phase takes its time with it; the servers keep
+/// their connections open, so few do.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(|pid| cpu_seconds(&pid))
+        .sum()
+}
+
+/// Runs one configuration: starts its servers, drives the three phases, stops them.
+pub fn measure(config: &Config) -> Measurement {
+    let Config { seed, clients, db, replicas } = *config;
+    assert!(replicas >= 1, "at least one replica");
+    assert!(db == Db::Postgres || replicas == 1, "several replicas need PostgreSQL");
+    let dir = TempDir::new();
+    let database = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(postgres::PgDatabase::fresh("load")),
+    };
+    let db_arg = match &database {
+        None => dir.0.join("load.db").to_string_lossy().into_owned(),
+        Some(database) => database.url.clone(),
+    };
+    let operator = LabelerKey::derived(seed, 0);
+    let creator = LabelerKey::derived(seed, 1);
+    let labelers: Vec<LabelerKey> =
+        (0..LABELERS).map(|i| LabelerKey::derived(seed, 2 + i as u64)).collect();
+    let mut servers: Vec<Server> = (0..replicas)
+        .map(|i| Server::start(&db_arg, &dir.0.join(format!("server{i}.log")), operator.address()))
+        .collect();
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let client = Client::new(&urls[0]);
+    // Every replica has a clock of its own; each is set alike.
+    let set_clocks = |now: u64| {
+        for url in &urls {
+            Client::new(url).expect(
+                200..=200,
+                "POST",
+                "/test/clock",
+                Some(json!({ "now": now })),
+                None,
+            );
+        }
+    };
+
+    // Set-up, not timed: credits, the experiment, its tasks.
+    let start = unix_now();
+    set_clocks(start);
+    let operator_token = client.login(&operator);
+    let batches = LABELERS * BATCHES_PER_LABELER;
+    let blocks = batches / OVERLAP as usize * (100 + SPARE_BLOCKS_PERCENT) / 100;
+    let mut spec = binary_spec(BLOCK_SIZE, OVERLAP, 0);
+    spec.title = "Load benchmark".into();
+    spec.commit_deadline = start + 3_600;
+    spec.reveal_deadline = start + 7_200;
+    spec.limits.batches_per_labeler_max = BATCHES_PER_LABELER as u32;
+    let labeler_credit = spec.stake_per_batch * BATCHES_PER_LABELER as u128;
+    mint(&client, &operator_token, creator.address(), spec.reward_pool);
+    for labeler in &labelers {
+        mint(&client, &operator_token, labeler.address(), labeler_credit);
+    }
+    let creator_token = client.login(&creator);
+    let experiment = client.expect(
+        201..=201,
+        "POST",
+        "/experiments",
+        Some(json!({ "spec": spec })),
+        Some(&creator_token),
+    );
+    let id = experiment["experiment_id"].as_str().expect("the experiment has an id").to_owned();
+    let experiment_id: B256 = id.parse().expect("the id is 32 bytes of hex");
+    let tasks: String = (0..blocks * BLOCK_SIZE as usize)
+        .map(|i| format!("{{\"id\": \"t{i}\", \"prompt\": \"Is statement {i} true?\"}}\n"))
+        .collect();
+    client.send_text(&format!("/experiments/{id}/tasks"), tasks, &creator_token);
+    client.expect(
+        200..=200,
+        "POST",
+        &format!("/experiments/{id}/fund"),
+        None,
+        Some(&creator_token),
+    );
+    client.expect(
+        200..=200,
+        "POST",
+        &format!("/experiments/{id}/open"),
+        None,
+        Some(&creator_token),
+    );
+    let domain = embedded_domain();
+
+    // Joins, timed on their own: each labeler's joins go in nonce order, labelers in parallel.
+    let mut joins = Vec::with_capacity(batches);
+    for round in 0..BATCHES_PER_LABELER {
+        for (index, labeler) in labelers.iter().enumerate() {
+            let join =
+                labeler.join(&domain, experiment_id, None, spec.stake_per_batch, round as u64);
+            joins.push((index, serde_json::to_string(&join).expect("a join serializes")));
+        }
+    }
+    let join_path = format!("/api/v1/experiments/{id}/join");
+    let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
+    let mut join_phase = drive(&urls, clients, &joins, |(labeler, body)| Request {
+        path: join_path.clone(),
+        body: body.clone(),
+        expect: 201,
+        // A labeler's next join must carry the next nonce, so its joins never overlap.
+        lane: Some(*labeler),
+    });
+    join_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
+    join_phase.client_cpu_seconds = cpu_seconds("self") - own;
+    let assigned: Vec<(usize, u64, Vec<u32>)> = join_phase
+        .answers
+        .iter()
+        .zip(&joins)
+        .filter_map(|(answer, (labeler, _))| {
+            let batch: Value = serde_json::from_str(answer.as_deref()?).ok()?;
+            let tasks = batch["tasks"].as_array()?.iter().map(|t| t["task"].as_u64());
+            let tasks = tasks.map(|t| t.map(|t| t as u32)).collect::<Option<Vec<u32>>>()?;
+            Some((*labeler, batch["batch_id"].as_u64()?, tasks))
+        })
+        .collect();
+
+    // Every commit and reveal signed before anything is timed, on every core. Labels follow a
+    // latent truth with 20% noise, like a careful crowd.
+    let signing = Instant::now();
+    let sign = |(labeler, batch_id, tasks): &(usize, u64, Vec<u32>)| {
+        let key = &labelers[*labeler];
+        let mut rng = SplitMix64::new(seed ^ batch_id.rotate_left(32));
+        let mut labels: Vec<RevealedLabel> = tasks
+            .iter()
+            .map(|&task| {
+                let truth = i64::from(task % 2);
+                let value = if rng.chance(800_000) { truth } else { 1 - truth };
+                RevealedLabel { task, label: Label::Int(value) }
+            })
+            .collect();
+        labels.sort_by_key(|l| l.task);
+        let commit = key.commit(&domain, experiment_id, *batch_id, &labels).expect("labels root");
+        let reveal = key.reveal(&domain, experiment_id, *batch_id, labels).expect("labels root");
+        let commit = serde_json::to_string(&commit).expect("a commit serializes");
+        let reveal = serde_json::to_string(&reveal).expect("a reveal serializes");
+        ((*batch_id, commit), (*batch_id, reveal))
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let signed: Vec<((u64, String), (u64, String))> = std::thread::scope(|scope| {
+        let workers: Vec<_> = assigned
+            .chunks(assigned.len().div_ceil(cores).max(1))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(sign).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a signing thread")).collect()
+    });
+    let (mut commits, mut reveals): (Vec<_>, Vec<_>) = signed.into_iter().unzip();
+    let mut rng = SplitMix64::new(seed);
+    // Labelers' commits interleave as they would in a crowd, not one labeler after another.
+    shuffle(&mut commits, &mut rng);
+    shuffle(&mut reveals, &mut rng);
+    eprintln!("signed {} commits and reveals in {:.1?}", commits.len(), signing.elapsed());
+
+    let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
+    let mut commit_phase = drive(&urls, clients, &commits, |(batch_id, body)| Request {
+        path: format!("/api/v1/experiments/{id}/batches/{batch_id}/commit"),
+        body: body.clone(),
+        expect: 201,
+        lane: None,
+    });
+    commit_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
+    commit_phase.client_cpu_seconds = cpu_seconds("self") - own;
+    let stats_after_commits = client.get(&format!("/experiments/{id}/stats"));
+
+    set_clocks(spec.commit_deadline);
+    let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
+    let mut reveal_phase = drive(&urls, clients, &reveals, |(batch_id, body)| Request {
+        path: format!("/api/v1/experiments/{id}/batches/{batch_id}/reveal"),
+        body: body.clone(),
+        expect: 201,
+        lane: None,
+    });
+    reveal_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
+    reveal_phase.client_cpu_seconds = cpu_seconds("self") - own;
+    let stats_after_reveals = client.get(&format!("/experiments/{id}/stats"));
+    let health = client.get("/health");
+    for server in &mut servers {
+        server.stop();
+    }
+    drop(database);
+    let committed = stats_after_commits["batches"]["committed"].as_u64().unwrap_or(0);
+    let revealed = stats_after_reveals["batches"]["revealed"].as_u64().unwrap_or(0);
+    Measurement {
+        join: join_phase,
+        commit: commit_phase,
+        reveal: reveal_phase,
+        batches,
+        committed,
+        revealed,
+        health,
+    }
+}
+
+pub fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+/// The one-minute load average, so the figures say how busy the machine was.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// CPU seconds (user and system) a process has used so far, from `/proc/<pid>/stat`; zero
+/// where there is no `/proc`.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let ticks = stat.ok().and_then(|s| {
+        let fields = s.rsplit_once(')')?.1.split_whitespace().skip(11).take(2);
+        Some(fields.map(|f| f.parse::<u64>().unwrap_or(0)).sum::<u64>())
+    });
+    // Linux counts in USER_HZ ticks, 100 per second on the platforms it commonly runs on.
+    ticks.map_or(0.0, |t| t as f64 / 100.0)
+}
+
+fn shuffle<T>(items: &mut [T], rng: &mut SplitMix64) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+}
+
+/// Mints credits, waiting out the operator's rate limit (50 writes per second after a burst).
+fn mint(client: &Client, token: &str, to: Address, amount: u128) {
+    let body = json!({ "to": to, "amount": amount.to_string() });
+    loop {
+        let (status, answer) = client.call("POST", "/ledger/mint", Some(body.clone()), Some(token));
+        match status {
+            200 => return,
+            429 => std::thread::sleep(Duration::from_millis(20)),
+            _ => panic!("POST /ledger/mint: {status} {answer}"),
+        }
+    }
+}
+
+fn hex0x(bytes: &[u8]) -> String {
+    std::iter::once("0x".to_owned()).chain(bytes.iter().map(|b| format!("{b:02x}"))).collect()
+}
+
+/// A fresh directory under the system's temporary one, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("plumbline-load-{}-{run}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The release server, stopped (SIGTERM, then SIGKILL) when done or dropped.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `plumbline serve --test-clock` on `db` (a SQLite path or a PostgreSQL URL) on a
+    /// free port, its stderr in `log`, and waits until it is healthy.
+    fn start(db: &str, log: &Path, operator: Address) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_plumbline"))
+            .args(["serve", "--db", db, "--addr", &addr])
+            .args(["--operator", &operator.to_string(), "--test-clock"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("the server log"))
+            .spawn()
+            .expect("the server starts");
+        let server = Server { child, url: format!("http://{addr}"), log: log.to_path_buf() };
+        let agent = agent();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = agent.get(format!("{}/api/v1/health", server.url)).call()
+                && response.status() == 200
+            {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not become healthy in 30 s; its log:\n{}", server.log_text());
+    }
+
+    /// CPU seconds the server has used so far.
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&self.child.id().to_string())
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asks the server to shut down gracefully, as an operator would, and kills it if it does
+    /// not within ten seconds.
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("the server did not stop on SIGTERM; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(REQUEST_TIMEOUT_SECS)))
+        .build()
+        .into()
+}
+
+/// The set-up's client: every answer must have the expected status, or the benchmark stops.
+struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    fn new(url: &str) -> Client {
+        Client { base: format!("{url}/api/v1"), agent: agent() }
+    }
+
+    fn expect(
+        &self,
+        statuses: std::ops::RangeInclusive<u16>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Value {
+        let (status, answer) = self.call(method, path, body, token);
+        assert!(statuses.contains(&status), "{method} {path}: {status} {answer}");
+        answer
+    }
+
+    /// Sends a request; returns the status and the answer (JSON, or the text as a string).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let with_token = |request: ureq::RequestBuilder<ureq::typestate::WithBody>| match token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        };
+        let response = match (method, body) {
+            ("POST", Some(body)) => with_token(self.agent.post(&url)).send_json(&body),
+            ("POST", None) => with_token(self.agent.post(&url)).send_empty(),
+            _ => self.agent.get(&url).call(),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().expect("a readable answer");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    fn get(&self, path: &str) -> Value {
+        self.expect(200..=200, "GET", path, None, None)
+    }
+
+    fn send_text(&self, path: &str, text: String, token: &str) {
+        let mut response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/x-ndjson")
+            .send(text)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        let answer = response.body_mut().read_to_string().unwrap_or_default();
+        assert_eq!(status, 200, "POST {path}: {answer}");
+    }
+
+    /// Signs in with Sign-In with Ethereum; returns the session token.
+    fn login(&self, key: &LabelerKey) -> String {
+        let challenge = self.expect(
+            200..=200,
+            "POST",
+            "/auth/challenge",
+            Some(json!({ "address": key.address() })),
+            None,
+        );
+        let message = challenge["message"].as_str().expect("a sign-in message").to_owned();
+        let signature = hex0x(&key.sign_personal(message.as_bytes()));
+        let login = self.expect(
+            200..=200,
+            "POST",
+            "/auth/login",
+            Some(json!({ "message": message, "signature": signature })),
+            None,
+        );
+        login["token"].as_str().expect("a session token").to_owned()
+    }
+}
+
+/// One request of a timed phase.
+struct Request {
+    path: String,
+    body: String,
+    expect: u16,
+    /// Requests in the same lane are sent one after another, in order, by one client.
+    lane: Option<usize>,
+}
+
+/// What a timed phase measured.
+pub struct Phase {
+    pub seconds: f64,
+    /// CPU time the servers (and with PostgreSQL, the database) spent during the phase.
+    pub server_cpu_seconds: f64,
+    /// CPU time the benchmark's clients spent during the phase.
+    pub client_cpu_seconds: f64,
+    /// Each request's latency in seconds, sorted.
+    pub latencies: Vec<f64>,
+    pub errors: usize,
+    /// The first few failures, for the log.
+    pub failures: Vec<String>,
+    /// The answer to each request, in the order given, when it had the expected status.
+    answers: Vec<Option<String>>,
+}
+
+/// Failures kept for the log.
+const FAILURES_KEPT: usize = 10;
+
+impl Phase {
+    pub fn per_sec(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+
+    /// The nearest-rank percentile, in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (p * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1] * 1e3
+    }
+
+    pub fn mean_ms(&self) -> f64 {
+        self.latencies.iter().sum::<f64>() / self.latencies.len() as f64 * 1e3
+    }
+
+    pub fn summary(&self) -> Value {
+        json!({
+            "requests": self.latencies.len(),
+            "errors": self.errors,
+            "seconds": self.seconds,
+            "requests_per_sec": self.per_sec(),
+            "server_cpu_seconds": self.server_cpu_seconds,
+            "server_cpu_ms_per_request": self.server_cpu_seconds * 1e3 / self.latencies.len() as f64,
+            "client_cpu_seconds": self.client_cpu_seconds,
+            "client_cpu_ms_per_request": self.client_cpu_seconds * 1e3 / self.latencies.len() as f64,
+            "latency_ms": {
+                "p50": self.percentile_ms(0.50),
+                "p90": self.percentile_ms(0.90),
+                "p99": self.percentile_ms(0.99),
+                "p999": self.percentile_ms(0.999),
+                "max": self.percentile_ms(1.0),
+                "mean": self.mean_ms(),
+            },
+        })
+    }
+}
+
+/// Sends every request from `clients` threads, each with its own keep-alive connection to one
+/// of the servers (thread k to server k mod n), as fast as the servers answer. Requests are
+/// dealt to the threads in turn, except that all the requests of one lane go to the same
+/// thread, in order.
+fn drive<T: Sync>(
+    urls: &[String],
+    clients: usize,
+    items: &[T],
+    request: impl Fn(&T) -> Request + Sync,
+) -> Phase {
+    let requests: Vec<Request> = items.iter().map(&request).collect();
+    let queues: Vec<Vec<usize>> = {
+        let mut queues = vec![Vec::new(); clients];
+        let mut shared = 0;
+        for (index, r) in requests.iter().enumerate() {
+            let lane = r.lane.unwrap_or_else(|| {
+                shared += 1;
+                shared
+            });
+            queues[lane % clients].push(index);
+        }
+        queues
+    };
+    let answers: Vec<Mutex<Option<String>>> = requests.iter().map(|_| Mutex::new(None)).collect();
+    let failures = Mutex::new(Vec::new());
+    let errors = AtomicUsize::new(0);
+    let started = Instant::now();
+    let mut latencies: Vec<f64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = queues
+            .iter()
+            .enumerate()
+            .map(|(thread, queue)| {
+                let url = &urls[thread % urls.len()];
+                let (requests, answers, failures, errors) =
+                    (&requests, &answers, &failures, &errors);
+                scope.spawn(move || {
+                    let agent = agent();
+                    let mut latencies = Vec::with_capacity(queue.len());
+                    for &index in queue {
+                        let r = &requests[index];
+                        let sent = Instant::now();
+                        let result = agent
+                            .post(format!("{url}{}", r.path))
+                            .header("Content-Type", "application/json")
+                            .send(r.body.as_str())
+                            .and_then(|mut response| {
+                                let text = response.body_mut().read_to_string()?;
+                                Ok((response.status().as_u16(), text))
+                            });
+                        latencies.push(sent.elapsed().as_secs_f64());
+                        match result {
+                            Ok((status, text)) if status == r.expect => {
+                                *answers[index].lock().expect("unpoisoned") = Some(text);
+                            }
+                            other => {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                                let mut kept = failures.lock().expect("unpoisoned");
+                                if kept.len() < FAILURES_KEPT {
+                                    kept.push(format!("{}: {other:?}", r.path));
+                                }
+                            }
+                        }
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a client thread")).collect()
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    Phase {
+        seconds,
+        server_cpu_seconds: 0.0,
+        client_cpu_seconds: 0.0,
+        latencies,
+        errors: errors.into_inner(),
+        failures: failures.into_inner().expect("unpoisoned"),
+        answers: answers.into_iter().map(|a| a.into_inner().expect("unpoisoned")).collect(),
+    }
+}
