@@ -97,7 +97,8 @@ fn serve_on_chain(dir: &TempDir, rpc: &str, market: &str, operator_key: &str) ->
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let db = std::path::PathBuf::from(dir.path("chain.db"));
-    let log = std::fs::File::create(db.with_extension("log")).unwrap();
+    let log_path = db.with_extension("log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new(common::binary())
         .args(["serve", "--db", &db.to_string_lossy(), "--addr", &addr, "--test-clock"])
         .args(["--chain-rpc", rpc, "--market", market, "--operator-key", operator_key])
@@ -105,8 +106,8 @@ fn serve_on_chain(dir: &TempDir, rpc: &str, market: &str, operator_key: &str) ->
         .stderr(log)
         .spawn()
         .expect("the server starts");
-    let server =
-        Server { child, url: format!("http://{addr}"), db: db.clone(), operator: String::new() };
+    let url = format!("http://{addr}");
+    let server = Server { child, url, db: db.clone(), operator: String::new(), log: log_path };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let agent: ureq::Agent =

@@ -65,12 +65,18 @@ async fn three_replicas_share_one_experiment_and_settle_it_once() {
         replicas.push(schema.replica(config()).await);
     }
     let [first, second, third] = [&replicas[0], &replicas[1], &replicas[2]];
+    // One time on every replica's test clock, as synchronized system clocks would give (each
+    // test clock starts at the system time of its creation).
+    let now = replicas.iter().map(|r| r.state.now()).max().unwrap();
+    for replica in &replicas {
+        replica.set_clock(now).await;
+    }
 
     // Sessions live in the database: a token from one replica works on the others.
     let operator_token = first.login(&operator()).await;
     let creator = LabelerKey::derived(42, 1);
     let creator_token = second.login(&creator).await;
-    let spec = demo_spec(first.state.now());
+    let spec = demo_spec(now);
     third.mint(&operator_token, creator.address(), spec.reward_pool).await;
     let (status, experiment) = first
         .call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec })))
