@@ -54,6 +54,8 @@ pub fn mmsr(data: &Dataset, options: &MmsrOptions) -> MmsrModel {
     let floor_t = if t_n > 0 { 1.0 / (t_n as f64).sqrt() } else { 0.0 };
     let lo = -1.0 / (kf - 1.0) + floor_t;
     let hi = 1.0 - floor_t;
+    // With very few tasks and many classes the margins cross; the range is then one point.
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { ((lo + hi) / 2.0, (lo + hi) / 2.0) };
 
     let mut s = estimate_magnitudes(&graph, t_n, options);
     determine_signs(&graph, &mut s);
@@ -286,6 +288,21 @@ mod tests {
         assert!(model.reliabilities.iter().all(|s| s.is_finite()), "{:?}", model.reliabilities);
         assert!(model.result.skills.iter().all(|s| (0.0..=1.0).contains(s)));
         assert_eq!(model.result.labels[1], 1, "everyone said dog on t2");
+    }
+
+    #[test]
+    fn two_tasks_with_four_classes_do_not_cross_the_reliability_range() {
+        // 1/sqrt(2) margins on both sides leave no range for four classes: this panicked in
+        // `clamp` before the range collapsed to a point.
+        let data = Dataset::from_rows([
+            ("t1", "a", "w"),
+            ("t1", "b", "x"),
+            ("t2", "a", "y"),
+            ("t2", "b", "z"),
+            ("t2", "c", "y"),
+        ]);
+        let model = mmsr(&data, &MmsrOptions::default());
+        assert!(model.reliabilities.iter().all(|r| r.is_finite()));
     }
 
     #[test]
