@@ -574,14 +574,14 @@ contract PlumblineMarket is IPlumblineMarket, EIP712, ReentrancyGuardTransient {
             revert PlumblineMarket__BadTotals(TotalsRule.Pot, t.rewardPool + slashed, t.pot);
         }
         if (t.rewards > t.pot) revert PlumblineMarket__BadTotals(TotalsRule.Rewards, t.pot, t.rewards);
-        if (t.burned != 0 && t.burned != slashed) {
-            revert PlumblineMarket__BadTotals(TotalsRule.Burned, slashed, t.burned);
-        }
+        if (t.burned > slashed) revert PlumblineMarket__BadTotals(TotalsRule.Burned, slashed, t.burned);
         uint256 inflow = t.rewardPool + t.stakes;
         if (t.refund > inflow) revert PlumblineMarket__BadTotals(TotalsRule.Conservation, inflow, t.refund);
         payouts = t.rewards + t.stakesReturned;
         uint256 outflow = payouts + t.refund + t.burned;
         if (outflow != inflow) revert PlumblineMarket__BadTotals(TotalsRule.Conservation, inflow, outflow);
+        // Slashed stake never goes back to the experimenter, who writes the gold.
+        if (t.refund > t.rewardPool) revert PlumblineMarket__BadTotals(TotalsRule.Refund, t.rewardPool, t.refund);
         if (payouts != 0 && payoutRoot == bytes32(0)) {
             revert PlumblineMarket__BadTotals(TotalsRule.Root, 0, payouts);
         }

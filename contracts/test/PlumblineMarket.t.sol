@@ -708,8 +708,15 @@ contract PlumblineMarketSettlementTest is MarketTest {
         market.settle(EXPERIMENT, root, t);
 
         t = totals;
-        t.burned = 1;
-        expectBadTotals(IPlumblineMarket.TotalsRule.Burned, 5e18, 1);
+        t.burned = 5e18 + 1;
+        expectBadTotals(IPlumblineMarket.TotalsRule.Burned, 5e18, 5e18 + 1);
+        market.settle(EXPERIMENT, root, t);
+
+        // Conserved, but slashed stake handed to the experimenter.
+        t = totals;
+        t.refund = POOL + 1;
+        t.rewards = 5e18 - 1;
+        expectBadTotals(IPlumblineMarket.TotalsRule.Refund, POOL, POOL + 1);
         market.settle(EXPERIMENT, root, t);
 
         // One unit more to the experimenter than the money there is.

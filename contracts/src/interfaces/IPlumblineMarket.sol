@@ -30,7 +30,8 @@ pragma solidity ^0.8.24;
 /// or, at worst, cause that fallback, but never move money itself.
 ///
 /// Whatever the operator posts, an experiment never pays out more than it holds: payouts stop at
-/// the settlement's payout total, and the refund is what conservation leaves.
+/// the settlement's payout total, the refund is what conservation leaves, and it never exceeds
+/// the pool: slashed stake goes to rewarded labelers or is burned, never to the experimenter.
 ///
 /// Amounts are token base units. Each experiment's escrow (pool plus stakes) must fit in 128 bits,
 /// as the protocol's amounts do (at most 10^36 < 2^128). Tokens that charge fees on transfer or
@@ -181,9 +182,10 @@ interface IPlumblineMarket {
     /// redistributed.
     /// @param rewards Paid as rewards; at most the pot.
     /// @param stakesReturned Stake given back.
-    /// @param refund Returned to the experimenter: the pot's remainder, plus the slashed stake
-    /// when it is refunded.
-    /// @param burned Slashed stake destroyed: zero, or all of it.
+    /// @param refund Returned to the experimenter: the pot's remainder, at most `rewardPool`
+    /// (slashed stake never goes to the experimenter).
+    /// @param burned Slashed stake destroyed: all of it when burned, or what the rewards left of
+    /// it when redistributed; at most `slashed`.
     struct Totals {
         uint256 rewardPool;
         uint256 stakes;
@@ -248,12 +250,14 @@ interface IPlumblineMarket {
         Pot,
         /// `rewards` must not exceed `pot`.
         Rewards,
-        /// `burned` must be zero or `slashed`.
+        /// `burned` must not exceed `slashed`.
         Burned,
         /// `rewardPool + stakes` must equal `rewards + stakesReturned + refund + burned`.
         Conservation,
         /// A settlement that pays anything needs a payout root.
-        Root
+        Root,
+        /// `refund` must not exceed `rewardPool`: slashed stake never goes to the experimenter.
+        Refund
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -244,8 +244,10 @@ abstract contract MarketTest is Eip712Signing {
         t.slashed = stakes - stakesReturned;
         t.pot = pool + t.slashed;
         t.rewards = rewards;
-        t.refund = t.pot - rewards;
-        t.burned = 0;
+        // As settlement does: the experimenter gets back at most its pool, the rest burns.
+        uint256 unpaid = t.pot - rewards;
+        t.refund = unpaid < pool ? unpaid : pool;
+        t.burned = unpaid - t.refund;
     }
 
     /// @notice The payout values in the order `distribute` takes them: ascending by leaf hash.
