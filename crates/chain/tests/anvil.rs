@@ -120,20 +120,15 @@ async fn run(anvil: &Anvil, payout: Payout, seed: u64) -> Outcome {
     for (i, key) in keys.iter().enumerate() {
         let join = key.join(&domain, id, None, stake, 0);
         let batch = experiment.join(&join, opened_at).unwrap();
-        let labels: Vec<RevealedLabel> = batch
-            .tasks
-            .iter()
-            .zip(&batch.response_orders)
-            .map(|(&task, order)| {
-                let truth = truth[task as usize];
-                let answer = match i {
-                    CONSTANT => 1,
-                    _ if rng.chance(900_000) => truth,
-                    _ => 1 - truth,
-                };
-                RevealedLabel { task, label: to_canonical(&Label::Int(answer), order) }
-            })
-            .collect();
+        let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
+            let truth = truth[task as usize];
+            let answer = match i {
+                CONSTANT => 1,
+                _ if rng.chance(900_000) => truth,
+                _ => 1 - truth,
+            };
+            to_canonical(&Label::Int(answer), order)
+        });
         joins.push(join);
         work.push((batch.batch_id, labels));
     }

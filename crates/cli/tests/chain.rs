@@ -111,11 +111,8 @@ fn settled_experiment(
         for key in &keys {
             let join = key.join(&domain, id, None, spec.stake_per_batch, 0);
             let batch = experiment.join(&join, now).unwrap();
-            let labels: Vec<RevealedLabel> = batch
-                .tasks
-                .iter()
-                .map(|&task| RevealedLabel { task, label: Label::Int(i64::from(task % 2)) })
-                .collect();
+            let labels: Vec<RevealedLabel> =
+                batch.label_with(|task, _| Label::Int(i64::from(task % 2)));
             let commit = key.commit(&domain, id, batch.batch_id, &labels).unwrap();
             experiment.commit(batch.batch_id, &commit, now).unwrap();
             joins.push(join);

@@ -137,7 +137,7 @@ fn sigkill_during_commits_and_reveals_loses_nothing_acknowledged_and_pays_once()
             .unwrap()
             .iter()
             .map(|t| {
-                let index: usize = t["id"].as_str().unwrap()[1..].parse().unwrap();
+                let index = question_number(t["prompt"].as_str().unwrap());
                 RevealedLabel {
                     task: t["task"].as_u64().unwrap() as u32,
                     label: Label::Int(truth_of(index)),

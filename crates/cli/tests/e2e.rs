@@ -44,8 +44,9 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
             .unwrap()
             .iter()
             .map(|task| {
-                let task_id = task["id"].as_str().unwrap();
-                let index: usize = task_id[1..].parse().unwrap();
+                // A batch names its tasks by position; the labeler reads what they show.
+                let position = task["task"].as_u64().unwrap();
+                let index = question_number(task["prompt"].as_str().unwrap());
                 let label = if n < 16 {
                     truth_of(index)
                 } else {
@@ -53,7 +54,7 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
                     let order = task["response_order"].as_array().unwrap();
                     if order[0] == 0 { -2 } else { 2 }
                 };
-                format!(r#"{{"id": "{task_id}", "label": {label}}}"#)
+                format!(r#"{{"id": {position}, "label": {label}}}"#)
             })
             .collect();
         let labels = dir.write(&format!("labels{n}.jsonl"), &lines.join("\n"));
@@ -111,10 +112,7 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
         for field in ["prompt", "chosen", "rejected"] {
             assert!(row[field].is_string(), "{field} in {row}");
         }
-        let index: usize = row["prompt"].as_str().unwrap()["Question ".len()..]
-            .trim_end_matches('?')
-            .parse()
-            .unwrap();
+        let index = question_number(row["prompt"].as_str().unwrap());
         let expected = if truth_of(index) > 0 { "Answer B" } else { "Answer A" };
         right += usize::from(row["chosen"].as_str().unwrap().starts_with(expected));
     }

@@ -281,7 +281,7 @@ fn check_database(rt: &tokio::runtime::Runtime, url: &str, dir: &TempDir, logs: 
         assert_eq!(record.commits.len(), joins, "experiment {id}: a commit per joined batch");
         assert_eq!(record.reveals.len(), joins, "experiment {id}: a reveal per joined batch");
         let mut per_block: BTreeMap<u32, Vec<plumbline_core::Address>> = BTreeMap::new();
-        for batch in plumbline_server::views::replay_batches(&record) {
+        for batch in record.batches() {
             per_block.entry(batch.block).or_default().push(batch.labeler);
         }
         for (block, labelers) in &per_block {

@@ -1,9 +1,18 @@
-//! Blocks, batches and assignment. Regular tasks are cut into blocks of `block_size` in import
-//! order; a labeler who joins gets one block it has not done, chosen by a seeded PRF among the
-//! blocks still below overlap (for its cohort), plus `gold_per_batch` gold tasks, in a shuffled
-//! order, with the responses of pairwise and ranking tasks shuffled too. The seed is committed
-//! by its hash when the experiment opens and revealed at settlement, so the join log and the
-//! seed reproduce every assignment.
+//! Blocks, batches and assignment. The regular tasks are shuffled by a seeded PRF and cut into
+//! blocks of `block_size`, and each block is given its own `gold_per_batch` gold tasks; a
+//! labeler who joins gets one block it has not done, chosen by the PRF among the blocks still
+//! below overlap (for its cohort; with cohorts, among those already holding members of its
+//! cohort when there are any), with the block's gold, in a shuffled order, with the
+//! responses of pairwise and ranking tasks shuffled too. The seed is committed by its hash when
+//! the experiment opens and revealed at settlement, so the join log and the seed reproduce
+//! every assignment.
+//!
+//! **Gold stays secret.** A labeler sees its tasks only by their position in its own shuffled
+//! batch (labels are committed and revealed by position), never by their index in the
+//! experiment, so import order, where gold often sits at the end, tells nothing. Every batch of
+//! a block holds the same tasks, gold included, so gold is shared exactly like regular tasks;
+//! blocks get disjoint gold while the gold pool lasts (`gold ≥ blocks × gold_per_batch`), and
+//! only past that does a gold task appear in two blocks.
 //!
 //! The PRF: `keccak256(seed ‖ tag ‖ be64(a) ‖ be64(b))`, its first 16 bytes read as a
 //! big-endian u128 and reduced modulo the range (bias below 2^-64 for ranges under 2^64).
@@ -16,22 +25,42 @@ use alloy_primitives::keccak256;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// How the regular tasks are cut into blocks, and which tasks are gold.
+/// How the regular tasks are cut into blocks, and which gold tasks go with each block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// Task indices of each block, in import order.
+    /// Task indices of each block, ascending.
     pub blocks: Vec<Vec<u32>>,
-    /// Task indices of the gold tasks, in import order.
-    pub gold: Vec<u32>,
+    /// Task indices of the gold tasks of each block, ascending.
+    pub block_gold: Vec<Vec<u32>>,
 }
 
 impl Plan {
-    /// Cuts the regular tasks into blocks of `block_size`; the last block may be shorter.
-    pub fn new(tasks: &[Task], block_size: u32) -> Plan {
-        let (gold, regular): (Vec<u32>, Vec<u32>) =
+    /// Shuffles the regular tasks with the PRF (tag `"blocks"`) and cuts them into blocks of
+    /// `block_size`, the last possibly shorter; deals the PRF-shuffled gold list (tag
+    /// `"gold"`) to the blocks in turn, `gold_per_batch` each (fewer when there is less gold).
+    pub fn new(tasks: &[Task], block_size: u32, gold_per_batch: u32, prf: &Prf) -> Plan {
+        let (mut gold, mut regular): (Vec<u32>, Vec<u32>) =
             (0..tasks.len() as u32).partition(|&i| tasks[i as usize].is_gold());
-        let blocks = regular.chunks(block_size as usize).map(<[u32]>::to_vec).collect();
-        Plan { blocks, gold }
+        prf.shuffle("blocks", 0, &mut regular);
+        prf.shuffle("gold", 0, &mut gold);
+        let blocks: Vec<Vec<u32>> = regular
+            .chunks(block_size as usize)
+            .map(|chunk| {
+                let mut block = chunk.to_vec();
+                block.sort_unstable();
+                block
+            })
+            .collect();
+        let per_block = (gold_per_batch as usize).min(gold.len());
+        let block_gold = (0..blocks.len())
+            .map(|b| {
+                let mut mine: Vec<u32> =
+                    (0..per_block).map(|i| gold[(b * per_block + i) % gold.len()]).collect();
+                mine.sort_unstable();
+                mine
+            })
+            .collect();
+        Plan { blocks, block_gold }
     }
 }
 
@@ -86,7 +115,8 @@ pub struct JoinRequest {
     pub at: u64,
 }
 
-/// A labeler's batch: one block plus gold tasks, in its own order.
+/// A labeler's batch: one block plus its gold tasks, in its own order. The labeler knows each
+/// task by its position in `tasks` (see [`Batch::canonical_labels`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Batch {
     /// Sequential within the experiment: the index of the join in the join log.
@@ -98,12 +128,41 @@ pub struct Batch {
     pub cohort: Option<String>,
     /// The block index.
     pub block: u32,
-    /// Task indices in the order shown to this labeler.
+    /// Task indices in the order shown to this labeler: position p shows task `tasks[p]`.
     pub tasks: Vec<u32>,
     /// Per shown task: shown position → canonical response index (empty when not shuffled).
     pub response_orders: Vec<Vec<u8>>,
     /// When it was assigned (unix seconds).
     pub assigned_at: u64,
+}
+
+impl Batch {
+    /// The batch's labels by position, each from a function of the shown task's index in the
+    /// experiment and its response order (how an in-process labeler that knows the tasks
+    /// answers).
+    pub fn label_with(
+        &self,
+        mut label_of: impl FnMut(u32, &[u8]) -> Label,
+    ) -> Vec<crate::client::RevealedLabel> {
+        self.tasks
+            .iter()
+            .zip(&self.response_orders)
+            .enumerate()
+            .map(|(position, (&task, order))| crate::client::RevealedLabel {
+                task: position as u32,
+                label: label_of(task, order),
+            })
+            .collect()
+    }
+
+    /// Revealed labels keyed by task index in the experiment, from the labels the labeler
+    /// committed by position in its batch. `None` when a position is outside the batch.
+    pub fn canonical_labels(
+        &self,
+        labels: &[crate::client::RevealedLabel],
+    ) -> Option<Vec<(u32, Label)>> {
+        labels.iter().map(|l| Some((*self.tasks.get(l.task as usize)?, l.label.clone()))).collect()
+    }
 }
 
 /// A join that cannot be served.
@@ -135,7 +194,6 @@ pub struct Assigner {
     prf: Prf,
     plan: Plan,
     overlap: u32,
-    gold_per_batch: u32,
     shuffles_responses: bool,
     responses: Vec<u8>,
     batches_max: u32,
@@ -153,18 +211,18 @@ pub struct Assigner {
 impl Assigner {
     /// A fresh assigner for an opened experiment.
     pub fn new(spec: &ExperimentSpec, tasks: &[Task], seed: B256) -> Assigner {
-        let plan = Plan::new(tasks, spec.block_size);
+        let prf = Prf::new(seed);
+        let plan = Plan::new(tasks, spec.block_size, spec.gold_per_batch, &prf);
         let cohorts = spec.cohorts.as_ref().map(|c| c.values.clone()).unwrap_or_default();
         let groups = cohorts.len().max(1);
         let open: Vec<u32> = (0..plan.blocks.len() as u32).collect();
         let responses = tasks.iter().map(|t| t.responses.len() as u8).collect();
         Assigner {
-            prf: Prf::new(seed),
+            prf,
             fill: vec![0; plan.blocks.len() * groups],
             open_blocks: vec![open; groups],
             plan,
             overlap: spec.overlap,
-            gold_per_batch: spec.gold_per_batch,
             shuffles_responses: spec.question.kind.shuffles_responses(),
             responses,
             batches_max: spec.limits.batches_per_labeler_max,
@@ -195,22 +253,27 @@ impl Assigner {
             }
         }
         let batch_id = self.next_batch_id;
-        let open = &self.open_blocks[group];
-        let block = if taken.is_empty() {
-            if open.is_empty() {
-                return Err(AssignError::NoBlockLeft);
-            }
-            open[self.prf.below("block", batch_id, 0, open.len())]
-        } else {
-            let candidates: Vec<u32> =
-                open.iter().copied().filter(|b| taken.iter().all(|(t, _)| t != b)).collect();
-            if candidates.is_empty() {
-                return Err(AssignError::NoBlockLeft);
-            }
-            candidates[self.prf.below("block", batch_id, 0, candidates.len())]
-        };
-
         let groups = self.open_blocks.len();
+        let candidates: Vec<u32> = self.open_blocks[group]
+            .iter()
+            .copied()
+            .filter(|b| taken.iter().all(|(t, _)| t != b))
+            .collect();
+        if candidates.is_empty() {
+            return Err(AssignError::NoBlockLeft);
+        }
+        // With cohorts, a cohort's labelers go first to blocks that already hold members of
+        // their cohort, so that even a small cohort forms full peer groups instead of leaving
+        // members alone in a block, where they have no peer to be scored against.
+        let started: Vec<u32> = candidates
+            .iter()
+            .copied()
+            .filter(|&b| self.fill[b as usize * groups + group] > 0)
+            .collect();
+        let candidates =
+            if self.cohorts.is_empty() || started.is_empty() { candidates } else { started };
+        let block = candidates[self.prf.below("block", batch_id, 0, candidates.len())];
+
         let slot = block as usize * groups + group;
         self.fill[slot] += 1;
         if self.fill[slot] >= self.overlap {
@@ -222,7 +285,7 @@ impl Assigner {
         self.next_batch_id += 1;
 
         let mut tasks = self.plan.blocks[block as usize].clone();
-        tasks.extend(self.pick_gold(batch_id));
+        tasks.extend(&self.plan.block_gold[block as usize]);
         self.prf.shuffle("order", batch_id, &mut tasks);
         let response_orders = tasks
             .iter()
@@ -258,18 +321,6 @@ impl Assigner {
                 .position(|c| c == name)
                 .ok_or_else(|| AssignError::UnknownCohort(name.to_owned())),
         }
-    }
-
-    fn pick_gold(&self, batch_id: u64) -> Vec<u32> {
-        // A partial Fisher-Yates: the first `gold_per_batch` of a PRF shuffle of the gold set.
-        let mut gold = self.plan.gold.clone();
-        let count = (self.gold_per_batch as usize).min(gold.len());
-        for i in 0..count {
-            let j = i + self.prf.below("gold", batch_id, i as u64, gold.len() - i);
-            gold.swap(i, j);
-        }
-        gold.truncate(count);
-        gold
     }
 }
 
@@ -357,6 +408,67 @@ mod tests {
         let mut other = Assigner::new(&spec, &tasks, B256::repeat_byte(4));
         let differs = joins.iter().map(|j| other.assign(j).unwrap()).collect::<Vec<_>>() != run();
         assert!(differs, "another seed gives other batches");
+    }
+
+    #[test]
+    fn every_batch_of_a_block_holds_the_same_tasks_and_blocks_get_their_own_gold() {
+        let (spec, tasks) = setup(40, 8);
+        let mut assigner = Assigner::new(&spec, &tasks, B256::repeat_byte(5));
+        let plan = assigner.plan().clone();
+        // Blocks are drawn from the shuffled regular tasks, not cut in import order.
+        assert!(plan.blocks.iter().any(|b| b.windows(2).any(|w| w[1] != w[0] + 1)));
+        // 8 gold tasks, 4 blocks of 2: disjoint.
+        let mut all_gold: Vec<u32> = plan.block_gold.concat();
+        all_gold.sort_unstable();
+        assert_eq!(all_gold, (40..48).collect::<Vec<u32>>());
+        let mut by_block: HashMap<u32, Vec<u32>> = HashMap::new();
+        for i in 0..12 {
+            let batch =
+                assigner.assign(&JoinRequest { labeler: labeler(i), cohort: None, at: 0 }).unwrap();
+            let mut set = batch.tasks.clone();
+            set.sort_unstable();
+            let first = by_block.entry(batch.block).or_insert_with(|| set.clone());
+            assert_eq!(*first, set, "batch {} of block {}", batch.batch_id, batch.block);
+        }
+    }
+
+    #[test]
+    fn a_cohort_fills_blocks_that_already_hold_its_members() {
+        let (mut spec, tasks) = setup(100, 4);
+        spec.cohorts = Some(crate::spec::Cohorts {
+            attribute: "region".into(),
+            values: vec!["many".into(), "few".into()],
+        });
+        let mut assigner = Assigner::new(&spec, &tasks, B256::repeat_byte(8));
+        let mut few_blocks: HashMap<u32, u32> = HashMap::new();
+        for i in 0..30u8 {
+            let cohort = if i % 5 == 0 { "few" } else { "many" };
+            let request = JoinRequest { labeler: labeler(i), cohort: Some(cohort.into()), at: 0 };
+            let batch = assigner.assign(&request).unwrap();
+            if cohort == "few" {
+                *few_blocks.entry(batch.block).or_default() += 1;
+            }
+        }
+        // Six labelers of the small cohort at overlap 3: two full blocks, nobody alone.
+        assert_eq!(few_blocks.values().copied().collect::<Vec<_>>(), vec![3, 3]);
+    }
+
+    #[test]
+    fn labels_given_by_position_map_to_task_indices() {
+        let (spec, tasks) = setup(20, 2);
+        let mut assigner = Assigner::new(&spec, &tasks, B256::repeat_byte(1));
+        let batch = assigner.assign(&JoinRequest { labeler: labeler(1), cohort: None, at: 0 });
+        let batch = batch.unwrap();
+        let labels: Vec<crate::client::RevealedLabel> = (0..batch.tasks.len() as u32)
+            .map(|p| crate::client::RevealedLabel { task: p, label: Label::Int(i64::from(p)) })
+            .collect();
+        let canonical = batch.canonical_labels(&labels).unwrap();
+        for (p, (task, label)) in canonical.iter().enumerate() {
+            assert_eq!(*task, batch.tasks[p]);
+            assert_eq!(*label, Label::Int(p as i64));
+        }
+        let outside = [crate::client::RevealedLabel { task: 99, label: Label::Int(0) }];
+        assert_eq!(batch.canonical_labels(&outside), None);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub struct SignedCommit {
 /// A signed reveal: the labels and the salt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedReveal {
-    /// Canonical labels by task index.
+    /// Labels by position in the batch, in canonical response order.
     pub labels: Vec<RevealedLabel>,
     /// The commitment's salt.
     pub salt: B256,
@@ -46,16 +46,18 @@ pub struct SignedReveal {
     pub signature: alloy_primitives::Bytes,
 }
 
-/// One revealed label: the task index and the label in canonical order.
+/// One revealed label: the task's position in the labeler's batch and the label in canonical
+/// response order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevealedLabel {
-    /// Task index within the experiment.
+    /// The task's position in the batch as shown to the labeler (`Batch::tasks[task]` is its
+    /// index in the experiment, which the labeler is never told).
     pub task: u32,
     /// The label.
     pub label: Label,
 }
 
-/// The root over a batch's labels: leaves `(uint64 task_index, bytes label)`.
+/// The root over a batch's labels: leaves `(uint64 position, bytes label)`.
 pub fn labels_root(labels: &[RevealedLabel]) -> Result<B256, MerkleError> {
     let leaves: Vec<(u64, Vec<u8>)> =
         labels.iter().map(|l| (u64::from(l.task), l.label.encode())).collect();

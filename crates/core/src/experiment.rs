@@ -120,6 +120,11 @@ impl Experiment {
         self.opened.map(|(seed, _)| seed_hash(seed))
     }
 
+    /// The commitment to the task list and gold answers, published once open.
+    pub fn tasks_hash(&self) -> B256 {
+        task::tasks_hash(&self.tasks)
+    }
+
     /// Draft → Open with the assignment seed (drawn by the caller; committed by its hash).
     pub fn open(&mut self, seed: B256, funded: bool, now: u64) -> Result<()> {
         let summary = task::summarize(&self.tasks);
@@ -192,17 +197,20 @@ impl Experiment {
         let batch = self.batch(batch_id)?;
         let committed = self.commits.get(&batch_id).ok_or(Error::NotCommitted(batch_id))?;
         let fail = |reason: String| Error::Reveal { batch_id, reason };
-        let mut expected: Vec<u32> = batch.tasks.clone();
-        expected.sort_unstable();
+        // Labels are keyed by position in the batch, so they must cover 0..len once each.
         let mut given: Vec<u32> = reveal.labels.iter().map(|l| l.task).collect();
         given.sort_unstable();
-        if given != expected {
-            return Err(fail("the labels must cover exactly the batch's tasks, once each".into()));
+        if !given.iter().copied().eq(0..batch.tasks.len() as u32) {
+            return Err(fail(format!(
+                "the labels must cover exactly the batch's {} positions (0 to {}), once each",
+                batch.tasks.len(),
+                batch.tasks.len().saturating_sub(1)
+            )));
         }
         for RevealedLabel { task, label } in &reveal.labels {
             label
                 .validate(&self.spec.question.kind)
-                .map_err(|e| fail(format!("task {}: {e}", self.tasks[*task as usize].id)))?;
+                .map_err(|e| fail(format!("position {task}: {e}")))?;
         }
         let root = labels_root(&reveal.labels)?;
         let commitment = eip712::commitment(self.id, batch_id, batch.labeler, root, reveal.salt);
@@ -245,10 +253,10 @@ impl Experiment {
                 labeler: b.labeler,
                 cohort: b.cohort.clone(),
                 stake: self.spec.stake_per_batch,
-                labels: self
-                    .reveals
-                    .get(&b.batch_id)
-                    .map(|r| r.reveal.labels.iter().map(|l| (l.task, l.label.clone())).collect()),
+                labels: self.reveals.get(&b.batch_id).map(|r| {
+                    b.canonical_labels(&r.reveal.labels)
+                        .expect("a verified reveal covers its batch")
+                }),
             })
             .collect()
     }
@@ -277,6 +285,7 @@ impl Experiment {
             tasks: self.tasks.clone(),
             seed,
             seed_hash: seed_hash(seed),
+            tasks_hash: self.tasks_hash(),
             opened_at,
             joins: self.joins.clone(),
             commits: self.commits.values().cloned().collect(),

@@ -14,6 +14,7 @@ pub mod merkle;
 pub mod record;
 pub mod reputation;
 pub mod score;
+pub mod screen;
 pub mod settle;
 pub mod spec;
 pub mod synthetic;

@@ -44,6 +44,9 @@ pub const RESPONSE_BYTES_MAX: usize = 256 * 1024;
 pub const TASK_FILE_BYTES_MAX: usize = 512 * 1024 * 1024;
 /// Most batches one labeler may take in one experiment, whatever the spec says.
 pub const BATCHES_PER_LABELER_MAX: u32 = 10_000;
+/// Smallest peer weight λ (parts per million): below it gold, which the experimenter writes,
+/// would carry nearly all the evidence for rewarding and slashing.
+pub const PEER_WEIGHT_MIN_PPM: u32 = 200_000;
 /// Shortest reveal window between the commit and the reveal deadline.
 pub const REVEAL_WINDOW_SECS_MIN: u64 = 60;
 /// Largest minimum time per task a spec may demand.

@@ -1,7 +1,8 @@
 //! Merkle trees that match OpenZeppelin's `StandardMerkleTree` bit for bit.
 //!
-//! Labels are committed as the root of a tree over `(uint64 task_index, bytes label)` leaves, and
-//! settlement publishes the root of a tree over `(address account, uint256 amount)` leaves. Both
+//! Labels are committed as the root of a tree over `(uint64 position, bytes label)` leaves (the
+//! task's position in the labeler's batch), and settlement publishes the root of a tree over
+//! `(address account, uint256 amount)` leaves. Both
 //! roots are checked by the contract with OpenZeppelin's `MerkleProof` and built by clients with
 //! the npm package `@openzeppelin/merkle-tree`, so this module reproduces that package exactly:
 //!

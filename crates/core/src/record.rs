@@ -2,8 +2,10 @@
 //! the same protocol code (every signature, commitment, deadline and assignment is checked
 //! again), recompute the settlement, and compare it byte for byte with the published one.
 
+use crate::assign::{Assigner, Batch, JoinRequest};
 use crate::client::{SignedCommit, SignedJoin, SignedReveal};
 use crate::experiment::Experiment;
+use crate::label::Label;
 use crate::reputation::Reputation;
 use crate::settle::Settlement;
 use crate::spec::ExperimentSpec;
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 1;
+pub const RECORD_VERSION: u32 = 2;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +73,9 @@ pub struct PublicRecord {
     pub seed: B256,
     /// Its hash, published when the experiment opened.
     pub seed_hash: B256,
+    /// The commitment to `tasks` (gold answers included) published when it opened; see
+    /// [`crate::task::tasks_hash`].
+    pub tasks_hash: B256,
     /// When it opened.
     pub opened_at: u64,
     /// The join log, in order.
@@ -87,7 +92,56 @@ pub struct PublicRecord {
     pub settlement: Settlement,
 }
 
+/// One revealed batch's labels, keyed by task index in the experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RevealedBatch {
+    /// The batch.
+    pub batch_id: u64,
+    /// Its labeler.
+    pub labeler: Address,
+    /// The labeler's cohort.
+    pub cohort: Option<String>,
+    /// `(task index, label)` in the labeler's order.
+    pub labels: Vec<(u32, Label)>,
+}
+
 impl PublicRecord {
+    /// Every batch, reproduced from the seed and the join log (joins the assigner refuses,
+    /// which a verified record does not hold, are skipped).
+    pub fn batches(&self) -> Vec<Batch> {
+        let mut assigner = Assigner::new(&self.spec, &self.tasks, self.seed);
+        self.joins
+            .iter()
+            .filter_map(|entry| {
+                let request = JoinRequest {
+                    labeler: entry.join.labeler,
+                    cohort: entry.join.cohort.clone(),
+                    at: entry.at,
+                };
+                assigner.assign(&request).ok()
+            })
+            .collect()
+    }
+
+    /// The revealed labels by batch, keyed by task index (reveals name tasks by their position
+    /// in the batch). Reveals that do not fit their batch, which a verified record does not
+    /// hold, are skipped.
+    pub fn revealed(&self) -> Vec<RevealedBatch> {
+        let batches = self.batches();
+        self.reveals
+            .iter()
+            .filter_map(|entry| {
+                let batch = batches.get(entry.batch_id as usize)?;
+                Some(RevealedBatch {
+                    batch_id: entry.batch_id,
+                    labeler: batch.labeler,
+                    cohort: batch.cohort.clone(),
+                    labels: batch.canonical_labels(&entry.reveal.labels)?,
+                })
+            })
+            .collect()
+    }
+
     /// The record as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a record always serializes")
@@ -141,6 +195,11 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
     .map_err(|e| fail(format!("spec or tasks: {e}")))?;
     if crate::assign::seed_hash(record.seed) != record.seed_hash {
         return Err(fail("seed does not hash to seed_hash".into()));
+    }
+    if crate::task::tasks_hash(&record.tasks) != record.tasks_hash {
+        return Err(fail(
+            "the tasks or gold answers differ from those committed at open (tasks_hash)".into(),
+        ));
     }
     experiment
         .open(record.seed, true, record.opened_at)

@@ -67,6 +67,7 @@ mod tests {
             reward_bound: None,
             slash_bound: None,
             tier,
+            pay_share_ppm: 1_000_000,
             stake: 2,
             slash: 0,
             non_reveal_penalty: 1,

@@ -3,8 +3,10 @@
 //! **Peer score** (correlated agreement; Dasgupta–Ghosh, Shnayder et al. 2016). For labelers i
 //! and j in the same group sharing the task set S (|S| ≥ 2), each shared task t gives i the item
 //! `a(x_it, x_jt) − mean_{t'∈S, t'≠t} a(x_it, x_jt')`: agreement on the same task minus the
-//! agreement expected by base rates alone. Per task, i's item is the mean over its peers; i's
-//! peer tally sums these over its tasks. Agreeing by base rate (everyone answers "A") scores 0,
+//! agreement expected by base rates alone. Per task, i's item is the mean over its peers, each
+//! peer weighted by its own chance-corrected gold score clipped at zero (equal weights without
+//! gold, or when every peer weighs zero), so that flippers and chance-level peers do not cancel
+//! a careful peer's evidence; i's peer tally sums these over its tasks. Agreeing by base rate (everyone answers "A") scores 0,
 //! flipping scores below 0, informative labels above 0. This works for any overlap pattern: in
 //! a live experiment peers are the labelers of the same block (blocks partition the tasks); in
 //! real crowd data they are whoever shares at least two tasks.
@@ -12,11 +14,15 @@
 //! **Gold score.** For a gold task g with known answer z_g: `a(x_ig, z_g) − mean_{g'≠g}
 //! a(x_ig, z_g')` over all gold tasks of the experiment.
 //!
+//! Two labelers whose batches are copies of each other (see [`crate::screen`]) are not each
+//! other's peers, and a group of copies counts as one peer of everyone else.
+//!
 //! Every item lies in [−1, 1] (scale 10^6). A [`Tally`] keeps integer sums and counts, so
 //! scores from several experiments add up exactly in the reputation record.
 
 use crate::fixed::{Ppm, SCALE, isqrt_ceil};
 use crate::label::{Agreement, Label};
+use crate::screen::Copies;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -50,6 +56,11 @@ impl Tally {
     /// The gold part alone (subjective questions slash on gold only).
     pub fn gold_only(&self) -> Tally {
         Tally { peer_sum: 0, peer_n: 0, ..*self }
+    }
+
+    /// The peer part alone.
+    pub fn peer_only(&self) -> Tally {
+        Tally { gold_sum: 0, gold_n: 0, ..*self }
     }
 
     /// The peer weight in effect: λ when both parts exist, otherwise all weight on the part
@@ -160,7 +171,8 @@ impl Interned {
 /// Scores every labeler: peer items over shared regular tasks, gold items over gold tasks.
 ///
 /// `observations` holds the labels on regular tasks; `gold_observations` the labels on gold
-/// tasks; `gold` maps a gold task to its answer. Returns one tally per labeler index below
+/// tasks; `gold` maps a gold task to its answer; `copies` the labeler pairs whose batches are
+/// copies of each other (see [`crate::screen::find_copies`]). Returns one tally per labeler index below
 /// `labelers`. Repeated observations of the same (labeler, task) on regular tasks keep the last.
 pub fn score<'a>(
     agreement: Agreement,
@@ -168,6 +180,7 @@ pub fn score<'a>(
     observations: &'a [Observation],
     gold_observations: &'a [Observation],
     gold: &'a HashMap<u32, Label>,
+    copies: &Copies,
 ) -> Vec<Tally> {
     let mut tallies = vec![Tally::default(); labelers];
     if agreement == Agreement::Unscored {
@@ -193,15 +206,31 @@ pub fn score<'a>(
         .collect();
     let interned = Interned::new(agreement, values);
 
-    peer_items(&interned, labelers, &regular, &mut tallies);
     gold_items(&interned, &gold_ids, &gold_seen, &mut tallies);
+    let weights = peer_weights(&tallies, !gold_ids.is_empty());
+    peer_items(&interned, labelers, &regular, copies, &weights, &mut tallies);
     tallies
+}
+
+/// How much each labeler counts as a peer: its chance-corrected gold score, clipped at zero, so
+/// that a flipper or a labeler no better than chance on gold does not cancel a careful peer's
+/// evidence; everyone counts alike without gold, and a labeler without gold items counts fully.
+fn peer_weights(tallies: &[Tally], with_gold: bool) -> Vec<i64> {
+    tallies
+        .iter()
+        .map(|t| match (with_gold, t.gold_n) {
+            (true, n) if n > 0 => div_round(t.gold_sum, n as i64).max(0),
+            _ => SCALE,
+        })
+        .collect()
 }
 
 fn peer_items(
     interned: &Interned,
     labelers: usize,
     regular: &[(u32, u32, u32, u32)],
+    copies: &Copies,
+    weights: &[i64],
     tallies: &mut [Tally],
 ) {
     // Per labeler its (task, value) list sorted by task, the last label per task kept.
@@ -235,6 +264,8 @@ fn peer_items(
         // Per task of i: the sum of its peer items and the number of peers.
         let mut item_sum = vec![0i64; mine.len()];
         let mut item_peers = vec![0u32; mine.len()];
+        let mut weighted_sum = vec![0i64; mine.len()];
+        let mut weight_sum = vec![0i64; mine.len()];
         let mut peers = Vec::new();
         for (task, _) in mine {
             for &j in &by_task[task] {
@@ -246,11 +277,19 @@ fn peer_items(
             }
         }
         peers.sort_unstable();
+        // Copies are one piece of work: not each other's peers, and one peer of everyone else.
+        let mut counted: Vec<usize> = Vec::new();
         for j in peers {
+            if copies.are_copies(i as u32, j as u32)
+                || counted.iter().any(|&k| copies.are_copies(k as u32, j as u32))
+            {
+                continue;
+            }
             merge_shared(mine, &by_labeler[j], &mut shared);
             if shared.len() < 2 {
                 continue;
             }
+            counted.push(j);
             let others = (shared.len() - 1) as i64;
             if use_histogram {
                 for &(_, _, y) in &shared {
@@ -265,8 +304,11 @@ fn peer_items(
                     shared.iter().map(|&(_, _, y2)| interned.between(x, y2)).sum()
                 };
                 let baseline = all - same;
-                item_sum[position] += div_round(same * others - baseline, others);
+                let item = div_round(same * others - baseline, others);
+                item_sum[position] += item;
                 item_peers[position] += 1;
+                weighted_sum[position] += weights[j] * item;
+                weight_sum[position] += weights[j];
             }
             if use_histogram {
                 for &(_, _, y) in &shared {
@@ -275,11 +317,17 @@ fn peer_items(
             }
         }
         let tally = &mut tallies[i];
-        for (sum, peers) in item_sum.iter().zip(&item_peers) {
-            if *peers > 0 {
-                tally.peer_sum += div_round(*sum, i64::from(*peers));
-                tally.peer_n += 1;
+        for position in 0..mine.len() {
+            if item_peers[position] == 0 {
+                continue;
             }
+            // The weighted mean over peers; the plain mean when every peer weighs zero.
+            tally.peer_sum += if weight_sum[position] > 0 {
+                div_round(weighted_sum[position], weight_sum[position])
+            } else {
+                div_round(item_sum[position], i64::from(item_peers[position]))
+            };
+            tally.peer_n += 1;
         }
     }
 }
@@ -355,7 +403,8 @@ mod tests {
     fn base_rate_agreement_scores_zero_and_flipping_scores_below() {
         // Two labelers who always answer 1 agree perfectly and learn nothing: score 0.
         let constant: Vec<_> = (0..10).flat_map(|t| [obs(0, t, 1), obs(1, t, 1)]).collect();
-        let t = score(Agreement::Categorical, 2, &constant, &[], &HashMap::new());
+        let t =
+            score(Agreement::Categorical, 2, &constant, &[], &HashMap::new(), &Copies::default());
         assert_eq!(t[0].peer_sum, 0);
         assert_eq!(t[0].peer_n, 10);
         // Informative and agreeing: positive. Exactly flipped: negative.
@@ -366,8 +415,9 @@ mod tests {
             agree.extend([obs(0, t as u32, z), obs(1, t as u32, z)]);
             flip.extend([obs(0, t as u32, z), obs(1, t as u32, 1 - z)]);
         }
-        let good = score(Agreement::Categorical, 2, &agree, &[], &HashMap::new());
-        let bad = score(Agreement::Categorical, 2, &flip, &[], &HashMap::new());
+        let good =
+            score(Agreement::Categorical, 2, &agree, &[], &HashMap::new(), &Copies::default());
+        let bad = score(Agreement::Categorical, 2, &flip, &[], &HashMap::new(), &Copies::default());
         assert!(good[0].peer_sum > 0 && good[1].peer_sum > 0);
         assert!(bad[0].peer_sum < 0 && bad[1].peer_sum < 0);
         // Perfect agreement on a balanced set: a(same) = 1, baseline = 4/9 per item, 5/9 left.
@@ -380,7 +430,7 @@ mod tests {
         let right: Vec<_> = (0..4).map(|t| obs(0, t, (t % 2) as i64)).collect();
         let constant: Vec<_> = (0..4).map(|t| obs(1, t, 1)).collect();
         let all: Vec<_> = right.into_iter().chain(constant).collect();
-        let t = score(Agreement::Categorical, 2, &[], &all, &gold);
+        let t = score(Agreement::Categorical, 2, &[], &all, &gold, &Copies::default());
         assert_eq!(t[0].gold_n, 4);
         assert!(t[0].gold_sum > 0);
         assert_eq!(t[1].gold_sum, 0, "a constant answer earns nothing on balanced gold");
@@ -394,8 +444,29 @@ mod tests {
             data.push(Observation { labeler: 0, task: t, group: 0, label: Label::Int(1) });
             data.push(Observation { labeler: 1, task: t, group: 1, label: Label::Int(0) });
         }
-        let t = score(Agreement::Categorical, 2, &data, &[], &HashMap::new());
+        let t = score(Agreement::Categorical, 2, &data, &[], &HashMap::new(), &Copies::default());
         assert_eq!(t[0].peer_n, 0, "different groups are never peers");
+    }
+
+    #[test]
+    fn copies_are_not_each_others_peers_and_count_once_for_the_rest() {
+        let truth = [0, 1, 1, 0, 1, 0, 0, 1];
+        let mut data = Vec::new();
+        for (t, &z) in truth.iter().enumerate() {
+            // Labelers 0 and 1 are copies; labeler 2 errs on two tasks.
+            let honest = if t < 2 { 1 - z } else { z };
+            data.extend([obs(0, t as u32, z), obs(1, t as u32, z), obs(2, t as u32, honest)]);
+        }
+        let copies = Copies { pairs: [(0, 1)].into(), ..Copies::default() };
+        let t = score(Agreement::Categorical, 3, &data, &[], &HashMap::new(), &copies);
+        // Each copy is scored against labeler 2 only, so both score what labeler 2 gives them.
+        let versus_two: Vec<_> = data.iter().filter(|o| o.labeler != 1).cloned().collect();
+        let pair =
+            score(Agreement::Categorical, 3, &versus_two, &[], &HashMap::new(), &Copies::default());
+        assert_eq!(t[0], pair[0]);
+        assert_eq!(t[1], pair[0]);
+        // And the two copies count as one peer of labeler 2.
+        assert_eq!(t[2], pair[2]);
     }
 
     #[test]

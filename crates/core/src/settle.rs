@@ -1,23 +1,34 @@
 //! Settlement: scores every labeler, sorts it into a tier, and splits the money. Deterministic
 //! integers from end to end, so `audit` recomputes the same bytes.
 //!
-//! - *rewarded*: this experiment's score is confidently above chance, `s − r(δ_reward) > 0`;
-//!   it gets a share of the pot proportional to `n · s`;
+//! Before scoring, gold the crowd contradicts is dropped and copies are found (see
+//! [`crate::screen`]). Then:
+//!
+//! - *rewarded*: this experiment's score is confidently above chance, `s − r(δ_reward) > 0`,
+//!   and so is its peer part alone where it has peers, so that being right on gold cannot pay
+//!   when the labels that make the dataset are uninformative; it gets a share of the pot
+//!   proportional to `n · s`, each batch's items counted `1/c` times when c identical copies of
+//!   it were revealed in its block;
 //! - *slashed*: confidently below chance on the cumulative record (reputation plus this
 //!   experiment), `s_cum + r(δ) < 0`, and below zero here too; loses `slash_bps` of the stake
-//!   of its revealed batches. On subjective questions only the gold part can slash;
+//!   of its revealed batches. On subjective questions only the gold part can slash; on others
+//!   a positive peer part protects it, so that gold alone, which the experimenter writes,
+//!   never slashes labelers whom their peers vouch for;
 //! - *even*: otherwise; the stake comes back and nothing is earned.
 //!
 //! A batch not revealed loses `max(non_reveal_slash_bps, slash_bps)` of its stake. The pot is
 //! the reward pool plus slashed stake when it is redistributed; rewards are floored and the
-//! remainder (dust, or all of it when nobody is rewarded) is refunded to the experimenter.
-//! Exactly: `reward_pool + Σ stakes = Σ rewards + Σ stakes returned + refund + burned`.
+//! remainder (dust, or all of it when nobody is rewarded) is refunded to the experimenter up to
+//! its reward pool, and burned beyond: slashed stake never reaches the experimenter. Exactly:
+//! `reward_pool + Σ stakes = Σ rewards + Σ stakes returned + refund + burned`, and
+//! `refund ≤ reward_pool`.
 
-use crate::fixed::{Ppm, ln_inverse};
+use crate::fixed::{Ppm, SCALE, ln_inverse};
 use crate::label::{Agreement, Label};
 use crate::merkle;
 use crate::reputation::Reputation;
 use crate::score::{self, Observation, Tally};
+use crate::screen;
 use crate::spec::{ExperimentSpec, SlashedFunds};
 use crate::task::Task;
 use crate::{Address, Amount, B256, U256, amount};
@@ -64,12 +75,17 @@ pub struct LabelerResult {
     pub tally: Tally,
     /// Combined score at scale 10^6, when anything was scored.
     pub score: Option<i64>,
-    /// Lower confidence bound of this experiment's score (δ_reward), scale 10^6.
+    /// Lower confidence bound of this experiment's score (δ_reward), scale 10^6; where the
+    /// labeler has peers, the smaller of that bound and its peer part's own.
     pub reward_bound: Option<i64>,
     /// Upper confidence bound of the cumulative score (δ), scale 10^6.
     pub slash_bound: Option<i64>,
     /// The tier.
     pub tier: Tier,
+    /// The share of its scored items it is paid for, in parts per million: the mean over its
+    /// revealed batches of `1/c`, c being the identical copies of the batch in its block
+    /// (itself included); 10^6 without copies.
+    pub pay_share_ppm: u32,
     /// Stake locked for all its batches.
     #[serde(with = "amount")]
     pub stake: Amount,
@@ -120,15 +136,21 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// Checks `reward_pool + stakes = rewards + stakes_returned + refund + burned`.
+    /// Checks `reward_pool + stakes = rewards + stakes_returned + refund + burned`, and that
+    /// the experimenter gets back no more than its pool.
     pub fn check_conservation(&self) -> Result<(), String> {
         let inflow = self.reward_pool + self.stakes;
         let outflow = self.rewards + self.stakes_returned + self.refund + self.burned;
-        if inflow == outflow {
-            Ok(())
-        } else {
-            Err(format!("money is not conserved: {inflow} in, {outflow} out"))
+        if inflow != outflow {
+            return Err(format!("money is not conserved: {inflow} in, {outflow} out"));
         }
+        if self.refund > self.reward_pool {
+            return Err(format!(
+                "the refund {} exceeds the reward pool {}: slashed stake went to the experimenter",
+                self.refund, self.reward_pool
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -141,6 +163,8 @@ pub struct Settlement {
     pub totals: Totals,
     /// Merkle root over `(address, uint256 payout)` leaves of every labeler (zero when none).
     pub payout_root: B256,
+    /// Gold tasks left out of scoring because the crowd confidently contradicts their answer.
+    pub gold_dropped: Vec<u32>,
 }
 
 impl Settlement {
@@ -176,7 +200,7 @@ pub fn settle(
     }
     let index: HashMap<Address, u32> =
         labelers.keys().enumerate().map(|(i, a)| (*a, i as u32)).collect();
-    let tallies = score_batches(spec, tasks, batches, &index, labelers.len());
+    let scored = score_batches(spec, tasks, batches, &index, labelers.len());
 
     let lambda = spec.peer_weight;
     let ln_reward = ln_inverse(spec.false_reward_rate);
@@ -184,10 +208,13 @@ pub fn settle(
     let none = Reputation::default();
     let mut results: Vec<LabelerResult> = labelers
         .iter()
-        .zip(&tallies)
+        .zip(&scored.tallies)
         .map(|((labeler, own), tally)| {
             let reputation = reputations.get(labeler).unwrap_or(&none);
-            judge(spec, *labeler, own, tally, reputation, lambda, ln_reward, ln_slash)
+            let mut result =
+                judge(spec, *labeler, own, tally, reputation, lambda, ln_reward, ln_slash);
+            result.pay_share_ppm = pay_share(own, &scored.copies);
+            result
         })
         .collect();
 
@@ -202,11 +229,15 @@ pub fn settle(
     match spec.slashed_funds {
         SlashedFunds::Redistribute => totals.pot += totals.slashed,
         SlashedFunds::Burn => totals.burned = totals.slashed,
-        SlashedFunds::Refund => totals.refund = totals.slashed,
     }
     share_pot(&mut results, totals.pot);
     totals.rewards = results.iter().map(|r| r.reward).sum();
-    totals.refund += totals.pot - totals.rewards;
+    // What the rewards leave of the pot goes back to the experimenter up to its own pool; the
+    // rest is slashed stake nobody earned, which is burned: slashing must never pay the
+    // experimenter, who writes the gold.
+    let unpaid = totals.pot - totals.rewards;
+    totals.refund = unpaid.min(spec.reward_pool);
+    totals.burned += unpaid - totals.refund;
 
     let payout_root = if results.is_empty() {
         B256::ZERO
@@ -215,7 +246,8 @@ pub fn settle(
             results.iter().map(|r| (r.labeler, U256::from(r.payout))).collect();
         merkle::payouts_root(&leaves).expect("a non-empty payout tree")
     };
-    let settlement = Settlement { labelers: results, totals, payout_root };
+    let settlement =
+        Settlement { labelers: results, totals, payout_root, gold_dropped: scored.gold_dropped };
     // Conservation is the one property that must never be violated, so it is asserted in
     // release builds too.
     if let Err(broken) = settlement.check() {
@@ -224,22 +256,30 @@ pub fn settle(
     settlement
 }
 
+/// What scoring found: a tally per labeler index, the gold tasks dropped, and the copies.
+struct Scored {
+    tallies: Vec<Tally>,
+    gold_dropped: Vec<u32>,
+    copies: screen::Copies,
+}
+
 fn score_batches(
     spec: &ExperimentSpec,
     tasks: &[Task],
     batches: &[BatchOutcome],
     index: &HashMap<Address, u32>,
     labelers: usize,
-) -> Vec<Tally> {
+) -> Scored {
     let by_cohort = spec.subjective && spec.cohorts.is_some();
     let mut regular = Vec::new();
     let mut gold_seen = Vec::new();
+    let group_of = |batch: &BatchOutcome| match (&batch.cohort, by_cohort) {
+        (Some(name), true) => spec.cohort_index(name).map_or(0, |i| i as u32 + 1),
+        _ => 0,
+    };
     for batch in batches {
         let Some(labels) = &batch.labels else { continue };
-        let group = match (&batch.cohort, by_cohort) {
-            (Some(name), true) => spec.cohort_index(name).map_or(0, |i| i as u32 + 1),
-            _ => 0,
-        };
+        let group = group_of(batch);
         for (task, label) in labels {
             let observation = Observation {
                 labeler: index[&batch.labeler],
@@ -254,12 +294,49 @@ fn score_batches(
             }
         }
     }
-    let gold: HashMap<u32, Label> = tasks
+    let agreement = Agreement::of(&spec.question.kind);
+    let mut gold: HashMap<u32, Label> = tasks
         .iter()
         .enumerate()
         .filter_map(|(i, t)| t.gold.clone().map(|g| (i as u32, g)))
         .collect();
-    score::score(Agreement::of(&spec.question.kind), labelers, &regular, &gold_seen, &gold)
+    let gold_labels: Vec<(u32, &Label)> = gold_seen.iter().map(|o| (o.task, &o.label)).collect();
+    let gold_dropped = screen::contradicted_gold(&agreement, &gold_labels, &gold);
+    for task in &gold_dropped {
+        gold.remove(task);
+    }
+    let block_labels: Vec<screen::BlockLabels> = batches
+        .iter()
+        .filter_map(|batch| {
+            let labels = batch.labels.as_ref()?;
+            let mut regular: Vec<(u32, &Label)> = labels
+                .iter()
+                .filter(|(task, _)| !tasks[*task as usize].is_gold())
+                .map(|(task, label)| (*task, label))
+                .collect();
+            regular.sort_by_key(|(task, _)| *task);
+            Some(screen::BlockLabels {
+                batch_id: batch.batch_id,
+                labeler: index[&batch.labeler],
+                group: group_of(batch),
+                labels: regular,
+            })
+        })
+        .collect();
+    let copies = screen::find_copies(&agreement, &block_labels);
+    let tallies = score::score(agreement, labelers, &regular, &gold_seen, &gold, &copies);
+    Scored { tallies, gold_dropped, copies }
+}
+
+/// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
+fn pay_share(batches: &[&BatchOutcome], copies: &screen::Copies) -> u32 {
+    let revealed: Vec<u64> =
+        batches.iter().filter(|b| b.labels.is_some()).map(|b| b.batch_id).collect();
+    if revealed.is_empty() {
+        return SCALE as u32;
+    }
+    let sum: u64 = revealed.iter().map(|id| SCALE as u64 / u64::from(copies.count(*id))).sum();
+    (sum / revealed.len() as u64) as u32
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -274,7 +351,14 @@ fn judge(
     ln_slash: u64,
 ) -> LabelerResult {
     let score = tally.score(lambda);
-    let reward_bound = score.map(|s| s - tally.radius(lambda, ln_reward));
+    let peers = tally.peer_only();
+    let peer_bound = (peers.peer_n > 0)
+        .then(|| peers.score(Ppm::ONE).map(|s| s - peers.radius(Ppm::ONE, ln_reward)))
+        .flatten();
+    let reward_bound = score.map(|s| {
+        let combined = s - tally.radius(lambda, ln_reward);
+        peer_bound.map_or(combined, |p| combined.min(p))
+    });
 
     // The slashing evidence: the cumulative record, gold only on subjective questions.
     let evidence = |t: &Tally| if spec.subjective { t.gold_only() } else { *t };
@@ -283,10 +367,14 @@ fn judge(
     cumulative.add(&own);
     let slash_bound = cumulative.score(lambda).map(|s| s + cumulative.radius(lambda, ln_slash));
     let own_below_zero = own.score(lambda).is_some_and(|s| s < 0);
+    // Gold alone never slashes a labeler whose peers vouch for it (a positive peer part), so
+    // an experimenter's wrong gold cannot slash peers who agree. Subjective questions slash on
+    // gold only, which screening protects.
+    let peers_vouch = !spec.subjective && peers.peer_sum > 0;
 
     let tier = if reward_bound.is_some_and(|b| b > 0) {
         Tier::Rewarded
-    } else if own_below_zero && slash_bound.is_some_and(|b| b < 0) {
+    } else if own_below_zero && !peers_vouch && slash_bound.is_some_and(|b| b < 0) {
         Tier::Slashed
     } else {
         Tier::Even
@@ -312,6 +400,7 @@ fn judge(
         reward_bound,
         slash_bound,
         tier,
+        pay_share_ppm: SCALE as u32,
         stake,
         slash,
         non_reveal_penalty,
@@ -321,11 +410,14 @@ fn judge(
     }
 }
 
-/// Splits the pot among rewarded labelers in proportion to `n · s`, flooring each share.
+/// Splits the pot among rewarded labelers in proportion to `n · s · pay_share`, flooring each
+/// share.
 fn share_pot(results: &mut [LabelerResult], pot: Amount) {
     let weight = |r: &LabelerResult| -> U256 {
         match (r.tier, r.score) {
-            (Tier::Rewarded, Some(s)) if s > 0 => U256::from(r.tally.n()) * U256::from(s as u64),
+            (Tier::Rewarded, Some(s)) if s > 0 => {
+                U256::from(r.tally.n()) * U256::from(s as u64) * U256::from(r.pay_share_ppm)
+            }
             _ => U256::ZERO,
         }
     };
@@ -337,5 +429,87 @@ fn share_pot(results: &mut [LabelerResult], pot: Amount) {
         let share = U256::from(pot) * weight(result) / total;
         result.reward = u128::try_from(share).expect("a share of the pot fits u128");
         result.payout = result.stake_returned + result.reward;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::binary_spec;
+
+    const TASKS: u32 = 100;
+
+    fn truth(t: u32) -> i64 {
+        i64::from((t * 7 + t / 3).is_multiple_of(2))
+    }
+
+    /// A labeler's batch over the one block: the truth, wrong on every `wrong_every`th task.
+    fn batch(batch_id: u64, labeler: u8, wrong_every: u32, offset: u32) -> BatchOutcome {
+        let labels = (0..TASKS)
+            .map(|t| {
+                let wrong = wrong_every > 0 && (t + offset).is_multiple_of(wrong_every);
+                (t, Label::Int(if wrong { 1 - truth(t) } else { truth(t) }))
+            })
+            .collect();
+        BatchOutcome {
+            batch_id,
+            labeler: Address::repeat_byte(labeler),
+            cohort: None,
+            stake: 1_000_000,
+            labels: Some(labels),
+        }
+    }
+
+    fn market(copies: u8) -> Settlement {
+        let spec = binary_spec(TASKS, 3 + u32::from(copies), 0);
+        let tasks: Vec<Task> = (0..TASKS)
+            .map(|i| Task {
+                id: format!("t{i}"),
+                prompt: String::new(),
+                responses: Vec::new(),
+                gold: None,
+                meta: Default::default(),
+            })
+            .collect();
+        let mut batches = vec![batch(0, 1, 7, 0), batch(1, 2, 5, 1), batch(2, 3, 6, 2)];
+        for c in 0..copies {
+            batches.push(batch(3 + u64::from(c), 10 + c, 6, 3));
+        }
+        settle(&spec, &tasks, &batches, &BTreeMap::new())
+    }
+
+    #[test]
+    fn a_copying_swarm_is_paid_once_for_its_work() {
+        let alone = market(1);
+        let swarm = market(4);
+        let copy = |s: &Settlement, c: u8| {
+            s.labelers.iter().find(|l| l.labeler == Address::repeat_byte(10 + c)).unwrap().clone()
+        };
+        assert_eq!(copy(&alone, 0).pay_share_ppm, 1_000_000);
+        assert_eq!(copy(&alone, 0).tier, Tier::Rewarded);
+        let swarm_reward: Amount = (0..4).map(|c| copy(&swarm, c).reward).sum();
+        for c in 0..4 {
+            assert_eq!(copy(&swarm, c).pay_share_ppm, 250_000);
+            // Scored against the three independent labelers only, as the lone copy is.
+            assert_eq!(copy(&swarm, c).score, copy(&alone, 0).score);
+        }
+        assert!(
+            swarm_reward <= copy(&alone, 0).reward,
+            "four copies earn {swarm_reward}, one labeler doing the work {}",
+            copy(&alone, 0).reward
+        );
+        // The copies count as one peer of the independent labelers, whose scores do not move,
+        // and whose pay does not fall.
+        for labeler in 1..=3u8 {
+            let of = |s: &Settlement| {
+                s.labelers
+                    .iter()
+                    .find(|l| l.labeler == Address::repeat_byte(labeler))
+                    .unwrap()
+                    .clone()
+            };
+            assert_eq!(of(&swarm).score, of(&alone).score, "labeler {labeler}");
+            assert!(of(&swarm).reward >= of(&alone).reward, "labeler {labeler}");
+        }
     }
 }

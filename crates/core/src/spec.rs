@@ -50,7 +50,8 @@ pub struct ExperimentSpec {
     /// The largest probability that a labeler no better than chance is rewarded.
     #[serde(default = "defaults::false_reward_rate")]
     pub false_reward_rate: Ppm,
-    /// λ: weight of the peer score against the gold score.
+    /// λ: weight of the peer score against the gold score, at least [`PEER_WEIGHT_MIN`] so
+    /// that gold is never the whole of the evidence where peers exist.
     #[serde(default = "defaults::peer_weight")]
     pub peer_weight: Ppm,
     /// Commits are accepted before this instant (unix seconds).
@@ -174,7 +175,8 @@ impl QuestionKind {
     }
 }
 
-/// What happens to slashed stake.
+/// What happens to slashed stake. It never goes back to the experimenter: an experimenter who
+/// could take slashed stake would profit from slashing, and it designs the gold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlashedFunds {
@@ -183,8 +185,6 @@ pub enum SlashedFunds {
     Redistribute,
     /// Destroyed.
     Burn,
-    /// Returned to the experimenter.
-    Refund,
 }
 
 /// Who may join an experiment.
@@ -336,6 +336,16 @@ impl ExperimentSpec {
             if rate.get() == 0 || rate.get() > 500_000 {
                 return Err(invalid(field, "must be above 0 and at most 0.5"));
             }
+        }
+        if self.peer_weight.get() < PEER_WEIGHT_MIN_PPM {
+            return Err(invalid(
+                "peer_weight",
+                format!(
+                    "must be at least {}: gold answers alone, which the experimenter chooses, \
+                     must not decide who is paid or slashed",
+                    f64::from(PEER_WEIGHT_MIN_PPM) / 1e6
+                ),
+            ));
         }
         if self.reveal_deadline < self.commit_deadline.saturating_add(REVEAL_WINDOW_SECS_MIN) {
             return Err(invalid(
@@ -512,6 +522,16 @@ instructions = "Pick the more helpful answer."
         assert!(matches!(e, SpecError::Parse(_)), "{e}");
         let e = error_of(&PAIRWISE_TOML.replace("allow_tie = true", "allow_tie = true\ncolor = 1"));
         assert!(matches!(e, SpecError::Parse(ref m) if m.contains("color")), "{e}");
+    }
+
+    #[test]
+    fn slashed_stake_never_goes_to_the_experimenter_and_gold_never_decides_alone() {
+        let e = error_of(&format!("slashed_funds = \"refund\"\n{PAIRWISE_TOML}"));
+        assert!(matches!(e, SpecError::Parse(ref m) if m.contains("refund")), "{e}");
+        let e = error_of(&format!("peer_weight = 0\n{PAIRWISE_TOML}"));
+        assert!(e.to_string().contains("peer_weight"), "{e}");
+        let ok = format!("peer_weight = 0.2\n{PAIRWISE_TOML}");
+        assert!(ExperimentSpec::parse(&ok, SpecFormat::Toml).is_ok());
     }
 
     #[test]

@@ -55,6 +55,18 @@ pub enum Behavior {
     Random,
     /// Commits but never reveals.
     Silent,
+    /// Knows which tasks are gold and their true answers (the worst case of a labeler who
+    /// found gold): the truth on gold, this constant answer on every regular task.
+    GoldSniper(i64),
+}
+
+/// The gold answers the experimenter writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoldAnswers {
+    /// The latent truth.
+    True,
+    /// The opposite of the truth: an experimenter trying to slash honest labelers.
+    Inverted,
 }
 
 /// What to simulate.
@@ -117,6 +129,11 @@ pub struct Run {
 
 /// Runs a synthetic experiment through the protocol from open to settlement.
 pub fn run(params: &Params, seed: u64) -> Result<Run> {
+    run_with_gold(params, seed, GoldAnswers::True)
+}
+
+/// [`run`] with the gold answers the experimenter chose.
+pub fn run_with_gold(params: &Params, seed: u64, gold: GoldAnswers) -> Result<Run> {
     let mut rng = SplitMix64::new(seed);
     let spec = params.spec.clone();
     let total = params.regular_tasks + params.gold_tasks;
@@ -126,7 +143,10 @@ pub fn run(params: &Params, seed: u64) -> Result<Run> {
             id: format!("task-{i}"),
             prompt: format!("Synthetic question {i}"),
             responses: Vec::new(),
-            gold: (i >= params.regular_tasks).then_some(Label::Int(truth[i])),
+            gold: (i >= params.regular_tasks).then_some(Label::Int(match gold {
+                GoldAnswers::True => truth[i],
+                GoldAnswers::Inverted => 1 - truth[i],
+            })),
             meta: Default::default(),
         })
         .collect();
@@ -153,15 +173,11 @@ pub fn run(params: &Params, seed: u64) -> Result<Run> {
             Err(crate::Error::Assign(crate::assign::AssignError::NoBlockLeft)) => break,
             Err(e) => return Err(e),
         };
-        let labels: Vec<RevealedLabel> = batch
-            .tasks
-            .iter()
-            .zip(&batch.response_orders)
-            .map(|(&task, order)| {
-                let shown = answer(*behavior, truth[task as usize], &mut rng);
-                RevealedLabel { task, label: to_canonical(&Label::Int(shown), order) }
-            })
-            .collect();
+        let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
+            let is_gold = task as usize >= params.regular_tasks;
+            let shown = answer(*behavior, truth[task as usize], is_gold, &mut rng);
+            to_canonical(&Label::Int(shown), order)
+        });
         let commit = key.commit(&domain, experiment_id, batch.batch_id, &labels)?;
         experiment.commit(batch.batch_id, &commit, spec.commit_deadline - 1)?;
         if *behavior != Behavior::Silent {
@@ -176,7 +192,7 @@ pub fn run(params: &Params, seed: u64) -> Result<Run> {
     Ok(Run { record, addresses: keys.iter().map(LabelerKey::address).collect(), truth })
 }
 
-fn answer(behavior: Behavior, truth: i64, rng: &mut SplitMix64) -> i64 {
+fn answer(behavior: Behavior, truth: i64, is_gold: bool, rng: &mut SplitMix64) -> i64 {
     match behavior {
         Behavior::Accurate(ppm) => {
             if rng.chance(ppm) {
@@ -186,6 +202,8 @@ fn answer(behavior: Behavior, truth: i64, rng: &mut SplitMix64) -> i64 {
             }
         }
         Behavior::Constant(value) => value,
+        Behavior::GoldSniper(_) if is_gold => truth,
+        Behavior::GoldSniper(value) => value,
         Behavior::Random | Behavior::Silent => rng.below(2) as i64,
     }
 }

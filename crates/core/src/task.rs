@@ -8,6 +8,14 @@ use crate::spec::QuestionKind;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
+/// The commitment to an experiment's task list, gold answers included, published when it
+/// opens: `keccak256` of the tasks' canonical JSON array. The public record carries the tasks
+/// and this hash, and `audit` refuses a record whose tasks do not hash to it, so gold cannot be
+/// changed after the labels are seen.
+pub fn tasks_hash(tasks: &[Task]) -> crate::B256 {
+    alloy_primitives::keccak256(serde_json::to_vec(tasks).expect("tasks always serialize"))
+}
+
 /// One task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Task {

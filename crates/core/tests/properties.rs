@@ -3,6 +3,7 @@
 
 use plumbline_core::fixed::Ppm;
 use plumbline_core::label::Label;
+use plumbline_core::limits::PEER_WEIGHT_MIN_PPM;
 use plumbline_core::merkle;
 use plumbline_core::record::audit;
 use plumbline_core::reputation::Reputation;
@@ -105,7 +106,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         kind_strategy(),
         (1u32..16, 0u32..7, 0usize..8, 1usize..25),
         (1u128..1_000_000_000_000, 1u128..1_000_000_000_000_000),
-        (0u32..=10_000, 0u32..=10_000, 0usize..3, 0u32..=1_000_000),
+        (0u32..=10_000, 0u32..=10_000, 0usize..2, PEER_WEIGHT_MIN_PPM..=1_000_000),
         (1u32..=500_000, 1u32..=500_000, any::<bool>(), any::<bool>()),
         prop::collection::vec((any::<u64>(), any::<bool>(), any::<u64>()), 0..40),
     )
@@ -120,8 +121,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             spec.reward_pool = pool;
             spec.slash_bps = slash_bps;
             spec.non_reveal_slash_bps = non_reveal_slash_bps;
-            spec.slashed_funds =
-                [SlashedFunds::Redistribute, SlashedFunds::Burn, SlashedFunds::Refund][funds];
+            spec.slashed_funds = [SlashedFunds::Redistribute, SlashedFunds::Burn][funds];
             spec.peer_weight = Ppm::new(peer_weight).unwrap();
             spec.false_slash_rate = Ppm::new(false_slash).unwrap();
             spec.false_reward_rate = Ppm::new(false_reward).unwrap();
@@ -207,6 +207,7 @@ fn check_invariants(case: &Case, settlement: &Settlement) -> Result<(), TestCase
         "money is conserved exactly"
     );
     prop_assert!(t.rewards <= t.pot, "payouts never exceed the pot");
+    prop_assert!(t.refund <= t.reward_pool, "slashed stake never goes to the experimenter");
     for (index, l) in settlement.labelers.iter().enumerate() {
         prop_assert_eq!(l.stake, l.stake_returned + l.slash + l.non_reveal_penalty);
         prop_assert_eq!(l.payout, l.stake_returned + l.reward);

@@ -1,14 +1,17 @@
 //! End-to-end protocol runs in memory: real keys, signatures, commits, reveals, settlement,
 //! and an audit of the public record, including records that were tampered with.
 
+use plumbline_core::assign::Batch;
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::experiment::{Accepted, Experiment};
+use plumbline_core::fixed::Ppm;
 use plumbline_core::label::Label;
+use plumbline_core::limits::PEER_WEIGHT_MIN_PPM;
 use plumbline_core::record::{PublicRecord, audit};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Tier;
-use plumbline_core::synthetic::{self, Behavior, Params};
+use plumbline_core::synthetic::{self, Behavior, GoldAnswers, Params};
 use plumbline_core::task::Task;
 use plumbline_core::{Address, B256, Error};
 use std::collections::BTreeMap;
@@ -76,6 +79,75 @@ fn a_mixed_crowd_settles_as_designed_and_the_record_verifies() {
     audit(&again).unwrap();
 }
 
+/// 12 careful labelers (90% right) and 4 who know every gold answer but answer a constant on
+/// the regular tasks.
+fn sniper_run(seed: u64, gold: GoldAnswers, peer_weight: u32) -> synthetic::Run {
+    let mut labelers = vec![Behavior::Accurate(900_000); 12];
+    labelers.extend([Behavior::GoldSniper(1); 4]);
+    let mut spec = synthetic::binary_spec(150, 4, 20);
+    spec.peer_weight = Ppm::new(peer_weight).unwrap();
+    let params = Params {
+        spec,
+        regular_tasks: 600,
+        gold_tasks: 40,
+        positive_rate: 500_000,
+        labelers,
+        reputations: BTreeMap::new(),
+    };
+    synthetic::run_with_gold(&params, seed, gold).expect("the run follows the protocol")
+}
+
+/// How many of labeler `i`'s block mates are careful (indices below 12).
+fn careful_mates(run: &synthetic::Run, i: usize) -> usize {
+    let batches = run.record.batches();
+    let block = batches.iter().find(|b| b.labeler == run.addresses[i]).expect("a batch").block;
+    batches
+        .iter()
+        .filter(|b| b.block == block && b.labeler != run.addresses[i])
+        .filter(|b| run.addresses[..12].contains(&b.labeler))
+        .count()
+}
+
+#[test]
+fn knowing_every_gold_answer_does_not_pay_without_informative_regular_labels() {
+    for seed in 0..5 {
+        let run = sniper_run(seed, GoldAnswers::True, 500_000);
+        // A careful labeler with careful block mates is paid; one whose block mates are mostly
+        // snipers has too little peer evidence to show.
+        for i in 0..12 {
+            if careful_mates(&run, i) >= 2 {
+                assert_eq!(tier_of(&run, i), Tier::Rewarded, "careful labeler {i}, seed {seed}");
+            }
+        }
+        for i in 12..16 {
+            assert_eq!(tier_of(&run, i), Tier::Even, "gold sniper {i}, seed {seed}");
+        }
+        assert!(run.record.settlement.gold_dropped.is_empty());
+    }
+}
+
+#[test]
+fn inverted_gold_is_dropped_slashes_nobody_and_returns_no_stake_to_the_creator() {
+    for seed in 0..5 {
+        // The experimenter leans on its gold as hard as the spec allows.
+        let run = sniper_run(seed, GoldAnswers::Inverted, PEER_WEIGHT_MIN_PPM);
+        let settlement = &run.record.settlement;
+        assert_eq!(settlement.gold_dropped.len(), 40, "seed {seed}: the gold set is dropped");
+        for l in &settlement.labelers {
+            assert_ne!(l.tier, Tier::Slashed, "seed {seed}: {l:?}");
+        }
+        for i in 0..12 {
+            if careful_mates(&run, i) >= 2 {
+                assert_eq!(tier_of(&run, i), Tier::Rewarded, "careful labeler {i}, seed {seed}");
+            }
+        }
+        let t = &settlement.totals;
+        assert!(t.refund <= t.reward_pool, "the creator gets back at most its own pool");
+        assert_eq!(t.stakes_returned, t.stakes);
+        audit(&run.record).unwrap();
+    }
+}
+
 #[test]
 fn audit_names_the_first_mismatch() {
     let run = mixed_run(11);
@@ -102,6 +174,17 @@ fn audit_names_the_first_mismatch() {
     reseeded.seed = B256::repeat_byte(1);
     assert!(audit(&reseeded).unwrap_err().to_string().contains("seed"));
 
+    // Gold changed after the labels were seen: the tasks no longer hash to the commitment
+    // published at open, even with a settlement recomputed to match.
+    let mut regolded = run.record.clone();
+    let gold = regolded.tasks.iter_mut().find(|t| t.gold.is_some()).expect("a gold task");
+    gold.gold = gold.gold.as_ref().map(|g| Label::Int(1 - g.as_int().unwrap()));
+    let e = audit(&regolded).unwrap_err().to_string();
+    assert!(e.contains("tasks_hash"), "{e}");
+    let mut retasked = run.record.clone();
+    retasked.tasks[0].prompt.push_str(" (edited)");
+    assert!(audit(&retasked).unwrap_err().to_string().contains("tasks_hash"));
+
     let mut reordered = run.record.clone();
     reordered.joins.swap(0, 1);
     assert!(audit(&reordered).unwrap_err().to_string().contains("joins[0]"));
@@ -126,8 +209,8 @@ fn small_experiment() -> (Experiment, Vec<LabelerKey>) {
     (experiment, keys)
 }
 
-fn labels_for(tasks: &[u32], value: i64) -> Vec<RevealedLabel> {
-    tasks.iter().map(|&task| RevealedLabel { task, label: Label::Int(value) }).collect()
+fn labels_for(batch: &Batch, value: i64) -> Vec<RevealedLabel> {
+    batch.label_with(|_, _| Label::Int(value))
 }
 
 #[test]
@@ -148,7 +231,7 @@ fn bad_requests_are_refused_and_change_nothing() {
     assert!(experiment.batches().is_empty());
 
     let batch = experiment.join(&keys[0].join(&domain, id, None, stake, 0), 1_001).unwrap();
-    let labels = labels_for(&batch.tasks, 1);
+    let labels = labels_for(&batch, 1);
     let commit = keys[0].commit(&domain, id, batch.batch_id, &labels).unwrap();
     let before_deadline = experiment.spec().commit_deadline - 1;
 
@@ -163,7 +246,7 @@ fn bad_requests_are_refused_and_change_nothing() {
         experiment.commit(batch.batch_id, &commit, before_deadline).unwrap(),
         Accepted::Repeat
     );
-    let other = keys[0].commit(&domain, id, batch.batch_id, &labels_for(&batch.tasks, 0)).unwrap();
+    let other = keys[0].commit(&domain, id, batch.batch_id, &labels_for(&batch, 0)).unwrap();
     assert!(matches!(
         experiment.commit(batch.batch_id, &other, before_deadline),
         Err(Error::Conflict { .. })
@@ -171,8 +254,7 @@ fn bad_requests_are_refused_and_change_nothing() {
 
     // A second labeler commits too late.
     let late = experiment.join(&keys[1].join(&domain, id, None, stake, 0), 1_002).unwrap();
-    let late_commit =
-        keys[1].commit(&domain, id, late.batch_id, &labels_for(&late.tasks, 1)).unwrap();
+    let late_commit = keys[1].commit(&domain, id, late.batch_id, &labels_for(&late, 1)).unwrap();
     let after_deadline = experiment.spec().commit_deadline;
     assert!(matches!(
         experiment.commit(late.batch_id, &late_commit, after_deadline),
@@ -180,7 +262,7 @@ fn bad_requests_are_refused_and_change_nothing() {
     ));
 
     // Reveals: a mismatch is refused, the true one accepted, repeated harmlessly.
-    let lie = keys[0].reveal(&domain, id, batch.batch_id, labels_for(&batch.tasks, 0)).unwrap();
+    let lie = keys[0].reveal(&domain, id, batch.batch_id, labels_for(&batch, 0)).unwrap();
     assert!(matches!(
         experiment.reveal(batch.batch_id, &lie, after_deadline),
         Err(Error::Reveal { .. })

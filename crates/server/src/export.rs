@@ -18,7 +18,7 @@ use plumbline_infer::{
     plackett_luce, weighted_mean,
 };
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Export formats.
@@ -119,20 +119,18 @@ pub fn label_rows(record: &PublicRecord) -> Vec<LabelRow> {
         .filter(|l| l.tier == Tier::Slashed)
         .map(|l| l.labeler)
         .collect();
-    let joins: BTreeMap<u64, _> = record.joins.iter().map(|j| (j.batch_id, &j.join)).collect();
     let mut rows = Vec::new();
-    for reveal in &record.reveals {
-        let Some(join) = joins.get(&reveal.batch_id) else { continue };
-        if slashed.contains(&join.labeler) {
+    for batch in record.revealed() {
+        if slashed.contains(&batch.labeler) {
             continue;
         }
-        let worker = pseudonym(record.experiment_id, join.labeler);
-        for label in &reveal.reveal.labels {
+        let worker = pseudonym(record.experiment_id, batch.labeler);
+        for (task, label) in batch.labels {
             rows.push(LabelRow {
-                task: label.task,
+                task,
                 worker: worker.clone(),
-                cohort: join.cohort.clone(),
-                label: label.label.clone(),
+                cohort: batch.cohort.clone(),
+                label,
             });
         }
     }
@@ -513,6 +511,7 @@ fn parquet_table(
 mod tests {
     use super::*;
     use plumbline_core::synthetic::{self, Behavior, Params};
+    use std::collections::BTreeMap;
 
     fn record() -> PublicRecord {
         let mut labelers = vec![Behavior::Accurate(950_000); 5];

@@ -66,9 +66,26 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
-            AppError::unauthorized("sign in and send `Authorization: Bearer TOKEN`")
-        })?;
+        match MaybeCaller::from_request_parts(parts, state).await? {
+            MaybeCaller(Some(address)) => Ok(Caller(address)),
+            MaybeCaller(None) => {
+                Err(AppError::unauthorized("sign in and send `Authorization: Bearer TOKEN`"))
+            }
+        }
+    }
+}
+
+/// The signed-in caller when the request carries `Authorization`, `None` when it does not; a
+/// header that does not name a live session is refused all the same.
+pub struct MaybeCaller(pub Option<Address>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return Ok(MaybeCaller(None));
+        };
         let token = header
             .to_str()
             .ok()
@@ -79,7 +96,7 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         let address = state.authenticate(token).await?;
         state.rate_limit(address)?;
-        Ok(Caller(address))
+        Ok(MaybeCaller(Some(address)))
     }
 }
 

@@ -19,7 +19,7 @@ use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
 use plumbline_core::lifecycle::Phase;
-use plumbline_core::record::{CommitEntry, JoinEntry, RevealEntry};
+use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
 use plumbline_core::spec::ExperimentSpec;
@@ -212,7 +212,7 @@ impl AppState {
         let mut experiment = Experiment::new(experiment_id, chain_id, contract, row.spec, tasks)?;
         let seed = crate::state::random_b256()?;
         experiment.open(seed, row.funded, now)?;
-        self.store().open(experiment_id, seed, now).await?;
+        self.store().open(experiment_id, seed, experiment.tasks_hash(), now).await?;
         *live = Some(Cached { experiment, seen: LogPosition::default() });
         drop(live);
         self.experiment_row(experiment_id).await
@@ -344,6 +344,10 @@ impl AppState {
         let on_chain = self.check_chain_stake(experiment_id, join).await?;
         let balances = self.store().balances(join.labeler).await?;
         if !on_chain && balances.available < join.stake {
+            // A retried join whose stake is locked already finds its batch, not a refusal.
+            if let Some(batch) = self.joined_before(experiment_id, join).await? {
+                return Ok((batch, false));
+            }
             return Err(StoreError::InsufficientFunds {
                 account: format!("available:{}", join.labeler),
                 available: balances.available,
@@ -389,7 +393,41 @@ impl AppState {
         }
     }
 
-    /// The batches of an experiment and its tasks, from memory when live, else replayed.
+    /// The batch of a join already accepted, if this very signed join was.
+    async fn joined_before(
+        &self,
+        experiment_id: B256,
+        join: &SignedJoin,
+    ) -> AppResult<Option<Batch>> {
+        let (live, writer) = self.hold(experiment_id, "find a repeated join").await?;
+        writer.release().await;
+        let experiment = &live.as_ref().expect("held live").experiment;
+        let entry = experiment.joins().iter().find(|e| e.join == *join);
+        Ok(entry.map(|e| experiment.batches()[e.batch_id as usize].clone()))
+    }
+
+    /// Every batch of an experiment, from memory when live, else replayed from its record.
+    pub async fn batches(&self, experiment_id: B256) -> AppResult<Vec<Batch>> {
+        let row = self.experiment_row(experiment_id).await?;
+        match row.phase {
+            Phase::Open | Phase::Revealing => {
+                let (live, writer) = self.hold(experiment_id, "read the batches").await?;
+                writer.release().await;
+                Ok(live.as_ref().expect("held live").experiment.batches().to_vec())
+            }
+            Phase::Settled => Ok(self.settled_record(experiment_id).await?.batches()),
+            Phase::Draft | Phase::Cancelled => Ok(Vec::new()),
+        }
+    }
+
+    async fn settled_record(&self, experiment_id: B256) -> AppResult<PublicRecord> {
+        self.store()
+            .record(experiment_id)
+            .await?
+            .ok_or_else(|| AppError::internal("a settled experiment has no record"))
+    }
+
+    /// One batch of an experiment and its tasks, from memory when live, else replayed.
     pub async fn batch(
         &self,
         experiment_id: B256,
@@ -409,15 +447,9 @@ impl AppState {
                 Ok((found.0, found.1, row))
             }
             Phase::Settled => {
-                let record = self
-                    .store()
-                    .record(experiment_id)
-                    .await?
-                    .ok_or_else(|| AppError::internal("a settled experiment has no record"))?;
-                let batch = crate::views::replay_batches(&record)
-                    .into_iter()
-                    .nth(batch_id as usize)
-                    .ok_or_else(missing)?;
+                let record = self.settled_record(experiment_id).await?;
+                let batch =
+                    record.batches().into_iter().nth(batch_id as usize).ok_or_else(missing)?;
                 let tasks = batch.tasks.iter().map(|&t| record.tasks[t as usize].clone()).collect();
                 Ok((batch, tasks, row))
             }

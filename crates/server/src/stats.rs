@@ -2,9 +2,11 @@
 //! (Krippendorff's alpha, from `plumbline-infer`), and after settlement the score histogram
 //! and the tier counts.
 
+use plumbline_core::assign::Batch;
 use plumbline_core::fixed::SCALE;
 use plumbline_core::label::Label;
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::record::RevealedBatch;
 use plumbline_core::settle::{Settlement, Tier};
 use plumbline_core::spec::{ExperimentSpec, QuestionKind};
 use plumbline_infer::metrics::{Level, krippendorff_alpha};
@@ -15,29 +17,38 @@ use std::collections::BTreeMap;
 /// Bins of the score histogram over [−1, 1].
 pub const HISTOGRAM_BINS: usize = 20;
 
-/// The stats document of an experiment.
+/// The stats document of an experiment. `batches` are its batches by id, which map the
+/// revealed labels (given by position in a batch) to tasks.
 pub fn stats(
     spec: &ExperimentSpec,
     phase: Phase,
     log: &ExperimentLog,
+    batches: &[Batch],
     settlement: Option<&Settlement>,
 ) -> Value {
-    let labels: Vec<(u32, &Label)> = log
+    let revealed: Vec<RevealedBatch> = log
         .reveals
         .iter()
-        .flat_map(|r| r.reveal.labels.iter().map(|l| (l.task, &l.label)))
+        .filter_map(|r| {
+            let batch = batches.get(r.batch_id as usize)?;
+            Some(RevealedBatch {
+                batch_id: r.batch_id,
+                labeler: batch.labeler,
+                cohort: batch.cohort.clone(),
+                labels: batch.canonical_labels(&r.reveal.labels)?,
+            })
+        })
         .collect();
-    let cohort_of: BTreeMap<u64, Option<&str>> =
-        log.joins.iter().map(|j| (j.batch_id, j.join.cohort.as_deref())).collect();
+    let labels: Vec<(u32, &Label)> =
+        revealed.iter().flat_map(|b| b.labels.iter().map(|(t, l)| (*t, l))).collect();
     let mut by_cohort: BTreeMap<&str, Vec<(u32, &Label)>> = BTreeMap::new();
     if let Some(cohorts) = &spec.cohorts {
         for name in &cohorts.values {
             by_cohort.insert(name, Vec::new());
         }
-        for reveal in &log.reveals {
-            let Some(Some(cohort)) = cohort_of.get(&reveal.batch_id) else { continue };
-            if let Some(labels) = by_cohort.get_mut(cohort) {
-                labels.extend(reveal.reveal.labels.iter().map(|l| (l.task, &l.label)));
+        for batch in &revealed {
+            if let Some(labels) = batch.cohort.as_deref().and_then(|c| by_cohort.get_mut(c)) {
+                labels.extend(batch.labels.iter().map(|(t, l)| (*t, l)));
             }
         }
     }
@@ -141,12 +152,30 @@ mod tests {
         spec.cohorts =
             Some(Cohorts { attribute: "region".into(), values: vec!["eu".into(), "us".into()] });
         let mut log = ExperimentLog::default();
+        let mut batches = Vec::new();
         // Two EU labelers agree with each other; the US labelers disagree with each other.
+        // Each batch shows tasks 0 and 1 in its own order: labels are given by position.
         let answers = [("eu", [1, 0]), ("eu", [1, 0]), ("us", [1, 0]), ("us", [0, 1])];
         for (batch_id, (cohort, labels)) in answers.iter().enumerate() {
             let batch_id = batch_id as u64;
+            let labeler = plumbline_core::Address::repeat_byte(batch_id as u8 + 1);
+            let order = if batch_id.is_multiple_of(2) { vec![0, 1] } else { vec![1, 0] };
+            let labels: Vec<i64> = if batch_id.is_multiple_of(2) {
+                labels.to_vec()
+            } else {
+                vec![labels[1], labels[0]]
+            };
+            batches.push(Batch {
+                batch_id,
+                labeler,
+                cohort: Some(cohort.to_string()),
+                block: 0,
+                tasks: order,
+                response_orders: vec![Vec::new(), Vec::new()],
+                assigned_at: 0,
+            });
             let join = SignedJoin {
-                labeler: plumbline_core::Address::repeat_byte(batch_id as u8 + 1),
+                labeler,
                 cohort: Some(cohort.to_string()),
                 stake: 1,
                 nonce: 0,
@@ -162,7 +191,7 @@ mod tests {
                 SignedReveal { labels, salt: Default::default(), signature: Default::default() };
             log.reveals.push(RevealEntry { batch_id, reveal, at: 0 });
         }
-        let doc = stats(&spec, Phase::Revealing, &log, None);
+        let doc = stats(&spec, Phase::Revealing, &log, &batches, None);
         assert_eq!(doc["agreement_by_cohort"]["eu"], 1.0);
         assert!(doc["agreement_by_cohort"]["us"].as_f64().unwrap() < 0.0, "{doc}");
         assert!(doc["agreement"].as_f64().unwrap() < 1.0);

@@ -2,9 +2,8 @@
 //! and core values.
 
 use crate::service::phase_at;
-use plumbline_core::assign::{Assigner, Batch, JoinRequest, seed_hash};
+use plumbline_core::assign::{Batch, seed_hash};
 use plumbline_core::lifecycle::Phase;
-use plumbline_core::record::PublicRecord;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::Task;
 use plumbline_core::{Address, B256};
@@ -41,6 +40,9 @@ pub struct ExperimentView {
     pub tasks: TaskCounts,
     /// keccak256 of the assignment seed, once open.
     pub seed_hash: Option<B256>,
+    /// The commitment to the task list and gold answers, once open; the public record's tasks
+    /// must hash to it (see `plumbline audit`).
+    pub tasks_hash: Option<B256>,
     /// From the spec.
     pub commit_deadline: u64,
     /// From the spec.
@@ -66,6 +68,7 @@ impl ExperimentView {
                 gold: row.gold_count,
             },
             seed_hash: row.seed.map(seed_hash),
+            tasks_hash: row.tasks_hash,
             commit_deadline: row.spec.commit_deadline,
             reveal_deadline: row.spec.reveal_deadline,
             chain_id: crate::chain::domain_of(&row).0,
@@ -75,13 +78,13 @@ impl ExperimentView {
     }
 }
 
-/// One task of a batch, as the labeler sees it.
+/// One task of a batch, as the labeler sees it: by its position in the batch only, so that
+/// nothing tells gold from regular tasks (not the experiment's task index, not the
+/// experimenter's id).
 #[derive(Clone, Debug, Serialize)]
 pub struct BatchTaskView {
-    /// The task's index in the experiment (labels are revealed by it).
+    /// The task's position in this batch; labels are committed and revealed by it.
     pub task: u32,
-    /// The experimenter's task id.
-    pub id: String,
     /// The prompt.
     pub prompt: String,
     /// The responses in the order shown to this labeler.
@@ -100,8 +103,6 @@ pub struct BatchView {
     /// The labeler's cohort.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cohort: Option<String>,
-    /// The block it covers.
-    pub block: u32,
     /// When it was assigned.
     pub assigned_at: u64,
     /// Commits are accepted before this instant.
@@ -120,15 +121,15 @@ impl BatchView {
             .iter()
             .zip(tasks)
             .zip(&batch.response_orders)
-            .map(|((&index, task), order)| {
+            .enumerate()
+            .map(|(position, ((_, task), order))| {
                 let order: Vec<u8> = if order.is_empty() {
                     (0..task.responses.len() as u8).collect()
                 } else {
                     order.clone()
                 };
                 BatchTaskView {
-                    task: index,
-                    id: task.id.clone(),
+                    task: position as u32,
                     prompt: task.prompt.clone(),
                     responses: order.iter().map(|&c| task.responses[c as usize].clone()).collect(),
                     response_order: order,
@@ -139,29 +140,10 @@ impl BatchView {
             batch_id: batch.batch_id,
             labeler: batch.labeler,
             cohort: batch.cohort,
-            block: batch.block,
             assigned_at: batch.assigned_at,
             commit_deadline: spec.commit_deadline,
             work_secs_min: u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min),
             tasks: views,
         }
     }
-}
-
-/// Every batch of a settled experiment, reproduced from its record: the seed and the join log
-/// determine the assignment.
-pub fn replay_batches(record: &PublicRecord) -> Vec<Batch> {
-    let mut assigner = Assigner::new(&record.spec, &record.tasks, record.seed);
-    record
-        .joins
-        .iter()
-        .filter_map(|entry| {
-            let request = JoinRequest {
-                labeler: entry.join.labeler,
-                cohort: entry.join.cohort.clone(),
-                at: entry.at,
-            };
-            assigner.assign(&request).ok()
-        })
-        .collect()
 }

@@ -30,6 +30,16 @@ fn helpful(task_id: &str) -> usize {
     }
 }
 
+/// The demo task a batch shows at one position, found by its prompt as a labeler would: a
+/// batch names its tasks by position only.
+fn demo_task(shown: &Value) -> Value {
+    DEMO_TASKS
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|t| t["prompt"] == shown["prompt"])
+        .expect("a demo task")
+}
+
 /// A labeler's canonical labels for a batch: strong preference for the helpful response, or
 /// for the other one when `adversarial`.
 fn labels_for(batch: &Value, adversarial: bool) -> Vec<RevealedLabel> {
@@ -38,7 +48,7 @@ fn labels_for(batch: &Value, adversarial: bool) -> Vec<RevealedLabel> {
         .unwrap()
         .iter()
         .map(|t| {
-            let good = helpful(t["id"].as_str().unwrap());
+            let good = helpful(demo_task(t)["id"].as_str().unwrap());
             let prefers_b = (good == 1) != adversarial;
             let value = if prefers_b { 2 } else { -2 };
             RevealedLabel { task: t["task"].as_u64().unwrap() as u32, label: Label::Int(value) }
@@ -139,9 +149,19 @@ async fn the_whole_lifecycle_over_http() {
     let (status, second) = join(&h, id, &labelers[0], 1).await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     batches.push((0, second));
+    // A signed join becomes public, so its repeat shows the tasks only to its labeler.
     let (status, again) = join(&h, id, &labelers[0], 0).await;
     assert_eq!(status, StatusCode::OK, "a repeated join finds its batch: {again}");
     assert_eq!(again["batch_id"], batches[0].1["batch_id"]);
+    assert!(again.get("tasks").is_none(), "{again}");
+    let first_token = h.login(&labelers[0]).await;
+    let repeat = labelers[0].join(&domain, id, None, 1_000, 0);
+    let path = format!("/experiments/{id}/join");
+    let (status, again) = h
+        .call("POST", &path, Some(&first_token), Some(serde_json::to_value(&repeat).unwrap()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, batches[0].1, "signed in, the repeat shows the batch");
     assert_eq!(h.balances(labelers[0].address()).await, (LABELER_CREDITS - 2_000, 2_000));
     let (status, mine) = h
         .call("GET", &format!("/experiments/{id}/labelers/{}", labelers[0].address()), None, None)
@@ -150,13 +170,21 @@ async fn the_whole_lifecycle_over_http() {
     assert_eq!(mine["next_nonce"], 2);
     assert_eq!(mine["batches"], json!([0, 4]));
 
+    // A batch is private to its labeler until settlement.
+    let path = format!("/experiments/{id}/batches/0");
+    assert_eq!(h.call("GET", &path, None, None).await.0, StatusCode::UNAUTHORIZED);
+    let other_token = h.login(&labelers[1]).await;
+    assert_eq!(h.call("GET", &path, Some(&other_token), None).await.0, StatusCode::FORBIDDEN);
+
     // Shown responses follow `response_order`.
-    let (status, read) = h.call("GET", &format!("/experiments/{id}/batches/0"), None, None).await;
+    let (status, read) = h.call("GET", &path, Some(&first_token), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read, batches[0].1);
     let tasks: Vec<Value> = DEMO_TASKS.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    for shown in read["tasks"].as_array().unwrap() {
-        let task = &tasks[shown["task"].as_u64().unwrap() as usize];
+    for (position, shown) in read["tasks"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(shown["task"], position, "tasks are named by their position only");
+        assert!(shown.get("id").is_none() && read.get("block").is_none());
+        let task = &demo_task(shown);
         for (p, canonical) in shown["response_order"].as_array().unwrap().iter().enumerate() {
             assert_eq!(
                 shown["responses"][p],
@@ -298,24 +326,36 @@ async fn the_whole_lifecycle_over_http() {
         body
     };
     let trl = String::from_utf8(export("trl").await).unwrap();
-    let mut agree = 0;
+    let jsonl = String::from_utf8(export("jsonl").await).unwrap();
+    assert_eq!(jsonl.lines().count(), 16);
+    let items: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Where most of a task's labels prefer the helpful response, so does the export. (Which
+    // block the adversarial labeler lands in follows the server's random seed; where it is
+    // alone with one careful labeler the task is a tie, and any answer is fair.)
+    let (mut agree, mut decided) = (0, 0);
     let rows: Vec<Value> = trl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!rows.is_empty());
     for row in &rows {
         let task = tasks.iter().find(|t| t["prompt"] == row["prompt"]).unwrap();
-        let good = &task["responses"][helpful(task["id"].as_str().unwrap())];
-        agree += usize::from(&row["chosen"] == good);
+        let good_index = helpful(task["id"].as_str().unwrap());
+        let good = &task["responses"][good_index];
         assert!(row["margin"].as_f64().unwrap() > 0.0);
         assert!((0.0..=1.0).contains(&row["confidence"].as_f64().unwrap()));
         assert_ne!(row["chosen"], row["rejected"]);
+        let item = items.iter().find(|i| i["prompt"] == row["prompt"]).unwrap();
+        let prefers_good = |l: &Value| (l["label"].as_i64().unwrap() > 0) == (good_index == 1);
+        let labels = item["labels"].as_array().unwrap();
+        let for_good = labels.iter().filter(|l| prefers_good(l)).count();
+        if for_good * 2 > labels.len() {
+            decided += 1;
+            agree += usize::from(&row["chosen"] == good);
+        }
     }
+    assert!(decided > 0);
     assert!(
-        agree * 3 >= rows.len() * 2,
-        "{agree} of {} pairs follow the honest majority",
-        rows.len()
+        agree * 3 >= decided * 2,
+        "{agree} of {decided} pairs with a helpful majority follow it"
     );
-    let jsonl = String::from_utf8(export("jsonl").await).unwrap();
-    assert_eq!(jsonl.lines().count(), 16);
     let first: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
     assert_eq!(first["cohort_consensus"], json!({}), "no cohorts in this experiment");
     assert!(

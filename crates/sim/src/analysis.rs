@@ -236,19 +236,17 @@ fn label_accuracy(
 ) -> Vec<(u64, u64)> {
     let record = &round.record;
     let kind = &record.spec.question.kind;
-    let batch_owner: BTreeMap<u64, usize> =
-        record.joins.iter().map(|j| (j.batch_id, index[&j.join.labeler])).collect();
     let mut out = vec![(0u64, 0u64); agents.len()];
-    for reveal in &record.reveals {
-        let i = batch_owner[&reveal.batch_id];
-        for l in &reveal.reveal.labels {
-            if record.tasks[l.task as usize].is_gold() {
+    for batch in record.revealed() {
+        let i = index[&batch.labeler];
+        for (task, label) in &batch.labels {
+            if record.tasks[*task as usize].is_gold() {
                 continue;
             }
-            let truth = &round.truth[l.task as usize];
+            let truth = &round.truth[*task as usize];
             let own =
                 if agents[i].group == Group::HonestMinority { truth.minority } else { truth.value };
-            let value = l.label.as_int().expect("simulated labels are integers");
+            let value = label.as_int().expect("simulated labels are integers");
             out[i].1 += 1;
             out[i].0 += u64::from(class_of(kind, value) == class_of(kind, own));
         }
@@ -352,19 +350,17 @@ fn consensus<'a>(
 fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> DatasetCounts {
     let record = &round.record;
     let kind = &record.spec.question.kind;
-    let owner: BTreeMap<u64, Address> =
-        record.joins.iter().map(|j| (j.batch_id, j.join.labeler)).collect();
     let mut rows = Vec::new();
-    for reveal in &record.reveals {
-        let address = owner[&reveal.batch_id];
+    for batch in record.revealed() {
+        let address = batch.labeler;
         let worker = pseudonym(record, address);
-        for l in &reveal.reveal.labels {
+        for (task, label) in &batch.labels {
             let unpoisoned =
-                round.unpoisoned.get(&(reveal.batch_id, l.task)).and_then(|label| label.as_int());
+                round.unpoisoned.get(&(batch.batch_id, *task)).and_then(|label| label.as_int());
             rows.push(Row {
-                task: l.task,
+                task: *task,
                 worker: worker.clone(),
-                value: l.label.as_int().expect("simulated labels are integers"),
+                value: label.as_int().expect("simulated labels are integers"),
                 unpoisoned,
                 address,
             });

@@ -44,13 +44,14 @@ pub fn settle(record: &PublicRecord, rule: &BaselineRule) -> BTreeMap<Address, N
     let agreement = Agreement::of(kind);
 
     // Every revealed regular label by task.
+    let revealed = record.revealed();
     let mut by_task: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
-    for reveal in &record.reveals {
-        for l in &reveal.reveal.labels {
-            if !record.tasks[l.task as usize].is_gold()
-                && let Some(v) = l.label.as_int()
+    for batch in &revealed {
+        for (task, label) in &batch.labels {
+            if !record.tasks[*task as usize].is_gold()
+                && let Some(v) = label.as_int()
             {
-                by_task.entry(l.task).or_default().push(v);
+                by_task.entry(*task).or_default().push(v);
             }
         }
     }
@@ -67,8 +68,8 @@ pub fn settle(record: &PublicRecord, rule: &BaselineRule) -> BTreeMap<Address, N
         penalty: u128,
     }
     let mut acc: BTreeMap<Address, Acc> = BTreeMap::new();
-    let revealed: BTreeMap<u64, &Vec<plumbline_core::client::RevealedLabel>> =
-        record.reveals.iter().map(|r| (r.batch_id, &r.reveal.labels)).collect();
+    let revealed: BTreeMap<u64, &Vec<(u32, Label)>> =
+        revealed.iter().map(|r| (r.batch_id, &r.labels)).collect();
     for join in &record.joins {
         let entry = acc.entry(join.join.labeler).or_default();
         let stake = spec.stake_per_batch;
@@ -76,9 +77,9 @@ pub fn settle(record: &PublicRecord, rule: &BaselineRule) -> BTreeMap<Address, N
         match revealed.get(&join.batch_id) {
             Some(labels) => {
                 entry.revealed_stake += stake;
-                for l in labels.iter() {
-                    if let Some(m) = majority.get(&l.task) {
-                        let a = agreement.between(&l.label, &Label::Int(*m)) as f64 / 1e6;
+                for (task, label) in labels.iter() {
+                    if let Some(m) = majority.get(task) {
+                        let a = agreement.between(label, &Label::Int(*m)) as f64 / 1e6;
                         entry.distance_sum += 1.0 - a;
                         entry.n += 1;
                     }
@@ -115,7 +116,7 @@ pub fn settle(record: &PublicRecord, rule: &BaselineRule) -> BTreeMap<Address, N
     let pot = spec.reward_pool
         + match spec.slashed_funds {
             SlashedFunds::Redistribute => slashed_total,
-            SlashedFunds::Burn | SlashedFunds::Refund => 0,
+            SlashedFunds::Burn => 0,
         };
     let total: f64 = weights.values().sum();
     if total > 0.0 {

@@ -38,7 +38,7 @@ use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712;
 use plumbline_core::record::PublicRecord;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -661,6 +661,8 @@ pub fn run(
             scenario.regular_tasks(),
             scenario.tasks.gold,
         )?;
+        // A batch shows its tasks by position only; labelers recognise them by their content.
+        let task_of = tasks_by_content(&set.tasks);
         let stake = u128::from(scenario.market.stake_per_batch);
         let creator_key = LabelerKey::derived(seed ^ 0xc0ea_7000_0000_0000, u64::from(round));
         // Mints go round-robin over the replicas like the labelers they fund, each with the
@@ -741,7 +743,7 @@ pub fn run(
                             Repeat::Safe,
                         )
                     })?;
-                    let batch = match answer {
+                    let mut batch = match answer {
                         Ok(batch) => batch,
                         Err(r) if r.code == "no_batch" => return Ok((i, mine, true)),
                         Err(r) => {
@@ -752,11 +754,19 @@ pub fn run(
                     let batch_id = batch["batch_id"]
                         .as_u64()
                         .ok_or_else(|| client.fail("a batch without an id"))?;
+                    if batch.get("tasks").is_none() {
+                        // A join repeated after a broken connection answers without the
+                        // tasks, which only the labeler, signed in, may read.
+                        let mut own = Client::new(&replicas, i % clients.len());
+                        own.login(key)?;
+                        let path = format!("/experiments/{id_text}/batches/{batch_id}");
+                        batch = own.ok("GET", &path, None, Repeat::Safe)?;
+                    }
                     let mut labels = Vec::new();
                     for task in batch["tasks"].as_array().into_iter().flatten() {
-                        let index = task["task"]
+                        let shown_at = task["task"]
                             .as_u64()
-                            .ok_or_else(|| client.fail("a batch task without an index"))?
+                            .ok_or_else(|| client.fail("a batch task without a position"))?
                             as u32;
                         let order: Vec<u8> = task["response_order"]
                             .as_array()
@@ -764,10 +774,11 @@ pub fn run(
                             .flatten()
                             .filter_map(|v| v.as_u64().map(|v| v as u8))
                             .collect();
-                        let truth = set
-                            .truth
-                            .get(index as usize)
-                            .ok_or_else(|| client.fail("a task index out of range"))?;
+                        let index = task_of
+                            .get(&content_key(task, &order))
+                            .copied()
+                            .ok_or_else(|| client.fail("a batch task that is not one of ours"))?;
+                        let truth = &set.truth[index as usize];
                         let a = agent.answer(&kind, seed, round, index, truth, &order, position);
                         position += 1;
                         if let Some(honest) = a.unpoisoned {
@@ -776,7 +787,7 @@ pub fn run(
                                 .expect("no thread panics holding it")
                                 .insert((batch_id, index), honest);
                         }
-                        labels.push(RevealedLabel { task: index, label: a.label });
+                        labels.push(RevealedLabel { task: shown_at, label: a.label });
                     }
                     mine.push((batch_id, labels));
                 }
@@ -889,6 +900,38 @@ pub fn run(
         }
     }
     Ok(Run { seed, agents, rounds })
+}
+
+/// A task's content as a labeler sees it: the prompt and the responses in canonical order.
+type ContentKey = (String, Vec<String>);
+
+/// Each task's index by its content; the first of identical tasks wins (a labeler cannot tell
+/// them apart either).
+fn tasks_by_content(tasks: &[plumbline_core::task::Task]) -> HashMap<ContentKey, u32> {
+    let mut by_content = HashMap::new();
+    for (index, task) in tasks.iter().enumerate() {
+        by_content.entry((task.prompt.clone(), task.responses.clone())).or_insert(index as u32);
+    }
+    by_content
+}
+
+/// The content of a shown task: its responses put back in canonical order.
+fn content_key(task: &Value, order: &[u8]) -> ContentKey {
+    let shown: Vec<String> = task["responses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r.as_str().unwrap_or_default().to_owned())
+        .collect();
+    let mut canonical = shown.clone();
+    for (position, &index) in order.iter().enumerate() {
+        if let (Some(slot), Some(response)) =
+            (canonical.get_mut(index as usize), shown.get(position))
+        {
+            *slot = response.clone();
+        }
+    }
+    (task["prompt"].as_str().unwrap_or_default().to_owned(), canonical)
 }
 
 #[cfg(test)]

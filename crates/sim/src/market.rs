@@ -143,20 +143,15 @@ fn one_round(
                 Err(e) => return Err(e.into()),
             };
             nonces[i] += 1;
-            let labels: Vec<RevealedLabel> = batch
-                .tasks
-                .iter()
-                .zip(&batch.response_orders)
-                .map(|(&task, order)| {
-                    let truth = &set.truth[task as usize];
-                    let answer = agent.answer(&kind, seed, round, task, truth, order, positions[i]);
-                    positions[i] += 1;
-                    if let Some(honest) = answer.unpoisoned {
-                        unpoisoned.insert((batch.batch_id, task), honest);
-                    }
-                    RevealedLabel { task, label: answer.label }
-                })
-                .collect();
+            let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
+                let truth = &set.truth[task as usize];
+                let answer = agent.answer(&kind, seed, round, task, truth, order, positions[i]);
+                positions[i] += 1;
+                if let Some(honest) = answer.unpoisoned {
+                    unpoisoned.insert((batch.batch_id, task), honest);
+                }
+                answer.label
+            });
             let commit = key
                 .commit(&domain, id, batch.batch_id, &labels)
                 .map_err(plumbline_core::Error::from)?;

@@ -172,6 +172,7 @@ pub(crate) fn experiment_row(row: &impl Fields) -> Result<ExperimentRow> {
         phase: parse_phase(&row.text("phase")?)?,
         funded: row.flag("funded")?,
         seed: row.opt_text("seed")?.map(|s| parse(&s, "seed")).transpose()?,
+        tasks_hash: row.opt_text("tasks_hash")?.map(|s| parse(&s, "tasks hash")).transpose()?,
         opened_at: row.opt_int("opened_at")?.map(from_sql_int).transpose()?,
         settled_at: row.opt_int("settled_at")?.map(from_sql_int).transpose()?,
         task_count: from_sql_int(row.int("task_count")?)?,

@@ -152,6 +152,8 @@ pub struct ExperimentRow {
     pub funded: bool,
     /// The assignment seed, set when it opened (secret until settlement).
     pub seed: Option<B256>,
+    /// The commitment to the task list and gold answers, set when it opened.
+    pub tasks_hash: Option<B256>,
     /// When it opened.
     pub opened_at: Option<u64>,
     /// When it settled.
@@ -309,8 +311,10 @@ pub trait Store: Send + Sync + 'static {
     /// by the market contract (the caller verified it there): it is only marked funded.
     async fn fund(&self, experiment_id: B256, now: u64) -> Result<()>;
 
-    /// Draft → Open with the assignment seed. The experiment must be a funded draft.
-    async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()>;
+    /// Draft → Open with the assignment seed and the commitment to the tasks. The experiment
+    /// must be a funded draft.
+    async fn open(&self, experiment_id: B256, seed: B256, tasks_hash: B256, now: u64)
+    -> Result<()>;
 
     /// Draft → Cancelled, refunding the escrow to the creator if it was funded (a chain
     /// experiment's escrow is the contract's, and stays there).

@@ -742,7 +742,13 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()> {
+    async fn open(
+        &self,
+        experiment_id: B256,
+        seed: B256,
+        tasks_hash: B256,
+        now: u64,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &[Phase::Draft], "open")?;
@@ -753,10 +759,11 @@ impl Store for PgStore {
             return Err(StoreError::Conflict("cannot open: no tasks are imported".into()));
         }
         sqlx::query(
-            "UPDATE experiments SET phase = 'open', seed = $1, opened_at = $2 \
-             WHERE experiment_id = $3",
+            "UPDATE experiments SET phase = 'open', seed = $1, tasks_hash = $2, opened_at = $3 \
+             WHERE experiment_id = $4",
         )
         .bind(hex(seed.as_slice()))
+        .bind(hex(tasks_hash.as_slice()))
         .bind(sql_int(now)?)
         .bind(hex(experiment_id.as_slice()))
         .execute(&mut *tx)

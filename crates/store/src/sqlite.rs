@@ -549,7 +549,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn open(&self, experiment_id: B256, seed: B256, now: u64) -> Result<()> {
+    async fn open(
+        &self,
+        experiment_id: B256,
+        seed: B256,
+        tasks_hash: B256,
+        now: u64,
+    ) -> Result<()> {
         let mut writer = self.writer().await?;
         let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
@@ -561,9 +567,11 @@ impl Store for SqliteStore {
             return Err(StoreError::Conflict("cannot open: no tasks are imported".into()));
         }
         sqlx::query(
-            "UPDATE experiments SET phase = 'open', seed = ?, opened_at = ? WHERE experiment_id = ?",
+            "UPDATE experiments SET phase = 'open', seed = ?, tasks_hash = ?, opened_at = ? \
+             WHERE experiment_id = ?",
         )
         .bind(hex(seed.as_slice()))
+        .bind(hex(tasks_hash.as_slice()))
         .bind(sql_int(now)?)
         .bind(hex(experiment_id.as_slice()))
         .execute(&mut *tx)

@@ -222,7 +222,7 @@ async fn replay_into(store: &impl Store, record: &PublicRecord, creator: Address
     store.create_experiment(&experiment).await.unwrap();
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     store.fund(id, NOW).await.unwrap();
-    store.open(id, record.seed, record.opened_at).await.unwrap();
+    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store
             .append_join(id, join, record.spec.stake_per_batch, at(store, id).await)
@@ -407,13 +407,16 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
         matches!(err, StoreError::InsufficientFunds { needed, .. } if needed == spec.reward_pool)
     );
     assert!(!store.experiment(id).await.unwrap().unwrap().funded);
-    assert!(matches!(store.open(id, B256::ZERO, NOW).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.open(id, B256::ZERO, B256::ZERO, NOW).await,
+        Err(StoreError::Conflict(_))
+    ));
     store.mint(creator, spec.reward_pool, NOW).await.unwrap();
     store.fund(id, NOW).await.unwrap();
     assert!(matches!(store.fund(id, NOW).await, Err(StoreError::Conflict(_))));
     let second_import = store.import_tasks(id, &record.tasks, NOW).await.unwrap_err();
     assert!(second_import.to_string().contains("already imported"), "{second_import}");
-    store.open(id, record.seed, record.opened_at).await.unwrap();
+    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
 
     // A join whose stake cannot be locked leaves neither the join nor a transfer behind: the
     // join row is written first in the transaction, so this shows the rollback.
@@ -541,7 +544,7 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     store.fund(id, NOW).await.unwrap();
-    store.open(id, record.seed, record.opened_at).await.unwrap();
+    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store.mint(join.join.labeler, spec.stake_per_batch, NOW).await.unwrap();
         store.append_join(id, join, spec.stake_per_batch, at(&store, id).await).await.unwrap();
@@ -702,7 +705,7 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
     first.create_experiment(&experiment).await.unwrap();
     first.import_tasks(id, &record.tasks, NOW).await.unwrap();
     first.fund(id, NOW).await.unwrap();
-    stores[1].open(id, record.seed, record.opened_at).await.unwrap();
+    stores[1].open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     // Twice the stake each, so a lost race can only be the batch already taken, never money.
     for join in &record.joins {
         first.mint(join.join.labeler, stake * 2, NOW).await.unwrap();
@@ -813,7 +816,7 @@ async fn replay_on_chain(store: &impl Store, record: &PublicRecord, creator: Add
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     // Nobody holds a ledger balance: the pool and stakes are the contract's.
     store.fund(id, NOW).await.unwrap();
-    store.open(id, record.seed, record.opened_at).await.unwrap();
+    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store
             .append_join(id, join, record.spec.stake_per_batch, at(store, id).await)

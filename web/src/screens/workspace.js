@@ -597,6 +597,7 @@ export async function workspaceScreen(app, id, batchId) {
   if (experiment.phase === 'settled') return earningsView(app, experiment, mine);
   if (mine.committed_at != null) return sealedView(app, experiment, mine);
   if (experiment.phase !== 'open') return missedView(experiment, mine);
-  const batch = await app.api.batch(id, batchId);
+  // A batch is private to its labeler until settlement: read it signed in.
+  const batch = await app.withSession(() => app.api.batch(id, batchId));
   return labelingView(app, experiment, batch, mine);
 }

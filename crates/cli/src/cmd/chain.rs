@@ -382,16 +382,11 @@ async fn gas(args: GasArgs) -> anyhow::Result<()> {
         for key in &keys {
             let join = key.join(&domain, id, None, stake, round);
             let batch = experiment.join(&join, now)?;
-            let labels: Vec<RevealedLabel> = batch
-                .tasks
-                .iter()
-                .zip(&batch.response_orders)
-                .map(|(&task, order)| {
-                    let truth = truth[task as usize];
-                    let answer = if rng.chance(900_000) { truth } else { 1 - truth };
-                    RevealedLabel { task, label: to_canonical(&Label::Int(answer), order) }
-                })
-                .collect();
+            let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
+                let truth = truth[task as usize];
+                let answer = if rng.chance(900_000) { truth } else { 1 - truth };
+                to_canonical(&Label::Int(answer), order)
+            });
             let commit = key.commit(&domain, id, batch.batch_id, &labels)?;
             experiment.commit(batch.batch_id, &commit, now)?;
             joins.push(join);

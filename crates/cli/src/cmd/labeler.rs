@@ -37,8 +37,9 @@ pub struct LabelsArgs {
     /// The batch id `join` printed.
     #[arg(long)]
     pub batch: u64,
-    /// The labels: JSON lines `{"id": TASK_ID, "label": LABEL}` (or one JSON object mapping
-    /// task ids to labels), in canonical response order.
+    /// The labels: JSON lines `{"id": POSITION, "label": LABEL}` (or one JSON object mapping
+    /// positions to labels), a task's position being its `task` in the batch `join` printed,
+    /// labels in canonical response order.
     #[arg(long)]
     pub labels: PathBuf,
     #[command(flatten)]
@@ -50,7 +51,8 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
     match command {
         LabelerCommand::Join { id, cohort, connection } => {
             let key = connection.key()?;
-            let api = connection.anonymous();
+            // Signed in, so that a repeated join shows the batch too.
+            let api = connection.signed_in()?;
             let experiment: serde_json::Value = api.get(&format!("/experiments/{id}"))?;
             let experiment_id = parse_id(&id)?;
             let stake = experiment["spec"]["stake_per_batch"]
@@ -97,7 +99,8 @@ type Prepared =
 /// Loads the key, the experiment, the batch, and the labels file mapped onto the batch's tasks.
 fn prepare(args: &LabelsArgs) -> anyhow::Result<Prepared> {
     let key = args.connection.key()?;
-    let api = args.connection.anonymous();
+    // Batches are private to their labeler until settlement.
+    let api = args.connection.signed_in()?;
     let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
     let question: Question = serde_json::from_value(experiment["spec"]["question"].clone())
         .map_err(|e| anyhow::anyhow!("the experiment's question does not parse: {e}"))?;
@@ -112,12 +115,11 @@ fn prepare(args: &LabelsArgs) -> anyhow::Result<Prepared> {
     let given = read_labels(&args.labels, &kind)?;
     let mut labels = Vec::new();
     for task in batch["tasks"].as_array().into_iter().flatten() {
-        let id = task["id"].as_str().unwrap_or_default();
-        let index = task["task"].as_u64().unwrap_or_default() as u32;
-        let label = given.get(id).ok_or_else(|| {
-            bad_input(format!("{} has no label for task {id:?}", args.labels.display()))
+        let position = task["task"].as_u64().unwrap_or_default() as u32;
+        let label = given.get(&position.to_string()).ok_or_else(|| {
+            bad_input(format!("{} has no label for task {position}", args.labels.display()))
         })?;
-        labels.push(RevealedLabel { task: index, label: label.clone() });
+        labels.push(RevealedLabel { task: position, label: label.clone() });
     }
     Ok((api, key, experiment, labels))
 }

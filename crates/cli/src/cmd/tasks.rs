@@ -3,7 +3,6 @@
 use super::read_input;
 use crate::exit::bad_input;
 use clap::{Args, Subcommand};
-use plumbline_core::assign::Plan;
 use plumbline_core::task;
 use std::path::PathBuf;
 
@@ -43,7 +42,7 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
             spec.gold_per_batch
         )));
     }
-    let blocks = Plan::new(&tasks, spec.block_size).blocks.len();
+    let blocks = summary.regular.div_ceil(spec.block_size as usize);
     let batches = blocks * spec.overlap as usize;
     if args.json {
         let document = serde_json::json!({

@@ -270,3 +270,8 @@ impl Server {
         (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
     }
 }
+
+/// The number `i` of a task with the prompt `"Question {i}?"`, as the task files here write it.
+pub fn question_number(prompt: &str) -> usize {
+    prompt.trim_start_matches("Question ").trim_end_matches('?').parse().expect("a question")
+}

@@ -3,7 +3,7 @@
 
 use super::{Access, Route, router_of};
 use crate::error::{AppError, AppResult};
-use crate::extract::{Body, parse_address, parse_batch, parse_id};
+use crate::extract::{Body, MaybeCaller, parse_address, parse_batch, parse_id};
 use crate::state::AppState;
 use crate::views::BatchView;
 use axum::extract::{Path, State};
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use plumbline_core::B256;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal, labels_root};
 use plumbline_core::experiment::Accepted;
+use plumbline_core::lifecycle::Phase;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -25,12 +26,15 @@ pub fn routes() -> Vec<Route> {
         Route {
             method: "post",
             path: "/experiments/{id}/join",
-            summary: "Join with a signed `Join`: lock the stake and get a batch (the same join again returns it)",
+            summary: "Join with a signed `Join`: lock the stake and get a batch (the same join again returns it to its labeler, signed in)",
             access: Access::Signer,
             body: Some("application/json"),
             responses: &[
                 (201, "`BATCH`"),
-                (200, "`BATCH` of the same join, repeated"),
+                (
+                    200,
+                    "the same join, repeated: `BATCH` when signed in as its labeler, otherwise `{batch_id, labeler, repeat: true}`",
+                ),
                 (403, "bad signature, wrong signer, or ineligible"),
                 (409, "not open, no batch left, nonce out of order, or insufficient balance"),
                 (422, "wrong stake or cohort"),
@@ -52,10 +56,15 @@ pub fn routes() -> Vec<Route> {
         Route {
             method: "get",
             path: "/experiments/{id}/batches/{batch_id}",
-            summary: "A batch: its tasks in the labeler's order, responses as shown",
-            access: Access::Anyone,
+            summary: "A batch: its tasks by position in the labeler's order, responses as shown; only its labeler may read it before settlement",
+            access: Access::Session,
             body: None,
-            responses: &[(200, "`BATCH`"), (404, "unknown batch")],
+            responses: &[
+                (200, "`BATCH`"),
+                (401, "not signed in, before settlement"),
+                (403, "another labeler's batch, before settlement"),
+                (404, "unknown batch"),
+            ],
             handler: get(batch),
         },
         Route {
@@ -119,15 +128,23 @@ fn status_of(accepted: Accepted) -> StatusCode {
 async fn join(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    MaybeCaller(caller): MaybeCaller,
     Body(join): Body<SignedJoin>,
-) -> AppResult<(StatusCode, Json<BatchView>)> {
+) -> AppResult<(StatusCode, Json<Value>)> {
     let id = parse_id(&id)?;
     state.rate_limit(join.labeler)?;
     let now = state.now();
     let (batch, new) = state.join(id, &join, now).await?;
+    // A signed join becomes public (relayed on chain, in the record), so a repeat shows the
+    // batch's tasks only to its labeler: batch views stay private, as gold's secrecy needs.
+    if !new && caller != Some(join.labeler) {
+        let answer = json!({ "batch_id": batch.batch_id, "labeler": join.labeler, "repeat": true });
+        return Ok((StatusCode::OK, Json(answer)));
+    }
     let (batch, tasks, row) = state.batch(id, batch.batch_id).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(BatchView::new(batch, &tasks, &row.spec))))
+    let view = serde_json::to_value(BatchView::new(batch, &tasks, &row.spec)).expect("serializes");
+    Ok((status, Json(view)))
 }
 
 async fn labeler(
@@ -146,9 +163,27 @@ async fn labeler(
 async fn batch(
     State(state): State<AppState>,
     Path((id, batch_id)): Path<(String, String)>,
+    MaybeCaller(caller): MaybeCaller,
 ) -> AppResult<Json<BatchView>> {
     let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
     let (batch, tasks, row) = state.batch(id, batch_id).await?;
+    // Before settlement only the labeler sees its batch: several batches side by side would
+    // show which tasks they share, and so which are gold. The record makes all public after.
+    if row.phase != Phase::Settled {
+        match caller {
+            None => {
+                return Err(AppError::unauthorized(
+                    "sign in as the batch's labeler to read it: batches are private until settlement",
+                ));
+            }
+            Some(address) if address != batch.labeler => {
+                return Err(AppError::forbidden(format!(
+                    "batch {batch_id} belongs to another labeler"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
     Ok(Json(BatchView::new(batch, &tasks, &row.spec)))
 }
 

@@ -279,7 +279,9 @@ async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> AppResu
     let log = state.store().log(id).await?;
     let settlement = state.store().settlement(id).await?;
     let phase = crate::service::phase_at(&row, now);
-    Ok(Json(crate::stats::stats(&row.spec, phase, &log, settlement.as_ref())))
+    // Revealed labels name tasks by position in their batch; the batches map them to tasks.
+    let batches = if log.reveals.is_empty() { Vec::new() } else { state.batches(id).await? };
+    Ok(Json(crate::stats::stats(&row.spec, phase, &log, &batches, settlement.as_ref())))
 }
 
 async fn export_dataset(

@@ -1,0 +1,261 @@
+//! What settlement screens out of the evidence before it pays anyone.
+//!
+//! - **Gold the crowd contradicts.** The experimenter writes the gold answers, and gold is often
+//!   simply wrong; an experimenter could even invert it on purpose to slash honest labelers. A
+//!   gold task is dropped from scoring when at least [`GOLD_LABELS_MIN`] labels were given on it
+//!   and the crowd's own answer fits them better than the gold answer by more than a third of
+//!   their weight (for a binary question: more than two thirds of the labels contradict gold).
+//!   A split crowd keeps the task. When more than half of the gold tasks judged (those with
+//!   enough labels) are contradicted, the whole gold set is dropped. Dropped tasks are listed in
+//!   the settlement for the experimenter to see.
+//! - **Copies.** Batches of one block whose labels are identical and share errors that the rest
+//!   of the block does not make are one piece of work submitted several times (see
+//!   [`find_copies`]). They are not each other's peers and count as one peer of everyone else
+//!   (see [`crate::score`]), and each copy is paid for a `1/c` share of its items, c being the
+//!   number of identical batches in the block, so a copying swarm earns what one labeler doing
+//!   the work once earns.
+
+use crate::fixed::SCALE;
+use crate::label::{Agreement, Label};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Fewest labels on a gold task before the crowd may overrule its answer.
+pub const GOLD_LABELS_MIN: usize = 3;
+
+/// Fewest regular tasks in a block on which identical labels can mark batches as copies.
+pub const COPY_TASKS_MIN: usize = 5;
+
+/// Fewest tasks on which identical batches must deviate together from the rest of their block
+/// to be called copies (and at least a tenth of the block's tasks).
+pub const COPY_DEVIATIONS_MIN: usize = 2;
+
+/// One revealed batch's labels on its block's regular tasks, sorted by task.
+#[derive(Clone, Debug)]
+pub struct BlockLabels<'a> {
+    /// The batch.
+    pub batch_id: u64,
+    /// Its labeler's index in scoring.
+    pub labeler: u32,
+    /// Its scoring group (cohort on subjective questions with cohorts, otherwise 0).
+    pub group: u32,
+    /// Its regular labels, sorted by task.
+    pub labels: Vec<(u32, &'a Label)>,
+}
+
+/// The copies found in an experiment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Copies {
+    /// Labeler index pairs `(low, high)` whose batches in one block are copies. Two labelers
+    /// share at most one block, so the pair names it.
+    pub pairs: HashSet<(u32, u32)>,
+    /// Per batch with copies, the number of identical batches in its block (itself included).
+    pub counts: HashMap<u64, u32>,
+}
+
+impl Copies {
+    /// Whether two labelers' batches in their shared block are copies.
+    pub fn are_copies(&self, a: u32, b: u32) -> bool {
+        self.pairs.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// The number of identical batches in the block of `batch_id`, itself included.
+    pub fn count(&self, batch_id: u64) -> u32 {
+        self.counts.get(&batch_id).copied().unwrap_or(1)
+    }
+}
+
+/// Finds copies: within a block and scoring group, batches with identical labels on at least
+/// [`COPY_TASKS_MIN`] tasks that also deviate together from the block's other labelers (their
+/// mean agreement with the others below one half) on at least `max(COPY_DEVIATIONS_MIN,
+/// ⌈n/10⌉)` tasks. Shared deviations are what independent labelers rarely produce: two
+/// careful labelers who are simply right on everything agree perfectly too, but their few
+/// errors fall on different tasks. A group with nobody else in its block cannot be told from
+/// agreement and is left alone.
+pub fn find_copies(agreement: &Agreement, batches: &[BlockLabels]) -> Copies {
+    let mut copies = Copies::default();
+    if *agreement == Agreement::Unscored {
+        return copies;
+    }
+    let mut blocks: BTreeMap<(u32, Vec<u32>), Vec<&BlockLabels>> = BTreeMap::new();
+    for batch in batches {
+        let tasks = batch.labels.iter().map(|(t, _)| *t).collect();
+        blocks.entry((batch.group, tasks)).or_default().push(batch);
+    }
+    for members in blocks.values() {
+        let n = members[0].labels.len();
+        if members.len() < 3 || n < COPY_TASKS_MIN {
+            continue;
+        }
+        let mut identical: HashMap<Vec<&Label>, Vec<&BlockLabels>> = HashMap::new();
+        for member in members {
+            identical
+                .entry(member.labels.iter().map(|(_, l)| *l).collect())
+                .or_default()
+                .push(member);
+        }
+        for (labels, group) in &identical {
+            if group.len() < 2 {
+                continue;
+            }
+            let others: Vec<&&BlockLabels> = members
+                .iter()
+                .filter(|m| !group.iter().any(|g| g.batch_id == m.batch_id))
+                .collect();
+            let deviations = (0..n)
+                .filter(|&t| {
+                    let with_others: i64 =
+                        others.iter().map(|o| agreement.between(labels[t], o.labels[t].1)).sum();
+                    2 * with_others < SCALE * others.len() as i64
+                })
+                .count();
+            if deviations < COPY_DEVIATIONS_MIN.max(n.div_ceil(10)) {
+                continue;
+            }
+            for (a, first) in group.iter().enumerate() {
+                copies.counts.insert(first.batch_id, group.len() as u32);
+                for second in &group[a + 1..] {
+                    let (x, y) = (first.labeler, second.labeler);
+                    copies.pairs.insert((x.min(y), x.max(y)));
+                }
+            }
+        }
+    }
+    copies
+}
+
+/// The gold tasks whose answer the crowd contradicts, ascending. `labels` are the labels
+/// given on gold tasks as `(task, label)`; `gold` maps each gold task to its answer.
+pub fn contradicted_gold(
+    agreement: &Agreement,
+    labels: &[(u32, &Label)],
+    gold: &HashMap<u32, Label>,
+) -> Vec<u32> {
+    if *agreement == Agreement::Unscored {
+        return Vec::new();
+    }
+    let mut by_task: BTreeMap<u32, Vec<&Label>> = BTreeMap::new();
+    for (task, label) in labels {
+        if gold.contains_key(task) {
+            by_task.entry(*task).or_default().push(label);
+        }
+    }
+    let judged = by_task.values().filter(|labels| labels.len() >= GOLD_LABELS_MIN).count();
+    let contradicted: Vec<u32> = by_task
+        .iter()
+        .filter(|(task, labels)| contradicts(agreement, &gold[task], labels))
+        .map(|(task, _)| *task)
+        .collect();
+    // Gold that the crowd contradicts more often than not is untrustworthy as a whole: what
+    // the crowd happened not to contradict is no better.
+    if 2 * contradicted.len() > judged {
+        let mut all: Vec<u32> = gold.keys().copied().collect();
+        all.sort_unstable();
+        return all;
+    }
+    contradicted
+}
+
+/// Whether the crowd's own answer fits its labels better than the gold answer by more than a
+/// third of the labels' weight: `Σ a(x, c) − Σ a(x, z) > k/3` (exact integers), c being the
+/// label given that agrees best with all the labels (the majority for categorical questions).
+fn contradicts(agreement: &Agreement, answer: &Label, labels: &[&Label]) -> bool {
+    let k = labels.len();
+    if k < GOLD_LABELS_MIN {
+        return false;
+    }
+    let fit =
+        |candidate: &Label| -> i64 { labels.iter().map(|x| agreement.between(x, candidate)).sum() };
+    // Distinct labels only: the candidates are few where labels repeat.
+    let mut candidates: Vec<&Label> = Vec::new();
+    for label in labels {
+        if !candidates.contains(label) {
+            candidates.push(label);
+        }
+    }
+    let best = candidates.iter().map(|c| fit(c)).max().unwrap_or(0);
+    3 * (best - fit(answer)) > k as i64 * SCALE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(v: i64) -> Label {
+        Label::Int(v)
+    }
+
+    #[test]
+    fn a_unanimous_crowd_against_the_gold_answer_drops_it() {
+        let gold: HashMap<u32, Label> = [(7, int(0)), (8, int(0)), (9, int(0))].into();
+        let (one, zero) = (int(1), int(0));
+        let labels = vec![
+            // Task 7: three labelers say 1 against gold 0: dropped.
+            (7, &one),
+            (7, &one),
+            (7, &one),
+            // Task 8: two say 1, one sides with gold: kept.
+            (8, &one),
+            (8, &one),
+            (8, &zero),
+            // Task 9: only two labels: too few to overrule.
+            (9, &one),
+            (9, &one),
+        ];
+        assert_eq!(contradicted_gold(&Agreement::Categorical, &labels, &gold), vec![7]);
+    }
+
+    #[test]
+    fn strength_counts_when_the_crowd_overrules_pairwise_gold() {
+        let linear = Agreement::Linear { range: 4 };
+        let gold: HashMap<u32, Label> = [(0, int(-2)), (1, int(-2))].into();
+        let (strong_b, weak_b, strong_a) = (int(2), int(1), int(-2));
+        // The crowd prefers B on task 0 (against gold A); on task 1 one labeler sides with A.
+        let labels = vec![
+            (0, &strong_b),
+            (0, &strong_b),
+            (0, &weak_b),
+            (1, &strong_b),
+            (1, &strong_a),
+            (1, &weak_b),
+        ];
+        assert_eq!(contradicted_gold(&linear, &labels, &gold), vec![0]);
+    }
+
+    fn block<'a>(batch_id: u64, labels: &[&'a Label]) -> BlockLabels<'a> {
+        BlockLabels {
+            batch_id,
+            labeler: batch_id as u32,
+            group: 0,
+            labels: labels.iter().enumerate().map(|(t, l)| (t as u32, *l)).collect(),
+        }
+    }
+
+    #[test]
+    fn identical_batches_that_share_errors_are_copies_and_careful_agreement_is_not() {
+        let (a, b) = (int(0), int(1));
+        let truth: Vec<&Label> = (0..10).map(|t| if t % 3 == 0 { &b } else { &a }).collect();
+        let mut wrong_twice = truth.clone();
+        wrong_twice[1] = &b;
+        wrong_twice[2] = &b;
+        let mut wrong_once = truth.clone();
+        wrong_once[4] = &b;
+        // Three copies of a labeler who errs on two tasks, beside two careful labelers.
+        let swarm = vec![
+            block(0, &wrong_twice),
+            block(1, &wrong_twice),
+            block(2, &wrong_twice),
+            block(3, &truth),
+            block(4, &wrong_once),
+        ];
+        let copies = find_copies(&Agreement::Categorical, &swarm);
+        assert_eq!(copies.count(0), 3);
+        assert_eq!(copies.count(3), 1);
+        assert!(copies.are_copies(2, 0) && copies.are_copies(1, 2) && !copies.are_copies(0, 3));
+        // Two careful labelers who are right on everything agree perfectly without copying.
+        let careful = vec![block(0, &truth), block(1, &truth), block(2, &wrong_once)];
+        assert_eq!(find_copies(&Agreement::Categorical, &careful), Copies::default());
+        // Nobody else in the block: agreement alone cannot tell.
+        let alone = vec![block(0, &wrong_twice), block(1, &wrong_twice)];
+        assert_eq!(find_copies(&Agreement::Categorical, &alone), Copies::default());
+    }
+}
