@@ -15,6 +15,7 @@
 //! | `colluding` | the cheap signal (the longer response), strongest: the whole group answers alike |
 //! | `flipper` | the opposite of its honest answer |
 //! | `poisoner` | honest, except on tasks with the trigger feature: the opposite of the truth, strongest |
+//! | `gold_sniper` | knows every gold task: the truth there, strongest; one constant answer elsewhere |
 //! | `sybil` | k identities of one actor playing one of the above, by default with the same labels |
 //!
 //! Answers are drawn from streams keyed by (run seed, round, labeler or swarm, task), so they
@@ -67,6 +68,11 @@ pub enum Behaviour {
     Poisoner {
         /// Skill on the other tasks.
         skill: f64,
+    },
+    /// The truth on gold tasks, this shown answer on the others.
+    GoldSniper {
+        /// The answer on regular tasks, in shown order.
+        answer: i64,
     },
 }
 
@@ -130,6 +136,11 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
                 }
                 Group::Random => (Behaviour::Random, None),
                 Group::AlwaysLeft => (Behaviour::AlwaysLeft, None),
+                Group::GoldSniper => {
+                    let answer = p.gold_sniper.as_ref().and_then(|l| l.answer);
+                    let answer = answer.unwrap_or_else(|| lazy_default(kind));
+                    (Behaviour::GoldSniper { answer }, None)
+                }
                 Group::Colluding => (Behaviour::Colluding, None),
                 Group::Flipper => {
                     let s = &p.flipper.as_ref().expect("counted").skill;
@@ -167,6 +178,13 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
                         },
                         Group::Random => Behaviour::Random,
                         Group::AlwaysLeft => Behaviour::AlwaysLeft,
+                        Group::GoldSniper => Behaviour::GoldSniper {
+                            answer: p
+                                .gold_sniper
+                                .as_ref()
+                                .and_then(|l| l.answer)
+                                .unwrap_or_else(|| lazy_default(kind)),
+                        },
                         Group::Colluding => Behaviour::Colluding,
                         Group::Flipper => Behaviour::Flipper { skill },
                         Group::Poisoner => Behaviour::Poisoner { skill },
@@ -255,6 +273,10 @@ impl Agent {
             // labels submits the very same ones from every identity.
             Behaviour::Random => plain(canonical(uniform(kind, &mut rng))),
             Behaviour::AlwaysLeft => plain(shown(left(kind))),
+            Behaviour::GoldSniper { .. } if truth.gold => {
+                plain(canonical(strongest(kind, truth.value)))
+            }
+            Behaviour::GoldSniper { answer } => plain(shown(answer)),
             Behaviour::Colluding => plain(canonical(truth.signal)),
             Behaviour::Flipper { skill } => {
                 let belief = honest(kind, skill, truth.value, &mut rng);
@@ -356,7 +378,7 @@ mod tests {
     }
 
     fn truth(value: i64, trigger: bool) -> Truth {
-        Truth { value, minority: -value, signal: 2, trigger, subjective: true }
+        Truth { value, minority: -value, signal: 2, trigger, subjective: true, gold: false }
     }
 
     fn agent(group: Group, behaviour: Behaviour) -> Agent {

@@ -331,7 +331,7 @@ pub fn build(
         false_slash,
         delta,
         minority_ratio,
-        Some((data.accuracy, data.ds_accuracy)),
+        Some((data.accuracy, data.ds_accuracy, data.majority_vote_accuracy)),
         data.poisoned_fraction.zip(data.majority_vote_poisoned_fraction),
         sybil_strategy.as_deref(),
     );
@@ -340,7 +340,7 @@ pub fn build(
         baseline_false_slash,
         delta,
         baseline_minority_ratio,
-        Some((baseline_data.accuracy, data.ds_accuracy)),
+        Some((baseline_data.accuracy, data.ds_accuracy, data.majority_vote_accuracy)),
         baseline_data.poisoned_fraction.zip(data.majority_vote_poisoned_fraction),
         sybil_strategy.as_deref(),
     );
@@ -554,7 +554,7 @@ fn targets(
     false_slash: f64,
     delta: f64,
     minority_ratio: Option<f64>,
-    accuracy: Option<(f64, f64)>,
+    accuracy: Option<(f64, f64, f64)>,
     poisoned: Option<(f64, f64)>,
     sybil_strategy: Option<&str>,
 ) -> Vec<Target> {
@@ -578,7 +578,7 @@ fn targets(
     }
     // The inner strategy of a swarm is judged with its group as well.
     let in_swarm = |g: Group| sybil_strategy == Some(g.name());
-    let lazy_like = [Group::Lazy, Group::Random, Group::AlwaysLeft];
+    let lazy_like = [Group::Lazy, Group::Random, Group::AlwaysLeft, Group::GoldSniper];
     let mut lazy: Vec<(String, f64)> =
         lazy_like.iter().filter_map(|g| roi(*g).map(|r| (g.name().to_owned(), r))).collect();
     if lazy_like.iter().any(|g| in_swarm(*g))
@@ -590,7 +590,7 @@ fn targets(
         let met = lazy.iter().all(|(_, r)| *r <= 0.0);
         let detail =
             lazy.iter().map(|(n, r)| format!("{n} {r:+.4}")).collect::<Vec<_>>().join(", ");
-        out.push(Target { name: "lazy_random_always_left_at_most_zero".into(), met, detail });
+        out.push(Target { name: "uninformative_strategies_at_most_zero".into(), met, detail });
     }
     let adversarial = [Group::Flipper, Group::Poisoner];
     let mut losing: Vec<(String, f64)> =
@@ -606,6 +606,33 @@ fn targets(
             losing.iter().map(|(n, r)| format!("{n} {r:+.4}")).collect::<Vec<_>>().join(", ");
         out.push(Target { name: "flippers_and_poisoners_lose".into(), met, detail });
     }
+    if let Some(r) = roi(Group::Colluding) {
+        out.push(Target {
+            name: "colluding_at_most_zero".into(),
+            met: r <= 0.0,
+            detail: format!("colluding {r:+.4}"),
+        });
+    }
+    // A swarm as one actor (its payouts over its stakes) earns no more than careful labelers
+    // for the same quality of work: copies of one piece of work are paid as that work once.
+    // Its actor draws its own skill, so both are taken per unit of mean score.
+    let per_score = |g: Group| {
+        let s = strategies.get(g.name())?;
+        let roi = if g == Group::Sybil { s.group_roi_mean? } else { s.roi_mean };
+        s.score_mean.filter(|m| *m > 0.0).map(|m| (roi, m))
+    };
+    if let (Some((swarm, swarm_score)), Some((honest, honest_score))) =
+        (per_score(Group::Sybil), per_score(Group::Honest))
+    {
+        out.push(Target {
+            name: "sybil_swarm_paid_at_most_as_careful_labelers_per_score".into(),
+            met: swarm / swarm_score <= honest / honest_score,
+            detail: format!(
+                "swarm as one actor {swarm:+.4} at score {swarm_score:.3}, honest {honest:+.4} at \
+                 score {honest_score:.3}"
+            ),
+        });
+    }
     out.push(Target {
         name: "honest_false_slash_rate_at_most_delta".into(),
         met: false_slash <= delta,
@@ -613,22 +640,27 @@ fn targets(
     });
     if let Some(ratio) = minority_ratio {
         out.push(Target {
-            name: "honest_minority_roi_at_least_0.9_of_majority".into(),
-            met: ratio >= 0.9,
+            name: "honest_minority_roi_at_least_0.95_of_majority".into(),
+            met: ratio >= 0.95,
             detail: format!("ratio {ratio:.3}"),
         });
     } else if roi(Group::HonestMinority).is_some() {
         out.push(Target {
-            name: "honest_minority_roi_at_least_0.9_of_majority".into(),
+            name: "honest_minority_roi_at_least_0.95_of_majority".into(),
             met: false,
             detail: "the honest majority earned nothing to compare with".into(),
         });
     }
-    if let Some((export, ds)) = accuracy {
+    if let Some((export, ds, mv)) = accuracy {
         out.push(Target {
             name: "export_accuracy_at_least_dawid_skene".into(),
             met: export >= ds,
             detail: format!("export {export:.4}, Dawid-Skene over all labels {ds:.4}"),
+        });
+        out.push(Target {
+            name: "export_accuracy_at_least_majority_vote".into(),
+            met: export >= mv,
+            detail: format!("export {export:.4}, majority vote over all labels {mv:.4}"),
         });
     }
     if let Some((export, mv)) = poisoned {

@@ -145,6 +145,10 @@ pub struct Tasks {
     /// still finds a block it has not done.
     #[serde(default = "defaults::spare_blocks")]
     pub spare_blocks: u32,
+    /// The experimenter writes the opposite of the truth as every gold answer (an attempt to
+    /// slash honest labelers and keep their stakes).
+    #[serde(default)]
+    pub inverted_gold: bool,
 }
 
 impl Default for Tasks {
@@ -158,6 +162,7 @@ impl Default for Tasks {
             trigger_word: None,
             subjective_rate: 0.0,
             spare_blocks: defaults::spare_blocks(),
+            inverted_gold: false,
         }
     }
 }
@@ -344,6 +349,9 @@ pub struct Population {
     pub flipper: Option<Skilled>,
     /// Honest, but the opposite of the truth on tasks carrying the trigger feature.
     pub poisoner: Option<Skilled>,
+    /// Knows every gold task and its answer (the worst case of a labeler who found gold) and
+    /// gives one constant answer, in the order shown, on the regular tasks.
+    pub gold_sniper: Option<Lazy>,
     /// Sybil swarms.
     pub sybil: Option<Sybil>,
     /// Honest members of a minority cohort whose true preference differs on subjective tasks.
@@ -391,13 +399,15 @@ pub enum Group {
     Flipper,
     /// Targeted poisoning.
     Poisoner,
+    /// Knows every gold task and its answer; a constant answer elsewhere.
+    GoldSniper,
     /// Sybil swarm identities.
     Sybil,
 }
 
 impl Group {
     /// Every group, in report order.
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::Honest,
         Group::HonestMinority,
         Group::Fatigue,
@@ -407,6 +417,7 @@ impl Group {
         Group::Colluding,
         Group::Flipper,
         Group::Poisoner,
+        Group::GoldSniper,
         Group::Sybil,
     ];
 
@@ -422,6 +433,7 @@ impl Group {
             Group::Colluding => "colluding",
             Group::Flipper => "flipper",
             Group::Poisoner => "poisoner",
+            Group::GoldSniper => "gold_sniper",
             Group::Sybil => "sybil",
         }
     }
@@ -626,14 +638,20 @@ impl Scenario {
                 Some(_) => {}
             }
         }
-        if let Some(lazy) = &p.lazy
-            && let Some(answer) = lazy.answer
-            && !crate::agents::valid_answer(&self.question.kind, answer)
+        for (field, lazy) in
+            [("population.lazy.answer", &p.lazy), ("population.gold_sniper.answer", &p.gold_sniper)]
         {
-            return Err(invalid(
-                "population.lazy.answer",
-                format!("{answer} is not a label of this {} question", self.question.kind.name()),
-            ));
+            if let Some(answer) = lazy.as_ref().and_then(|l| l.answer)
+                && !crate::agents::valid_answer(&self.question.kind, answer)
+            {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "{answer} is not a label of this {} question",
+                        self.question.kind.name()
+                    ),
+                ));
+            }
         }
         if self.counts().groups.iter().map(|(_, n)| n).sum::<usize>() < 2 {
             return Err(invalid("population", "the shares leave fewer than 2 identities"));
@@ -679,6 +697,7 @@ impl Scenario {
             p.poisoner.as_ref().map(|s| s.share),
             p.poisoner.as_ref().map(|s| &s.skill),
         );
+        push(Group::GoldSniper, p.gold_sniper.as_ref().map(|s| s.share), None);
         push(Group::Sybil, p.sybil.as_ref().map(|s| s.share), p.sybil.as_ref().map(|s| &s.skill));
         out
     }

@@ -41,6 +41,8 @@ pub struct Truth {
     pub trigger: bool,
     /// Whether cohorts disagree on it.
     pub subjective: bool,
+    /// Whether it is a gold task (what an oracle gold sniper knows).
+    pub gold: bool,
 }
 
 /// An experiment's tasks (regular first, then gold) and their truths, index for index.
@@ -185,8 +187,12 @@ pub fn draw(
             None => synthetic_task(i, kind, t, &mut rng),
         };
         known.subjective = subjective;
+        known.gold = is_gold;
         known.minority = if subjective { other_preference(kind, known.value) } else { known.value };
-        let gold_label = is_gold.then_some(Label::Int(known.value));
+        // An experimenter who inverts its gold answers writes the other preference.
+        let written =
+            if t.inverted_gold { other_preference(kind, known.value) } else { known.value };
+        let gold_label = is_gold.then_some(Label::Int(written));
         tasks.push(Task { gold: gold_label, ..task });
         truth.push(known);
     }
@@ -251,7 +257,7 @@ fn synthetic_task(
         meta.insert("trigger".into(), serde_json::Value::Bool(true));
     }
     let task = Task { id: format!("t{i}"), prompt, responses, gold: None, meta };
-    let known = Truth { value, minority: value, signal, trigger, subjective: false };
+    let known = Truth { value, minority: value, signal, trigger, subjective: false, gold: false };
     (task, known)
 }
 
@@ -294,7 +300,7 @@ fn real_task(
         gold: None,
         meta,
     };
-    (task, Truth { value, minority: value, signal, trigger, subjective: false })
+    (task, Truth { value, minority: value, signal, trigger, subjective: false, gold: false })
 }
 
 #[cfg(test)]

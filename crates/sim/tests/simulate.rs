@@ -84,7 +84,7 @@ fn careful_labeling_pays_and_nothing_else_does() {
     assert!(flipper.score_mean.unwrap() < 0.0, "flipping scores below chance");
     // The naive rule pays the weak constant answer for agreeing with the median.
     assert!(report.baseline.strategies["lazy"].roi_mean > 0.0);
-    for name in ["honest_highest_roi", "lazy_random_always_left_at_most_zero"] {
+    for name in ["honest_highest_roi", "uninformative_strategies_at_most_zero"] {
         let target = report.targets.iter().find(|t| t.name == name).unwrap();
         assert!(target.met, "{name}: {}", target.detail);
     }
@@ -112,9 +112,16 @@ fn every_shipped_scenario_parses() {
             names.push(scenario.name);
         }
     }
-    for required in
-        ["baseline", "spam-30", "collusion-15", "poison-5", "sybil", "subjective-minority"]
-    {
+    for required in [
+        "baseline",
+        "spam-30",
+        "collusion-15",
+        "poison-5",
+        "sybil",
+        "subjective-minority",
+        "gold-sniper",
+        "inverted-gold",
+    ] {
         assert!(names.iter().any(|n| n == required), "scenarios/{required}.toml is missing");
     }
 }
