@@ -26,6 +26,10 @@ use crate::screen::Copies;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// How many times its peer mean a labeler's gold mean may count for (see
+/// [`Tally::gold_capped_by_peers`]).
+pub const GOLD_PER_PEER_MAX: i64 = 2;
+
 /// Integer sums and counts of a labeler's peer and gold items.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
@@ -61,6 +65,24 @@ impl Tally {
     /// The peer part alone.
     pub fn peer_only(&self) -> Tally {
         Tally { gold_sum: 0, gold_n: 0, ..*self }
+    }
+
+    /// The tally with its gold mean capped at [`GOLD_PER_PEER_MAX`] times its peer mean (at
+    /// zero when that is negative) where it has peer items: being right on gold counts only as
+    /// far as the labels that make the dataset are informative too, so knowing gold pays
+    /// nothing on its own. Careful labelers' gold means sit well below twice their peer means
+    /// (a peer score is the gold score discounted by the peers' own noise). Capping only
+    /// lowers the score, so a bound on the capped score stays valid.
+    pub fn gold_capped_by_peers(&self) -> Tally {
+        if self.peer_n == 0 || self.gold_n == 0 {
+            return *self;
+        }
+        let cap = (i128::from(GOLD_PER_PEER_MAX)
+            * i128::from(self.peer_sum.max(0))
+            * i128::from(self.gold_n))
+        .div_euclid(i128::from(self.peer_n));
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        Tally { gold_sum: self.gold_sum.min(cap), ..*self }
     }
 
     /// The peer weight in effect: λ when both parts exist, otherwise all weight on the part
@@ -467,6 +489,20 @@ mod tests {
         assert_eq!(t[1], pair[0]);
         // And the two copies count as one peer of labeler 2.
         assert_eq!(t[2], pair[2]);
+    }
+
+    #[test]
+    fn gold_counts_at_most_twice_what_peers_confirm() {
+        // Perfect on gold, nothing on peers: the gold part is worth nothing.
+        let sniper = Tally { peer_sum: 0, peer_n: 100, gold_sum: 10_000_000, gold_n: 20 };
+        assert_eq!(sniper.gold_capped_by_peers().gold_sum, 0);
+        assert_eq!(sniper.gold_capped_by_peers().score(Ppm::new(500_000).unwrap()), Some(0));
+        // Careful: peer mean 0.2, gold mean 0.3 stays as it is.
+        let careful = Tally { peer_sum: 20_000_000, peer_n: 100, gold_sum: 6_000_000, gold_n: 20 };
+        assert_eq!(careful.gold_capped_by_peers(), careful);
+        // Without peers gold is all the evidence there is.
+        let alone = Tally { peer_n: 0, peer_sum: 0, ..sniper };
+        assert_eq!(alone.gold_capped_by_peers(), alone);
     }
 
     #[test]

@@ -45,15 +45,15 @@ pub struct BlockLabels<'a> {
 /// The copies found in an experiment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Copies {
-    /// Labeler index pairs `(low, high)` whose batches in one block are copies. Two labelers
-    /// share at most one block, so the pair names it.
+    /// Labeler index pairs `(low, high)` whose batches in some block are copies. Labelers who
+    /// copy in one block are not trusted as each other's peers in any other they share.
     pub pairs: HashSet<(u32, u32)>,
     /// Per batch with copies, the number of identical batches in its block (itself included).
     pub counts: HashMap<u64, u32>,
 }
 
 impl Copies {
-    /// Whether two labelers' batches in their shared block are copies.
+    /// Whether two labelers copied each other in a block they share.
     pub fn are_copies(&self, a: u32, b: u32) -> bool {
         self.pairs.contains(&(a.min(b), a.max(b)))
     }

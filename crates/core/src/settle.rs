@@ -5,10 +5,10 @@
 //! [`crate::screen`]). Then:
 //!
 //! - *rewarded*: this experiment's score is confidently above chance, `s − r(δ_reward) > 0`,
-//!   and so is its peer part alone where it has peers, so that being right on gold cannot pay
-//!   when the labels that make the dataset are uninformative; it gets a share of the pot
-//!   proportional to `n · s`, each batch's items counted `1/c` times when c identical copies of
-//!   it were revealed in its block;
+//!   its gold mean counting for at most twice its peer mean, so that being right on gold
+//!   cannot pay when the labels that make the dataset are uninformative; it gets a share of
+//!   the pot proportional to `n · s`, each batch's items counted `1/c` times when c identical
+//!   copies of it were revealed in its block;
 //! - *slashed*: confidently below chance on the cumulative record (reputation plus this
 //!   experiment), `s_cum + r(δ) < 0`, and below zero here too; loses `slash_bps` of the stake
 //!   of its revealed batches. On subjective questions only the gold part can slash; on others
@@ -73,10 +73,10 @@ pub struct LabelerResult {
     pub revealed_batches: u64,
     /// Peer and gold sums and counts in this experiment.
     pub tally: Tally,
-    /// Combined score at scale 10^6, when anything was scored.
+    /// Combined score at scale 10^6 with the gold mean capped by the peer mean (see
+    /// [`Tally::gold_capped_by_peers`]), when anything was scored: what tiers and pay use.
     pub score: Option<i64>,
-    /// Lower confidence bound of this experiment's score (δ_reward), scale 10^6; where the
-    /// labeler has peers, the smaller of that bound and its peer part's own.
+    /// Lower confidence bound of that score (δ_reward), scale 10^6.
     pub reward_bound: Option<i64>,
     /// Upper confidence bound of the cumulative score (δ), scale 10^6.
     pub slash_bound: Option<i64>,
@@ -350,15 +350,10 @@ fn judge(
     ln_reward: u64,
     ln_slash: u64,
 ) -> LabelerResult {
-    let score = tally.score(lambda);
-    let peers = tally.peer_only();
-    let peer_bound = (peers.peer_n > 0)
-        .then(|| peers.score(Ppm::ONE).map(|s| s - peers.radius(Ppm::ONE, ln_reward)))
-        .flatten();
-    let reward_bound = score.map(|s| {
-        let combined = s - tally.radius(lambda, ln_reward);
-        peer_bound.map_or(combined, |p| combined.min(p))
-    });
+    // Pay looks at the score with gold capped by the peer part; slashing at the raw evidence.
+    let paid = tally.gold_capped_by_peers();
+    let score = paid.score(lambda);
+    let reward_bound = score.map(|s| s - paid.radius(lambda, ln_reward));
 
     // The slashing evidence: the cumulative record, gold only on subjective questions.
     let evidence = |t: &Tally| if spec.subjective { t.gold_only() } else { *t };
@@ -370,7 +365,7 @@ fn judge(
     // Gold alone never slashes a labeler whose peers vouch for it (a positive peer part), so
     // an experimenter's wrong gold cannot slash peers who agree. Subjective questions slash on
     // gold only, which screening protects.
-    let peers_vouch = !spec.subjective && peers.peer_sum > 0;
+    let peers_vouch = !spec.subjective && tally.peer_sum > 0;
 
     let tier = if reward_bound.is_some_and(|b| b > 0) {
         Tier::Rewarded
