@@ -171,12 +171,11 @@ fn audit_exits_0_1_or_2() {
     assert!(stdout(&output).starts_with("verified:"));
 
     let mut tampered = record.clone();
-    tampered.settlement.totals.burned += 1;
-    tampered.settlement.totals.refund -= 1;
+    tampered.settlement.totals.slashed += 1;
     let bad = dir.write("tampered.json", &tampered.to_json());
     let output = plumbline(&["audit", &bad]);
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains("settlement.totals.burned"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("settlement.totals.slashed"), "{}", stderr(&output));
 
     let garbage = dir.write("garbage.json", "{\"record_version\": 1");
     assert_eq!(code(&plumbline(&["audit", &garbage])), 2);
