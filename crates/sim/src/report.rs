@@ -560,11 +560,17 @@ fn targets(
 ) -> Vec<Target> {
     let mut out = Vec::new();
     let roi = |g: Group| strategies.get(g.name()).map(|s| s.roi_mean);
+    // A swarm of careful labelers is careful labeling; whether its copies are paid as one is
+    // the swarm target's question, and its actor's own skill must not decide this one.
+    let careful_swarm =
+        sybil_strategy.and_then(Group::from_name).is_some_and(|g| g.is_truthful());
     if let Some(honest) = roi(Group::Honest) {
         let rivals: Vec<(&str, f64)> = strategies
             .iter()
             .filter(|(name, _)| {
-                *name != Group::Honest.name() && *name != Group::HonestMinority.name()
+                *name != Group::Honest.name()
+                    && *name != Group::HonestMinority.name()
+                    && !(careful_swarm && *name == Group::Sybil.name())
             })
             .map(|(name, s)| (name.as_str(), s.roi_mean))
             .collect();
