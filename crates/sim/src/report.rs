@@ -562,8 +562,7 @@ fn targets(
     let roi = |g: Group| strategies.get(g.name()).map(|s| s.roi_mean);
     // A swarm of careful labelers is careful labeling; whether its copies are paid as one is
     // the swarm target's question, and its actor's own skill must not decide this one.
-    let careful_swarm =
-        sybil_strategy.and_then(Group::from_name).is_some_and(|g| g.is_truthful());
+    let careful_swarm = sybil_strategy.and_then(Group::from_name).is_some_and(|g| g.is_truthful());
     if let Some(honest) = roi(Group::Honest) {
         let rivals: Vec<(&str, f64)> = strategies
             .iter()
