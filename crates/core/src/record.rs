@@ -105,6 +105,19 @@ pub struct RevealedBatch {
     pub labels: Vec<(u32, Label)>,
 }
 
+impl RevealedBatch {
+    /// A batch's reveal with its labels keyed by task index; `None` when the reveal does not
+    /// fit the batch.
+    pub fn of(batch: &Batch, reveal: &SignedReveal) -> Option<RevealedBatch> {
+        Some(RevealedBatch {
+            batch_id: batch.batch_id,
+            labeler: batch.labeler,
+            cohort: batch.cohort.clone(),
+            labels: batch.canonical_labels(&reveal.labels)?,
+        })
+    }
+}
+
 impl PublicRecord {
     /// Every batch, reproduced from the seed and the join log (joins the assigner refuses,
     /// which a verified record does not hold, are skipped).
@@ -131,13 +144,7 @@ impl PublicRecord {
         self.reveals
             .iter()
             .filter_map(|entry| {
-                let batch = batches.get(entry.batch_id as usize)?;
-                Some(RevealedBatch {
-                    batch_id: entry.batch_id,
-                    labeler: batch.labeler,
-                    cohort: batch.cohort.clone(),
-                    labels: batch.canonical_labels(&entry.reveal.labels)?,
-                })
+                RevealedBatch::of(batches.get(entry.batch_id as usize)?, &entry.reveal)
             })
             .collect()
     }

@@ -29,15 +29,7 @@ pub fn stats(
     let revealed: Vec<RevealedBatch> = log
         .reveals
         .iter()
-        .filter_map(|r| {
-            let batch = batches.get(r.batch_id as usize)?;
-            Some(RevealedBatch {
-                batch_id: r.batch_id,
-                labeler: batch.labeler,
-                cohort: batch.cohort.clone(),
-                labels: batch.canonical_labels(&r.reveal.labels)?,
-            })
-        })
+        .filter_map(|r| RevealedBatch::of(batches.get(r.batch_id as usize)?, &r.reveal))
         .collect();
     let labels: Vec<(u32, &Label)> =
         revealed.iter().flat_map(|b| b.labels.iter().map(|(t, l)| (*t, l))).collect();

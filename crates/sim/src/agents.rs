@@ -22,7 +22,7 @@
 //! do not depend on the order in which labelers are driven.
 
 use crate::rng::{Rng, Tag};
-use crate::scenario::{Group, MAJORITY, MINORITY, Scenario, Skill};
+use crate::scenario::{Group, Lazy, MAJORITY, MINORITY, Scenario, Skill};
 use crate::tasks::{Truth, other_preference};
 use plumbline_core::assign::to_canonical;
 use plumbline_core::label::Label;
@@ -110,6 +110,9 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
     let p = &scenario.population;
     let kind = &scenario.question.kind;
     let counts = scenario.counts();
+    // The constant answer of lazy labelers and gold snipers: the scenario's, or the default.
+    let constant =
+        |l: &Option<Lazy>| l.as_ref().and_then(|l| l.answer).unwrap_or_else(|| lazy_default(kind));
     let mut agents = Vec::new();
     for (group, count) in counts.groups {
         for _ in 0..count {
@@ -130,16 +133,11 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
                     let skill = skilled(&f.skill, &mut rng);
                     (Behaviour::Fatigue { skill, half_life_items: f.half_life_items }, None)
                 }
-                Group::Lazy => {
-                    let answer = p.lazy.as_ref().and_then(|l| l.answer);
-                    (Behaviour::Lazy { answer: answer.unwrap_or_else(|| lazy_default(kind)) }, None)
-                }
+                Group::Lazy => (Behaviour::Lazy { answer: constant(&p.lazy) }, None),
                 Group::Random => (Behaviour::Random, None),
                 Group::AlwaysLeft => (Behaviour::AlwaysLeft, None),
                 Group::GoldSniper => {
-                    let answer = p.gold_sniper.as_ref().and_then(|l| l.answer);
-                    let answer = answer.unwrap_or_else(|| lazy_default(kind));
-                    (Behaviour::GoldSniper { answer }, None)
+                    (Behaviour::GoldSniper { answer: constant(&p.gold_sniper) }, None)
                 }
                 Group::Colluding => (Behaviour::Colluding, None),
                 Group::Flipper => {
@@ -169,22 +167,12 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
                                 .as_ref()
                                 .map_or(100.0, |f| f.half_life_items),
                         },
-                        Group::Lazy => Behaviour::Lazy {
-                            answer: p
-                                .lazy
-                                .as_ref()
-                                .and_then(|l| l.answer)
-                                .unwrap_or_else(|| lazy_default(kind)),
-                        },
+                        Group::Lazy => Behaviour::Lazy { answer: constant(&p.lazy) },
                         Group::Random => Behaviour::Random,
                         Group::AlwaysLeft => Behaviour::AlwaysLeft,
-                        Group::GoldSniper => Behaviour::GoldSniper {
-                            answer: p
-                                .gold_sniper
-                                .as_ref()
-                                .and_then(|l| l.answer)
-                                .unwrap_or_else(|| lazy_default(kind)),
-                        },
+                        Group::GoldSniper => {
+                            Behaviour::GoldSniper { answer: constant(&p.gold_sniper) }
+                        }
                         Group::Colluding => Behaviour::Colluding,
                         Group::Flipper => Behaviour::Flipper { skill },
                         Group::Poisoner => Behaviour::Poisoner { skill },
