@@ -12,7 +12,7 @@ use plumbline_core::eip712::embedded_domain;
 use plumbline_core::label::Label;
 use plumbline_core::merkle::{self, payout_leaf};
 use plumbline_core::record::{PublicRecord, audit};
-use plumbline_core::settle::Settlement;
+use plumbline_core::settle::{Settlement, Tier};
 use plumbline_server::demo::{DEMO_TASKS, demo_spec};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -69,6 +69,11 @@ const LABELER_CREDITS: u128 = 5_000;
 
 /// Signs everyone in, mints, and creates, imports, funds and opens the demo experiment.
 async fn open_experiment() -> Setup {
+    open_experiment_with(DEMO_TASKS).await
+}
+
+/// The same with other tasks (the demo's counts: 12 regular, 4 gold).
+async fn open_experiment_with(tasks: &str) -> Setup {
     let h = Harness::new(config()).await;
     let now = h.state.now();
     let operator_token = h.login(&operator()).await;
@@ -90,7 +95,7 @@ async fn open_experiment() -> Setup {
     let id = id_of(&experiment["experiment_id"]);
 
     let path = format!("/experiments/{id}/tasks");
-    let body = Some(DEMO_TASKS.as_bytes().to_vec());
+    let body = Some(tasks.as_bytes().to_vec());
     let (status, answer) =
         h.raw("POST", &path, Some(&creator_token), "application/x-ndjson", body).await;
     let answer: Value = serde_json::from_slice(&answer).unwrap();
@@ -430,6 +435,69 @@ async fn the_scheduler_moves_phases_and_settles_once() {
     assert_eq!(h.balances(labelers[0].address()).await, (LABELER_CREDITS - 1_000, 0));
     let (_, health) = h.call("GET", "/health", None, None).await;
     assert_eq!(health["ledger_balanced"], true);
+}
+
+/// The demo tasks with every gold answer turned around, as an experimenter might to slash the
+/// labelers and keep their stakes.
+fn inverted_gold_tasks() -> String {
+    let invert = |line: &str| {
+        let mut task: Value = serde_json::from_str(line).unwrap();
+        if let Some(gold) = task["gold"].as_i64() {
+            task["gold"] = json!(-gold);
+        }
+        task.to_string()
+    };
+    DEMO_TASKS.lines().map(invert).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn gold_the_labelers_contradict_is_left_out_and_slashes_nobody() {
+    let Setup { h, id, labelers, commit_deadline, reveal_deadline, .. } =
+        open_experiment_with(&inverted_gold_tasks()).await;
+    let domain = embedded_domain();
+    let mut work = Vec::new();
+    for (i, key) in labelers.iter().enumerate() {
+        let (status, batch) = join(&h, id, key, 0).await;
+        assert_eq!(status, StatusCode::CREATED, "{batch}");
+        let batch_id = batch["batch_id"].as_u64().unwrap();
+        let mine = labels_for(&batch, false);
+        let commit = labelers[i].commit(&domain, id, batch_id, &mine).unwrap();
+        let path = format!("/experiments/{id}/batches/{batch_id}/commit");
+        let (status, answer) =
+            h.call("POST", &path, None, Some(serde_json::to_value(&commit).unwrap())).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        work.push((i, batch_id, mine));
+    }
+    h.set_clock(commit_deadline).await;
+    for (i, batch_id, mine) in work {
+        let reveal = labelers[i].reveal(&domain, id, batch_id, mine).unwrap();
+        let path = format!("/experiments/{id}/batches/{batch_id}/reveal");
+        let (status, answer) =
+            h.call("POST", &path, None, Some(serde_json::to_value(&reveal).unwrap())).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    h.set_clock(reveal_deadline).await;
+    let (status, settlement) =
+        h.call("POST", &format!("/experiments/{id}/settle"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{settlement}");
+    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    for l in &settlement.labelers {
+        assert_ne!(l.tier, Tier::Slashed, "{l:?}");
+        assert_eq!(l.stake_returned, l.stake);
+    }
+    assert!(settlement.totals.refund <= settlement.totals.reward_pool);
+    // Every gold task that enough labels judged is contradicted, so the whole gold set goes.
+    let (_, record) = h.raw("GET", &format!("/experiments/{id}/record"), None, "", None).await;
+    let record = PublicRecord::from_json(std::str::from_utf8(&record).unwrap()).unwrap();
+    let mut labels_on: HashMap<u32, usize> = HashMap::new();
+    for batch in record.revealed() {
+        for (task, _) in batch.labels {
+            *labels_on.entry(task).or_default() += 1;
+        }
+    }
+    let judged = (12..16).any(|t| labels_on.get(&t).copied().unwrap_or(0) >= 3);
+    let expected: Vec<u32> = if judged { (12..16).collect() } else { Vec::new() };
+    assert_eq!(settlement.gold_dropped, expected, "labels per gold task: {labels_on:?}");
 }
 
 async fn wait_for(h: &Harness, id: B256, done: impl Fn(&str) -> bool) -> String {
