@@ -219,6 +219,13 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   await experimenter.locator('#payouts tbody tr').nth(2).waitFor({ timeout: 30000 });
   const settlement = await server.call('GET', `/experiments/${experimentId}/settlement`);
   assert.equal(settlement.labelers.length, 3);
+  // The gold answers agree with the labelers, so none is left out; the task list's commitment
+  // made at open is on the dashboard.
+  assert.deepEqual(settlement.gold_dropped, []);
+  assert.equal(await experimenter.locator('#gold-dropped').count(), 0);
+  const opened = await server.call('GET', `/experiments/${experimentId}`);
+  assert.match(opened.tasks_hash, /^0x[0-9a-f]{64}$/);
+  assert.equal(await experimenter.locator('#tasks-hash').textContent(), opened.tasks_hash);
   for (const line of settlement.labelers) {
     assert.equal(line.tier, 'rewarded', `${line.labeler} is rewarded for careful, agreeing labels`);
     assert.equal(line.revealed_batches, 1);

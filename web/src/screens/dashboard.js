@@ -100,7 +100,17 @@ function payoutTable(settlement) {
     h('p', { class: inflow === outflow ? 'muted' : 'error', id: 'conservation' },
       `Pool ${amount(t.reward_pool)} + stakes ${amount(t.stakes)} = rewards ${amount(t.rewards)} + stakes returned ${amount(t.stakes_returned)} `,
       `+ refund ${amount(t.refund)} + burned ${amount(t.burned)}`, inflow === outflow ? ' ✓ conserved' : ' ✗ NOT conserved'),
-    h('p', { class: 'muted' }, 'Payout root ', h('code', { class: 'break' }, settlement.payout_root)));
+    h('p', { class: 'muted' }, 'Payout root ', h('code', { class: 'break' }, settlement.payout_root)),
+    droppedGold(settlement.gold_dropped ?? []));
+}
+
+/** Gold whose answers the labelers contradicted: left out of scoring, and worth a second look. */
+function droppedGold(tasks) {
+  if (!tasks.length) return null;
+  const lines = tasks.map(t => t + 1).join(', ');
+  return h('p', { class: 'notice warn', id: 'gold-dropped' },
+    `${tasks.length} gold task(s) left out of scoring because the labelers contradicted their answers: `,
+    `line(s) ${lines} of the imported task file. Check those answers; wrong gold is common.`);
 }
 
 export async function dashboardScreen(app, initial) {
@@ -182,7 +192,9 @@ export async function dashboardScreen(app, initial) {
             }, label)),
             h('a', { class: 'button ghost', href: `/api/v1/experiments/${id}/record`, download: `${id}.record.json`, dataset: { format: 'record' } }, 'Public record (for audit)'))
           : h('p', { class: 'muted' }, 'The dataset can be exported once the experiment is settled; labels of slashed labelers are left out.')),
-      h('p', { class: 'muted' }, 'Seed hash ', h('code', { class: 'break' }, experiment.seed_hash ?? '—')));
+      h('p', { class: 'muted' }, 'Seed hash ', h('code', { class: 'break' }, experiment.seed_hash ?? '—')),
+      h('p', { class: 'muted' }, 'Task list hash (tasks and gold answers, committed at open) ',
+        h('code', { class: 'break', id: 'tasks-hash' }, experiment.tasks_hash ?? '—')));
   };
 
   await draw();
