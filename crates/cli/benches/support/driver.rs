@@ -236,8 +236,17 @@ pub fn measure(config: &Config) -> Measurement {
         .zip(&joins)
         .filter_map(|(answer, (labeler, _))| {
             let batch: Value = serde_json::from_str(answer.as_deref()?).ok()?;
-            let tasks = batch["tasks"].as_array()?.iter().map(|t| t["task"].as_u64());
-            let tasks = tasks.map(|t| t.map(|t| t as u32)).collect::<Option<Vec<u32>>>()?;
+            // A batch names its tasks by position; the prompt says which task each is.
+            let number = |t: &Value| -> Option<u32> {
+                t["prompt"]
+                    .as_str()?
+                    .strip_prefix("Is statement ")?
+                    .strip_suffix(" true?")?
+                    .parse()
+                    .ok()
+            };
+            let tasks = batch["tasks"].as_array()?.iter().map(number);
+            let tasks = tasks.collect::<Option<Vec<u32>>>()?;
             Some((*labeler, batch["batch_id"].as_u64()?, tasks))
         })
         .collect();
@@ -248,15 +257,15 @@ pub fn measure(config: &Config) -> Measurement {
     let sign = |(labeler, batch_id, tasks): &(usize, u64, Vec<u32>)| {
         let key = &labelers[*labeler];
         let mut rng = SplitMix64::new(seed ^ batch_id.rotate_left(32));
-        let mut labels: Vec<RevealedLabel> = tasks
+        let labels: Vec<RevealedLabel> = tasks
             .iter()
-            .map(|&task| {
+            .enumerate()
+            .map(|(position, &task)| {
                 let truth = i64::from(task % 2);
                 let value = if rng.chance(800_000) { truth } else { 1 - truth };
-                RevealedLabel { task, label: Label::Int(value) }
+                RevealedLabel { task: position as u32, label: Label::Int(value) }
             })
             .collect();
-        labels.sort_by_key(|l| l.task);
         let commit = key.commit(&domain, experiment_id, *batch_id, &labels).expect("labels root");
         let reveal = key.reveal(&domain, experiment_id, *batch_id, labels).expect("labels root");
         let commit = serde_json::to_string(&commit).expect("a commit serializes");

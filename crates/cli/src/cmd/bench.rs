@@ -249,10 +249,14 @@ fn run_gas(
                 .context("no tasks")?
                 .iter()
                 .map(|t| {
-                    let task = t["task"].as_u64().unwrap_or_default() as u32;
-                    let truth = truth[task as usize];
+                    // A batch names its tasks by position; the prompt says which task it is.
+                    let position = t["task"].as_u64().unwrap_or_default() as u32;
+                    let index = t["prompt"]
+                        .as_str()
+                        .and_then(|p| p.strip_prefix("Question ")?.parse::<usize>().ok());
+                    let truth = index.and_then(|i| truth.get(i).copied()).unwrap_or(0);
                     let answer = if rng.chance(900_000) { truth } else { 1 - truth };
-                    RevealedLabel { task, label: Label::Int(answer) }
+                    RevealedLabel { task: position, label: Label::Int(answer) }
                 })
                 .collect();
             let commit = key.commit(&domain, id, batch_id, &labels)?;
