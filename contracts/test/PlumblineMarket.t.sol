@@ -737,7 +737,7 @@ contract PlumblineMarketSettlementTest is MarketTest {
     }
 
     /// The three slashed-funds policies of `crates/core/src/settle.rs` all pass.
-    function test_settle_accepts_every_slashed_funds_policy() public {
+    function test_settle_accepts_both_slashed_funds_policies() public {
         warpToSettlement(EXPERIMENT);
         bytes32 root = PayoutTree.root(tree);
         vm.startPrank(operator);
@@ -750,12 +750,14 @@ contract PlumblineMarketSettlementTest is MarketTest {
         t.refund = POOL - 1_000e18;
         market.settle(EXPERIMENT, root, t);
         assertEq(market.experiment(EXPERIMENT).burned, 5e18);
-        // Refund: the slashed 5 goes back to the experimenter.
+        // Redistributed but nobody rewarded: the pool goes back, the slashed 5 burns.
         t = totals;
-        t.pot = POOL;
-        t.refund = 5e18 + POOL - 1_000e18;
+        t.rewards = 0;
+        t.refund = POOL;
+        t.burned = 5e18;
         market.settle(EXPERIMENT, root, t);
-        assertEq(market.experiment(EXPERIMENT).refund, 5e18);
+        assertEq(market.experiment(EXPERIMENT).refund, POOL);
+        assertEq(market.experiment(EXPERIMENT).burned, 5e18);
         vm.stopPrank();
     }
 
@@ -1147,14 +1149,18 @@ contract PlumblineMarketSettlementTest is MarketTest {
         t.stakes = 4 * STAKE;
         t.slashed = slashed;
         t.stakesReturned = 4 * STAKE - slashed;
-        policy = uint8(bound(policy, 0, 2));
+        // Redistributed (0) or burned (1); what rewards leave of the pot goes back up to the pool
+        // and burns beyond, as settlement does.
+        policy = uint8(bound(policy, 0, 1));
         t.pot = policy == 0 ? POOL + slashed : POOL;
         t.burned = policy == 1 ? slashed : 0;
         uint256[3] memory rewards;
         rewards[0] = bound(reward1, 0, t.pot);
         rewards[1] = bound(reward2, 0, t.pot - rewards[0]);
         t.rewards = rewards[0] + rewards[1];
-        t.refund = t.pot - t.rewards + (policy == 2 ? slashed : 0);
+        uint256 unpaid = t.pot - t.rewards;
+        t.refund = unpaid < POOL ? unpaid : POOL;
+        t.burned += unpaid - t.refund;
 
         uint256[] memory payoutAmounts = new uint256[](3);
         for (uint256 i = 0; i < 3; ++i) {

@@ -333,7 +333,9 @@ contract PlumblineMarketHandler is Eip712Signing {
             t.stakesReturned += stake - slash;
             ++k;
         }
-        uint256 policy = policySeed % 3;
+        // Redistributed (0) or burned (1); what rewards leave of the pot goes back up to the pool
+        // and burns beyond, as settlement does.
+        uint256 policy = policySeed % 2;
         t.pot = policy == 0 ? t.rewardPool + t.slashed : t.rewardPool;
         t.burned = policy == 1 ? t.slashed : 0;
         for (uint256 i = 0; i < n; ++i) {
@@ -341,7 +343,9 @@ contract PlumblineMarketHandler is Eip712Signing {
             amounts[i] += reward;
             t.rewards += reward;
         }
-        t.refund = t.pot - t.rewards + (policy == 2 ? t.slashed : 0);
+        uint256 unpaid = t.pot - t.rewards;
+        t.refund = unpaid < t.rewardPool ? unpaid : t.rewardPool;
+        t.burned += unpaid - t.refund;
         bytes32 root = n == 0 ? bytes32(0) : PayoutTree.root(PayoutTree.build(accounts, amounts));
 
         // Half the time the operator waits until settlement is due, as it would; otherwise the
