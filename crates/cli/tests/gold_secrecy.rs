@@ -76,29 +76,26 @@ fn a_gold_sniper_reading_every_public_route_cannot_tell_gold_from_regular_tasks(
     let opened = server.get(&format!("/experiments/{id}"));
     assert!(opened["tasks_hash"].is_string(), "the task list is committed at open: {opened}");
 
+    // Credits one stake to a labeler, which then joins: its batch.
+    let fund_and_join = |key: &plumbline_core::client::LabelerKey, address: &str| -> Value {
+        let mint = ["ledger", "mint", "--to", address, "--amount", "1000000", "--key"];
+        run_ok(&[&mint[..], &[operator_key.as_str()]].concat(), &env);
+        let join = key.join(&embedded_domain(), experiment_id, None, 1_000_000, 0);
+        let (status, batch) =
+            server.post(&format!("/experiments/{id}/join"), &serde_json::to_value(&join).unwrap());
+        assert_eq!(status, 201, "{batch}");
+        batch
+    };
+
     // A careful labeler whose batch the sniper would like to read too.
     let (other, other_address) = test_key(7, 99);
-    run_ok(
-        &["ledger", "mint", "--to", &other_address, "--amount", "1000000", "--key", &operator_key],
-        &env,
-    );
-    let join = other.join(&embedded_domain(), experiment_id, None, 1_000_000, 0);
-    let (status, other_batch) =
-        server.post(&format!("/experiments/{id}/join"), &serde_json::to_value(&join).unwrap());
-    assert_eq!(status, 201, "{other_batch}");
+    let other_batch = fund_and_join(&other, &other_address);
 
     // The sniper's identities join and read everything they may.
     let mut views: Vec<Value> = Vec::new();
     for n in 0..SNIPERS {
         let (key, address) = test_key(11, n);
-        run_ok(
-            &["ledger", "mint", "--to", &address, "--amount", "1000000", "--key", &operator_key],
-            &env,
-        );
-        let join = key.join(&embedded_domain(), experiment_id, None, 1_000_000, 0);
-        let (status, batch) =
-            server.post(&format!("/experiments/{id}/join"), &serde_json::to_value(&join).unwrap());
-        assert_eq!(status, 201, "{batch}");
+        let batch = fund_and_join(&key, &address);
         let token = server.sign_in(&key);
         let path = format!("/experiments/{id}/batches/{}", batch["batch_id"]);
         let (status, read) = get_as(&server, Some(&token), &path);
