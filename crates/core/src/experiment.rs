@@ -115,6 +115,13 @@ impl Experiment {
         &self.joins
     }
 
+    /// The batch this very signed join was given, if it was accepted before (a retry whose
+    /// answer was lost finds its batch again).
+    pub fn joined_batch(&self, join: &SignedJoin) -> Option<&Batch> {
+        let entry = self.joins.iter().find(|e| e.join == *join)?;
+        self.batches.get(entry.batch_id as usize)
+    }
+
     /// The seed's hash, published once open.
     pub fn seed_hash(&self) -> Option<B256> {
         self.opened.map(|(seed, _)| seed_hash(seed))

@@ -6,10 +6,10 @@
 //! agreement expected by base rates alone. Per task, i's item is the mean over its peers, each
 //! peer weighted by its own chance-corrected gold score clipped at zero (equal weights without
 //! gold, or when every peer weighs zero), so that flippers and chance-level peers do not cancel
-//! a careful peer's evidence; i's peer tally sums these over its tasks. Agreeing by base rate (everyone answers "A") scores 0,
-//! flipping scores below 0, informative labels above 0. This works for any overlap pattern: in
-//! a live experiment peers are the labelers of the same block (blocks partition the tasks); in
-//! real crowd data they are whoever shares at least two tasks.
+//! a careful peer's evidence; i's peer tally sums these over its tasks. Agreeing by base rate
+//! (everyone answers "A") scores 0, flipping scores below 0, informative labels above 0. This
+//! works for any overlap pattern: in a live experiment peers are the labelers of the same block
+//! (blocks partition the tasks); in real crowd data they are whoever shares at least two tasks.
 //!
 //! **Gold score.** For a gold task g with known answer z_g: `a(x_ig, z_g) − mean_{g'≠g}
 //! a(x_ig, z_g')` over all gold tasks of the experiment.
@@ -60,11 +60,6 @@ impl Tally {
     /// The gold part alone (subjective questions slash on gold only).
     pub fn gold_only(&self) -> Tally {
         Tally { peer_sum: 0, peer_n: 0, ..*self }
-    }
-
-    /// The peer part alone.
-    pub fn peer_only(&self) -> Tally {
-        Tally { gold_sum: 0, gold_n: 0, ..*self }
     }
 
     /// The tally with its gold mean capped at [`GOLD_PER_PEER_MAX`] times its peer mean (at
@@ -194,8 +189,9 @@ impl Interned {
 ///
 /// `observations` holds the labels on regular tasks; `gold_observations` the labels on gold
 /// tasks; `gold` maps a gold task to its answer; `copies` the labeler pairs whose batches are
-/// copies of each other (see [`crate::screen::find_copies`]). Returns one tally per labeler index below
-/// `labelers`. Repeated observations of the same (labeler, task) on regular tasks keep the last.
+/// copies of each other (see [`crate::screen::find_copies`]). Returns one tally per labeler
+/// index below `labelers`. Repeated observations of the same (labeler, task) on regular tasks
+/// keep the last.
 pub fn score<'a>(
     agreement: Agreement,
     labelers: usize,

@@ -211,10 +211,8 @@ pub fn settle(
         .zip(&scored.tallies)
         .map(|((labeler, own), tally)| {
             let reputation = reputations.get(labeler).unwrap_or(&none);
-            let mut result =
-                judge(spec, *labeler, own, tally, reputation, lambda, ln_reward, ln_slash);
-            result.pay_share_ppm = pay_share(own, &scored.copies);
-            result
+            let paid_share = pay_share(own, &scored.copies);
+            judge(spec, *labeler, own, tally, reputation, paid_share, lambda, ln_reward, ln_slash)
         })
         .collect();
 
@@ -346,6 +344,7 @@ fn judge(
     batches: &[&BatchOutcome],
     tally: &Tally,
     reputation: &Reputation,
+    pay_share_ppm: u32,
     lambda: Ppm,
     ln_reward: u64,
     ln_slash: u64,
@@ -395,7 +394,7 @@ fn judge(
         reward_bound,
         slash_bound,
         tier,
-        pay_share_ppm: SCALE as u32,
+        pay_share_ppm,
         stake,
         slash,
         non_reveal_penalty,

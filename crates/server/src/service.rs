@@ -372,10 +372,9 @@ impl AppState {
                 writer.release().await;
                 // A retried join (its answer was lost) finds its batch again.
                 if let plumbline_core::Error::Mismatch { field: "nonce", .. } = e
-                    && let Some(entry) = experiment.joins().iter().find(|e| e.join == *join)
+                    && let Some(batch) = experiment.joined_batch(join)
                 {
-                    let batch = experiment.batches()[entry.batch_id as usize].clone();
-                    return Ok((batch, false));
+                    return Ok((batch.clone(), false));
                 }
                 return Err(e.into());
             }
@@ -401,9 +400,7 @@ impl AppState {
     ) -> AppResult<Option<Batch>> {
         let (live, writer) = self.hold(experiment_id, "find a repeated join").await?;
         writer.release().await;
-        let experiment = &live.as_ref().expect("held live").experiment;
-        let entry = experiment.joins().iter().find(|e| e.join == *join);
-        Ok(entry.map(|e| experiment.batches()[e.batch_id as usize].clone()))
+        Ok(live.as_ref().expect("held live").experiment.joined_batch(join).cloned())
     }
 
     /// Every batch of an experiment, from memory when live, else replayed from its record.
