@@ -81,7 +81,7 @@ type Answer = std::result::Result<Value, Refusal>;
 /// Whether a request that broke off may be sent again to another replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Repeat {
-    /// A repeat is harmless: reads, joins, commits, reveals.
+    /// A repeat is harmless: reads, joins, commits, reveals, settling.
     Safe,
     /// Only if nothing was sent (the connection was refused): mints and the experimenter's
     /// writes, which a repeat could apply twice.
@@ -837,12 +837,9 @@ pub fn run(
         })?;
         labeler_secs += phase.elapsed().as_secs_f64();
         clocks.advance(spec.reveal_deadline)?;
-        // The scheduler may have settled it already; settling again answers the stored one.
-        operator.post_json(
-            &format!("/experiments/{id_text}/settle"),
-            &json!({}),
-            Repeat::IfRefused,
-        )?;
+        // The scheduler may have settled it already; settling again answers the stored one, so
+        // a settle cut short may be sent again to another replica.
+        operator.post_json(&format!("/experiments/{id_text}/settle"), &json!({}), Repeat::Safe)?;
         let record_json =
             operator.ok("GET", &format!("/experiments/{id_text}/record"), None, Repeat::Safe)?;
         let record: PublicRecord = serde_json::from_value(record_json)
