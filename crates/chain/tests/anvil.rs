@@ -186,7 +186,10 @@ async fn run(anvil: &Anvil, payout: Payout, seed: u64) -> Outcome {
         matches!(&early, Error::Refused { reason, .. } if reason.contains("WrongPhase")),
         "paying before the settlement is final is refused: {early}"
     );
-    operator.mine_at(spec.reveal_deadline + u64::from(CHALLENGE_WINDOW_SECS)).await.unwrap();
+    // The window runs from the block that posted the root, which a loaded machine may mine a
+    // little after the reveal deadline.
+    let posted_at = operator.experiment(id).await.unwrap().rootPostedAt;
+    operator.mine_at(posted_at + u64::from(CHALLENGE_WINDOW_SECS)).await.unwrap();
     assert_eq!(operator.phase(id).await.unwrap(), Phase::Settled);
 
     match payout {
