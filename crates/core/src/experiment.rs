@@ -54,6 +54,7 @@ impl Experiment {
         tasks: Vec<Task>,
     ) -> Result<Experiment> {
         spec.validate()?;
+        crate::strata::Strata::of(&spec.strata, &tasks).map_err(task::TaskError::File)?;
         for (i, t) in tasks.iter().enumerate() {
             if let Some(gold) = &t.gold {
                 gold.validate(&spec.question.kind).map_err(|e| task::TaskError::Line {

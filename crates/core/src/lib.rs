@@ -17,6 +17,7 @@ pub mod score;
 pub mod screen;
 pub mod settle;
 pub mod spec;
+pub mod strata;
 pub mod synthetic;
 pub mod task;
 

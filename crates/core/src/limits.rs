@@ -25,6 +25,13 @@ pub const BLOCK_SIZE_MAX: u32 = 1_000;
 pub const OVERLAP_MAX: u32 = 100;
 /// Most gold tasks per batch.
 pub const GOLD_PER_BATCH_MAX: u32 = 100;
+/// Most task `meta` keys a spec may declare as strata.
+pub const STRATA_KEYS_MAX: usize = 4;
+/// Most strata (declared key and value pairs) an experiment's tasks may fall into.
+pub const STRATA_MAX: usize = 64;
+/// Fewest scored items in a stratum for its score to withhold a reward: below it a careful
+/// labeler's score there is too often below zero by chance alone.
+pub const STRATUM_ITEMS_MIN: u64 = 10;
 /// Most cohorts of an experiment.
 pub const COHORTS_MAX: usize = 32;
 /// Largest amount of money anywhere in a spec or ledger (10^36 base units), so that sums of

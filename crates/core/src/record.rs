@@ -7,15 +7,15 @@ use crate::client::{SignedCommit, SignedJoin, SignedReveal};
 use crate::experiment::Experiment;
 use crate::label::Label;
 use crate::reputation::Reputation;
-use crate::settle::Settlement;
+use crate::settle::{LabelerResult, Settlement};
 use crate::spec::ExperimentSpec;
 use crate::task::Task;
 use crate::{Address, B256};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 2;
+pub const RECORD_VERSION: u32 = 3;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +147,26 @@ impl PublicRecord {
                 RevealedBatch::of(batches.get(entry.batch_id as usize)?, &entry.reveal)
             })
             .collect()
+    }
+
+    /// The labels that go into the dataset, batch by batch in reveal order: every revealed
+    /// batch's, except a slashed labeler's, a labeler's in a stratum where it is below chance,
+    /// and a batch that copies another (see [`Settlement::copied_batches`]).
+    pub fn exported(&self) -> Vec<RevealedBatch> {
+        let results: HashMap<Address, &LabelerResult> =
+            self.settlement.labelers.iter().map(|l| (l.labeler, l)).collect();
+        let copied: HashSet<u64> = self.settlement.copied_batches.iter().copied().collect();
+        let mut batches = self.revealed();
+        batches.retain(|b| !copied.contains(&b.batch_id));
+        for batch in &mut batches {
+            match results.get(&batch.labeler) {
+                Some(result) => batch
+                    .labels
+                    .retain(|(task, _)| result.exports_label_on(&self.tasks[*task as usize])),
+                None => batch.labels.clear(),
+            }
+        }
+        batches
     }
 
     /// The record as JSON.

@@ -67,6 +67,7 @@ mod tests {
             reward_bound: None,
             slash_bound: None,
             tier,
+            below_chance_in: Vec::new(),
             pay_share_ppm: 1_000_000,
             stake: 2,
             slash: 0,

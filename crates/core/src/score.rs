@@ -23,6 +23,7 @@
 use crate::fixed::{Ppm, SCALE, isqrt_ceil};
 use crate::label::{Agreement, Label};
 use crate::screen::Copies;
+use crate::strata::Strata;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -128,6 +129,31 @@ impl Tally {
     }
 }
 
+/// What scoring finds: a tally per labeler over everything, and per labeler and stratum.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// Per labeler index.
+    pub tallies: Vec<Tally>,
+    /// Per labeler index and stratum id, at `labeler * strata + stratum`.
+    by_stratum: Vec<Tally>,
+    strata: usize,
+}
+
+impl Scores {
+    fn new(labelers: usize, strata: usize) -> Scores {
+        Scores {
+            tallies: vec![Tally::default(); labelers],
+            by_stratum: vec![Tally::default(); labelers * strata],
+            strata,
+        }
+    }
+
+    /// A labeler's tallies per stratum, by stratum id.
+    pub fn strata_of(&self, labeler: usize) -> &[Tally] {
+        &self.by_stratum[labeler * self.strata..(labeler + 1) * self.strata]
+    }
+}
+
 /// One labeler's label on one task, as scoring sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Observation {
@@ -189,8 +215,9 @@ impl Interned {
 ///
 /// `observations` holds the labels on regular tasks; `gold_observations` the labels on gold
 /// tasks; `gold` maps a gold task to its answer; `copies` the labeler pairs whose batches are
-/// copies of each other (see [`crate::screen::find_copies`]). Returns one tally per labeler
-/// index below `labelers`. Repeated observations of the same (labeler, task) on regular tasks
+/// copies of each other (see [`crate::screen::find_copies`]); each item also counts in the
+/// `strata` of its task. Returns one tally per labeler index below `labelers`, and one per
+/// labeler and stratum. Repeated observations of the same (labeler, task) on regular tasks
 /// keep the last.
 pub fn score<'a>(
     agreement: Agreement,
@@ -199,10 +226,11 @@ pub fn score<'a>(
     gold_observations: &'a [Observation],
     gold: &'a HashMap<u32, Label>,
     copies: &Copies,
-) -> Vec<Tally> {
-    let mut tallies = vec![Tally::default(); labelers];
+    strata: &Strata,
+) -> Scores {
+    let mut scores = Scores::new(labelers, strata.len());
     if agreement == Agreement::Unscored {
-        return tallies;
+        return scores;
     }
     let mut ids: HashMap<&'a Label, u32> = HashMap::new();
     let mut values = Vec::new();
@@ -224,10 +252,10 @@ pub fn score<'a>(
         .collect();
     let interned = Interned::new(agreement, values);
 
-    gold_items(&interned, &gold_ids, &gold_seen, &mut tallies);
-    let weights = peer_weights(&tallies, !gold_ids.is_empty());
-    peer_items(&interned, labelers, &regular, copies, &weights, &mut tallies);
-    tallies
+    gold_items(&interned, &gold_ids, &gold_seen, strata, &mut scores);
+    let weights = peer_weights(&scores.tallies, !gold_ids.is_empty());
+    peer_items(&interned, labelers, &regular, copies, &weights, strata, &mut scores);
+    scores
 }
 
 /// How much each labeler counts as a peer: its chance-corrected gold score, clipped at zero, so
@@ -249,7 +277,8 @@ fn peer_items(
     regular: &[(u32, u32, u32, u32)],
     copies: &Copies,
     weights: &[i64],
-    tallies: &mut [Tally],
+    strata: &Strata,
+    scores: &mut Scores,
 ) {
     // Per labeler its (task, value) list sorted by task, the last label per task kept.
     let mut by_labeler: Vec<Vec<(u32, u32)>> = vec![Vec::new(); labelers];
@@ -334,18 +363,23 @@ fn peer_items(
                 }
             }
         }
-        let tally = &mut tallies[i];
         for position in 0..mine.len() {
             if item_peers[position] == 0 {
                 continue;
             }
             // The weighted mean over peers; the plain mean when every peer weighs zero.
-            tally.peer_sum += if weight_sum[position] > 0 {
+            let item = if weight_sum[position] > 0 {
                 div_round(weighted_sum[position], weight_sum[position])
             } else {
                 div_round(item_sum[position], i64::from(item_peers[position]))
             };
-            tally.peer_n += 1;
+            scores.tallies[i].peer_sum += item;
+            scores.tallies[i].peer_n += 1;
+            for stratum in strata.of_task(mine[position].0) {
+                let tally = &mut scores.by_stratum[i * scores.strata + stratum];
+                tally.peer_sum += item;
+                tally.peer_n += 1;
+            }
         }
     }
 }
@@ -371,7 +405,8 @@ fn gold_items(
     interned: &Interned,
     gold_ids: &[(u32, u32)],
     gold_seen: &[(u32, u32, u32)],
-    tallies: &mut [Tally],
+    strata: &Strata,
+    scores: &mut Scores,
 ) {
     if gold_ids.len() < 2 {
         return;
@@ -387,7 +422,8 @@ fn gold_items(
     }
     // Every gold item shares the denominator `others`, so numerators are summed exactly and
     // divided once per labeler.
-    let mut numerators = vec![0i64; tallies.len()];
+    let mut numerators = vec![0i64; scores.tallies.len()];
+    let mut stratum_numerators = vec![0i64; scores.by_stratum.len()];
     for &(labeler, task, x) in gold_seen {
         let same = interned.between(x, answer(task));
         let all = if interned.table.is_some() {
@@ -395,10 +431,19 @@ fn gold_items(
         } else {
             gold_ids.iter().map(|&(_, z)| interned.between(x, z)).sum()
         };
-        numerators[labeler as usize] += same * others - (all - same);
-        tallies[labeler as usize].gold_n += 1;
+        let numerator = same * others - (all - same);
+        numerators[labeler as usize] += numerator;
+        scores.tallies[labeler as usize].gold_n += 1;
+        for stratum in strata.of_task(task) {
+            let at = labeler as usize * scores.strata + stratum;
+            stratum_numerators[at] += numerator;
+            scores.by_stratum[at].gold_n += 1;
+        }
     }
-    for (tally, numerator) in tallies.iter_mut().zip(numerators) {
+    for (tally, numerator) in scores.tallies.iter_mut().zip(numerators) {
+        tally.gold_sum = div_round(numerator, others);
+    }
+    for (tally, numerator) in scores.by_stratum.iter_mut().zip(stratum_numerators) {
         tally.gold_sum = div_round(numerator, others);
     }
 }
@@ -421,8 +466,16 @@ mod tests {
     fn base_rate_agreement_scores_zero_and_flipping_scores_below() {
         // Two labelers who always answer 1 agree perfectly and learn nothing: score 0.
         let constant: Vec<_> = (0..10).flat_map(|t| [obs(0, t, 1), obs(1, t, 1)]).collect();
-        let t =
-            score(Agreement::Categorical, 2, &constant, &[], &HashMap::new(), &Copies::default());
+        let t = score(
+            Agreement::Categorical,
+            2,
+            &constant,
+            &[],
+            &HashMap::new(),
+            &Copies::default(),
+            &Strata::default(),
+        )
+        .tallies;
         assert_eq!(t[0].peer_sum, 0);
         assert_eq!(t[0].peer_n, 10);
         // Informative and agreeing: positive. Exactly flipped: negative.
@@ -433,9 +486,26 @@ mod tests {
             agree.extend([obs(0, t as u32, z), obs(1, t as u32, z)]);
             flip.extend([obs(0, t as u32, z), obs(1, t as u32, 1 - z)]);
         }
-        let good =
-            score(Agreement::Categorical, 2, &agree, &[], &HashMap::new(), &Copies::default());
-        let bad = score(Agreement::Categorical, 2, &flip, &[], &HashMap::new(), &Copies::default());
+        let good = score(
+            Agreement::Categorical,
+            2,
+            &agree,
+            &[],
+            &HashMap::new(),
+            &Copies::default(),
+            &Strata::default(),
+        )
+        .tallies;
+        let bad = score(
+            Agreement::Categorical,
+            2,
+            &flip,
+            &[],
+            &HashMap::new(),
+            &Copies::default(),
+            &Strata::default(),
+        )
+        .tallies;
         assert!(good[0].peer_sum > 0 && good[1].peer_sum > 0);
         assert!(bad[0].peer_sum < 0 && bad[1].peer_sum < 0);
         // Perfect agreement on a balanced set: a(same) = 1, baseline = 4/9 per item, 5/9 left.
@@ -448,7 +518,16 @@ mod tests {
         let right: Vec<_> = (0..4).map(|t| obs(0, t, (t % 2) as i64)).collect();
         let constant: Vec<_> = (0..4).map(|t| obs(1, t, 1)).collect();
         let all: Vec<_> = right.into_iter().chain(constant).collect();
-        let t = score(Agreement::Categorical, 2, &[], &all, &gold, &Copies::default());
+        let t = score(
+            Agreement::Categorical,
+            2,
+            &[],
+            &all,
+            &gold,
+            &Copies::default(),
+            &Strata::default(),
+        )
+        .tallies;
         assert_eq!(t[0].gold_n, 4);
         assert!(t[0].gold_sum > 0);
         assert_eq!(t[1].gold_sum, 0, "a constant answer earns nothing on balanced gold");
@@ -462,7 +541,16 @@ mod tests {
             data.push(Observation { labeler: 0, task: t, group: 0, label: Label::Int(1) });
             data.push(Observation { labeler: 1, task: t, group: 1, label: Label::Int(0) });
         }
-        let t = score(Agreement::Categorical, 2, &data, &[], &HashMap::new(), &Copies::default());
+        let t = score(
+            Agreement::Categorical,
+            2,
+            &data,
+            &[],
+            &HashMap::new(),
+            &Copies::default(),
+            &Strata::default(),
+        )
+        .tallies;
         assert_eq!(t[0].peer_n, 0, "different groups are never peers");
     }
 
@@ -476,11 +564,28 @@ mod tests {
             data.extend([obs(0, t as u32, z), obs(1, t as u32, z), obs(2, t as u32, honest)]);
         }
         let copies = Copies { pairs: [(0, 1)].into(), ..Copies::default() };
-        let t = score(Agreement::Categorical, 3, &data, &[], &HashMap::new(), &copies);
+        let t = score(
+            Agreement::Categorical,
+            3,
+            &data,
+            &[],
+            &HashMap::new(),
+            &copies,
+            &Strata::default(),
+        )
+        .tallies;
         // Each copy is scored against labeler 2 only, so both score what labeler 2 gives them.
         let versus_two: Vec<_> = data.iter().filter(|o| o.labeler != 1).cloned().collect();
-        let pair =
-            score(Agreement::Categorical, 3, &versus_two, &[], &HashMap::new(), &Copies::default());
+        let pair = score(
+            Agreement::Categorical,
+            3,
+            &versus_two,
+            &[],
+            &HashMap::new(),
+            &Copies::default(),
+            &Strata::default(),
+        )
+        .tallies;
         assert_eq!(t[0], pair[0]);
         assert_eq!(t[1], pair[0]);
         // And the two copies count as one peer of labeler 2.
@@ -509,5 +614,52 @@ mod tests {
         assert_eq!(r, 303_486);
         let empty = Tally::default();
         assert_eq!(empty.score(Ppm::ONE), None);
+    }
+
+    #[test]
+    fn stratum_tallies_split_the_whole() {
+        // Tasks alternate between two strata; labeler 1 flips the odd ones.
+        let tasks: Vec<crate::task::Task> = (0..12)
+            .map(|t| crate::task::Task {
+                id: format!("t{t}"),
+                prompt: String::new(),
+                responses: Vec::new(),
+                gold: None,
+                meta: serde_json::json!({ "odd": t % 2 == 1 }).as_object().cloned().unwrap(),
+            })
+            .collect();
+        let strata = Strata::of(&["odd".into()], &tasks).unwrap();
+        let truth = |t: u32| i64::from((t / 2).is_multiple_of(2));
+        let gold: HashMap<u32, Label> = (8..12).map(|t| (t, Label::Int(truth(t)))).collect();
+        let mut regular = Vec::new();
+        let mut on_gold = Vec::new();
+        for t in 0..12u32 {
+            for labeler in 0..3u32 {
+                let flip = labeler == 1 && t % 2 == 1;
+                let o = obs(labeler, t, if flip { 1 - truth(t) } else { truth(t) });
+                if t >= 8 { on_gold.push(o) } else { regular.push(o) }
+            }
+        }
+        let scores = score(
+            Agreement::Categorical,
+            3,
+            &regular,
+            &on_gold,
+            &gold,
+            &Copies::default(),
+            &strata,
+        );
+        for labeler in 0..3 {
+            let whole = scores.tallies[labeler];
+            let parts = scores.strata_of(labeler);
+            assert_eq!(parts.len(), 2);
+            assert_eq!(parts[0].peer_sum + parts[1].peer_sum, whole.peer_sum);
+            assert_eq!(parts[0].peer_n + parts[1].peer_n, whole.peer_n);
+            assert_eq!(parts[0].gold_n + parts[1].gold_n, whole.gold_n);
+        }
+        // Stratum 1 is `odd = true`, where labeler 1 flips: below chance there alone.
+        let flipper = scores.strata_of(1);
+        assert!(flipper[0].score(Ppm::new(500_000).unwrap()).unwrap() > 0);
+        assert!(flipper[1].score(Ppm::new(500_000).unwrap()).unwrap() < 0);
     }
 }

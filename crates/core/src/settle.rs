@@ -6,14 +6,17 @@
 //!
 //! - *rewarded*: this experiment's score is confidently above chance, `s − r(δ_reward) > 0`,
 //!   its gold mean counting for at most twice its peer mean, so that being right on gold
-//!   cannot pay when the labels that make the dataset are uninformative; it gets a share of
-//!   the pot proportional to `n · s`, each batch's items counted `1/c` times when c identical
-//!   copies of it were revealed in its block;
+//!   cannot pay when the labels that make the dataset are uninformative, and that score is
+//!   below zero in no declared stratum (see [`crate::strata`]) where it has at least
+//!   [`STRATUM_ITEMS_MIN`] items; it gets a share of the pot proportional to `n · s`, each
+//!   batch's items counted `1/c` times when c identical copies of it were revealed in its
+//!   block;
 //! - *slashed*: confidently below chance on the cumulative record (reputation plus this
-//!   experiment), `s_cum + r(δ) < 0`, and below zero here too; loses `slash_bps` of the stake
-//!   of its revealed batches. On subjective questions only the gold part can slash; on others
-//!   a positive peer part protects it, so that gold alone, which the experimenter writes,
-//!   never slashes labelers whom their peers vouch for;
+//!   experiment), `s_cum + r(δ) < 0`, and below zero here too; or, in this experiment,
+//!   confidently below chance in one of k strata, `s_k + r(δ/k) < 0`; loses `slash_bps` of
+//!   the stake of its revealed batches. On subjective questions only the gold part can slash;
+//!   on others a positive peer part protects it, so that gold alone, which the experimenter
+//!   writes, never slashes labelers whom their peers vouch for;
 //! - *even*: otherwise; the stake comes back and nothing is earned.
 //!
 //! A batch not revealed loses `max(non_reveal_slash_bps, slash_bps)` of its stake. The pot is
@@ -25,11 +28,13 @@
 
 use crate::fixed::{Ppm, SCALE, ln_inverse};
 use crate::label::{Agreement, Label};
+use crate::limits::STRATUM_ITEMS_MIN;
 use crate::merkle;
 use crate::reputation::Reputation;
 use crate::score::{self, Observation, Tally};
 use crate::screen;
 use crate::spec::{ExperimentSpec, SlashedFunds};
+use crate::strata::{Strata, Stratum};
 use crate::task::Task;
 use crate::{Address, Amount, B256, U256, amount};
 use serde::{Deserialize, Serialize};
@@ -82,6 +87,10 @@ pub struct LabelerResult {
     pub slash_bound: Option<i64>,
     /// The tier.
     pub tier: Tier,
+    /// The declared strata where its score is below chance: it is not rewarded, and its
+    /// labels there are left out of the export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub below_chance_in: Vec<Stratum>,
     /// The share of its scored items it is paid for, in parts per million: the mean over its
     /// revealed batches of `1/c`, c being the identical copies of the batch in its block
     /// (itself included); 10^6 without copies.
@@ -104,6 +113,14 @@ pub struct LabelerResult {
     /// What it can claim: stake returned plus reward (the payout leaf amount).
     #[serde(with = "amount")]
     pub payout: Amount,
+}
+
+impl LabelerResult {
+    /// Whether its label on `task` goes into the dataset: not when it is slashed, nor in a
+    /// stratum where it is below chance.
+    pub fn exports_label_on(&self, task: &Task) -> bool {
+        self.tier != Tier::Slashed && !self.below_chance_in.iter().any(|s| s.contains(task))
+    }
 }
 
 /// Money totals of a settlement.
@@ -165,6 +182,10 @@ pub struct Settlement {
     pub payout_root: B256,
     /// Gold tasks left out of scoring because the crowd confidently contradicts their answer.
     pub gold_dropped: Vec<u32>,
+    /// Batches that copy a lower-numbered batch of their block (see [`crate::screen`]): left
+    /// out of the export, so that work copied c times counts once in the dataset too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copied_batches: Vec<u64>,
 }
 
 impl Settlement {
@@ -208,11 +229,16 @@ pub fn settle(
     let none = Reputation::default();
     let mut results: Vec<LabelerResult> = labelers
         .iter()
-        .zip(&scored.tallies)
-        .map(|((labeler, own), tally)| {
+        .zip(&scored.scores.tallies)
+        .enumerate()
+        .map(|(i, ((labeler, own), tally))| {
             let reputation = reputations.get(labeler).unwrap_or(&none);
             let paid_share = pay_share(own, &scored.copies);
-            judge(spec, *labeler, own, tally, reputation, paid_share, lambda, ln_reward, ln_slash)
+            let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i));
+            judge(
+                spec, *labeler, own, tally, strata, reputation, paid_share, lambda, ln_reward,
+                ln_slash,
+            )
         })
         .collect();
 
@@ -244,8 +270,13 @@ pub fn settle(
             results.iter().map(|r| (r.labeler, U256::from(r.payout))).collect();
         merkle::payouts_root(&leaves).expect("a non-empty payout tree")
     };
-    let settlement =
-        Settlement { labelers: results, totals, payout_root, gold_dropped: scored.gold_dropped };
+    let settlement = Settlement {
+        labelers: results,
+        totals,
+        payout_root,
+        gold_dropped: scored.gold_dropped,
+        copied_batches: scored.copies.repeats.iter().copied().collect(),
+    };
     // Conservation is the one property that must never be violated, so it is asserted in
     // release builds too.
     if let Err(broken) = settlement.check() {
@@ -254,11 +285,13 @@ pub fn settle(
     settlement
 }
 
-/// What scoring found: a tally per labeler index, the gold tasks dropped, and the copies.
+/// What scoring found: tallies per labeler index (and stratum), the gold tasks dropped, the
+/// copies, and the strata.
 struct Scored {
-    tallies: Vec<Tally>,
+    scores: score::Scores,
     gold_dropped: Vec<u32>,
     copies: screen::Copies,
+    strata: Strata,
 }
 
 fn score_batches(
@@ -322,8 +355,10 @@ fn score_batches(
         })
         .collect();
     let copies = screen::find_copies(&agreement, &block_labels);
-    let tallies = score::score(agreement, labelers, &regular, &gold_seen, &gold, &copies);
-    Scored { tallies, gold_dropped, copies }
+    let strata =
+        Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
+    let scores = score::score(agreement, labelers, &regular, &gold_seen, &gold, &copies, &strata);
+    Scored { scores, gold_dropped, copies, strata }
 }
 
 /// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
@@ -343,6 +378,7 @@ fn judge(
     labeler: Address,
     batches: &[&BatchOutcome],
     tally: &Tally,
+    strata: StrataVerdict,
     reputation: &Reputation,
     pay_share_ppm: u32,
     lambda: Ppm,
@@ -355,20 +391,18 @@ fn judge(
     let reward_bound = score.map(|s| s - paid.radius(lambda, ln_reward));
 
     // The slashing evidence: the cumulative record, gold only on subjective questions.
-    let evidence = |t: &Tally| if spec.subjective { t.gold_only() } else { *t };
-    let own = evidence(tally);
-    let mut cumulative = evidence(&reputation.tally);
+    let own = evidence(spec, tally);
+    let mut cumulative = evidence(spec, &reputation.tally);
     cumulative.add(&own);
     let slash_bound = cumulative.score(lambda).map(|s| s + cumulative.radius(lambda, ln_slash));
     let own_below_zero = own.score(lambda).is_some_and(|s| s < 0);
-    // Gold alone never slashes a labeler whose peers vouch for it (a positive peer part), so
-    // an experimenter's wrong gold cannot slash peers who agree. Subjective questions slash on
-    // gold only, which screening protects.
-    let peers_vouch = !spec.subjective && tally.peer_sum > 0;
+    let peers_vouch = peers_vouch(spec, tally);
 
-    let tier = if reward_bound.is_some_and(|b| b > 0) {
+    let tier = if reward_bound.is_some_and(|b| b > 0) && strata.below.is_empty() {
         Tier::Rewarded
-    } else if own_below_zero && !peers_vouch && slash_bound.is_some_and(|b| b < 0) {
+    } else if own_below_zero && !peers_vouch && slash_bound.is_some_and(|b| b < 0)
+        || strata.confidently_below
+    {
         Tier::Slashed
     } else {
         Tier::Even
@@ -394,6 +428,7 @@ fn judge(
         reward_bound,
         slash_bound,
         tier,
+        below_chance_in: strata.below,
         pay_share_ppm,
         stake,
         slash,
@@ -402,6 +437,55 @@ fn judge(
         reward: 0,
         payout: stake_returned,
     }
+}
+
+/// What may condemn a labeler: everything, or the gold part alone on subjective questions.
+fn evidence(spec: &ExperimentSpec, tally: &Tally) -> Tally {
+    if spec.subjective { tally.gold_only() } else { *tally }
+}
+
+/// Gold alone never condemns a labeler whose peers vouch for it (a positive peer part), so an
+/// experimenter's wrong gold cannot slash peers who agree. Subjective questions judge on gold
+/// only, which screening protects.
+fn peers_vouch(spec: &ExperimentSpec, tally: &Tally) -> bool {
+    !spec.subjective && tally.peer_sum > 0
+}
+
+/// Where a labeler stands in the declared strata.
+#[derive(Default)]
+struct StrataVerdict {
+    /// The strata with enough items where its score, as pay reads it, is below zero: it is
+    /// not rewarded.
+    below: Vec<Stratum>,
+    /// Whether in one of them the slashing evidence is confidently below chance at δ/k (k
+    /// strata): it is slashed.
+    confidently_below: bool,
+}
+
+/// Judges a labeler's stratum tallies as the whole is judged: pay's score decides the
+/// reward, the slashing evidence the slash. Only this experiment counts: strata are the
+/// experimenter's and differ from one experiment to the next.
+fn judge_strata(spec: &ExperimentSpec, strata: &Strata, tallies: &[Tally]) -> StrataVerdict {
+    let mut verdict = StrataVerdict::default();
+    if strata.is_empty() {
+        return verdict;
+    }
+    let lambda = spec.peer_weight;
+    let per_stratum = (spec.false_slash_rate.get() / strata.len() as u32).max(1);
+    let ln_slash = ln_inverse(Ppm::new(per_stratum).expect("δ/k is a rate"));
+    for (stratum, tally) in strata.strata.iter().zip(tallies) {
+        let below = tally.n() >= STRATUM_ITEMS_MIN
+            && tally.gold_capped_by_peers().score(lambda).is_some_and(|s| s < 0);
+        if !below {
+            continue;
+        }
+        verdict.below.push(stratum.clone());
+        let own = evidence(spec, tally);
+        verdict.confidently_below |= own.n() >= STRATUM_ITEMS_MIN
+            && !peers_vouch(spec, tally)
+            && own.score(lambda).is_some_and(|s| s + own.radius(lambda, ln_slash) < 0);
+    }
+    verdict
 }
 
 /// Splits the pot among rewarded labelers in proportion to `n · s · pay_share`, flooring each
@@ -505,5 +589,88 @@ mod tests {
             assert_eq!(of(&swarm).score, of(&alone).score, "labeler {labeler}");
             assert!(of(&swarm).reward >= of(&alone).reward, "labeler {labeler}");
         }
+    }
+
+    /// One block of `tasks` tasks, every `trigger_every`th carrying `meta.trigger`; four
+    /// careful labelers and one who flips every triggered task (byte 5).
+    fn poisoned_market(tasks: u32, trigger_every: u32, strata: &[&str]) -> (Vec<Task>, Settlement) {
+        let mut spec = binary_spec(tasks, 5, 0);
+        spec.strata = strata.iter().map(|s| s.to_string()).collect();
+        let triggered = |t: u32| t.is_multiple_of(trigger_every);
+        let list: Vec<Task> = (0..tasks)
+            .map(|i| Task {
+                id: format!("t{i}"),
+                prompt: String::new(),
+                responses: Vec::new(),
+                gold: None,
+                meta: serde_json::json!({ "trigger": triggered(i) })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| BatchOutcome {
+            batch_id,
+            labeler: Address::repeat_byte(byte),
+            cohort: None,
+            stake: 1_000_000,
+            labels: Some(
+                (0..tasks)
+                    .map(|t| (t, Label::Int(if wrong(t) { 1 - truth(t) } else { truth(t) })))
+                    .collect(),
+            ),
+        };
+        let batches = vec![
+            labeler(0, 1, &|t| t % 7 == 3),
+            labeler(1, 2, &|t| t % 9 == 4),
+            labeler(2, 3, &|t| t % 8 == 5),
+            labeler(3, 4, &|t| t % 11 == 1),
+            labeler(4, 5, &triggered),
+        ];
+        let settlement = settle(&spec, &list, &batches, &BTreeMap::new());
+        (list, settlement)
+    }
+
+    fn result(settlement: &Settlement, byte: u8) -> &LabelerResult {
+        settlement.labelers.iter().find(|l| l.labeler == Address::repeat_byte(byte)).unwrap()
+    }
+
+    #[test]
+    fn a_poisoner_below_chance_in_a_declared_stratum_is_not_paid_and_not_exported_there() {
+        // Without strata the poisoner, right on four tasks in five, is paid.
+        let (_, blind) = poisoned_market(100, 5, &[]);
+        assert_eq!(result(&blind, 5).tier, Tier::Rewarded);
+        let (tasks, settlement) = poisoned_market(100, 5, &["trigger"]);
+        let poisoner = result(&settlement, 5);
+        assert!(poisoner.score.unwrap() > 0, "careful-looking over the whole experiment");
+        let trigger = Stratum { key: "trigger".into(), value: "true".into() };
+        assert_eq!(poisoner.below_chance_in, [trigger]);
+        // 20 items cannot make the slash confident, so it is even: nothing earned or lost.
+        assert_eq!(poisoner.tier, Tier::Even);
+        assert_eq!((poisoner.reward, poisoner.slash), (0, 0));
+        assert!(!poisoner.exports_label_on(&tasks[0]) && poisoner.exports_label_on(&tasks[1]));
+        for careful in 1..=4 {
+            let r = result(&settlement, careful);
+            assert_eq!((r.tier, r.below_chance_in.len()), (Tier::Rewarded, 0), "labeler {careful}");
+            assert!(r.exports_label_on(&tasks[0]));
+        }
+    }
+
+    #[test]
+    fn a_poisoner_confidently_below_chance_in_a_stratum_is_slashed() {
+        // 100 triggered tasks of 400: confidently below chance there at δ/k.
+        let (_, settlement) = poisoned_market(400, 4, &["trigger"]);
+        let poisoner = result(&settlement, 5);
+        assert!(poisoner.score.unwrap() > 0);
+        assert_eq!(poisoner.tier, Tier::Slashed);
+        assert_eq!(poisoner.slash, 500_000);
+        assert!((1..=4).all(|c| result(&settlement, c).tier == Tier::Rewarded));
+    }
+
+    #[test]
+    fn copies_beyond_the_first_are_left_out_of_the_dataset() {
+        let swarm = market(3);
+        assert_eq!(swarm.copied_batches, [4, 5], "batch 3 is kept, its two copies are not");
+        assert!(market(1).copied_batches.is_empty());
     }
 }

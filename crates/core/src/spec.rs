@@ -67,6 +67,11 @@ pub struct ExperimentSpec {
     /// Optional cohorts: peers are compared within a cohort on subjective questions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cohorts: Option<Cohorts>,
+    /// Task `meta` keys whose values cut the tasks into strata on which every labeler is also
+    /// scored alone (see [`crate::strata`]): below chance in one, a labeler is not rewarded
+    /// and its labels there leave the export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strata: Vec<String>,
 }
 
 mod defaults {
@@ -380,6 +385,9 @@ impl ExperimentSpec {
             }
             check_names("cohorts.values", &cohorts.values, 1, COHORTS_MAX)?;
         }
+        if !self.strata.is_empty() {
+            check_names("strata", &self.strata, 1, STRATA_KEYS_MAX)?;
+        }
         Ok(())
     }
 
@@ -510,6 +518,9 @@ instructions = "Pick the more helpful answer."
         assert!(e.to_string().contains("question.strength_max"), "{e}");
         let e = error_of(&PAIRWISE_TOML.replace("1800086400", "1800000001"));
         assert!(e.to_string().contains("reveal_deadline"), "{e}");
+        let twice = "reveal_deadline = 1800086400\nstrata = [\"topic\", \"topic\"]";
+        let e = error_of(&PAIRWISE_TOML.replace("reveal_deadline = 1800086400", twice));
+        assert!(e.to_string().contains("`strata`") && e.to_string().contains("twice"), "{e}");
         let e = error_of(&PAIRWISE_TOML.replace("schema_version = 1", "schema_version = 7"));
         assert!(e.to_string().contains("schema_version"), "{e}");
     }

@@ -113,6 +113,7 @@ pub fn binary_spec(block_size: u32, overlap: u32, gold_per_batch: u32) -> Experi
         eligibility: Default::default(),
         limits: Default::default(),
         cohorts: None,
+        strata: Vec::new(),
     }
 }
 

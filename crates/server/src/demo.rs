@@ -54,6 +54,7 @@ pub fn demo_spec(now: u64) -> ExperimentSpec {
         eligibility: Default::default(),
         limits: LabelerLimits { batches_per_labeler_max: 3, ..LabelerLimits::default() },
         cohorts: None,
+        strata: Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The dataset of a settled experiment, built from its public record: per task the consensus
 //! label with its confidence (from `plumbline-infer`), the per-item agreement, and the labels
-//! that made it under per-experiment pseudonyms. Labels of slashed labelers are left out.
+//! that made it under per-experiment pseudonyms. Labels of slashed labelers are left out, and so
+//! are a labeler's labels in a declared stratum where it is below chance, and copied batches.
 //!
 //! Consensus by kind: Dawid-Skene posteriors for binary and choice questions; the
 //! reliability-weighted mean for ratings and pairwise strengths; Plackett-Luce for rankings;
@@ -10,7 +11,6 @@ use crate::error::{AppError, AppResult};
 use alloy_primitives::keccak256;
 use plumbline_core::label::{Agreement, Label};
 use plumbline_core::record::PublicRecord;
-use plumbline_core::settle::Tier;
 use plumbline_core::spec::QuestionKind;
 use plumbline_core::{Address, B256};
 use plumbline_infer::{
@@ -18,7 +18,6 @@ use plumbline_infer::{
     plackett_luce, weighted_mean,
 };
 use serde_json::{Value, json};
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Export formats.
@@ -110,20 +109,10 @@ pub struct Item {
     pub labels: Vec<usize>,
 }
 
-/// The labels of revealed batches whose labelers were not slashed, in batch order.
+/// The labels that go into the dataset (see [`PublicRecord::exported`]), in reveal order.
 pub fn label_rows(record: &PublicRecord) -> Vec<LabelRow> {
-    let slashed: HashSet<Address> = record
-        .settlement
-        .labelers
-        .iter()
-        .filter(|l| l.tier == Tier::Slashed)
-        .map(|l| l.labeler)
-        .collect();
     let mut rows = Vec::new();
-    for batch in record.revealed() {
-        if slashed.contains(&batch.labeler) {
-            continue;
-        }
+    for batch in record.exported() {
         let worker = pseudonym(record.experiment_id, batch.labeler);
         for (task, label) in batch.labels {
             rows.push(LabelRow {
@@ -510,8 +499,9 @@ fn parquet_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plumbline_core::settle::Tier;
     use plumbline_core::synthetic::{self, Behavior, Params};
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashSet};
 
     fn record() -> PublicRecord {
         let mut labelers = vec![Behavior::Accurate(950_000); 5];

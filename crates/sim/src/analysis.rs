@@ -2,9 +2,9 @@
 //! baseline, tiers, score and true accuracy; for the dataset, the accuracy of the export beside
 //! majority vote and Dawid-Skene over all labels, and how many attacked tasks the poison turned.
 //!
-//! **The export** is the server's (`docs/http-api.md`, "Export"): labels of slashed labelers
-//! left out, workers under per-experiment pseudonyms, Dawid-Skene for binary and choice
-//! questions, the reliability-weighted mean for pairwise strengths (its sign is the preferred
+//! **The export** is the server's (`docs/http-api.md`, "Export"): the labels
+//! [`PublicRecord::exported`] keeps, workers under per-experiment pseudonyms, Dawid-Skene for
+//! binary and choice questions, the reliability-weighted mean for pairwise strengths (its sign is the preferred
 //! response), over every revealed label including gold tasks. Majority vote and Dawid-Skene
 //! "over all labels" keep everyone; for pairwise they vote on the preferred side, ties to A.
 //! Accuracy is measured on the regular tasks that received at least one label, against the
@@ -102,7 +102,7 @@ pub struct DatasetCounts {
     pub baseline_poisoned: u64,
     /// Revealed labels in all.
     pub labels: u64,
-    /// Of them left out of the export (slashed labelers').
+    /// Of them left out of the export (slashed labelers', strata below chance, copies).
     pub labels_left_out: u64,
     /// Joins refused for want of a block the identity had not done.
     pub joins_refused: u64,
@@ -256,6 +256,7 @@ fn label_accuracy(
 
 /// One revealed label as the aggregators see it.
 struct Row {
+    batch_id: u64,
     task: u32,
     worker: String,
     value: i64,
@@ -358,6 +359,7 @@ fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> Data
             let unpoisoned =
                 round.unpoisoned.get(&(batch.batch_id, *task)).and_then(|label| label.as_int());
             rows.push(Row {
+                batch_id: batch.batch_id,
                 task: *task,
                 worker: worker.clone(),
                 value: label.as_int().expect("simulated labels are integers"),
@@ -366,16 +368,14 @@ fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> Data
             });
         }
     }
-    let slashed: HashSet<Address> = record
-        .settlement
-        .labelers
+    let exported: HashSet<(u64, u32)> = record
+        .exported()
         .iter()
-        .filter(|l| l.tier == Tier::Slashed)
-        .map(|l| l.labeler)
+        .flat_map(|b| b.labels.iter().map(move |(task, _)| (b.batch_id, *task)))
         .collect();
     let naive_slashed: HashSet<Address> =
         naive.iter().filter(|(_, r)| r.tier == Tier::Slashed).map(|(a, _)| *a).collect();
-    let kept = |r: &&Row| !slashed.contains(&r.address);
+    let kept = |r: &&Row| exported.contains(&(r.batch_id, r.task));
     let naive_kept = |r: &&Row| !naive_slashed.contains(&r.address);
 
     let export = consensus(kind, Method::Export, rows.iter().filter(kept).map(actual));
@@ -393,7 +393,7 @@ fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> Data
     let mut counts = DatasetCounts {
         evaluated: regular.len() as u64,
         labels: rows.len() as u64,
-        labels_left_out: rows.iter().filter(|r| slashed.contains(&r.address)).count() as u64,
+        labels_left_out: (rows.len() - exported.len()) as u64,
         ..DatasetCounts::default()
     };
     if let Some(server) = &round.server_export {

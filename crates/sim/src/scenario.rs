@@ -198,6 +198,10 @@ pub struct Market {
     /// declare `minority`, everyone else `majority`.
     #[serde(default)]
     pub cohorts: bool,
+    /// Task `meta` keys the experimenter declares as strata (`trigger` marks the tasks
+    /// targeted poisoners attack).
+    #[serde(default)]
+    pub strata: Vec<String>,
     /// The spec's fast-response ban.
     #[serde(default)]
     pub seconds_per_task_min: u32,
@@ -782,6 +786,9 @@ impl Scenario {
                 "seconds_per_task_min": m.seconds_per_task_min,
             },
         });
+        if !m.strata.is_empty() {
+            spec["strata"] = serde_json::json!(m.strata);
+        }
         if m.cohorts {
             spec["cohorts"] =
                 serde_json::json!({ "attribute": "group", "values": [MAJORITY, MINORITY] });
@@ -844,6 +851,7 @@ fn scenario_field(spec_field: &str) -> String {
             format!("market.{spec_field}")
         }
         "reveal_deadline" => "market.reveal_secs".into(),
+        "strata" => "market.strata".into(),
         "limits.batches_per_labeler_max" => "market.batches_per_labeler".into(),
         "limits.seconds_per_task_min" => "market.seconds_per_task_min".into(),
         field if field.starts_with("question") => field.into(),
