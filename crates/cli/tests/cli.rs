@@ -123,6 +123,28 @@ fn tasks_check_is_all_or_nothing_with_line_numbers() {
         "{}",
         stderr(&output)
     );
+
+    // Strata: each value of a declared meta key is one; a nested value is refused.
+    let stratified = dir.write(
+        "stratified.toml",
+        &SPEC.replace(
+            "reveal_deadline = 1800086400",
+            "reveal_deadline = 1800086400\nstrata = [\"topic\"]",
+        ),
+    );
+    let mut topics = lines.clone();
+    topics[0] = r#"{"id": "t0", "responses": ["a", "b"], "meta": {"topic": "law"}}"#.into();
+    topics[1] = r#"{"id": "t1", "responses": ["a", "b"], "meta": {"topic": "health"}}"#.into();
+    let good = dir.write("topics.jsonl", &topics.join("\n"));
+    let output = plumbline(&["tasks", "check", &good, "--spec", &stratified, "--json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["strata"], 2);
+    topics[1] = r#"{"id": "t1", "responses": ["a", "b"], "meta": {"topic": ["law"]}}"#.into();
+    let bad = dir.write("nested.jsonl", &topics.join("\n"));
+    let output = plumbline(&["tasks", "check", &bad, "--spec", &stratified]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("task `t1`: meta `topic`"), "{}", stderr(&output));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use super::read_input;
 use crate::exit::bad_input;
 use clap::{Args, Subcommand};
+use plumbline_core::strata::Strata;
 use plumbline_core::task;
 use std::path::PathBuf;
 
@@ -33,6 +34,8 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
     let text = read_input(&args.tasks)?;
     let tasks = task::parse_jsonl(&text, &spec.question.kind)
         .map_err(|e| bad_input(format!("{}: {e}", args.tasks.display())))?;
+    let strata = Strata::of(&spec.strata, &tasks)
+        .map_err(|e| bad_input(format!("{}: {e}", args.tasks.display())))?;
     let summary = task::summarize(&tasks);
     if summary.gold < spec.gold_per_batch as usize {
         return Err(bad_input(format!(
@@ -47,12 +50,17 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
     if args.json {
         let document = serde_json::json!({
             "tasks": summary.tasks, "regular": summary.regular, "gold": summary.gold,
-            "blocks": blocks, "batches": batches,
+            "blocks": blocks, "batches": batches, "strata": strata.len(),
         });
         println!("{document}");
     } else {
+        let strata = match strata.len() {
+            0 => String::new(),
+            n => format!("; {n} strata"),
+        };
         println!(
-            "ok: {} tasks ({} regular, {} gold) in {blocks} blocks: room for {batches} batches",
+            "ok: {} tasks ({} regular, {} gold) in {blocks} blocks: room for {batches} \
+             batches{strata}",
             summary.tasks, summary.regular, summary.gold
         );
     }
