@@ -2,7 +2,7 @@
 //! signed-in caller (401), and path values (400).
 
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, RateKey};
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -97,6 +97,19 @@ impl FromRequestParts<AppState> for MaybeCaller {
         let address = state.authenticate(token).await?;
         state.rate_limit(address)?;
         Ok(MaybeCaller(Some(address)))
+    }
+}
+
+/// The client's rate-limit key: its IP address when the server was started with connection
+/// info (as `plumbline serve` is), otherwise one shared key for in-process callers.
+pub struct Client(pub RateKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Client(info.map_or(RateKey::UnknownClient, |c| RateKey::Client(c.0.ip()))))
     }
 }
 

@@ -598,12 +598,6 @@ impl AppState {
         commits: &mut Vec<StoredCommit>,
         reveals: &mut Vec<RevealEntry>,
     ) -> AppResult<Accepted> {
-        let batch_id = match &append {
-            Append::Commit { batch_id, .. } | Append::Reveal { batch_id, .. } => *batch_id,
-        };
-        if let Some(batch) = experiment.batches().get(batch_id as usize) {
-            self.rate_limit(batch.labeler)?;
-        }
         match append {
             Append::Commit { batch_id, commit, backup } => {
                 let accepted = experiment.commit(batch_id, &commit, now)?;

@@ -29,10 +29,16 @@ pub struct Config {
     pub json_body_bytes_max: usize,
     /// Largest task file accepted by an import.
     pub import_body_bytes_max: usize,
-    /// Writes an address may send at once before it is limited.
+    /// Writes a signed-in address may send at once before it is limited.
     pub rate_burst: u32,
-    /// Writes per second an address may send on average.
+    /// Writes per second a signed-in address may send on average.
     pub rate_per_sec: u32,
+    /// Unauthenticated writes (sign-in, join, commit, reveal) a client IP address may send at
+    /// once before it is limited. They are charged to the client, never to the address they
+    /// name: anyone can name an address, so charging it would let anyone lock it out.
+    pub client_rate_burst: u32,
+    /// Unauthenticated writes per second a client IP address may send on average.
+    pub client_rate_per_sec: u32,
     /// How long a session token is valid.
     pub session_secs: u64,
     /// How long a sign-in challenge is valid.
@@ -58,6 +64,8 @@ impl Default for Config {
             import_body_bytes_max: 64 * 1024 * 1024,
             rate_burst: 200,
             rate_per_sec: 50,
+            client_rate_burst: 10_000,
+            client_rate_per_sec: 5_000,
             session_secs: 24 * 3600,
             challenge_secs: 600,
             tick: Duration::from_secs(1),
@@ -103,19 +111,38 @@ impl Clock {
     }
 }
 
-/// A token bucket per address: `burst` writes at once, refilled at `per_sec`.
+/// Who a write is charged to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateKey {
+    /// A signed-in address, or one whose signature was just verified.
+    Signer(Address),
+    /// The client's IP address, for writes not yet authenticated.
+    Client(std::net::IpAddr),
+    /// A client whose address the server does not know (an in-process caller).
+    UnknownClient,
+}
+
+/// A token bucket per key: `burst` writes at once, refilled at `per_sec`.
 #[derive(Debug)]
 struct RateLimiter {
     burst: f64,
     per_sec: f64,
-    buckets: Mutex<HashMap<Address, (f64, Instant)>>,
+    buckets: Mutex<HashMap<RateKey, (f64, Instant)>>,
 }
 
 /// Buckets kept before full ones are dropped, bounding the limiter's memory.
 const RATE_BUCKETS_MAX: usize = 100_000;
 
 impl RateLimiter {
-    fn check(&self, key: Address) -> bool {
+    fn new(burst: u32, per_sec: u32) -> RateLimiter {
+        RateLimiter {
+            burst: f64::from(burst.max(1)),
+            per_sec: f64::from(per_sec),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn check(&self, key: RateKey) -> bool {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().expect("the rate limiter never panics holding it");
         if buckets.len() >= RATE_BUCKETS_MAX {
@@ -181,16 +208,14 @@ pub(crate) struct Inner {
     /// This process's name among those sharing the store (holder of the scheduler's lease).
     pub(crate) instance: String,
     rate: RateLimiter,
+    client_rate: RateLimiter,
 }
 
 impl AppState {
     /// State over a store with a configuration.
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
-        let rate = RateLimiter {
-            burst: f64::from(config.rate_burst.max(1)),
-            per_sec: f64::from(config.rate_per_sec),
-            buckets: Mutex::new(HashMap::new()),
-        };
+        let rate = RateLimiter::new(config.rate_burst, config.rate_per_sec);
+        let client_rate = RateLimiter::new(config.client_rate_burst, config.client_rate_per_sec);
         AppState(Arc::new(Inner {
             store,
             clock: Clock::new(config.test_clock),
@@ -202,6 +227,7 @@ impl AppState {
                 |id| id.to_string(),
             ),
             rate,
+            client_rate,
         }))
     }
 
@@ -225,16 +251,22 @@ impl AppState {
         &self.0.clock
     }
 
-    /// Counts one write against `address`'s rate limit.
+    /// Counts one write against the rate limit of `address`, which must be authenticated (a
+    /// session, or a signature just verified).
     pub fn rate_limit(&self, address: Address) -> AppResult<()> {
-        if self.0.rate.check(address) {
+        if self.0.rate.check(RateKey::Signer(address)) {
             Ok(())
         } else {
-            Err(AppError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many requests from {address}; slow down"),
-            ))
+            Err(rate_limited(format!("too many requests from {address}; slow down")))
+        }
+    }
+
+    /// Counts one unauthenticated write against the client's rate limit.
+    pub fn rate_limit_client(&self, client: RateKey) -> AppResult<()> {
+        if self.0.client_rate.check(client) {
+            Ok(())
+        } else {
+            Err(rate_limited("too many requests from this client; slow down".into()))
         }
     }
 
@@ -286,4 +318,8 @@ pub(crate) fn random_b256() -> AppResult<B256> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(AppError::internal)?;
     Ok(B256::from(bytes))
+}
+
+fn rate_limited(message: String) -> AppError {
+    AppError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
 }

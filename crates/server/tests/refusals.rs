@@ -352,20 +352,73 @@ async fn login_needs_the_right_signer_and_a_fresh_challenge() {
 }
 
 #[tokio::test]
-async fn writes_are_rate_limited_per_address() {
+async fn unauthenticated_writes_are_rate_limited_per_client_not_per_named_address() {
+    let h = Harness::new(Config { client_rate_burst: 3, client_rate_per_sec: 0, ..config() }).await;
+    for i in 0..3 {
+        let body = json!({"address": LabelerKey::derived(42, i).address()});
+        assert_eq!(h.call("POST", "/auth/challenge", None, Some(body)).await.0, StatusCode::OK);
+    }
+    // A fourth from the same client is refused, whatever address it names.
+    let other = json!({"address": LabelerKey::derived(42, 9).address()});
+    let (status, answer) = h.call("POST", "/auth/challenge", None, Some(other)).await;
+    assert_error(status, &answer, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+}
+
+#[tokio::test]
+async fn signed_in_writes_are_rate_limited_per_address() {
     let h = Harness::new(Config { rate_burst: 3, rate_per_sec: 0, ..config() }).await;
     let key = LabelerKey::derived(42, 6);
-    let body = json!({"address": key.address()});
-    for _ in 0..3 {
+    let token = h.login(&key).await; // the first of the three, once the signature verifies
+    let draft = || Some(json!({"spec": {}}));
+    for _ in 0..2 {
+        let (status, _) = h.call("POST", "/experiments", Some(&token), draft()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (status, answer) = h.call("POST", "/experiments", Some(&token), draft()).await;
+    assert_error(status, &answer, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let other = h.login(&LabelerKey::derived(42, 7)).await;
+    let (status, _) = h.call("POST", "/experiments", Some(&other), draft()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_flood_naming_a_labeler_does_not_lock_it_out_of_revealing() {
+    // Anyone may name any address in a sign-in challenge, a join or a reveal; none of that may
+    // use up the labeler's own allowance before its signature is checked.
+    let (d, labeler) = open(Config { rate_burst: 20, rate_per_sec: 0, ..config() }).await;
+    let domain = embedded_domain();
+    let join = labeler.join(&domain, d.id, None, 1_000, 0);
+    let join_path = format!("/experiments/{}/join", d.id);
+    let (_, batch) = d.h.call("POST", &join_path, None, Some(json!(join))).await;
+    let labels = honest_labels(&batch);
+    let commit = labeler.commit(&domain, d.id, 0, &labels).unwrap();
+    let commit_path = format!("/experiments/{}/batches/0/commit", d.id);
+    assert_eq!(
+        d.h.call("POST", &commit_path, None, Some(json!(commit))).await.0,
+        StatusCode::CREATED
+    );
+    let (_, experiment) = d.h.call("GET", &format!("/experiments/{}", d.id), None, None).await;
+    d.h.set_clock(experiment["commit_deadline"].as_u64().unwrap()).await;
+
+    let reveal_path = format!("/experiments/{}/batches/0/reveal", d.id);
+    let mut forged = labeler.reveal(&domain, d.id, 0, labels.clone()).unwrap();
+    forged.labels[0].label = Label::Int(-1);
+    let mut forged_join = json!(join);
+    forged_join["nonce"] = json!(7);
+    for _ in 0..30 {
+        let challenge = json!({"address": labeler.address()});
         assert_eq!(
-            h.call("POST", "/auth/challenge", None, Some(body.clone())).await.0,
+            d.h.call("POST", "/auth/challenge", None, Some(challenge)).await.0,
             StatusCode::OK
         );
+        let (status, _) = d.h.call("POST", &reveal_path, None, Some(json!(forged))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, _) = d.h.call("POST", &join_path, None, Some(forged_join.clone())).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS);
     }
-    let (status, answer) = h.call("POST", "/auth/challenge", None, Some(body)).await;
-    assert_error(status, &answer, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
-    let other = json!({"address": LabelerKey::derived(42, 7).address()});
-    assert_eq!(h.call("POST", "/auth/challenge", None, Some(other)).await.0, StatusCode::OK);
+    let truth = labeler.reveal(&domain, d.id, 0, labels).unwrap();
+    let (status, body) = d.h.call("POST", &reveal_path, None, Some(json!(truth))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 #[tokio::test]

@@ -172,7 +172,8 @@ fn run_gas(
         ..Config::default()
     };
     let state = AppState::new(store, config);
-    let server = runtime.spawn(axum::serve(listener, app(state.clone())).into_future());
+    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = runtime.spawn(axum::serve(listener, service).into_future());
     let server_now = state.now();
     let ticks = {
         // The scheduler spawns its task on the runtime it finds itself in.

@@ -135,7 +135,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let scheduler = scheduler::spawn(state.clone());
     tracing::info!(url = %format!("http://{local}/api/v1"), "listening");
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed")?;

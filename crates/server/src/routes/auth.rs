@@ -3,7 +3,7 @@
 
 use super::{Access, Route, router_of};
 use crate::error::{AppError, AppResult};
-use crate::extract::Body;
+use crate::extract::{Body, Client};
 use crate::siwe;
 use crate::state::{AppState, random_b256};
 use axum::extract::State;
@@ -57,9 +57,10 @@ struct ChallengeRequest {
 
 async fn challenge(
     State(state): State<AppState>,
+    Client(client): Client,
     Body(request): Body<ChallengeRequest>,
 ) -> AppResult<Json<Value>> {
-    state.rate_limit(request.address)?;
+    state.rate_limit_client(client)?;
     let now = state.now();
     let config = state.config();
     // EIP-4361 nonces are alphanumeric: 32 hex digits of randomness.
@@ -93,8 +94,10 @@ struct LoginRequest {
 
 async fn login(
     State(state): State<AppState>,
+    Client(client): Client,
     Body(request): Body<LoginRequest>,
 ) -> AppResult<Json<Value>> {
+    state.rate_limit_client(client)?;
     let now = state.now();
     let nonce = siwe::nonce_of(&request.message)
         .ok_or_else(|| AppError::bad_request("the message has no `Nonce:` line"))?;
@@ -108,7 +111,6 @@ async fn login(
     if challenge.message != request.message {
         return Err(AppError::unauthorized("the message is not the one this server issued"));
     }
-    state.rate_limit(challenge.address)?;
     let signer = recover(personal_hash(request.message.as_bytes()), &signature).map_err(|e| {
         AppError::new(axum::http::StatusCode::FORBIDDEN, "bad_signature", e.to_string())
     })?;
@@ -119,6 +121,8 @@ async fn login(
             format!("the signature is by {signer}, not by {}", challenge.address),
         ));
     }
+    // Sessions are charged to their signer only once its signature is verified.
+    state.rate_limit(signer)?;
     let token = alloy_primitives::hex::encode(random_b256()?);
     let expires_at = now + state.config().session_secs;
     let session = Session {

@@ -3,7 +3,7 @@
 
 use super::{Access, Route, router_of};
 use crate::error::{AppError, AppResult};
-use crate::extract::{Body, MaybeCaller, parse_address, parse_batch, parse_id};
+use crate::extract::{Body, Client, MaybeCaller, parse_address, parse_batch, parse_id};
 use crate::state::AppState;
 use crate::views::BatchView;
 use axum::extract::{Path, State};
@@ -129,10 +129,11 @@ async fn join(
     State(state): State<AppState>,
     Path(id): Path<String>,
     MaybeCaller(caller): MaybeCaller,
+    Client(client): Client,
     Body(join): Body<SignedJoin>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let id = parse_id(&id)?;
-    state.rate_limit(join.labeler)?;
+    state.rate_limit_client(client)?;
     let now = state.now();
     let (batch, new) = state.join(id, &join, now).await?;
     // A signed join becomes public (relayed on chain, in the record), so a repeat shows the
@@ -199,9 +200,11 @@ struct CommitRequest {
 async fn commit(
     State(state): State<AppState>,
     Path((id, batch_id)): Path<(String, String)>,
+    Client(client): Client,
     Body(request): Body<CommitRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
+    state.rate_limit_client(client)?;
     if request.backup.as_ref().is_some_and(|b| b.len() > BACKUP_BYTES_MAX) {
         return Err(AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -246,9 +249,11 @@ async fn read_commit(
 async fn reveal(
     State(state): State<AppState>,
     Path((id, batch_id)): Path<(String, String)>,
+    Client(client): Client,
     Body(reveal): Body<SignedReveal>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
+    state.rate_limit_client(client)?;
     let accepted = state.reveal(id, batch_id, &reveal, state.now()).await?;
     let root = labels_root(&reveal.labels).map_err(plumbline_core::Error::from)?;
     Ok((
