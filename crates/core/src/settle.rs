@@ -408,7 +408,7 @@ fn judge(
         Tier::Even
     };
 
-    let bps = |stake: Amount, bps: u32| stake * Amount::from(bps) / 10_000;
+    let bps = basis_points;
     let stake: Amount = batches.iter().map(|b| b.stake).sum();
     let revealed_stake: Amount =
         batches.iter().filter(|b| b.labels.is_some()).map(|b| b.stake).sum();
@@ -437,6 +437,13 @@ fn judge(
         reward: 0,
         payout: stake_returned,
     }
+}
+
+/// `⌊amount · bps / 10⁴⌋`, exact for every amount: the product itself would overflow `u128`
+/// for amounts above about 3.4·10³⁴, which specs allow (up to 10³⁶).
+fn basis_points(amount: Amount, bps: u32) -> Amount {
+    let bps = Amount::from(bps);
+    amount / 10_000 * bps + amount % 10_000 * bps / 10_000
 }
 
 /// What may condemn a labeler: everything, or the gold part alone on subjective questions.
@@ -672,5 +679,18 @@ mod tests {
         let swarm = market(3);
         assert_eq!(swarm.copied_batches, [4, 5], "batch 3 is kept, its two copies are not");
         assert!(market(1).copied_batches.is_empty());
+    }
+
+    #[test]
+    fn basis_points_of_the_largest_stakes_do_not_overflow() {
+        let most = crate::limits::AMOUNT_MAX;
+        assert_eq!(basis_points(most, 10_000), most);
+        assert_eq!(basis_points(most, 5_000), most / 2);
+        assert_eq!(basis_points(u128::MAX, 10_000), u128::MAX);
+        for (amount, bps) in
+            [(0, 5_000), (1, 5_000), (9_999, 1), (10_001, 9_999), (123_456_789, 2_500)]
+        {
+            assert_eq!(basis_points(amount, bps), amount * Amount::from(bps) / 10_000);
+        }
     }
 }
