@@ -392,8 +392,8 @@ fn csv_table(
     for i in 0..t.task.len() {
         writer.write_record([
             t.task[i].to_string().as_str(),
-            &t.id[i],
-            &t.prompt[i],
+            &spreadsheet_safe(&t.id[i]),
+            &spreadsheet_safe(&t.prompt[i]),
             &t.responses[i],
             t.gold[i].as_deref().unwrap_or(""),
             t.consensus[i].as_deref().unwrap_or(""),
@@ -405,6 +405,17 @@ fn csv_table(
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// Free text as a CSV cell a spreadsheet shows rather than runs: text a spreadsheet would read
+/// as a formula (a first character `=`, `+`, `-`, `@`, tab or carriage return) gets a leading
+/// `'`. Labelers write text labels, so an export must not carry their formulas to the
+/// experimenter's spreadsheet. Numbers are written as numbers and never pass through here.
+fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
 fn raw(record: &PublicRecord, rows: &[LabelRow]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(["task", "worker", "label"])?;
@@ -412,9 +423,10 @@ fn raw(record: &PublicRecord, rows: &[LabelRow]) -> Result<Vec<u8>, csv::Error> 
         let label = match &row.label {
             Label::Int(v) => v.to_string(),
             Label::Ranking(order) => json!(order).to_string(),
-            Label::Text(text) => text.clone(),
+            Label::Text(text) => spreadsheet_safe(text).into_owned(),
         };
-        writer.write_record([record.tasks[row.task as usize].id.as_str(), &row.worker, &label])?;
+        let id = spreadsheet_safe(&record.tasks[row.task as usize].id);
+        writer.write_record([id.as_ref(), &row.worker, &label])?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
@@ -591,5 +603,26 @@ mod tests {
         assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), COLUMNS);
         assert_eq!(reader.records().count(), record.tasks.len());
         assert!(export(&record, Format::Trl).is_err(), "binary questions have no preference pairs");
+    }
+
+    #[test]
+    fn csv_formula_injection_in_text_labels_is_defused() {
+        let record = record();
+        let row = |label: &str| LabelRow {
+            task: 0,
+            worker: "w1".into(),
+            cohort: None,
+            label: Label::Text(label.into()),
+        };
+        let rows = vec![row("=HYPERLINK(\"http://x\", \"click\")"), row("@SUM(A1)"), row("fine")];
+        let text = String::from_utf8(raw(&record, &rows).unwrap()).unwrap();
+        let labels: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap()[2].to_string())
+            .collect();
+        assert_eq!(labels, ["'=HYPERLINK(\"http://x\", \"click\")", "'@SUM(A1)", "fine"]);
+        let numbers = vec![LabelRow { label: Label::Int(-1), ..row("") }];
+        let text = String::from_utf8(raw(&record, &numbers).unwrap()).unwrap();
+        assert!(text.ends_with(",w1,-1\n"), "a negative number stays a number: {text}");
     }
 }
