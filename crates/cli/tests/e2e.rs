@@ -120,3 +120,19 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
     let health = server.get("/health");
     assert_eq!(health["ledger_balanced"], true, "{health}");
 }
+
+#[test]
+fn sign_in_messages_name_the_public_url_behind_a_proxy() {
+    let dir = TempDir::new("public-url");
+    let (_, operator) = new_key(&dir, "operator.json");
+    let db = dir.0.join("plumbline.db");
+    let log = dir.0.join("serve.log");
+    let public = ["--public-url", "https://labels.example.org/"];
+    let server = Server::start_with(&db.to_string_lossy(), &log, &operator, free_port(), &public);
+    let (status, challenge) =
+        server.post("/auth/challenge", &serde_json::json!({ "address": operator }));
+    assert_eq!(status, 200, "{challenge}");
+    let message = challenge["message"].as_str().unwrap();
+    assert!(message.starts_with("labels.example.org wants you to sign in"), "{message}");
+    assert!(message.contains("\nURI: https://labels.example.org\n"), "{message}");
+}

@@ -31,6 +31,11 @@ pub struct ServeArgs {
     /// The address allowed to mint credits (with --demo, the demo operator's by default).
     #[arg(long)]
     pub operator: Option<String>,
+    /// The URL users reach the server at (for example `https://labels.example.org` behind a
+    /// proxy): Sign-In with Ethereum messages name its host, and wallets check that it is the
+    /// site asking. By default `http://` and the listening address.
+    #[arg(long)]
+    pub public_url: Option<String>,
     /// Add `POST /api/v1/test/clock` and let the clock move only through it. For tests.
     #[arg(long)]
     pub test_clock: bool,
@@ -60,6 +65,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(serve(args))
 }
 
+/// The host (with its port, if any) and the URL of `--public-url`, as EIP-4361 names them.
+fn public_origin(url: &str) -> Result<(String, String), String> {
+    let url = url.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(['@', ' ']) {
+        return Err(format!("{url:?} has no host, or one with credentials or spaces"));
+    }
+    Ok((host.to_string(), url.to_string()))
+}
+
 fn init_logging() {
     // RUST_LOG may name a level (error, warn, info, debug, trace); info otherwise.
     let level = std::env::var("RUST_LOG")
@@ -78,6 +97,10 @@ fn init_logging() {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr: SocketAddr =
         args.addr.parse().map_err(|e| bad_input(format!("--addr {:?}: {e}", args.addr)))?;
+    let public = match &args.public_url {
+        Some(url) => Some(public_origin(url).map_err(|e| bad_input(format!("--public-url: {e}")))?),
+        None => None,
+    };
     let mut operator = match &args.operator {
         Some(text) => {
             Some(text.parse::<Address>().map_err(|e| bad_input(format!("--operator: {e}")))?)
@@ -107,8 +130,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config {
         operator,
         test_clock: args.test_clock,
-        siwe_domain: local.to_string(),
-        siwe_uri: format!("http://{local}"),
+        siwe_domain: public.as_ref().map_or_else(|| local.to_string(), |p| p.0.clone()),
+        siwe_uri: public.map_or_else(|| format!("http://{local}"), |p| p.1),
         chain,
         ..Config::default()
     };
@@ -305,4 +328,25 @@ fn print_demo(
     eprintln!("  open {url}/ in a browser and import a labeler key file (Import a key)");
     eprintln!("  curl {url}/api/v1/experiments/{id}");
     eprintln!("  plumbline labeler join {id} --key {labeler} --server {url}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_origin;
+
+    #[test]
+    fn the_public_url_names_the_host_users_see() {
+        let origin = |u: &str| public_origin(u).map(|(host, uri)| format!("{host} {uri}"));
+        assert_eq!(
+            origin("https://labels.example.org/").unwrap(),
+            "labels.example.org https://labels.example.org"
+        );
+        assert_eq!(
+            origin("http://10.0.0.2:8080/plumbline").unwrap(),
+            "10.0.0.2:8080 http://10.0.0.2:8080/plumbline"
+        );
+        for bad in ["labels.example.org", "ftp://x", "https://", "https://user@x"] {
+            assert!(public_origin(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -89,10 +89,16 @@ impl Server {
     /// Starts `plumbline serve --test-clock` on `db` (a SQLite path or a `postgres://` URL)
     /// with its stderr in `log`, and waits until `/health` answers.
     pub fn start_logged(db: &str, log: &Path, operator: &str, port: u16) -> Server {
+        Server::start_with(db, log, operator, port, &[])
+    }
+
+    /// As [`Server::start_logged`], with more arguments to `serve`.
+    pub fn start_with(db: &str, log: &Path, operator: &str, port: u16, extra: &[&str]) -> Server {
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(binary())
             .args(["serve", "--db", db, "--addr", &addr])
             .args(["--operator", operator, "--test-clock"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
