@@ -352,6 +352,23 @@ async fn login_needs_the_right_signer_and_a_fresh_challenge() {
 }
 
 #[tokio::test]
+async fn a_signed_out_session_token_stops_working() {
+    let h = Harness::new(config()).await;
+    let token = h.login(&LabelerKey::derived(42, 8)).await;
+    let draft = || Some(json!({"spec": {}}));
+    let (status, _) = h.call("POST", "/experiments", Some(&token), draft()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "signed in");
+    let (status, body) = h.call("POST", "/auth/logout", Some(&token), None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"signed_out": true})));
+    let (status, body) = h.call("POST", "/experiments", Some(&token), draft()).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, body) = h.call("POST", "/auth/logout", Some(&token), None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, body) = h.call("POST", "/auth/logout", None, None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
 async fn unauthenticated_writes_are_rate_limited_per_client_not_per_named_address() {
     let h = Harness::new(Config { client_rate_burst: 3, client_rate_per_sec: 0, ..config() }).await;
     for i in 0..3 {

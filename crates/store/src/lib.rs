@@ -281,6 +281,9 @@ pub trait Store: Send + Sync + 'static {
     /// The session with this token hash, if it has not expired at `now`.
     async fn session(&self, token_hash: B256, now: u64) -> Result<Option<Session>>;
 
+    /// Ends the session with this token hash (sign-out); whether there was one.
+    async fn end_session(&self, token_hash: B256) -> Result<bool>;
+
     /// An address's balances (zero for an address never seen).
     async fn balances(&self, address: Address) -> Result<Balances>;
 

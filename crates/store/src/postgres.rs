@@ -552,6 +552,14 @@ impl Store for PgStore {
         row.map(|row| session_row(&row)).transpose()
     }
 
+    async fn end_session(&self, token_hash: B256) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE session_id = $1")
+            .bind(hex(token_hash.as_slice()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn balances(&self, address: Address) -> Result<Balances> {
         let (available, locked) =
             (LedgerAccount::Available(address), LedgerAccount::Locked(address));

@@ -371,6 +371,15 @@ impl Store for SqliteStore {
         row.map(|row| session_row(&row)).transpose()
     }
 
+    async fn end_session(&self, token_hash: B256) -> Result<bool> {
+        let mut writer = self.writer().await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE session_id = ?")
+            .bind(hex(token_hash.as_slice()))
+            .execute(&mut *writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn balances(&self, address: Address) -> Result<Balances> {
         let mut conn = self.reader.acquire().await?;
         Ok(Balances {

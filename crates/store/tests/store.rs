@@ -498,6 +498,9 @@ async fn challenges_are_taken_once_and_sessions_expire<B: Backend>() {
     assert_eq!(store.session(session.token_hash, NOW + 99).await.unwrap(), Some(session.clone()));
     assert_eq!(store.session(session.token_hash, NOW + 100).await.unwrap(), None);
     assert_eq!(store.session(B256::repeat_byte(4), NOW).await.unwrap(), None);
+    assert!(store.end_session(session.token_hash).await.unwrap(), "signed out");
+    assert_eq!(store.session(session.token_hash, NOW + 1).await.unwrap(), None);
+    assert!(!store.end_session(session.token_hash).await.unwrap(), "once");
 }
 
 async fn data_survives_reopening<B: Backend>() {

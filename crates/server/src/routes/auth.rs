@@ -1,5 +1,5 @@
-//! Sign-In with Ethereum: a challenge to sign, and the login that answers it with a bearer
-//! token. Only the token's hash is stored.
+//! Sign-In with Ethereum: a challenge to sign, the login that answers it with a bearer token,
+//! and the logout that ends it. Only the token's hash is stored.
 
 use super::{Access, Route, router_of};
 use crate::error::{AppError, AppResult};
@@ -7,6 +7,7 @@ use crate::extract::{Body, Client};
 use crate::siwe;
 use crate::state::{AppState, random_b256};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use plumbline_core::Address;
@@ -40,6 +41,15 @@ pub fn routes() -> Vec<Route> {
                 (403, "signed by someone else"),
             ],
             handler: post(login),
+        },
+        Route {
+            method: "post",
+            path: "/auth/logout",
+            summary: "End the session whose token is sent (sign out)",
+            access: Access::Session,
+            body: None,
+            responses: &[(200, "`{signed_out: true}`"), (401, "no live session")],
+            handler: post(logout),
         },
     ]
 }
@@ -83,6 +93,21 @@ async fn challenge(
     };
     state.store().put_challenge(&stored).await?;
     Ok(Json(json!({ "message": message, "nonce": nonce, "expires_at": expires_at })))
+}
+
+/// Ends the caller's session: its token stops working at once, on every replica.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Json<Value>> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| AppError::unauthorized("send `Authorization: Bearer TOKEN`"))?;
+    let hash = alloy_primitives::keccak256(token.as_bytes());
+    if !state.store().end_session(hash).await? {
+        return Err(AppError::unauthorized("the session token is unknown or expired"));
+    }
+    Ok(Json(json!({ "signed_out": true })))
 }
 
 #[derive(Deserialize)]
