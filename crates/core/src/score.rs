@@ -462,20 +462,22 @@ mod tests {
         Observation { labeler, task, group: 0, label: Label::Int(value) }
     }
 
+    /// Categorical tallies of regular and gold labels, without copies or strata.
+    fn tallies(
+        labelers: usize,
+        regular: &[Observation],
+        on_gold: &[Observation],
+        gold: &HashMap<u32, Label>,
+    ) -> Vec<Tally> {
+        let none = (Copies::default(), Strata::default());
+        score(Agreement::Categorical, labelers, regular, on_gold, gold, &none.0, &none.1).tallies
+    }
+
     #[test]
     fn base_rate_agreement_scores_zero_and_flipping_scores_below() {
         // Two labelers who always answer 1 agree perfectly and learn nothing: score 0.
         let constant: Vec<_> = (0..10).flat_map(|t| [obs(0, t, 1), obs(1, t, 1)]).collect();
-        let t = score(
-            Agreement::Categorical,
-            2,
-            &constant,
-            &[],
-            &HashMap::new(),
-            &Copies::default(),
-            &Strata::default(),
-        )
-        .tallies;
+        let t = tallies(2, &constant, &[], &HashMap::new());
         assert_eq!(t[0].peer_sum, 0);
         assert_eq!(t[0].peer_n, 10);
         // Informative and agreeing: positive. Exactly flipped: negative.
@@ -486,26 +488,8 @@ mod tests {
             agree.extend([obs(0, t as u32, z), obs(1, t as u32, z)]);
             flip.extend([obs(0, t as u32, z), obs(1, t as u32, 1 - z)]);
         }
-        let good = score(
-            Agreement::Categorical,
-            2,
-            &agree,
-            &[],
-            &HashMap::new(),
-            &Copies::default(),
-            &Strata::default(),
-        )
-        .tallies;
-        let bad = score(
-            Agreement::Categorical,
-            2,
-            &flip,
-            &[],
-            &HashMap::new(),
-            &Copies::default(),
-            &Strata::default(),
-        )
-        .tallies;
+        let good = tallies(2, &agree, &[], &HashMap::new());
+        let bad = tallies(2, &flip, &[], &HashMap::new());
         assert!(good[0].peer_sum > 0 && good[1].peer_sum > 0);
         assert!(bad[0].peer_sum < 0 && bad[1].peer_sum < 0);
         // Perfect agreement on a balanced set: a(same) = 1, baseline = 4/9 per item, 5/9 left.
@@ -518,16 +502,7 @@ mod tests {
         let right: Vec<_> = (0..4).map(|t| obs(0, t, (t % 2) as i64)).collect();
         let constant: Vec<_> = (0..4).map(|t| obs(1, t, 1)).collect();
         let all: Vec<_> = right.into_iter().chain(constant).collect();
-        let t = score(
-            Agreement::Categorical,
-            2,
-            &[],
-            &all,
-            &gold,
-            &Copies::default(),
-            &Strata::default(),
-        )
-        .tallies;
+        let t = tallies(2, &[], &all, &gold);
         assert_eq!(t[0].gold_n, 4);
         assert!(t[0].gold_sum > 0);
         assert_eq!(t[1].gold_sum, 0, "a constant answer earns nothing on balanced gold");
@@ -541,16 +516,7 @@ mod tests {
             data.push(Observation { labeler: 0, task: t, group: 0, label: Label::Int(1) });
             data.push(Observation { labeler: 1, task: t, group: 1, label: Label::Int(0) });
         }
-        let t = score(
-            Agreement::Categorical,
-            2,
-            &data,
-            &[],
-            &HashMap::new(),
-            &Copies::default(),
-            &Strata::default(),
-        )
-        .tallies;
+        let t = tallies(2, &data, &[], &HashMap::new());
         assert_eq!(t[0].peer_n, 0, "different groups are never peers");
     }
 
@@ -576,16 +542,7 @@ mod tests {
         .tallies;
         // Each copy is scored against labeler 2 only, so both score what labeler 2 gives them.
         let versus_two: Vec<_> = data.iter().filter(|o| o.labeler != 1).cloned().collect();
-        let pair = score(
-            Agreement::Categorical,
-            3,
-            &versus_two,
-            &[],
-            &HashMap::new(),
-            &Copies::default(),
-            &Strata::default(),
-        )
-        .tallies;
+        let pair = tallies(3, &versus_two, &[], &HashMap::new());
         assert_eq!(t[0], pair[0]);
         assert_eq!(t[1], pair[0]);
         // And the two copies count as one peer of labeler 2.

@@ -545,17 +545,13 @@ mod tests {
         }
     }
 
+    fn task(i: u32, meta: serde_json::Map<String, serde_json::Value>) -> Task {
+        Task { id: format!("t{i}"), prompt: String::new(), responses: Vec::new(), gold: None, meta }
+    }
+
     fn market(copies: u8) -> Settlement {
         let spec = binary_spec(TASKS, 3 + u32::from(copies), 0);
-        let tasks: Vec<Task> = (0..TASKS)
-            .map(|i| Task {
-                id: format!("t{i}"),
-                prompt: String::new(),
-                responses: Vec::new(),
-                gold: None,
-                meta: Default::default(),
-            })
-            .collect();
+        let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
         let mut batches = vec![batch(0, 1, 7, 0), batch(1, 2, 5, 1), batch(2, 3, 6, 2)];
         for c in 0..copies {
             batches.push(batch(3 + u64::from(c), 10 + c, 6, 3));
@@ -605,15 +601,9 @@ mod tests {
         spec.strata = strata.iter().map(|s| s.to_string()).collect();
         let triggered = |t: u32| t.is_multiple_of(trigger_every);
         let list: Vec<Task> = (0..tasks)
-            .map(|i| Task {
-                id: format!("t{i}"),
-                prompt: String::new(),
-                responses: Vec::new(),
-                gold: None,
-                meta: serde_json::json!({ "trigger": triggered(i) })
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+            .map(|i| {
+                let meta = serde_json::json!({ "trigger": triggered(i) });
+                task(i, meta.as_object().cloned().unwrap_or_default())
             })
             .collect();
         let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| BatchOutcome {
