@@ -12,7 +12,7 @@ use crate::spec::ExperimentSpec;
 use crate::task::Task;
 use crate::{Address, B256};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// The record format version this build reads and writes.
 pub const RECORD_VERSION: u32 = 3;
@@ -150,14 +150,12 @@ impl PublicRecord {
     }
 
     /// The labels that go into the dataset, batch by batch in reveal order: every revealed
-    /// batch's, except a slashed labeler's, a labeler's in a stratum where it is below chance,
-    /// and a batch that copies another (see [`Settlement::copied_batches`]).
+    /// batch's, except a slashed labeler's and a labeler's in a stratum where it is below
+    /// chance.
     pub fn exported(&self) -> Vec<RevealedBatch> {
         let results: HashMap<Address, &LabelerResult> =
             self.settlement.labelers.iter().map(|l| (l.labeler, l)).collect();
-        let copied: HashSet<u64> = self.settlement.copied_batches.iter().copied().collect();
         let mut batches = self.revealed();
-        batches.retain(|b| !copied.contains(&b.batch_id));
         for batch in &mut batches {
             match results.get(&batch.labeler) {
                 Some(result) => batch

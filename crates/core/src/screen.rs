@@ -17,7 +17,7 @@
 
 use crate::fixed::SCALE;
 use crate::label::{Agreement, Label};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Fewest labels on a gold task before the crowd may overrule its answer.
 pub const GOLD_LABELS_MIN: usize = 3;
@@ -50,9 +50,6 @@ pub struct Copies {
     pub pairs: HashSet<(u32, u32)>,
     /// Per batch with copies, the number of identical batches in its block (itself included).
     pub counts: HashMap<u64, u32>,
-    /// The batches of each group of copies but its lowest-numbered one: the work was done
-    /// once, so the dataset holds it once.
-    pub repeats: BTreeSet<u64>,
 }
 
 impl Copies {
@@ -114,8 +111,6 @@ pub fn find_copies(agreement: &Agreement, batches: &[BlockLabels]) -> Copies {
             if deviations < COPY_DEVIATIONS_MIN.max(n.div_ceil(10)) {
                 continue;
             }
-            let kept = group.iter().map(|g| g.batch_id).min().expect("a group of copies");
-            copies.repeats.extend(group.iter().map(|g| g.batch_id).filter(|id| *id != kept));
             for (a, first) in group.iter().enumerate() {
                 copies.counts.insert(first.batch_id, group.len() as u32);
                 for second in &group[a + 1..] {

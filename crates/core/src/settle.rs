@@ -182,10 +182,6 @@ pub struct Settlement {
     pub payout_root: B256,
     /// Gold tasks left out of scoring because the crowd confidently contradicts their answer.
     pub gold_dropped: Vec<u32>,
-    /// Batches that copy a lower-numbered batch of their block (see [`crate::screen`]): left
-    /// out of the export, so that work copied c times counts once in the dataset too.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub copied_batches: Vec<u64>,
 }
 
 impl Settlement {
@@ -270,13 +266,8 @@ pub fn settle(
             results.iter().map(|r| (r.labeler, U256::from(r.payout))).collect();
         merkle::payouts_root(&leaves).expect("a non-empty payout tree")
     };
-    let settlement = Settlement {
-        labelers: results,
-        totals,
-        payout_root,
-        gold_dropped: scored.gold_dropped,
-        copied_batches: scored.copies.repeats.iter().copied().collect(),
-    };
+    let settlement =
+        Settlement { labelers: results, totals, payout_root, gold_dropped: scored.gold_dropped };
     // Conservation is the one property that must never be violated, so it is asserted in
     // release builds too.
     if let Err(broken) = settlement.check() {
@@ -662,13 +653,6 @@ mod tests {
         assert_eq!(poisoner.tier, Tier::Slashed);
         assert_eq!(poisoner.slash, 500_000);
         assert!((1..=4).all(|c| result(&settlement, c).tier == Tier::Rewarded));
-    }
-
-    #[test]
-    fn copies_beyond_the_first_are_left_out_of_the_dataset() {
-        let swarm = market(3);
-        assert_eq!(swarm.copied_batches, [4, 5], "batch 3 is kept, its two copies are not");
-        assert!(market(1).copied_batches.is_empty());
     }
 
     #[test]

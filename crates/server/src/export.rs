@@ -1,7 +1,7 @@
 //! The dataset of a settled experiment, built from its public record: per task the consensus
 //! label with its confidence (from `plumbline-infer`), the per-item agreement, and the labels
 //! that made it under per-experiment pseudonyms. Labels of slashed labelers are left out, and so
-//! are a labeler's labels in a declared stratum where it is below chance, and copied batches.
+//! are a labeler's labels in a declared stratum where it is below chance.
 //!
 //! Consensus by kind: Dawid-Skene posteriors for binary and choice questions; the
 //! reliability-weighted mean for ratings and pairwise strengths; Plackett-Luce for rankings;

@@ -102,7 +102,7 @@ pub struct DatasetCounts {
     pub baseline_poisoned: u64,
     /// Revealed labels in all.
     pub labels: u64,
-    /// Of them left out of the export (slashed labelers', strata below chance, copies).
+    /// Of them left out of the export (slashed labelers', strata below chance).
     pub labels_left_out: u64,
     /// Joins refused for want of a block the identity had not done.
     pub joins_refused: u64,

@@ -814,7 +814,7 @@ pub fn markdown(report: &Report, command: &str) -> String {
     let d = &r.dataset;
     let _ = writeln!(
         md,
-        "\n## Dataset\n\nOver {} labeled regular tasks{}; {:.2}% of revealed labels left out of the export (slashed labelers', strata below chance, copies).\n\n| | accuracy | poisoned fraction |\n|---|---:|---:|\n| export (mechanism) | {:.4} | {} |\n| Dawid-Skene, all labels | {:.4} | {} |\n| majority vote, all labels | {:.4} | {} |\n| naive baseline's dataset | {:.4} | {} |",
+        "\n## Dataset\n\nOver {} labeled regular tasks{}; {:.2}% of revealed labels left out of the export (slashed labelers', strata below chance).\n\n| | accuracy | poisoned fraction |\n|---|---:|---:|\n| export (mechanism) | {:.4} | {} |\n| Dawid-Skene, all labels | {:.4} | {} |\n| majority vote, all labels | {:.4} | {} |\n| naive baseline's dataset | {:.4} | {} |",
         d.evaluated_tasks,
         if d.attacked_tasks > 0 {
             format!(", {} of them attacked by poisoners", d.attacked_tasks)
