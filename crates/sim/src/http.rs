@@ -271,6 +271,17 @@ impl Replicas {
                     if n == 1 {
                         return Err(self.fail(replica, format!("{what}: cannot reach it: {why}")));
                     }
+                    // A live replica may close a pooled connection just as it is reused: a
+                    // request that is safe to repeat goes to it once more before it counts as
+                    // down. A replica that is really gone refuses the second try at once.
+                    if repeat == Repeat::Safe
+                        && let Try::Done(out) = attempt(replica)?
+                    {
+                        if replica != home {
+                            self.failovers.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return Ok(out);
+                    }
                     self.mark_down(replica, &why);
                     if sent && repeat == Repeat::IfRefused {
                         return Err(self.fail(
@@ -952,7 +963,7 @@ mod tests {
             if r == 1 { down(true) } else { Ok(Try::Done(r as u32)) }
         });
         assert_eq!(answer.unwrap(), 2);
-        assert_eq!(tried, [1, 2]);
+        assert_eq!(tried, [1, 1, 2], "tried once more before it counts as down");
         assert!(replicas.is_down(1));
         assert_eq!(replicas.failovers.load(Ordering::Relaxed), 1);
         assert_eq!(*replicas.downs.lock().unwrap(), ["http://b: connection reset"]);
@@ -965,6 +976,20 @@ mod tests {
         assert_eq!(answer.unwrap(), 2);
         assert_eq!(tried, [2]);
         assert_eq!(replicas.failovers.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_connection_dropped_once_is_tried_again_before_the_replica_counts_as_down() {
+        let replicas = three();
+        let mut tried = Vec::new();
+        let answer = replicas.on_live(1, "POST /x", Repeat::Safe, |r| {
+            tried.push(r);
+            if tried.len() == 1 { down(true) } else { Ok(Try::Done(r as u32)) }
+        });
+        assert_eq!(answer.unwrap(), 1);
+        assert_eq!(tried, [1, 1]);
+        assert!(!replicas.is_down(1));
+        assert_eq!(replicas.failovers.load(Ordering::Relaxed), 0);
     }
 
     #[test]
