@@ -119,5 +119,7 @@ fn the_server_path_runs_a_market_over_http() {
     for name in ["honest", "always_left", "poisoner"] {
         assert!(strategies[name]["roi_mean"].as_f64().is_some(), "{name} missing: {strategies}");
     }
-    assert_eq!(strategies["always_left"]["roi_mean"].as_f64(), Some(0.0));
+    // Position bias earns nothing, and owes the chance fee when below chance.
+    let always_left = strategies["always_left"]["roi_mean"].as_f64().unwrap();
+    assert!((-0.5..=0.0).contains(&always_left), "always-left earned {always_left}");
 }

@@ -87,8 +87,21 @@ const LN2_WAD: u128 = 693_147_180_559_945_309;
 /// built from it is never narrower than the exact one.
 pub fn ln_inverse(delta: Ppm) -> u64 {
     assert!(delta.get() > 0, "ln(1/δ) needs δ > 0");
-    // x = 1/δ at scale 10^18, reduced to y in [1, 2) times 2^k.
-    let mut y = WAD * SCALE as u128 / u128::from(delta.get());
+    ln_ratio(SCALE as u128, u128::from(delta.get()))
+}
+
+/// ln(1/δ) at scale 10^6 for δ = `delta / divisor` (a rate split among tests or over time),
+/// rounded up; `divisor` ≥ 1.
+pub fn ln_inverse_split(delta: Ppm, divisor: u64) -> u64 {
+    assert!(delta.get() > 0 && divisor > 0, "ln(1/δ) needs δ > 0");
+    ln_ratio(SCALE as u128 * u128::from(divisor), u128::from(delta.get()))
+}
+
+/// ln(num/den) at scale 10^6 for num ≥ den > 0 (num below 10^20), rounded up.
+fn ln_ratio(num: u128, den: u128) -> u64 {
+    assert!(num >= den && den > 0 && num < 100_000_000_000_000_000_000, "ln of a ratio ≥ 1");
+    // x = num/den at scale 10^18, reduced to y in [1, 2) times 2^k.
+    let mut y = WAD * num / den;
     let mut k = 0u128;
     while y >= 2 * WAD {
         y /= 2;
@@ -108,7 +121,7 @@ pub fn ln_inverse(delta: Ppm) -> u64 {
     let ln_wad = k * LN2_WAD + 2 * series;
     // Scale 10^18 to 10^6, rounding up; the series' truncations are far below 10^-6.
     let per_unit = WAD / SCALE as u128;
-    u64::try_from(ln_wad.div_ceil(per_unit)).expect("ln(1/δ) fits u64")
+    u64::try_from(ln_wad.div_ceil(per_unit)).expect("ln fits u64")
 }
 
 #[cfg(test)]
@@ -134,6 +147,9 @@ mod tests {
         assert_eq!(ln_inverse(Ppm::new(50_000).unwrap()), 2_995_733);
         assert_eq!(ln_inverse(Ppm::ONE), 0);
         assert_eq!(ln_inverse(Ppm::new(1).unwrap()), 13_815_511);
+        // ln(100 · 6) = 6.396929..., ln(10^6 · 10^12) = 41.446531...
+        assert_eq!(ln_inverse_split(Ppm::new(10_000).unwrap(), 6), 6_396_930);
+        assert_eq!(ln_inverse_split(Ppm::new(1).unwrap(), 1_000_000_000_000), 41_446_532);
     }
 
     #[test]

@@ -38,10 +38,15 @@ pub struct Tally {
     pub peer_sum: i64,
     /// Number of peer items (tasks with at least one peer).
     pub peer_n: u64,
+    /// Sum of the squares of peer items (scale 10^6, each square rounded up): the bounds'
+    /// variance.
+    pub peer_squares: u64,
     /// Sum of gold items (scale 10^6).
     pub gold_sum: i64,
     /// Number of gold items.
     pub gold_n: u64,
+    /// Sum of the squares of gold items (scale 10^6, each square rounded up).
+    pub gold_squares: u64,
 }
 
 impl Tally {
@@ -49,8 +54,23 @@ impl Tally {
     pub fn add(&mut self, other: &Tally) {
         self.peer_sum += other.peer_sum;
         self.peer_n += other.peer_n;
+        self.peer_squares = self.peer_squares.saturating_add(other.peer_squares);
         self.gold_sum += other.gold_sum;
         self.gold_n += other.gold_n;
+        self.gold_squares = self.gold_squares.saturating_add(other.gold_squares);
+    }
+
+    /// Counts one peer item.
+    fn add_peer_item(&mut self, item: i64) {
+        self.peer_sum += item;
+        self.peer_n += 1;
+        self.peer_squares = self.peer_squares.saturating_add(square(item));
+    }
+
+    /// Counts one gold item, whose sum is kept apart (see `gold_items`).
+    fn count_gold_item(&mut self, item: i64) {
+        self.gold_n += 1;
+        self.gold_squares = self.gold_squares.saturating_add(square(item));
     }
 
     /// Scored items in all.
@@ -60,7 +80,7 @@ impl Tally {
 
     /// The gold part alone (subjective questions slash on gold only).
     pub fn gold_only(&self) -> Tally {
-        Tally { peer_sum: 0, peer_n: 0, ..*self }
+        Tally { peer_sum: 0, peer_n: 0, peer_squares: 0, ..*self }
     }
 
     /// The tally with its gold mean capped at [`GOLD_PER_PEER_MAX`] times its peer mean (at
@@ -105,28 +125,84 @@ impl Tally {
         Some(i64::try_from(numerator.div_euclid(scale * pn * gn)).expect("score fits"))
     }
 
-    /// The Hoeffding radius at scale 10^6 (rounded up) for the combined score: items lie in
-    /// [−1, 1] with weights λ/n_P and (1 − λ)/n_G, so the deviation exceeds
-    /// `sqrt(2 ln(1/δ) Σ w²)` with probability at most δ. With equal weights this is the
-    /// familiar `sqrt(2 ln(1/δ) / n)`.
+    /// The lower confidence bound at confidence δ (`ln_inverse_delta` = ln(1/δ) at scale 10^6)
+    /// of the mean of all items, peer and gold alike, or `None` without any scored item.
+    ///
+    /// This is the test of "above chance" that reward needs: both parts average zero for a
+    /// labeler at chance, so any weighting of them is a valid test, and counting every item
+    /// once is the most powerful one when gold is a small share of the items (its few items
+    /// would otherwise carry half the variance at λ = 0.5). What a rewarded labeler earns still
+    /// follows the λ-weighted score.
+    pub fn mean_lower_bound(&self, ln_inverse_delta: u64) -> Option<i64> {
+        Some(self.mean()? - self.mean_radius(ln_inverse_delta))
+    }
+
+    /// The mean of all items, peer and gold alike, at scale 10^6 (floored).
+    pub fn mean(&self) -> Option<i64> {
+        self.score(self.every_item_alike())
+    }
+
+    /// The upper confidence bound at confidence δ of the mean of all items, peer and gold
+    /// alike, or `None` without any scored item: the test of "below chance" that slashing
+    /// needs, by the same reasoning as [`Tally::mean_lower_bound`].
+    pub fn mean_upper_bound(&self, ln_inverse_delta: u64) -> Option<i64> {
+        Some(self.mean()? + self.mean_radius(ln_inverse_delta))
+    }
+
+    /// The radius of [`Tally::mean_lower_bound`] and [`Tally::mean_upper_bound`].
+    pub fn mean_radius(&self, ln_inverse_delta: u64) -> i64 {
+        self.radius(self.every_item_alike(), ln_inverse_delta)
+    }
+
+    /// The peer weight that counts every item once: the peer items' share.
+    fn every_item_alike(&self) -> Ppm {
+        let share = u128::from(self.peer_n) * SCALE as u128 / u128::from(self.n().max(1));
+        Ppm::new(share as u32).expect("a share is at most one")
+    }
+
+    /// The radius at scale 10^6 (rounded up) of a one-sided bound at confidence δ on the
+    /// combined score, from Bernstein's inequality: the score is a weighted sum of items with
+    /// weights λ/n_P and (1 − λ)/n_G, each item deviating from its mean by at most 2, so with
+    /// V = Σ w²·x² and b = 2·max w it overshoots its mean by more than
+    /// `b·L/3 + sqrt((b·L/3)² + 2·V·L)`, L = ln(1/δ), with probability at most δ.
+    ///
+    /// V is the items' second moment about zero, which is their variance under the bounds'
+    /// null hypotheses (a labeler at chance, whose items average zero) and above it elsewhere.
+    /// Items of careful labelers spread far less than their [−1, 1] range allows, so this
+    /// radius is a fraction of Hoeffding's `sqrt(2·L·Σ w²)`; the `b` term keeps it wide when
+    /// there are few items, however alike.
     pub fn radius(&self, peer_weight: Ppm, ln_inverse_delta: u64) -> i64 {
         if self.n() == 0 {
             return 2 * SCALE;
         }
         let lambda = self.weight(peer_weight) as u128;
         let scale = SCALE as u128;
-        // Σ w² at scale 10^12, each term rounded up.
-        let mut sum_w2 = 0u128;
-        if self.peer_n > 0 {
-            sum_w2 += (lambda * lambda).div_ceil(u128::from(self.peer_n));
+        let parts = [
+            (lambda, self.peer_n, self.peer_squares),
+            (scale - lambda, self.gold_n, self.gold_squares),
+        ];
+        // V at scale 10^12 and b at scale 10^6, each term rounded up.
+        let mut variance = 0u128;
+        let mut largest_weight = 0u128;
+        for (weight, n, squares) in parts {
+            if n == 0 || weight == 0 {
+                continue;
+            }
+            let n = u128::from(n);
+            variance += (weight * weight * u128::from(squares)).div_ceil(scale * n * n);
+            largest_weight = largest_weight.max(weight.div_ceil(n));
         }
-        if self.gold_n > 0 {
-            sum_w2 += ((scale - lambda) * (scale - lambda)).div_ceil(u128::from(self.gold_n));
-        }
-        // radius·10^6 = sqrt(2 · ln·10^6 · Σw²·10^12 / 10^6).
-        let squared = (2 * u128::from(ln_inverse_delta) * sum_w2).div_ceil(scale);
-        i64::try_from(isqrt_ceil(squared)).expect("radius fits")
+        let ln = u128::from(ln_inverse_delta);
+        let range_term = (2 * largest_weight * ln).div_ceil(3 * scale);
+        let squared = range_term * range_term + (2 * variance * ln).div_ceil(scale);
+        i64::try_from(range_term + isqrt_ceil(squared)).expect("radius fits")
     }
+}
+
+/// x² of an item at scale 10^6, rounded up, at scale 10^6.
+fn square(item: i64) -> u64 {
+    let magnitude = item.unsigned_abs();
+    (magnitude * magnitude).div_ceil(SCALE as u64)
 }
 
 /// What scoring finds: a tally per labeler over everything, and per labeler and stratum.
@@ -373,12 +449,9 @@ fn peer_items(
             } else {
                 div_round(item_sum[position], i64::from(item_peers[position]))
             };
-            scores.tallies[i].peer_sum += item;
-            scores.tallies[i].peer_n += 1;
+            scores.tallies[i].add_peer_item(item);
             for stratum in strata.of_task(mine[position].0) {
-                let tally = &mut scores.by_stratum[i * scores.strata + stratum];
-                tally.peer_sum += item;
-                tally.peer_n += 1;
+                scores.by_stratum[i * scores.strata + stratum].add_peer_item(item);
             }
         }
     }
@@ -432,12 +505,13 @@ fn gold_items(
             gold_ids.iter().map(|&(_, z)| interned.between(x, z)).sum()
         };
         let numerator = same * others - (all - same);
+        let item = div_round(numerator, others);
         numerators[labeler as usize] += numerator;
-        scores.tallies[labeler as usize].gold_n += 1;
+        scores.tallies[labeler as usize].count_gold_item(item);
         for stratum in strata.of_task(task) {
             let at = labeler as usize * scores.strata + stratum;
             stratum_numerators[at] += numerator;
-            scores.by_stratum[at].gold_n += 1;
+            scores.by_stratum[at].count_gold_item(item);
         }
     }
     for (tally, numerator) in scores.tallies.iter_mut().zip(numerators) {
@@ -552,11 +626,23 @@ mod tests {
     #[test]
     fn gold_counts_at_most_twice_what_peers_confirm() {
         // Perfect on gold, nothing on peers: the gold part is worth nothing.
-        let sniper = Tally { peer_sum: 0, peer_n: 100, gold_sum: 10_000_000, gold_n: 20 };
+        let sniper = Tally {
+            peer_sum: 0,
+            peer_n: 100,
+            gold_sum: 10_000_000,
+            gold_n: 20,
+            ..Tally::default()
+        };
         assert_eq!(sniper.gold_capped_by_peers().gold_sum, 0);
         assert_eq!(sniper.gold_capped_by_peers().score(Ppm::new(500_000).unwrap()), Some(0));
         // Careful: peer mean 0.2, gold mean 0.3 stays as it is.
-        let careful = Tally { peer_sum: 20_000_000, peer_n: 100, gold_sum: 6_000_000, gold_n: 20 };
+        let careful = Tally {
+            peer_sum: 20_000_000,
+            peer_n: 100,
+            gold_sum: 6_000_000,
+            gold_n: 20,
+            ..Tally::default()
+        };
         assert_eq!(careful.gold_capped_by_peers(), careful);
         // Without peers gold is all the evidence there is.
         let alone = Tally { peer_n: 0, peer_sum: 0, ..sniper };
@@ -564,13 +650,37 @@ mod tests {
     }
 
     #[test]
-    fn radius_is_hoeffding_for_equal_weights() {
-        let tally = Tally { peer_sum: 0, peer_n: 100, gold_sum: 0, gold_n: 0 };
-        // sqrt(2 · ln(100) / 100) = 0.30349...
-        let r = tally.radius(Ppm::new(500_000).unwrap(), 4_605_171);
-        assert_eq!(r, 303_486);
-        let empty = Tally::default();
-        assert_eq!(empty.score(Ppm::ONE), None);
+    fn radius_follows_the_spread_of_the_items() {
+        // 100 peer items of ±0.5 at δ = 0.01: V = 100 · 0.25 / 100² = 0.0025, b = 2/100, so
+        // r = b·L/3 + sqrt((b·L/3)² + 2·V·L) = 0.18552, against Hoeffding's sqrt(2·L/100) =
+        // 0.30349, which assumes the items use their whole [−1, 1] range.
+        let spread = Tally { peer_n: 100, peer_squares: 25_000_000, ..Tally::default() };
+        assert_eq!(spread.radius(Ppm::new(500_000).unwrap(), 4_605_171), 185_520);
+        // Items at ±1 use the whole range: wider than Hoeffding, as Bernstein is there.
+        let extreme = Tally { peer_squares: 100_000_000, ..spread };
+        assert!(extreme.radius(Ppm::new(500_000).unwrap(), 4_605_171) > 303_486);
+        assert_eq!(Tally::default().score(Ppm::ONE), None);
+        assert_eq!(Tally::default().mean_lower_bound(4_605_171), None);
+    }
+
+    #[test]
+    fn the_mean_bounds_count_every_item_once() {
+        // 40 peer items (squares 0.16) and 10 gold items (squares 0.25) at δ = 0.2: the
+        // weights are 1/50 each, not λ/40 and (1 − λ)/10.
+        let tally = Tally {
+            peer_sum: 8_000_000,
+            peer_n: 40,
+            peer_squares: 6_400_000,
+            gold_sum: 3_000_000,
+            gold_n: 10,
+            gold_squares: 2_500_000,
+        };
+        let ln = 1_609_438;
+        assert_eq!(tally.mean_radius(ln), 130_638);
+        assert!(tally.mean_radius(ln) < tally.radius(Ppm::new(500_000).unwrap(), ln));
+        // The mean of all items is 11/50 = 0.22.
+        assert_eq!(tally.mean_lower_bound(ln), Some(220_000 - 130_638));
+        assert_eq!(tally.mean_upper_bound(ln), Some(220_000 + 130_638));
     }
 
     #[test]

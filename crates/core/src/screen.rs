@@ -10,12 +10,15 @@
 //!   the settlement for the experimenter to see.
 //! - **Copies.** Batches of one block whose labels are identical and share errors that the rest
 //!   of the block does not make are one piece of work submitted several times (see
-//!   [`find_copies`]). They are not each other's peers and count as one peer of everyone else
-//!   (see [`crate::score`]), and each copy is paid for a `1/c` share of its items, c being the
-//!   number of identical batches in the block, so a copying swarm earns what one labeler doing
-//!   the work once earns.
+//!   [`find_copies`]). Copies are not each other's peers and count as one peer of
+//!   everyone else (see [`crate::score`]), and each copy is paid for a `1/c` share of its items,
+//!   c being the number of identical batches in its block, so a copying swarm earns what one
+//!   labeler doing the work once earns. Copies that their labelers' gold accuracy does not
+//!   explain (collusion on a signal, or one labeler's work under several identities; see
+//!   [`Copies::judge_by_skill`]) earn their labelers nothing in the experiment and are left out
+//!   of the export.
 
-use crate::fixed::SCALE;
+use crate::fixed::{Ppm, SCALE, isqrt_ceil, ln_inverse};
 use crate::label::{Agreement, Label};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -50,9 +53,91 @@ pub struct Copies {
     pub pairs: HashSet<(u32, u32)>,
     /// Per batch with copies, the number of identical batches in its block (itself included).
     pub counts: HashMap<u64, u32>,
+    /// Each group of identical batches in a block.
+    pub groups: Vec<CopyGroup>,
+    /// Batches whose copies their labelers' gold accuracy cannot explain (see
+    /// [`Copies::judge_by_skill`]).
+    pub unexplained: HashSet<u64>,
+}
+
+/// Identical batches of one block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyGroup {
+    /// The batches.
+    pub batches: Vec<u64>,
+    /// Their labelers' indices.
+    pub labelers: Vec<u32>,
+    /// The regular tasks they label alike.
+    pub tasks: usize,
+}
+
+/// How often a labeler agrees with the gold answers: its label agrees with an answer when
+/// `a(label, answer)` exceeds one half (the same option; the same side of a pairwise scale;
+/// a rating within a quarter of the range; a ranking with most pairs in the same order).
+/// Two labels that are identical agree with the answer alike, which is what
+/// [`Copies::judge_by_skill`] needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GoldAgreement {
+    /// Gold items where the label agrees with the answer.
+    pub agreeing: u64,
+    /// Gold items.
+    pub n: u64,
+}
+
+impl GoldAgreement {
+    /// Counts one gold item.
+    pub fn add(&mut self, agreement: &Agreement, label: &Label, answer: &Label) {
+        self.n += 1;
+        self.agreeing += u64::from(2 * agreement.between(label, answer) > SCALE);
+    }
+
+    /// An upper confidence bound (Hoeffding, `ln_inverse_delta` = ln(1/δ) at scale 10^6) on
+    /// the labeler's accuracy, scale 10^6; `None` without gold.
+    fn accuracy_upper_bound(&self, ln_inverse_delta: u64) -> Option<u64> {
+        if self.n == 0 {
+            return None;
+        }
+        let mean = self.agreeing * SCALE as u64 / self.n;
+        let radius = isqrt_ceil(
+            (u128::from(ln_inverse_delta) * SCALE as u128).div_ceil(2 * u128::from(self.n)),
+        );
+        Some((u128::from(mean) + radius).min(SCALE as u128) as u64)
+    }
 }
 
 impl Copies {
+    /// Marks the copy groups that skill does not explain. Two independent labelers of
+    /// accuracies p and q give the same answer to a task with probability at most
+    /// `p·q + (1 − p)(1 − q)`, so identical labels on n tasks happen by skill with probability
+    /// at most that to the n-th power, taken for the two most accurate members at the upper
+    /// bounds of their gold accuracy. Where that is below δ, the group answered alike beyond
+    /// what its skill explains, which is collusion on some signal or one labeler's work under
+    /// several identities: its batches are `unexplained`, and their labelers are paid nothing
+    /// and left out of the export. Where it is not (labelers right on everything beside a poor
+    /// block look like copies too, and so does a careful labeler's swarm with little gold to
+    /// judge by) the plain copy rule stays, as it does for groups with a member without gold.
+    pub fn judge_by_skill(&mut self, gold: &[GoldAgreement], ln_inverse_delta: u64) {
+        let scale = SCALE as u128;
+        for group in &self.groups {
+            let bounds: Option<Vec<u64>> = group
+                .labelers
+                .iter()
+                .map(|l| gold[*l as usize].accuracy_upper_bound(ln_inverse_delta))
+                .collect();
+            let Some(mut bounds) = bounds else { continue };
+            bounds.sort_unstable_by(|a, b| b.cmp(a));
+            let (p, q) = (u128::from(bounds[0]), u128::from(bounds[1]));
+            let same = (p * q + (scale - p) * (scale - q)).div_ceil(scale);
+            let unexplained = same < scale
+                && u128::from(ln_inverse(Ppm::new(same as u32).expect("a probability")))
+                    * group.tasks as u128
+                    > u128::from(ln_inverse_delta);
+            if unexplained {
+                self.unexplained.extend(&group.batches);
+            }
+        }
+    }
+
     /// Whether two labelers copied each other in a block they share.
     pub fn are_copies(&self, a: u32, b: u32) -> bool {
         self.pairs.contains(&(a.min(b), a.max(b)))
@@ -111,16 +196,30 @@ pub fn find_copies(agreement: &Agreement, batches: &[BlockLabels]) -> Copies {
             if deviations < COPY_DEVIATIONS_MIN.max(n.div_ceil(10)) {
                 continue;
             }
-            for (a, first) in group.iter().enumerate() {
-                copies.counts.insert(first.batch_id, group.len() as u32);
-                for second in &group[a + 1..] {
-                    let (x, y) = (first.labeler, second.labeler);
-                    copies.pairs.insert((x.min(y), x.max(y)));
-                }
+            let group = CopyGroup {
+                batches: group.iter().map(|b| b.batch_id).collect(),
+                labelers: group.iter().map(|b| b.labeler).collect(),
+                tasks: n,
+            };
+            group.record(&mut copies.pairs, &mut copies.counts);
+            copies.groups.push(group);
+        }
+    }
+    // Groups come out of a hash map: sort them so that everything built from them is
+    // deterministic.
+    copies.groups.sort_by(|a, b| a.batches.cmp(&b.batches));
+    copies
+}
+
+impl CopyGroup {
+    fn record(&self, pairs: &mut HashSet<(u32, u32)>, counts: &mut HashMap<u64, u32>) {
+        for (a, first) in self.labelers.iter().enumerate() {
+            counts.insert(self.batches[a], self.batches.len() as u32);
+            for second in &self.labelers[a + 1..] {
+                pairs.insert((*first.min(second), *first.max(second)));
             }
         }
     }
-    copies
 }
 
 /// The gold tasks whose answer the crowd contradicts, ascending. `labels` are the labels
@@ -257,5 +356,40 @@ mod tests {
         // Nobody else in the block: agreement alone cannot tell.
         let alone = vec![block(0, &wrong_twice), block(1, &wrong_twice)];
         assert_eq!(find_copies(&Agreement::Categorical, &alone), Copies::default());
+    }
+
+    #[test]
+    fn copies_that_gold_accuracy_does_not_explain_are_unexplained() {
+        let (a, b) = (int(0), int(1));
+        // 40 tasks; two perfect labelers beside three who always answer `a`: the perfect pair
+        // deviates from its block together, so it looks like copies.
+        let truth: Vec<&Label> = (0..40).map(|t| if t % 2 == 0 { &b } else { &a }).collect();
+        let constant: Vec<&Label> = vec![&a; 40];
+        let batches = vec![
+            block(0, &truth),
+            block(1, &truth),
+            block(2, &constant),
+            block(3, &constant),
+            block(4, &constant),
+        ];
+        let ln = ln_inverse(Ppm::new(10_000).unwrap());
+        let agreement = |agreeing, n| GoldAgreement { agreeing, n };
+        let mut copies = find_copies(&Agreement::Categorical, &batches);
+        assert_eq!(copies.count(0), 2);
+        // Right on all 50 gold items: identical labels are what skill gives, so the perfect pair
+        // keeps the plain copy rule; the constant answerers, at chance on gold, are unexplained.
+        let gold = [50, 50, 25, 25, 25].map(|agreeing| agreement(agreeing, 50));
+        copies.judge_by_skill(&gold, ln);
+        assert_eq!(copies.count(0), 2);
+        assert_eq!(copies.unexplained, [2, 3, 4].into());
+        // Right on 65% of gold: identical on 40 tasks beyond what that explains.
+        let mut copies = find_copies(&Agreement::Categorical, &batches);
+        let middling = vec![agreement(33, 50); 5];
+        copies.judge_by_skill(&middling, ln);
+        assert_eq!(copies.unexplained, [0, 1, 2, 3, 4].into());
+        // Without gold the plain copy rule stays.
+        let mut copies = find_copies(&Agreement::Categorical, &batches);
+        copies.judge_by_skill(&[GoldAgreement::default(); 5], ln);
+        assert!(copies.unexplained.is_empty());
     }
 }

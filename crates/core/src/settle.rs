@@ -1,32 +1,35 @@
 //! Settlement: scores every labeler, sorts it into a tier, and splits the money. Deterministic
 //! integers from end to end, so `audit` recomputes the same bytes.
 //!
-//! Before scoring, gold the crowd contradicts is dropped and copies are found (see
-//! [`crate::screen`]). Then:
+//! Before scoring, gold the crowd contradicts is dropped and copies are found and judged by
+//! skill (see [`crate::screen`]). Bounds are Bernstein's on the mean of all items (see
+//! [`Tally::mean_lower_bound`]). Then:
 //!
-//! - *rewarded*: this experiment's score is confidently above chance, `s − r(δ_reward) > 0`,
-//!   its gold mean counting for at most twice its peer mean, so that being right on gold
-//!   cannot pay when the labels that make the dataset are uninformative, and that score is
-//!   below zero in no declared stratum (see [`crate::strata`]) where it has at least
-//!   [`STRATUM_ITEMS_MIN`] items; it gets a share of the pot proportional to `n · s`, each
-//!   batch's items counted `1/c` times when c identical copies of it were revealed in its
-//!   block;
+//! - *rewarded*: this experiment's mean is confidently above chance at δ_reward, its gold
+//!   counting for at most twice its peer mean, so that being right on gold cannot pay when the
+//!   labels that make the dataset are uninformative; its λ-weighted score is positive; it is
+//!   paid for some of its work (copies its skill does not explain are paid nothing); and its
+//!   score is below zero in no declared stratum (see [`crate::strata`]) where it has at least
+//!   [`STRATUM_ITEMS_MIN`] items. It gets a share of the pot proportional to
+//!   `n · min(s, m) · pay_share`, at most three times the pot's share per scored item;
 //! - *slashed*: confidently below chance on the cumulative record (reputation plus this
-//!   experiment), `s_cum + r(δ) < 0`, and below zero here too; or, in this experiment,
-//!   confidently below chance in one of k strata, `s_k + r(δ/k) < 0`; loses `slash_bps` of
-//!   the stake of its revealed batches. On subjective questions only the gold part can slash;
-//!   on others a positive peer part protects it, so that gold alone, which the experimenter
-//!   writes, never slashes labelers whom their peers vouch for;
-//! - *even*: otherwise; the stake comes back and nothing is earned.
+//!   experiment) and below zero here too; or, in this experiment, confidently below chance in a
+//!   declared stratum; each test at this experiment's share of the career's δ (see
+//!   `ln_slash`); loses `slash_bps` of the stake of its revealed batches. On subjective
+//!   questions only the gold part can slash; on others a positive peer part protects it, so
+//!   that gold alone, which the experimenter writes, never slashes labelers whom their peers
+//!   vouch for;
+//! - *even*: otherwise; the stake comes back and nothing is earned, less the chance fee when
+//!   its mean is below zero (see [`charge_chance_fees`]).
 //!
 //! A batch not revealed loses `max(non_reveal_slash_bps, slash_bps)` of its stake. The pot is
 //! the reward pool plus slashed stake when it is redistributed; rewards are floored and the
-//! remainder (dust, or all of it when nobody is rewarded) is refunded to the experimenter up to
-//! its reward pool, and burned beyond: slashed stake never reaches the experimenter. Exactly:
-//! `reward_pool + Σ stakes = Σ rewards + Σ stakes returned + refund + burned`, and
-//! `refund ≤ reward_pool`.
+//! remainder (dust, what the caps leave, or all of it when nobody is rewarded) is refunded to
+//! the experimenter up to its reward pool, and burned beyond: slashed stake never reaches the
+//! experimenter. Exactly: `reward_pool + Σ stakes = Σ rewards + Σ stakes returned + refund +
+//! burned`, and `refund ≤ reward_pool`.
 
-use crate::fixed::{Ppm, SCALE, ln_inverse};
+use crate::fixed::{Ppm, SCALE, ln_inverse, ln_inverse_split};
 use crate::label::{Agreement, Label};
 use crate::limits::STRATUM_ITEMS_MIN;
 use crate::merkle;
@@ -79,11 +82,13 @@ pub struct LabelerResult {
     /// Peer and gold sums and counts in this experiment.
     pub tally: Tally,
     /// Combined score at scale 10^6 with the gold mean capped by the peer mean (see
-    /// [`Tally::gold_capped_by_peers`]), when anything was scored: what tiers and pay use.
+    /// [`Tally::gold_capped_by_peers`]), when anything was scored: what pay uses.
     pub score: Option<i64>,
-    /// Lower confidence bound of that score (δ_reward), scale 10^6.
+    /// Lower confidence bound (δ_reward) of the mean of the same items, every item counted
+    /// once (see [`Tally::mean_lower_bound`]), scale 10^6: above zero to be rewarded.
     pub reward_bound: Option<i64>,
-    /// Upper confidence bound of the cumulative score (δ), scale 10^6.
+    /// Upper confidence bound of the cumulative score, at this experiment's share of δ (see
+    /// `ln_slash`), scale 10^6.
     pub slash_bound: Option<i64>,
     /// The tier.
     pub tier: Tier,
@@ -93,8 +98,14 @@ pub struct LabelerResult {
     pub below_chance_in: Vec<Stratum>,
     /// The share of its scored items it is paid for, in parts per million: the mean over its
     /// revealed batches of `1/c`, c being the identical copies of the batch in its block
-    /// (itself included); 10^6 without copies.
+    /// (itself included); 0 when a batch of its is a copy its skill does not explain; 10^6
+    /// without copies.
     pub pay_share_ppm: u32,
+    /// Whether a batch of its is identical to others in its block beyond what their gold
+    /// accuracy explains (see [`screen::Copies::judge_by_skill`]): collusion, or one labeler's
+    /// work under several identities. Its labels are left out of the export.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unexplained_copies: bool,
     /// Stake locked for all its batches.
     #[serde(with = "amount")]
     pub stake: Amount,
@@ -104,6 +115,10 @@ pub struct LabelerResult {
     /// Lost for batches not revealed.
     #[serde(with = "amount")]
     pub non_reveal_penalty: Amount,
+    /// Lost for being confidently below chance at the reward's confidence without being
+    /// slashed: the mirror image of a reward won by chance (see [`charge_chance_fees`]).
+    #[serde(with = "amount")]
+    pub chance_fee: Amount,
     /// Stake given back.
     #[serde(with = "amount")]
     pub stake_returned: Amount,
@@ -116,10 +131,12 @@ pub struct LabelerResult {
 }
 
 impl LabelerResult {
-    /// Whether its label on `task` goes into the dataset: not when it is slashed, nor in a
-    /// stratum where it is below chance.
+    /// Whether its label on `task` goes into the dataset: not when it is slashed or its copies
+    /// are unexplained, nor in a stratum where it is below chance.
     pub fn exports_label_on(&self, task: &Task) -> bool {
-        self.tier != Tier::Slashed && !self.below_chance_in.iter().any(|s| s.contains(task))
+        self.tier != Tier::Slashed
+            && !self.unexplained_copies
+            && !self.below_chance_in.iter().any(|s| s.contains(task))
     }
 }
 
@@ -132,7 +149,7 @@ pub struct Totals {
     /// All stakes locked.
     #[serde(with = "amount")]
     pub stakes: Amount,
-    /// Slashed stake (tier slashes and non-reveal penalties).
+    /// Slashed stake (tier slashes, non-reveal penalties and chance fees).
     #[serde(with = "amount")]
     pub slashed: Amount,
     /// The pot shared among rewarded labelers.
@@ -221,27 +238,37 @@ pub fn settle(
 
     let lambda = spec.peer_weight;
     let ln_reward = ln_inverse(spec.false_reward_rate);
-    let ln_slash = ln_inverse(spec.false_slash_rate);
     let none = Reputation::default();
-    let mut results: Vec<LabelerResult> = labelers
+    let (mut results, fees): (Vec<LabelerResult>, Vec<FeeOwed>) = labelers
         .iter()
         .zip(&scored.scores.tallies)
         .enumerate()
         .map(|(i, ((labeler, own), tally))| {
             let reputation = reputations.get(labeler).unwrap_or(&none);
             let paid_share = pay_share(own, &scored.copies);
-            let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i));
-            judge(
+            let ln_slash = ln_slash(spec, reputation, &scored.strata);
+            let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i), ln_slash);
+            let (mut result, fee) = judge(
                 spec, *labeler, own, tally, strata, reputation, paid_share, lambda, ln_reward,
                 ln_slash,
-            )
+            );
+            result.unexplained_copies =
+                own.iter().any(|b| scored.copies.unexplained.contains(&b.batch_id));
+            (result, fee)
         })
-        .collect();
+        .unzip();
 
+    let lost = |r: &LabelerResult| r.slash + r.non_reveal_penalty + r.chance_fee;
+    let slashed_before_fees: Amount = results.iter().map(lost).sum();
+    let pot_before_fees = match spec.slashed_funds {
+        SlashedFunds::Redistribute => spec.reward_pool + slashed_before_fees,
+        SlashedFunds::Burn => spec.reward_pool,
+    };
+    charge_chance_fees(&mut results, &fees, pot_before_fees);
     let mut totals = Totals {
         reward_pool: spec.reward_pool,
         stakes: results.iter().map(|r| r.stake).sum(),
-        slashed: results.iter().map(|r| r.slash + r.non_reveal_penalty).sum(),
+        slashed: results.iter().map(lost).sum(),
         stakes_returned: results.iter().map(|r| r.stake_returned).sum(),
         ..Totals::default()
     };
@@ -345,19 +372,31 @@ fn score_batches(
             })
         })
         .collect();
-    let copies = screen::find_copies(&agreement, &block_labels);
+    let mut gold_agreement = vec![screen::GoldAgreement::default(); labelers];
+    for o in &gold_seen {
+        if let Some(answer) = gold.get(&o.task) {
+            gold_agreement[o.labeler as usize].add(&agreement, &o.label, answer);
+        }
+    }
+    let mut copies = screen::find_copies(&agreement, &block_labels);
+    copies.judge_by_skill(&gold_agreement, ln_inverse(spec.false_slash_rate));
     let strata =
         Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
     let scores = score::score(agreement, labelers, &regular, &gold_seen, &gold, &copies, &strata);
     Scored { scores, gold_dropped, copies, strata }
 }
 
-/// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
+/// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm; 0
+/// when any of its batches is a copy its skill does not explain: a labeler caught colluding in
+/// one block is not paid for its work in the others either.
 fn pay_share(batches: &[&BatchOutcome], copies: &screen::Copies) -> u32 {
     let revealed: Vec<u64> =
         batches.iter().filter(|b| b.labels.is_some()).map(|b| b.batch_id).collect();
     if revealed.is_empty() {
         return SCALE as u32;
+    }
+    if revealed.iter().any(|id| copies.unexplained.contains(id)) {
+        return 0;
     }
     let sum: u64 = revealed.iter().map(|id| SCALE as u64 / u64::from(copies.count(*id))).sum();
     (sum / revealed.len() as u64) as u32
@@ -375,21 +414,27 @@ fn judge(
     lambda: Ppm,
     ln_reward: u64,
     ln_slash: u64,
-) -> LabelerResult {
+) -> (LabelerResult, FeeOwed) {
     // Pay looks at the score with gold capped by the peer part; slashing at the raw evidence.
     let paid = tally.gold_capped_by_peers();
     let score = paid.score(lambda);
-    let reward_bound = score.map(|s| s - paid.radius(lambda, ln_reward));
+    let reward_bound = paid.mean_lower_bound(ln_reward);
 
     // The slashing evidence: the cumulative record, gold only on subjective questions.
     let own = evidence(spec, tally);
     let mut cumulative = evidence(spec, &reputation.tally);
     cumulative.add(&own);
-    let slash_bound = cumulative.score(lambda).map(|s| s + cumulative.radius(lambda, ln_slash));
+    let slash_bound = cumulative.mean_upper_bound(ln_slash);
     let own_below_zero = own.score(lambda).is_some_and(|s| s < 0);
     let peers_vouch = peers_vouch(spec, tally);
 
-    let tier = if reward_bound.is_some_and(|b| b > 0) && strata.below.is_empty() {
+    // Rewarded when the mean is confidently above chance and the score pay reads is positive
+    // too: both readings of the same items agree that there is something to pay for.
+    let tier = if reward_bound.is_some_and(|b| b > 0)
+        && score.is_some_and(|s| s > 0)
+        && strata.below.is_empty()
+        && pay_share_ppm > 0
+    {
         Tier::Rewarded
     } else if own_below_zero && !peers_vouch && slash_bound.is_some_and(|b| b < 0)
         || strata.confidently_below
@@ -397,6 +442,21 @@ fn judge(
         Tier::Slashed
     } else {
         Tier::Even
+    };
+
+    // Below chance, without confidence, on what pay reads (gold counted only as far as peers
+    // confirm it; gold alone on subjective questions): the chance fee, weighted as a reward
+    // would be by its score's magnitude.
+    let fee_evidence = if spec.subjective { own } else { paid };
+    let owes_fee = tier == Tier::Even
+        && !peers_vouch
+        && strata.below.is_empty()
+        && fee_evidence.mean().is_some_and(|m| m < 0);
+    let fee_weight = match (fee_evidence.score(lambda), fee_evidence.mean()) {
+        (Some(s), Some(m)) if owes_fee && s < 0 => {
+            reward_weight(own.n(), s.max(m).unsigned_abs(), pay_share_ppm)
+        }
+        _ => U256::ZERO,
     };
 
     let bps = basis_points;
@@ -410,7 +470,7 @@ fn judge(
         .sum();
     let slash = if tier == Tier::Slashed { bps(revealed_stake, spec.slash_bps) } else { 0 };
     let stake_returned = stake - slash - non_reveal_penalty;
-    LabelerResult {
+    let result = LabelerResult {
         labeler,
         batches: batches.len() as u64,
         revealed_batches: batches.iter().filter(|b| b.labels.is_some()).count() as u64,
@@ -421,13 +481,24 @@ fn judge(
         tier,
         below_chance_in: strata.below,
         pay_share_ppm,
+        unexplained_copies: false,
         stake,
         slash,
         non_reveal_penalty,
+        chance_fee: 0,
         stake_returned,
         reward: 0,
         payout: stake_returned,
-    }
+    };
+    let cap = bps(revealed_stake, spec.slash_bps);
+    (result, FeeOwed { weight: fee_weight, cap })
+}
+
+/// A labeler's chance fee before the pot is known: its weight (zero when it owes none) and
+/// the most it may be, `slash_bps` of its revealed stake.
+struct FeeOwed {
+    weight: U256,
+    cap: Amount,
 }
 
 /// `⌊amount · bps / 10⁴⌋`, exact for every amount: the product itself would overflow `u128`
@@ -436,6 +507,22 @@ fn basis_points(amount: Amount, bps: u32) -> Amount {
     let bps = Amount::from(bps);
     amount / 10_000 * bps + amount % 10_000 * bps / 10_000
 }
+
+/// ln(1/δ') for each slashing test of a labeler in this experiment. Over a labeler's whole
+/// history the false slash rate δ is spent as δ/(k(k+1)) on its k-th experiment, which sums to
+/// δ however many experiments follow, and each experiment's share is split evenly among its
+/// tests (the cumulative record, and each declared stratum): by the union bound an honest
+/// labeler is ever slashed with probability at most δ.
+fn ln_slash(spec: &ExperimentSpec, reputation: &Reputation, strata: &Strata) -> u64 {
+    let k = reputation.experiments.saturating_add(1);
+    let tests = 1 + strata.len() as u64;
+    let divisor = k.saturating_mul(k.saturating_add(1)).saturating_mul(tests);
+    ln_inverse_split(spec.false_slash_rate, divisor.min(SLASH_SPLIT_MAX))
+}
+
+/// The most a slashing δ is divided: past it, about 10^12 experiments, the bound stops
+/// widening rather than overflow.
+const SLASH_SPLIT_MAX: u64 = 1_000_000_000_000;
 
 /// What may condemn a labeler: everything, or the gold part alone on subjective questions.
 fn evidence(spec: &ExperimentSpec, tally: &Tally) -> Tally {
@@ -455,22 +542,22 @@ struct StrataVerdict {
     /// The strata with enough items where its score, as pay reads it, is below zero: it is
     /// not rewarded.
     below: Vec<Stratum>,
-    /// Whether in one of them the slashing evidence is confidently below chance at δ/k (k
-    /// strata): it is slashed.
+    /// Whether in one of them the slashing evidence is confidently below chance at its share
+    /// of δ (see `ln_slash`): it is slashed.
     confidently_below: bool,
 }
 
 /// Judges a labeler's stratum tallies as the whole is judged: pay's score decides the
 /// reward, the slashing evidence the slash. Only this experiment counts: strata are the
 /// experimenter's and differ from one experiment to the next.
-fn judge_strata(spec: &ExperimentSpec, strata: &Strata, tallies: &[Tally]) -> StrataVerdict {
+fn judge_strata(
+    spec: &ExperimentSpec,
+    strata: &Strata,
+    tallies: &[Tally],
+    ln_slash: u64,
+) -> StrataVerdict {
     let mut verdict = StrataVerdict::default();
-    if strata.is_empty() {
-        return verdict;
-    }
     let lambda = spec.peer_weight;
-    let per_stratum = (spec.false_slash_rate.get() / strata.len() as u32).max(1);
-    let ln_slash = ln_inverse(Ppm::new(per_stratum).expect("δ/k is a rate"));
     for (stratum, tally) in strata.strata.iter().zip(tallies) {
         let below = tally.n() >= STRATUM_ITEMS_MIN
             && tally.gold_capped_by_peers().score(lambda).is_some_and(|s| s < 0);
@@ -481,29 +568,95 @@ fn judge_strata(spec: &ExperimentSpec, strata: &Strata, tallies: &[Tally]) -> St
         let own = evidence(spec, tally);
         verdict.confidently_below |= own.n() >= STRATUM_ITEMS_MIN
             && !peers_vouch(spec, tally)
-            && own.score(lambda).is_some_and(|s| s + own.radius(lambda, ln_slash) < 0);
+            && own.mean_upper_bound(ln_slash).is_some_and(|b| b < 0);
     }
     verdict
 }
 
-/// Splits the pot among rewarded labelers in proportion to `n · s · pay_share`, flooring each
-/// share.
-fn share_pot(results: &mut [LabelerResult], pot: Amount) {
-    let weight = |r: &LabelerResult| -> U256 {
-        match (r.tier, r.score) {
-            (Tier::Rewarded, Some(s)) if s > 0 => {
-                U256::from(r.tally.n()) * U256::from(s as u64) * U256::from(r.pay_share_ppm)
-            }
-            _ => U256::ZERO,
+/// A claim on the pot: `items · score · pay_share`.
+fn reward_weight(items: u64, score: u64, pay_share_ppm: u32) -> U256 {
+    U256::from(items) * U256::from(score) * U256::from(pay_share_ppm)
+}
+
+/// A rewarded labeler's weight in the pot: its items times the lesser of its two readings of
+/// the same items, the λ-weighted score and the mean of every item alike (the one the reward
+/// test read), so that a score lifted by luck on a few heavily weighted items is not paid as
+/// careful work.
+fn pot_weight(r: &LabelerResult) -> U256 {
+    let mean = r.tally.gold_capped_by_peers().mean();
+    match (r.tier, r.score, mean) {
+        (Tier::Rewarded, Some(s), Some(m)) if s > 0 && m > 0 => {
+            reward_weight(r.tally.n(), s.min(m) as u64, r.pay_share_ppm)
         }
-    };
-    let total: U256 = results.iter().map(weight).sum();
+        _ => U256::ZERO,
+    }
+}
+
+/// Charges the chance fee. A labeler at chance is rewarded when its score lands confidently
+/// above zero by luck, at most δ_reward of the time; the fee makes that a fair bet: the
+/// mirror event, confidently below zero at the same confidence, happens as often at chance,
+/// and costs what the same magnitude of score earns in this experiment's pot (`pot · weight /
+/// Σ reward weights`), at most `slash_bps` of its revealed stake. A chance-level labeler's
+/// expected payout then does not exceed its expected loss, while careful labelers, far above
+/// zero, never owe it. The fee is slashed stake: shared with the pot or burned as the spec
+/// says, never refunded.
+fn charge_chance_fees(results: &mut [LabelerResult], fees: &[FeeOwed], pot: Amount) {
+    let total: U256 = results.iter().map(pot_weight).sum();
     if total.is_zero() {
         return;
     }
+    let fair = FairShare::of(results, pot);
+    for (result, owed) in results.iter_mut().zip(fees) {
+        if owed.weight.is_zero() {
+            continue;
+        }
+        let fee = fair.cap(result, U256::from(pot) * owed.weight / total);
+        let fee = fee.min(owed.cap).min(result.stake_returned);
+        result.chance_fee = fee;
+        result.stake_returned -= fee;
+        result.payout = result.stake_returned;
+    }
+}
+
+/// How many times its share of the experiment's scored items a labeler may earn from the pot
+/// (or owe as a chance fee): careful labelers' scores are within a factor of two of each
+/// other, so the cap never binds among them, but when few are rewarded (say, gold the crowd
+/// failed to overrule has turned careful labelers' scores negative) nobody collects a windfall
+/// by luck.
+pub const POT_SHARE_PER_ITEM_MAX: u64 = 3;
+
+/// The most a labeler may take from (or owe to) the pot: [`POT_SHARE_PER_ITEM_MAX`] times
+/// the pot's share per scored item.
+struct FairShare {
+    pot: U256,
+    items: U256,
+}
+
+impl FairShare {
+    fn of(results: &[LabelerResult], pot: Amount) -> FairShare {
+        let items: u64 = results.iter().map(|r| r.tally.n()).sum();
+        FairShare { pot: U256::from(pot), items: U256::from(items.max(1)) }
+    }
+
+    fn cap(&self, result: &LabelerResult, amount: U256) -> Amount {
+        let most = self.pot * U256::from(POT_SHARE_PER_ITEM_MAX) * U256::from(result.tally.n())
+            / self.items;
+        u128::try_from(amount.min(most)).expect("at most the pot")
+    }
+}
+
+/// Splits the pot among rewarded labelers in proportion to their [`pot_weight`], flooring
+/// each share and capping it at the labeler's [`FairShare`]; what the caps leave is refunded
+/// up to the reward pool and burned beyond, as any unpaid pot.
+fn share_pot(results: &mut [LabelerResult], pot: Amount) {
+    let total: U256 = results.iter().map(pot_weight).sum();
+    if total.is_zero() {
+        return;
+    }
+    let fair = FairShare::of(results, pot);
     for result in results.iter_mut() {
-        let share = U256::from(pot) * weight(result) / total;
-        result.reward = u128::try_from(share).expect("a share of the pot fits u128");
+        let share = U256::from(pot) * pot_weight(result) / total;
+        result.reward = fair.cap(result, share);
         result.payout = result.stake_returned + result.reward;
     }
 }
@@ -646,13 +799,143 @@ mod tests {
 
     #[test]
     fn a_poisoner_confidently_below_chance_in_a_stratum_is_slashed() {
-        // 100 triggered tasks of 400: confidently below chance there at δ/k.
+        // 100 triggered tasks of 400: confidently below chance there at its share of δ.
         let (_, settlement) = poisoned_market(400, 4, &["trigger"]);
         let poisoner = result(&settlement, 5);
         assert!(poisoner.score.unwrap() > 0);
         assert_eq!(poisoner.tier, Tier::Slashed);
         assert_eq!(poisoner.slash, 500_000);
         assert!((1..=4).all(|c| result(&settlement, c).tier == Tier::Rewarded));
+    }
+
+    #[test]
+    fn a_labeler_below_chance_without_confidence_pays_the_chance_fee_into_the_pot() {
+        let spec = binary_spec(TASKS, 4, 0);
+        let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
+        // Wrong on three tasks in five: below chance, far too few items to be slashed.
+        let mut below = batch(3, 4, 0, 0);
+        below.labels = Some(
+            (0..TASKS)
+                .map(|t| {
+                    let wrong = t % 5 < 3;
+                    (t, Label::Int(if wrong { 1 - truth(t) } else { truth(t) }))
+                })
+                .collect(),
+        );
+        let batches = vec![batch(0, 1, 7, 0), batch(1, 2, 9, 1), batch(2, 3, 8, 2), below];
+        let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        let fee_payer = result(&settlement, 4);
+        assert_eq!(fee_payer.tier, Tier::Even);
+        assert!(fee_payer.tally.mean().unwrap() < 0);
+        assert!(fee_payer.chance_fee > 0, "{fee_payer:?}");
+        assert!(fee_payer.chance_fee <= basis_points(fee_payer.stake, spec.slash_bps));
+        assert_eq!(fee_payer.stake_returned + fee_payer.chance_fee, fee_payer.stake);
+        for careful in 1..=3 {
+            let r = result(&settlement, careful);
+            assert_eq!((r.tier, r.chance_fee), (Tier::Rewarded, 0), "labeler {careful}");
+        }
+        // The fee is slashed stake: redistributed in the pot, never refunded.
+        let t = &settlement.totals;
+        assert_eq!(t.slashed, fee_payer.chance_fee);
+        assert_eq!(t.pot, spec.reward_pool + fee_payer.chance_fee);
+    }
+
+    #[test]
+    fn colluders_whose_gold_accuracy_does_not_explain_their_agreement_are_not_paid_or_exported() {
+        // 40 regular tasks and 40 gold tasks; three careful labelers and two colluders who
+        // answer alike from a cheap signal that is right on two tasks in three.
+        let (regular, gold) = (40u32, 40u32);
+        let spec = binary_spec(regular, 5, gold);
+        let tasks: Vec<Task> = (0..regular + gold)
+            .map(|i| {
+                let mut t = task(i, Default::default());
+                t.gold = (i >= regular).then(|| Label::Int(truth(i)));
+                t
+            })
+            .collect();
+        let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| BatchOutcome {
+            batch_id,
+            labeler: Address::repeat_byte(byte),
+            cohort: None,
+            stake: 1_000_000,
+            labels: Some(
+                (0..regular + gold)
+                    .map(|t| (t, Label::Int(if wrong(t) { 1 - truth(t) } else { truth(t) })))
+                    .collect(),
+            ),
+        };
+        let signal = |t: u32| t.is_multiple_of(3);
+        let batches = vec![
+            labeler(0, 1, &|t| t % 7 == 3),
+            labeler(1, 2, &|t| t % 9 == 4),
+            labeler(2, 3, &|t| t % 8 == 5),
+            labeler(3, 4, &signal),
+            labeler(4, 5, &signal),
+        ];
+        let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        for colluder in [4, 5] {
+            let r = result(&settlement, colluder);
+            assert!(r.score.unwrap() > 0, "informative on its own");
+            assert!(r.unexplained_copies && r.pay_share_ppm == 0, "{r:?}");
+            assert_eq!((r.tier, r.reward), (Tier::Even, 0));
+            assert!(!r.exports_label_on(&tasks[0]));
+        }
+        for careful in 1..=3 {
+            let r = result(&settlement, careful);
+            assert_eq!((r.tier, r.unexplained_copies), (Tier::Rewarded, false), "{careful}");
+        }
+    }
+
+    #[test]
+    fn a_good_record_does_not_pay_for_work_not_done_now() {
+        let spec = binary_spec(TASKS, 4, 0);
+        let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
+        // Right on every other task and wrong on the rest: chance in this experiment.
+        let mut coin = batch(3, 4, 0, 0);
+        coin.labels = Some(
+            (0..TASKS)
+                .map(|t| (t, Label::Int(if t % 2 == 0 { truth(t) } else { 1 - truth(t) })))
+                .collect(),
+        );
+        let batches = vec![batch(0, 1, 7, 0), batch(1, 2, 9, 1), batch(2, 3, 8, 2), coin];
+        let newcomer = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        let veteran_record = Reputation {
+            experiments: 30,
+            rewarded: 30,
+            tally: Tally {
+                peer_sum: 1_000_000_000,
+                peer_n: 3_000,
+                peer_squares: 600_000_000,
+                ..Tally::default()
+            },
+            ..Reputation::default()
+        };
+        let veteran =
+            settle(&spec, &tasks, &batches, &[(Address::repeat_byte(4), veteran_record)].into());
+        let (new, old) = (result(&newcomer, 4), result(&veteran, 4));
+        assert_ne!(old.tier, Tier::Rewarded);
+        assert_eq!((old.tier, old.reward_bound, old.reward), (new.tier, new.reward_bound, 0));
+    }
+
+    #[test]
+    fn the_slashing_rate_is_spent_over_a_career_and_split_among_strata() {
+        let spec = binary_spec(TASKS, 3, 0);
+        let after = |experiments| Reputation { experiments, ..Reputation::default() };
+        let none = Strata::default();
+        let rate = spec.false_slash_rate;
+        // δ/(k(k+1)) on the k-th experiment: δ/2 first, δ/420 on the twentieth.
+        assert_eq!(ln_slash(&spec, &after(0), &none), ln_inverse_split(rate, 2));
+        assert_eq!(ln_slash(&spec, &after(19), &none), ln_inverse_split(rate, 420));
+        // Split among the record's test and each of three strata.
+        let tasks: Vec<Task> = (0..3)
+            .map(|i| task(i, serde_json::json!({ "kind": i }).as_object().cloned().unwrap()))
+            .collect();
+        let strata = Strata::of(&["kind".into()], &tasks).unwrap();
+        assert_eq!(strata.len(), 3);
+        assert_eq!(ln_slash(&spec, &after(0), &strata), ln_inverse_split(rate, 8));
+        // Σ δ/(k(k+1)) over any number of experiments stays below δ.
+        let spent: f64 = (1..=10_000u64).map(|k| 1.0 / (k * (k + 1)) as f64).sum();
+        assert!(spent < 1.0);
     }
 
     #[test]

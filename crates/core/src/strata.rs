@@ -6,8 +6,8 @@
 //! careful; on the slice it attacks it is worse than chance. Each value of a declared key
 //! forms one stratum (`topic = "medicine"`, `trigger = true`); tasks without the key are in
 //! none of its strata. Settlement withholds the reward of a labeler below chance in any
-//! stratum, slashes one confidently below chance there (at δ/k for k strata), and the export
-//! leaves out its labels in that stratum.
+//! stratum, slashes one confidently below chance there (at its share of the career's δ, see
+//! [`crate::settle`]), and the export leaves out its labels in that stratum.
 
 use crate::limits::{STRATA_KEYS_MAX, STRATA_MAX};
 use crate::task::Task;

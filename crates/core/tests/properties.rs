@@ -151,8 +151,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     let tally = Tally {
                         peer_sum: (record % 2_000_000) as i64 - 1_000_000,
                         peer_n: 1 + record % 50,
+                        peer_squares: (1 + record % 50) * (record % 1_000_000),
                         gold_sum: -((record % 700_000) as i64),
                         gold_n: 1 + record % 30,
+                        gold_squares: (1 + record % 30) * (record % 700_000),
                     };
                     reputations.insert(labeler, Reputation { tally, ..Reputation::default() });
                 }
@@ -209,7 +211,7 @@ fn check_invariants(case: &Case, settlement: &Settlement) -> Result<(), TestCase
     prop_assert!(t.rewards <= t.pot, "payouts never exceed the pot");
     prop_assert!(t.refund <= t.reward_pool, "slashed stake never goes to the experimenter");
     for (index, l) in settlement.labelers.iter().enumerate() {
-        prop_assert_eq!(l.stake, l.stake_returned + l.slash + l.non_reveal_penalty);
+        prop_assert_eq!(l.stake, l.stake_returned + l.slash + l.non_reveal_penalty + l.chance_fee);
         prop_assert_eq!(l.payout, l.stake_returned + l.reward);
         prop_assert!(!(l.tier == Tier::Rewarded && l.slash > 0), "rewarded and slashed");
         prop_assert!(l.tier == Tier::Rewarded || l.reward == 0, "paid without the tier");

@@ -10,7 +10,7 @@ use plumbline_core::label::Label;
 use plumbline_core::limits::PEER_WEIGHT_MIN_PPM;
 use plumbline_core::record::{PublicRecord, audit};
 use plumbline_core::reputation::Reputation;
-use plumbline_core::settle::Tier;
+use plumbline_core::settle::{LabelerResult, Tier};
 use plumbline_core::synthetic::{self, Behavior, GoldAnswers, Params};
 use plumbline_core::task::Task;
 use plumbline_core::{Address, B256, Error};
@@ -43,8 +43,12 @@ fn flipper_record() -> Reputation {
 }
 
 fn tier_of(run: &synthetic::Run, index: usize) -> Tier {
+    result_of(run, index).tier
+}
+
+fn result_of(run: &synthetic::Run, index: usize) -> &LabelerResult {
     let address = run.addresses[index];
-    run.record.settlement.labelers.iter().find(|l| l.labeler == address).expect("settled").tier
+    run.record.settlement.labelers.iter().find(|l| l.labeler == address).expect("settled")
 }
 
 #[test]
@@ -141,9 +145,14 @@ fn inverted_gold_is_dropped_slashes_nobody_and_returns_no_stake_to_the_creator()
                 assert_eq!(tier_of(&run, i), Tier::Rewarded, "careful labeler {i}, seed {seed}");
             }
         }
+        // Careful labelers keep their whole stake; what the snipers lose to the chance fee for
+        // their uninformative regular labels goes to the pot, not to the creator.
+        for i in 0..12 {
+            let l = result_of(&run, i);
+            assert_eq!(l.stake_returned, l.stake, "careful labeler {i}, seed {seed}");
+        }
         let t = &settlement.totals;
         assert!(t.refund <= t.reward_pool, "the creator gets back at most its own pool");
-        assert_eq!(t.stakes_returned, t.stakes);
         audit(&run.record).unwrap();
     }
 }
