@@ -23,6 +23,7 @@ use crate::scenario::{BaselineRule, Group};
 use crate::tasks::other_preference;
 use plumbline_core::Address;
 use plumbline_core::record::PublicRecord;
+use plumbline_core::score::Tally;
 use plumbline_core::settle::Tier;
 use plumbline_core::spec::QuestionKind;
 use plumbline_infer::{
@@ -54,10 +55,10 @@ pub struct IdentityOutcome {
     pub right: u64,
     /// Regular labels given.
     pub regular_labels: u64,
-    /// Of them, labels on tasks where it had at least one peer (the tally's peer items).
-    pub peer_items: u64,
-    /// Scored items (peer and gold) over all rounds.
-    pub scored_items: u64,
+    /// Its tallies (peer and gold items, their sums and squares) added over all rounds.
+    pub tally: Tally,
+    /// Its tier in each round, `None` where it took no part.
+    pub round_tiers: Vec<Option<Tier>>,
 }
 
 impl IdentityOutcome {
@@ -161,8 +162,8 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
             score: None,
             right: 0,
             regular_labels: 0,
-            peer_items: 0,
-            scored_items: 0,
+            tally: Tally::default(),
+            round_tiers: vec![None; rounds.len()],
         })
         .collect();
     let mut score_sums = vec![(0.0, 0u32); agents.len()];
@@ -180,8 +181,8 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
             o.stake += result.stake;
             o.payout += result.payout;
             o.tiers[tier_slot(result.tier)] += 1;
-            o.peer_items += result.tally.peer_n;
-            o.scored_items += result.tally.n();
+            o.tally.add(&result.tally);
+            o.round_tiers[r] = Some(result.tier);
             if let Some(score) = result.score {
                 score_sums[i].0 += score as f64 / 1e6;
                 score_sums[i].1 += 1;

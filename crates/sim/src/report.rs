@@ -10,8 +10,9 @@
 
 use crate::analysis::{DatasetCounts, IdentityOutcome, RunOutcome, roi};
 use crate::scenario::{Group, Scenario};
-use plumbline_core::fixed::ln_inverse;
+use plumbline_core::fixed::{ln_inverse, ln_inverse_split};
 use plumbline_core::score::Tally;
+use plumbline_core::settle::Tier;
 use plumbline_core::spec::ExperimentSpec;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -36,7 +37,8 @@ pub struct Report {
     pub mechanism: MechanismSummary,
     /// Per strategy, under the mechanism.
     pub strategies: BTreeMap<String, StrategyStats>,
-    /// Slashed labeler-rounds among truthful identities (honest, honest minority, fatigue).
+    /// The share of truthful identities (honest, honest minority, fatigue) slashed at least
+    /// once over their run's rounds.
     pub honest_false_slash_rate: f64,
     /// Honest minority mean ROI over honest (majority) mean ROI, when both are present.
     pub honest_minority_roi_ratio: Option<f64>,
@@ -88,11 +90,11 @@ pub struct MarketSummary {
     pub scored_items_mean: f64,
     /// Joins refused for want of a block the identity had not done, over all runs.
     pub joins_refused: u64,
-    /// The reward bound's radius for an identity with the mean peer and gold item counts:
-    /// a score must exceed it to be rewarded.
+    /// The reward bound's radius for an identity with the mean peer and gold item counts and
+    /// squares: its mean item must exceed it to be rewarded.
     pub reward_radius: f64,
-    /// The slashing bound's radius for the same identity (first experiment, no reputation):
-    /// a score must fall below its negative to be slashed.
+    /// The slashing bound's radius for the same identity (first experiment, no reputation,
+    /// no strata): a score must fall below its negative to be slashed.
     pub slash_radius: f64,
 }
 
@@ -158,6 +160,10 @@ pub struct StrategyStats {
     pub label_accuracy: f64,
     /// Share of its regular labels on tasks where it had no peer to be scored against.
     pub peerless_label_share: f64,
+    /// With several rounds (mechanism only), the share of its identities slashed in each
+    /// round: how the cumulative record makes slashing confident.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slashed_by_round: Vec<f64>,
     /// Sybil swarms: mean ROI of a swarm as one actor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_roi_mean: Option<f64>,
@@ -200,7 +206,7 @@ pub struct BaselineSummary {
     pub rule: String,
     /// Per strategy.
     pub strategies: BTreeMap<String, StrategyStats>,
-    /// Slashed labeler-rounds among truthful identities.
+    /// Truthful identities ever slashed over their run's rounds.
     pub honest_false_slash_rate: f64,
     /// Honest minority over honest majority mean ROI.
     pub honest_minority_roi_ratio: Option<f64>,
@@ -289,14 +295,23 @@ pub fn build(
     let all: Vec<&IdentityOutcome> = runs.iter().flat_map(|r| &r.identities).collect();
     let labeler_rounds: u64 =
         all.iter().map(|o| o.tiers.iter().map(|&t| u64::from(t)).sum::<u64>()).sum();
-    let scored: u64 = all.iter().map(|o| o.scored_items).sum();
-    let peer: u64 = all.iter().map(|o| o.peer_items).sum();
+    let mut sum = Tally::default();
+    for o in &all {
+        sum.add(&o.tally);
+    }
+    let scored = sum.n();
     let per_round = |n: u64| n.checked_div(labeler_rounds).unwrap_or(0);
-    let typical =
-        Tally { peer_n: per_round(peer), gold_n: per_round(scored - peer), ..Tally::default() };
-    let radius = |rate: plumbline_core::fixed::Ppm| {
-        typical.radius(spec.peer_weight, ln_inverse(rate)) as f64 / 1e6
+    let typical = Tally {
+        peer_n: per_round(sum.peer_n),
+        peer_squares: per_round(sum.peer_squares),
+        gold_n: per_round(sum.gold_n),
+        gold_squares: per_round(sum.gold_squares),
+        ..Tally::default()
     };
+    let reward_radius = typical.mean_radius(ln_inverse(spec.false_reward_rate)) as f64 / 1e6;
+    // A newcomer's first experiment: δ/2 of the career's δ (see settlement).
+    let first_slash = ln_inverse_split(spec.false_slash_rate, 2);
+    let slash_radius = typical.radius(spec.peer_weight, first_slash) as f64 / 1e6;
 
     let ours = Side::Mechanism;
     let strategies = strategy_stats(runs, ours);
@@ -393,8 +408,8 @@ pub fn build(
             cohorts: m.cohorts,
             scored_items_mean: frac(scored, labeler_rounds),
             joins_refused: dataset.joins_refused,
-            reward_radius: radius(spec.false_reward_rate),
-            slash_radius: radius(spec.false_slash_rate),
+            reward_radius,
+            slash_radius,
         },
         mechanism: MechanismSummary {
             false_slash_rate: delta,
@@ -479,7 +494,7 @@ fn strategy_stats(runs: &[RunOutcome], side: Side) -> BTreeMap<String, StrategyS
         let scores: Vec<f64> = members.iter().filter_map(|o| o.score).collect();
         let right: u64 = members.iter().map(|o| o.right).sum();
         let given: u64 = members.iter().map(|o| o.regular_labels).sum();
-        let peer: u64 = members.iter().map(|o| o.peer_items).sum();
+        let peer: u64 = members.iter().map(|o| o.tally.peer_n).sum();
         let (group_mean, group_sd) = if group == Group::Sybil {
             let mut swarms: BTreeMap<(u64, u32), (u128, u128)> = BTreeMap::new();
             for run in runs {
@@ -499,6 +514,8 @@ fn strategy_stats(runs: &[RunOutcome], side: Side) -> BTreeMap<String, StrategyS
         };
         rois.sort_by(f64::total_cmp);
         let per_run = members.len() / runs.len().max(1);
+        let slashed_by_round =
+            if side == Side::Mechanism { slashed_by_round(&members) } else { Vec::new() };
         out.insert(
             group.name().to_owned(),
             StrategyStats {
@@ -524,6 +541,7 @@ fn strategy_stats(runs: &[RunOutcome], side: Side) -> BTreeMap<String, StrategyS
                 } else {
                     1.0 - (peer.min(given)) as f64 / given as f64
                 },
+                slashed_by_round,
                 group_roi_mean: group_mean,
                 group_roi_sd: group_sd,
             },
@@ -532,14 +550,27 @@ fn strategy_stats(runs: &[RunOutcome], side: Side) -> BTreeMap<String, StrategyS
     out
 }
 
-fn false_slash_rate(all: &[&IdentityOutcome], side: Side) -> f64 {
-    let (mut slashed, mut total) = (0u64, 0u64);
-    for o in all.iter().filter(|o| o.group.is_truthful()) {
-        let tiers = side_tiers(o, side);
-        slashed += u64::from(tiers[2]);
-        total += tiers.iter().map(|&t| u64::from(t)).sum::<u64>();
+/// Per round, the share of `members` taking part that were slashed; empty with one round.
+fn slashed_by_round(members: &[&IdentityOutcome]) -> Vec<f64> {
+    let rounds = members.first().map_or(0, |o| o.round_tiers.len());
+    if rounds < 2 {
+        return Vec::new();
     }
-    if total == 0 { 0.0 } else { slashed as f64 / total as f64 }
+    (0..rounds)
+        .map(|r| {
+            let tiers: Vec<Tier> = members.iter().filter_map(|o| o.round_tiers[r]).collect();
+            let slashed = tiers.iter().filter(|t| **t == Tier::Slashed).count();
+            if tiers.is_empty() { 0.0 } else { slashed as f64 / tiers.len() as f64 }
+        })
+        .collect()
+}
+
+/// The share of truthful identities slashed at least once over their run's experiments: with
+/// several rounds this is the career rate the slashing δ bounds.
+fn false_slash_rate(all: &[&IdentityOutcome], side: Side) -> f64 {
+    let truthful: Vec<_> = all.iter().filter(|o| o.group.is_truthful()).collect();
+    let ever = truthful.iter().filter(|o| side_tiers(o, side)[2] > 0).count();
+    if truthful.is_empty() { 0.0 } else { ever as f64 / truthful.len() as f64 }
 }
 
 fn minority_ratio_of(strategies: &BTreeMap<String, StrategyStats>) -> Option<f64> {
@@ -801,7 +832,8 @@ pub fn markdown(report: &Report, command: &str) -> String {
     }
     let _ = writeln!(
         md,
-        "\nHonest false-slash rate: {:.4} (naive baseline {:.4}).",
+        "\nHonest false-slash rate (truthful identities ever slashed over their run's rounds): \
+         {:.4} (naive baseline {:.4}).",
         r.honest_false_slash_rate, r.baseline.honest_false_slash_rate
     );
     if let Some(ratio) = r.honest_minority_roi_ratio {

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Quality pays at the size of a real experiment: the `baseline` market with each identity scored
+# on 20 to 500 items in one experiment, and careers of 20 experiments of 50 items, on fresh seeds.
+# Writes bench/results/sizes.{md,json}.
+#
+#   bash bench/sizes.sh [PLUMBLINE_BINARY] [FIRST_SEED]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/release/plumbline}
+seed=${2:-1001}
+work=target/bench-sizes
+rm -rf "$work" && mkdir -p "$work"
+
+# name, block size, gold per batch, batches per identity, rounds, runs
+variants=(
+  "items-20 16 4 1 1 20"
+  "items-50 40 10 1 1 20"
+  "items-100 40 10 2 1 20"
+  "items-150 40 10 3 1 20"
+  "items-250 40 10 5 1 20"
+  "items-500 40 10 10 1 10"
+  "career-50x20 40 10 1 20 5"
+)
+for variant in "${variants[@]}"; do
+  read -r name block gold batches rounds runs <<<"$variant"
+  # The pool stays a fifth of all stakes: 100 identities at 1,000,000 per batch.
+  pool=$((20000000 * batches))
+  sed -e "s/^name = .*/name = \"$name\"/" \
+    -e "s/^runs = .*/runs = $runs\nrounds = $rounds/" \
+    -e "s/^seed = .*/seed = $seed/" \
+    -e "s/^block_size = .*/block_size = $block/" \
+    -e "s/^gold_per_batch = .*/gold_per_batch = $gold/" \
+    -e "s/^batches_per_labeler = .*/batches_per_labeler = $batches/" \
+    -e "s/^reward_pool = .*/reward_pool = $pool/" \
+    scenarios/baseline.toml >"$work/$name.toml"
+  echo "== $name ($runs runs from seed $seed)" >&2
+  "$bin" simulate --scenario "$work/$name.toml" --report "$work/$name" >"$work/$name.out"
+done
+
+python3 - "$work" "$seed" "${variants[@]}" <<'EOF'
+import json, sys
+work, seed, variants = sys.argv[1], sys.argv[2], sys.argv[3:]
+rows, out = [], {}
+for v in variants:
+    name = v.split()[0]
+    r = json.load(open(f"{work}/{name}/report.json"))
+    s = r["strategies"]
+    tiers = lambda g, t: s[g]["tiers"][t] if g in s else float("nan")
+    roi = lambda g: s[g]["roi_mean"] if g in s else float("nan")
+    d = r["dataset"]
+    flip_rounds = s.get("flipper", {}).get("slashed_by_round", [])
+    out[name] = {
+        "scored_items_mean": r["market"]["scored_items_mean"],
+        "rounds": r["rounds"],
+        "runs": len(r["seeds"]),
+        "honest_rewarded": tiers("honest", "rewarded"),
+        "flipper_slashed": tiers("flipper", "slashed"),
+        "flipper_slashed_by_round": flip_rounds,
+        "roi": {g: roi(g) for g in ["honest", "fatigue", "lazy", "random", "always_left", "flipper"]},
+        "rewarded": {g: tiers(g, "rewarded") for g in ["lazy", "random", "always_left"]},
+        "honest_ever_slashed": r["honest_false_slash_rate"],
+        "export": d["accuracy"], "dawid_skene": d["ds_accuracy"],
+        "majority_vote": d["majority_vote_accuracy"],
+        "reward_radius": r["market"]["reward_radius"],
+        "false_reward_rate": r["mechanism"]["false_reward_rate"],
+    }
+json.dump({"command": f"bash bench/sizes.sh target/release/plumbline {seed}", "variants": out},
+          open("bench/results/sizes.json", "w"), indent=2)
+f = lambda x: f"{x:.3f}"
+p = lambda x: f"{100 * x:.1f}%"
+lines = [
+    "# Quality at the size of a real experiment",
+    "",
+    f"`bash bench/sizes.sh target/release/plumbline {seed}`: the `baseline` market (80% careful",
+    "labelers of Beta(8, 2) skill, 8% tiring, 3% each lazy, random, always-left and flipping) with",
+    "each identity scored on the given items in one experiment (pool a fifth of all stakes), and",
+    "careers of 20 consecutive experiments of 50 items with the record carried; seeds from "
+    f"{seed}.",
+    "",
+    "| variant | items | runs | careful rewarded | careful ROI | flippers slashed | flipper ROI | lazy / random / always-left ROI | their rewarded share | honest ever slashed | export / DS / MV |",
+    "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
+]
+for name, x in out.items():
+    roi = x["roi"]
+    rew = x["rewarded"]
+    lines.append(
+        f"| {name} | {x['scored_items_mean']:.0f} | {x['runs']} | {p(x['honest_rewarded'])} | "
+        f"{roi['honest']:+.3f} | {p(x['flipper_slashed'])} | {roi['flipper']:+.3f} | "
+        f"{roi['lazy']:+.4f} / {roi['random']:+.4f} / {roi['always_left']:+.4f} | "
+        f"{p(rew['lazy'])} / {p(rew['random'])} / {p(rew['always_left'])} | "
+        f"{x['honest_ever_slashed']:.4f} | {f(x['export'])} / {f(x['dawid_skene'])} / {f(x['majority_vote'])} |"
+    )
+career = out.get("career-50x20", {}).get("flipper_slashed_by_round", [])
+if career:
+    lines += ["", "Flippers slashed per experiment of their careers of 50-item experiments "
+              "(their record holds 50·k items at the k-th):", "",
+              "| experiment | " + " | ".join(str(i + 1) for i in range(len(career))) + " |",
+              "|---|" + "---:|" * len(career),
+              "| slashed | " + " | ".join(p(v) for v in career) + " |"]
+open("bench/results/sizes.md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF
