@@ -674,11 +674,20 @@ mod tests {
 
     /// A labeler's batch over the one block: the truth, wrong on every `wrong_every`th task.
     fn batch(batch_id: u64, labeler: u8, wrong_every: u32, offset: u32) -> BatchOutcome {
-        let labels = (0..TASKS)
-            .map(|t| {
-                let wrong = wrong_every > 0 && (t + offset).is_multiple_of(wrong_every);
-                (t, Label::Int(if wrong { 1 - truth(t) } else { truth(t) }))
-            })
+        answering(batch_id, labeler, TASKS, |t| {
+            wrong_every > 0 && (t + offset).is_multiple_of(wrong_every)
+        })
+    }
+
+    /// A labeler's batch over tasks `0..tasks`: the truth, except where `wrong` says.
+    fn answering(
+        batch_id: u64,
+        labeler: u8,
+        tasks: u32,
+        wrong: impl Fn(u32) -> bool,
+    ) -> BatchOutcome {
+        let labels = (0..tasks)
+            .map(|t| (t, Label::Int(if wrong(t) { 1 - truth(t) } else { truth(t) })))
             .collect();
         BatchOutcome {
             batch_id,
@@ -750,16 +759,8 @@ mod tests {
                 task(i, meta.as_object().cloned().unwrap_or_default())
             })
             .collect();
-        let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| BatchOutcome {
-            batch_id,
-            labeler: Address::repeat_byte(byte),
-            cohort: None,
-            stake: 1_000_000,
-            labels: Some(
-                (0..tasks)
-                    .map(|t| (t, Label::Int(if wrong(t) { 1 - truth(t) } else { truth(t) })))
-                    .collect(),
-            ),
+        let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| {
+            answering(batch_id, byte, tasks, wrong)
         };
         let batches = vec![
             labeler(0, 1, &|t| t % 7 == 3),
@@ -813,15 +814,7 @@ mod tests {
         let spec = binary_spec(TASKS, 4, 0);
         let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
         // Wrong on three tasks in five: below chance, far too few items to be slashed.
-        let mut below = batch(3, 4, 0, 0);
-        below.labels = Some(
-            (0..TASKS)
-                .map(|t| {
-                    let wrong = t % 5 < 3;
-                    (t, Label::Int(if wrong { 1 - truth(t) } else { truth(t) }))
-                })
-                .collect(),
-        );
+        let below = answering(3, 4, TASKS, |t| t % 5 < 3);
         let batches = vec![batch(0, 1, 7, 0), batch(1, 2, 9, 1), batch(2, 3, 8, 2), below];
         let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
         let fee_payer = result(&settlement, 4);
@@ -853,16 +846,8 @@ mod tests {
                 t
             })
             .collect();
-        let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| BatchOutcome {
-            batch_id,
-            labeler: Address::repeat_byte(byte),
-            cohort: None,
-            stake: 1_000_000,
-            labels: Some(
-                (0..regular + gold)
-                    .map(|t| (t, Label::Int(if wrong(t) { 1 - truth(t) } else { truth(t) })))
-                    .collect(),
-            ),
+        let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| {
+            answering(batch_id, byte, regular + gold, wrong)
         };
         let signal = |t: u32| t.is_multiple_of(3);
         let batches = vec![
@@ -891,12 +876,7 @@ mod tests {
         let spec = binary_spec(TASKS, 4, 0);
         let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
         // Right on every other task and wrong on the rest: chance in this experiment.
-        let mut coin = batch(3, 4, 0, 0);
-        coin.labels = Some(
-            (0..TASKS)
-                .map(|t| (t, Label::Int(if t % 2 == 0 { truth(t) } else { 1 - truth(t) })))
-                .collect(),
-        );
+        let coin = answering(3, 4, TASKS, |t| t % 2 == 1);
         let batches = vec![batch(0, 1, 7, 0), batch(1, 2, 9, 1), batch(2, 3, 8, 2), coin];
         let newcomer = settle(&spec, &tasks, &batches, &BTreeMap::new());
         let veteran_record = Reputation {
