@@ -20,6 +20,11 @@ pub struct Reputation {
     pub rewarded: u64,
     /// Experiments in which it was slashed.
     pub slashed: u64,
+    /// Experiments settled while it stood marked for copies its gold accuracy did not explain
+    /// (collusion, or one labeler's work under several identities), from the first in which
+    /// they were found: while above zero it is paid nothing and its labels are not exported.
+    #[serde(default)]
+    pub colluded: u64,
     /// Peer and gold sums and counts.
     pub tally: Tally,
 }
@@ -32,6 +37,7 @@ impl Reputation {
         self.non_reveals += result.batches - result.revealed_batches;
         self.rewarded += u64::from(result.tier == Tier::Rewarded);
         self.slashed += u64::from(result.tier == Tier::Slashed);
+        self.colluded += u64::from(result.unexplained_copies);
         self.tally.add(&result.tally);
     }
 

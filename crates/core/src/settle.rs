@@ -98,12 +98,12 @@ pub struct LabelerResult {
     pub below_chance_in: Vec<Stratum>,
     /// The share of its scored items it is paid for, in parts per million: the mean over its
     /// revealed batches of `1/c`, c being the identical copies of the batch in its block
-    /// (itself included); 0 when a batch of its is a copy its skill does not explain; 10^6
-    /// without copies.
+    /// (itself included); 0 when it is marked for unexplained copies; 10^6 without copies.
     pub pay_share_ppm: u32,
-    /// Whether a batch of its is identical to others in its block beyond what their gold
-    /// accuracy explains (see [`screen::Copies::judge_by_skill`]): collusion, or one labeler's
-    /// work under several identities. Its labels are left out of the export.
+    /// Whether a batch of its, in this experiment or an earlier one of its record, was
+    /// identical to others in its block beyond what their gold accuracy explains (see
+    /// [`screen::Copies::judge_by_skill`]): collusion, or one labeler's work under several
+    /// identities. It is paid nothing, and its labels are left out of the export.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unexplained_copies: bool,
     /// Stake locked for all its batches.
@@ -245,15 +245,17 @@ pub fn settle(
         .enumerate()
         .map(|(i, ((labeler, own), tally))| {
             let reputation = reputations.get(labeler).unwrap_or(&none);
-            let paid_share = pay_share(own, &scored.copies);
+            // Caught answering alike beyond skill, here or before: nothing is paid for its work.
+            let caught = reputation.colluded > 0
+                || own.iter().any(|b| scored.copies.unexplained.contains(&b.batch_id));
+            let paid_share = if caught { 0 } else { pay_share(own, &scored.copies) };
             let ln_slash = ln_slash(spec, reputation, &scored.strata);
             let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i), ln_slash);
             let (mut result, fee) = judge(
                 spec, *labeler, own, tally, strata, reputation, paid_share, lambda, ln_reward,
                 ln_slash,
             );
-            result.unexplained_copies =
-                own.iter().any(|b| scored.copies.unexplained.contains(&b.batch_id));
+            result.unexplained_copies = caught;
             (result, fee)
         })
         .unzip();
@@ -386,17 +388,12 @@ fn score_batches(
     Scored { scores, gold_dropped, copies, strata }
 }
 
-/// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm; 0
-/// when any of its batches is a copy its skill does not explain: a labeler caught colluding in
-/// one block is not paid for its work in the others either.
+/// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
 fn pay_share(batches: &[&BatchOutcome], copies: &screen::Copies) -> u32 {
     let revealed: Vec<u64> =
         batches.iter().filter(|b| b.labels.is_some()).map(|b| b.batch_id).collect();
     if revealed.is_empty() {
         return SCALE as u32;
-    }
-    if revealed.iter().any(|id| copies.unexplained.contains(id)) {
-        return 0;
     }
     let sum: u64 = revealed.iter().map(|id| SCALE as u64 / u64::from(copies.count(*id))).sum();
     (sum / revealed.len() as u64) as u32
@@ -869,6 +866,17 @@ mod tests {
             let r = result(&settlement, careful);
             assert_eq!((r.tier, r.unexplained_copies), (Tier::Rewarded, false), "{careful}");
         }
+        // Alone in its block a colluder is a labeler of skill 0.65, and paid as one; with
+        // collusion on its record it is paid nothing and not exported.
+        let alone = &batches[..4];
+        assert_eq!(result(&settle(&spec, &tasks, alone, &BTreeMap::new()), 4).tier, Tier::Rewarded);
+        let mut record = Reputation::default();
+        record.update(result(&settlement, 4));
+        assert_eq!(record.colluded, 1);
+        let caught = settle(&spec, &tasks, alone, &[(Address::repeat_byte(4), record)].into());
+        let r = result(&caught, 4);
+        assert_eq!((r.tier, r.reward, r.pay_share_ppm), (Tier::Even, 0, 0));
+        assert!(r.unexplained_copies && !r.exports_label_on(&tasks[0]));
     }
 
     #[test]
