@@ -880,6 +880,42 @@ mod tests {
     }
 
     #[test]
+    fn three_careful_labelers_on_forty_pairwise_tasks_are_paid() {
+        // The size of a first try in the browser: one block of 40 preference pairs, no gold,
+        // three labelers right on about 85% of the sides, with strengths 1 and 2.
+        let mut spec = binary_spec(40, 3, 0);
+        spec.question.kind =
+            crate::spec::QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
+        let tasks: Vec<Task> = (0..40).map(|i| task(i, Default::default())).collect();
+        let side = |t: u32| if truth(t) == 1 { 1 } else { -1 };
+        let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| BatchOutcome {
+            batch_id,
+            labeler: Address::repeat_byte(byte),
+            cohort: None,
+            stake: 1_000_000,
+            labels: Some(
+                (0..40)
+                    .map(|t| {
+                        let strength = 1 + i64::from((t + u32::from(byte)).is_multiple_of(2));
+                        let sign = if wrong(t) { -side(t) } else { side(t) };
+                        (t, Label::Int(sign * strength))
+                    })
+                    .collect(),
+            ),
+        };
+        // Each wrong on 6 of the 40 sides, scattered differently.
+        let scattered = |salt: u32| move |t: u32| (t * 17 + salt * 11) % 40 < 6;
+        let batches = vec![
+            labeler(0, 1, &scattered(1)),
+            labeler(1, 2, &scattered(2)),
+            labeler(2, 3, &scattered(3)),
+        ];
+        let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        let rewarded = settlement.labelers.iter().filter(|l| l.tier == Tier::Rewarded).count();
+        assert!(rewarded >= 2, "{:#?}", settlement.labelers);
+    }
+
+    #[test]
     fn a_good_record_does_not_pay_for_work_not_done_now() {
         let spec = binary_spec(TASKS, 4, 0);
         let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
