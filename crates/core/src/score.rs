@@ -33,6 +33,7 @@ pub const GOLD_PER_PEER_MAX: i64 = 2;
 
 /// Integer sums and counts of a labeler's peer and gold items.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredTally")]
 pub struct Tally {
     /// Sum of peer items (scale 10^6).
     pub peer_sum: i64,
@@ -47,6 +48,33 @@ pub struct Tally {
     pub gold_n: u64,
     /// Sum of the squares of gold items (scale 10^6, each square rounded up).
     pub gold_squares: u64,
+}
+
+/// A tally as stored, possibly before squares were kept (reputations of record version 3):
+/// missing squares are taken at their largest, every item at ±1, so that a bound over an old
+/// record is never narrower than the items allow.
+#[derive(Deserialize)]
+struct StoredTally {
+    peer_sum: i64,
+    peer_n: u64,
+    peer_squares: Option<u64>,
+    gold_sum: i64,
+    gold_n: u64,
+    gold_squares: Option<u64>,
+}
+
+impl From<StoredTally> for Tally {
+    fn from(t: StoredTally) -> Tally {
+        let largest = |n: u64| n.saturating_mul(SCALE as u64);
+        Tally {
+            peer_sum: t.peer_sum,
+            peer_n: t.peer_n,
+            peer_squares: t.peer_squares.unwrap_or_else(|| largest(t.peer_n)),
+            gold_sum: t.gold_sum,
+            gold_n: t.gold_n,
+            gold_squares: t.gold_squares.unwrap_or_else(|| largest(t.gold_n)),
+        }
+    }
 }
 
 impl Tally {
@@ -661,6 +689,16 @@ mod tests {
         assert!(extreme.radius(Ppm::new(500_000).unwrap(), 4_605_171) > 303_486);
         assert_eq!(Tally::default().score(Ppm::ONE), None);
         assert_eq!(Tally::default().mean_lower_bound(4_605_171), None);
+    }
+
+    #[test]
+    fn a_stored_tally_without_squares_is_read_at_the_widest() {
+        let old = r#"{"peer_sum": 5000000, "peer_n": 40, "gold_sum": 1000000, "gold_n": 10}"#;
+        let tally: Tally = serde_json::from_str(old).unwrap();
+        assert_eq!((tally.peer_squares, tally.gold_squares), (40_000_000, 10_000_000));
+        let round_trip: Tally =
+            serde_json::from_str(&serde_json::to_string(&tally).unwrap()).unwrap();
+        assert_eq!(round_trip, tally);
     }
 
     #[test]

@@ -115,9 +115,9 @@ pub struct LabelerResult {
     /// Lost for batches not revealed.
     #[serde(with = "amount")]
     pub non_reveal_penalty: Amount,
-    /// Lost for being confidently below chance at the reward's confidence without being
-    /// slashed: the mirror image of a reward won by chance (see [`charge_chance_fees`]).
-    #[serde(with = "amount")]
+    /// Lost for a mean below chance without being slashed: what makes a reward won by chance
+    /// a fair bet (see [`charge_chance_fees`]). Zero in settlements stored before it existed.
+    #[serde(default, with = "amount")]
     pub chance_fee: Amount,
     /// Stake given back.
     #[serde(with = "amount")]
