@@ -199,7 +199,7 @@ impl Tally {
     /// Items of careful labelers spread far less than their [−1, 1] range allows, so this
     /// radius is a fraction of Hoeffding's `sqrt(2·L·Σ w²)`; the `b` term keeps it wide when
     /// there are few items, however alike.
-    pub fn radius(&self, peer_weight: Ppm, ln_inverse_delta: u64) -> i64 {
+    fn radius(&self, peer_weight: Ppm, ln_inverse_delta: u64) -> i64 {
         if self.n() == 0 {
             return 2 * SCALE;
         }

@@ -87,8 +87,8 @@ pub struct LabelerResult {
     /// Lower confidence bound (δ_reward) of the mean of the same items, every item counted
     /// once (see [`Tally::mean_lower_bound`]), scale 10^6: above zero to be rewarded.
     pub reward_bound: Option<i64>,
-    /// Upper confidence bound of the cumulative score, at this experiment's share of δ (see
-    /// `ln_slash`), scale 10^6.
+    /// Upper confidence bound of the cumulative mean (every item once) at this experiment's
+    /// share of δ (see `ln_slash`), scale 10^6.
     pub slash_bound: Option<i64>,
     /// The tier.
     pub tier: Tier,

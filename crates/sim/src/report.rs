@@ -311,7 +311,7 @@ pub fn build(
     let reward_radius = typical.mean_radius(ln_inverse(spec.false_reward_rate)) as f64 / 1e6;
     // A newcomer's first experiment: δ/2 of the career's δ (see settlement).
     let first_slash = ln_inverse_split(spec.false_slash_rate, 2);
-    let slash_radius = typical.radius(spec.peer_weight, first_slash) as f64 / 1e6;
+    let slash_radius = typical.mean_radius(first_slash) as f64 / 1e6;
 
     let ours = Side::Mechanism;
     let strategies = strategy_stats(runs, ours);
