@@ -80,6 +80,7 @@ mod tests {
             slash: 0,
             non_reveal_penalty: 1,
             chance_fee: 0,
+            copy_fee: 0,
             stake_returned: 1,
             reward: 0,
             payout: 1,

@@ -20,7 +20,8 @@
 //!   that gold alone, which the experimenter writes, never slashes labelers whom their peers
 //!   vouch for;
 //! - *even*: otherwise; the stake comes back and nothing is earned, less the chance fee when
-//!   its mean is below zero (see [`charge_chance_fees`]).
+//!   its mean is below zero, or the copy fee when its batches are copies its skill does not
+//!   explain (see [`charge_fees`]).
 //!
 //! A batch not revealed loses `max(non_reveal_slash_bps, slash_bps)` of its stake. The pot is
 //! the reward pool plus slashed stake when it is redistributed; rewards are floored and the
@@ -116,9 +117,15 @@ pub struct LabelerResult {
     #[serde(with = "amount")]
     pub non_reveal_penalty: Amount,
     /// Lost for a mean below chance without being slashed: what makes a reward won by chance
-    /// a fair bet (see [`charge_chance_fees`]). Zero in settlements stored before it existed.
+    /// a fair bet (see [`charge_fees`]). Zero in settlements stored before it existed.
     #[serde(default, with = "amount")]
     pub chance_fee: Amount,
+    /// Lost for batches identical to others beyond what skill explains in this experiment:
+    /// what its score would have earned, so that answering alike as a group is a losing bet
+    /// even for the members whose copies go unseen (see [`charge_fees`]). Zero in settlements
+    /// stored before it existed.
+    #[serde(default, with = "amount")]
+    pub copy_fee: Amount,
     /// Stake given back.
     #[serde(with = "amount")]
     pub stake_returned: Amount,
@@ -131,6 +138,11 @@ pub struct LabelerResult {
 }
 
 impl LabelerResult {
+    /// The stake it lost: slash, non-reveal penalty and fees (all of it slashed stake).
+    pub fn lost(&self) -> Amount {
+        self.slash + self.non_reveal_penalty + self.chance_fee + self.copy_fee
+    }
+
     /// Whether its label on `task` goes into the dataset: not when it is slashed or its copies
     /// are unexplained, nor in a stratum where it is below chance.
     pub fn exports_label_on(&self, task: &Task) -> bool {
@@ -149,7 +161,7 @@ pub struct Totals {
     /// All stakes locked.
     #[serde(with = "amount")]
     pub stakes: Amount,
-    /// Slashed stake (tier slashes, non-reveal penalties and chance fees).
+    /// Slashed stake (tier slashes, non-reveal penalties, chance and copy fees).
     #[serde(with = "amount")]
     pub slashed: Amount,
     /// The pot shared among rewarded labelers.
@@ -245,14 +257,23 @@ pub fn settle(
         .enumerate()
         .map(|(i, ((labeler, own), tally))| {
             let reputation = reputations.get(labeler).unwrap_or(&none);
-            // Caught answering alike beyond skill, here or before: nothing is paid for its work.
-            let caught = reputation.colluded > 0
-                || own.iter().any(|b| scored.copies.unexplained.contains(&b.batch_id));
+            // Caught answering alike beyond skill, here or before: nothing is paid for its work,
+            // and when caught here it owes the copy fee.
+            let caught_here = own.iter().any(|b| scored.copies.unexplained.contains(&b.batch_id));
+            let caught = caught_here || reputation.colluded > 0;
             let paid_share = if caught { 0 } else { pay_share(own, &scored.copies) };
             let ln_slash = ln_slash(spec, reputation, &scored.strata);
             let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i), ln_slash);
             let (mut result, fee) = judge(
-                spec, *labeler, own, tally, strata, reputation, paid_share, lambda, ln_reward,
+                spec,
+                *labeler,
+                own,
+                tally,
+                strata,
+                reputation,
+                Pay { share_ppm: paid_share, caught_copying: caught_here },
+                lambda,
+                ln_reward,
                 ln_slash,
             );
             result.unexplained_copies = caught;
@@ -260,17 +281,16 @@ pub fn settle(
         })
         .unzip();
 
-    let lost = |r: &LabelerResult| r.slash + r.non_reveal_penalty + r.chance_fee;
-    let slashed_before_fees: Amount = results.iter().map(lost).sum();
+    let slashed_before_fees: Amount = results.iter().map(LabelerResult::lost).sum();
     let pot_before_fees = match spec.slashed_funds {
         SlashedFunds::Redistribute => spec.reward_pool + slashed_before_fees,
         SlashedFunds::Burn => spec.reward_pool,
     };
-    charge_chance_fees(&mut results, &fees, pot_before_fees);
+    charge_fees(&mut results, &fees, pot_before_fees);
     let mut totals = Totals {
         reward_pool: spec.reward_pool,
         stakes: results.iter().map(|r| r.stake).sum(),
-        slashed: results.iter().map(lost).sum(),
+        slashed: results.iter().map(LabelerResult::lost).sum(),
         stakes_returned: results.iter().map(|r| r.stake_returned).sum(),
         ..Totals::default()
     };
@@ -407,11 +427,12 @@ fn judge(
     tally: &Tally,
     strata: StrataVerdict,
     reputation: &Reputation,
-    pay_share_ppm: u32,
+    pay: Pay,
     lambda: Ppm,
     ln_reward: u64,
     ln_slash: u64,
 ) -> (LabelerResult, FeeOwed) {
+    let pay_share_ppm = pay.share_ppm;
     // Pay looks at the score with gold capped by the peer part; slashing at the raw evidence.
     let paid = tally.gold_capped_by_peers();
     let score = paid.score(lambda);
@@ -449,11 +470,24 @@ fn judge(
         && !peers_vouch
         && strata.below.is_empty()
         && fee_evidence.mean().is_some_and(|m| m < 0);
-    let fee_weight = match (fee_evidence.score(lambda), fee_evidence.mean()) {
+    let chance_fee = match (fee_evidence.score(lambda), fee_evidence.mean()) {
         (Some(s), Some(m)) if owes_fee && s < 0 => {
-            reward_weight(own.n(), s.max(m).unsigned_abs(), pay_share_ppm)
+            Some(reward_weight(own.n(), s.max(m).unsigned_abs(), pay_share_ppm))
         }
-        _ => U256::ZERO,
+        _ => None,
+    };
+    // Caught copying: what its score would have been paid had its batches been its own work
+    // (the weight `pot_weight` gives a rewarded labeler, at a full pay share).
+    let copy_fee = match (score, paid.mean()) {
+        (Some(s), Some(m)) if pay.caught_copying && s > 0 && m > 0 => {
+            Some(reward_weight(paid.n(), s.min(m) as u64, SCALE as u32))
+        }
+        _ => None,
+    };
+    let fee = match (chance_fee, copy_fee) {
+        (Some(weight), _) => Some((Fee::Chance, weight)),
+        (None, Some(weight)) => Some((Fee::Copy, weight)),
+        (None, None) => None,
     };
 
     let bps = basis_points;
@@ -483,18 +517,34 @@ fn judge(
         slash,
         non_reveal_penalty,
         chance_fee: 0,
+        copy_fee: 0,
         stake_returned,
         reward: 0,
         payout: stake_returned,
     };
     let cap = bps(revealed_stake, spec.slash_bps);
-    (result, FeeOwed { weight: fee_weight, cap })
+    (result, FeeOwed { fee, cap })
 }
 
-/// A labeler's chance fee before the pot is known: its weight (zero when it owes none) and
-/// the most it may be, `slash_bps` of its revealed stake.
+/// How much of its work a labeler is paid for, and whether it was caught copying beyond
+/// skill in this experiment.
+struct Pay {
+    share_ppm: u32,
+    caught_copying: bool,
+}
+
+/// The fees a labeler can owe (one at most: the chance fee needs a mean below zero, the copy
+/// fee one above).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fee {
+    Chance,
+    Copy,
+}
+
+/// A labeler's fee before the pot is known: which one and its weight (none when it owes
+/// none), and the most it may be, `slash_bps` of its revealed stake.
 struct FeeOwed {
-    weight: U256,
+    fee: Option<(Fee, U256)>,
     cap: Amount,
 }
 
@@ -589,27 +639,36 @@ fn pot_weight(r: &LabelerResult) -> U256 {
     }
 }
 
-/// Charges the chance fee. A labeler at chance is rewarded when its score lands confidently
-/// above zero by luck, at most δ_reward of the time; the fee makes that a fair bet: the
-/// mirror event, confidently below zero at the same confidence, happens as often at chance,
-/// and costs what the same magnitude of score earns in this experiment's pot (`pot · weight /
-/// Σ reward weights`), at most `slash_bps` of its revealed stake. A chance-level labeler's
-/// expected payout then does not exceed its expected loss, while careful labelers, far above
-/// zero, never owe it. The fee is slashed stake: shared with the pot or burned as the spec
-/// says, never refunded.
-fn charge_chance_fees(results: &mut [LabelerResult], fees: &[FeeOwed], pot: Amount) {
+/// Charges the fees, each what its weight would earn in this experiment's pot (`pot · weight
+/// / Σ reward weights`), at most `slash_bps` of the labeler's revealed stake and its
+/// [`FairShare`]. Fees are slashed stake: shared with the pot or burned as the spec says,
+/// never refunded.
+///
+/// - The chance fee. A labeler at chance is rewarded when its score lands confidently above
+///   zero by luck, at most δ_reward of the time; the fee makes that a fair bet: the mirror
+///   event, confidently below zero at the same confidence, happens as often at chance, and
+///   costs what the same magnitude of score earns. A chance-level labeler's expected payout
+///   then does not exceed its expected loss, while careful labelers, far above zero, never
+///   owe it.
+/// - The copy fee. Labelers who answer alike on a signal (the longer response, say) are
+///   caught where two of them share a block, and look like weaker careful labelers where they
+///   do not, which is paid. The caught ones owe what their score would have earned, so that
+///   the group as a whole loses as soon as it is caught more often than not. A careful
+///   labeler owes it only when skill explains its identical labels less often than δ_slash.
+fn charge_fees(results: &mut [LabelerResult], fees: &[FeeOwed], pot: Amount) {
     let total: U256 = results.iter().map(pot_weight).sum();
     if total.is_zero() {
         return;
     }
     let fair = FairShare::of(results, pot);
     for (result, owed) in results.iter_mut().zip(fees) {
-        if owed.weight.is_zero() {
-            continue;
-        }
-        let fee = fair.cap(result, U256::from(pot) * owed.weight / total);
+        let Some((kind, weight)) = owed.fee else { continue };
+        let fee = fair.cap(result, U256::from(pot) * weight / total);
         let fee = fee.min(owed.cap).min(result.stake_returned);
-        result.chance_fee = fee;
+        match kind {
+            Fee::Chance => result.chance_fee = fee,
+            Fee::Copy => result.copy_fee = fee,
+        }
         result.stake_returned -= fee;
         result.payout = result.stake_returned;
     }
@@ -855,27 +914,40 @@ mod tests {
             labeler(4, 5, &signal),
         ];
         let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        // Alone in its block a colluder is a labeler of skill 0.65, and paid as one.
+        let alone = &batches[..4];
+        let lone = result(&settle(&spec, &tasks, alone, &BTreeMap::new()), 4).clone();
+        assert_eq!(lone.tier, Tier::Rewarded);
+        let mut fees = 0;
         for colluder in [4, 5] {
             let r = result(&settlement, colluder);
             assert!(r.score.unwrap() > 0, "informative on its own");
             assert!(r.unexplained_copies && r.pay_share_ppm == 0, "{r:?}");
-            assert_eq!((r.tier, r.reward), (Tier::Even, 0));
+            assert_eq!((r.tier, r.reward, r.chance_fee), (Tier::Even, 0, 0));
             assert!(!r.exports_label_on(&tasks[0]));
+            // Caught, it owes what its score would have earned: about what the lone colluder
+            // is paid (here the pool dwarfs the stakes, so the cap of slash_bps of its stake
+            // binds), so the group loses once it is caught half the time.
+            let owed = lone.reward.min(basis_points(r.stake, spec.slash_bps));
+            assert!(r.copy_fee > owed / 2 && r.copy_fee <= owed * 2, "{r:?} {lone:?}");
+            assert_eq!(r.stake_returned + r.copy_fee, r.stake);
+            fees += r.copy_fee;
         }
         for careful in 1..=3 {
             let r = result(&settlement, careful);
             assert_eq!((r.tier, r.unexplained_copies), (Tier::Rewarded, false), "{careful}");
+            assert_eq!(r.copy_fee, 0);
         }
-        // Alone in its block a colluder is a labeler of skill 0.65, and paid as one; with
-        // collusion on its record it is paid nothing and not exported.
-        let alone = &batches[..4];
-        assert_eq!(result(&settle(&spec, &tasks, alone, &BTreeMap::new()), 4).tier, Tier::Rewarded);
+        let t = &settlement.totals;
+        assert_eq!((t.slashed, t.pot), (fees, spec.reward_pool + fees));
+        // With collusion on its record it is paid nothing and not exported, and owes no copy
+        // fee for copies nobody saw.
         let mut record = Reputation::default();
         record.update(result(&settlement, 4));
         assert_eq!(record.colluded, 1);
         let caught = settle(&spec, &tasks, alone, &[(Address::repeat_byte(4), record)].into());
         let r = result(&caught, 4);
-        assert_eq!((r.tier, r.reward, r.pay_share_ppm), (Tier::Even, 0, 0));
+        assert_eq!((r.tier, r.reward, r.pay_share_ppm, r.copy_fee), (Tier::Even, 0, 0, 0));
         assert!(r.unexplained_copies && !r.exports_label_on(&tasks[0]));
     }
 

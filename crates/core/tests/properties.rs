@@ -211,7 +211,7 @@ fn check_invariants(case: &Case, settlement: &Settlement) -> Result<(), TestCase
     prop_assert!(t.rewards <= t.pot, "payouts never exceed the pot");
     prop_assert!(t.refund <= t.reward_pool, "slashed stake never goes to the experimenter");
     for (index, l) in settlement.labelers.iter().enumerate() {
-        prop_assert_eq!(l.stake, l.stake_returned + l.slash + l.non_reveal_penalty + l.chance_fee);
+        prop_assert_eq!(l.stake, l.stake_returned + l.lost());
         prop_assert_eq!(l.payout, l.stake_returned + l.reward);
         prop_assert!(!(l.tier == Tier::Rewarded && l.slash > 0), "rewarded and slashed");
         prop_assert!(l.tier == Tier::Rewarded || l.reward == 0, "paid without the tier");

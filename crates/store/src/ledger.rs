@@ -232,7 +232,7 @@ pub fn settlement_movements(
             l.stake_returned,
             TransferKind::StakeReturn,
         );
-        push(locked, escrow, l.slash + l.non_reveal_penalty + l.chance_fee, TransferKind::Slash);
+        push(locked, escrow, l.lost(), TransferKind::Slash);
     }
     for l in &settlement.labelers {
         push(escrow, LedgerAccount::Available(l.labeler), l.reward, TransferKind::Reward);

@@ -95,7 +95,7 @@ function payoutTable(settlement) {
         h('td', { class: 'num' }, String(l.tally.peer_n + l.tally.gold_n)),
         h('td', { class: 'num' }, amount(l.stake)),
         h('td', { class: 'num' }, amount(l.reward)),
-        h('td', { class: 'num' }, amount(BigInt(l.slash) + BigInt(l.non_reveal_penalty) + BigInt(l.chance_fee ?? 0))),
+        h('td', { class: 'num' }, amount(BigInt(l.slash) + BigInt(l.non_reveal_penalty) + BigInt(l.chance_fee ?? 0) + BigInt(l.copy_fee ?? 0))),
         h('td', { class: 'num' }, h('strong', null, amount(l.payout)))))))),
     h('p', { class: inflow === outflow ? 'muted' : 'error', id: 'conservation' },
       `Pool ${amount(t.reward_pool)} + stakes ${amount(t.stakes)} = rewards ${amount(t.rewards)} + stakes returned ${amount(t.stakes_returned)} `,

@@ -95,7 +95,7 @@ function earnings(work) {
     if (!result) continue;
     settled += 1;
     rewards += BigInt(result.reward);
-    slashed += BigInt(result.slash) + BigInt(result.non_reveal_penalty) + BigInt(result.chance_fee ?? 0);
+    slashed += BigInt(result.slash) + BigInt(result.non_reveal_penalty) + BigInt(result.chance_fee ?? 0) + BigInt(result.copy_fee ?? 0);
   }
   return { rewards, slashed, settled };
 }

@@ -136,7 +136,7 @@ async function earningsView(app, experiment, mine) {
     ['Stake', amount(me.stake)],
     ['Stake returned', amount(me.stake_returned)],
     ['Reward', amount(me.reward)],
-    ['Slashed', amount(BigInt(me.slash) + BigInt(me.non_reveal_penalty) + BigInt(me.chance_fee ?? 0))],
+    ['Slashed', amount(BigInt(me.slash) + BigInt(me.non_reveal_penalty) + BigInt(me.chance_fee ?? 0) + BigInt(me.copy_fee ?? 0))],
     ['Payout', h('strong', { id: 'payout' }, amount(me.payout))],
   ] : [];
   return h('section', { class: 'stack narrow' },
