@@ -59,6 +59,8 @@ pub struct IdentityOutcome {
     pub tally: Tally,
     /// Its tier in each round, `None` where it took no part.
     pub round_tiers: Vec<Option<Tier>>,
+    /// Rounds in which it owed the copy fee (caught answering alike beyond skill).
+    pub copy_fee_rounds: u32,
 }
 
 impl IdentityOutcome {
@@ -164,6 +166,7 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
             regular_labels: 0,
             tally: Tally::default(),
             round_tiers: vec![None; rounds.len()],
+            copy_fee_rounds: 0,
         })
         .collect();
     let mut score_sums = vec![(0.0, 0u32); agents.len()];
@@ -183,6 +186,7 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
             o.tiers[tier_slot(result.tier)] += 1;
             o.tally.add(&result.tally);
             o.round_tiers[r] = Some(result.tier);
+            o.copy_fee_rounds += u32::from(result.copy_fee > 0);
             if let Some(score) = result.score {
                 score_sums[i].0 += score as f64 / 1e6;
                 score_sums[i].1 += 1;

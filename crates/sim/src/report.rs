@@ -37,8 +37,8 @@ pub struct Report {
     pub mechanism: MechanismSummary,
     /// Per strategy, under the mechanism.
     pub strategies: BTreeMap<String, StrategyStats>,
-    /// The share of truthful identities (honest, honest minority, fatigue) slashed at least
-    /// once over their run's rounds.
+    /// The share of truthful identities (honest, honest minority, fatigue) slashed, or charged
+    /// the copy fee, at least once over their run's rounds.
     pub honest_false_slash_rate: f64,
     /// Honest minority mean ROI over honest (majority) mean ROI, when both are present.
     pub honest_minority_roi_ratio: Option<f64>,
@@ -569,7 +569,12 @@ fn slashed_by_round(members: &[&IdentityOutcome]) -> Vec<f64> {
 /// several rounds this is the career rate the slashing δ bounds.
 fn false_slash_rate(all: &[&IdentityOutcome], side: Side) -> f64 {
     let truthful: Vec<_> = all.iter().filter(|o| o.group.is_truthful()).collect();
-    let ever = truthful.iter().filter(|o| side_tiers(o, side)[2] > 0).count();
+    // A copy fee is stake lost to an accusation as a slash is, so it counts as one.
+    let accused = |o: &IdentityOutcome| match side {
+        Side::Mechanism => o.tiers[2] > 0 || o.copy_fee_rounds > 0,
+        Side::Baseline => o.baseline_tiers[2] > 0,
+    };
+    let ever = truthful.iter().filter(|o| accused(o)).count();
     if truthful.is_empty() { 0.0 } else { ever as f64 / truthful.len() as f64 }
 }
 
@@ -832,7 +837,8 @@ pub fn markdown(report: &Report, command: &str) -> String {
     }
     let _ = writeln!(
         md,
-        "\nHonest false-slash rate (truthful identities ever slashed over their run's rounds): \
+        "\nHonest false-slash rate (truthful identities ever slashed, or charged the copy fee, \
+         over their run's rounds): \
          {:.4} (naive baseline {:.4}).",
         r.honest_false_slash_rate, r.baseline.honest_false_slash_rate
     );
