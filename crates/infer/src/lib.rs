@@ -13,6 +13,7 @@ mod numeric;
 mod pairwise;
 mod ranking;
 pub mod read;
+mod sides;
 mod synthetic;
 
 pub use categorical::{Categorical, majority_vote, wawa};
@@ -31,4 +32,5 @@ pub use pairwise::{
     BtOptions, NoisyBtModel, NoisyBtOptions, Scores, bradley_terry, noisy_bradley_terry,
 };
 pub use ranking::{PlOptions, plackett_luce};
+pub use sides::{Sides, SidesOptions, preferred_sides};
 pub use synthetic::{SyntheticSpec, synthetic};

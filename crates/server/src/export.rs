@@ -3,9 +3,11 @@
 //! that made it under per-experiment pseudonyms. Labels of slashed labelers are left out, and so
 //! are a labeler's labels in a declared stratum where it is below chance.
 //!
-//! Consensus by kind: Dawid-Skene posteriors for binary and choice questions; the
-//! reliability-weighted mean for ratings and pairwise strengths; Plackett-Luce for rankings;
-//! none for free text.
+//! Consensus by kind: Dawid-Skene posteriors for binary and choice questions; for pairwise
+//! strengths the preferred side from a Dawid-Skene model over sides with strength as evidence
+//! (see [`plumbline_infer::preferred_sides`]), its posterior as the confidence and the mean
+//! strength on that side as the value; the reliability-weighted mean for ratings;
+//! Plackett-Luce for rankings; none for free text.
 
 use crate::error::{AppError, AppResult};
 use alloy_primitives::keccak256;
@@ -14,8 +16,8 @@ use plumbline_core::record::PublicRecord;
 use plumbline_core::spec::QuestionKind;
 use plumbline_core::{Address, B256};
 use plumbline_infer::{
-    Dataset, DsOptions, NumericDataset, PlOptions, Rankings, WeightedMeanOptions, dawid_skene,
-    plackett_luce, weighted_mean,
+    Dataset, DsOptions, NumericDataset, PlOptions, Rankings, SidesOptions, WeightedMeanOptions,
+    dawid_skene, plackett_luce, preferred_sides, weighted_mean,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -160,11 +162,20 @@ pub fn aggregate(kind: &QuestionKind, task_count: usize, rows: &[LabelRow]) -> V
                 }
             }
         }
-        QuestionKind::Rating { .. } | QuestionKind::Pairwise { .. } => {
-            let numeric = rows.iter().filter_map(|r| {
-                Some((r.task.to_string(), r.worker.clone(), r.label.as_int()? as f64))
-            });
-            let Ok(data) = NumericDataset::from_rows(numeric) else { return items };
+        QuestionKind::Pairwise { .. } => {
+            let Some(data) = numeric(rows) else { return items };
+            let sides = preferred_sides(&data, &SidesOptions::default());
+            for t in 0..data.n_tasks() {
+                let Ok(task) = data.tasks().name(t as u32).parse::<usize>() else { continue };
+                if let Some(item) = items.get_mut(task) {
+                    item.value = Some(sides.value(t));
+                    item.consensus = Some(json!(sides.value(t)));
+                    item.confidence = Some(sides.confidence(t));
+                }
+            }
+        }
+        QuestionKind::Rating { .. } => {
+            let Some(data) = numeric(rows) else { return items };
             let fit = weighted_mean(&data, &WeightedMeanOptions::default());
             for t in 0..data.n_tasks() {
                 let Ok(task) = data.tasks().name(t as u32).parse::<usize>() else { continue };
@@ -213,6 +224,14 @@ pub fn aggregate(kind: &QuestionKind, task_count: usize, rows: &[LabelRow]) -> V
         QuestionKind::Text { .. } => {}
     }
     items
+}
+
+/// The integer labels as a numeric dataset (`None` when there are none).
+fn numeric(rows: &[LabelRow]) -> Option<NumericDataset> {
+    let numeric = rows
+        .iter()
+        .filter_map(|r| Some((r.task.to_string(), r.worker.clone(), r.label.as_int()? as f64)));
+    NumericDataset::from_rows(numeric).ok()
 }
 
 fn mean_pairwise<'a>(
@@ -561,6 +580,65 @@ mod tests {
                 "address leaked"
             );
         }
+    }
+
+    /// Three labelers on 44 preference pairs, as a first try in the browser: "a" matches the
+    /// truth every time, "b" misses every seventh pair weakly, "c" misses two pairs in five at
+    /// full strength. The truth prefers the second response on even tasks.
+    fn three_labelers() -> (Vec<LabelRow>, Vec<i64>) {
+        let truth: Vec<i64> = (0..44).map(|t| if t % 2 == 0 { 1 } else { -1 }).collect();
+        let mut rows = Vec::new();
+        for (t, side) in truth.iter().enumerate() {
+            let t32 = t as u32;
+            let labels = [
+                ("a", side * if t % 3 == 0 { 1 } else { 2 }),
+                ("b", if t % 7 == 3 { -side } else { side * 2 }),
+                ("c", if t % 5 < 2 { -side * 2 } else { side * 2 }),
+            ];
+            for (worker, label) in labels {
+                rows.push(LabelRow {
+                    task: t32,
+                    worker: worker.into(),
+                    cohort: None,
+                    label: Label::Int(label),
+                });
+            }
+        }
+        (rows, truth)
+    }
+
+    #[test]
+    fn pairwise_consensus_follows_the_majority_and_is_at_least_as_right_as_majority_vote() {
+        let kind = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
+        let (rows, truth) = three_labelers();
+        let items = aggregate(&kind, truth.len(), &rows);
+        let (mut right, mut majority_right) = (0, 0);
+        for (t, item) in items.iter().enumerate() {
+            let sides: Vec<i64> =
+                item.labels.iter().map(|&i| rows[i].label.as_int().unwrap().signum()).collect();
+            let majority = sides.iter().sum::<i64>().signum();
+            let chosen = item.value.unwrap().signum() as i64;
+            // Against a majority that includes the most reliable labeler, never; where "b"
+            // and "c" are wrong together, "a" may outweigh them.
+            if sides[0] == majority {
+                assert_eq!(chosen, majority, "task {t}: labels {sides:?}");
+            }
+            right += usize::from(chosen == truth[t]);
+            majority_right += usize::from(majority == truth[t]);
+            let confidence = item.confidence.unwrap();
+            assert!((0.5..=1.0).contains(&confidence), "task {t}: {confidence}");
+        }
+        assert!(right > majority_right, "{right} against majority vote's {majority_right}");
+    }
+
+    #[test]
+    fn one_pairwise_label_is_not_certain() {
+        let kind = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
+        let rows =
+            vec![LabelRow { task: 0, worker: "w".into(), cohort: None, label: Label::Int(2) }];
+        let items = aggregate(&kind, 1, &rows);
+        assert!(items[0].value.unwrap() > 0.0);
+        assert!(items[0].confidence.unwrap() < 0.9, "{:?}", items[0]);
     }
 
     #[test]

@@ -27,8 +27,7 @@ use plumbline_core::score::Tally;
 use plumbline_core::settle::Tier;
 use plumbline_core::spec::QuestionKind;
 use plumbline_infer::{
-    Dataset, DsOptions, NumericDataset, WeightedMeanOptions, dawid_skene, majority_vote,
-    weighted_mean,
+    Dataset, DsOptions, NumericDataset, SidesOptions, dawid_skene, majority_vote, preferred_sides,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -317,10 +316,10 @@ fn consensus<'a>(
                 rows.iter().map(|(t, w, v)| (t.to_string(), (*w).to_owned(), *v as f64)),
             )
             .expect("integer labels are finite");
-            let fit = weighted_mean(&data, &WeightedMeanOptions::default());
+            let sides = preferred_sides(&data, &SidesOptions::default());
             for t in 0..data.n_tasks() {
                 let task: u32 = data.tasks().name(t as u32).parse().expect("task indices");
-                let value = fit.values[t];
+                let value = sides.value(t);
                 // A consensus of exactly zero prefers nothing, as in the TRL export.
                 let class = if value > 1e-9 {
                     1
