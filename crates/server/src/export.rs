@@ -63,6 +63,16 @@ impl Format {
         }
     }
 
+    /// The download's file name: distinct for every format, so two downloads of one
+    /// experiment never overwrite each other.
+    pub fn file_name(self, experiment: &str) -> String {
+        match self {
+            Format::Trl => format!("{experiment}.trl.jsonl"),
+            Format::Raw => format!("{experiment}.labels.csv"),
+            _ => format!("{experiment}.{}", self.extension()),
+        }
+    }
+
     /// The media type.
     pub fn content_type(self) -> &'static str {
         match self {
@@ -254,7 +264,42 @@ fn label_json(label: &Label) -> Value {
 }
 
 /// The dataset of a settled experiment in `format`.
+/// What the TRL format keeps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrlOptions {
+    /// Whether gold tasks are exported (with the gold answer as `chosen`).
+    pub gold: bool,
+    /// The least confidence of a consensus pair to be exported.
+    pub min_confidence: f64,
+}
+
+impl Default for TrlOptions {
+    /// Gold included; pairs whose side is less than 70% likely left out.
+    fn default() -> Self {
+        Self { gold: true, min_confidence: 0.7 }
+    }
+}
+
+/// An export's bytes and the rows the TRL options left out (0 for other formats).
+#[derive(Debug)]
+pub struct Exported {
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// Tasks with a preferred side left out for their confidence or because they are gold.
+    pub left_out: usize,
+}
+
+/// The dataset in `format` (see [`export_with`] for the TRL options).
 pub fn export(record: &PublicRecord, format: Format) -> AppResult<Vec<u8>> {
+    Ok(export_with(record, format, &TrlOptions::default())?.bytes)
+}
+
+/// The dataset in `format`, with `trl` choosing what the TRL format keeps.
+pub fn export_with(
+    record: &PublicRecord,
+    format: Format,
+    trl_options: &TrlOptions,
+) -> AppResult<Exported> {
     let kind = &record.spec.question.kind;
     if format == Format::Trl && !matches!(kind, QuestionKind::Pairwise { .. }) {
         return Err(AppError::invalid(format!(
@@ -264,8 +309,13 @@ pub fn export(record: &PublicRecord, format: Format) -> AppResult<Vec<u8>> {
     }
     let rows = label_rows(record);
     let items = aggregate(kind, record.tasks.len(), &rows);
-    let out = match format {
-        Format::Trl => trl(record, &items),
+    let mut left_out = 0;
+    let bytes = match format {
+        Format::Trl => {
+            let (bytes, dropped) = trl(record, &items, trl_options);
+            left_out = dropped;
+            bytes
+        }
         Format::Jsonl => {
             // Per-cohort consensus: the same aggregator over each cohort's labels alone.
             let cohorts = record.spec.cohorts.iter().flat_map(|c| c.values.iter());
@@ -285,26 +335,50 @@ pub fn export(record: &PublicRecord, format: Format) -> AppResult<Vec<u8>> {
         Format::Parquet => parquet_table(record, &rows, &items).map_err(AppError::internal)?,
         Format::Raw => raw(record, &rows).map_err(AppError::internal)?,
     };
-    Ok(out)
+    Ok(Exported { bytes, left_out })
 }
 
-fn trl(record: &PublicRecord, items: &[Item]) -> Vec<u8> {
+/// TRL preference pairs. A gold task (one the crowd did not overrule) is the experimenter's
+/// answer, at confidence 1, marked `gold`; any other task is its consensus, kept when its
+/// confidence reaches `min_confidence`. Ties and tasks without labels prefer nothing and make
+/// no pair. Returns the lines and the pairs left out.
+fn trl(record: &PublicRecord, items: &[Item], options: &TrlOptions) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
-    for (task, item) in record.tasks.iter().zip(items) {
-        // A tie (or no label) prefers nothing, so it makes no preference pair.
-        let Some(value) = item.value.filter(|v| v.abs() > 1e-9) else { continue };
+    let mut left_out = 0;
+    for (index, (task, item)) in record.tasks.iter().zip(items).enumerate() {
+        let dropped = record.settlement.gold_dropped.contains(&(index as u32));
+        let gold = task.gold.as_ref().and_then(Label::as_int).filter(|_| !dropped);
+        let (value, confidence) = match gold {
+            Some(answer) => (answer as f64, Some(1.0)),
+            None => match item.value {
+                Some(value) => (value, item.confidence),
+                None => continue,
+            },
+        };
+        if value.abs() < 1e-9 {
+            continue;
+        }
+        let kept = match gold {
+            Some(_) => options.gold,
+            None => confidence.is_some_and(|c| c >= options.min_confidence),
+        };
+        if !kept {
+            left_out += 1;
+            continue;
+        }
         let (chosen, rejected) = if value > 0.0 { (1, 0) } else { (0, 1) };
         let line = json!({
             "prompt": task.prompt,
             "chosen": task.responses[chosen],
             "rejected": task.responses[rejected],
             "margin": value.abs(),
-            "confidence": item.confidence,
+            "confidence": confidence,
+            "gold": gold.is_some(),
         });
         out.extend_from_slice(line.to_string().as_bytes());
         out.push(b'\n');
     }
-    out
+    (out, left_out)
 }
 
 fn labels_json(rows: &[LabelRow], item: &Item) -> Value {
@@ -629,6 +703,53 @@ mod tests {
             assert!((0.5..=1.0).contains(&confidence), "task {t}: {confidence}");
         }
         assert!(right > majority_right, "{right} against majority vote's {majority_right}");
+    }
+
+    #[test]
+    fn trl_pairs_gold_by_its_answer_and_leaves_out_unsure_pairs() {
+        let mut record = record();
+        record.tasks.truncate(4);
+        for task in &mut record.tasks {
+            task.responses = vec!["first".into(), "second".into()];
+            task.gold = None;
+        }
+        // Gold the crowd contradicts but did not overrule, and gold it overruled.
+        record.tasks[0].gold = Some(Label::Int(-2));
+        record.tasks[1].gold = Some(Label::Int(2));
+        record.settlement.gold_dropped = vec![1];
+        let item = |value: f64, confidence: f64| Item {
+            value: Some(value),
+            confidence: Some(confidence),
+            ..Item::default()
+        };
+        let items = [item(1.0, 0.9), item(-1.0, 0.95), item(2.0, 0.6), item(0.0, 0.5)];
+        let pairs = |options: TrlOptions| {
+            let (bytes, left_out) = trl(&record, &items, &options);
+            let rows: Vec<Value> = String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            (rows, left_out)
+        };
+        let (rows, left_out) = pairs(TrlOptions::default());
+        assert_eq!((rows.len(), left_out), (2, 1), "{rows:?}");
+        assert_eq!(
+            (&rows[0]["chosen"], &rows[0]["gold"], &rows[0]["confidence"]),
+            (&json!("first"), &json!(true), &json!(1.0))
+        );
+        assert_eq!((&rows[1]["chosen"], &rows[1]["gold"]), (&json!("first"), &json!(false)));
+        let (rows, left_out) = pairs(TrlOptions { gold: false, ..TrlOptions::default() });
+        assert_eq!((rows.len(), left_out), (1, 2));
+        let (rows, left_out) = pairs(TrlOptions { gold: true, min_confidence: 0.5 });
+        assert_eq!((rows.len(), left_out), (3, 0), "the tie is never a pair");
+    }
+
+    #[test]
+    fn every_format_downloads_under_its_own_name() {
+        let formats = [Format::Trl, Format::Jsonl, Format::Csv, Format::Parquet, Format::Raw];
+        let names: HashSet<String> = formats.iter().map(|f| f.file_name("e")).collect();
+        assert_eq!(names.len(), formats.len(), "{names:?}");
     }
 
     #[test]

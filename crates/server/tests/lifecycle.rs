@@ -385,6 +385,16 @@ async fn the_whole_lifecycle_over_http() {
     let (status, _) =
         h.call("GET", &format!("/experiments/{id}/export?format=xml"), None, None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Only pairs as sure as asked for; and a threshold that is not a probability is refused.
+    let sure = String::from_utf8(export("trl&min_confidence=1").await).unwrap();
+    assert!(sure.lines().count() <= rows.len());
+    let all = String::from_utf8(export("trl&min_confidence=0.5").await).unwrap();
+    assert!(all.lines().count() >= rows.len());
+    for bad in ["min_confidence=0.2", "min_confidence=x", "gold=maybe"] {
+        let path = format!("/experiments/{id}/export?format=trl&{bad}");
+        let (status, body) = h.call("GET", &path, None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
 
     // After settlement the batches are still readable, replayed from the record.
     let (status, read_again) =

@@ -8,7 +8,7 @@ use crate::extract::{Body, Caller, RawBody, parse_id};
 use crate::state::{AppState, Config};
 use crate::views::ExperimentView;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -147,12 +147,13 @@ pub fn routes(config: &Config) -> Vec<Route> {
         Route {
             method: "get",
             path: "/experiments/{id}/export",
-            summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw, after settlement",
+            summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw, after settlement; for trl \
+                      also ?gold=true|false and ?min_confidence=0.5..1 (default 0.7)",
             access: Access::Anyone,
             body: None,
             responses: &[
                 (200, "the dataset"),
-                (400, "unknown format"),
+                (400, "unknown format, or a gold or min_confidence that is not one"),
                 (409, "not settled yet"),
                 (422, "trl for a question that is not pairwise"),
             ],
@@ -304,14 +305,38 @@ async fn export_dataset(
             "the dataset is exported after settlement",
         )
     })?;
-    let dataset = export::export(&record, format)?;
-    let disposition = format!("attachment; filename=\"{}.{}\"", id, format.extension());
+    let trl = trl_options(&query)?;
+    let dataset = export::export_with(&record, format, &trl)?;
+    let disposition = format!("attachment; filename=\"{}\"", format.file_name(&id.to_string()));
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
             (header::CONTENT_DISPOSITION, disposition),
+            (HeaderName::from_static(LEFT_OUT_HEADER), dataset.left_out.to_string()),
         ],
-        dataset,
+        dataset.bytes,
     )
         .into_response())
+}
+
+/// The header that counts the pairs the TRL options left out.
+const LEFT_OUT_HEADER: &str = "x-plumbline-left-out";
+
+/// `?gold=true|false` and `?min_confidence=0.5..1` for the TRL format.
+fn trl_options(query: &HashMap<String, String>) -> AppResult<export::TrlOptions> {
+    let mut options = export::TrlOptions::default();
+    if let Some(gold) = query.get("gold") {
+        options.gold = gold
+            .parse()
+            .map_err(|_| AppError::bad_request(format!("gold is true or false, not {gold:?}")))?;
+    }
+    if let Some(text) = query.get("min_confidence") {
+        options.min_confidence =
+            text.parse::<f64>().ok().filter(|c| (0.5..=1.0).contains(c)).ok_or_else(|| {
+                AppError::bad_request(format!(
+                    "min_confidence is a number from 0.5 to 1, not {text:?}"
+                ))
+            })?;
+    }
+    Ok(options)
 }
