@@ -390,6 +390,31 @@ async fn the_whole_lifecycle_over_http() {
     assert!(sure.lines().count() <= rows.len());
     let all = String::from_utf8(export("trl&min_confidence=0.5").await).unwrap();
     assert!(all.lines().count() >= rows.len());
+    // Each file loads with Hugging Face `datasets` as it is, with every row and column.
+    let raw_rows = raw.lines().count() - 1;
+    let table = ["task", "id", "prompt", "responses", "gold", "consensus", "confidence"];
+    let mut jsonl_columns = table.to_vec();
+    jsonl_columns.extend(["agreement", "labels"]);
+    let trl_columns = ["prompt", "chosen", "rejected", "margin", "confidence", "gold"];
+    common::check_exports_load_in_python(&[
+        (
+            "e.trl.jsonl",
+            trl.as_bytes(),
+            json!({"builder": "json", "rows": rows.len(), "columns": trl_columns, "trl": true}),
+        ),
+        (
+            "e.jsonl",
+            jsonl.as_bytes(),
+            json!({"builder": "json", "rows": 16, "columns": jsonl_columns}),
+        ),
+        ("e.csv", csv.as_bytes(), json!({"builder": "csv", "rows": 16, "columns": table})),
+        ("e.parquet", &parquet, json!({"builder": "parquet", "rows": 16, "columns": table})),
+        (
+            "e.labels.csv",
+            raw.as_bytes(),
+            json!({"builder": "csv", "rows": raw_rows, "columns": ["task", "worker", "label"]}),
+        ),
+    ]);
     for bad in ["min_confidence=0.2", "min_confidence=x", "gold=maybe"] {
         let path = format!("/experiments/{id}/export?format=trl&{bad}");
         let (status, body) = h.call("GET", &path, None, None).await;

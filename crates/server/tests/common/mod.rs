@@ -262,3 +262,49 @@ fn alloy_hex(bytes: &[u8]) -> String {
 pub fn id_of(value: &Value) -> B256 {
     value.as_str().unwrap().parse().unwrap()
 }
+
+/// Loads export files with Hugging Face `datasets` in Python, as an ML engineer would: each
+/// `(file name, bytes, expectation)`, the expectation `{"builder", "rows", "columns", "trl"?}`
+/// as `tests/python/load_exports.py` reads it. The Python is `PLUMBLINE_TEST_PYTHON`, by
+/// default the virtual environment `.ci/run` makes in `target/py`.
+pub fn check_exports_load_in_python(files: &[(&str, &[u8], Value)]) {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "plumbline-exports-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut manifest = serde_json::Map::new();
+    for (name, bytes, want) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        manifest.insert(path.to_string_lossy().into_owned(), want.clone());
+    }
+    let manifest_path = dir.join("manifest.json");
+    std::fs::write(&manifest_path, Value::Object(manifest).to_string()).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("PLUMBLINE_TEST_PYTHON")
+        .map_or_else(|| root.join("../../target/py/bin/python"), PathBuf::from);
+    let output = std::process::Command::new(&python)
+        .arg(root.join("tests/python/load_exports.py"))
+        .arg(&manifest_path)
+        .env("HF_DATASETS_CACHE", dir.join("cache"))
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_DATASETS_OFFLINE", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}): run `bash .ci/run`, or set PLUMBLINE_TEST_PYTHON to a \
+                 Python with the packages in crates/server/tests/python/requirements.txt",
+                python.display()
+            )
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "the exports do not load with `datasets`:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
