@@ -46,6 +46,66 @@ pub fn f1_macro(predicted: &[u32], truth: &[Option<u32>]) -> Option<f64> {
     Some(total / classes as f64)
 }
 
+/// One bin of a reliability diagram: predictions whose confidence fell in `[lower, upper)`
+/// (the last bin includes 1).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct CalibrationBin {
+    /// The bin's lower edge.
+    pub lower: f64,
+    /// The bin's upper edge.
+    pub upper: f64,
+    /// Predictions in the bin.
+    pub n: usize,
+    /// Their mean confidence.
+    pub confidence: f64,
+    /// The share of them that were right.
+    pub accuracy: f64,
+}
+
+/// How well confidences match accuracy.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Calibration {
+    /// Expected calibration error: `Σ (n_b / n) · |accuracy_b − confidence_b|` over the bins.
+    pub ece: f64,
+    /// The non-empty bins, in order.
+    pub bins: Vec<CalibrationBin>,
+}
+
+/// Calibration of `(confidence, right)` predictions over `bins` equal-width bins of [0, 1];
+/// `None` without predictions.
+pub fn calibration(predictions: &[(f64, bool)], bins: usize) -> Option<Calibration> {
+    if predictions.is_empty() || bins == 0 {
+        return None;
+    }
+    let mut sums = vec![(0usize, 0.0, 0usize); bins];
+    for &(confidence, right) in predictions {
+        let b = ((confidence.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1);
+        sums[b].0 += 1;
+        sums[b].1 += confidence;
+        sums[b].2 += usize::from(right);
+    }
+    let total = predictions.len() as f64;
+    let mut ece = 0.0;
+    let mut out = Vec::new();
+    for (b, &(n, confidence_sum, right)) in sums.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        let confidence = confidence_sum / n as f64;
+        let accuracy = right as f64 / n as f64;
+        ece += n as f64 / total * (accuracy - confidence).abs();
+        let width = 1.0 / bins as f64;
+        out.push(CalibrationBin {
+            lower: b as f64 * width,
+            upper: (b + 1) as f64 * width,
+            n,
+            confidence,
+            accuracy,
+        });
+    }
+    Some(Calibration { ece, bins: out })
+}
+
 /// Mean absolute error over tasks with a truth.
 pub fn mae(predicted: &[f64], truth: &[Option<f64>]) -> Option<f64> {
     mean_of(predicted, truth, |d| d.abs())
@@ -228,6 +288,22 @@ pub fn cohen_kappa(a: &[u32], b: &[u32]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calibration_is_zero_when_confidence_matches_accuracy_and_not_otherwise() {
+        // Ten predictions at 0.8, eight right: calibrated.
+        let mut predictions: Vec<(f64, bool)> = (0..10).map(|i| (0.8, i < 8)).collect();
+        let c = calibration(&predictions, 10).unwrap();
+        assert!(c.ece < 1e-12, "{c:?}");
+        assert_eq!(c.bins.len(), 1);
+        assert_eq!((c.bins[0].n, c.bins[0].accuracy), (10, 0.8));
+        // Ten more at 1.0, half right: that bin is off by 0.5, half the predictions.
+        predictions.extend((0..10).map(|i| (1.0, i < 5)));
+        let c = calibration(&predictions, 10).unwrap();
+        assert!((c.ece - 0.25).abs() < 1e-12, "{c:?}");
+        assert_eq!(c.bins.last().unwrap().upper, 1.0);
+        assert!(calibration(&[], 10).is_none());
+    }
 
     /// The reliability data of Krippendorff (2011), section C: four observers, twelve units,
     /// values 1 to 5, with missing entries left out. The published values are nominal 0.743,

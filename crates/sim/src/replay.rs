@@ -6,6 +6,7 @@ use plumbline_core::spec::{ExperimentSpec, QuestionKind};
 use plumbline_core::synthetic::{SplitMix64, binary_spec};
 use plumbline_core::task::Task;
 use plumbline_core::{Address, B256};
+use plumbline_infer::metrics::{Calibration, calibration};
 use plumbline_infer::{Dataset, DsOptions, dawid_skene};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -75,6 +76,9 @@ pub struct TierCounts {
 /// The fewest labels for a worker to count in the accuracy groups.
 pub const WORKER_LABELS_MIN: usize = 20;
 
+/// Bins of the export's reliability diagram.
+pub const CALIBRATION_BINS: usize = 10;
+
 /// The replay's report.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReplayReport {
@@ -105,6 +109,9 @@ pub struct ReplayReport {
     pub exported_accuracy: f64,
     /// Dawid-Skene over everyone, on the same tasks.
     pub ds_accuracy: f64,
+    /// How the export's confidence (the posterior of its class) matches its accuracy on the
+    /// evaluation tasks it has labels for, over ten bins.
+    pub exported_calibration: Option<Calibration>,
     /// Labels left out of the export.
     pub labels_left_out: usize,
     /// The settlement itself.
@@ -245,6 +252,14 @@ pub fn replay(
     };
     let exported_accuracy = accuracy_of(&exported_fit.result.labels, &|t| has_labels[t]);
     let ds_accuracy = accuracy_of(&everyone_fit.result.labels, &|_| true);
+    let predictions: Vec<(f64, bool)> = (0..data.n_tasks())
+        .filter(|&t| evaluation[t] && has_labels[t])
+        .map(|t| {
+            let class = exported_fit.result.labels[t];
+            (exported_fit.result.confidence[t], Some(class) == truth_class[t])
+        })
+        .collect();
+    let exported_calibration = calibration(&predictions, CALIBRATION_BINS);
 
     Ok(ReplayReport {
         tasks: data.n_tasks(),
@@ -260,6 +275,7 @@ pub fn replay(
         all,
         exported_accuracy,
         ds_accuracy,
+        exported_calibration,
         labels_left_out,
         settlement,
     })
