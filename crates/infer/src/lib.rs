@@ -13,6 +13,7 @@ mod numeric;
 mod pairwise;
 mod ranking;
 pub mod read;
+mod recalibration;
 mod sides;
 mod synthetic;
 
@@ -32,5 +33,8 @@ pub use pairwise::{
     BtOptions, NoisyBtModel, NoisyBtOptions, Scores, bradley_terry, noisy_bradley_terry,
 };
 pub use ranking::{PlOptions, plackett_luce};
+pub use recalibration::{
+    KNOWN_MIN, Recalibration, calibrated_confidence, fit_recalibration, temper,
+};
 pub use sides::{Sides, SidesOptions, preferred_sides};
 pub use synthetic::{SyntheticSpec, synthetic};

@@ -7,7 +7,8 @@
 //! strengths the preferred side from a Dawid-Skene model over sides with strength as evidence
 //! (see [`plumbline_infer::preferred_sides`]), its posterior as the confidence and the mean
 //! strength on that side as the value; the reliability-weighted mean for ratings;
-//! Plackett-Luce for rankings; none for free text.
+//! Plackett-Luce for rankings; none for free text. Class and side confidences are recalibrated
+//! on the gold tasks (see [`plumbline_infer::fit_recalibration`]).
 
 use crate::error::{AppError, AppResult};
 use alloy_primitives::keccak256;
@@ -17,7 +18,8 @@ use plumbline_core::spec::QuestionKind;
 use plumbline_core::{Address, B256};
 use plumbline_infer::{
     Dataset, DsOptions, NumericDataset, PlOptions, Rankings, SidesOptions, WeightedMeanOptions,
-    dawid_skene, plackett_luce, preferred_sides, weighted_mean,
+    calibrated_confidence, dawid_skene, fit_recalibration, plackett_luce, preferred_sides,
+    weighted_mean,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -138,8 +140,24 @@ pub fn label_rows(record: &PublicRecord) -> Vec<LabelRow> {
     rows
 }
 
-/// The aggregate of every task (index = task index).
-pub fn aggregate(kind: &QuestionKind, task_count: usize, rows: &[LabelRow]) -> Vec<Item> {
+/// The gold answer of every task (index = task index) that scoring kept: what the export's
+/// confidence is calibrated against.
+pub fn gold_answers(record: &PublicRecord) -> Vec<Option<i64>> {
+    record
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            let dropped = record.settlement.gold_dropped.contains(&(i as u32));
+            task.gold.as_ref().and_then(Label::as_int).filter(|_| !dropped)
+        })
+        .collect()
+}
+
+/// The aggregate of every task (index = task index). Confidences are the model's posteriors
+/// recalibrated on the tasks with a `gold` answer (see [`plumbline_infer::fit_recalibration`]).
+pub fn aggregate(kind: &QuestionKind, gold: &[Option<i64>], rows: &[LabelRow]) -> Vec<Item> {
+    let task_count = gold.len();
     let mut items = vec![Item::default(); task_count];
     for (i, row) in rows.iter().enumerate() {
         if let Some(item) = items.get_mut(row.task as usize) {
@@ -163,24 +181,42 @@ pub fn aggregate(kind: &QuestionKind, task_count: usize, rows: &[LabelRow]) -> V
                 Some((r.task.to_string(), r.worker.clone(), value.to_string()))
             }));
             let model = dawid_skene(&data, &DsOptions::default());
-            for t in 0..data.n_tasks() {
+            let known: Vec<Option<u32>> = (0..data.n_tasks())
+                .map(|t| {
+                    let task = data.tasks().name(t as u32).parse::<usize>().ok()?;
+                    data.class_index(&gold.get(task).copied().flatten()?.to_string())
+                })
+                .collect();
+            let (_, confidence) = calibrated_confidence(&model.result, &known);
+            for (t, confidence) in confidence.into_iter().enumerate() {
                 let Ok(task) = data.tasks().name(t as u32).parse::<usize>() else { continue };
                 let class = &data.classes()[model.result.labels[t] as usize];
                 if let (Some(item), Ok(value)) = (items.get_mut(task), class.parse::<i64>()) {
                     item.consensus = Some(json!(value));
-                    item.confidence = Some(model.result.confidence[t]);
+                    item.confidence = Some(confidence);
                 }
             }
         }
         QuestionKind::Pairwise { .. } => {
             let Some(data) = numeric(rows) else { return items };
             let sides = preferred_sides(&data, &SidesOptions::default());
-            for t in 0..data.n_tasks() {
+            // Posteriors over (first, second) and the known side where gold says which.
+            let posterior = |t: usize| [1.0 - sides.second[t], sides.second[t]];
+            let posteriors: Vec<[f64; 2]> = (0..data.n_tasks()).map(posterior).collect();
+            let known = (0..data.n_tasks()).filter_map(|t| {
+                let task = data.tasks().name(t as u32).parse::<usize>().ok()?;
+                let answer = gold.get(task).copied().flatten().filter(|a| *a != 0)?;
+                Some((&posteriors[t][..], usize::from(answer > 0)))
+            });
+            let recalibration = fit_recalibration(known);
+            for (t, posterior) in posteriors.iter().enumerate() {
                 let Ok(task) = data.tasks().name(t as u32).parse::<usize>() else { continue };
                 if let Some(item) = items.get_mut(task) {
-                    item.value = Some(sides.value(t));
-                    item.consensus = Some(json!(sides.value(t)));
-                    item.confidence = Some(sides.confidence(t));
+                    let value = sides.value(t);
+                    let calibrated = recalibration.apply(posterior);
+                    item.value = Some(value);
+                    item.consensus = Some(json!(value));
+                    item.confidence = Some(calibrated[0].max(calibrated[1]));
                 }
             }
         }
@@ -308,7 +344,8 @@ pub fn export_with(
         )));
     }
     let rows = label_rows(record);
-    let items = aggregate(kind, record.tasks.len(), &rows);
+    let gold = gold_answers(record);
+    let items = aggregate(kind, &gold, &rows);
     let mut left_out = 0;
     let bytes = match format {
         Format::Trl => {
@@ -326,7 +363,7 @@ pub fn export_with(
                         .filter(|r| r.cohort.as_deref() == Some(cohort))
                         .cloned()
                         .collect();
-                    (cohort.as_str(), aggregate(kind, record.tasks.len(), &mine))
+                    (cohort.as_str(), aggregate(kind, &gold, &mine))
                 })
                 .collect();
             jsonl(record, &rows, &items, &by_cohort)
@@ -345,9 +382,8 @@ pub fn export_with(
 fn trl(record: &PublicRecord, items: &[Item], options: &TrlOptions) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut left_out = 0;
-    for (index, (task, item)) in record.tasks.iter().zip(items).enumerate() {
-        let dropped = record.settlement.gold_dropped.contains(&(index as u32));
-        let gold = task.gold.as_ref().and_then(Label::as_int).filter(|_| !dropped);
+    let answers = gold_answers(record);
+    for ((task, item), gold) in record.tasks.iter().zip(items).zip(answers) {
         let (value, confidence) = match gold {
             Some(answer) => (answer as f64, Some(1.0)),
             None => match item.value {
@@ -685,7 +721,7 @@ mod tests {
     fn pairwise_consensus_follows_the_majority_and_is_at_least_as_right_as_majority_vote() {
         let kind = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
         let (rows, truth) = three_labelers();
-        let items = aggregate(&kind, truth.len(), &rows);
+        let items = aggregate(&kind, &vec![None; truth.len()], &rows);
         let (mut right, mut majority_right) = (0, 0);
         for (t, item) in items.iter().enumerate() {
             let sides: Vec<i64> =
@@ -757,7 +793,7 @@ mod tests {
         let kind = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
         let rows =
             vec![LabelRow { task: 0, worker: "w".into(), cohort: None, label: Label::Int(2) }];
-        let items = aggregate(&kind, 1, &rows);
+        let items = aggregate(&kind, &[None], &rows);
         assert!(items[0].value.unwrap() > 0.0);
         assert!(items[0].confidence.unwrap() < 0.9, "{:?}", items[0]);
     }
@@ -765,7 +801,8 @@ mod tests {
     #[test]
     fn consensus_recovers_the_gold_answers() {
         let record = record();
-        let items = aggregate(&record.spec.question.kind, record.tasks.len(), &label_rows(&record));
+        let items =
+            aggregate(&record.spec.question.kind, &gold_answers(&record), &label_rows(&record));
         let mut right = 0;
         let mut gold = 0;
         for (task, item) in record.tasks.iter().zip(&items) {

@@ -5,11 +5,16 @@
 //!
 //! Run: `cargo bench -p plumbline-sim --bench replay`.
 
+use plumbline_infer::metrics::Calibration;
 use plumbline_infer::read::{read_labels, read_truth};
 use plumbline_sim::plot::reliability_diagram;
 use plumbline_sim::replay::{ReplayOptions, replay};
 use std::path::PathBuf;
 use std::time::Instant;
+
+fn ece(calibration: &Option<Calibration>) -> String {
+    calibration.as_ref().map_or("–".into(), |c| format!("{:.3}", c.ece))
+}
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
@@ -24,7 +29,7 @@ fn main() {
     let mut rows = Vec::new();
     let mut calibrations = Vec::new();
     let mut table = String::from(
-        "| dataset | workers | accurate (≥0.8, ≥20 labels): slashed | inaccurate (<0.6, ≥20 labels) | of them slashed | unrewarded | exported accuracy | Dawid-Skene over everyone | export's calibration error | labels left out | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| dataset | workers | accurate (≥0.8, ≥20 labels): slashed | inaccurate (<0.6, ≥20 labels) | of them slashed | unrewarded | exported accuracy | Dawid-Skene over everyone | export's calibration error | raw posterior's | labels left out | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -36,7 +41,7 @@ fn main() {
         let unrewarded = report.inaccurate.even + report.inaccurate.slashed;
         eprintln!("{name}: {seconds:.3} s");
         table.push_str(&format!(
-            "| {name} | {} | {} of {} | {} | {} | {} | {:.2}% | {:.2}% | {} | {} | {seconds:.3} |\n",
+            "| {name} | {} | {} of {} | {} | {} | {} | {:.2}% | {:.2}% | {} | {} | {} | {seconds:.3} |\n",
             report.workers,
             report.accurate.slashed,
             report.accurate.workers,
@@ -45,7 +50,8 @@ fn main() {
             unrewarded,
             100.0 * report.exported_accuracy,
             100.0 * report.ds_accuracy,
-            report.exported_calibration.as_ref().map_or("–".into(), |c| format!("{:.3}", c.ece)),
+            ece(&report.exported_calibration),
+            ece(&report.posterior_calibration),
             report.labels_left_out,
         ));
         rows.push(serde_json::json!({
@@ -61,6 +67,9 @@ fn main() {
             "exported_accuracy": report.exported_accuracy,
             "ds_accuracy": report.ds_accuracy,
             "exported_calibration": report.exported_calibration,
+            "posterior_calibration": report.posterior_calibration,
+            "temperature": report.temperature,
+            "floor": report.floor,
             "labels_left_out": report.labels_left_out,
             "seconds": seconds,
         }));
@@ -76,7 +85,7 @@ fn main() {
         "datasets": rows,
     });
     let markdown = format!(
-        "# Replay of real crowd data through scoring and settlement\n\n`{command}` (gold fraction {}, seed {}; defaults of the mechanism: δ = 0.01, false reward rate 0.2, λ = 0.5; one stake per worker, no prior reputation)\n\n{table}\nThe export's calibration error is the expected calibration error of its confidence (Dawid-Skene's posterior of the exported class) against its accuracy on the evaluation tasks, over {} equal bins of [0, 1]; `replay-calibration.svg` is the reliability diagram.\n",
+        "# Replay of real crowd data through scoring and settlement\n\n`{command}` (gold fraction {}, seed {}; defaults of the mechanism: δ = 0.01, false reward rate 0.2, λ = 0.5; one stake per worker, no prior reputation)\n\n{table}\nThe export's calibration error is the expected calibration error of its confidence against its accuracy on the evaluation tasks, over {} equal bins of [0, 1]: its confidence is Dawid-Skene's posterior of the exported class recalibrated on the gold tasks (a temperature and a uniform floor that make the gold answers most likely: `temperature` and `floor` in the JSON), as the server's export does; the raw posterior's error is beside it. `replay-calibration.svg` is the export's reliability diagram.\n",
         options.gold_fraction,
         options.seed,
         plumbline_sim::replay::CALIBRATION_BINS

@@ -7,7 +7,7 @@ use plumbline_core::synthetic::{SplitMix64, binary_spec};
 use plumbline_core::task::Task;
 use plumbline_core::{Address, B256};
 use plumbline_infer::metrics::{Calibration, calibration};
-use plumbline_infer::{Dataset, DsOptions, dawid_skene};
+use plumbline_infer::{Dataset, DsOptions, calibrated_confidence, dawid_skene};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -109,9 +109,15 @@ pub struct ReplayReport {
     pub exported_accuracy: f64,
     /// Dawid-Skene over everyone, on the same tasks.
     pub ds_accuracy: f64,
-    /// How the export's confidence (the posterior of its class) matches its accuracy on the
-    /// evaluation tasks it has labels for, over ten bins.
+    /// How the export's confidence (the posterior of its class tempered on the gold tasks)
+    /// matches its accuracy on the evaluation tasks it has labels for, over ten bins.
     pub exported_calibration: Option<Calibration>,
+    /// The same for Dawid-Skene's raw posterior.
+    pub posterior_calibration: Option<Calibration>,
+    /// The temperature fitted on the gold tasks.
+    pub temperature: f64,
+    /// The uniform floor fitted with it.
+    pub floor: f64,
     /// Labels left out of the export.
     pub labels_left_out: usize,
     /// The settlement itself.
@@ -252,14 +258,20 @@ pub fn replay(
     };
     let exported_accuracy = accuracy_of(&exported_fit.result.labels, &|t| has_labels[t]);
     let ds_accuracy = accuracy_of(&everyone_fit.result.labels, &|_| true);
-    let predictions: Vec<(f64, bool)> = (0..data.n_tasks())
-        .filter(|&t| evaluation[t] && has_labels[t])
-        .map(|t| {
-            let class = exported_fit.result.labels[t];
-            (exported_fit.result.confidence[t], Some(class) == truth_class[t])
-        })
-        .collect();
-    let exported_calibration = calibration(&predictions, CALIBRATION_BINS);
+    // The export's confidence is the posterior tempered on the gold tasks (see
+    // `plumbline_infer::calibrated_confidence`); the raw posterior is measured beside it.
+    let gold_class: Vec<Option<u32>> =
+        (0..data.n_tasks()).map(|t| truth_class[t].filter(|_| is_gold[t])).collect();
+    let (recalibration, confidence) = calibrated_confidence(&exported_fit.result, &gold_class);
+    let calibration_of = |confidence: &[f64]| {
+        let predictions: Vec<(f64, bool)> = (0..data.n_tasks())
+            .filter(|&t| evaluation[t] && has_labels[t])
+            .map(|t| (confidence[t], Some(exported_fit.result.labels[t]) == truth_class[t]))
+            .collect();
+        calibration(&predictions, CALIBRATION_BINS)
+    };
+    let exported_calibration = calibration_of(&confidence);
+    let posterior_calibration = calibration_of(&exported_fit.result.confidence);
 
     Ok(ReplayReport {
         tasks: data.n_tasks(),
@@ -276,6 +288,9 @@ pub fn replay(
         exported_accuracy,
         ds_accuracy,
         exported_calibration,
+        posterior_calibration,
+        temperature: recalibration.temperature,
+        floor: recalibration.floor,
         labels_left_out,
         settlement,
     })
