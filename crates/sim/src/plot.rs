@@ -20,11 +20,16 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// A scatter plot of score (y, −1..1) against true accuracy (x, 0..1), one dot per worker
-/// coloured by tier, with a legend.
-pub fn score_against_accuracy(title: &str, points: &[(f64, f64, Tier)]) -> String {
-    let x = |v: f64| MARGIN + v.clamp(0.0, 1.0) * (WIDTH - 2.0 * MARGIN);
-    let y = |v: f64| HEIGHT - MARGIN - (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * (HEIGHT - 2.0 * MARGIN);
+/// The start of a plot: the document, its title, the axes from the margins to `right`, six
+/// ticks on each (`tick(v)` for v = 0, 0.2, …, 1 gives the x position, the y position and the
+/// y tick's value), and the axis labels.
+fn open_plot(
+    title: &str,
+    right: f64,
+    x_label: &str,
+    y_label: &str,
+    tick: impl Fn(f64) -> (f64, f64, f64),
+) -> String {
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -37,49 +42,61 @@ pub fn score_against_accuracy(title: &str, points: &[(f64, f64, Tier)]) -> Strin
         WIDTH / 2.0,
         escape(title)
     );
-    // Axes, the zero-score line and ticks.
     let _ = writeln!(
         svg,
-        r##"<path d="M{l} {t} V{b} H{r}" stroke="#333" fill="none"/>"##,
+        r##"<path d="M{l} {t} V{b} H{right}" stroke="#333" fill="none"/>"##,
         l = MARGIN,
         t = MARGIN,
         b = HEIGHT - MARGIN,
-        r = WIDTH - MARGIN
     );
+    for i in 0..=5 {
+        let v = i as f64 / 5.0;
+        let (x, y, y_value) = tick(v);
+        let _ = writeln!(
+            svg,
+            r#"<text x="{x}" y="{}" text-anchor="middle">{v:.1}</text>"#,
+            HEIGHT - MARGIN + 16.0
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="end">{y_value:.1}</text>"#,
+            MARGIN - 6.0,
+            y + 4.0
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        (MARGIN + right) / 2.0,
+        HEIGHT - 16.0,
+        escape(x_label)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
+        HEIGHT / 2.0,
+        HEIGHT / 2.0,
+        escape(y_label)
+    );
+    svg
+}
+
+/// A scatter plot of score (y, −1..1) against true accuracy (x, 0..1), one dot per worker
+/// coloured by tier, with a legend.
+pub fn score_against_accuracy(title: &str, points: &[(f64, f64, Tier)]) -> String {
+    let x = |v: f64| MARGIN + v.clamp(0.0, 1.0) * (WIDTH - 2.0 * MARGIN);
+    let y = |v: f64| HEIGHT - MARGIN - (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * (HEIGHT - 2.0 * MARGIN);
+    let right = WIDTH - MARGIN;
+    let mut svg = open_plot(title, right, "true accuracy (truth not used as gold)", "score", |v| {
+        (x(v), y(-1.0 + 2.0 * v), -1.0 + 2.0 * v)
+    });
+    // The zero-score line.
     let _ = writeln!(
         svg,
         r##"<line x1="{}" y1="{z}" x2="{}" y2="{z}" stroke="#999" stroke-dasharray="4 3"/>"##,
         MARGIN,
         WIDTH - MARGIN,
         z = y(0.0)
-    );
-    for i in 0..=5 {
-        let v = i as f64 / 5.0;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="middle">{v:.1}</text>"#,
-            x(v),
-            HEIGHT - MARGIN + 16.0
-        );
-        let s = -1.0 + 2.0 * v;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="end">{s:.1}</text>"#,
-            MARGIN - 6.0,
-            y(s) + 4.0
-        );
-    }
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">true accuracy (truth not used as gold)</text>"#,
-        WIDTH / 2.0,
-        HEIGHT - 16.0
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">score</text>"#,
-        HEIGHT / 2.0,
-        HEIGHT / 2.0
     );
     for &(accuracy, score, tier) in points {
         let _ = writeln!(
@@ -118,26 +135,10 @@ pub fn reliability_diagram(title: &str, series: &[(&str, &Calibration)]) -> Stri
     let plot_right = WIDTH - 170.0;
     let x = |v: f64| MARGIN + v.clamp(0.0, 1.0) * (plot_right - MARGIN);
     let y = |v: f64| HEIGHT - MARGIN - v.clamp(0.0, 1.0) * (HEIGHT - 2.0 * MARGIN);
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="14">{}</text>"#,
-        WIDTH / 2.0,
-        escape(title)
-    );
-    let _ = writeln!(
-        svg,
-        r##"<path d="M{l} {t} V{b} H{r}" stroke="#333" fill="none"/>"##,
-        l = MARGIN,
-        t = MARGIN,
-        b = HEIGHT - MARGIN,
-        r = plot_right
-    );
+    let mut svg = open_plot(title, plot_right, "confidence (mean of the bin)", "accuracy", |v| {
+        (x(v), y(v), v)
+    });
+    // Where confidence equals accuracy.
     let _ = writeln!(
         svg,
         r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999" stroke-dasharray="4 3"/>"##,
@@ -145,33 +146,6 @@ pub fn reliability_diagram(title: &str, series: &[(&str, &Calibration)]) -> Stri
         y(0.0),
         x(1.0),
         y(1.0)
-    );
-    for i in 0..=5 {
-        let v = i as f64 / 5.0;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="middle">{v:.1}</text>"#,
-            x(v),
-            HEIGHT - MARGIN + 18.0
-        );
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="end">{v:.1}</text>"#,
-            MARGIN - 8.0,
-            y(v) + 4.0
-        );
-    }
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">confidence (mean of the bin)</text>"#,
-        (MARGIN + plot_right) / 2.0,
-        HEIGHT - 16.0
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="16" y="{}" transform="rotate(-90 16 {})" text-anchor="middle">accuracy</text>"#,
-        HEIGHT / 2.0,
-        HEIGHT / 2.0
     );
     for (i, (name, calibration)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
