@@ -117,6 +117,17 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
         right += usize::from(row["chosen"].as_str().unwrap().starts_with(expected));
     }
     assert!(right * 10 >= rows.len() * 8, "{right} of {} TRL rows prefer the truth", rows.len());
+    // Surer pairs only, without gold; every pair; and the TRL options refused for other formats.
+    let export_lines = |extra: &[&str]| {
+        let mut args = vec!["experiment", "export", &id, "--format", "trl"];
+        args.extend_from_slice(extra);
+        run_ok(&args, &env).lines().count()
+    };
+    assert!(export_lines(&["--min-confidence", "1", "--no-gold"]) <= rows.len());
+    assert!(export_lines(&["--min-confidence", "0.5"]) >= rows.len());
+    let refused = run(&["experiment", "export", &id, "--format", "csv", "--no-gold"], &env);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--format trl"));
     let health = server.get("/health");
     assert_eq!(health["ledger_balanced"], true, "{health}");
 }

@@ -45,6 +45,12 @@ pub enum ExperimentCommand {
         /// Write here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// trl: the least confidence of a pair, from 0.5 to 1 (the server's default is 0.7).
+        #[arg(long)]
+        min_confidence: Option<f64>,
+        /// trl: leave out the gold tasks (by default they are pairs with the gold answer).
+        #[arg(long)]
+        no_gold: bool,
         #[command(flatten)]
         connection: Connection,
     },
@@ -122,15 +128,25 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             let document = serde_json::json!({ "experiment": experiment, "stats": stats });
             println!("{document:#}");
         }
-        ExperimentCommand::Export { id, format, out, connection } => {
+        ExperimentCommand::Export { id, format, out, min_confidence, no_gold, connection } => {
             if !EXPORT_FORMATS.contains(&format.as_str()) {
                 return Err(bad_input(format!(
                     "unknown export format {format:?}; use one of {}",
                     EXPORT_FORMATS.join(", ")
                 )));
             }
+            if format != "trl" && (min_confidence.is_some() || no_gold) {
+                return Err(bad_input("--min-confidence and --no-gold apply to --format trl"));
+            }
+            let mut query = format!("format={format}");
+            if let Some(c) = min_confidence {
+                query.push_str(&format!("&min_confidence={c}"));
+            }
+            if no_gold {
+                query.push_str("&gold=false");
+            }
             let api = connection.anonymous();
-            let bytes = api.get_bytes(&format!("/experiments/{id}/export?format={format}"))?;
+            let bytes = api.get_bytes(&format!("/experiments/{id}/export?{query}"))?;
             write_out(out, &bytes)?;
         }
         ExperimentCommand::Record { id, out, connection } => {
