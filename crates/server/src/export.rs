@@ -37,6 +37,8 @@ pub enum Format {
     Parquet,
     /// crowd-kit's long format: `task, worker, label`.
     Raw,
+    /// The dataset card (`README.md`, see [`crate::card`]).
+    Card,
 }
 
 impl Format {
@@ -48,9 +50,10 @@ impl Format {
             "csv" => Format::Csv,
             "parquet" => Format::Parquet,
             "raw" => Format::Raw,
+            "card" => Format::Card,
             other => {
                 return Err(AppError::bad_request(format!(
-                    "unknown format {other:?}: use trl, jsonl, csv, parquet or raw"
+                    "unknown format {other:?}: use trl, jsonl, csv, parquet, raw or card"
                 )));
             }
         })
@@ -62,6 +65,7 @@ impl Format {
             Format::Trl | Format::Jsonl => "jsonl",
             Format::Csv | Format::Raw => "csv",
             Format::Parquet => "parquet",
+            Format::Card => "md",
         }
     }
 
@@ -71,6 +75,7 @@ impl Format {
         match self {
             Format::Trl => format!("{experiment}.trl.jsonl"),
             Format::Raw => format!("{experiment}.labels.csv"),
+            Format::Card => "README.md".into(),
             _ => format!("{experiment}.{}", self.extension()),
         }
     }
@@ -81,6 +86,7 @@ impl Format {
             Format::Trl | Format::Jsonl => "application/x-ndjson",
             Format::Csv | Format::Raw => "text/csv; charset=utf-8",
             Format::Parquet => "application/vnd.apache.parquet",
+            Format::Card => "text/markdown; charset=utf-8",
         }
     }
 }
@@ -343,6 +349,10 @@ pub fn export_with(
             kind.name()
         )));
     }
+    if format == Format::Card {
+        let bytes = crate::card::dataset_card(record).into_bytes();
+        return Ok(Exported { bytes, left_out: 0 });
+    }
     let rows = label_rows(record);
     let gold = gold_answers(record);
     let items = aggregate(kind, &gold, &rows);
@@ -371,6 +381,7 @@ pub fn export_with(
         Format::Csv => csv_table(record, &rows, &items).map_err(AppError::internal)?,
         Format::Parquet => parquet_table(record, &rows, &items).map_err(AppError::internal)?,
         Format::Raw => raw(record, &rows).map_err(AppError::internal)?,
+        Format::Card => unreachable!("the card is written above, without the consensus"),
     };
     Ok(Exported { bytes, left_out })
 }
@@ -783,7 +794,8 @@ mod tests {
 
     #[test]
     fn every_format_downloads_under_its_own_name() {
-        let formats = [Format::Trl, Format::Jsonl, Format::Csv, Format::Parquet, Format::Raw];
+        let formats =
+            [Format::Trl, Format::Jsonl, Format::Csv, Format::Parquet, Format::Raw, Format::Card];
         let names: HashSet<String> = formats.iter().map(|f| f.file_name("e")).collect();
         assert_eq!(names.len(), formats.len(), "{names:?}");
     }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod card;
 pub mod chain;
 pub mod demo;
 pub mod error;

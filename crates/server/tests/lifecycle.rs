@@ -396,25 +396,39 @@ async fn the_whole_lifecycle_over_http() {
     let mut jsonl_columns = table.to_vec();
     jsonl_columns.extend(["agreement", "labels"]);
     let trl_columns = ["prompt", "chosen", "rejected", "margin", "confidence", "gold"];
-    common::check_exports_load_in_python(&[
-        (
-            "e.trl.jsonl",
-            trl.as_bytes(),
-            json!({"builder": "json", "rows": rows.len(), "columns": trl_columns, "trl": true}),
-        ),
-        (
-            "e.jsonl",
-            jsonl.as_bytes(),
-            json!({"builder": "json", "rows": 16, "columns": jsonl_columns}),
-        ),
-        ("e.csv", csv.as_bytes(), json!({"builder": "csv", "rows": 16, "columns": table})),
-        ("e.parquet", &parquet, json!({"builder": "parquet", "rows": 16, "columns": table})),
-        (
-            "e.labels.csv",
-            raw.as_bytes(),
-            json!({"builder": "csv", "rows": raw_rows, "columns": ["task", "worker", "label"]}),
-        ),
-    ]);
+    // Saved under their download names beside the dataset card, the folder loads by
+    // configuration too.
+    let card = String::from_utf8(export("card").await).unwrap();
+    let name = |suffix: &str| format!("{id}.{suffix}");
+    let (trl_file, jsonl_file, csv_file) = (name("trl.jsonl"), name("jsonl"), name("csv"));
+    let (parquet_file, raw_file) = (name("parquet"), name("labels.csv"));
+    let labels_columns = ["task", "worker", "label"];
+    common::check_exports_load_in_python(
+        &[
+            (&trl_file, trl.as_bytes()),
+            (&jsonl_file, jsonl.as_bytes()),
+            (&csv_file, csv.as_bytes()),
+            (&parquet_file, &parquet),
+            (&raw_file, raw.as_bytes()),
+            ("README.md", card.as_bytes()),
+        ],
+        &[
+            (
+                &trl_file,
+                json!({"builder": "json", "rows": rows.len(), "columns": trl_columns, "trl": true}),
+            ),
+            (&jsonl_file, json!({"builder": "json", "rows": 16, "columns": jsonl_columns})),
+            (&csv_file, json!({"builder": "csv", "rows": 16, "columns": table})),
+            (&parquet_file, json!({"builder": "parquet", "rows": 16, "columns": table})),
+            (&raw_file, json!({"builder": "csv", "rows": raw_rows, "columns": labels_columns})),
+            (
+                "",
+                json!({"builder": "folder", "config": "preferences", "rows": rows.len(),
+                       "columns": trl_columns}),
+            ),
+            ("", json!({"builder": "folder", "config": "tasks", "rows": 16, "columns": table})),
+        ],
+    );
     for bad in ["min_confidence=0.2", "min_confidence=x", "gold=maybe"] {
         let path = format!("/experiments/{id}/export?format=trl&{bad}");
         let (status, body) = h.call("GET", &path, None, None).await;

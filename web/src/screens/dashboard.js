@@ -12,6 +12,7 @@ const FORMATS = [
   ['csv', 'CSV', 'one row per task'],
   ['parquet', 'Parquet', 'one row per task'],
   ['raw', 'Raw labels', 'crowd-kit long format'],
+  ['card', 'Dataset card', 'README.md: save it beside the files and load the folder with datasets'],
 ];
 
 /** Horizontal bars of `rows` = `[{label, value, max, cls}]`. */

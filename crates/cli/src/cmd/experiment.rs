@@ -39,7 +39,7 @@ pub enum ExperimentCommand {
     Export {
         /// The experiment id.
         id: String,
-        /// trl, jsonl, csv, parquet or raw.
+        /// trl, jsonl, csv, parquet, raw or card (the dataset card, README.md).
         #[arg(long, default_value = "trl")]
         format: String,
         /// Write here instead of stdout.
@@ -97,7 +97,7 @@ pub struct FundArgs {
     pub challenger: Option<String>,
 }
 
-const EXPORT_FORMATS: [&str; 5] = ["trl", "jsonl", "csv", "parquet", "raw"];
+const EXPORT_FORMATS: [&str; 6] = ["trl", "jsonl", "csv", "parquet", "raw", "card"];
 
 /// Runs an experiment command.
 pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {

@@ -147,7 +147,7 @@ pub fn routes(config: &Config) -> Vec<Route> {
         Route {
             method: "get",
             path: "/experiments/{id}/export",
-            summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw, after settlement; for trl \
+            summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw|card, after settlement; for trl \
                       also ?gold=true|false and ?min_confidence=0.5..1 (default 0.7)",
             access: Access::Anyone,
             body: None,
@@ -294,7 +294,9 @@ async fn export_dataset(
     let format = match query.get("format") {
         Some(name) => Format::parse(name)?,
         None => {
-            return Err(AppError::bad_request("name a format: ?format=trl|jsonl|csv|parquet|raw"));
+            return Err(AppError::bad_request(
+                "name a format: ?format=trl|jsonl|csv|parquet|raw|card",
+            ));
         }
     };
     state.experiment_row(id).await?;

@@ -263,26 +263,29 @@ pub fn id_of(value: &Value) -> B256 {
     value.as_str().unwrap().parse().unwrap()
 }
 
-/// Loads export files with Hugging Face `datasets` in Python, as an ML engineer would: each
-/// `(file name, bytes, expectation)`, the expectation `{"builder", "rows", "columns", "trl"?}`
-/// as `tests/python/load_exports.py` reads it. The Python is `PLUMBLINE_TEST_PYTHON`, by
-/// default the virtual environment `.ci/run` makes in `target/py`.
-pub fn check_exports_load_in_python(files: &[(&str, &[u8], Value)]) {
+/// Loads export files with Hugging Face `datasets` in Python, as an ML engineer would: the
+/// `files` (name, bytes) are written into one folder, and each of `checks` (a file name, or ""
+/// for the folder itself, and the expectation `{"builder", "rows", "columns", ...}` that
+/// `tests/python/load_exports.py` reads) is loaded and checked. The Python is
+/// `PLUMBLINE_TEST_PYTHON`, by default the virtual environment `.ci/run` makes in `target/py`.
+pub fn check_exports_load_in_python(files: &[(&str, &[u8])], checks: &[(&str, Value)]) {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "plumbline-exports-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut manifest = serde_json::Map::new();
-    for (name, bytes, want) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        manifest.insert(path.to_string_lossy().into_owned(), want.clone());
+    let data = dir.join("dataset");
+    std::fs::create_dir_all(&data).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(data.join(name), bytes).unwrap();
     }
+    let manifest: Vec<Value> = checks
+        .iter()
+        .map(|(name, want)| json!([data.join(name).to_string_lossy(), want]))
+        .collect();
     let manifest_path = dir.join("manifest.json");
-    std::fs::write(&manifest_path, Value::Object(manifest).to_string()).unwrap();
+    std::fs::write(&manifest_path, Value::Array(manifest).to_string()).unwrap();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = std::env::var_os("PLUMBLINE_TEST_PYTHON")
         .map_or_else(|| root.join("../../target/py/bin/python"), PathBuf::from);

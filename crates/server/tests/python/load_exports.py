@@ -2,8 +2,10 @@
 would, and checks its rows and columns; the TRL file against the column names and types TRL
 documents for a standard preference dataset (`prompt`, `chosen`, `rejected`, all strings).
 
-Usage: python load_exports.py MANIFEST.json, the manifest mapping each file to
-{"builder": "json" | "csv" | "parquet", "rows": n, "columns": [...], "trl": bool}.
+Usage: python load_exports.py MANIFEST.json, the manifest a list of [path, expectation]: a
+file with {"builder": "json" | "csv" | "parquet", "rows": n, "columns": [...], "trl": bool}, or
+a folder holding the dataset card with {"builder": "folder", "config": name, "rows": n,
+"columns": [...]}.
 Exits non-zero, naming the file, on the first mismatch.
 """
 
@@ -16,7 +18,11 @@ TRL_PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 
 
 def check(path, want):
-    data = load_dataset(want["builder"], data_files=path, split="train")
+    if want["builder"] == "folder":
+        # A folder with the dataset card: its YAML names the configuration's files.
+        data = load_dataset(path, name=want["config"], split="train")
+    else:
+        data = load_dataset(want["builder"], data_files=path, split="train")
     if data.num_rows != want["rows"]:
         raise SystemExit(f"{path}: {data.num_rows} rows, expected {want['rows']}")
     missing = [c for c in want["columns"] if c not in data.column_names]
@@ -36,7 +42,7 @@ def check(path, want):
 def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         manifest = json.load(f)
-    for path, want in manifest.items():
+    for path, want in manifest:
         check(path, want)
 
 
