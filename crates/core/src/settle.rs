@@ -476,10 +476,11 @@ fn judge(
         }
         _ => None,
     };
-    // Caught copying: what its score would have been paid had its batches been its own work
-    // (the weight `pot_weight` gives a rewarded labeler, at a full pay share).
+    // Caught copying and even (a slash already costs it more): what its score would have been
+    // paid had its batches been its own work (the weight `pot_weight` gives a rewarded
+    // labeler, at a full pay share).
     let copy_fee = match (score, paid.mean()) {
-        (Some(s), Some(m)) if pay.caught_copying && s > 0 && m > 0 => {
+        (Some(s), Some(m)) if pay.caught_copying && tier == Tier::Even && s > 0 && m > 0 => {
             Some(reward_weight(paid.n(), s.min(m) as u64, SCALE as u32))
         }
         _ => None,
