@@ -128,6 +128,11 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
     let refused = run(&["experiment", "export", &id, "--format", "csv", "--no-gold"], &env);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--format trl"));
+    // No cohorts here: the server names the cohort it does not know, spaces and all.
+    let refused = run(&["experiment", "export", &id, "--cohort", "north & south"], &env);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("no cohort \"north & south\""), "{stderr}");
     let health = server.get("/health");
     assert_eq!(health["ledger_balanced"], true, "{health}");
 }

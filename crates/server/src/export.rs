@@ -307,19 +307,33 @@ fn label_json(label: &Label) -> Value {
 
 /// The dataset of a settled experiment in `format`.
 /// What the TRL format keeps.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrlOptions {
     /// Whether gold tasks are exported (with the gold answer as `chosen`).
     pub gold: bool,
     /// The least confidence of a consensus pair to be exported.
     pub min_confidence: f64,
+    /// Whose labels make the consensus.
+    pub from: PairsFrom,
 }
 
 impl Default for TrlOptions {
-    /// Gold included; pairs whose side is less than 70% likely left out.
+    /// Everyone's consensus; gold included; pairs whose side is less than 70% likely left out.
     fn default() -> Self {
-        Self { gold: true, min_confidence: 0.7 }
+        Self { gold: true, min_confidence: 0.7, from: PairsFrom::Everyone }
     }
+}
+
+/// Whose labels make a TRL export's consensus (on subjective questions, cohorts may differ).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PairsFrom {
+    /// Every exported label.
+    Everyone,
+    /// One cohort's labels alone.
+    Cohort(String),
+    /// The pairs every cohort agrees on: each cohort's consensus prefers the same response
+    /// (the value is their mean, the confidence the least of theirs).
+    Bridging,
 }
 
 /// An export's bytes and the rows the TRL options left out (0 for other formats).
@@ -356,28 +370,39 @@ pub fn export_with(
     let rows = label_rows(record);
     let gold = gold_answers(record);
     let items = aggregate(kind, &gold, &rows);
+    // Per-cohort consensus: the same aggregator over each cohort's labels alone.
+    let by_cohort = || -> Vec<(&str, Vec<Item>)> {
+        let cohorts = record.spec.cohorts.iter().flat_map(|c| c.values.iter());
+        cohorts.map(|cohort| (cohort.as_str(), cohort_items(kind, &gold, &rows, cohort))).collect()
+    };
     let mut left_out = 0;
     let bytes = match format {
         Format::Trl => {
+            let items = match &trl_options.from {
+                PairsFrom::Everyone => items,
+                PairsFrom::Cohort(cohort) => {
+                    if record.spec.cohort_index(cohort).is_none() {
+                        return Err(AppError::bad_request(format!(
+                            "this experiment has no cohort {cohort:?}"
+                        )));
+                    }
+                    cohort_items(kind, &gold, &rows, cohort)
+                }
+                PairsFrom::Bridging => {
+                    let per_cohort = by_cohort();
+                    if per_cohort.len() < 2 {
+                        return Err(AppError::bad_request(
+                            "a bridging consensus needs an experiment with cohorts",
+                        ));
+                    }
+                    bridge(record.tasks.len(), &per_cohort)
+                }
+            };
             let (bytes, dropped) = trl(record, &items, trl_options);
             left_out = dropped;
             bytes
         }
-        Format::Jsonl => {
-            // Per-cohort consensus: the same aggregator over each cohort's labels alone.
-            let cohorts = record.spec.cohorts.iter().flat_map(|c| c.values.iter());
-            let by_cohort: Vec<(&str, Vec<Item>)> = cohorts
-                .map(|cohort| {
-                    let mine: Vec<LabelRow> = rows
-                        .iter()
-                        .filter(|r| r.cohort.as_deref() == Some(cohort))
-                        .cloned()
-                        .collect();
-                    (cohort.as_str(), aggregate(kind, &gold, &mine))
-                })
-                .collect();
-            jsonl(record, &rows, &items, &by_cohort)
-        }
+        Format::Jsonl => jsonl(record, &rows, &items, &by_cohort()),
         Format::Csv => csv_table(record, &rows, &items).map_err(AppError::internal)?,
         Format::Parquet => parquet_table(record, &rows, &items).map_err(AppError::internal)?,
         Format::Raw => raw(record, &rows).map_err(AppError::internal)?,
@@ -390,6 +415,44 @@ pub fn export_with(
 /// answer, at confidence 1, marked `gold`; any other task is its consensus, kept when its
 /// confidence reaches `min_confidence`. Ties and tasks without labels prefer nothing and make
 /// no pair. Returns the lines and the pairs left out.
+/// The aggregate over one cohort's labels alone.
+fn cohort_items(
+    kind: &QuestionKind,
+    gold: &[Option<i64>],
+    rows: &[LabelRow],
+    cohort: &str,
+) -> Vec<Item> {
+    let mine: Vec<LabelRow> =
+        rows.iter().filter(|r| r.cohort.as_deref() == Some(cohort)).cloned().collect();
+    aggregate(kind, gold, &mine)
+}
+
+/// Per task, the side every cohort's consensus prefers, where they all prefer one: the mean
+/// of their values, at the least of their confidences; no consensus elsewhere.
+fn bridge(task_count: usize, per_cohort: &[(&str, Vec<Item>)]) -> Vec<Item> {
+    (0..task_count)
+        .map(|t| {
+            let sides: Vec<(f64, Option<f64>)> = per_cohort
+                .iter()
+                .filter_map(|(_, items)| Some((items[t].value?, items[t].confidence)))
+                .collect();
+            let agreed = sides.len() == per_cohort.len()
+                && (sides.iter().all(|(v, _)| *v > 1e-9) || sides.iter().all(|(v, _)| *v < -1e-9));
+            if !agreed {
+                return Item::default();
+            }
+            let value = sides.iter().map(|(v, _)| v).sum::<f64>() / sides.len() as f64;
+            let confidence = sides.iter().filter_map(|(_, c)| *c).reduce(f64::min);
+            Item {
+                value: Some(value),
+                consensus: Some(json!(value)),
+                confidence,
+                ..Item::default()
+            }
+        })
+        .collect()
+}
+
 fn trl(record: &PublicRecord, items: &[Item], options: &TrlOptions) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut left_out = 0;
@@ -788,8 +851,44 @@ mod tests {
         assert_eq!((&rows[1]["chosen"], &rows[1]["gold"]), (&json!("first"), &json!(false)));
         let (rows, left_out) = pairs(TrlOptions { gold: false, ..TrlOptions::default() });
         assert_eq!((rows.len(), left_out), (1, 2));
-        let (rows, left_out) = pairs(TrlOptions { gold: true, min_confidence: 0.5 });
+        let (rows, left_out) = pairs(TrlOptions { min_confidence: 0.5, ..TrlOptions::default() });
         assert_eq!((rows.len(), left_out), (3, 0), "the tie is never a pair");
+    }
+
+    #[test]
+    fn cohorts_have_their_own_pairs_and_the_bridge_keeps_those_they_share() {
+        let kind = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
+        let row = |task: u32, worker: &str, cohort: &str, label: i64| LabelRow {
+            task,
+            worker: worker.into(),
+            cohort: Some(cohort.into()),
+            label: Label::Int(label),
+        };
+        let rows = vec![
+            // Both cohorts prefer the second response of task 0; they split on task 1; only
+            // "x" labels task 2.
+            row(0, "a", "x", 2),
+            row(0, "b", "x", 2),
+            row(0, "c", "y", 1),
+            row(0, "d", "y", 2),
+            row(1, "a", "x", 2),
+            row(1, "b", "x", 2),
+            row(1, "c", "y", -2),
+            row(1, "d", "y", -2),
+            row(2, "a", "x", -2),
+        ];
+        let gold = [None, None, None];
+        let per_cohort = vec![
+            ("x", cohort_items(&kind, &gold, &rows, "x")),
+            ("y", cohort_items(&kind, &gold, &rows, "y")),
+        ];
+        assert!(per_cohort[0].1[1].value.unwrap() > 0.0 && per_cohort[1].1[1].value.unwrap() < 0.0);
+        let bridged = bridge(3, &per_cohort);
+        assert!(bridged[0].value.unwrap() > 0.0);
+        let least = per_cohort.iter().map(|(_, i)| i[0].confidence.unwrap()).fold(1.0, f64::min);
+        assert_eq!(bridged[0].confidence, Some(least));
+        assert_eq!(bridged[1], Item::default(), "the cohorts disagree");
+        assert_eq!(bridged[2], Item::default(), "one cohort has no say");
     }
 
     #[test]

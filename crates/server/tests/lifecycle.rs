@@ -429,7 +429,15 @@ async fn the_whole_lifecycle_over_http() {
             ("", json!({"builder": "folder", "config": "tasks", "rows": 16, "columns": table})),
         ],
     );
-    for bad in ["min_confidence=0.2", "min_confidence=x", "gold=maybe"] {
+    // This experiment has no cohorts: no cohort's pairs and no bridge between them.
+    for bad in [
+        "min_confidence=0.2",
+        "min_confidence=x",
+        "gold=maybe",
+        "cohort=nobody",
+        "bridging=true",
+        "bridging=maybe",
+    ] {
         let path = format!("/experiments/{id}/export?format=trl&{bad}");
         let (status, body) = h.call("GET", &path, None, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");

@@ -51,6 +51,12 @@ pub enum ExperimentCommand {
         /// trl: leave out the gold tasks (by default they are pairs with the gold answer).
         #[arg(long)]
         no_gold: bool,
+        /// trl: the consensus of this cohort's labels alone.
+        #[arg(long, conflicts_with = "bridging")]
+        cohort: Option<String>,
+        /// trl: only the pairs every cohort's consensus agrees on.
+        #[arg(long)]
+        bridging: bool,
         #[command(flatten)]
         connection: Connection,
     },
@@ -128,15 +134,28 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             let document = serde_json::json!({ "experiment": experiment, "stats": stats });
             println!("{document:#}");
         }
-        ExperimentCommand::Export { id, format, out, min_confidence, no_gold, connection } => {
+        ExperimentCommand::Export {
+            id,
+            format,
+            out,
+            min_confidence,
+            no_gold,
+            cohort,
+            bridging,
+            connection,
+        } => {
             if !EXPORT_FORMATS.contains(&format.as_str()) {
                 return Err(bad_input(format!(
                     "unknown export format {format:?}; use one of {}",
                     EXPORT_FORMATS.join(", ")
                 )));
             }
-            if format != "trl" && (min_confidence.is_some() || no_gold) {
-                return Err(bad_input("--min-confidence and --no-gold apply to --format trl"));
+            if format != "trl"
+                && (min_confidence.is_some() || no_gold || cohort.is_some() || bridging)
+            {
+                return Err(bad_input(
+                    "--min-confidence, --no-gold, --cohort and --bridging apply to --format trl",
+                ));
             }
             let mut query = format!("format={format}");
             if let Some(c) = min_confidence {
@@ -144,6 +163,13 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             }
             if no_gold {
                 query.push_str("&gold=false");
+            }
+            if let Some(cohort) = cohort {
+                query.push_str("&cohort=");
+                query.push_str(&url_component(&cohort));
+            }
+            if bridging {
+                query.push_str("&bridging=true");
             }
             let api = connection.anonymous();
             let bytes = api.get_bytes(&format!("/experiments/{id}/export?{query}"))?;
@@ -255,4 +281,28 @@ fn write_out(out: Option<PathBuf>, bytes: &[u8]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `text` as one URL query component: bytes outside RFC 3986's unreserved set percent-encoded.
+fn url_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_component;
+
+    #[test]
+    fn query_components_escape_everything_but_unreserved_bytes() {
+        assert_eq!(url_component("en-GB_1.~"), "en-GB_1.~");
+        assert_eq!(url_component("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
 }

@@ -148,12 +148,16 @@ pub fn routes(config: &Config) -> Vec<Route> {
             method: "get",
             path: "/experiments/{id}/export",
             summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw|card, after settlement; for trl \
-                      also ?gold=true|false and ?min_confidence=0.5..1 (default 0.7)",
+                      also ?gold=true|false, ?min_confidence=0.5..1 (default 0.7), and \
+                      ?cohort=NAME or ?bridging=true",
             access: Access::Anyone,
             body: None,
             responses: &[
                 (200, "the dataset"),
-                (400, "unknown format, or a gold or min_confidence that is not one"),
+                (
+                    400,
+                    "unknown format, or a gold, min_confidence, cohort or bridging that is not one",
+                ),
                 (409, "not settled yet"),
                 (422, "trl for a question that is not pairwise"),
             ],
@@ -324,13 +328,25 @@ async fn export_dataset(
 /// The header that counts the pairs the TRL options left out.
 const LEFT_OUT_HEADER: &str = "x-plumbline-left-out";
 
-/// `?gold=true|false` and `?min_confidence=0.5..1` for the TRL format.
+/// `?gold=true|false`, `?min_confidence=0.5..1`, and `?cohort=NAME` or `?bridging=true` for
+/// the TRL format.
 fn trl_options(query: &HashMap<String, String>) -> AppResult<export::TrlOptions> {
     let mut options = export::TrlOptions::default();
     if let Some(gold) = query.get("gold") {
         options.gold = gold
             .parse()
             .map_err(|_| AppError::bad_request(format!("gold is true or false, not {gold:?}")))?;
+    }
+    match (query.get("cohort"), query.get("bridging").map(String::as_str)) {
+        (Some(_), Some("true")) => {
+            return Err(AppError::bad_request("name a cohort or ask for bridging, not both"));
+        }
+        (Some(cohort), _) => options.from = export::PairsFrom::Cohort(cohort.clone()),
+        (None, Some("true")) => options.from = export::PairsFrom::Bridging,
+        (None, Some("false") | None) => {}
+        (None, Some(other)) => {
+            return Err(AppError::bad_request(format!("bridging is true or false, not {other:?}")));
+        }
     }
     if let Some(text) = query.get("min_confidence") {
         options.min_confidence =
