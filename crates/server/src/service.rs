@@ -114,8 +114,7 @@ fn replay(experiment: &mut Experiment, log: &ExperimentLog) -> Result<(), String
             return Err(format!("join {} was assigned batch {}", entry.batch_id, batch.batch_id));
         }
     }
-    for stored in &log.commits {
-        let entry = &stored.entry;
+    for entry in &log.commits {
         experiment
             .commit(entry.batch_id, &entry.commit, entry.at)
             .map_err(|e| format!("commit {}: {e}", entry.batch_id))?;

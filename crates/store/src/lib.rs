@@ -188,7 +188,8 @@ impl std::fmt::Display for LogPosition {
     }
 }
 
-/// An accepted commit and the client's optional encrypted backup of its labels.
+/// What is written for an accepted commit: the entry, and the client's optional encrypted
+/// backup of its labels (read back alone by [`Store::commit_backup`], never with the log).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCommit {
     /// The commit as the protocol logs it.
@@ -203,8 +204,10 @@ pub struct StoredCommit {
 pub struct ExperimentLog {
     /// Joins by batch id.
     pub joins: Vec<JoinEntry>,
-    /// Commits in the order they were accepted.
-    pub commits: Vec<StoredCommit>,
+    /// Commits in the order they were accepted (without their backups, which only
+    /// [`Store::commit_backup`] reads: logs are read often, backups are large and rarely
+    /// wanted).
+    pub commits: Vec<CommitEntry>,
     /// Reveals in the order they were accepted.
     pub reveals: Vec<RevealEntry>,
 }
@@ -334,6 +337,10 @@ pub trait Store: Send + Sync + 'static {
     /// The entries of an experiment's log beyond `seen` (joins from batch `seen.joins`, commits
     /// and reveals after the first `seen.commits` and `seen.reveals`), read from one snapshot.
     async fn log_after(&self, experiment_id: B256, seen: LogPosition) -> Result<ExperimentLog>;
+
+    /// The client's encrypted backup stored beside a batch's commit; `None` without a commit
+    /// or without a backup.
+    async fn commit_backup(&self, experiment_id: B256, batch_id: u64) -> Result<Option<String>>;
 
     /// Takes the right to append to an experiment's log, waiting while another process holds
     /// it. [`StoreError::NotFound`] for an unknown experiment.

@@ -30,7 +30,7 @@ use crate::{
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::limits::AMOUNT_MAX;
-use plumbline_core::record::{JoinEntry, PublicRecord, RevealEntry};
+use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
 use plumbline_core::task::Task;
@@ -290,21 +290,15 @@ async fn log_after_in(
     .iter()
     .map(|r| from_json::<JoinEntry>(&r.text("entry")?, "join"))
     .collect::<Result<Vec<_>>>()?;
-    let commits = sqlx::query(
-        "SELECT entry, backup FROM commits WHERE experiment_id = $1 ORDER BY seq OFFSET $2",
-    )
-    .bind(&id)
-    .bind(sql_int(seen.commits)?)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(StoredCommit {
-            entry: from_json(&r.text("entry")?, "commit")?,
-            backup: r.opt_text("backup")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let commits =
+        sqlx::query("SELECT entry FROM commits WHERE experiment_id = $1 ORDER BY seq OFFSET $2")
+            .bind(&id)
+            .bind(sql_int(seen.commits)?)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| from_json::<CommitEntry>(&r.text("entry")?, "commit"))
+            .collect::<Result<Vec<_>>>()?;
     let reveals =
         sqlx::query("SELECT entry FROM reveals WHERE experiment_id = $1 ORDER BY seq OFFSET $2")
             .bind(&id)
@@ -824,6 +818,19 @@ impl Store for PgStore {
         let log = log_after_in(&mut tx, experiment_id, seen).await?;
         tx.commit().await?;
         Ok(log)
+    }
+
+    async fn commit_backup(&self, experiment_id: B256, batch_id: u64) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT backup FROM commits WHERE experiment_id = $1 AND batch_id = $2")
+                .bind(hex(experiment_id.as_slice()))
+                .bind(sql_int(batch_id)?)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some(row) => row.opt_text("backup")?,
+            None => None,
+        })
     }
 
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>> {

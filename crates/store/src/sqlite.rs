@@ -22,7 +22,7 @@ use crate::{
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::limits::AMOUNT_MAX;
-use plumbline_core::record::{JoinEntry, PublicRecord, RevealEntry};
+use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
 use plumbline_core::task::Task;
@@ -642,20 +642,14 @@ impl Store for SqliteStore {
         .map(|r| from_json::<JoinEntry>(&r.try_get::<String, _>("entry")?, "join"))
         .collect::<Result<Vec<_>>>()?;
         let commits = sqlx::query(
-            "SELECT entry, backup FROM commits WHERE experiment_id = ? \
-             ORDER BY rowid LIMIT -1 OFFSET ?",
+            "SELECT entry FROM commits WHERE experiment_id = ? ORDER BY rowid LIMIT -1 OFFSET ?",
         )
         .bind(&id)
         .bind(sql_int(seen.commits)?)
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| {
-            Ok(StoredCommit {
-                entry: from_json(&r.try_get::<String, _>("entry")?, "commit")?,
-                backup: r.try_get("backup")?,
-            })
-        })
+        .map(|r| from_json::<CommitEntry>(&r.try_get::<String, _>("entry")?, "commit"))
         .collect::<Result<Vec<_>>>()?;
         let reveals = sqlx::query(
             "SELECT entry FROM reveals WHERE experiment_id = ? ORDER BY rowid LIMIT -1 OFFSET ?",
@@ -669,6 +663,19 @@ impl Store for SqliteStore {
         .collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok(ExperimentLog { joins, commits, reveals })
+    }
+
+    async fn commit_backup(&self, experiment_id: B256, batch_id: u64) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT backup FROM commits WHERE experiment_id = ? AND batch_id = ?")
+                .bind(hex(experiment_id.as_slice()))
+                .bind(sql_int(batch_id)?)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(match row {
+            Some(row) => row.try_get("backup")?,
+            None => None,
+        })
     }
 
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>> {

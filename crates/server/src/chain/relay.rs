@@ -92,7 +92,7 @@ impl AppState {
     /// each checked by the core as if it had come over HTTP at its block's time. Returns
     /// whether any was adopted.
     async fn adopt(&self, id: B256, log: &ExperimentLog, on_chain: &[ChainCommit]) -> bool {
-        let logged: HashSet<u64> = log.commits.iter().map(|c| c.entry.batch_id).collect();
+        let logged: HashSet<u64> = log.commits.iter().map(|c| c.batch_id).collect();
         let mut adopted = false;
         for found in on_chain.iter().filter(|c| !logged.contains(&c.batch_id)) {
             let Some(signature) = found.signature.clone() else {
@@ -170,7 +170,6 @@ impl AppState {
             let end = (start + per_tx).min(log.commits.len());
             let commits: Vec<BatchCommit> = log.commits[start..end]
                 .iter()
-                .map(|c| &c.entry)
                 .filter(|e| !recorded.contains(&(e.batch_id, e.commit.commitment)))
                 .map(|e| BatchCommit {
                     labeler: labeler_of[&e.batch_id],
@@ -180,7 +179,6 @@ impl AppState {
                 .collect();
             if let Some(oldest) = log.commits[start..end]
                 .iter()
-                .map(|c| &c.entry)
                 .find(|e| !recorded.contains(&(e.batch_id, e.commit.commitment)))
                 && end - start < per_tx
                 && !due(oldest.at)

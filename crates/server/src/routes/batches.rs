@@ -232,17 +232,18 @@ async fn read_commit(
     let (id, batch_id) = (parse_id(&id)?, parse_batch(&batch_id)?);
     state.experiment_row(id).await?;
     let log = state.store().log(id).await?;
-    let stored = log
+    let entry = log
         .commits
         .into_iter()
-        .find(|c| c.entry.batch_id == batch_id)
+        .find(|c| c.batch_id == batch_id)
         .ok_or_else(|| AppError::not_found(format!("batch {batch_id} has no commit")))?;
+    let backup = state.store().commit_backup(id, batch_id).await?;
     Ok(Json(json!({
         "batch_id": batch_id,
-        "commitment": stored.entry.commit.commitment,
-        "signature": stored.entry.commit.signature,
-        "at": stored.entry.at,
-        "backup": stored.backup,
+        "commitment": entry.commit.commitment,
+        "signature": entry.commit.signature,
+        "at": entry.at,
+        "backup": backup,
     })))
 }
 

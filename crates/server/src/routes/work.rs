@@ -46,8 +46,7 @@ async fn work(
     let now = state.now();
     state.experiment_row(id).await?;
     let log = state.store().log(id).await?;
-    let commits: HashMap<u64, _> =
-        log.commits.iter().map(|c| (c.entry.batch_id, &c.entry)).collect();
+    let commits: HashMap<u64, _> = log.commits.iter().map(|c| (c.batch_id, c)).collect();
     let reveals: HashMap<u64, u64> = log.reveals.iter().map(|r| (r.batch_id, r.at)).collect();
     let batches: Vec<Value> = log
         .joins
