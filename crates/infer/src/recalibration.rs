@@ -54,12 +54,27 @@ impl Recalibration {
 /// the floor takes those, and the temperature the spread of the rest. With fewer than
 /// [`KNOWN_MIN`] known answers, nothing changes.
 pub fn fit_recalibration<'a>(known: impl IntoIterator<Item = (&'a [f64], usize)>) -> Recalibration {
-    let known: Vec<(&[f64], usize)> = known.into_iter().collect();
+    // The logs of each posterior, taken once: the search evaluates the loss thousands of times.
+    let known: Vec<(Vec<f64>, usize)> = known
+        .into_iter()
+        .map(|(probs, answer)| (probs.iter().map(|p| p.max(FLOOR).ln()).collect(), answer))
+        .collect();
     if known.len() < KNOWN_MIN {
         return Recalibration::NONE;
     }
+    // The negative log-likelihood of the known answers, as `Recalibration::apply` would give
+    // them, without building the recalibrated vectors.
     let loss = |r: Recalibration| -> f64 {
-        known.iter().map(|(probs, answer)| -r.apply(probs)[*answer].max(FLOOR).ln()).sum()
+        known
+            .iter()
+            .map(|(logs, answer)| {
+                let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = logs.iter().map(|l| ((l - top) / r.temperature).exp()).sum();
+                let tempered = ((logs[*answer] - top) / r.temperature).exp() / total;
+                let p = (1.0 - r.floor) * tempered + r.floor / logs.len() as f64;
+                -p.max(FLOOR).ln()
+            })
+            .sum()
     };
     let mut best = (loss(Recalibration::NONE), Recalibration::NONE);
     for step in 0..=50 {

@@ -305,7 +305,6 @@ fn label_json(label: &Label) -> Value {
     serde_json::to_value(label).expect("labels serialize")
 }
 
-/// The dataset of a settled experiment in `format`.
 /// What the TRL format keeps.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrlOptions {
@@ -411,10 +410,6 @@ pub fn export_with(
     Ok(Exported { bytes, left_out })
 }
 
-/// TRL preference pairs. A gold task (one the crowd did not overrule) is the experimenter's
-/// answer, at confidence 1, marked `gold`; any other task is its consensus, kept when its
-/// confidence reaches `min_confidence`. Ties and tasks without labels prefer nothing and make
-/// no pair. Returns the lines and the pairs left out.
 /// The aggregate over one cohort's labels alone.
 fn cohort_items(
     kind: &QuestionKind,
@@ -453,6 +448,10 @@ fn bridge(task_count: usize, per_cohort: &[(&str, Vec<Item>)]) -> Vec<Item> {
         .collect()
 }
 
+/// TRL preference pairs. A gold task (one the crowd did not overrule) is the experimenter's
+/// answer, at confidence 1, marked `gold`; any other task is its consensus, kept when its
+/// confidence reaches `min_confidence`. Ties and tasks without labels prefer nothing and make
+/// no pair. Returns the lines and the pairs left out.
 fn trl(record: &PublicRecord, items: &[Item], options: &TrlOptions) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut left_out = 0;
