@@ -149,22 +149,11 @@ fn size_category(rows: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plumbline_core::synthetic::{self, Behavior, Params};
-    use std::collections::BTreeMap;
+    use crate::export::tests::record;
 
     #[test]
     fn the_card_names_every_file_and_counts_what_was_left_out() {
-        let mut labelers = vec![Behavior::Accurate(950_000); 5];
-        labelers.push(Behavior::Accurate(20_000));
-        let params = Params {
-            spec: synthetic::binary_spec(30, 3, 8),
-            regular_tasks: 60,
-            gold_tasks: 12,
-            positive_rate: 500_000,
-            labelers,
-            reputations: BTreeMap::new(),
-        };
-        let record = synthetic::run(&params, 3).unwrap().record;
+        let record = record();
         let card = dataset_card(&record);
         let id = record.experiment_id.to_string();
         assert!(card.starts_with("---\npretty_name: "), "{card}");

@@ -397,7 +397,7 @@ pub fn export_with(
                     bridge(record.tasks.len(), &per_cohort)
                 }
             };
-            let (bytes, dropped) = trl(record, &items, trl_options);
+            let (bytes, dropped) = trl(record, &items, &gold, trl_options);
             left_out = dropped;
             bytes
         }
@@ -451,12 +451,16 @@ fn bridge(task_count: usize, per_cohort: &[(&str, Vec<Item>)]) -> Vec<Item> {
 /// TRL preference pairs. A gold task (one the crowd did not overrule) is the experimenter's
 /// answer, at confidence 1, marked `gold`; any other task is its consensus, kept when its
 /// confidence reaches `min_confidence`. Ties and tasks without labels prefer nothing and make
-/// no pair. Returns the lines and the pairs left out.
-fn trl(record: &PublicRecord, items: &[Item], options: &TrlOptions) -> (Vec<u8>, usize) {
+/// no pair. `gold` is [`gold_answers`]. Returns the lines and the pairs left out.
+fn trl(
+    record: &PublicRecord,
+    items: &[Item],
+    gold: &[Option<i64>],
+    options: &TrlOptions,
+) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut left_out = 0;
-    let answers = gold_answers(record);
-    for ((task, item), gold) in record.tasks.iter().zip(items).zip(answers) {
+    for ((task, item), gold) in record.tasks.iter().zip(items).zip(gold.iter().copied()) {
         let (value, confidence) = match gold {
             Some(answer) => (answer as f64, Some(1.0)),
             None => match item.value {
@@ -711,13 +715,14 @@ fn parquet_table(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use plumbline_core::settle::Tier;
     use plumbline_core::synthetic::{self, Behavior, Params};
     use std::collections::{BTreeMap, HashSet};
 
-    fn record() -> PublicRecord {
+    /// A settled binary experiment: five careful labelers and one who is almost always wrong.
+    pub(crate) fn record() -> PublicRecord {
         let mut labelers = vec![Behavior::Accurate(950_000); 5];
         labelers.push(Behavior::Accurate(20_000));
         let params = Params {
@@ -833,7 +838,7 @@ mod tests {
         };
         let items = [item(1.0, 0.9), item(-1.0, 0.95), item(2.0, 0.6), item(0.0, 0.5)];
         let pairs = |options: TrlOptions| {
-            let (bytes, left_out) = trl(&record, &items, &options);
+            let (bytes, left_out) = trl(&record, &items, &gold_answers(&record), &options);
             let rows: Vec<Value> = String::from_utf8(bytes)
                 .unwrap()
                 .lines()
