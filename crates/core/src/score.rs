@@ -111,6 +111,11 @@ impl Tally {
         Tally { peer_sum: 0, peer_n: 0, peer_squares: 0, ..*self }
     }
 
+    /// The peer part alone.
+    pub fn peers_only(&self) -> Tally {
+        Tally { gold_sum: 0, gold_n: 0, gold_squares: 0, ..*self }
+    }
+
     /// The tally with its gold mean capped at [`GOLD_PER_PEER_MAX`] times its peer mean (at
     /// zero when that is negative) where it has peer items: being right on gold counts only as
     /// far as the labels that make the dataset are informative too, so knowing gold pays

@@ -20,7 +20,7 @@
 //!   that gold alone, which the experimenter writes, never slashes labelers whom their peers
 //!   vouch for;
 //! - *even*: otherwise; the stake comes back and nothing is earned, less the chance fee when
-//!   its mean is below zero, or the copy fee when its batches are copies its skill does not
+//!   its mean is below zero and its peers do not vouch for it with confidence, or the copy fee when its batches are copies its skill does not
 //!   explain (see [`charge_fees`]).
 //!
 //! A batch not revealed loses `max(non_reveal_slash_bps, slash_bps)` of its stake. The pot is
@@ -467,8 +467,7 @@ fn judge(
     // would be by its score's magnitude.
     let fee_evidence = if spec.subjective { own } else { paid };
     let owes_fee = tier == Tier::Even
-        && !peers_vouch
-        && strata.below.is_empty()
+        && !peers_vouch_confidently(spec, tally, ln_reward)
         && fee_evidence.mean().is_some_and(|m| m < 0);
     let chance_fee = match (fee_evidence.score(lambda), fee_evidence.mean()) {
         (Some(s), Some(m)) if owes_fee && s < 0 => {
@@ -582,6 +581,16 @@ fn evidence(spec: &ExperimentSpec, tally: &Tally) -> Tally {
 /// only, which screening protects.
 fn peers_vouch(spec: &ExperimentSpec, tally: &Tally) -> bool {
     !spec.subjective && tally.peer_sum > 0
+}
+
+/// Whether the peers vouch for a labeler with the confidence a reward needs: its peer part
+/// alone is confidently above chance at δ_reward. This, not a peer part merely above zero,
+/// waives the chance fee: at chance the peer part is above zero half of the time, and a
+/// waiver that often would leave the luck that rewards a labeler at chance without its
+/// mirror. Careful labelers' peer parts clear it, so gold the crowd failed to overrule still
+/// does not cost them the fee.
+fn peers_vouch_confidently(spec: &ExperimentSpec, tally: &Tally, ln_reward: u64) -> bool {
+    !spec.subjective && tally.peers_only().mean_lower_bound(ln_reward).is_some_and(|b| b > 0)
 }
 
 /// Where a labeler stands in the declared strata.
@@ -888,6 +897,46 @@ mod tests {
         let t = &settlement.totals;
         assert_eq!(t.slashed, fee_payer.chance_fee);
         assert_eq!(t.pot, spec.reward_pool + fee_payer.chance_fee);
+    }
+
+    /// 40 regular and 40 gold tasks, three careful labelers and a fourth wrong on every gold
+    /// task and, on regular ones, where `wrong_regular` says.
+    fn wrong_on_gold(wrong_regular: impl Fn(u32) -> bool) -> LabelerResult {
+        let (regular, gold) = (40u32, 40u32);
+        let spec = binary_spec(regular, 4, gold);
+        let tasks: Vec<Task> = (0..regular + gold)
+            .map(|i| {
+                let mut t = task(i, Default::default());
+                t.gold = (i >= regular).then(|| Label::Int(truth(i)));
+                t
+            })
+            .collect();
+        let careful = |batch_id: u64, byte: u8, every: u32| {
+            answering(batch_id, byte, regular + gold, move |t| t % every == 3)
+        };
+        let batches = vec![
+            careful(0, 1, 7),
+            careful(1, 2, 9),
+            careful(2, 3, 8),
+            answering(3, 4, regular + gold, |t| t >= regular || wrong_regular(t)),
+        ];
+        let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        result(&settlement, 4).clone()
+    }
+
+    #[test]
+    fn only_peers_vouching_with_confidence_waive_the_chance_fee() {
+        // Right on every regular task: its peers vouch with confidence, and gold alone, which
+        // the experimenter writes, does not cost it the fee.
+        let vouched = wrong_on_gold(|_| false);
+        assert!(vouched.tally.peer_sum > 0 && vouched.tally.mean().unwrap() < 0, "{vouched:?}");
+        assert_eq!((vouched.tier, vouched.chance_fee), (Tier::Even, 0));
+        // Right on 24 regular tasks of 40: a peer part above zero but not confidently so, as
+        // a labeler at chance has half of the time, is no waiver.
+        let lucky = wrong_on_gold(|t| t % 5 < 2);
+        assert!(lucky.tally.peer_sum > 0, "{lucky:?}");
+        assert_eq!(lucky.tier, Tier::Even);
+        assert!(lucky.chance_fee > 0, "{lucky:?}");
     }
 
     #[test]
