@@ -6,7 +6,9 @@
 //!   and the crowd's own answer fits them better than the gold answer by more than a third of
 //!   their weight (for a binary question: more than two thirds of the labels contradict gold).
 //!   A split crowd keeps the task. When more than half of the gold tasks judged (those with
-//!   enough labels) are contradicted, the whole gold set is dropped. Dropped tasks are listed in
+//!   enough labels) are contradicted, or the crowd's answers fit better than gold by more than
+//!   a third of the labels' weight over all judged tasks together, the whole gold set is
+//!   dropped. Dropped tasks are listed in
 //!   the settlement for the experimenter to see.
 //! - **Copies.** Batches of one block whose labels are identical and share errors that the rest
 //!   of the block does not make are one piece of work submitted several times (see
@@ -238,15 +240,24 @@ pub fn contradicted_gold(
             by_task.entry(*task).or_default().push(label);
         }
     }
-    let judged = by_task.values().filter(|labels| labels.len() >= GOLD_LABELS_MIN).count();
-    let contradicted: Vec<u32> = by_task
-        .iter()
-        .filter(|(task, labels)| contradicts(agreement, &gold[task], labels))
-        .map(|(task, _)| *task)
-        .collect();
-    // Gold that the crowd contradicts more often than not is untrustworthy as a whole: what
-    // the crowd happened not to contradict is no better.
-    if 2 * contradicted.len() > judged {
+    let mut contradicted = Vec::new();
+    let (mut judged, mut judged_labels, mut judged_shortfall) = (0usize, 0i64, 0i64);
+    for (task, labels) in by_task.iter().filter(|(_, labels)| labels.len() >= GOLD_LABELS_MIN) {
+        let k = labels.len() as i64;
+        let short = shortfall(agreement, &gold[task], labels);
+        if 3 * short > k * SCALE {
+            contradicted.push(*task);
+        }
+        judged += 1;
+        judged_labels += k;
+        judged_shortfall += short;
+    }
+    // Gold that the crowd contradicts more often than not, or by more than a third of the
+    // labels' weight over all the judged tasks together, is untrustworthy as a whole: what the
+    // crowd happened not to contradict is no better. The second test catches gold inverted on
+    // purpose where the truth is a weak preference, which a noisy crowd contradicts on each
+    // task by a little less than a third.
+    if 2 * contradicted.len() > judged || 3 * judged_shortfall > judged_labels * SCALE {
         let mut all: Vec<u32> = gold.keys().copied().collect();
         all.sort_unstable();
         return all;
@@ -254,14 +265,11 @@ pub fn contradicted_gold(
     contradicted
 }
 
-/// Whether the crowd's own answer fits its labels better than the gold answer by more than a
-/// third of the labels' weight: `Σ a(x, c) − Σ a(x, z) > k/3` (exact integers), c being the
-/// label given that agrees best with all the labels (the majority for categorical questions).
-fn contradicts(agreement: &Agreement, answer: &Label, labels: &[&Label]) -> bool {
-    let k = labels.len();
-    if k < GOLD_LABELS_MIN {
-        return false;
-    }
+/// How much better than the gold answer the crowd's own answer fits its labels: `Σ a(x, c) −
+/// Σ a(x, z)` at scale 10^6 (exact integers), c being the label given that agrees best with all
+/// the labels (the majority for categorical questions). A task is contradicted when this is
+/// more than a third of the labels' weight, `k/3`.
+fn shortfall(agreement: &Agreement, answer: &Label, labels: &[&Label]) -> i64 {
     let fit =
         |candidate: &Label| -> i64 { labels.iter().map(|x| agreement.between(x, candidate)).sum() };
     // Distinct labels only: the candidates are few where labels repeat.
@@ -272,7 +280,7 @@ fn contradicts(agreement: &Agreement, answer: &Label, labels: &[&Label]) -> bool
         }
     }
     let best = candidates.iter().map(|c| fit(c)).max().unwrap_or(0);
-    3 * (best - fit(answer)) > k as i64 * SCALE
+    (best - fit(answer)).max(0)
 }
 
 #[cfg(test)]
@@ -285,7 +293,7 @@ mod tests {
 
     #[test]
     fn a_unanimous_crowd_against_the_gold_answer_drops_it() {
-        let gold: HashMap<u32, Label> = [(7, int(0)), (8, int(0)), (9, int(0))].into();
+        let gold: HashMap<u32, Label> = (7..12).map(|t| (t, int(0))).collect();
         let (one, zero) = (int(1), int(0));
         let labels = vec![
             // Task 7: three labelers say 1 against gold 0: dropped.
@@ -299,6 +307,13 @@ mod tests {
             // Task 9: only two labels: too few to overrule.
             (9, &one),
             (9, &one),
+            // Tasks 10 and 11: the crowd agrees with gold.
+            (10, &zero),
+            (10, &zero),
+            (10, &zero),
+            (11, &zero),
+            (11, &zero),
+            (11, &zero),
         ];
         assert_eq!(contradicted_gold(&Agreement::Categorical, &labels, &gold), vec![7]);
     }
@@ -306,9 +321,10 @@ mod tests {
     #[test]
     fn strength_counts_when_the_crowd_overrules_pairwise_gold() {
         let linear = Agreement::Linear { range: 4 };
-        let gold: HashMap<u32, Label> = [(0, int(-2)), (1, int(-2))].into();
+        let gold: HashMap<u32, Label> = (0..4).map(|t| (t, int(-2))).collect();
         let (strong_b, weak_b, strong_a) = (int(2), int(1), int(-2));
-        // The crowd prefers B on task 0 (against gold A); on task 1 one labeler sides with A.
+        // The crowd prefers B on task 0 (against gold A); on task 1 one labeler sides with A,
+        // on tasks 2 and 3 two do.
         let labels = vec![
             (0, &strong_b),
             (0, &strong_b),
@@ -316,8 +332,38 @@ mod tests {
             (1, &strong_b),
             (1, &strong_a),
             (1, &weak_b),
+            (2, &strong_a),
+            (2, &strong_a),
+            (2, &weak_b),
+            (3, &strong_a),
+            (3, &strong_a),
+            (3, &weak_b),
         ];
         assert_eq!(contradicted_gold(&linear, &labels, &gold), vec![0]);
+    }
+
+    #[test]
+    fn gold_the_crowd_contradicts_over_all_its_tasks_is_dropped_whole() {
+        // Inverted gold: two strong preferences the crowd overrules, and seven weak ones that
+        // a noisy crowd contradicts by a little less than a third each. Two of nine is not a
+        // majority, but over the nine tasks the crowd fits its own answers better by more than
+        // a third of the labels' weight.
+        let linear = Agreement::Linear { range: 4 };
+        let (strong_b, weak_b, weak_a) = (int(2), int(1), int(-1));
+        let gold: HashMap<u32, Label> =
+            (0..9).map(|t| (t, if t < 2 { int(-2) } else { int(-1) })).collect();
+        let mut labels = Vec::new();
+        for task in 0..9 {
+            let (right, dissent) = if task < 2 { (&strong_b, &weak_b) } else { (&weak_b, &weak_a) };
+            labels.extend([(task, right), (task, right), (task, right), (task, right)]);
+            labels.push((task, dissent));
+        }
+        assert_eq!(contradicted_gold(&linear, &labels, &gold), (0..9).collect::<Vec<_>>());
+        // The same crowd on gold that tells the truth on the weak tasks: only the two strong
+        // tasks go.
+        let honest: HashMap<u32, Label> =
+            (0..9).map(|t| (t, if t < 2 { int(-2) } else { int(1) })).collect();
+        assert_eq!(contradicted_gold(&linear, &labels, &honest), vec![0, 1]);
     }
 
     fn block<'a>(batch_id: u64, labels: &[&'a Label]) -> BlockLabels<'a> {
