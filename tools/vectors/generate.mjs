@@ -17,6 +17,7 @@ import {
   getAddress,
   hashMessage,
   hashTypedData,
+  hexToBytes,
   keccak256,
   recoverMessageAddress,
   recoverTypedDataAddress,
@@ -26,6 +27,7 @@ import {
   zeroAddress,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import { secp256k1 } from '@noble/curves/secp256k1';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', '..', 'crates', 'core', 'tests', 'vectors');
@@ -43,6 +45,7 @@ const generator = {
   script: 'tools/vectors/generate.mjs',
   '@openzeppelin/merkle-tree': packageVersion('@openzeppelin/merkle-tree'),
   viem: packageVersion('viem'),
+  '@noble/curves': packageVersion('@noble/curves'),
 };
 
 // `len` deterministic bytes derived from `seed`, as 0x-prefixed hex.
@@ -349,12 +352,63 @@ const personal = [
   await personalVector(1, { raw: rawMessage }, rawMessage),
 ];
 
+// Sealed reveals: ECIES over secp256k1 from its reference parts, noble's ECDH and WebCrypto's
+// HKDF-SHA256 and AES-256-GCM (see crates/core/src/seal.rs for the construction).
+async function sealVector(index, batchId, plaintext) {
+  const operatorKey = hashOf(`plumbline seal operator ${index}`);
+  const ephemeralKey = hashOf(`plumbline seal ephemeral ${index}`);
+  const iv = bytesFrom(`plumbline seal iv ${index}`, 12);
+  const experimentId = hashOf(`plumbline seal experiment ${index}`);
+  const labeler = privateKeyToAccount(hashOf(`plumbline seal labeler ${index}`)).address;
+  const operatorPublic = toHex(secp256k1.getPublicKey(hexToBytes(operatorKey), true));
+  const batch = new Uint8Array(8);
+  new DataView(batch.buffer).setBigUint64(0, BigInt(batchId));
+  const context = concatHex([
+    stringToHex('plumbline-sealed-reveal-1'), experimentId, toHex(batch), labeler.toLowerCase(),
+  ]);
+  const ephemeralPublic = secp256k1.getPublicKey(hexToBytes(ephemeralKey), true);
+  const shared = secp256k1.getSharedSecret(hexToBytes(ephemeralKey), hexToBytes(operatorPublic), true).slice(1);
+  const material = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey']);
+  const key = await crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: ephemeralPublic, info: hexToBytes(context) },
+    material,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['encrypt'],
+  );
+  const sealed = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: hexToBytes(iv), additionalData: hexToBytes(context) }, key, hexToBytes(stringToHex(plaintext)),
+  );
+  return {
+    operator_private_key: operatorKey,
+    operator_public_key: operatorPublic,
+    ephemeral_private_key: ephemeralKey,
+    iv,
+    experiment_id: experimentId,
+    batch_id: String(batchId),
+    labeler,
+    context,
+    plaintext,
+    sealed: concatHex([toHex(ephemeralPublic), iv, toHex(new Uint8Array(sealed))]),
+  };
+}
+
+const seals = [
+  await sealVector(0, 0, JSON.stringify({
+    labels: [{ task: 0, label: -2 }, { task: 1, label: 1 }],
+    salt: hashOf('plumbline seal salt 0'),
+    signature: bytesFrom('plumbline seal signature 0', 65),
+  })),
+  await sealVector(1, 2n ** 64n - 1n, ''),
+];
+
 function write(file, data) {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, file), `${JSON.stringify({ generator, ...data }, null, 2)}\n`);
 }
 
 write('merkle.json', { labels: labelTrees, payouts: payoutTrees });
+write('seal.json', { seals });
 write('eip712.json', {
   domain: { name: 'Plumbline', version: '1' },
   typed,

@@ -106,6 +106,11 @@ impl LabelerKey {
         self.key.to_bytes().into()
     }
 
+    /// The same secret as a key reveals can be sealed to (`crate::seal`).
+    pub fn sealing_key(&self) -> k256::SecretKey {
+        k256::SecretKey::from(self.key.as_nonzero_scalar())
+    }
+
     /// The address.
     pub fn address(&self) -> Address {
         self.address

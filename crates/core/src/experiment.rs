@@ -202,8 +202,21 @@ impl Experiment {
     /// Verifies a reveal against its batch, its commitment and its signature, whatever the
     /// time. Nothing is stored (see [`Experiment::reveal`]).
     pub fn check_reveal(&self, batch_id: u64, reveal: &SignedReveal) -> Result<()> {
-        let batch = self.batch(batch_id)?;
+        self.batch(batch_id)?;
         let committed = self.commits.get(&batch_id).ok_or(Error::NotCommitted(batch_id))?;
+        self.check_reveal_of(batch_id, committed.commit.commitment, reveal)
+    }
+
+    /// Verifies a reveal against its batch, a commitment and its signature, whatever the time
+    /// and before the commitment is accepted: a reveal sealed for the operator is checked
+    /// with its commit, so that the server only ever holds reveals that open their commitment.
+    pub fn check_reveal_of(
+        &self,
+        batch_id: u64,
+        committed: B256,
+        reveal: &SignedReveal,
+    ) -> Result<()> {
+        let batch = self.batch(batch_id)?;
         let fail = |reason: String| Error::Reveal { batch_id, reason };
         // Labels are keyed by position in the batch, so they must cover 0..len once each.
         let mut given: Vec<u32> = reveal.labels.iter().map(|l| l.task).collect();
@@ -222,7 +235,7 @@ impl Experiment {
         }
         let root = labels_root(&reveal.labels)?;
         let commitment = eip712::commitment(self.id, batch_id, batch.labeler, root, reveal.salt);
-        if commitment != committed.commit.commitment {
+        if commitment != committed {
             return Err(fail("the labels and salt do not match the commitment".into()));
         }
         let message = Reveal {

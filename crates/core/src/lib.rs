@@ -15,6 +15,7 @@ pub mod record;
 pub mod reputation;
 pub mod score;
 pub mod screen;
+pub mod seal;
 pub mod settle;
 pub mod spec;
 pub mod strata;

@@ -1,6 +1,7 @@
 //! Cross-implementation vectors: the Merkle trees, EIP-712 digests, signatures, commitments and
 //! salts of `plumbline-core` must be byte-identical to those of the libraries that clients and
-//! the contract use (OpenZeppelin's `@openzeppelin/merkle-tree` and viem). The JSON files in
+//! the contract use (OpenZeppelin's `@openzeppelin/merkle-tree` and viem), and its sealed
+//! reveals to the browser's construction from noble's secp256k1 and WebCrypto. The JSON files in
 //! `tests/vectors/` are written by `tools/vectors/generate.mjs`; see its README to regenerate.
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use k256::ecdsa::SigningKey;
 use plumbline_core::eip712::{self, Commit, Join, Reveal, Salt};
 use plumbline_core::merkle::{self, StandardMerkleTree};
+use plumbline_core::seal::{self, SealContext};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -329,4 +331,59 @@ fn commit_path_matches_viem() {
         salt,
     );
     assert_eq!(commitment, expected.commitment);
+}
+
+#[derive(Deserialize)]
+struct SealVectors {
+    seals: Vec<SealVector>,
+}
+
+#[derive(Deserialize)]
+struct SealVector {
+    operator_private_key: B256,
+    operator_public_key: Bytes,
+    ephemeral_private_key: B256,
+    iv: Bytes,
+    experiment_id: B256,
+    #[serde(deserialize_with = "decimal_u64")]
+    batch_id: u64,
+    labeler: Address,
+    context: Bytes,
+    plaintext: String,
+    sealed: Bytes,
+}
+
+#[test]
+fn sealed_reveals_match_the_browser_construction_from_noble_and_webcrypto() {
+    let vectors: SealVectors = read("seal.json");
+    assert_eq!(vectors.seals.len(), 2);
+    for (i, v) in vectors.seals.iter().enumerate() {
+        let operator = k256::SecretKey::from_slice(v.operator_private_key.as_slice()).unwrap();
+        let ephemeral = k256::SecretKey::from_slice(v.ephemeral_private_key.as_slice()).unwrap();
+        assert_eq!(
+            seal::public_key_hex(&operator.public_key()),
+            alloy_primitives::hex::encode_prefixed(&v.operator_public_key),
+            "seal {i}: public key"
+        );
+        let context = SealContext {
+            experiment_id: v.experiment_id,
+            batch_id: v.batch_id,
+            labeler: v.labeler,
+        };
+        assert_eq!(context.bytes(), v.context.to_vec(), "seal {i}: context");
+        let iv: [u8; 12] = v.iv.as_ref().try_into().unwrap();
+        let sealed =
+            seal::seal(&operator.public_key(), &context, v.plaintext.as_bytes(), &ephemeral, iv);
+        assert_eq!(sealed, v.sealed.to_vec(), "seal {i}: sealed bytes");
+        let opened = seal::open(&operator, &context, &v.sealed).unwrap();
+        assert_eq!(opened, v.plaintext.as_bytes(), "seal {i}: opened");
+    }
+    // The first holds a reveal as the browser writes it, which the server reads.
+    let v = &vectors.seals[0];
+    let operator = k256::SecretKey::from_slice(v.operator_private_key.as_slice()).unwrap();
+    let context =
+        SealContext { experiment_id: v.experiment_id, batch_id: v.batch_id, labeler: v.labeler };
+    let reveal = seal::open_reveal(&operator, &context, &v.sealed.to_string()).unwrap();
+    assert_eq!(reveal.labels.len(), 2);
+    assert_eq!(reveal.signature.len(), 65);
 }
