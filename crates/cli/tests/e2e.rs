@@ -1,16 +1,28 @@
-//! The real server and the real CLI through a whole experiment: 20 programmatic labelers, a
-//! passing audit of the public record, and a TRL export.
+//! The real server and the real CLI through a whole experiment: 20 programmatic labelers (three
+//! of whom leave their reveals with the operator and never come back), a passing audit of the
+//! public record, and a TRL export.
 
 mod common;
 
 use common::*;
+
+/// Labelers who leave their reveals with the operator.
+const LEAVING: usize = 3;
 
 #[test]
 fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
     let dir = TempDir::new("e2e");
     let (operator_key, operator) = new_key(&dir, "operator.json");
     let (creator_key, creator) = new_key(&dir, "creator.json");
-    let server = Server::start(&dir.0.join("plumbline.db"), &operator, free_port());
+    let db = dir.0.join("plumbline.db");
+    let sealing = ["--sealing-key", operator_key.as_str()];
+    let server = Server::start_with(
+        &db.to_string_lossy(),
+        &db.with_extension("log"),
+        &operator,
+        free_port(),
+        &sealing,
+    );
     let url = server.url.clone();
     let env = [("PLUMBLINE_SERVER", url.as_str())];
 
@@ -58,10 +70,13 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
             })
             .collect();
         let labels = dir.write(&format!("labels{n}.jsonl"), &lines.join("\n"));
-        run_ok(
-            &["labeler", "commit", &id, "--batch", &batch_id, "--labels", &labels, "--key", &key],
-            &env,
-        );
+        let mut commit = vec![
+            "labeler", "commit", &id, "--batch", &batch_id, "--labels", &labels, "--key", &key,
+        ];
+        if n < LEAVING {
+            commit.push("--leave-reveal");
+        }
+        run_ok(&commit, &env);
         labelers.push((key, address, batch_id, labels));
     }
     let balance: serde_json::Value =
@@ -69,7 +84,17 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
     assert_eq!(balance["locked"], "1000000", "the stake is locked: {balance}");
 
     server.set_clock(start + 3_601);
-    for (key, _, batch_id, labels) in &labelers {
+    // The server reveals for those who left their reveals with it, at its next tick.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let stats = server.get(&format!("/experiments/{id}/stats"));
+        if stats["batches"]["revealed"] == LEAVING {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sealed reveal revealed: {stats}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for (key, _, batch_id, labels) in &labelers[LEAVING..] {
         run_ok(
             &["labeler", "reveal", &id, "--batch", batch_id, "--labels", labels, "--key", key],
             &env,

@@ -21,6 +21,7 @@ use plumbline_core::experiment::{Accepted, Experiment};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
+use plumbline_core::seal::{self, SealContext};
 use plumbline_core::settle::Settlement;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::{self, TaskSummary};
@@ -51,9 +52,26 @@ pub(crate) struct Pending {
     answer: oneshot::Sender<AppResult<Accepted>>,
 }
 
+/// What a commit may leave with the server beside the commitment.
+#[derive(Clone, Copy, Default)]
+pub struct CommitExtras<'a> {
+    /// The client's encrypted backup of its labels, opaque to the server.
+    pub backup: Option<&'a str>,
+    /// The signed reveal sealed to the server's sealing key (`plumbline_core::seal`).
+    pub sealed_reveal: Option<&'a str>,
+}
+
 enum Append {
-    Commit { batch_id: u64, commit: SignedCommit, backup: Option<String> },
-    Reveal { batch_id: u64, reveal: SignedReveal },
+    Commit {
+        batch_id: u64,
+        commit: SignedCommit,
+        backup: Option<String>,
+        sealed_reveal: Option<String>,
+    },
+    Reveal {
+        batch_id: u64,
+        reveal: SignedReveal,
+    },
 }
 
 impl Append {
@@ -453,17 +471,22 @@ impl AppState {
         }
     }
 
-    /// Accepts a signed commit; a repeat is harmless.
+    /// Accepts a signed commit, with the client's optional backup and the reveal it may leave
+    /// sealed with the operator; a repeat is harmless (and keeps what the first one left).
     pub async fn commit(
         &self,
         experiment_id: B256,
         batch_id: u64,
         commit: &SignedCommit,
-        backup: Option<&str>,
+        left: CommitExtras<'_>,
         now: u64,
     ) -> AppResult<Accepted> {
-        let backup = backup.map(str::to_owned);
-        let append = Append::Commit { batch_id, commit: commit.clone(), backup };
+        let append = Append::Commit {
+            batch_id,
+            commit: commit.clone(),
+            backup: left.backup.map(str::to_owned),
+            sealed_reveal: left.sealed_reveal.map(str::to_owned),
+        };
         self.append(experiment_id, append, now).await
     }
 
@@ -598,11 +621,15 @@ impl AppState {
         reveals: &mut Vec<RevealEntry>,
     ) -> AppResult<Accepted> {
         match append {
-            Append::Commit { batch_id, commit, backup } => {
+            Append::Commit { batch_id, commit, backup, sealed_reveal } => {
+                if let Some(sealed) = &sealed_reveal {
+                    let reveal = self.open_sealed(experiment, batch_id, sealed)?;
+                    experiment.check_reveal_of(batch_id, commit.commitment, &reveal)?;
+                }
                 let accepted = experiment.commit(batch_id, &commit, now)?;
                 if accepted == Accepted::New {
                     let entry = CommitEntry { batch_id, commit, at: now };
-                    commits.push(StoredCommit { entry, backup });
+                    commits.push(StoredCommit { entry, backup, sealed_reveal });
                 }
                 Ok(accepted)
             }
@@ -612,6 +639,73 @@ impl AppState {
                     reveals.push(RevealEntry { batch_id, reveal, at: now });
                 }
                 Ok(accepted)
+            }
+        }
+    }
+
+    /// Opens a reveal sealed to this server's sealing key for one of the experiment's batches.
+    fn open_sealed(
+        &self,
+        experiment: &Experiment,
+        batch_id: u64,
+        sealed: &str,
+    ) -> AppResult<SignedReveal> {
+        let key = self.config().sealing_key.as_ref().ok_or_else(|| {
+            AppError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "sealing_unavailable",
+                "this server holds no sealing key (`serve --sealing-key`): reveal yourself",
+            )
+        })?;
+        let batch = experiment
+            .batches()
+            .get(batch_id as usize)
+            .ok_or_else(|| AppError::not_found(format!("batch {batch_id} does not exist")))?;
+        let context =
+            SealContext { experiment_id: experiment.id(), batch_id, labeler: batch.labeler };
+        seal::open_reveal(key, &context, sealed).map_err(|e| {
+            AppError::new(axum::http::StatusCode::BAD_REQUEST, "bad_sealed_reveal", e.to_string())
+        })
+    }
+
+    /// Reveals the sealed reveals of an experiment's batches that their labelers have not
+    /// revealed themselves; once its commit deadline has passed. Failures are logged and tried
+    /// again at the next tick.
+    async fn reveal_sealed(&self, experiment_id: B256, now: u64) {
+        let sealed = match self.store().sealed_reveals(experiment_id).await {
+            Ok(sealed) if sealed.is_empty() => return,
+            Ok(sealed) => sealed,
+            Err(e) => {
+                tracing::error!(experiment_id = %experiment_id, error = %e, "cannot read sealed reveals");
+                return;
+            }
+        };
+        let Some(key) = self.config().sealing_key.as_ref() else {
+            tracing::error!(experiment_id = %experiment_id, "sealed reveals wait for a sealing key");
+            return;
+        };
+        let batches = match self.batches(experiment_id).await {
+            Ok(batches) => batches,
+            Err(e) => {
+                tracing::error!(experiment_id = %experiment_id, error = %e.message, "cannot read batches");
+                return;
+            }
+        };
+        for (batch_id, sealed) in sealed {
+            let Some(batch) = batches.get(batch_id as usize) else { continue };
+            let context = SealContext { experiment_id, batch_id, labeler: batch.labeler };
+            let revealed = match seal::open_reveal(key, &context, &sealed) {
+                Ok(reveal) => self.reveal(experiment_id, batch_id, &reveal, now).await,
+                Err(e) => Err(AppError::internal(e)),
+            };
+            match revealed {
+                Ok(_) => {
+                    tracing::info!(experiment_id = %experiment_id, batch_id, "revealed a sealed reveal")
+                }
+                Err(e) => tracing::error!(
+                    experiment_id = %experiment_id, batch_id, error = %e.message,
+                    "cannot reveal a sealed reveal"
+                ),
             }
         }
     }
@@ -725,6 +819,9 @@ impl AppState {
                         tracing::error!(experiment_id = %id, error = %e, "cannot mark revealing")
                     }
                 }
+            }
+            if now >= row.spec.commit_deadline && now < row.spec.reveal_deadline {
+                self.reveal_sealed(id, now).await;
             }
             if now >= row.spec.reveal_deadline
                 && let Err(e) = self.settle(id, now).await

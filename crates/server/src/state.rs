@@ -51,6 +51,9 @@ pub struct Config {
     /// Chain mode: experiments keep their money in this market instead of the embedded
     /// ledger. `None` for the embedded ledger.
     pub chain: Option<crate::chain::ChainConfig>,
+    /// The key labelers may seal their reveals to at commit, so that the server reveals them
+    /// once the commit deadline passes (`plumbline_core::seal`). `None`: no reveal is held.
+    pub sealing_key: Option<k256::SecretKey>,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             tick: Duration::from_secs(1),
             scheduler_lease: Duration::from_secs(5),
             chain: None,
+            sealing_key: None,
         }
     }
 }

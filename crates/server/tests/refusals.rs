@@ -9,6 +9,7 @@ use plumbline_core::B256;
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712::embedded_domain;
 use plumbline_core::label::Label;
+use plumbline_core::seal::{SealContext, public_key_hex, seal_reveal};
 use plumbline_server::Config;
 use plumbline_server::demo::{DEMO_TASKS, demo_spec};
 use serde_json::{Value, json};
@@ -445,4 +446,99 @@ async fn the_test_clock_route_exists_only_when_enabled() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "no_route");
     let (_, document) = h.call("GET", "/openapi.json", None, None).await;
     assert!(document["paths"].get("/api/v1/test/clock").is_none());
+}
+
+/// The labeler's join to batch 0, its labels, commit and signed reveal, not yet sent.
+async fn joined_with_reveal(
+    d: &Draft,
+    labeler: &LabelerKey,
+) -> (plumbline_core::client::SignedCommit, plumbline_core::client::SignedReveal) {
+    let domain = embedded_domain();
+    let join = labeler.join(&domain, d.id, None, 1_000, 0);
+    let path = format!("/experiments/{}/join", d.id);
+    let (status, batch) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&join).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let labels = honest_labels(&batch);
+    let commit = labeler.commit(&domain, d.id, 0, &labels).unwrap();
+    let reveal = labeler.reveal(&domain, d.id, 0, labels).unwrap();
+    (commit, reveal)
+}
+
+fn sealed(
+    to: &k256::PublicKey,
+    id: B256,
+    labeler: &LabelerKey,
+    reveal: &plumbline_core::client::SignedReveal,
+) -> String {
+    let context = SealContext { experiment_id: id, batch_id: 0, labeler: labeler.address() };
+    let ephemeral = LabelerKey::derived(42, 77).sealing_key();
+    seal_reveal(to, &context, reveal, &ephemeral, [9; 12])
+}
+
+#[tokio::test]
+async fn a_sealed_reveal_that_does_not_open_its_commitment_is_refused_and_a_good_one_is_revealed_at_the_deadline()
+ {
+    let sealing = LabelerKey::derived(42, 99).sealing_key();
+    let (d, labeler) = open(Config { sealing_key: Some(sealing.clone()), ..config() }).await;
+    let (_, key) = d.h.call("GET", "/sealing-key", None, None).await;
+    assert_eq!(key["public_key"], public_key_hex(&sealing.public_key()));
+    let (commit, reveal) = joined_with_reveal(&d, &labeler).await;
+    let path = format!("/experiments/{}/batches/0/commit", d.id);
+    let with = |sealed: String| {
+        let mut body = serde_json::to_value(&commit).unwrap();
+        body["sealed_reveal"] = json!(sealed);
+        body
+    };
+    let before = snapshot(&d.h, d.id).await;
+
+    // Sealed to another key, altered, or holding labels the commitment does not bind.
+    let stranger = LabelerKey::derived(42, 98).sealing_key().public_key();
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(with(sealed(&stranger, d.id, &labeler, &reveal)))).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_sealed_reveal");
+    let (status, body) = d.h.call("POST", &path, None, Some(with("0x1234".into()))).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_sealed_reveal");
+    let mut other = reveal.clone();
+    other.labels[0].label = Label::Int(-1);
+    let lie = sealed(&sealing.public_key(), d.id, &labeler, &other);
+    let (status, body) = d.h.call("POST", &path, None, Some(with(lie))).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "reveal_mismatch");
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+
+    // A good one is kept with the commit, and revealed by the server once the commit deadline
+    // passes, while the labeler never comes back.
+    let good = sealed(&sealing.public_key(), d.id, &labeler, &reveal);
+    let (status, body) = d.h.call("POST", &path, None, Some(with(good))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    d.h.state.tick().await;
+    let (_, stats) = d.h.call("GET", &format!("/experiments/{}/stats", d.id), None, None).await;
+    assert_eq!(stats["batches"], json!({"joined": 1, "committed": 1, "revealed": 0}));
+    let (_, experiment) = d.h.call("GET", &format!("/experiments/{}", d.id), None, None).await;
+    d.h.set_clock(experiment["commit_deadline"].as_u64().unwrap()).await;
+    d.h.state.tick().await;
+    let (_, stats) = d.h.call("GET", &format!("/experiments/{}/stats", d.id), None, None).await;
+    assert_eq!(stats["batches"], json!({"joined": 1, "committed": 1, "revealed": 1}));
+    // What the server revealed is the labeler's own signed reveal; revealing it again is a
+    // harmless repeat.
+    let reveal_path = format!("/experiments/{}/batches/0/reveal", d.id);
+    let (status, body) =
+        d.h.call("POST", &reveal_path, None, Some(serde_json::to_value(&reveal).unwrap())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_sealed_reveal_without_a_sealing_key_is_refused() {
+    let (d, labeler) = open(config()).await;
+    let (status, body) = d.h.call("GET", "/sealing-key", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "public_key": null })));
+    let (commit, reveal) = joined_with_reveal(&d, &labeler).await;
+    let before = snapshot(&d.h, d.id).await;
+    let mut body = serde_json::to_value(&commit).unwrap();
+    let to = LabelerKey::derived(42, 99).sealing_key().public_key();
+    body["sealed_reveal"] = json!(sealed(&to, d.id, &labeler, &reveal));
+    let path = format!("/experiments/{}/batches/0/commit", d.id);
+    let (status, body) = d.h.call("POST", &path, None, Some(body)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "sealing_unavailable");
+    assert_eq!(snapshot(&d.h, d.id).await, before);
 }

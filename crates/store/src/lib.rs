@@ -188,14 +188,18 @@ impl std::fmt::Display for LogPosition {
     }
 }
 
-/// What is written for an accepted commit: the entry, and the client's optional encrypted
-/// backup of its labels (read back alone by [`Store::commit_backup`], never with the log).
+/// What is written for an accepted commit: the entry, the client's optional encrypted backup
+/// of its labels (read back alone by [`Store::commit_backup`], never with the log), and the
+/// reveal it may have left sealed with the operator (read by [`Store::sealed_reveals`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCommit {
     /// The commit as the protocol logs it.
     pub entry: CommitEntry,
     /// The backup, opaque to the server.
     pub backup: Option<String>,
+    /// The reveal sealed to the operator's sealing key (`plumbline_core::seal`), checked
+    /// against the commitment before it was accepted.
+    pub sealed_reveal: Option<String>,
 }
 
 /// An experiment's protocol log, in the order it was accepted: what a replay through the core
@@ -342,6 +346,10 @@ pub trait Store: Send + Sync + 'static {
     /// or without a backup.
     async fn commit_backup(&self, experiment_id: B256, batch_id: u64) -> Result<Option<String>>;
 
+    /// The sealed reveals of an experiment's batches that are committed and not yet revealed,
+    /// by batch id.
+    async fn sealed_reveals(&self, experiment_id: B256) -> Result<Vec<(u64, String)>>;
+
     /// Takes the right to append to an experiment's log, waiting while another process holds
     /// it. [`StoreError::NotFound`] for an unknown experiment.
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>>;
@@ -378,7 +386,11 @@ pub trait Store: Send + Sync + 'static {
         backup: Option<&str>,
         seen: LogPosition,
     ) -> Result<()> {
-        let commit = StoredCommit { entry: entry.clone(), backup: backup.map(str::to_owned) };
+        let commit = StoredCommit {
+            entry: entry.clone(),
+            backup: backup.map(str::to_owned),
+            sealed_reveal: None,
+        };
         self.append_group(experiment_id, &[commit], &[], seen).await
     }
 

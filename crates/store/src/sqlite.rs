@@ -678,6 +678,24 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn sealed_reveals(&self, experiment_id: B256) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query(
+            "SELECT c.batch_id, c.sealed_reveal FROM commits c WHERE c.experiment_id = ? \
+             AND c.sealed_reveal IS NOT NULL AND NOT EXISTS (SELECT 1 FROM reveals r \
+             WHERE r.experiment_id = c.experiment_id AND r.batch_id = c.batch_id) \
+             ORDER BY c.batch_id",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let sealed = row.opt_text("sealed_reveal")?;
+                Ok((from_sql_int(row.int("batch_id")?)?, sealed.unwrap_or_default()))
+            })
+            .collect()
+    }
+
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>> {
         Ok(Box::new(SqliteLogWriter { store: self.clone(), experiment_id }))
     }
@@ -758,13 +776,14 @@ impl Store for SqliteStore {
                 .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
                 .collect::<Result<Vec<_>>>()?;
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO commits (experiment_id, batch_id, entry, backup, created_at) ",
+                "INSERT INTO commits (experiment_id, batch_id, entry, backup, sealed_reveal, created_at) ",
             );
             insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
                 row.push_bind(id.clone())
                     .push_bind(batch)
                     .push_bind(entry)
                     .push_bind(c.backup.clone())
+                    .push_bind(c.sealed_reveal.clone())
                     .push_bind(at);
             });
             let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();

@@ -528,6 +528,7 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     let stored = |c: &plumbline_core::record::CommitEntry| StoredCommit {
         entry: c.clone(),
         backup: Some(format!("backup of {}", c.batch_id)),
+        sealed_reveal: Some(format!("sealed {}", c.batch_id)),
     };
     let commits: Vec<StoredCommit> = record.commits.iter().map(stored).collect();
 
@@ -569,8 +570,20 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     let log = store.log(id).await.unwrap();
     assert_eq!((log.joins.len(), log.commits.len(), log.reveals.len()), (record.joins.len(), 0, 0));
 
-    // Every commit and reveal in one group, in order; the log is the record's.
-    store.append_group(id, &commits, &record.reveals, seen).await.unwrap();
+    // Every commit and all reveals but the last in one group, in order; the sealed reveals
+    // left are those of the batches not revealed.
+    let (revealed, last) = record.reveals.split_at(record.reveals.len() - 1);
+    store.append_group(id, &commits, revealed, seen).await.unwrap();
+    let unrevealed: Vec<(u64, String)> = commits
+        .iter()
+        .filter(|c| revealed.iter().all(|r| r.batch_id != c.entry.batch_id))
+        .map(|c| (c.entry.batch_id, c.sealed_reveal.clone().unwrap()))
+        .collect();
+    assert!(unrevealed.iter().any(|(batch, _)| *batch == last[0].batch_id));
+    assert_eq!(store.sealed_reveals(id).await.unwrap(), unrevealed);
+    store.append_group(id, &[], last, at(&store, id).await).await.unwrap();
+    assert!(store.sealed_reveals(id).await.unwrap().len() < unrevealed.len());
+    // The log is the record's.
     let log = store.log(id).await.unwrap();
     assert_eq!(log.joins, record.joins);
     assert_eq!(log.commits, record.commits);
@@ -749,8 +762,10 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
     let mut groups = tokio::task::JoinSet::new();
     for commit in &record.commits {
         for store in &stores {
-            let (store, commit) =
-                (store.clone(), StoredCommit { entry: commit.clone(), backup: None });
+            let (store, commit) = (
+                store.clone(),
+                StoredCommit { entry: commit.clone(), backup: None, sealed_reveal: None },
+            );
             groups.spawn(async move {
                 let write = |seen| {
                     let (store, commit) = (store.clone(), commit.clone());

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use plumbline_core::B256;
 use plumbline_core::client::{RevealedLabel, SignedCommit, SignedJoin};
 use plumbline_core::label::Label;
+use plumbline_core::seal::{SealContext, public_key_from_hex, seal_reveal};
 use plumbline_core::spec::{Question, QuestionKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,7 +25,15 @@ pub enum LabelerCommand {
         connection: Connection,
     },
     /// Commit a batch's labels (before the commit deadline).
-    Commit(LabelsArgs),
+    Commit {
+        #[command(flatten)]
+        labels: LabelsArgs,
+        /// Leave the signed reveal with the operator, sealed to the server's sealing key, so
+        /// that the server reveals for you when the commit deadline passes (the operator can
+        /// read these labels before then; other labelers cannot).
+        #[arg(long)]
+        leave_reveal: bool,
+    },
     /// Reveal a batch's labels (after the commit deadline); the salt comes from your key.
     Reveal(LabelsArgs),
 }
@@ -68,15 +77,23 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
             let batch: serde_json::Value = api.post(&format!("/experiments/{id}/join"), &join)?;
             println!("{batch:#}");
         }
-        LabelerCommand::Commit(args) => {
+        LabelerCommand::Commit { labels: args, leave_reveal } => {
             let (api, key, experiment, labels) = prepare(&args)?;
             let domain = crate::api::domain_of(&experiment);
-            let commit: SignedCommit =
-                key.commit(&domain, parse_id(&args.id)?, args.batch, &labels)?;
-            let answer: serde_json::Value = api.post(
-                &format!("/experiments/{}/batches/{}/commit", args.id, args.batch),
-                &commit,
-            )?;
+            let experiment_id = parse_id(&args.id)?;
+            let commit: SignedCommit = key.commit(&domain, experiment_id, args.batch, &labels)?;
+            let mut body = serde_json::to_value(&commit)?;
+            if leave_reveal {
+                let operator = sealing_key(&api)?;
+                let reveal = key.reveal(&domain, experiment_id, args.batch, labels)?;
+                let context =
+                    SealContext { experiment_id, batch_id: args.batch, labeler: key.address() };
+                let (ephemeral, iv) = seal_randomness()?;
+                body["sealed_reveal"] =
+                    seal_reveal(&operator, &context, &reveal, &ephemeral, iv).into();
+            }
+            let answer: serde_json::Value = api
+                .post(&format!("/experiments/{}/batches/{}/commit", args.id, args.batch), &body)?;
             println!("{answer}");
         }
         LabelerCommand::Reveal(args) => {
@@ -91,6 +108,30 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The server's sealing key, or an error naming why a reveal cannot be left with it.
+fn sealing_key(api: &crate::api::Api) -> anyhow::Result<k256::PublicKey> {
+    let answer: serde_json::Value = api.get("/sealing-key")?;
+    let text = answer["public_key"].as_str().ok_or_else(|| {
+        bad_input("this server holds no sealing key (serve --sealing-key): reveal yourself")
+    })?;
+    public_key_from_hex(text)
+        .ok_or_else(|| anyhow::anyhow!("the server's sealing key {text:?} is not a secp256k1 key"))
+}
+
+/// A fresh ephemeral key and iv for one seal.
+fn seal_randomness() -> anyhow::Result<(k256::SecretKey, [u8; 12])> {
+    let mut iv = [0u8; 12];
+    getrandom::fill(&mut iv).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    loop {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        // Nearly every 32 bytes are a valid scalar; the rare others are drawn again.
+        if let Ok(key) = k256::SecretKey::from_slice(&secret) {
+            return Ok((key, iv));
+        }
+    }
 }
 
 type Prepared =

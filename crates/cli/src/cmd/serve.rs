@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// joins and commits and posts settlements.
     #[arg(long, requires = "chain_rpc")]
     pub operator_key: Option<PathBuf>,
+    /// A key file (as `plumbline keys new` writes it) labelers may seal their reveals to at
+    /// commit, so that the server reveals for them when the commit deadline passes. Whoever
+    /// holds it can read sealed labels before then (with --demo, the demo operator's key).
+    #[arg(long)]
+    pub sealing_key: Option<PathBuf>,
 }
 
 /// Demo labelers created beside the database.
@@ -108,8 +113,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let demo_keys = if args.demo { Some(demo_keys(&args.db)?) } else { None };
+    let mut sealing_key = match &args.sealing_key {
+        Some(path) => Some(read_key(path)?.sealing_key()),
+        None => None,
+    };
     if let Some((_, keys)) = &demo_keys {
         operator = operator.or(Some(keys[0].1.address()));
+        sealing_key = sealing_key.or(Some(keys[0].1.sealing_key()));
     }
 
     let chain = match &args.chain_rpc {
@@ -133,6 +143,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         siwe_domain: public.as_ref().map_or_else(|| local.to_string(), |p| p.0.clone()),
         siwe_uri: public.map_or_else(|| format!("http://{local}"), |p| p.1),
         chain,
+        sealing_key,
         ..Config::default()
     };
     let state = AppState::new(store.clone(), config);

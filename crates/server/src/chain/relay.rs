@@ -19,6 +19,7 @@
 
 use super::{ChainConfig, RELAY_MARGIN_SECS, chain_failed};
 use crate::error::{AppError, AppResult};
+use crate::service::CommitExtras;
 use crate::state::AppState;
 use plumbline_chain::{BatchCommit, ChainCommit, Event, Market, Phase as ChainPhase};
 use plumbline_core::client::SignedCommit;
@@ -103,7 +104,10 @@ impl AppState {
                 continue;
             };
             let commit = SignedCommit { commitment: found.commitment, signature };
-            match self.commit(id, found.batch_id, &commit, None, found.timestamp).await {
+            match self
+                .commit(id, found.batch_id, &commit, CommitExtras::default(), found.timestamp)
+                .await
+            {
                 Ok(_) => {
                     adopted = true;
                     tracing::info!(

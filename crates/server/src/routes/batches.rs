@@ -4,6 +4,7 @@
 use super::{Access, Route, router_of};
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Client, MaybeCaller, parse_address, parse_batch, parse_id};
+use crate::service::CommitExtras;
 use crate::state::AppState;
 use crate::views::BatchView;
 use axum::extract::{Path, State};
@@ -14,6 +15,7 @@ use plumbline_core::B256;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal, labels_root};
 use plumbline_core::experiment::Accepted;
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::seal::SEAL_CHARS_MAX;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -70,12 +72,16 @@ pub fn routes() -> Vec<Route> {
         Route {
             method: "post",
             path: "/experiments/{id}/batches/{batch_id}/commit",
-            summary: "Commit to a batch's labels with a signed `Commit`, optionally with an encrypted backup",
+            summary: "Commit to a batch's labels with a signed `Commit`, optionally with an encrypted backup and a reveal sealed to the server",
             access: Access::Signer,
             body: Some("application/json"),
             responses: &[
                 (201, "`{batch_id, commitment, repeat: false}`"),
                 (200, "the same commitment again: `{..., repeat: true}`"),
+                (
+                    400,
+                    "a sealed reveal that does not open, or does not open the commitment, or no sealing key",
+                ),
                 (403, "bad signature or wrong signer"),
                 (404, "unknown batch"),
                 (409, "past the commit deadline, too soon, or a different commitment"),
@@ -195,6 +201,8 @@ struct CommitRequest {
     signature: alloy_primitives::Bytes,
     #[serde(default)]
     backup: Option<String>,
+    #[serde(default)]
+    sealed_reveal: Option<String>,
 }
 
 async fn commit(
@@ -212,9 +220,19 @@ async fn commit(
             format!("`backup` is longer than {BACKUP_BYTES_MAX} bytes"),
         ));
     }
+    if request.sealed_reveal.as_ref().is_some_and(|s| s.len() > SEAL_CHARS_MAX) {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("`sealed_reveal` is longer than {SEAL_CHARS_MAX} characters"),
+        ));
+    }
     let commit = SignedCommit { commitment: request.commitment, signature: request.signature };
-    let accepted =
-        state.commit(id, batch_id, &commit, request.backup.as_deref(), state.now()).await?;
+    let extras = CommitExtras {
+        backup: request.backup.as_deref(),
+        sealed_reveal: request.sealed_reveal.as_deref(),
+    };
+    let accepted = state.commit(id, batch_id, &commit, extras, state.now()).await?;
     Ok((
         status_of(accepted),
         Json(json!({

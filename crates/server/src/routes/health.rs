@@ -1,4 +1,5 @@
-//! `GET /health`: liveness and the ledger's verdict.
+//! `GET /health`: liveness and the ledger's verdict; `GET /sealing-key`: the key reveals may
+//! be sealed to.
 
 use super::{Access, Route, router_of};
 use crate::error::AppResult;
@@ -6,19 +7,34 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use plumbline_core::seal::public_key_hex;
 use serde_json::{Value, json};
 
 /// This module's routes.
 pub fn routes() -> Vec<Route> {
-    vec![Route {
-        method: "get",
-        path: "/health",
-        summary: "Liveness, and whether the ledger check passes (run now)",
-        access: Access::Anyone,
-        body: None,
-        responses: &[(200, "`{status, ledger_balanced, journal_entries, version}`")],
-        handler: get(health),
-    }]
+    vec![
+        Route {
+            method: "get",
+            path: "/health",
+            summary: "Liveness, and whether the ledger check passes (run now)",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "`{status, ledger_balanced, journal_entries, version}`")],
+            handler: get(health),
+        },
+        Route {
+            method: "get",
+            path: "/sealing-key",
+            summary: "The public key labelers may seal their reveals to at commit, for the server to reveal them at the deadline",
+            access: Access::Anyone,
+            body: None,
+            responses: &[
+                (200, "`{public_key}`: 0x and the 33-byte compressed secp256k1 key"),
+                (404, "this server holds no reveals"),
+            ],
+            handler: get(sealing_key),
+        },
+    ]
 }
 
 /// This module's router.
@@ -34,4 +50,9 @@ async fn health(State(state): State<AppState>) -> AppResult<Json<Value>> {
         "journal_entries": report.journal_entries,
         "version": env!("CARGO_PKG_VERSION"),
     })))
+}
+
+async fn sealing_key(State(state): State<AppState>) -> Json<Value> {
+    let key = state.config().sealing_key.as_ref().map(|k| public_key_hex(&k.public_key()));
+    Json(json!({ "public_key": key }))
 }
