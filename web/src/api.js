@@ -84,6 +84,11 @@ export class Api {
     return this.get(`/experiments/${id}/batches/${batchId}`);
   }
 
+  /** The key reveals may be sealed to at commit (`public_key` null: the server holds none). */
+  sealingKey() {
+    return this.get('/sealing-key');
+  }
+
   commitOf(id, batchId) {
     return this.get(`/experiments/${id}/batches/${batchId}/commit`);
   }

@@ -1,14 +1,22 @@
 // The protocol steps a labeler takes, each from its key alone: join (sign `Join`), commit (salt
-// from a signed `Salt`, labels root, commitment, signed `Commit`, encrypted backup) and reveal
-// (the same salt again, the labels from this browser or from the backup, signed `Reveal`).
+// from a signed `Salt`, labels root, commitment, signed `Commit`, encrypted backup, and the
+// signed reveal sealed to the operator when the labeler leaves it) and reveal (the same salt
+// again, the labels from this browser or from the backup, signed `Reveal`).
 
 import { openBackup, sealBackup } from './backup.js';
+import { sealReveal } from './seal.js';
 import {
   commitmentOf, joinMessage, labelsRoot, saltFromSignature, typedData,
 } from './protocol.js';
 
 const committedKey = (id, batchId, address) => `plumbline.committed.${id}.${batchId}.${address}`;
 const revealedKey = (id, batchId, address) => `plumbline.revealed.${id}.${batchId}.${address}`;
+const leftKey = (id, batchId, address) => `plumbline.left.${id}.${batchId}.${address}`;
+
+/** Whether this browser left the batch's reveal with the operator at commit. */
+export function revealLeftWithOperator(id, batchId, address) {
+  return localStorage.getItem(leftKey(id, batchId, address)) !== null;
+}
 
 /** Joins an experiment: locks the stake and returns the assigned `BATCH`. */
 export async function join(app, experiment, cohort) {
@@ -33,9 +41,20 @@ async function saltSignature(signer, experiment, batchId) {
   return signer.signTypedData(typedData(experiment, 'Salt', message));
 }
 
+/** The signed reveal of a batch's labels under the salt of `saltSig`. */
+async function signedReveal(signer, experiment, batchId, labels, saltSig) {
+  const id = experiment.experiment_id;
+  const salt = saltFromSignature(saltSig);
+  const signature = await signer.signTypedData(typedData(experiment, 'Reveal', {
+    experimentId: id, batchId: BigInt(batchId), labelsRoot: labelsRoot(labels), salt,
+  }));
+  return { labels, salt, signature };
+}
+
 /** Seals and commits a batch's canonical labels. `extra` (rationales) travels only inside the
- * encrypted backup. Returns the commitment. */
-export async function commit(app, experiment, batchId, labels, extra, onStep = () => {}) {
+ * encrypted backup. With `leaveWith` (the server's sealing key) the signed reveal goes along,
+ * sealed to it, for the server to reveal at the commit deadline. Returns the commitment. */
+export async function commit(app, experiment, batchId, labels, extra, onStep = () => {}, leaveWith = null) {
   const signer = app.signer;
   const id = experiment.experiment_id;
   onStep('salt');
@@ -50,9 +69,16 @@ export async function commit(app, experiment, batchId, labels, extra, onStep = (
   );
   onStep('backup');
   const backup = await sealBackup(saltSig, id, batchId, signer.address, { labels, ...extra });
+  const body = { commitment, signature, backup };
+  if (leaveWith) {
+    onStep('leave');
+    const signed = await signedReveal(signer, experiment, batchId, labels, saltSig);
+    body.sealed_reveal = await sealReveal(leaveWith, id, batchId, signer.address, signed);
+  }
   onStep('send');
-  await app.api.post(`/experiments/${id}/batches/${batchId}/commit`, { commitment, signature, backup });
+  await app.api.post(`/experiments/${id}/batches/${batchId}/commit`, body);
   localStorage.setItem(committedKey(id, batchId, signer.address), JSON.stringify(labels));
+  if (leaveWith) localStorage.setItem(leftKey(id, batchId, signer.address), String(Date.now()));
   return commitment;
 }
 
@@ -80,13 +106,9 @@ export async function reveal(app, experiment, batchId, commitment) {
   const signer = app.signer;
   const id = experiment.experiment_id;
   const saltSig = await saltSignature(signer, experiment, batchId);
-  const salt = saltFromSignature(saltSig);
   const labels = await committedLabels(app, experiment, batchId, saltSig, commitment);
-  const root = labelsRoot(labels);
-  const signature = await signer.signTypedData(
-    typedData(experiment, 'Reveal', { experimentId: id, batchId: BigInt(batchId), labelsRoot: root, salt }),
-  );
-  const answer = await app.api.post(`/experiments/${id}/batches/${batchId}/reveal`, { labels, salt, signature });
+  const signed = await signedReveal(signer, experiment, batchId, labels, saltSig);
+  const answer = await app.api.post(`/experiments/${id}/batches/${batchId}/reveal`, signed);
   localStorage.setItem(revealedKey(id, batchId, signer.address), String(Date.now()));
   return answer;
 }

@@ -2,9 +2,10 @@
 // experimenter makes a key, creates an experiment with the form, drops a task file (first one
 // with bad lines), funds and opens it; three labelers (two with keys made in the browser, one
 // through an injected EIP-1193 wallet) join, label with the keyboard and commit; the server's
-// test clock passes the commit deadline; one labeler reveals from the offer on its page, the two
-// others by coming back; the clock passes the reveal deadline and the scheduler settles; the
-// dashboard shows the payouts and the TRL export downloads. Every screen is photographed into
+// test clock passes the commit deadline; one labeler reveals from the offer on its page, one by
+// coming back, and the server reveals for the third, who left its reveal with the operator; the
+// clock passes the reveal deadline and the scheduler settles; the dashboard shows the payouts
+// and the TRL export downloads. Every screen is photographed into
 // docs/screenshots, and any console error on any page fails the test.
 //
 // The server verifies every signature, labels root and commitment the browser makes, so a
@@ -179,12 +180,16 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   await server.setClock(joinedAt + 60);
 
   // ---- Commit: salt, root, commitment and the Commit signature in the browser. ----
+  // Labelers 1 and 2 will reveal themselves; labeler 3 leaves its reveal with the operator
+  // (the default) and never comes back.
   for (const labeler of labelers) {
     const { page } = labeler;
+    if (labeler.name !== 'labeler-3') await page.uncheck('#leave-reveal');
     await page.click('#commit');
     await page.locator('#sealed').waitFor();
     if (labeler.name === 'labeler-1') await shot(page, '15-sealed');
   }
+  await labelers[2].page.locator('#left-with-operator').waitFor();
   for (const labeler of labelers) {
     const work = await server.call('GET', `/experiments/${experimentId}/labelers/${labeler.address}/work`);
     assert.equal(work.batches.length, 1);
@@ -202,11 +207,11 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   await shot(first, '17-reveal-offer');
   await first.click('#reveal');
   await first.locator('#revealed').waitFor();
-  for (const labeler of labelers.slice(1)) {
-    await labeler.page.goto('/#/label');
-    await labeler.page.locator('#auto-revealed').waitFor();
-    if (labeler.name === 'labeler-3') await shot(labeler.page, '18-auto-revealed', true);
-  }
+  await labelers[1].page.goto('/#/label');
+  await labelers[1].page.locator('#auto-revealed').waitFor();
+  await shot(labelers[1].page, '18-auto-revealed', true);
+  // The server revealed labeler 3's sealed reveal at its next tick; its open page shows it.
+  await labelers[2].page.locator('#revealed').waitFor();
   for (const labeler of labelers) {
     const work = await server.call('GET', `/experiments/${experimentId}/labelers/${labeler.address}/work`);
     assert.notEqual(work.batches[0].revealed_at, null, `${labeler.name} revealed`);

@@ -2,7 +2,7 @@
 // small API client, headless Debian chromium with a console-error collector, and a stand-in
 // for a browser wallet.
 
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -68,12 +68,17 @@ export class Server {
   }
 }
 
-/** Runs `plumbline serve` on a fresh database with the test clock; resolves once it answers. */
+/** Runs `plumbline serve` on a fresh database with the test clock and a sealing key (so
+ * labelers may leave their reveals with it); resolves once it answers. */
 async function startServer(dir, operator) {
   const port = await freePort();
   const log = openSync(join(dir, 'server.log'), 'w');
+  const sealingKey = join(dir, 'sealing-key.json');
+  const secret = generatePrivateKey();
+  writeFileSync(sealingKey, JSON.stringify({ address: privateKeyToAccount(secret).address, private_key: secret }));
   const child = spawn(binary, [
     'serve', '--test-clock', '--db', join(dir, 'plumbline.db'), '--addr', `127.0.0.1:${port}`, '--operator', operator,
+    '--sealing-key', sealingKey,
   ], { stdio: ['ignore', log, log] });
   const exited = new Promise(resolve => child.on('exit', code => resolve(code)));
   const server = new Server(`http://127.0.0.1:${port}`);

@@ -1,24 +1,26 @@
 // The browser's protocol code against the cross-implementation vectors that pin crates/core
 // down (crates/core/tests/vectors, generated with viem and @openzeppelin/merkle-tree): label
 // encodings, labels roots, EIP-712 signatures of all four messages, salts, commitments and the
-// sign-in signature. The same functions run in the bundle the end-to-end test drives.
+// sign-in signature, and sealed reveals. The same functions run in the bundle the end-to-end test drives.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashTypedData, hexToString } from 'viem';
+import { bytesToHex, hashTypedData, hexToString } from 'viem';
 import {
   commitmentOf, encodeLabel, leavesRoot, saltFromSignature, typedData, labelsRoot, toCanonical, toShown,
   normalizeSignature, reputationScore, cohortHash, joinMessage,
 } from '../src/protocol.js';
 import { LocalSigner } from '../src/wallet.js';
+import { seal, sealContext, sealReveal } from '../src/seal.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const vectors = join(here, '..', '..', 'crates', 'core', 'tests', 'vectors');
 const merkle = JSON.parse(readFileSync(join(vectors, 'merkle.json'), 'utf8'));
 const eip712 = JSON.parse(readFileSync(join(vectors, 'eip712.json'), 'utf8'));
+const seals = JSON.parse(readFileSync(join(vectors, 'seal.json'), 'utf8')).seals;
 
 const experimentOf = domain => ({ chain_id: Number(domain.chain_id), verifying_contract: domain.verifying_contract });
 
@@ -126,4 +128,23 @@ test('reputation scores floor like the core', () => {
   assert.equal(reputationScore({ peer_sum: -1, peer_n: 3, gold_sum: 0, gold_n: 0 }, 0.5), -1);
   assert.equal(reputationScore({ peer_sum: 0, peer_n: 0, gold_sum: 0, gold_n: 0 }, 0.5), null);
   assert.equal(reputationScore({ peer_sum: 600_000, peer_n: 2, gold_sum: 900_000, gold_n: 3 }, 0.5), 300_000);
+});
+
+test('sealed reveals are the bytes the core opens', async () => {
+  for (const v of seals) {
+    const context = sealContext(v.experiment_id, v.batch_id, v.labeler);
+    assert.equal(bytesToHex(context), v.context.toLowerCase());
+    const options = { ephemeral: v.ephemeral_private_key, iv: v.iv };
+    const sealed = await seal(v.operator_public_key, context, new TextEncoder().encode(v.plaintext), options);
+    assert.equal(bytesToHex(sealed), v.sealed);
+  }
+  const v = seals[0];
+  const reveal = JSON.parse(v.plaintext);
+  const options = { ephemeral: v.ephemeral_private_key, iv: v.iv };
+  assert.equal(await sealReveal(v.operator_public_key, v.experiment_id, v.batch_id, v.labeler, reveal, options), v.sealed);
+  // Fresh randomness by default: two seals of the same reveal differ.
+  const one = await sealReveal(v.operator_public_key, v.experiment_id, v.batch_id, v.labeler, reveal);
+  const two = await sealReveal(v.operator_public_key, v.experiment_id, v.batch_id, v.labeler, reveal);
+  assert.notEqual(one, two);
+  assert.equal(one.length, two.length);
 });

@@ -6,7 +6,7 @@
 import { h, amount, duration, markdown, replace, score, short, when } from '../dom.js';
 import { toCanonical } from '../protocol.js';
 import { comparisonsMax, replay } from '../tournament.js';
-import { commit, reveal } from '../flows.js';
+import { commit, reveal, revealLeftWithOperator } from '../flows.js';
 import { describeQuestion, phaseBadge, tierBadge } from './common.js';
 
 /** Rankings of more responses than this are built by a pairwise tournament by default. */
@@ -107,8 +107,11 @@ function sealedView(app, experiment, mine) {
         `${Math.max(experiment.spec.non_reveal_slash_bps, experiment.spec.slash_bps) / 100}% of its stake.`),
       button, status));
   } else {
+    const left = revealLeftWithOperator(id, mine.batch_id, app.signer.address);
     parts.push(h('div', { class: 'notice', id: 'sealed' },
-      h('p', null, 'Your labels are sealed: the server holds only their commitment and an encrypted backup that only your key opens.'),
+      left
+        ? h('p', { id: 'left-with-operator' }, 'Your labels are sealed: other labelers see only their commitment. You left your reveal with the operator, so the server reveals them at the commit deadline even if you do not come back.')
+        : h('p', null, 'Your labels are sealed: the server holds only their commitment and an encrypted backup that only your key opens.'),
       h('p', null, `The reveal opens at the commit deadline, ${when(experiment.commit_deadline)}. This page offers it as soon as it opens, and your next visit does it for you.`)));
   }
   // Poll for the next phase, so the reveal is offered the moment the deadline passes and the
@@ -158,7 +161,7 @@ function missedView(experiment, mine) {
     h('p', null, h('a', { href: '#/label' }, 'Back to labeling')));
 }
 
-function labelingView(app, experiment, batch, mine) {
+function labelingView(app, experiment, batch, mine, sealingKey) {
   const id = experiment.experiment_id;
   const spec = experiment.spec;
   const question = spec.question;
@@ -433,12 +436,16 @@ function labelingView(app, experiment, batch, mine) {
       root: 'Computing the labels root and the commitment',
       sign: 'Signing Commit(experiment, batch, commitment)',
       backup: 'Encrypting the backup of your labels',
+      leave: 'Signing Reveal and sealing it to the operator',
       send: 'Sending the commitment',
     };
     const missing = tasks.filter(t => draft.answers[t.task] === undefined);
     const fast = tasks.filter(t => draft.fast[t.task] !== undefined).length;
     const earliest = mine.assigned_at + batch.work_secs_min;
     const button = h('button', { class: 'primary big', type: 'button', id: 'commit', 'data-autofocus': '', disabled: missing.length > 0 }, 'Seal and commit my labels');
+    // Leaving the reveal with the operator is on by default where the server offers it: then
+    // nobody loses a stake for not coming back.
+    const leave = sealingKey ? h('input', { type: 'checkbox', id: 'leave-reveal', checked: true }) : null;
     button.addEventListener('click', async () => {
       button.disabled = true;
       status.textContent = '';
@@ -447,9 +454,10 @@ function labelingView(app, experiment, batch, mine) {
       const rationales = {};
       for (const t of tasks) if (draft.rationales[t.task]?.trim()) rationales[t.task] = draft.rationales[t.task];
       try {
+        const leaveWith = leave?.checked ? sealingKey : null;
         await commit(app, experiment, batch.batch_id, labels, { rationales, seconds: draft.times }, step => {
           steps.append(h('li', null, stepNames[step]));
-        });
+        }, leaveWith);
         app.notify('Sealed. Your labels stay hidden until the commit deadline.', 'ok');
         await app.refreshAccount();
         app.render();
@@ -471,6 +479,9 @@ function labelingView(app, experiment, batch, mine) {
       fast ? h('p', { class: 'notice warn' }, `${fast} answer(s) came faster than ${secondsMin} s. Edit them if you are unsure.`) : null,
       h('p', null, 'Committing seals your answers: the server keeps only a commitment and an encrypted backup until the commit deadline ',
         `(${when(experiment.commit_deadline)}), so nobody can copy them. You cannot change them afterwards.`),
+      leave ? h('div', { class: 'field check explained' }, leave,
+        h('label', { for: 'leave-reveal' }, 'Reveal for me at the commit deadline. ',
+          h('span', { class: 'muted' }, 'Your signed reveal goes along sealed to the operator\'s key, and the server reveals it if you have not by then. The operator can read these labels before the deadline; other labelers cannot.'))) : null,
       app.now() < earliest ? h('p', { class: 'muted' }, `The server accepts this commit from ${when(earliest)} on (the batch's minimum working time).`) : null,
       button, steps, status);
   };
@@ -598,6 +609,9 @@ export async function workspaceScreen(app, id, batchId) {
   if (mine.committed_at != null) return sealedView(app, experiment, mine);
   if (experiment.phase !== 'open') return missedView(experiment, mine);
   // A batch is private to its labeler until settlement: read it signed in.
-  const batch = await app.withSession(() => app.api.batch(id, batchId));
-  return labelingView(app, experiment, batch, mine);
+  const [batch, sealing] = await Promise.all([
+    app.withSession(() => app.api.batch(id, batchId)),
+    app.api.sealingKey(),
+  ]);
+  return labelingView(app, experiment, batch, mine, sealing.public_key);
 }
