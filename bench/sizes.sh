@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quality pays at the size of a real experiment: the `baseline` market with each identity scored
-# on 20 to 500 items in one experiment, and careers of 20 experiments of 50 items, on fresh seeds.
+# on 10 to 500 items in one experiment, and careers of 20 experiments of 50 items, on fresh seeds.
 # Writes bench/results/sizes.{md,json}.
 #
 #   bash bench/sizes.sh [PLUMBLINE_BINARY] [FIRST_SEED]
@@ -13,6 +13,7 @@ rm -rf "$work" && mkdir -p "$work"
 
 # name, block size, gold per batch, batches per identity, rounds, runs
 variants=(
+  "items-10 8 2 1 1 20"
   "items-20 16 4 1 1 20"
   "items-50 40 10 1 1 20"
   "items-100 40 10 2 1 20"
