@@ -80,6 +80,11 @@ export class Api {
     return this.get(`/experiments/${id}/labelers/${address}/work`);
   }
 
+  /** How likely a labeler like this one is to be rewarded here, by batches taken. */
+  odds(id, address) {
+    return this.get(`/experiments/${id}/labelers/${address}/odds`);
+  }
+
   batch(id, batchId) {
     return this.get(`/experiments/${id}/batches/${batchId}`);
   }

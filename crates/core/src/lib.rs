@@ -11,6 +11,7 @@ pub mod label;
 pub mod lifecycle;
 pub mod limits;
 pub mod merkle;
+pub mod odds;
 pub mod record;
 pub mod reputation;
 pub mod score;

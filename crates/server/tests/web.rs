@@ -1,6 +1,6 @@
 //! The web interface beside the API: the page and its assets with their caching and security
-//! headers, the API still answered under `/api/v1`, and the labeler's work route the interface
-//! reads (batches with their commit and reveal status, and the server's clock).
+//! headers, the API still answered under `/api/v1`, and the labeler's routes the interface
+//! reads (batches with their commit and reveal status and the server's clock; the odds).
 
 mod common;
 
@@ -115,6 +115,31 @@ async fn work_shows_each_batch_through_commit_and_reveal() {
     assert_eq!(work["now"], now);
     assert_eq!(work["next_nonce"], 0);
     assert_eq!(work["batches"], json!([]));
+
+    // The odds the join screen shows: without a record, careful labelers' in simulation, by
+    // batches taken, growing with the items.
+    let odds_path = format!("/experiments/{id}/labelers/{}/odds", labeler.address());
+    let (status, odds) = h.call("GET", &odds_path, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{odds}");
+    let odds = odds["odds"].as_array().unwrap().clone();
+    assert_eq!(odds.len() as u32, spec.limits.batches_per_labeler_max.min(10));
+    let items = u64::from(spec.block_size + spec.gold_per_batch);
+    for (i, o) in odds.iter().enumerate() {
+        assert_eq!(
+            (o["batches"].as_u64(), o["items"].as_u64()),
+            (Some(i as u64 + 1), Some(items * (i as u64 + 1)))
+        );
+        assert_eq!(o["basis"], "careful_labelers");
+    }
+    let rewarded: Vec<f64> = odds.iter().map(|o| o["rewarded"].as_f64().unwrap()).collect();
+    assert!(
+        rewarded.windows(2).all(|w| w[0] <= w[1])
+            && rewarded.iter().all(|p| (0.0..=1.0).contains(p)),
+        "{rewarded:?}"
+    );
+    let (status, _) =
+        h.call("GET", &format!("/experiments/{id}/labelers/nobody/odds"), None, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let domain = embedded_domain();
     let join = labeler.join(&domain, id, None, spec.stake_per_batch, 0);

@@ -142,9 +142,34 @@ export async function labelerHome(app) {
         joinedIds.has(e.experiment_id) ? h('p', { class: 'muted' }, `You have ${batchesIn(e.experiment_id)} batch(es) here.`) : null))));
 }
 
+/** The odds of being rewarded by batches taken, and what a rewarded batch earns if every batch
+ * is taken: the pool over the experiment's batches. Estimates, and said to be. */
+function oddsView(experiment, odds) {
+  const spec = experiment.spec;
+  const cohorts = spec.cohorts ? spec.cohorts.values.length : 1;
+  const batches = Math.ceil(experiment.tasks.regular / spec.block_size) * spec.overlap * cohorts;
+  const perBatch = batches > 0 ? BigInt(spec.reward_pool) / BigInt(batches) : 0n;
+  const percent = p => `${Math.round(p * 100)}%`;
+  const basis = odds[0]?.basis === 'record'
+    ? 'from your record: your items\' average and spread, put through the reward test at these sizes'
+    : 'from careful labelers in simulation at these sizes; after 30 scored items your own record is used';
+  const shown = odds.filter((o, i) => i < 3 || i === odds.length - 1);
+  return h('div', { class: 'odds', id: 'odds' },
+    h('h3', null, 'Your odds'),
+    h('table', { class: 'table compact' },
+      h('thead', null, h('tr', null, ['Batches', 'Scored items', 'Rewarded', 'Expected reward'].map(t => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, shown.map(o => h('tr', null,
+        h('td', { class: 'num' }, String(o.batches)),
+        h('td', { class: 'num' }, String(o.items)),
+        h('td', { class: 'num' }, percent(o.rewarded)),
+        h('td', { class: 'num' }, amount(BigInt(Math.floor(o.rewarded * 1000)) * perBatch * BigInt(o.batches) / 1000n)))))),
+    h('p', { class: 'muted' }, `Estimates for careful work, ${basis}. A rewarded batch earns about ${amount(perBatch)} credits if all ${batches} batches are taken and most labelers are careful; more items make the reward test surer.`));
+}
+
 export async function joinScreen(app, id) {
-  const [experiment, account, work] = await Promise.all([
+  const [experiment, account, work, odds] = await Promise.all([
     app.api.experiment(id), app.refreshAccount(), app.api.work(id, app.signer.address),
+    app.api.odds(id, app.signer.address),
   ]);
   app.sawServerClock(work.now);
   const spec = experiment.spec;
@@ -220,6 +245,7 @@ export async function joinScreen(app, id) {
           h('li', null, h('strong', null, 'Even'), ': not distinguishable from chance. Stake back, nothing earned.'),
           h('li', null, h('strong', null, 'Slashed'), `: confidently worse than chance. You lose ${slash}% of the stake.`),
           h('li', null, h('strong', null, 'Not revealed'), `: you lose ${nonReveal}% of the stake, so reveal after the commit deadline.`)),
+        oddsView(experiment, odds.odds),
         cohortSelect ? h('label', { for: 'cohort' }, spec.cohorts.attribute, cohortSelect) : null,
         joinButton,
         reasons.map(r => h('p', { class: 'muted' }, r)),
