@@ -126,7 +126,8 @@ fn serve_on_chain(dir: &TempDir, rpc: &str, market: &str, operator_key: &str) ->
 }
 
 #[test]
-fn serve_in_chain_mode_funds_only_an_escrow_created_on_chain_with_the_specs_terms() {
+fn serve_in_chain_mode_funds_only_an_escrow_created_on_chain_with_the_specs_terms_and_a_trusted_challenger()
+ {
     require_anvil();
     let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
     let rpc = anvil.endpoint();
@@ -200,6 +201,19 @@ fn serve_in_chain_mode_funds_only_an_escrow_created_on_chain_with_the_specs_term
         stderr.contains("chain_terms_mismatch") && stderr.contains("stakePerBatch"),
         "{stderr}"
     );
+    assert_eq!(server.get(&format!("/experiments/{id}"))["funded"], false);
+
+    // The spec's terms with the creator as challenger, who could void every settlement until
+    // the pool came back to it: refused.
+    let id = create(&["experiment", "create", &spec]);
+    create(&["experiment", "import", &id, &tasks]);
+    let terms = plumbline_chain::Terms::of_spec(&served, operator, creator_market.account(), 3_600);
+    runtime.block_on(creator_market.create_experiment(id.parse().unwrap(), &terms)).unwrap();
+    let named =
+        run(&[&["experiment", "fund", &id, "--chain-rpc", &rpc][..], &client[..]].concat(), &[]);
+    assert_eq!(code(&named), 2);
+    let stderr = String::from_utf8_lossy(&named.stderr);
+    assert!(stderr.contains("chain_terms_mismatch") && stderr.contains("challenger"), "{stderr}");
     assert_eq!(server.get(&format!("/experiments/{id}"))["funded"], false);
 
     // The right terms, created by `experiment fund --chain-rpc` itself: funded.

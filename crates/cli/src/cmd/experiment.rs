@@ -97,8 +97,8 @@ pub struct FundArgs {
     /// 2,592,000 seconds).
     #[arg(long, default_value_t = 3_600)]
     pub challenge_window_secs: u32,
-    /// For an experiment on chain: the account that may challenge a settlement (default:
-    /// none).
+    /// For an experiment on chain: the account that may challenge a settlement, none by
+    /// default; the server funds only an escrow whose challenger is its operator or none.
     #[arg(long)]
     pub challenger: Option<String>,
 }

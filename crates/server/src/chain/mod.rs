@@ -169,6 +169,18 @@ impl AppState {
             wanted.reveal_deadline.to_string(),
         );
         differ("operator", held.operator.to_string(), wanted.operator.to_string());
+        // A challenge voids the posted settlement; a challenger who challenges every one runs
+        // the experiment into abandonment, where the pool goes back to the creator. So only
+        // the operator, which posts settlements, or nobody may hold that right.
+        if held.challenger != Address::ZERO && held.challenger != chain.operator() {
+            wrong.push(format!(
+                "challenger is {} on chain; it must be the operator {} or none ({}): a \
+                 challenger can void every settlement until the pool goes back to the creator",
+                held.challenger,
+                chain.operator(),
+                Address::ZERO
+            ));
+        }
         if !wrong.is_empty() {
             return Err(AppError::new(
                 StatusCode::CONFLICT,
