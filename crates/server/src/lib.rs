@@ -6,6 +6,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod listen;
 pub mod routes;
 pub mod scheduler;
 pub mod service;
@@ -20,9 +21,11 @@ pub use state::{AppState, Clock, Config};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::time::Instant;
+use tower_http::timeout::TimeoutLayer;
 
 /// The whole HTTP API under `/api/v1`, and the web interface at `/` with its assets under
 /// `/assets/`. Tests drive it with `tower::ServiceExt::oneshot`; `plumbline serve` binds it to a
@@ -34,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router())
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(config.json_body_bytes_max))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

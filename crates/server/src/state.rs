@@ -43,6 +43,11 @@ pub struct Config {
     pub session_secs: u64,
     /// How long a sign-in challenge is valid.
     pub challenge_secs: u64,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// How long a request may take once its headers are in: reading the body and answering
+    /// (408 beyond).
+    pub request_timeout: Duration,
     /// How often the scheduler looks for deadlines that passed.
     pub tick: Duration,
     /// How long the scheduler's lease lasts unrenewed: when several processes share the
@@ -71,6 +76,8 @@ impl Default for Config {
             client_rate_per_sec: 5_000,
             session_secs: 24 * 3600,
             challenge_secs: 600,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
             tick: Duration::from_secs(1),
             scheduler_lease: Duration::from_secs(5),
             chain: None,

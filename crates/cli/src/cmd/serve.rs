@@ -169,10 +169,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let scheduler = scheduler::spawn(state.clone());
     tracing::info!(url = %format!("http://{local}/api/v1"), "listening");
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed")?;
+    let header_read_timeout = state.config().header_read_timeout;
+    plumbline_server::listen::serve(listener, app(state), header_read_timeout, shutdown_signal())
+        .await;
     scheduler.abort();
     store.close().await;
     tracing::info!("stopped");
