@@ -14,15 +14,8 @@ pub const RECORD_ITEMS_MIN: u64 = 30;
 
 /// Careful labelers (Beta(8, 2) skill) rewarded in one experiment by scored items, as
 /// `bash bench/sizes.sh` measured them in the `baseline` market (seeds from 1001).
-const CAREFUL_REWARDED: [(u64, f64); 7] = [
-    (10, 0.045),
-    (20, 0.492),
-    (50, 0.866),
-    (100, 0.955),
-    (150, 0.977),
-    (250, 0.987),
-    (500, 0.990),
-];
+const CAREFUL_REWARDED: [(u64, f64); 7] =
+    [(10, 0.045), (20, 0.492), (50, 0.866), (100, 0.955), (150, 0.977), (250, 0.987), (500, 0.990)];
 
 /// Where an estimate comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
