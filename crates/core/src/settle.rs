@@ -899,18 +899,23 @@ mod tests {
         assert_eq!(t.pot, spec.reward_pool + fee_payer.chance_fee);
     }
 
-    /// 40 regular and 40 gold tasks, three careful labelers and a fourth wrong on every gold
-    /// task and, on regular ones, where `wrong_regular` says.
-    fn wrong_on_gold(wrong_regular: impl Fn(u32) -> bool) -> LabelerResult {
-        let (regular, gold) = (40u32, 40u32);
-        let spec = binary_spec(regular, 4, gold);
-        let tasks: Vec<Task> = (0..regular + gold)
+    /// `regular` tasks followed by `gold` gold tasks whose answer is the truth.
+    fn with_gold(regular: u32, gold: u32) -> Vec<Task> {
+        (0..regular + gold)
             .map(|i| {
                 let mut t = task(i, Default::default());
                 t.gold = (i >= regular).then(|| Label::Int(truth(i)));
                 t
             })
-            .collect();
+            .collect()
+    }
+
+    /// 40 regular and 40 gold tasks, three careful labelers and a fourth wrong on every gold
+    /// task and, on regular ones, where `wrong_regular` says.
+    fn wrong_on_gold(wrong_regular: impl Fn(u32) -> bool) -> LabelerResult {
+        let (regular, gold) = (40u32, 40u32);
+        let spec = binary_spec(regular, 4, gold);
+        let tasks = with_gold(regular, gold);
         let careful = |batch_id: u64, byte: u8, every: u32| {
             answering(batch_id, byte, regular + gold, move |t| t % every == 3)
         };
@@ -945,13 +950,7 @@ mod tests {
         // answer alike from a cheap signal that is right on two tasks in three.
         let (regular, gold) = (40u32, 40u32);
         let spec = binary_spec(regular, 5, gold);
-        let tasks: Vec<Task> = (0..regular + gold)
-            .map(|i| {
-                let mut t = task(i, Default::default());
-                t.gold = (i >= regular).then(|| Label::Int(truth(i)));
-                t
-            })
-            .collect();
+        let tasks = with_gold(regular, gold);
         let labeler = |batch_id: u64, byte: u8, wrong: &dyn Fn(u32) -> bool| {
             answering(batch_id, byte, regular + gold, wrong)
         };
