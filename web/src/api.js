@@ -58,8 +58,11 @@ export class Api {
     return this.get(`/accounts/${address}`);
   }
 
-  experiments() {
-    return this.get('/experiments');
+  /** Experiments, newest first; `filter` may name `phase` (a list), `creator`, `limit` (up to
+   * 500) and `offset`. */
+  experiments(filter = {}) {
+    const query = new URLSearchParams(filter).toString();
+    return this.get(query ? `/experiments?${query}` : '/experiments');
   }
 
   experiment(id) {

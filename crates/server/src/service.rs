@@ -41,6 +41,10 @@ const SCHEDULER_LEASE: &str = "scheduler";
 /// Attempts at a settlement that another process's writes keep making stale.
 const SETTLE_ATTEMPTS: u32 = 5;
 
+/// Drafts one address may hold at once: a draft costs nothing until it is funded, so without a
+/// bound one free key could fill the store (and every experiment list) with them.
+pub const DRAFTS_PER_CREATOR_MAX: usize = 20;
+
 /// Most commits and reveals written in one group, bounding the transaction and the time the
 /// experiment stays locked for it.
 pub const APPEND_GROUP_MAX: usize = 256;
@@ -158,6 +162,17 @@ impl AppState {
             return Err(AppError::invalid(format!(
                 "spec field `reveal_deadline`: must be at most {TIME_MAX}"
             )));
+        }
+        let drafts = self.store().experiments_in(&[Phase::Draft]).await?;
+        if drafts.iter().filter(|row| row.creator == creator).count() >= DRAFTS_PER_CREATOR_MAX {
+            return Err(AppError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_drafts",
+                format!(
+                    "{creator} has {DRAFTS_PER_CREATOR_MAX} drafts: open or cancel one before \
+                     creating another"
+                ),
+            ));
         }
         let (experiment_id, market) = self.new_experiment_id(creator)?;
         let experiment = NewExperiment { experiment_id, creator, spec, market, created_at: now };

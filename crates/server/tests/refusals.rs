@@ -12,6 +12,7 @@ use plumbline_core::label::Label;
 use plumbline_core::seal::{SealContext, public_key_hex, seal_reveal};
 use plumbline_server::Config;
 use plumbline_server::demo::{DEMO_TASKS, demo_spec};
+use plumbline_server::service::DRAFTS_PER_CREATOR_MAX;
 use serde_json::{Value, json};
 
 struct Draft {
@@ -541,4 +542,52 @@ async fn a_sealed_reveal_without_a_sealing_key_is_refused() {
     let (status, body) = d.h.call("POST", &path, None, Some(body)).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "sealing_unavailable");
     assert_eq!(snapshot(&d.h, d.id).await, before);
+}
+
+#[tokio::test]
+async fn a_free_key_holds_at_most_twenty_drafts_and_lists_are_filtered_and_paged() {
+    let h = Harness::new(config()).await;
+    let key = LabelerKey::derived(42, 3);
+    let token = h.login(&key).await;
+    let spec = json!({ "spec": demo_spec(h.state.now()) });
+    let mut ids = Vec::new();
+    for _ in 0..DRAFTS_PER_CREATOR_MAX {
+        let (status, created) =
+            h.call("POST", "/experiments", Some(&token), Some(spec.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        ids.push(id_of(&created["experiment_id"]));
+    }
+    let mine = format!("/experiments?creator={}&limit=500", key.address());
+    let (_, listed) = h.call("GET", &mine, None, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), DRAFTS_PER_CREATOR_MAX);
+    let (status, body) = h.call("POST", "/experiments", Some(&token), Some(spec.clone())).await;
+    assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "too_many_drafts");
+    let (_, listed) = h.call("GET", &mine, None, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), DRAFTS_PER_CREATOR_MAX, "nothing was created");
+
+    // Lists filter by creator and phase and come in pages, newest first.
+    let creator = key.address();
+    let all = listed_ids(&h, &format!("creator={creator}&limit=500")).await;
+    assert_eq!(listed_ids(&h, &format!("creator={creator}&limit=5")).await, all[..5]);
+    assert_eq!(listed_ids(&h, &format!("creator={creator}&limit=5&offset=18")).await, all[18..]);
+    assert_eq!(listed_ids(&h, &format!("creator={creator}&phase=draft,open")).await, all);
+    assert!(listed_ids(&h, &format!("creator={creator}&phase=open")).await.is_empty());
+    for bad in ["phase=done", "limit=501", "offset=-1", "creator=nobody"] {
+        let (status, body) = h.call("GET", &format!("/experiments?{bad}"), None, None).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    }
+
+    // A cancelled draft makes room for another.
+    let cancel = format!("/experiments/{}/cancel", ids[0]);
+    let (status, body) = h.call("POST", &cancel, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = h.call("POST", "/experiments", Some(&token), Some(spec)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// The ids `GET /experiments?{query}` lists.
+async fn listed_ids(h: &Harness, query: &str) -> Vec<B256> {
+    let (status, listed) = h.call("GET", &format!("/experiments?{query}"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    listed.as_array().unwrap().iter().map(|e| id_of(&e["experiment_id"])).collect()
 }

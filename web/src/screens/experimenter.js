@@ -10,8 +10,8 @@ import { dashboardScreen } from './dashboard.js';
 const mine = (app, experiment) => experiment.creator.toLowerCase() === app.signer.address.toLowerCase();
 
 export async function experimenterHome(app) {
-  const [experiments, account] = await Promise.all([app.api.experiments(), app.refreshAccount()]);
-  const own = experiments.filter(e => mine(app, e));
+  const listed = app.api.experiments({ creator: app.signer.address, limit: 500 });
+  const [own, account] = await Promise.all([listed, app.refreshAccount()]);
   return h('section', { class: 'stack' },
     h('div', { class: 'row spread' },
       h('h1', null, 'Your experiments'),

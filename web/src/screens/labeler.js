@@ -101,7 +101,9 @@ function earnings(work) {
 }
 
 export async function labelerHome(app) {
-  const [experiments, account] = await Promise.all([app.api.experiments(), app.refreshAccount()]);
+  // Drafts and cancelled experiments hold no work; the newest 500 of the rest are looked at.
+  const listed = app.api.experiments({ phase: 'open,revealing,settled', limit: 500 });
+  const [experiments, account] = await Promise.all([listed, app.refreshAccount()]);
   const work = await myWork(app, experiments);
   const revealed = await revealPending(app, work);
   if (revealed.length) await app.refreshAccount();

@@ -4,7 +4,7 @@
 use super::{Access, Route, router_of};
 use crate::error::{AppError, AppResult};
 use crate::export::{self, Format};
-use crate::extract::{Body, Caller, RawBody, parse_id};
+use crate::extract::{Body, Caller, RawBody, parse_address, parse_id};
 use crate::state::{AppState, Config};
 use crate::views::ExperimentView;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -36,10 +36,13 @@ pub fn routes(config: &Config) -> Vec<Route> {
         Route {
             method: "get",
             path: "/experiments",
-            summary: "Every experiment, newest first",
+            summary: "Experiments, newest first: `?phase=open,revealing` and `?creator=ADDRESS` filter, `?limit=N` (1 to 500, 100 by default) and `?offset=N` page",
             access: Access::Anyone,
             body: None,
-            responses: &[(200, "`[EXPERIMENT]`")],
+            responses: &[
+                (200, "`[EXPERIMENT]`"),
+                (400, "an unknown phase, a bad address, limit or offset"),
+            ],
             handler: get(list),
         },
         Route {
@@ -189,10 +192,48 @@ async fn create(
     Ok((StatusCode::CREATED, Json(ExperimentView::new(row, now))))
 }
 
-async fn list(State(state): State<AppState>) -> AppResult<Json<Vec<ExperimentView>>> {
+/// Experiments a list answers with when it names no limit, and at most.
+const LIST_LIMIT_DEFAULT: usize = 100;
+const LIST_LIMIT_MAX: usize = 500;
+
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> AppResult<Json<Vec<ExperimentView>>> {
+    let phases: Option<Vec<String>> = query.get("phase").map(|text| {
+        text.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
+    });
+    const PHASES: [&str; 5] = ["draft", "open", "revealing", "settled", "cancelled"];
+    if let Some(unknown) = phases.iter().flatten().find(|p| !PHASES.contains(&p.as_str())) {
+        return Err(AppError::bad_request(format!(
+            "unknown phase {unknown:?}: name some of {}",
+            PHASES.join(", ")
+        )));
+    }
+    let creator = query.get("creator").map(|a| parse_address(a)).transpose()?;
+    let number = |name: &str, default: usize, most: usize| -> AppResult<usize> {
+        match query.get(name) {
+            None => Ok(default),
+            Some(text) => text.parse::<usize>().ok().filter(|n| *n <= most).ok_or_else(|| {
+                AppError::bad_request(format!("`{name}` must be a whole number up to {most}"))
+            }),
+        }
+    };
+    let limit = number("limit", LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX)?.max(1);
+    let offset = number("offset", 0, usize::MAX)?;
     let now = state.now();
     let rows = state.store().experiments().await?;
-    Ok(Json(rows.into_iter().map(|row| ExperimentView::new(row, now)).collect()))
+    let views = rows
+        .into_iter()
+        .filter(|row| creator.is_none_or(|c| row.creator == c))
+        .map(|row| ExperimentView::new(row, now))
+        .filter(|view| {
+            phases.as_ref().is_none_or(|wanted| wanted.iter().any(|p| *p == view.phase.to_string()))
+        })
+        .skip(offset)
+        .take(limit)
+        .collect();
+    Ok(Json(views))
 }
 
 async fn one(
