@@ -188,10 +188,24 @@ export function reputationScore(tally, peerWeight) {
   return Number(quotient);
 }
 
+/** The score eligibility reads (`Reputation::eligibility_score`): null for a newcomer; a
+ * batch not revealed counts as chance, diluting a positive score by the share revealed. */
+export function eligibilityScore(reputation, peerWeight) {
+  if (!reputation || Number(reputation.batches) === 0) return null;
+  const score = BigInt(reputationScore(reputation.tally, peerWeight) ?? 0);
+  const batches = BigInt(reputation.batches);
+  const revealed = batches - BigInt(reputation.non_reveals);
+  const product = score * revealed;
+  // Floored like Rust's div_euclid for a positive divisor.
+  let diluted = product / batches;
+  if (product % batches !== 0n && product < 0n) diluted -= 1n;
+  return Number(score < diluted ? score : diluted);
+}
+
 /** Whether a reputation record allows joining a spec (`Reputation::eligible`). */
 export function eligible(reputation, spec) {
   const min = spec.eligibility?.reputation_min;
   if (min == null) return true;
-  const score = reputation ? reputationScore(reputation.tally, spec.peer_weight) : null;
+  const score = eligibilityScore(reputation, spec.peer_weight);
   return score == null || score >= Math.round(min * 1e6);
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { bytesToHex, hashTypedData, hexToString } from 'viem';
 import {
   commitmentOf, encodeLabel, leavesRoot, saltFromSignature, typedData, labelsRoot, toCanonical, toShown,
-  normalizeSignature, reputationScore, cohortHash, joinMessage,
+  normalizeSignature, reputationScore, cohortHash, joinMessage, eligibilityScore, eligible,
 } from '../src/protocol.js';
 import { LocalSigner } from '../src/wallet.js';
 import { seal, sealContext, sealReveal } from '../src/seal.js';
@@ -128,6 +128,16 @@ test('reputation scores floor like the core', () => {
   assert.equal(reputationScore({ peer_sum: -1, peer_n: 3, gold_sum: 0, gold_n: 0 }, 0.5), -1);
   assert.equal(reputationScore({ peer_sum: 0, peer_n: 0, gold_sum: 0, gold_n: 0 }, 0.5), null);
   assert.equal(reputationScore({ peer_sum: 600_000, peer_n: 2, gold_sum: 900_000, gold_n: 3 }, 0.5), 300_000);
+  // Eligibility counts a batch not revealed as chance, as the core does.
+  const tally = { peer_sum: 0, peer_n: 0, gold_sum: 300_000, gold_n: 1 };
+  assert.equal(eligibilityScore({ batches: 2, non_reveals: 1, tally }, 0.5), 150_000);
+  assert.equal(eligibilityScore({ batches: 1, non_reveals: 1, tally: { peer_sum: 0, peer_n: 0, gold_sum: 0, gold_n: 0 } }, 0.5), 0);
+  assert.equal(eligibilityScore({ batches: 2, non_reveals: 1, tally: { ...tally, gold_sum: -400_000 } }, 0.5), -400_000);
+  assert.equal(eligibilityScore(null, 0.5), null);
+  const spec = { peer_weight: 0.5, eligibility: { reputation_min: 0.2 } };
+  assert.equal(eligible({ batches: 2, non_reveals: 1, tally }, spec), false);
+  assert.equal(eligible({ batches: 2, non_reveals: 0, tally }, spec), true);
+  assert.equal(eligible(null, spec), true);
 });
 
 test('sealed reveals are the bytes the core opens', async () => {

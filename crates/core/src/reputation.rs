@@ -46,14 +46,26 @@ impl Reputation {
         self.tally.score(peer_weight)
     }
 
-    /// Whether the record allows joining an experiment: no record, or a score at least the
-    /// spec's `eligibility.reputation_min`.
+    /// The score eligibility reads, at scale 10^6: `None` without any batch (a newcomer).
+    /// A batch not revealed counts as a batch at chance, so that not revealing never keeps a
+    /// record clean: a positive score is diluted by the share of batches revealed, a record of
+    /// unrevealed batches alone is at 0, and a negative score stays as it is.
+    pub fn eligibility_score(&self, peer_weight: Ppm) -> Option<i64> {
+        if self.batches == 0 {
+            return None;
+        }
+        let score = i128::from(self.score(peer_weight).unwrap_or(0));
+        let revealed = i128::from(self.batches.saturating_sub(self.non_reveals));
+        let diluted = (score * revealed).div_euclid(i128::from(self.batches));
+        Some(i64::try_from(score.min(diluted)).expect("at most the score"))
+    }
+
+    /// Whether the record allows joining an experiment: no record, or an
+    /// [`Reputation::eligibility_score`] at least the spec's `eligibility.reputation_min`.
     pub fn eligible(&self, spec: &ExperimentSpec) -> bool {
         let Some(min) = spec.eligibility.reputation_min else { return true };
-        match self.score(spec.peer_weight) {
-            None => true,
-            Some(score) => score >= (min * SCALE as f64).round() as i64,
-        }
+        self.eligibility_score(spec.peer_weight)
+            .is_none_or(|score| score >= (min * SCALE as f64).round() as i64)
     }
 }
 
@@ -105,5 +117,27 @@ mod tests {
         assert!(Reputation::default().eligible(&spec), "newcomers may join");
         spec.eligibility.reputation_min = Some(-0.2);
         assert!(record.eligible(&spec));
+    }
+
+    #[test]
+    fn batches_not_revealed_count_as_chance_for_eligibility() {
+        let mut spec = binary_spec(4, 2, 1);
+        spec.eligibility.reputation_min = Some(0.2);
+        // Half its batches unrevealed: a score of 0.3 counts as 0.15.
+        let mut record = Reputation::default();
+        record.update(&result(Tier::Rewarded, 300_000, 1));
+        assert_eq!(record.eligibility_score(Ppm::ONE), Some(150_000));
+        assert!(!record.eligible(&spec));
+        spec.eligibility.reputation_min = Some(0.15);
+        assert!(record.eligible(&spec));
+        // Nothing revealed at all is chance, not a clean record.
+        let mut silent = Reputation::default();
+        silent.update(&LabelerResult { revealed_batches: 0, ..result(Tier::Even, 0, 0) });
+        assert_eq!(silent.eligibility_score(Ppm::ONE), Some(0));
+        assert!(!silent.eligible(&spec));
+        // A negative score is not improved by diluting it.
+        let mut poor = Reputation::default();
+        poor.update(&result(Tier::Slashed, -400_000, 1));
+        assert_eq!(poor.eligibility_score(Ppm::ONE), Some(-400_000));
     }
 }
