@@ -164,6 +164,11 @@ impl Fields for sqlx::postgres::PgRow {
     }
 }
 
+/// A row of the sealed-reveals query: the batch and its sealed reveal.
+pub(crate) fn sealed_reveal_row(row: &impl Fields) -> Result<(u64, String)> {
+    Ok((from_sql_int(row.int("batch_id")?)?, row.text("sealed_reveal")?))
+}
+
 pub(crate) fn experiment_row(row: &impl Fields) -> Result<ExperimentRow> {
     Ok(ExperimentRow {
         experiment_id: parse(&row.text("experiment_id")?, "experiment id")?,

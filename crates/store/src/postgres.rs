@@ -18,7 +18,7 @@ use crate::common::{
     Fields, LIVE, LedgerCheck, balance_of, chain_relay_row, challenge_row, check_cover,
     check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase, expect_reputations,
     experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, opt_hex, opt_sql_int,
-    parse, phase_name, session_row, sql_int, to_json, transfer_row, u256,
+    parse, phase_name, sealed_reveal_row, session_row, sql_int, to_json, transfer_row, u256,
 };
 use crate::ledger::{
     LedgerAccount, LedgerReport, Transfer, TransferKind, hex, settlement_movements,
@@ -844,12 +844,7 @@ impl Store for PgStore {
         .bind(hex(experiment_id.as_slice()))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let sealed = row.opt_text("sealed_reveal")?;
-                Ok((from_sql_int(row.int("batch_id")?)?, sealed.unwrap_or_default()))
-            })
-            .collect()
+        rows.iter().map(sealed_reveal_row).collect()
     }
 
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>> {
