@@ -48,7 +48,8 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn new_key() -> anyhow::Result<LabelerKey> {
+/// A fresh random key.
+pub(crate) fn new_key() -> anyhow::Result<LabelerKey> {
     loop {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret)

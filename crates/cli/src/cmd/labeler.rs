@@ -123,15 +123,8 @@ fn sealing_key(api: &crate::api::Api) -> anyhow::Result<k256::PublicKey> {
 /// A fresh ephemeral key and iv for one seal.
 fn seal_randomness() -> anyhow::Result<(k256::SecretKey, [u8; 12])> {
     let mut iv = [0u8; 12];
-    getrandom::fill(&mut iv).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    loop {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        // Nearly every 32 bytes are a valid scalar; the rare others are drawn again.
-        if let Ok(key) = k256::SecretKey::from_slice(&secret) {
-            return Ok((key, iv));
-        }
-    }
+    getrandom::fill(&mut iv).map_err(|e| anyhow::anyhow!("the system has no randomness: {e}"))?;
+    Ok((super::keys::new_key()?.sealing_key(), iv))
 }
 
 type Prepared =

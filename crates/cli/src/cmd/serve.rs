@@ -295,15 +295,7 @@ fn alloy_hex_32(text: &str) -> Option<[u8; 32]> {
 }
 
 fn write_new_key(path: &Path) -> anyhow::Result<LabelerKey> {
-    let key = loop {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)
-            .map_err(|e| anyhow::anyhow!("the system has no randomness: {e}"))?;
-        // Fewer than 1 in 2^127 random strings are not valid keys; draw again if so.
-        if let Some(key) = LabelerKey::from_bytes(&secret) {
-            break key;
-        }
-    };
+    let key = super::keys::new_key()?;
     let secret: String = key.secret_bytes().iter().map(|b| format!("{b:02x}")).collect();
     let document = serde_json::json!({
         "address": key.address().to_string(),
