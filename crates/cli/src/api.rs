@@ -60,7 +60,14 @@ impl Api {
 
     /// GET raw bytes (exports).
     pub fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
-        let request = self.with_token(self.agent.get(format!("{}{path}", self.base)));
+        self.get_bytes_with(path, &[])
+    }
+
+    /// GET raw bytes with query parameters, which ureq percent-encodes.
+    pub fn get_bytes_with(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
+        let request = self.agent.get(format!("{}{path}", self.base));
+        let request =
+            self.with_token(request.query_pairs(query.iter().map(|(k, v)| (*k, v.as_str()))));
         let mut response = request.call().map_err(|e| self.unreachable(e))?;
         check_status(&mut response)?;
         Ok(response.body_mut().with_config().limit(ANSWER_BYTES_MAX).read_to_vec()?)

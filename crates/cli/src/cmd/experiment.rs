@@ -157,22 +157,21 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
                     "--min-confidence, --no-gold, --cohort and --bridging apply to --format trl",
                 ));
             }
-            let mut query = format!("format={format}");
+            let mut query = vec![("format", format)];
             if let Some(c) = min_confidence {
-                query.push_str(&format!("&min_confidence={c}"));
+                query.push(("min_confidence", c.to_string()));
             }
             if no_gold {
-                query.push_str("&gold=false");
+                query.push(("gold", "false".into()));
             }
             if let Some(cohort) = cohort {
-                query.push_str("&cohort=");
-                query.push_str(&url_component(&cohort));
+                query.push(("cohort", cohort));
             }
             if bridging {
-                query.push_str("&bridging=true");
+                query.push(("bridging", "true".into()));
             }
             let api = connection.anonymous();
-            let bytes = api.get_bytes(&format!("/experiments/{id}/export?{query}"))?;
+            let bytes = api.get_bytes_with(&format!("/experiments/{id}/export"), &query)?;
             write_out(out, &bytes)?;
         }
         ExperimentCommand::Record { id, out, connection } => {
@@ -281,28 +280,4 @@ fn write_out(out: Option<PathBuf>, bytes: &[u8]) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `text` as one URL query component: bytes outside RFC 3986's unreserved set percent-encoded.
-fn url_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_component;
-
-    #[test]
-    fn query_components_escape_everything_but_unreserved_bytes() {
-        assert_eq!(url_component("en-GB_1.~"), "en-GB_1.~");
-        assert_eq!(url_component("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-    }
 }
