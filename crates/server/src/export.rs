@@ -368,7 +368,9 @@ pub fn export_with(
     }
     let rows = label_rows(record);
     let gold = gold_answers(record);
-    let items = aggregate(kind, &gold, &rows);
+    // Everyone's consensus, computed only where the format uses it (a cohort's or the bridging
+    // TRL pairs do not).
+    let everyone = || aggregate(kind, &gold, &rows);
     // Per-cohort consensus: the same aggregator over each cohort's labels alone.
     let by_cohort = || -> Vec<(&str, Vec<Item>)> {
         let cohorts = record.spec.cohorts.iter().flat_map(|c| c.values.iter());
@@ -378,7 +380,7 @@ pub fn export_with(
     let bytes = match format {
         Format::Trl => {
             let items = match &trl_options.from {
-                PairsFrom::Everyone => items,
+                PairsFrom::Everyone => everyone(),
                 PairsFrom::Cohort(cohort) => {
                     if record.spec.cohort_index(cohort).is_none() {
                         return Err(AppError::bad_request(format!(
@@ -401,9 +403,9 @@ pub fn export_with(
             left_out = dropped;
             bytes
         }
-        Format::Jsonl => jsonl(record, &rows, &items, &by_cohort()),
-        Format::Csv => csv_table(record, &rows, &items).map_err(AppError::internal)?,
-        Format::Parquet => parquet_table(record, &rows, &items).map_err(AppError::internal)?,
+        Format::Jsonl => jsonl(record, &rows, &everyone(), &by_cohort()),
+        Format::Csv => csv_table(record, &rows, &everyone()).map_err(AppError::internal)?,
+        Format::Parquet => parquet_table(record, &rows, &everyone()).map_err(AppError::internal)?,
         Format::Raw => raw(record, &rows).map_err(AppError::internal)?,
         Format::Card => unreachable!("the card is written above, without the consensus"),
     };
