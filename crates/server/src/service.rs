@@ -685,8 +685,11 @@ impl AppState {
 
     /// Reveals the sealed reveals of an experiment's batches that their labelers have not
     /// revealed themselves; once its commit deadline has passed. Failures are logged and tried
-    /// again at the next tick.
+    /// again at the next tick. A server restarted without its sealing key leaves them sealed:
+    /// their labelers can still reveal themselves.
     async fn reveal_sealed(&self, experiment_id: B256, now: u64) {
+        // Without a sealing key no commit carried a sealed reveal: nothing to read each tick.
+        let Some(key) = self.config().sealing_key.as_ref() else { return };
         let sealed = match self.store().sealed_reveals(experiment_id).await {
             Ok(sealed) if sealed.is_empty() => return,
             Ok(sealed) => sealed,
@@ -694,10 +697,6 @@ impl AppState {
                 tracing::error!(experiment_id = %experiment_id, error = %e, "cannot read sealed reveals");
                 return;
             }
-        };
-        let Some(key) = self.config().sealing_key.as_ref() else {
-            tracing::error!(experiment_id = %experiment_id, "sealed reveals wait for a sealing key");
-            return;
         };
         let batches = match self.batches(experiment_id).await {
             Ok(batches) => batches,
