@@ -88,7 +88,8 @@ fn from_record(record: &Tally, peer_n: u64, gold_n: u64, ln_reward: u64) -> f64 
     normal_cdf((mean - radius) / variance.sqrt())
 }
 
-/// Careful labelers rewarded at `items` scored items, interpolated between the measured sizes.
+/// Careful labelers rewarded at `items` scored items, interpolated between the measured sizes,
+/// falling linearly to 0 below the smallest and level beyond the largest.
 fn careful_at(items: u64) -> f64 {
     let (first, last) = (CAREFUL_REWARDED[0], CAREFUL_REWARDED[CAREFUL_REWARDED.len() - 1]);
     if items <= first.0 {
