@@ -56,6 +56,9 @@ pub enum Error {
     /// The labeler's reputation is below the experiment's minimum.
     #[error("the labeler's reputation is below this experiment's minimum")]
     Ineligible,
+    /// The experiment requires a qualification the labeler has not passed.
+    #[error("{0}")]
+    NotQualified(String),
     /// A repeat of an earlier request with different content.
     #[error("batch {batch_id}: a different {what} was already accepted")]
     Conflict {

@@ -311,6 +311,7 @@ impl Experiment {
             joins: self.joins.clone(),
             commits: self.commits.values().cloned().collect(),
             reveals: self.reveals.values().cloned().collect(),
+            practice: None,
             reputations: used,
             settled_at: now,
             settlement,

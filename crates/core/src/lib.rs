@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod merkle;
 pub mod odds;
+pub mod practice;
 pub mod record;
 pub mod reputation;
 pub mod score;

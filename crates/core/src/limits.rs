@@ -49,6 +49,12 @@ pub const RESPONSES_MAX: usize = 64;
 pub const RESPONSE_BYTES_MAX: usize = 256 * 1024;
 /// Largest task file accepted by an import.
 pub const TASK_FILE_BYTES_MAX: usize = 512 * 1024 * 1024;
+/// Most practice tasks a qualification may ask of a labeler.
+pub const QUALIFICATION_ITEMS_MAX: u32 = 200;
+/// Most practice tasks in an experiment's pool.
+pub const PRACTICE_TASKS_MAX: usize = 10_000;
+/// Longest explanation of a practice answer.
+pub const EXPLANATION_BYTES_MAX: usize = 16 * 1024;
 /// Most batches one labeler may take in one experiment, whatever the spec says.
 pub const BATCHES_PER_LABELER_MAX: u32 = 10_000;
 /// Smallest peer weight λ (parts per million): below it gold, which the experimenter writes,

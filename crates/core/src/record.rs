@@ -6,6 +6,7 @@ use crate::assign::{Assigner, Batch, JoinRequest};
 use crate::client::{SignedCommit, SignedJoin, SignedReveal};
 use crate::experiment::Experiment;
 use crate::label::Label;
+use crate::practice::{PracticeAnswer, PracticeRecord};
 use crate::reputation::Reputation;
 use crate::settle::{LabelerResult, Settlement};
 use crate::spec::ExperimentSpec;
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 6;
+pub const RECORD_VERSION: u32 = 7;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +85,9 @@ pub struct PublicRecord {
     pub commits: Vec<CommitEntry>,
     /// Accepted reveals.
     pub reveals: Vec<RevealEntry>,
+    /// The practice pool and every practice answer, when the experiment had practice tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice: Option<PracticeRecord>,
     /// Each labeler's reputation before this experiment (labelers without one are absent).
     pub reputations: BTreeMap<Address, Reputation>,
     /// When it settled.
@@ -237,6 +241,7 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
             .join(&entry.join, entry.at)
             .map_err(|e| fail(format!("joins[{index}] (batch {}): {e}", entry.batch_id)))?;
     }
+    check_qualifications(record)?;
     for (index, entry) in record.commits.iter().enumerate() {
         experiment
             .commit(entry.batch_id, &entry.commit, entry.at)
@@ -248,6 +253,37 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
             .map_err(|e| fail(format!("reveals[{index}] (batch {}): {e}", entry.batch_id)))?;
     }
     Ok(experiment)
+}
+
+/// Checks that every joined labeler had passed the spec's qualification when it joined, from
+/// the published practice answers, which must follow each labeler's draw.
+fn check_qualifications(record: &PublicRecord) -> Result<(), AuditFailure> {
+    let Some(qualification) = &record.spec.qualification else { return Ok(()) };
+    let empty = PracticeRecord::default();
+    let practice = record.practice.as_ref().unwrap_or(&empty);
+    let kind = &record.spec.question.kind;
+    for (index, entry) in record.joins.iter().enumerate() {
+        let labeler = entry.join.labeler;
+        let answers: Vec<&PracticeAnswer> =
+            practice.answers.iter().filter(|a| a.labeler == labeler).collect();
+        let standing = crate::practice::check_answers(
+            kind,
+            Some(qualification),
+            record.seed,
+            &practice.tasks,
+            labeler,
+            &answers,
+            entry.at,
+        )
+        .map_err(|e| AuditFailure(format!("joins[{index}]: {e}")))?;
+        if standing.qualified != Some(true) {
+            return Err(AuditFailure(format!(
+                "joins[{index}]: {labeler} had not qualified (practice {} of {}, score {:?})",
+                standing.answered, standing.items, standing.score
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Replays the record and recomputes its settlement; `Ok` only if every step verifies and the

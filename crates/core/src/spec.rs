@@ -61,6 +61,9 @@ pub struct ExperimentSpec {
     /// Who may join.
     #[serde(default)]
     pub eligibility: Eligibility,
+    /// Practice a labeler must pass before joining (see [`crate::practice`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualification: Option<Qualification>,
     /// Per-labeler limits.
     #[serde(default)]
     pub limits: LabelerLimits,
@@ -200,6 +203,25 @@ pub struct Eligibility {
     /// are always allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reputation_min: Option<f64>,
+}
+
+/// A qualification: practice tasks a labeler answers, once each and without a stake, before it
+/// may join.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qualification {
+    /// Practice tasks each labeler answers, drawn from the experiment's practice pool.
+    pub items: u32,
+    /// Lowest chance-corrected practice score (0 is guessing, 1 every answer right) that
+    /// qualifies.
+    pub score_min: f64,
+}
+
+impl Qualification {
+    /// `score_min` at scale 10^6.
+    pub fn score_min_ppm(&self) -> i64 {
+        (self.score_min * crate::fixed::SCALE as f64).round() as i64
+    }
 }
 
 /// Per-labeler limits.
@@ -362,6 +384,20 @@ impl ExperimentSpec {
             && !(-1.0..=1.0).contains(&min)
         {
             return Err(invalid("eligibility.reputation_min", "must be between -1 and 1"));
+        }
+        if let Some(qualification) = &self.qualification {
+            if !(1..=QUALIFICATION_ITEMS_MAX).contains(&qualification.items) {
+                return Err(invalid(
+                    "qualification.items",
+                    format!("must be 1 to {QUALIFICATION_ITEMS_MAX}"),
+                ));
+            }
+            if !(0.0..=1.0).contains(&qualification.score_min) {
+                return Err(invalid("qualification.score_min", "must be between 0 and 1"));
+            }
+            if matches!(self.question.kind, QuestionKind::Text { .. }) {
+                return Err(invalid("qualification", "text answers cannot be graded"));
+            }
         }
         let limits = &self.limits;
         if !(1..=BATCHES_PER_LABELER_MAX).contains(&limits.batches_per_labeler_max) {

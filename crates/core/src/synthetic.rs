@@ -111,6 +111,7 @@ pub fn binary_spec(block_size: u32, overlap: u32, gold_per_batch: u32) -> Experi
         commit_deadline: 2_000_000_000,
         reveal_deadline: 2_000_086_400,
         eligibility: Default::default(),
+        qualification: None,
         limits: Default::default(),
         cohorts: None,
         strata: Vec::new(),

@@ -60,7 +60,7 @@ pub enum TaskError {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TaskLine {
+pub(crate) struct TaskLine {
     id: serde_json::Value,
     #[serde(default)]
     prompt: String,
@@ -75,12 +75,25 @@ struct TaskLine {
 /// Parses a JSONL task file for a question kind. Blank lines are skipped; everything else must
 /// be a valid task, or nothing is imported.
 pub fn parse_jsonl(text: &str, kind: &QuestionKind) -> Result<Vec<Task>, TaskError> {
+    parse_lines(text, TASKS_MAX, |raw| {
+        let parsed: TaskLine = serde_json::from_str(raw).map_err(|e| json_reason(&e))?;
+        check_task(parsed, kind)
+    })
+}
+
+/// The JSONL loop shared with practice files: blank lines skipped, every other line parsed by
+/// `parse` (whose error is prefixed with the line number), at most `max` items, unique ids.
+pub(crate) fn parse_lines<T: AsRef<Task>>(
+    text: &str,
+    max: usize,
+    mut parse: impl FnMut(&str) -> Result<T, String>,
+) -> Result<Vec<T>, TaskError> {
     if text.len() > TASK_FILE_BYTES_MAX {
         return Err(TaskError::File(format!(
             "the file is larger than {TASK_FILE_BYTES_MAX} bytes"
         )));
     }
-    let mut tasks = Vec::new();
+    let mut items = Vec::new();
     let mut ids = HashSet::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -88,23 +101,28 @@ pub fn parse_jsonl(text: &str, kind: &QuestionKind) -> Result<Vec<Task>, TaskErr
             continue;
         }
         let fail = |reason: String| TaskError::Line { line, reason };
-        if tasks.len() == TASKS_MAX {
-            return Err(fail(format!("more than {TASKS_MAX} tasks")));
+        if items.len() == max {
+            return Err(fail(format!("more than {max} tasks")));
         }
-        let parsed: TaskLine = serde_json::from_str(raw).map_err(|e| fail(json_reason(&e)))?;
-        let task = check_task(parsed, kind).map_err(fail)?;
-        if !ids.insert(task.id.clone()) {
-            return Err(fail(format!("task id {:?} appears twice", task.id)));
+        let item = parse(raw).map_err(fail)?;
+        if !ids.insert(item.as_ref().id.clone()) {
+            return Err(fail(format!("task id {:?} appears twice", item.as_ref().id)));
         }
-        tasks.push(task);
+        items.push(item);
     }
-    if tasks.is_empty() {
+    if items.is_empty() {
         return Err(TaskError::File("the file holds no tasks".into()));
     }
-    Ok(tasks)
+    Ok(items)
 }
 
-fn json_reason(e: &serde_json::Error) -> String {
+impl AsRef<Task> for Task {
+    fn as_ref(&self) -> &Task {
+        self
+    }
+}
+
+pub(crate) fn json_reason(e: &serde_json::Error) -> String {
     // serde_json reports "at line 1 column N" relative to the single line; keep the column only.
     let message = e.to_string();
     match message.rfind(" at line ") {
@@ -113,7 +131,7 @@ fn json_reason(e: &serde_json::Error) -> String {
     }
 }
 
-fn check_task(line: TaskLine, kind: &QuestionKind) -> Result<Task, String> {
+pub(crate) fn check_task(line: TaskLine, kind: &QuestionKind) -> Result<Task, String> {
     let id = match line.id {
         serde_json::Value::String(s) => s,
         serde_json::Value::Number(n) => n.to_string(),

@@ -52,6 +52,7 @@ pub fn demo_spec(now: u64) -> ExperimentSpec {
         commit_deadline: now + DEMO_COMMIT_WINDOW_SECS,
         reveal_deadline: now + DEMO_COMMIT_WINDOW_SECS + DEMO_REVEAL_WINDOW_SECS,
         eligibility: Default::default(),
+        qualification: None,
         limits: LabelerLimits { batches_per_labeler_max: 3, ..LabelerLimits::default() },
         cohorts: None,
         strata: Vec::new(),

@@ -109,6 +109,7 @@ impl From<CoreError> for AppError {
             CoreError::Mismatch { field: "nonce", .. } => (S::CONFLICT, "nonce"),
             CoreError::Mismatch { .. } => (S::UNPROCESSABLE_ENTITY, "mismatch"),
             CoreError::Ineligible => (S::FORBIDDEN, "ineligible"),
+            CoreError::NotQualified(_) => (S::FORBIDDEN, "not_qualified"),
             CoreError::Conflict { .. } => (S::CONFLICT, "conflict"),
             CoreError::NotCommitted(_) => (S::CONFLICT, "not_committed"),
             CoreError::Reveal { .. } => (S::UNPROCESSABLE_ENTITY, "reveal_mismatch"),

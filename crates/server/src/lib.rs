@@ -7,6 +7,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod listen;
+pub mod practice;
 pub mod routes;
 pub mod scheduler;
 pub mod service;

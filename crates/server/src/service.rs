@@ -239,6 +239,15 @@ impl AppState {
         require_creator(&row, caller)?;
         let slot = self.slot(experiment_id);
         let mut live = slot.experiment.lock().await;
+        if let Some(qualification) = &row.spec.qualification
+            && row.practice_count < u64::from(qualification.items)
+        {
+            return Err(AppError::conflict(format!(
+                "cannot open: the qualification asks {} practice tasks of each labeler and \
+                 {} are imported (POST /experiments/{{id}}/practice)",
+                qualification.items, row.practice_count
+            )));
+        }
         let tasks = self.store().tasks(experiment_id).await?;
         let (chain_id, contract) = domain_of(&row);
         let mut experiment = Experiment::new(experiment_id, chain_id, contract, row.spec, tasks)?;
@@ -374,6 +383,8 @@ impl AppState {
         // transaction. A chain experiment's stake is checked against the market. These reads
         // come before the log is held (see `LogWriter`).
         let on_chain = self.check_chain_stake(experiment_id, join).await?;
+        let row = self.experiment_row(experiment_id).await?;
+        self.check_qualified(&row, join.labeler).await?;
         let balances = self.store().balances(join.labeler).await?;
         if !on_chain && balances.available < join.stake {
             // A retried join whose stake is locked already finds its batch, not a refusal.
@@ -778,7 +789,8 @@ impl AppState {
         let labelers: Vec<Address> =
             cached.experiment.batches().iter().map(|b| b.labeler).collect();
         let before = self.store().reputations(&labelers).await?;
-        let record = cached.experiment.settle(&before, now)?;
+        let mut record = cached.experiment.settle(&before, now)?;
+        record.practice = self.practice_record(&self.experiment_row(experiment_id).await?).await?;
         let mut updated: BTreeMap<Address, Reputation> = BTreeMap::new();
         for result in &record.settlement.labelers {
             let mut reputation = before.get(&result.labeler).copied().unwrap_or_default();

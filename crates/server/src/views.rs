@@ -38,6 +38,8 @@ pub struct ExperimentView {
     pub spec: ExperimentSpec,
     /// Task counts.
     pub tasks: TaskCounts,
+    /// Practice tasks in its pool (see `POST /experiments/{id}/practice`).
+    pub practice_tasks: u64,
     /// keccak256 of the assignment seed, once open.
     pub seed_hash: Option<B256>,
     /// The commitment to the task list and gold answers, once open; the public record's tasks
@@ -67,6 +69,7 @@ impl ExperimentView {
                 regular: row.task_count - row.gold_count,
                 gold: row.gold_count,
             },
+            practice_tasks: row.practice_count,
             seed_hash: row.seed.map(seed_hash),
             tasks_hash: row.tasks_hash,
             commit_deadline: row.spec.commit_deadline,

@@ -182,6 +182,7 @@ pub(crate) fn experiment_row(row: &impl Fields) -> Result<ExperimentRow> {
         settled_at: row.opt_int("settled_at")?.map(from_sql_int).transpose()?,
         task_count: from_sql_int(row.int("task_count")?)?,
         gold_count: from_sql_int(row.int("gold_count")?)?,
+        practice_count: from_sql_int(row.int("practice_count")?)?,
         market: match (row.opt_int("chain_id")?, row.opt_text("market")?) {
             (Some(chain_id), Some(market)) => Some(OnChain {
                 chain_id: from_sql_int(chain_id)?,

@@ -13,6 +13,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::practice::{PracticeAnswer, PracticeTask};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
@@ -162,6 +163,8 @@ pub struct ExperimentRow {
     pub task_count: u64,
     /// Gold tasks among them.
     pub gold_count: u64,
+    /// Practice tasks imported.
+    pub practice_count: u64,
     /// The market contract holding its money, or `None` for the embedded ledger.
     pub market: Option<OnChain>,
     /// When it was created.
@@ -315,6 +318,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// The tasks of an experiment, in import order.
     async fn tasks(&self, experiment_id: B256) -> Result<Vec<Task>>;
+
+    /// Imports the practice pool of a draft experiment that has none yet (a conflict
+    /// otherwise).
+    async fn import_practice(&self, experiment_id: B256, tasks: &[PracticeTask]) -> Result<()>;
+
+    /// The practice pool of an experiment, in import order.
+    async fn practice_tasks(&self, experiment_id: B256) -> Result<Vec<PracticeTask>>;
+
+    /// Practice answers: one labeler's in the order given, or everyone's by labeler.
+    async fn practice_answers(
+        &self,
+        experiment_id: B256,
+        labeler: Option<Address>,
+    ) -> Result<Vec<PracticeAnswer>>;
+
+    /// Stores a practice answer at `position` of its labeler's draw; `false`, storing nothing,
+    /// when an answer already holds that place.
+    async fn add_practice_answer(
+        &self,
+        experiment_id: B256,
+        position: u64,
+        answer: &PracticeAnswer,
+    ) -> Result<bool>;
 
     /// Moves the reward pool from the creator's available balance into the experiment's
     /// escrow. The experiment must be an unfunded draft. A chain experiment's pool is escrowed

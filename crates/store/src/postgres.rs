@@ -30,6 +30,7 @@ use crate::{
 use async_trait::async_trait;
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::limits::AMOUNT_MAX;
+use plumbline_core::practice::{PracticeAnswer, PracticeTask};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
@@ -832,6 +833,86 @@ impl Store for PgStore {
             Some(row) => row.opt_text("backup")?,
             None => None,
         })
+    }
+
+    async fn import_practice(&self, experiment_id: B256, tasks: &[PracticeTask]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &[Phase::Draft], "import practice tasks")?;
+        if row.practice_count > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} practice tasks were already imported; an import replaces nothing",
+                row.practice_count
+            )));
+        }
+        let id = hex(experiment_id.as_slice());
+        for (chunk_index, chunk) in tasks.chunks(TASK_ROWS_PER_INSERT).enumerate() {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO practice_tasks (experiment_id, task_index, task) ",
+            );
+            let first = chunk_index * TASK_ROWS_PER_INSERT;
+            insert.push_values(chunk.iter().enumerate(), |mut row, (i, task)| {
+                row.push_bind(id.clone()).push_bind((first + i) as i64).push_bind(to_json(task));
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE experiments SET practice_count = $1 WHERE experiment_id = $2")
+            .bind(tasks.len() as i64)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn practice_tasks(&self, experiment_id: B256) -> Result<Vec<PracticeTask>> {
+        let rows = sqlx::query(
+            "SELECT task FROM practice_tasks WHERE experiment_id = $1 ORDER BY task_index",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| from_json(&row.text("task")?, "practice task")).collect()
+    }
+
+    async fn practice_answers(
+        &self,
+        experiment_id: B256,
+        labeler: Option<Address>,
+    ) -> Result<Vec<PracticeAnswer>> {
+        let rows = sqlx::query(
+            "SELECT answer FROM practice_answers WHERE experiment_id = $1 \
+             AND ($2 IS NULL OR labeler = $2) ORDER BY labeler, position",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .bind(labeler.map(|a| hex(a.as_slice())))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| from_json(&row.text("answer")?, "practice answer")).collect()
+    }
+
+    async fn add_practice_answer(
+        &self,
+        experiment_id: B256,
+        position: u64,
+        answer: &PracticeAnswer,
+    ) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO practice_answers (experiment_id, labeler, position, answer, at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .bind(hex(answer.labeler.as_slice()))
+        .bind(sql_int(position)?)
+        .bind(to_json(answer))
+        .bind(sql_int(answer.at)?)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn sealed_reveals(&self, experiment_id: B256) -> Result<Vec<(u64, String)>> {

@@ -8,7 +8,9 @@
 //! creates the database. When it cannot be reached the PostgreSQL tests fail: a backend that
 //! was not tested must not look like one that passed.
 
+use plumbline_core::label::Label;
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::practice::{self, PracticeAnswer};
 use plumbline_core::record::PublicRecord;
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Tier;
@@ -171,6 +173,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     minting_is_journaled_and_conserved,
+    practice_is_imported_once_and_each_place_answered_once,
     tampering_with_the_journal_or_balances_is_detected,
     a_settled_experiment_moves_stakes_in_two_phases_and_conserves_money,
     a_failed_write_rolls_back_everything,
@@ -473,6 +476,51 @@ async fn cancelling_a_funded_draft_refunds_the_pool<B: Backend>() {
     assert!(store.experiments_in(&[Phase::Open, Phase::Revealing]).await.unwrap().is_empty());
     assert!(!store.set_phase(id, Phase::Open, Phase::Revealing).await.unwrap(), "not open");
     assert!(store.set_phase(id, Phase::Cancelled, Phase::Cancelled).await.unwrap());
+}
+
+async fn practice_is_imported_once_and_each_place_answered_once<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
+    let spec = synthetic::binary_spec(4, 2, 1);
+    let id = B256::repeat_byte(9);
+    let experiment = NewExperiment {
+        experiment_id: id,
+        creator: address(5),
+        spec,
+        market: None,
+        created_at: NOW,
+    };
+    store.create_experiment(&experiment).await.unwrap();
+    let text = "{\"id\":\"a\",\"gold\":1,\"explanation\":\"why\"}\n{\"id\":\"b\",\"gold\":0}";
+    let pool = practice::parse_jsonl(text, &experiment.spec.question.kind).unwrap();
+    store.import_practice(id, &pool).await.unwrap();
+    assert!(matches!(store.import_practice(id, &pool).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.practice_tasks(id).await.unwrap(), pool);
+    assert_eq!(store.experiment(id).await.unwrap().unwrap().practice_count, 2);
+
+    let answer = |labeler: u8, task: &str, at: u64| PracticeAnswer {
+        labeler: address(labeler),
+        task: task.into(),
+        label: Label::Int(1),
+        at,
+    };
+    assert!(store.add_practice_answer(id, 0, &answer(2, "b", NOW)).await.unwrap());
+    assert!(!store.add_practice_answer(id, 0, &answer(2, "a", NOW)).await.unwrap(), "place taken");
+    assert!(store.add_practice_answer(id, 1, &answer(2, "a", NOW + 1)).await.unwrap());
+    assert!(store.add_practice_answer(id, 0, &answer(1, "a", NOW)).await.unwrap());
+    let mine = store.practice_answers(id, Some(address(2))).await.unwrap();
+    assert_eq!(mine, vec![answer(2, "b", NOW), answer(2, "a", NOW + 1)]);
+    assert_eq!(store.practice_answers(id, None).await.unwrap().len(), 3);
+
+    // Only a draft takes a pool.
+    store.cancel(id, NOW).await.unwrap();
+    let other = NewExperiment { experiment_id: B256::repeat_byte(8), ..experiment };
+    store.create_experiment(&other).await.unwrap();
+    store.cancel(other.experiment_id, NOW).await.unwrap();
+    assert!(matches!(
+        store.import_practice(other.experiment_id, &pool).await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 async fn challenges_are_taken_once_and_sessions_expire<B: Backend>() {

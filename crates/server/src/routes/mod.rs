@@ -9,6 +9,7 @@ pub mod chain;
 pub mod experiments;
 pub mod health;
 pub mod openapi;
+pub mod practice;
 pub mod test_clock;
 pub mod work;
 
@@ -57,6 +58,7 @@ pub fn all(config: &Config) -> Vec<Route> {
     routes.extend(auth::routes());
     routes.extend(accounts::routes());
     routes.extend(experiments::routes(config));
+    routes.extend(practice::routes(config));
     routes.extend(batches::routes());
     routes.extend(work::routes());
     routes.extend(chain::routes());
@@ -74,6 +76,7 @@ pub fn api(config: &Config) -> Router<AppState> {
         .merge(auth::router())
         .merge(accounts::router())
         .merge(experiments::router(config))
+        .merge(practice::router(config))
         .merge(batches::router())
         .merge(work::router())
         .merge(chain::router())
