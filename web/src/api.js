@@ -92,6 +92,23 @@ export class Api {
     return this.get(`/experiments/${id}/batches/${batchId}`);
   }
 
+  /** The signed-in labeler's practice in an experiment: items, score needed, answered, score,
+   * qualified, and the next practice task (null when done). */
+  practice(id) {
+    return this.get(`/experiments/${id}/practice`);
+  }
+
+  /** Answers the labeler's current practice task with a label in its shown order; the answer
+   * comes back with the verdict, the expected answer, the explanation and the progress. */
+  practiceAnswer(id, task, label) {
+    return this.post(`/experiments/${id}/practice/answers`, { task, label });
+  }
+
+  /** Imports a draft's practice tasks (JSONL, every line with its `gold` answer). */
+  importPractice(id, text) {
+    return this.request('POST', `/experiments/${id}/practice`, { text, contentType: 'application/x-ndjson' });
+  }
+
   /** The key reveals may be sealed to at commit (`public_key` null: the server holds none). */
   sealingKey() {
     return this.get('/sealing-key');

@@ -7,6 +7,7 @@ import { restoreIdentity, signIn, storedSession } from './wallet.js';
 import { accountScreen } from './screens/account.js';
 import { labelerHome, joinScreen } from './screens/labeler.js';
 import { workspaceScreen } from './screens/workspace.js';
+import { practiceScreen } from './screens/practice.js';
 import { experimenterHome, createScreen, setupOrDashboard } from './screens/experimenter.js';
 import { shortcutsDialog } from './screens/help.js';
 
@@ -141,6 +142,7 @@ async function screenFor(route) {
   if (parts.length === 0 || parts[0] === 'label') return labelerHome(app);
   if (parts[0] === 'x' && parts.length === 2) return joinScreen(app, parts[1]);
   if (parts[0] === 'x' && parts[2] === 'batch' && parts.length === 4) return workspaceScreen(app, parts[1], parts[3]);
+  if (parts[0] === 'x' && parts[2] === 'practice' && parts.length === 3) return practiceScreen(app, parts[1]);
   if (parts[0] === 'lab' && parts.length === 1) return experimenterHome(app);
   if (parts[0] === 'lab' && parts[1] === 'new') return createScreen(app);
   if (parts[0] === 'lab' && parts.length === 2) return setupOrDashboard(app, parts[1]);

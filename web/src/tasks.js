@@ -1,14 +1,18 @@
 // Checks a JSONL task file in the browser before it is sent, with the rules of
 // crates/core/src/task.rs. The server stays the judge (its import is all or nothing and names
 // the first bad line); checking here lets the experimenter see every bad line at once, by
-// number, without a round trip.
+// number, without a round trip. Practice files are task files whose every line carries its
+// answer (`gold`) and may say why (`explanation`).
 
 const TASK_ID_BYTES_MAX = 128;
 const PROMPT_BYTES_MAX = 256 * 1024;
 const RESPONSES_MAX = 64;
 const RESPONSE_BYTES_MAX = 256 * 1024;
 const TASKS_MAX = 1_000_000;
+const PRACTICE_TASKS_MAX = 10_000;
+const EXPLANATION_BYTES_MAX = 16 * 1024;
 const FIELDS = new Set(['id', 'prompt', 'responses', 'gold', 'meta']);
+const PRACTICE_FIELDS = new Set([...FIELDS, 'explanation']);
 
 /** Errors reported before the check stops, so a wholly wrong file stays readable. */
 export const ERRORS_SHOWN_MAX = 50;
@@ -56,12 +60,21 @@ export function labelProblem(question, value) {
   }
 }
 
-function lineProblem(object, question) {
+function lineProblem(object, question, practice) {
   if (object === null || typeof object !== 'object' || Array.isArray(object)) {
     return 'a task must be a JSON object';
   }
   for (const field of Object.keys(object)) {
-    if (!FIELDS.has(field)) return `unknown field \`${field}\`; a task has id, prompt, responses, gold and meta`;
+    if (practice && !PRACTICE_FIELDS.has(field)) return `unknown field \`${field}\`; a practice task has id, prompt, responses, gold, explanation and meta`;
+    if (!practice && !FIELDS.has(field)) return `unknown field \`${field}\`; a task has id, prompt, responses, gold and meta`;
+  }
+  if (practice) {
+    if (question.kind === 'text') return 'text answers cannot be practised: nothing grades them';
+    if (object.gold === undefined || object.gold === null) return 'a practice task needs its answer in `gold`';
+    if (object.explanation !== undefined && object.explanation !== null) {
+      if (typeof object.explanation !== 'string') return '`explanation` must be a string';
+      if (utf8Length(object.explanation) > EXPLANATION_BYTES_MAX) return `\`explanation\` is longer than ${EXPLANATION_BYTES_MAX} bytes`;
+    }
   }
   const { id, prompt = '', responses = [], gold = null, meta = {} } = object;
   if (id === undefined) return 'missing field `id`';
@@ -87,14 +100,16 @@ function lineProblem(object, question) {
   return null;
 }
 
-/** Checks a task file for a question. Returns `{tasks, regular, gold, errors: [{line, reason}],
- * truncated}`; blank lines are skipped as the server skips them. */
-export function checkTasks(text, question) {
+/** Checks a task file for a question (with `practice`, a practice file). Returns `{tasks,
+ * regular, gold, errors: [{line, reason}], truncated}`; blank lines are skipped as the server
+ * skips them. */
+export function checkTasks(text, question, { practice = false } = {}) {
   const errors = [];
   const ids = new Map();
   let tasks = 0;
   let gold = 0;
   let truncated = false;
+  const max = practice ? PRACTICE_TASKS_MAX : TASKS_MAX;
   const lines = text.split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {
     const raw = lines[index];
@@ -104,8 +119,8 @@ export function checkTasks(text, question) {
       truncated = true;
       break;
     }
-    if (tasks >= TASKS_MAX) {
-      errors.push({ line, reason: `more than ${TASKS_MAX} tasks` });
+    if (tasks >= max) {
+      errors.push({ line, reason: `more than ${max} tasks` });
       break;
     }
     let object;
@@ -115,7 +130,7 @@ export function checkTasks(text, question) {
       errors.push({ line, reason: `not valid JSON: ${error.message}` });
       continue;
     }
-    const problem = lineProblem(object, question);
+    const problem = lineProblem(object, question, practice);
     if (problem) {
       errors.push({ line, reason: problem });
       continue;

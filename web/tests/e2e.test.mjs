@@ -12,6 +12,11 @@
 // commit or reveal accepted here is the byte-for-byte proof that the browser's cryptography
 // matches crates/core.
 //
+// The second test is practice before stakes: an experiment whose spec asks for a qualification
+// gets its practice file in the browser (bad lines named first), and two labelers practise: one
+// answers well, sees each verdict, the expected answer and why, qualifies and joins; the other
+// answers badly, does not qualify, and finds the join button disabled with the reason.
+//
 // Needs PLUMBLINE_BIN (the release binary) and Debian's chromium at /usr/bin/chromium;
 // web/test.sh provides both.
 
@@ -267,6 +272,183 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
     assert.equal(line.margin, 2);
   }
   assert.match(download.suggestedFilename(), /\.jsonl$/);
+
+  assert.deepEqual(consoleErrors, [], 'no console errors on any screen');
+  passed();
+});
+
+// Practice tasks with their answers (canonical order: negative prefers the first response) and
+// why; the answers differ, so a constant answer would score nothing.
+const PRACTICE = [
+  {
+    id: 'p-tea', prompt: 'How long should green tea steep?',
+    responses: ['Two to three minutes, in water just below boiling.', 'Ten minutes in boiling water, for the full flavour.'],
+    gold: -2, explanation: 'Green tea turns bitter in boiling water and with long steeping; two to three minutes just below boiling is the usual advice.',
+  },
+  {
+    id: 'p-tyres', prompt: 'How often should I pump up my bicycle tyres?',
+    responses: ['Only once they are completely flat.', 'Check them every week or two: tyres lose air slowly even without a puncture.'],
+    gold: 2, explanation: 'Tyres lose pressure through the rubber over days, and riding on soft tyres invites punctures.',
+  },
+  {
+    id: 'p-cactus', prompt: 'Should I water my cactus every day?',
+    responses: ['No: let the soil dry out completely between waterings.', 'Water it a little every morning.'],
+    gold: -1, explanation: 'Cacti store water and rot in soil that stays wet; both answers are short, but only the first is right.',
+  },
+  {
+    id: 'p-eggs', prompt: 'How can I tell whether an egg is still fresh?',
+    responses: ['Smell it through the shell.', 'Put it in a bowl of water: a fresh egg sinks and lies flat.'],
+    gold: 1, explanation: 'The air cell grows as an egg ages, so an old egg floats; the water test is the usual one.',
+  },
+];
+const practiceByPrompt = new Map(PRACTICE.map(p => [p.prompt, p]));
+
+test('practice and qualification before stakes, in the browser', { timeout: 300_000 }, async t => {
+  mkdirSync(shots, { recursive: true });
+  const { server, mint, page: open, consoleErrors, passed } = await setUp(t);
+
+  // ---- The experimenter brings a wallet; the experiment is created through the API. ----
+  const creator = privateKeyToAccount(generatePrivateKey());
+  const token = await server.login(creator);
+  await mint(creator.address, 1000n);
+  const now = Math.floor(Date.now() / 1000);
+  const spec = {
+    schema_version: 1,
+    title: 'Which answer helps more? (with practice)',
+    question: { kind: 'pairwise', strength_max: 2, allow_tie: true, instructions: 'Pick the answer that is **more helpful, correct and safe**.' },
+    block_size: 8,
+    overlap: 2,
+    gold_per_batch: 2,
+    stake_per_batch: '10',
+    reward_pool: '100',
+    commit_deadline: now + 86400,
+    reveal_deadline: now + 2 * 86400,
+    qualification: { items: 4, score_min: 0.15 },
+  };
+  const created = await server.call('POST', '/experiments', { spec }, token);
+  const id = created.experiment_id;
+  assert.deepEqual(created.spec.qualification, spec.qualification);
+  const imported = await fetch(`${server.base}/api/v1/experiments/${id}/tasks`, {
+    method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${token}` }, body: TASKS,
+  });
+  assert.equal(imported.status, 200, await imported.text());
+
+  // ---- The practice file, in the browser: bad lines are named, then the good file imports. ----
+  const experimenter = await open('experimenter', { wallet: creator });
+  await experimenter.goto('/');
+  await experimenter.click('#use-wallet');
+  await experimenter.waitForURL(/#\/label$/);
+  await experimenter.goto(`/#/lab/${id}`);
+  await experimenter.locator('#practice-step').waitFor();
+  // Opening waits for the practice the qualification needs.
+  assert.equal(await experimenter.locator('#open').isDisabled(), true);
+  const badPractice = [
+    JSON.stringify(PRACTICE[0]),
+    JSON.stringify({ ...PRACTICE[1], gold: undefined }),
+    JSON.stringify({ ...PRACTICE[2], explanation: 7 }),
+  ].join('\n');
+  await experimenter.setInputFiles('#practice-file', { name: 'practice-bad.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(badPractice) });
+  const practiceErrors = experimenter.locator('#practice-errors li');
+  await practiceErrors.first().waitFor();
+  assert.deepEqual((await practiceErrors.allTextContents()).map(text => text.split(':')[0]), ['line 2', 'line 3']);
+  assert.match(await practiceErrors.first().textContent(), /needs its answer in `gold`/);
+  const practiceFile = PRACTICE.map(task => JSON.stringify(task)).join('\n');
+  await experimenter.setInputFiles('#practice-file', { name: 'practice.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(practiceFile) });
+  await experimenter.click('#import-practice');
+  await experimenter.locator('#practice-imported').waitFor();
+  assert.match(await experimenter.locator('#practice-imported').textContent(), /^4 practice tasks imported/);
+  await shot(experimenter, '23-setup-practice', true);
+  assert.equal((await server.call('GET', `/experiments/${id}`)).practice_tasks, 4);
+  await experimenter.click('#fund');
+  await experimenter.locator('#funded').waitFor();
+  await experimenter.click('#open');
+  await experimenter.locator('#dashboard').waitFor();
+
+  // The form builds a qualification into the spec too.
+  await experimenter.goto('/#/lab/new');
+  await experimenter.fill('#f-title', 'A qualification from the form');
+  await experimenter.fill('#f-qual-items', '6');
+  await experimenter.fill('#f-qual-min', '0.2');
+  await experimenter.click('#create');
+  await experimenter.waitForURL(/#\/lab\/0x[0-9a-f]{64}$/);
+  const fromForm = await server.call('GET', `/experiments/${experimenter.url().split('/').pop()}`);
+  assert.deepEqual(fromForm.spec.qualification, { items: 6, score_min: 0.2 });
+
+  // ---- Two labelers: one answers well (one answer only close), one answers badly. ----
+  const practise = async (page, name, answerFor) => {
+    const verdicts = [];
+    for (let i = 0; i < 4; i++) {
+      await page.locator('#practice-task .task-title', { hasText: `Practice task ${i + 1} of 4` }).waitFor();
+      assert.equal(await page.locator('#progress').evaluate(node => node.firstChild.textContent), `${i} of 4 answered`);
+      const task = practiceByPrompt.get(await page.locator('#prompt').textContent());
+      assert.ok(task, 'a practice prompt');
+      // The label in shown order: the pair may be shown flipped.
+      const left = await page.locator('.pair .response').first().locator('.text').textContent();
+      const flipped = left !== task.responses[0];
+      const shownAnswer = flipped ? -task.gold : task.gold;
+      const label = answerFor(i, shownAnswer);
+      // 1 … 5 are −2 … 2 (A much better … B much better), as in the labeling workspace.
+      await page.keyboard.press(String(label + 3));
+      await page.locator('.choice-btn.selected').waitFor();
+      await page.keyboard.press('Enter');
+      await page.locator('#verdict').waitFor();
+      const verdict = await page.locator('#verdict').getAttribute('data-verdict');
+      verdicts.push(verdict);
+      assert.ok((await page.locator('#explanation').textContent()).includes(task.explanation), 'the explanation is shown');
+      // The expected answer is marked on the scale, in this labeler's shown order.
+      assert.equal(await page.locator('.choice-btn.expected').getAttribute('data-value'), String(shownAnswer));
+      if (name === 'good' && i === 0) await shot(page, '25-practice-feedback');
+      if (name === 'bad' && i === 0) await shot(page, '26-practice-wrong');
+      await page.keyboard.press('Enter');
+    }
+    await page.locator('#practice-result').waitFor();
+    return verdicts;
+  };
+
+  const good = await open('good');
+  const goodAddress = await createKey(good);
+  await mint(goodAddress, 100n);
+  await good.goto(`/#/x/${id}`);
+  await good.locator('#practice-card').waitFor();
+  assert.match(await good.locator('#practice-need').textContent(), /at least 0\.15, where 0 is guessing and 1 is every answer right/);
+  assert.equal(await good.locator('#join').isDisabled(), true, 'joining waits for the qualification');
+  assert.match(await good.locator('.join-reason').last().textContent(), /Practice first/);
+  await shot(good, '24-practice-join', true);
+  await good.click('#practice-start');
+  await good.locator('#practice').waitFor();
+  // Right every time but once, where the same side with another strength is close.
+  const goodVerdicts = await practise(good, 'good', (i, shown) => (i === 1 ? Math.sign(shown) * (3 - Math.abs(shown)) : shown));
+  assert.deepEqual(goodVerdicts, ['right', 'close', 'right', 'right']);
+  await good.locator('#qualified').waitFor();
+  const goodScore = Number(await good.locator('#practice-score').textContent());
+  assert.ok(goodScore >= 0.15, `a good practice score (${goodScore})`);
+  await shot(good, '27-practice-result');
+  await good.click('#back-to-experiment');
+  await good.locator('#practice-done').waitFor();
+  assert.equal(await good.locator('#join').isDisabled(), false, 'qualified: the join button is enabled');
+  await good.click('#join');
+  await good.locator('#workspace').waitFor();
+  const goodWork = await server.call('GET', `/experiments/${id}/labelers/${goodAddress}/work`);
+  assert.equal(goodWork.batches.length, 1, 'the qualified labeler joined');
+
+  const bad = await open('bad');
+  const badAddress = await createKey(bad);
+  await mint(badAddress, 100n);
+  await bad.goto(`/#/x/${id}/practice`);
+  await bad.locator('#practice').waitFor();
+  // The opposite side every time.
+  const badVerdicts = await practise(bad, 'bad', (_, shown) => -shown);
+  assert.deepEqual(badVerdicts, ['wrong', 'wrong', 'wrong', 'wrong']);
+  await bad.locator('#not-qualified').waitFor();
+  assert.ok(Number(await bad.locator('#practice-score').textContent()) < 0.15);
+  await shot(bad, '28-practice-not-qualified');
+  await bad.click('#back-to-experiment');
+  await bad.locator('#practice-done').waitFor();
+  assert.equal(await bad.locator('#join').isDisabled(), true, 'not qualified: the join button stays disabled');
+  assert.match(await bad.locator('#not-qualified').textContent(), /below the 0\.15 this experiment asks for/);
+  await shot(bad, '29-join-not-qualified', true);
+  const badWork = await server.call('GET', `/experiments/${id}/labelers/${badAddress}/work`);
+  assert.equal(badWork.batches.length, 0);
 
   assert.deepEqual(consoleErrors, [], 'no console errors on any screen');
   passed();

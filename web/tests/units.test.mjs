@@ -45,6 +45,30 @@ test('the file rules follow the core', () => {
   assert.match(labelProblem({ kind: 'choice', options: ['a', 'b', 'c'] }, 3), /0\.\.2/);
 });
 
+test('a practice file needs every answer and may explain it', () => {
+  const lines = (...objects) => objects.map(o => JSON.stringify(o)).join('\n');
+  const practice = { practice: true };
+  const good = lines(
+    { id: 'p1', prompt: 'q', responses: ['x', 'y'], gold: -2, explanation: 'x answers the question' },
+    { id: 'p2', prompt: 'q', responses: ['x', 'y'], gold: 1 },
+  );
+  assert.deepEqual(checkTasks(good, pairwise, practice), { tasks: 2, regular: 0, gold: 2, errors: [], truncated: false });
+  const bad = checkTasks(lines(
+    { id: 'p1', responses: ['x', 'y'] },
+    { id: 'p2', responses: ['x', 'y'], gold: 0, explanation: 3 },
+    { id: 'p3', responses: ['x', 'y'], gold: 3 },
+    { id: 'p4', responses: ['x', 'y'], gold: 1, why: 'no' },
+  ), pairwise, practice);
+  assert.deepEqual(bad.errors.map(e => e.line), [1, 2, 3, 4]);
+  assert.match(bad.errors[0].reason, /a practice task needs its answer in `gold`/);
+  assert.match(bad.errors[1].reason, /`explanation` must be a string/);
+  assert.match(bad.errors[2].reason, /`gold`: a pairwise label must be an integer from -2 to 2/);
+  assert.match(bad.errors[3].reason, /unknown field `why`; a practice task has/);
+  // An explanation belongs to practice files only.
+  assert.match(checkTasks(lines({ id: 'a', responses: ['x', 'y'], explanation: 'e' }), pairwise).errors[0].reason, /unknown field `explanation`/);
+  assert.match(checkTasks(lines({ id: 'a', gold: 'x' }), { kind: 'text', length_max: 10 }, practice).errors[0].reason, /text answers cannot be practised/);
+});
+
 test('the tournament finds any order within its comparison budget', () => {
   // Every permutation of five, and a fixed shuffle of eight: the comparisons a labeler answers
   // by the true order rebuild exactly that order.

@@ -29,3 +29,15 @@ export function phaseBadge(phase) {
 export function tierBadge(tier) {
   return h('span', { class: `badge tier-${tier}` }, tier);
 }
+
+/** A practice score or the score a spec asks for (−1..1, 0 is guessing), to three places at
+ * most: 0.15, 0.312, 1. */
+export function practiceScore(value) {
+  if (value === null || value === undefined) return '—';
+  return String(Number(Number(value).toFixed(3)));
+}
+
+/** The score an experiment's qualification asks for, in plain words. */
+export function practiceNeed(scoreMin) {
+  return `You need a practice score of at least ${practiceScore(scoreMin)}, where 0 is guessing and 1 is every answer right.`;
+}

@@ -1,10 +1,11 @@
 // The experimenter's side: the list of one's experiments, creating one (a form or a spec file),
-// and setting up a draft: import tasks (drag and drop, every bad line named), fund, open.
+// and setting up a draft: import tasks (drag and drop, every bad line named), import practice
+// tasks (the same, each with its answer and why), fund, open.
 
 import { parse as parseToml } from 'smol-toml';
 import { h, amount, replace, short, when } from '../dom.js';
 import { checkTasks } from '../tasks.js';
-import { describeQuestion, phaseBadge } from './common.js';
+import { describeQuestion, phaseBadge, practiceScore } from './common.js';
 import { dashboardScreen } from './dashboard.js';
 
 const mine = (app, experiment) => experiment.creator.toLowerCase() === app.signer.address.toLowerCase();
@@ -103,6 +104,14 @@ function specFromForm(form) {
   };
   const min = value('f-repmin');
   if (min !== '') spec.eligibility = { reputation_min: Number(min) };
+  const practiceItems = value('f-qual-items');
+  if (practiceItems !== '') {
+    const items = integer('f-qual-items', 'Practice tasks to answer');
+    const scoreText = value('f-qual-min');
+    const scoreMin = Number(scoreText);
+    if (scoreText === '' || !Number.isFinite(scoreMin)) throw new Error('Practice score needed must be a number from 0 to 1');
+    spec.qualification = { items, score_min: scoreMin };
+  }
   const attribute = value('f-cohort-attr');
   if (attribute) {
     spec.cohorts = { attribute, values: value('f-cohort-values').split(',').map(v => v.trim()).filter(Boolean) };
@@ -210,6 +219,11 @@ export function createScreen(app) {
     h('div', { class: 'grid3' },
       field('Commit deadline', h('input', { id: 'f-commit', type: 'datetime-local', value: localInput(now + 3 * 86400) })),
       field('Reveal window, hours', h('input', { id: 'f-reveal-hours', type: 'number', min: '0.02', step: 'any', value: '24' }))),
+    h('h3', null, 'Qualification (optional)'),
+    h('p', { class: 'muted' }, 'Labelers answer practice tasks with known answers (imported after creating the draft) and may join only with a practice score of at least this much. Leave the count empty for no qualification.'),
+    h('div', { class: 'grid3' },
+      field('Practice tasks to answer', number('f-qual-items', '', { min: 1, max: 200, placeholder: 'none' }), 'empty: practice is optional'),
+      field('Practice score needed', h('input', { id: 'f-qual-min', type: 'number', step: '0.01', min: '0', max: '1', value: '0.15' }), '0 to 1; 0 is guessing, 1 is every answer right')),
     h('h3', null, 'Cohorts (optional)'),
     h('div', { class: 'grid3' },
       field('Attribute', h('input', { id: 'f-cohort-attr', type: 'text', placeholder: 'region' })),
@@ -244,6 +258,9 @@ export function createScreen(app) {
       }
       replace(preview,
         h('p', null, h('strong', null, spec.title ?? '(no title)'), ' — ', spec.question ? describeQuestion(spec.question) : 'no question'),
+        spec.qualification
+          ? h('p', { class: 'muted', id: 'spec-qualification' }, `Qualification: ${spec.qualification.items} practice tasks, a score of at least ${practiceScore(spec.qualification.score_min)}.`)
+          : null,
         h('button', { type: 'button', class: 'primary', onclick: () => create(spec) }, `Create draft from ${file.name}`));
     }),
     preview);
@@ -300,11 +317,44 @@ function setupScreen(app, experiment, account) {
       importButton));
   };
 
+  const practiceCount = experiment.practice_tasks ?? 0;
+  const qualification = spec.qualification ?? null;
+  const practiceReport = h('div', { id: 'practice-report', 'aria-live': 'polite' });
+  const onPractice = async file => {
+    const text = await file.text();
+    const checked = checkTasks(text, spec.question, { practice: true });
+    if (checked.errors.length) {
+      replace(practiceReport, h('div', { class: 'notice error', id: 'practice-errors' },
+        h('p', null, h('strong', null, `${file.name}: nothing was imported.`), ` Fix ${checked.errors.length}${checked.truncated ? '+' : ''} line(s):`),
+        h('ol', { class: 'lines' }, checked.errors.map(e => h('li', null, e.line ? h('strong', null, `line ${e.line}`) : null, e.line ? ': ' : '', e.reason)))));
+      return;
+    }
+    const importButton = h('button', { type: 'button', class: 'primary', id: 'import-practice' }, `Import ${checked.tasks} practice tasks`);
+    importButton.addEventListener('click', async () => {
+      importButton.disabled = true;
+      try {
+        const summary = await app.withSession(() => app.api.importPractice(id, text));
+        app.notify(`Imported ${summary.practice_tasks} practice tasks.`, 'ok');
+        app.render();
+      } catch (error) {
+        replace(practiceReport, h('div', { class: 'notice error', id: 'practice-import-error' }, app.describe(error)));
+      }
+    });
+    const tooFew = qualification && checked.tasks < qualification.items
+      ? h('p', { class: 'error' }, `The spec asks each labeler for ${qualification.items} practice tasks; this file has ${checked.tasks}.`)
+      : null;
+    replace(practiceReport, h('div', { class: 'notice ok' },
+      h('p', null, `${file.name}: ${checked.tasks} practice tasks pass every check.`),
+      tooFew,
+      importButton));
+  };
+
   const pool = BigInt(spec.reward_pool);
   const canFund = !experiment.funded && BigInt(account.available) >= pool;
   const blocks = Math.ceil(experiment.tasks.regular / spec.block_size);
   const goldShort = experiment.tasks.gold < spec.gold_per_batch;
-  const openable = imported && experiment.funded && !goldShort;
+  const practiceShort = Boolean(qualification) && practiceCount < qualification.items;
+  const openable = imported && experiment.funded && !goldShort && !practiceShort;
   return h('section', { class: 'stack' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/lab' }, 'Experiments'), ' / ', experiment.title),
     h('h1', null, experiment.title, ' ', phaseBadge(experiment.phase)),
@@ -321,8 +371,23 @@ function setupScreen(app, experiment, account) {
             dropZone('tasks-file', '.jsonl,.ndjson,application/x-ndjson,text/plain', 'Task file (JSONL)', onTasks),
             report,
           ]),
+      h('li', { class: `card step${practiceCount > 0 ? ' done' : ''}`, id: 'practice-step' },
+        h('h2', null, qualification ? '2. Practice' : '2. Practice (optional)'),
+        qualification
+          ? h('p', null, `Labelers must answer ${qualification.items} practice tasks and reach a practice score of at least ${practiceScore(qualification.score_min)} `,
+            '(0 is guessing, 1 is every answer right) before they may join.')
+          : h('p', null, 'Practice tasks with known answers let labelers try the question before they stake anything. ',
+            'With a qualification in the spec, a practice score becomes a condition for joining.'),
+        practiceCount > 0
+          ? h('p', { id: 'practice-imported' }, `${practiceCount} practice tasks imported.`)
+          : [
+            h('p', { class: 'muted' }, 'JSONL, one task a line: ', h('code', null, '{"id", "prompt", "responses": [...], "gold", "explanation"?, "meta"?}'),
+              ': ', h('code', null, 'gold'), ' is the answer, and the explanation is shown to the labeler after answering.'),
+            dropZone('practice-file', '.jsonl,.ndjson,application/x-ndjson,text/plain', 'Practice file (JSONL)', onPractice),
+            practiceReport,
+          ]),
       h('li', { class: `card step${experiment.funded ? ' done' : ''}` },
-        h('h2', null, '2. Fund'),
+        h('h2', null, '3. Fund'),
         experiment.funded
           ? h('p', { id: 'funded' }, `The reward pool of ${amount(pool)} credits is in escrow.`)
           : [
@@ -330,9 +395,10 @@ function setupScreen(app, experiment, account) {
             h('button', { type: 'button', class: 'primary', id: 'fund', disabled: !canFund, onclick: () => act('The pool is in escrow.', `/experiments/${id}/fund`) }, `Fund ${amount(pool)} credits`),
           ]),
       h('li', { class: 'card step' },
-        h('h2', null, '3. Open'),
+        h('h2', null, '4. Open'),
         h('p', null, `Labelers can join until ${when(experiment.commit_deadline)}; reveals run until ${when(experiment.reveal_deadline)}.`),
         goldShort && imported ? h('p', { class: 'error' }, `Each batch needs ${spec.gold_per_batch} gold tasks; ${experiment.tasks.gold} are imported.`) : null,
+        practiceShort ? h('p', { class: 'error', id: 'practice-short' }, `The qualification asks each labeler for ${qualification.items} practice tasks; import at least that many first (${practiceCount} so far).`) : null,
         h('button', { type: 'button', class: 'primary', id: 'open', disabled: !openable, onclick: () => act('The experiment is open.', `/experiments/${id}/open`) }, 'Open to labelers'))),
     h('p', null, h('button', { type: 'button', class: 'danger', onclick: () => {
       if (window.confirm('Cancel this draft? The pool, if funded, is refunded.')) act('Cancelled.', `/experiments/${id}/cancel`);

@@ -13,6 +13,11 @@ export const SHORTCUTS = [
     ['r', 'write a rationale (Escape leaves the text box, Ctrl + Enter goes on to the next task)'],
     ['i', 'show or hide the instructions'],
   ]],
+  ['Practice', [
+    ['1 … 9, ← →', 'choose an answer, as in labeling (and the ranking keys for rankings)'],
+    ['Enter', 'check your answer (each practice task is answered once); after the verdict, the next task'],
+    ['i', 'show or hide the instructions'],
+  ]],
   ['Everywhere', [
     ['Tab / Shift + Tab', 'move between controls; Enter or Space presses the focused button'],
     ['?', 'this list'],

@@ -1,10 +1,11 @@
 // The labeler's home (balance, locked stake, reputation, work in progress, earnings, open
-// experiments) and the experiment page where a labeler sees the stake before joining.
+// experiments) and the experiment page where a labeler sees the stake before joining, and the
+// practice (and the qualification it may be) before that.
 
 import { h, amount, duration, markdown, when } from '../dom.js';
 import { eligible } from '../protocol.js';
 import { join, reveal } from '../flows.js';
-import { describeQuestion, phaseBadge, tierBadge } from './common.js';
+import { describeQuestion, phaseBadge, practiceNeed, practiceScore, tierBadge } from './common.js';
 
 /** Every experiment with this labeler's work in it: `[{experiment, work, result}]`, where
  * `result` is its line of the settlement once settled. */
@@ -141,7 +142,63 @@ export async function labelerHome(app) {
           h('dt', null, 'Stake'), h('dd', null, amount(e.spec.stake_per_batch)),
           h('dt', null, 'Reward pool'), h('dd', null, amount(e.spec.reward_pool)),
           h('dt', null, 'Commit by'), h('dd', null, when(e.commit_deadline))),
+        e.spec.qualification
+          ? h('p', { class: 'muted' }, `Practice first: ${e.spec.qualification.items} tasks, a score of at least ${practiceScore(e.spec.qualification.score_min)}.`)
+          : (e.practice_tasks ?? 0) > 0 ? h('p', { class: 'muted' }, 'Practice tasks to try before staking.') : null,
         joinedIds.has(e.experiment_id) ? h('p', { class: 'muted' }, `You have ${batchesIn(e.experiment_id)} batch(es) here.`) : null))));
+}
+
+/** The labeler's practice here, read signed in: `{practice}` or `{error}`, or null when the
+ * experiment has none, is not open, or the labeler is not signed in (a wallet asks first). */
+async function practiceOf(app, experiment) {
+  if ((experiment.practice_tasks ?? 0) === 0 || experiment.phase !== 'open' || !app.session) return null;
+  try {
+    return { practice: await app.withSession(() => app.api.practice(experiment.experiment_id)) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** The practice card of the experiment page: how much, the score needed in plain words, where
+ * the labeler stands, and the way in. `lead`: practice is the next step, so its button takes the
+ * focus. */
+function practiceCard(app, experiment, read, lead) {
+  const id = experiment.experiment_id;
+  const qualification = experiment.spec.qualification ?? null;
+  const practice = read?.practice ?? null;
+  const items = practice?.items ?? qualification?.items ?? experiment.practice_tasks;
+  const href = `#/x/${id}/practice`;
+  let action;
+  if (experiment.phase !== 'open') {
+    action = h('p', { class: 'muted' }, 'Practice is open while the experiment is, before its commit deadline.');
+  } else if (!app.session) {
+    action = h('button', { type: 'button', class: 'primary', id: 'practice-sign-in', 'data-autofocus': lead ? '' : null, onclick: async () => {
+      try {
+        await app.signIn();
+        app.render();
+      } catch (error) {
+        app.notify(app.describe(error), 'error');
+      }
+    } }, 'Sign in to practice');
+  } else if (read?.error) {
+    action = h('p', { class: 'error' }, `Could not read your practice: ${app.describe(read.error)}`);
+  } else if (practice.task) {
+    action = h('p', null, h('a', { href, class: 'button primary', id: 'practice-start', 'data-autofocus': lead ? '' : null },
+      practice.answered === 0 ? 'Start practice' : `Continue practice (${practice.answered} of ${practice.items} answered)`));
+  } else {
+    const badge = practice.qualified === true ? h('span', { class: 'badge ok' }, 'qualified')
+      : practice.qualified === false ? h('span', { class: 'badge' }, 'not qualified') : null;
+    action = h('p', { id: 'practice-done' }, `Practice done: your score is ${practiceScore(practice.score)}. `, badge, ' ',
+      h('a', { href }, 'See the result'));
+  }
+  return h('div', { class: 'card', id: 'practice-card' },
+    h('h2', null, 'Practice'),
+    qualification
+      ? h('p', null, `Before joining, answer ${items} practice tasks with known answers. `, h('span', { id: 'practice-need' }, practiceNeed(qualification.score_min)))
+      : h('p', null, `Try ${items} practice tasks with known answers before you stake anything.`),
+    h('p', { class: 'muted' }, 'Each practice task is answered once, and right after it you see the expected answer and why. ',
+      'Practice costs nothing and does not count toward your pay.'),
+    action);
 }
 
 /** The odds of being rewarded by batches taken, and what a rewarded batch earns if every batch
@@ -175,6 +232,13 @@ export async function joinScreen(app, id) {
   ]);
   app.sawServerClock(work.now);
   const spec = experiment.spec;
+  const read = await practiceOf(app, experiment);
+  const qualification = spec.qualification ?? null;
+  const qualified = !qualification || read?.practice?.qualified === true;
+  const failed = Boolean(qualification) && read?.practice?.qualified === false;
+  const open = experiment.phase === 'open';
+  // Practice leads when it stands between the labeler and joining.
+  const practiceLeads = open && Boolean(qualification) && !qualified && !failed;
   const stake = BigInt(spec.stake_per_batch);
   const available = BigInt(account.available);
   const canAfford = available >= stake;
@@ -187,8 +251,8 @@ export async function joinScreen(app, id) {
     : null;
   const status = h('p', { class: 'error', role: 'alert' });
   const joinButton = h('button', {
-    class: 'primary', type: 'button', id: 'join', 'data-autofocus': '',
-    disabled: !(experiment.phase === 'open' && canAfford && allowed && underLimit),
+    class: 'primary', type: 'button', id: 'join', 'data-autofocus': practiceLeads ? null : '',
+    disabled: !(open && canAfford && allowed && underLimit && qualified),
   }, `Lock ${amount(stake)} credits and start labeling`);
   joinButton.addEventListener('click', async () => {
     status.textContent = '';
@@ -215,6 +279,14 @@ export async function joinScreen(app, id) {
   if (!canAfford) reasons.push(`You have ${amount(available)} credits available; the stake is ${amount(stake)}.`);
   if (!allowed) reasons.push(`Your reputation is below the minimum of ${spec.eligibility.reputation_min}.`);
   if (!underLimit) reasons.push(`You have taken the ${spec.limits.batches_per_labeler_max} batch(es) one labeler may take.`);
+  if (qualification && !qualified && !failed && open) {
+    reasons.push(`Practice first: joining opens once you answer the ${read?.practice?.items ?? qualification.items} practice tasks with a score of at least ${practiceScore(qualification.score_min)}.`);
+  }
+  const notQualified = failed
+    ? h('div', { class: 'notice', id: 'not-qualified' },
+      h('p', null, `Your practice score of ${practiceScore(read.practice.score)} is below the ${practiceScore(qualification.score_min)} this experiment asks for, so it stays closed to you: practice is answered once.`),
+      h('p', { class: 'muted' }, 'This concerns this experiment only. Nothing was staked, and your balance, reputation and other experiments are as they were.'))
+    : null;
   const secondsMin = spec.limits.seconds_per_task_min;
   return h('section', { class: 'stack' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/label' }, 'Labeling'), ' / ', experiment.title),
@@ -225,6 +297,7 @@ export async function joinScreen(app, id) {
           h('h2', null, 'The question'),
           h('p', null, describeQuestion(spec.question)),
           h('div', { class: 'prose' }, markdown(spec.question.instructions))),
+        (experiment.practice_tasks ?? 0) > 0 ? practiceCard(app, experiment, read, practiceLeads) : null,
         h('div', { class: 'card' },
           h('h2', null, 'The work'),
           h('dl', { class: 'facts' },
@@ -250,7 +323,8 @@ export async function joinScreen(app, id) {
         oddsView(experiment, odds.odds),
         cohortSelect ? h('label', { for: 'cohort' }, spec.cohorts.attribute, cohortSelect) : null,
         joinButton,
-        reasons.map(r => h('p', { class: 'muted' }, r)),
+        reasons.map(r => h('p', { class: 'muted join-reason' }, r)),
+        notQualified,
         status)));
 }
 

@@ -2,76 +2,25 @@
 // progress, a warning when an answer comes faster than the experiment's minimum time, a review
 // of the whole batch, and the commit. After the commit the same route shows the sealed batch,
 // offers the reveal as soon as the commit deadline passes, and shows the earnings once settled.
+// The task itself and its answer controls are answering.js's, shared with practice.
 
-import { h, amount, duration, markdown, replace, score, short, when } from '../dom.js';
+import { h, amount, duration, replace, score, short, when } from '../dom.js';
 import { toCanonical } from '../protocol.js';
-import { comparisonsMax, replay } from '../tournament.js';
 import { commit, reveal, revealLeftWithOperator } from '../flows.js';
-import { describeQuestion, phaseBadge, tierBadge } from './common.js';
-
-/** Rankings of more responses than this are built by a pairwise tournament by default. */
-const TOURNAMENT_ABOVE = 4;
-
-const letter = i => (i < 26 ? String.fromCharCode(65 + i) : `#${i + 1}`);
+import { phaseBadge, tierBadge } from './common.js';
+import { answerText, answering, emptyAnswers, instructionsPanel } from './answering.js';
 
 function draftKey(id, batchId, address) {
   return `plumbline.draft.${id}.${batchId}.${address}`;
 }
 
 function loadDraft(key) {
-  const empty = { answers: {}, rationales: {}, times: {}, tournaments: {}, orders: {}, listMode: {}, fast: {}, current: 0 };
+  const empty = { ...emptyAnswers(), rationales: {}, times: {}, fast: {}, current: 0 };
   try {
     return { ...empty, ...JSON.parse(localStorage.getItem(key) ?? '{}') };
   } catch {
     return empty;
   }
-}
-
-/** The answer choices of a scale-like question, left to right: `[{value, label}]`. */
-export function scaleOf(question) {
-  switch (question.kind) {
-    case 'pairwise': {
-      const k = question.strength_max;
-      const word = strength => {
-        if (k === 1) return '';
-        if (k === 2) return strength === 2 ? 'much ' : '';
-        if (k === 3) return ['slightly ', '', 'much '][strength - 1];
-        return `${strength}/${k} `;
-      };
-      const out = [];
-      for (let v = -k; v <= k; v++) {
-        if (v === 0 && !question.allow_tie) continue;
-        const label = v === 0 ? 'Tie' : `${v < 0 ? 'A' : 'B'} ${word(Math.abs(v))}better`;
-        out.push({ value: v, label });
-      }
-      return out;
-    }
-    case 'rating': {
-      const out = [];
-      for (let v = question.min; v <= question.max; v++) out.push({ value: v, label: String(v) });
-      return out;
-    }
-    case 'choice':
-    case 'binary':
-      return question.options.map((label, value) => ({ value, label }));
-    default:
-      return null;
-  }
-}
-
-/** The digit that picks scale position `index`: ratings whose values are all single digits
- * use the value itself, everything else counts positions from 1. */
-function digitFor(question, scale, index) {
-  if (question.kind === 'rating' && question.min >= 0 && question.max <= 9) return String(scale[index].value);
-  return index < 9 ? String(index + 1) : null;
-}
-
-function answerText(question, task, answer) {
-  if (answer === undefined || answer === null) return 'not answered';
-  const scale = scaleOf(question);
-  if (scale) return scale.find(c => c.value === answer)?.label ?? String(answer);
-  if (question.kind === 'ranking') return answer.map(letter).join(' > ');
-  return answer.length > 80 ? `${answer.slice(0, 80)}…` : answer;
 }
 
 function sealedView(app, experiment, mine) {
@@ -174,7 +123,6 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
   let showInstructions = window.matchMedia('(min-width: 900px)').matches;
   let enteredAt = performance.now();
   let warning = null;
-  let focusRank = 0;
   const root = h('section', { class: 'workspace', id: 'workspace' });
   const save = () => localStorage.setItem(key, JSON.stringify(draft));
   const current = () => tasks[draft.current];
@@ -194,7 +142,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
     mode = 'label';
     draft.current = Math.max(0, Math.min(tasks.length - 1, index));
     warning = null;
-    focusRank = 0;
+    controls.resetFocus();
     save();
     render();
   };
@@ -215,10 +163,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
   const next = () => {
     const task = current();
     if (draft.answers[task.task] === undefined) {
-      if (kind === 'ranking' && !tournamentActive(task)) {
-        setAnswer(orderOf(task));
-        return;
-      }
+      if (controls.confirmAsIs(task)) return;
       app.notify('Choose an answer first (or press ? for the shortcuts).', 'warn');
       return;
     }
@@ -232,151 +177,13 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
     goTo(draft.current + 1);
   };
 
-  const orderOf = task => draft.orders[task.task] ?? task.responses.map((_, i) => i);
-  const tournamentActive = task => kind === 'ranking' && task.responses.length > TOURNAMENT_ABOVE
-    && !draft.listMode[task.task] && !replay(task.responses.length, draft.tournaments[task.task] ?? []).done;
-
-  const moveRank = (task, from, to) => {
-    const order = [...orderOf(task)];
-    if (to < 0 || to >= order.length) return;
-    const [item] = order.splice(from, 1);
-    order.splice(to, 0, item);
-    draft.orders[task.task] = order;
-    focusRank = to;
-    if (draft.answers[task.task] !== undefined) draft.answers[task.task] = order;
-    save();
-    render();
-  };
-
-  const tournamentAnswer = (task, leftBetter) => {
-    const answers = draft.tournaments[task.task] ?? [];
-    const state = replay(task.responses.length, answers);
-    const candidateBetter = state.question.candidateLeft ? leftBetter : !leftBetter;
-    draft.tournaments[task.task] = [...answers, candidateBetter];
-    const after = replay(task.responses.length, draft.tournaments[task.task]);
-    if (after.done) {
-      draft.orders[task.task] = after.sorted;
-      setAnswer(after.sorted);
-      return;
-    }
-    save();
-    render();
-  };
+  const controls = answering(question, draft, {
+    answer: (_, value) => setAnswer(value),
+    save,
+    render: () => render(),
+  });
 
   // ---- Rendering ----
-
-  const responseCard = (text, position, extra = {}) => h('article', { class: `response ${extra.class ?? ''}`, 'aria-label': `Response ${letter(position)}` },
-    h('header', null, h('span', { class: 'tag' }, letter(position)), extra.hint ? h('kbd', null, extra.hint) : null),
-    h('div', { class: 'text' }, text));
-
-  const scaleControl = task => {
-    const scale = scaleOf(question);
-    const chosen = draft.answers[task.task];
-    return h('div', { class: `scale scale-${kind}`, role: 'radiogroup', 'aria-label': kind === 'pairwise' ? 'Which response is better, and how much?' : 'Your answer' },
-      scale.map((choice, index) => {
-        const digit = digitFor(question, scale, index);
-        const selected = chosen === choice.value;
-        return h('button', {
-          type: 'button', role: 'radio', 'aria-checked': selected ? 'true' : 'false',
-          class: `choice-btn${selected ? ' selected' : ''}${choice.value < 0 && kind === 'pairwise' ? ' lean-a' : ''}${choice.value > 0 && kind === 'pairwise' ? ' lean-b' : ''}`,
-          dataset: { value: String(choice.value) },
-          onclick: () => setAnswer(choice.value),
-        }, digit ? h('kbd', null, digit) : null, h('span', null, choice.label));
-      }));
-  };
-
-  const rankingList = task => {
-    const order = orderOf(task);
-    const list = h('ol', { class: 'ranking', 'aria-label': 'Your ranking, best first' });
-    order.forEach((position, rank) => {
-      const item = h('li', {
-        class: 'rank-item', tabindex: rank === focusRank ? '0' : '-1', draggable: 'true',
-        dataset: { rank: String(rank) },
-        'aria-label': `Rank ${rank + 1}: response ${letter(position)}`,
-      },
-      h('span', { class: 'rank' }, String(rank + 1)),
-      h('span', { class: 'tag' }, letter(position)),
-      h('span', { class: 'text' }, task.responses[position]),
-      h('span', { class: 'moves' },
-        h('button', { type: 'button', class: 'ghost', 'aria-label': `Move ${letter(position)} up`, disabled: rank === 0, onclick: () => moveRank(task, rank, rank - 1) }, '↑'),
-        h('button', { type: 'button', class: 'ghost', 'aria-label': `Move ${letter(position)} down`, disabled: rank === order.length - 1, onclick: () => moveRank(task, rank, rank + 1) }, '↓')));
-      item.addEventListener('dragstart', event => {
-        event.dataTransfer.setData('text/plain', String(rank));
-        event.dataTransfer.effectAllowed = 'move';
-        item.classList.add('dragging');
-      });
-      item.addEventListener('dragend', () => item.classList.remove('dragging'));
-      item.addEventListener('dragover', event => {
-        event.preventDefault();
-        item.classList.add('drop-target');
-      });
-      item.addEventListener('dragleave', () => item.classList.remove('drop-target'));
-      item.addEventListener('drop', event => {
-        event.preventDefault();
-        const from = Number(event.dataTransfer.getData('text/plain'));
-        if (Number.isInteger(from)) moveRank(task, from, rank);
-      });
-      item.addEventListener('focus', () => {
-        focusRank = rank;
-      });
-      list.append(item);
-    });
-    const confirmed = draft.answers[task.task] !== undefined;
-    return h('div', { class: 'stack' },
-      list,
-      h('div', { class: 'row' },
-        confirmed
-          ? h('span', { class: 'badge ok' }, 'ranking saved')
-          : h('button', { type: 'button', class: 'primary', onclick: () => setAnswer(orderOf(task)) }, h('kbd', null, 'Enter'), ' This is my ranking'),
-        task.responses.length > TOURNAMENT_ABOVE
-          ? h('button', { type: 'button', class: 'ghost', onclick: () => {
-            draft.listMode[task.task] = false;
-            draft.tournaments[task.task] = [];
-            delete draft.answers[task.task];
-            save();
-            render();
-          } }, 'Rank by comparisons instead')
-          : null));
-  };
-
-  const tournamentControl = task => {
-    const n = task.responses.length;
-    const state = replay(n, draft.tournaments[task.task] ?? []);
-    const { candidate, against, candidateLeft } = state.question;
-    const [left, right] = candidateLeft ? [candidate, against] : [against, candidate];
-    return h('div', { class: 'stack' },
-      h('p', { class: 'muted' }, `Comparison ${state.asked + 1} of at most ${comparisonsMax(n)}: which response is better? `,
-        'The ranking is built from your answers, so you only read two at a time.'),
-      h('div', { class: 'pair' }, responseCard(task.responses[left], left, { hint: '1 ←' }), responseCard(task.responses[right], right, { hint: '2 →' })),
-      h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'choice-btn', onclick: () => tournamentAnswer(task, true) }, h('kbd', null, '1'), `${letter(left)} is better`),
-        h('button', { type: 'button', class: 'choice-btn', onclick: () => tournamentAnswer(task, false) }, h('kbd', null, '2'), `${letter(right)} is better`),
-        h('button', { type: 'button', class: 'ghost', disabled: state.asked === 0, onclick: () => {
-          draft.tournaments[task.task] = (draft.tournaments[task.task] ?? []).slice(0, -1);
-          save();
-          render();
-        } }, h('kbd', null, 'u'), ' Take back'),
-        h('button', { type: 'button', class: 'ghost', onclick: () => {
-          draft.listMode[task.task] = true;
-          save();
-          render();
-        } }, 'Rank by dragging instead')));
-  };
-
-  const answerControl = task => {
-    if (kind === 'ranking') return tournamentActive(task) ? tournamentControl(task) : rankingList(task);
-    if (kind === 'text') {
-      const area = h('textarea', { id: 'text-answer', rows: 5, maxlength: question.length_max, 'aria-label': 'Your answer' });
-      area.value = draft.answers[task.task] ?? '';
-      area.addEventListener('input', () => {
-        if (area.value.trim() === '') delete draft.answers[task.task];
-        else draft.answers[task.task] = area.value;
-        save();
-      });
-      return area;
-    }
-    return scaleControl(task);
-  };
 
   const rationaleControl = task => {
     if (!question.rationale) return null;
@@ -393,26 +200,16 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
 
   const taskView = () => {
     const task = current();
-    const shownResponses = kind === 'ranking' || kind === 'pairwise'
-      ? null
-      : task.responses.length ? h('div', { class: 'responses' }, task.responses.map((r, i) => responseCard(r, i))) : null;
-    const chosen = draft.answers[task.task];
-    const pair = kind === 'pairwise'
-      ? h('div', { class: 'pair' },
-        responseCard(task.responses[0], 0, { class: chosen < 0 ? 'preferred' : '' }),
-        responseCard(task.responses[1], 1, { class: chosen > 0 ? 'preferred' : '' }))
-      : null;
     return h('div', { class: 'task card', dataset: { task: String(task.task) } },
       h('h2', { class: 'task-title' }, `Task ${draft.current + 1} of ${tasks.length}`),
-      task.prompt ? h('div', { class: 'prompt' }, h('span', { class: 'label' }, 'Prompt'), h('div', { class: 'text', id: 'prompt' }, task.prompt)) : null,
-      pair,
-      shownResponses,
+      controls.prompt(task),
+      controls.shown(task),
       warning !== null
         ? h('div', { class: 'notice warn', role: 'alert', id: 'fast-warning' },
           `That took ${warning < 0.1 ? 'less than 0.1' : warning.toFixed(1)} s; this experiment asks for at least ${secondsMin} s per task. `,
           'Fast answers tend to disagree with peers and the hidden gold tasks, and those are what the score checks. Take another look before going on.')
         : null,
-      answerControl(task),
+      controls.control(task),
       rationaleControl(task),
       h('div', { class: 'row nav' },
         h('button', { type: 'button', disabled: draft.current === 0, onclick: () => goTo(draft.current - 1) }, '← Previous ', h('kbd', null, 'Shift+Enter')),
@@ -473,7 +270,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
         h('tbody', null, tasks.map((t, i) => h('tr', null,
           h('td', { class: 'num' }, String(i + 1)),
           h('td', null, t.prompt.length > 90 ? `${t.prompt.slice(0, 90)}…` : t.prompt),
-          h('td', null, answerText(question, t, draft.answers[t.task]), draft.fast[t.task] !== undefined ? h('span', { class: 'badge warn' }, 'fast') : null),
+          h('td', null, answerText(question, draft.answers[t.task]), draft.fast[t.task] !== undefined ? h('span', { class: 'badge warn' }, 'fast') : null),
           h('td', null, h('button', { type: 'button', class: 'ghost', onclick: () => goTo(i) }, 'Edit'))))))),
       missing.length ? h('p', { class: 'error' }, `${missing.length} task(s) still need an answer.`) : null,
       fast ? h('p', { class: 'notice warn' }, `${fast} answer(s) came faster than ${secondsMin} s. Edit them if you are unsure.`) : null,
@@ -487,15 +284,10 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
   };
 
   const render = () => {
-    const instructions = h('aside', { class: `instructions card${showInstructions ? '' : ' collapsed'}`, id: 'instructions', 'aria-label': 'Instructions' },
-      h('h2', null, 'Instructions'),
-      h('p', { class: 'muted' }, describeQuestion(question)),
-      h('div', { class: 'prose' }, markdown(question.instructions)),
-      h('h3', null, 'Keys'),
-      h('p', { class: 'muted' }, kind === 'ranking' ? '↑ ↓ move between responses, Alt + ↑ ↓ move one, Enter confirms; in comparisons 1 / 2 pick a side.'
-        : kind === 'text' ? 'Type your answer; Ctrl + Enter goes on.'
-          : 'Number keys choose, ← → move along the scale, Enter goes on, Shift + Enter goes back.'),
-      h('p', null, h('button', { type: 'button', class: 'ghost', onclick: () => { showInstructions = false; render(); } }, 'Hide ', h('kbd', null, 'i'))));
+    const instructions = instructionsPanel(question, {
+      shown: showInstructions,
+      onHide: () => { showInstructions = false; render(); },
+    });
     const progress = h('progress', { max: String(tasks.length), value: String(answered()), 'aria-label': 'Answered' });
     const top = h('div', { class: 'worktop' },
       h('div', null,
@@ -509,9 +301,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
       h('div', { class: `workgrid${showInstructions ? '' : ' wide'}` },
         h('div', { class: 'stack' }, mode === 'review' ? reviewView() : taskView(), navigator()),
         showInstructions ? instructions : null));
-    if (mode === 'label' && kind === 'ranking') {
-      root.querySelector(`.rank-item[data-rank="${focusRank}"]`)?.focus({ preventScroll: true });
-    }
+    if (mode === 'label') controls.restoreFocus(root);
     if (mode === 'review') root.querySelector('#commit')?.focus({ preventScroll: true });
   };
 
@@ -550,45 +340,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
       root.querySelector('#rationale')?.focus();
       return true;
     }
-    if (kind === 'ranking') {
-      if (tournamentActive(task)) {
-        if (event.key === '1' || event.key === 'ArrowLeft') { tournamentAnswer(task, true); return true; }
-        if (event.key === '2' || event.key === 'ArrowRight') { tournamentAnswer(task, false); return true; }
-        if (event.key === 'u' && (draft.tournaments[task.task] ?? []).length) {
-          draft.tournaments[task.task] = draft.tournaments[task.task].slice(0, -1);
-          save();
-          render();
-          return true;
-        }
-        return false;
-      }
-      if (event.key === 'ArrowUp' || event.key === 'ArrowDown') {
-        const delta = event.key === 'ArrowUp' ? -1 : 1;
-        if (event.altKey) {
-          moveRank(task, focusRank, focusRank + delta);
-        } else {
-          focusRank = Math.max(0, Math.min(task.responses.length - 1, focusRank + delta));
-          render();
-        }
-        return true;
-      }
-      return false;
-    }
-    const scale = scaleOf(question);
-    if (!scale) return false;
-    const index = scale.findIndex((_, i) => digitFor(question, scale, i) === event.key);
-    if (index >= 0) {
-      setAnswer(scale[index].value);
-      return true;
-    }
-    if (event.key === 'ArrowLeft' || event.key === 'ArrowRight') {
-      const chosen = scale.findIndex(c => c.value === draft.answers[task.task]);
-      const start = chosen >= 0 ? chosen : Math.floor((scale.length - (event.key === 'ArrowLeft' ? 0 : 1)) / 2);
-      const target = chosen >= 0 ? chosen + (event.key === 'ArrowLeft' ? -1 : 1) : start;
-      setAnswer(scale[Math.max(0, Math.min(scale.length - 1, target))].value);
-      return true;
-    }
-    return false;
+    return controls.onKey(event, task);
   };
 
   render();
