@@ -123,8 +123,53 @@ fn check_status(response: &mut ureq::http::Response<ureq::Body>) -> anyhow::Resu
         ),
         Err(_) => ("error".to_owned(), text),
     };
-    let refusal = format!("the server refused ({status} {code}): {message}");
-    Err(if status < 500 { bad_input(refusal) } else { anyhow!(refusal) })
+    Err(anyhow::Error::new(Refusal { status, code, message, hint: None }))
+}
+
+/// A request the server refused: its status, its error `code` and `message`, and a hint of
+/// what to do about it that a command may add. A 4xx refusal is bad input (exit 2), a 5xx a
+/// failure (exit 1).
+#[derive(Debug)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The error's `code`, such as `not_qualified`.
+    pub code: String,
+    /// The server's message.
+    pub message: String,
+    /// What to do about it, printed after the message.
+    pub hint: Option<String>,
+}
+
+impl Refusal {
+    /// Whether the refusal is the user's bad input rather than a failure of the server.
+    pub fn is_bad_input(&self) -> bool {
+        self.status < 500
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the server refused ({} {}): {}", self.status, self.code, self.message)?;
+        match &self.hint {
+            Some(hint) => write!(f, "\nhint: {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Adds `hint` to an error that is the server refusing with `code`; other errors pass as they
+/// are.
+pub fn hint_on(error: anyhow::Error, code: &str, hint: impl FnOnce() -> String) -> anyhow::Error {
+    match error.downcast::<Refusal>() {
+        Ok(refusal) if refusal.code == code => {
+            anyhow::Error::new(Refusal { hint: Some(hint()), ..refusal })
+        }
+        Ok(refusal) => anyhow::Error::new(refusal),
+        Err(other) => other,
+    }
 }
 
 fn read_json<T: DeserializeOwned>(

@@ -3,7 +3,7 @@
 use super::{Connection, read_input};
 use crate::exit::bad_input;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Experiment commands.
 #[derive(Subcommand)]
@@ -21,6 +21,16 @@ pub enum ExperimentCommand {
         id: String,
         /// The JSONL task file.
         tasks: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Import a draft's practice pool from a JSONL file, checked here first (all or nothing;
+    /// once): tasks with their answer in `gold` and an optional `explanation`.
+    Practice {
+        /// The experiment id.
+        id: String,
+        /// The JSONL practice file.
+        practice: PathBuf,
         #[command(flatten)]
         connection: Connection,
     },
@@ -123,6 +133,9 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             let summary: serde_json::Value = api.post_text(&path, "application/x-ndjson", text)?;
             println!("{summary}");
         }
+        ExperimentCommand::Practice { id, practice, connection } => {
+            import_practice(&id, &practice, &connection)?
+        }
         ExperimentCommand::Fund(a) => fund(a)?,
         ExperimentCommand::Open(a) => print_action(a, "open")?,
         ExperimentCommand::Cancel(a) => print_action(a, "cancel")?,
@@ -180,6 +193,35 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             write_out(out, &bytes)?;
         }
     }
+    Ok(())
+}
+
+/// Checks a practice file against the experiment's question, naming the first bad line, and
+/// that it holds the tasks the qualification asks of each labeler (a pool is imported once),
+/// before sending it.
+fn import_practice(id: &str, file: &Path, connection: &Connection) -> anyhow::Result<()> {
+    let text = read_input(file)?;
+    let api = connection.signed_in()?;
+    let experiment: serde_json::Value = api.get(&format!("/experiments/{id}"))?;
+    let spec: plumbline_core::spec::ExperimentSpec =
+        serde_json::from_value(experiment["spec"].clone())
+            .map_err(|e| anyhow::anyhow!("the server's spec does not parse: {e}"))?;
+    let pool = plumbline_core::practice::parse_jsonl(&text, &spec.question.kind)
+        .map_err(|e| bad_input(format!("{}: {e}", file.display())))?;
+    if let Some(qualification) = &spec.qualification
+        && pool.len() < qualification.items as usize
+    {
+        return Err(bad_input(format!(
+            "{}: {} practice tasks, but the qualification asks {} of each labeler",
+            file.display(),
+            pool.len(),
+            qualification.items
+        )));
+    }
+    let path = format!("/experiments/{id}/practice");
+    let summary: serde_json::Value = api.post_text(&path, "application/x-ndjson", text)?;
+    println!("{summary}");
+    eprintln!("imported {} practice tasks", summary["practice_tasks"]);
     Ok(())
 }
 

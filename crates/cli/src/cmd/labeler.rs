@@ -1,9 +1,11 @@
 //! `plumbline labeler ...`: a programmatic labeler that reads its labels from a file.
 
 use super::{Connection, read_input};
-use crate::exit::bad_input;
+use crate::exit::{Failed, bad_input};
+use anyhow::Context;
 use clap::Subcommand;
 use plumbline_core::B256;
+use plumbline_core::assign::{to_canonical, to_shown};
 use plumbline_core::client::{RevealedLabel, SignedCommit, SignedJoin};
 use plumbline_core::label::Label;
 use plumbline_core::seal::{SealContext, public_key_from_hex, seal_reveal};
@@ -36,6 +38,28 @@ pub enum LabelerCommand {
     },
     /// Reveal a batch's labels (after the commit deadline); the salt comes from your key.
     Reveal(LabelsArgs),
+    /// Practise before joining: answer your practice tasks from a file, each once, printing
+    /// the verdict and explanation of each and then your score; or, without --answers, show
+    /// your standing and current task.
+    Practice(PracticeArgs),
+}
+
+/// Arguments of `labeler practice`.
+#[derive(clap::Args)]
+pub struct PracticeArgs {
+    /// The experiment id.
+    pub id: String,
+    /// Answer your practice tasks from this file: JSON lines `{"task": ID, "label": LABEL}`, a
+    /// practice task's id and its label in canonical response order. Lines for tasks outside
+    /// your draw are ignored; a task of your draw with no line stops here, unanswered.
+    #[arg(long)]
+    pub answers: Option<PathBuf>,
+    /// Print one JSON document: the standing and current task, or with --answers
+    /// `{answered: [...], progress}`.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connection: Connection,
 }
 
 /// A batch and the file of its labels.
@@ -74,7 +98,9 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
             let domain = crate::api::domain_of(&experiment);
             let join: SignedJoin =
                 key.join(&domain, experiment_id, cohort.as_deref(), stake, nonce);
-            let batch: serde_json::Value = api.post(&format!("/experiments/{id}/join"), &join)?;
+            let batch: serde_json::Value = api
+                .post(&format!("/experiments/{id}/join"), &join)
+                .map_err(|e| crate::api::hint_on(e, "not_qualified", || practice_hint(&id)))?;
             println!("{batch:#}");
         }
         LabelerCommand::Commit { labels: args, leave_reveal } => {
@@ -106,8 +132,181 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
             )?;
             println!("{answer}");
         }
+        LabelerCommand::Practice(args) => practice(args)?,
     }
     Ok(())
+}
+
+/// What to do when a join is refused for want of a qualification.
+fn practice_hint(id: &str) -> String {
+    format!(
+        "this experiment admits only labelers who pass its practice: practise first with \
+         `plumbline labeler practice {id} --answers FILE`; `plumbline labeler practice {id}` \
+         shows where you stand"
+    )
+}
+
+/// `labeler practice`: shows the standing, or answers the draw from the answers file.
+fn practice(args: PracticeArgs) -> anyhow::Result<()> {
+    let text = args.answers.as_deref().map(read_input).transpose()?;
+    let api = args.connection.signed_in()?;
+    let path = format!("/experiments/{}/practice", args.id);
+    let mut progress: serde_json::Value = api.get(&path)?;
+    let (Some(text), Some(file)) = (text, args.answers.as_deref()) else {
+        if args.json {
+            println!("{progress:#}");
+        } else {
+            print_standing(&progress);
+            print_task(&progress);
+        }
+        return Ok(());
+    };
+    let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
+    let question: Question = serde_json::from_value(experiment["spec"]["question"].clone())
+        .map_err(|e| anyhow::anyhow!("the experiment's question does not parse: {e}"))?;
+    let kind = question.kind;
+    let given = read_practice_answers(file, &text, &kind)?;
+    let mut answered = Vec::new();
+    let mut stopped = None;
+    while let Some(task) = progress.get("task").filter(|t| t.is_object()).cloned() {
+        let id = task["id"].as_str().context("the practice task has no id")?.to_owned();
+        let order: Vec<u8> = serde_json::from_value(task["response_order"].clone())
+            .context("the practice task has no response order")?;
+        let Some(label) = given.get(&id) else {
+            stopped = Some(bad_input(format!(
+                "{} has no answer for practice task {id:?}, the next of your draw: nothing was \
+                 sent for it ({} of {} answered)",
+                file.display(),
+                progress["answered"],
+                progress["items"]
+            )));
+            break;
+        };
+        let body = serde_json::json!({ "task": id, "label": to_shown(label, &order) });
+        let feedback: serde_json::Value = api.post(&format!("{path}/answers"), &body)?;
+        // The expected answer comes in the order shown; the file's labels are canonical.
+        let answer = Label::from_json(&feedback["answer"], &kind)
+            .map(|shown| to_canonical(&shown, &order))
+            .map_err(|e| anyhow::anyhow!("the server's answer to {id:?}: {e}"))?;
+        let entry = serde_json::json!({
+            "task": id,
+            "label": label,
+            "verdict": feedback["verdict"],
+            "agreement": feedback["agreement"],
+            "answer": answer,
+            "explanation": feedback["explanation"],
+        });
+        if !args.json {
+            print_feedback(&entry);
+        }
+        answered.push(entry);
+        progress = feedback["progress"].clone();
+    }
+    if args.json {
+        let document = serde_json::json!({ "answered": answered, "progress": progress });
+        println!("{document:#}");
+    } else {
+        print_standing(&progress);
+    }
+    if let Some(error) = stopped {
+        return Err(error);
+    }
+    if progress["qualified"] == false {
+        return Err(anyhow::Error::new(Failed(format!(
+            "not qualified: practice score {} is below the {} required to join",
+            score_text(&progress["score"]),
+            score_text(&progress["score_min"])
+        ))));
+    }
+    Ok(())
+}
+
+/// Reads a practice answers file: JSON lines `{"task": ID, "label": LABEL}`, labels canonical,
+/// each task once.
+fn read_practice_answers(
+    path: &std::path::Path,
+    text: &str,
+    kind: &QuestionKind,
+) -> anyhow::Result<HashMap<String, Label>> {
+    let bad = |line: usize, e: String| bad_input(format!("{}: line {line}: {e}", path.display()));
+    let mut answers = HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(index + 1, e.to_string()))?;
+        let Some(task) = row["task"].as_str() else {
+            return Err(bad(index + 1, "`task` must be a practice task's id (a string)".into()));
+        };
+        let label =
+            Label::from_json(&row["label"], kind).map_err(|e| bad(index + 1, e.to_string()))?;
+        if answers.insert(task.to_owned(), label).is_some() {
+            return Err(bad(index + 1, format!("task {task:?} is answered twice")));
+        }
+    }
+    Ok(answers)
+}
+
+/// A score from the server (−1..1), or `none` before there is one.
+fn score_text(score: &serde_json::Value) -> String {
+    score.as_f64().map_or("none".into(), |s| format!("{s:.2}"))
+}
+
+/// One answered task: its verdict, the expected answer when it was not right, and why.
+fn print_feedback(entry: &serde_json::Value) {
+    let verdict = entry["verdict"].as_str().unwrap_or("?");
+    let task = entry["task"].as_str().unwrap_or_default();
+    if verdict == "right" {
+        println!("{task}: right");
+    } else {
+        println!("{task}: {verdict}, the answer is {}", entry["answer"]);
+    }
+    for line in entry["explanation"].as_str().unwrap_or_default().lines() {
+        println!("  {line}");
+    }
+}
+
+/// The standing: answered of items, the score, and whether it qualified.
+fn print_standing(progress: &serde_json::Value) {
+    let required = match progress["score_min"].as_f64() {
+        Some(min) if progress["required"] == true => format!("; {min:.2} is required to join"),
+        _ => "; optional, not required to join".into(),
+    };
+    let outcome = match progress["qualified"].as_bool() {
+        Some(true) => "qualified",
+        Some(false) => "not qualified",
+        None => "in progress",
+    };
+    println!(
+        "practice: {} of {} answered, score {}{required}: {outcome}",
+        progress["answered"],
+        progress["items"],
+        score_text(&progress["score"])
+    );
+}
+
+/// The current task, responses in the order shown to this labeler.
+fn print_task(progress: &serde_json::Value) {
+    let task = &progress["task"];
+    let Some(id) = task["id"].as_str() else { return };
+    println!("next task {id}: {}", task["prompt"].as_str().unwrap_or_default());
+    let responses = task["responses"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let letters = responses.len() <= 26;
+    for (shown, response) in responses.iter().enumerate() {
+        let mark =
+            if letters { char::from(b'A' + shown as u8).to_string() } else { shown.to_string() };
+        println!("  {mark}: {}", response.as_str().unwrap_or_default());
+    }
+    let order = &task["response_order"];
+    let identity = order
+        .as_array()
+        .is_none_or(|o| o.iter().enumerate().all(|(i, c)| c.as_u64() == Some(i as u64)));
+    if !identity {
+        println!(
+            "  (shown in the order {order} of the task's responses; --answers labels are in the task's own order)"
+        );
+    }
 }
 
 /// The server's sealing key, or an error naming why a reveal cannot be left with it.
