@@ -60,6 +60,10 @@ pub struct IdentityOutcome {
     pub round_tiers: Vec<Option<Tier>>,
     /// Rounds in which it owed the copy fee (caught answering alike beyond skill).
     pub copy_fee_rounds: u32,
+    /// With a qualification: rounds it practised in, and rounds it qualified in.
+    pub practised: u32,
+    /// ...
+    pub qualified: u32,
 }
 
 impl IdentityOutcome {
@@ -110,6 +114,10 @@ pub struct DatasetCounts {
     pub joins_refused: u64,
     /// Tasks whose consensus class in a server's own export differs from the simulator's.
     pub export_mismatches: u64,
+    /// With a qualification: regular tasks with labels when everyone is admitted.
+    pub ungated_evaluated: u64,
+    /// ... of them right in that export.
+    pub ungated_export_right: u64,
 }
 
 impl DatasetCounts {
@@ -129,6 +137,8 @@ impl DatasetCounts {
         self.labels_left_out += o.labels_left_out;
         self.joins_refused += o.joins_refused;
         self.export_mismatches += o.export_mismatches;
+        self.ungated_evaluated += o.ungated_evaluated;
+        self.ungated_export_right += o.ungated_export_right;
     }
 }
 
@@ -166,6 +176,8 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
             tally: Tally::default(),
             round_tiers: vec![None; rounds.len()],
             copy_fee_rounds: 0,
+            practised: 0,
+            qualified: 0,
         })
         .collect();
     let mut score_sums = vec![(0.0, 0u32); agents.len()];
@@ -203,6 +215,15 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
         }
         let mut counts = dataset_counts(round, &naive);
         counts.joins_refused = round.joins_refused as u64;
+        for (o, qualified) in identities.iter_mut().zip(round.qualified.iter().flatten()) {
+            o.practised += 1;
+            o.qualified += u32::from(*qualified);
+        }
+        if let Some(ungated) = &round.ungated {
+            let everyone = dataset_counts(ungated, &baseline::settle(&ungated.record, rule));
+            counts.ungated_evaluated = everyone.evaluated;
+            counts.ungated_export_right = everyone.export_right;
+        }
         dataset.add(&counts);
     }
     for (o, (sum, n)) in identities.iter_mut().zip(score_sums) {

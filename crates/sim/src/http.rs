@@ -633,6 +633,13 @@ pub fn run(
     if target.urls.is_empty() {
         return Err(SimError::Server { url: String::new(), message: "no server URL given".into() });
     }
+    if scenario.qualification.is_some() {
+        return Err(SimError::Server {
+            url: String::new(),
+            message: "a scenario with a qualification runs in process only (without --server)"
+                .into(),
+        });
+    }
     let replicas = Arc::new(Replicas::new(&target.urls));
     let agents = roster(scenario, seed);
     let keys: Vec<LabelerKey> = (0..agents.len()).map(|i| identity_key(seed, i)).collect();
@@ -869,6 +876,8 @@ pub fn run(
             unpoisoned: unpoisoned.into_inner().expect("no thread panics holding it"),
             joins_refused,
             server_export,
+            qualified: None,
+            ungated: None,
         });
         if test {
             clocks.advance(spec.reveal_deadline + 1)?;

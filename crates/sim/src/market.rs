@@ -7,6 +7,10 @@
 //! reputation carries from one to the next, so a repeat offender's cumulative record can slash
 //! it sooner.
 //!
+//! With a qualification, every identity first answers its practice draw, and only those who
+//! qualify join; the same experiment is then run again with everyone admitted, so that a run
+//! measures the export with the gate against the export without it on the very same labels.
+//!
 //! Joins go batch by batch: every identity's first batch (in a seeded order), then every
 //! second batch, and so on, so that each block is filled by a mix of strategies.
 
@@ -20,8 +24,10 @@ use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::experiment::Experiment;
 use plumbline_core::label::Label;
+use plumbline_core::practice::{self, PracticeAnswer, PracticeRecord, PracticeTask};
 use plumbline_core::record::PublicRecord;
 use plumbline_core::reputation::Reputation;
+use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::{Address, B256};
 use std::collections::BTreeMap;
 
@@ -46,6 +52,10 @@ pub struct Round {
     /// With `--server`: the consensus class of each task in the server's own export, to check
     /// the simulator's export against.
     pub server_export: Option<BTreeMap<u32, i64>>,
+    /// With a qualification: whether each identity (roster index) qualified in practice.
+    pub qualified: Option<Vec<bool>>,
+    /// With a qualification: the same experiment with everyone admitted.
+    pub ungated: Option<Box<Round>>,
 }
 
 /// A run: its seed, its population, and its settled experiments.
@@ -83,13 +93,98 @@ pub fn run(scenario: &Scenario, pool: Option<&Pool>, seed: u64) -> Result<Run> {
     let mut rounds = Vec::new();
     for round in 0..scenario.rounds {
         let start = START + u64::from(round) * ROUND_SECS;
-        let outcome = one_round(scenario, pool, seed, round, start, &agents, &keys, &reputations)?;
+        let gated = Gate::Practice;
+        let mut outcome =
+            one_round(scenario, pool, seed, round, start, &agents, &keys, &reputations, gated)?;
+        if scenario.qualification.is_some() {
+            let everyone = Gate::Open;
+            let ungated = one_round(
+                scenario,
+                pool,
+                seed,
+                round,
+                start,
+                &agents,
+                &keys,
+                &reputations,
+                everyone,
+            )?;
+            outcome.ungated = Some(Box::new(Round { addresses: addresses.clone(), ..ungated }));
+        }
         for result in &outcome.record.settlement.labelers {
             reputations.entry(result.labeler).or_default().update(result);
         }
         rounds.push(Round { addresses: addresses.clone(), ..outcome });
     }
     Ok(Run { seed, agents, rounds })
+}
+
+/// Whether an experiment keeps the scenario's qualification or admits everyone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Practice,
+    Open,
+}
+
+/// Where practice answers and practice tasks take their random streams: apart from every
+/// experiment's.
+const PRACTICE_ROUND: u32 = 1 << 31;
+
+/// Every identity answers its practice draw from a pool of the scenario's gold-like tasks;
+/// returns whether each qualified and the answers, as the record publishes them.
+#[allow(clippy::too_many_arguments)]
+fn practise(
+    scenario: &Scenario,
+    pool: Option<&Pool>,
+    seed: u64,
+    round: u32,
+    experiment_seed: B256,
+    spec: &ExperimentSpec,
+    agents: &[Agent],
+    keys: &[LabelerKey],
+    at: u64,
+) -> Result<(Vec<bool>, PracticeRecord)> {
+    let qualification = spec.qualification.as_ref().expect("practice needs a qualification");
+    let size = scenario.qualification.as_ref().map_or(0, |q| q.practice_tasks);
+    let practice_round = PRACTICE_ROUND | round;
+    let set = tasks::draw(scenario, pool, seed, practice_round, 0, size)?;
+    let kind = &spec.question.kind;
+    let tasks: Vec<PracticeTask> = set
+        .tasks
+        .into_iter()
+        .map(|task| PracticeTask { task, explanation: String::new() })
+        .collect();
+    let mut qualified = Vec::with_capacity(agents.len());
+    let mut published = Vec::new();
+    for (agent, key) in agents.iter().zip(keys) {
+        let labeler = key.address();
+        let drawn = practice::draw(experiment_seed, labeler, &tasks, qualification.items as usize);
+        let mut answers = Vec::with_capacity(drawn.len());
+        for (position, &t) in drawn.iter().enumerate() {
+            let order = practice::response_order(experiment_seed, labeler, kind, &tasks[t].task);
+            let label = agent
+                .answer(
+                    kind,
+                    seed,
+                    practice_round,
+                    t as u32,
+                    &set.truth[t],
+                    &order,
+                    position as u64,
+                )
+                .label;
+            published.push(PracticeAnswer {
+                labeler,
+                task: tasks[t].task.id.clone(),
+                label: label.clone(),
+                at,
+            });
+            answers.push((t, label));
+        }
+        let standing = practice::standing(kind, Some(qualification), &tasks, &answers, drawn.len());
+        qualified.push(standing.qualified == Some(true));
+    }
+    Ok((qualified, PracticeRecord { tasks, answers: published }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -102,8 +197,12 @@ fn one_round(
     agents: &[Agent],
     keys: &[LabelerKey],
     reputations: &BTreeMap<Address, Reputation>,
+    gate: Gate,
 ) -> Result<Round> {
-    let spec = scenario.spec(start)?;
+    let mut spec = scenario.spec(start)?;
+    if gate == Gate::Open {
+        spec.qualification = None;
+    }
     let set =
         tasks::draw(scenario, pool, seed, round, scenario.regular_tasks(), scenario.tasks.gold)?;
     let id = word(seed, round, 0);
@@ -114,10 +213,20 @@ fn one_round(
     let kind = spec.question.kind.clone();
     let work_secs = u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min);
     let joined_at = start + 1;
+    let practice = match spec.qualification {
+        Some(_) => {
+            let seed_word = word(seed, round, 1);
+            Some(practise(scenario, pool, seed, round, seed_word, &spec, agents, keys, start)?)
+        }
+        None => None,
+    };
 
     let mut nonces = vec![0u64; agents.len()];
     let mut positions = vec![0u64; agents.len()];
-    let mut done = vec![false; agents.len()];
+    let mut done: Vec<bool> = match &practice {
+        Some((qualified, _)) => qualified.iter().map(|q| !q).collect(),
+        None => vec![false; agents.len()],
+    };
     let mut unpoisoned = BTreeMap::new();
     let mut pending = Vec::new();
     let mut joins_refused = 0;
@@ -164,7 +273,11 @@ fn one_round(
             keys[i].reveal(&domain, id, batch_id, labels).map_err(plumbline_core::Error::from)?;
         experiment.reveal(batch_id, &reveal, spec.commit_deadline)?;
     }
-    let record = experiment.settle(reputations, spec.reveal_deadline)?;
+    let mut record = experiment.settle(reputations, spec.reveal_deadline)?;
+    let qualified = practice.map(|(qualified, published)| {
+        record.practice = Some(published);
+        qualified
+    });
     Ok(Round {
         record,
         truth: set.truth,
@@ -172,5 +285,7 @@ fn one_round(
         unpoisoned,
         joins_refused,
         server_export: None,
+        qualified,
+        ungated: None,
     })
 }

@@ -44,6 +44,9 @@ pub struct Report {
     pub honest_minority_roi_ratio: Option<f64>,
     /// The exported dataset beside the aggregators over all labels.
     pub dataset: DatasetSummary,
+    /// With a qualification: who passed it, and the export with the gate against without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualification: Option<QualificationSummary>,
     /// The naive rule over the same labels.
     pub baseline: BaselineSummary,
     /// The targets under the mechanism.
@@ -199,6 +202,28 @@ pub struct DatasetSummary {
     pub server_export_mismatches: Option<u64>,
 }
 
+/// The qualification's figures: each experiment run once with the gate and once with everyone
+/// admitted, on the same labels.
+#[derive(Clone, Debug, Serialize)]
+pub struct QualificationSummary {
+    /// Practice tasks each identity answered.
+    pub items: u32,
+    /// Lowest practice score that qualified.
+    pub score_min: f64,
+    /// Practice tasks in each experiment's pool.
+    pub practice_tasks: usize,
+    /// Per strategy, the share of its identities' practices that qualified.
+    pub qualified_share: BTreeMap<String, f64>,
+    /// Regular tasks with labels, with the gate.
+    pub evaluated_tasks: u64,
+    /// The export's accuracy with the gate.
+    pub export_accuracy: f64,
+    /// Regular tasks with labels when everyone is admitted.
+    pub evaluated_tasks_without_gate: u64,
+    /// The export's accuracy when everyone is admitted.
+    pub export_accuracy_without_gate: f64,
+}
+
 /// The naive rule's figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct BaselineSummary {
@@ -339,9 +364,32 @@ pub fn build(
         accuracy: frac(dataset.baseline_right, dataset.evaluated),
         poisoned_fraction: poisoned(dataset.baseline_poisoned),
     };
+    let qualification = scenario.qualification.as_ref().map(|q| {
+        let mut qualified_share = BTreeMap::new();
+        for (group, _) in &counts.groups {
+            let (practised, qualified) =
+                all.iter().filter(|o| o.group == *group).fold((0u64, 0u64), |(p, q), o| {
+                    (p + u64::from(o.practised), q + u64::from(o.qualified))
+                });
+            qualified_share.insert(group.name().to_owned(), frac(qualified, practised));
+        }
+        QualificationSummary {
+            items: q.items,
+            score_min: q.score_min,
+            practice_tasks: q.practice_tasks,
+            qualified_share,
+            evaluated_tasks: dataset.evaluated,
+            export_accuracy: data.accuracy,
+            evaluated_tasks_without_gate: dataset.ungated_evaluated,
+            export_accuracy_without_gate: frac(
+                dataset.ungated_export_right,
+                dataset.ungated_evaluated,
+            ),
+        }
+    });
     let delta = spec.false_slash_rate.as_f64();
     let sybil_strategy = scenario.population.sybil.as_ref().map(|s| s.strategy.clone());
-    let mechanism_targets = targets(
+    let mut mechanism_targets = targets(
         &strategies,
         false_slash,
         delta,
@@ -350,6 +398,9 @@ pub fn build(
         data.poisoned_fraction.zip(data.majority_vote_poisoned_fraction),
         sybil_strategy.as_deref(),
     );
+    if let Some(q) = &qualification {
+        mechanism_targets.extend(gate_targets(q));
+    }
     let baseline_targets = targets(
         &baseline_strategies,
         baseline_false_slash,
@@ -426,6 +477,7 @@ pub fn build(
         honest_false_slash_rate: false_slash,
         honest_minority_roi_ratio: minority_ratio,
         dataset: data,
+        qualification,
         baseline: BaselineSummary {
             rule: format!(
                 "distance to the majority label: mean distance ≤ {} paid in proportion to n·(1 − distance), > {} slashed {} bps, nothing otherwise",
@@ -717,6 +769,36 @@ fn targets(
     out
 }
 
+/// The gate's targets: chance-level, lazy, position-habit and flipping identities kept out of
+/// at least 95% of experiments, at least 85% of careful labelers let in.
+fn gate_targets(q: &QualificationSummary) -> Vec<Target> {
+    let mut out = Vec::new();
+    let kept_out: Vec<(&str, f64)> =
+        [Group::Lazy, Group::Random, Group::AlwaysLeft, Group::Flipper]
+            .iter()
+            .filter_map(|g| q.qualified_share.get(g.name()).map(|s| (g.name(), 1.0 - s)))
+            .collect();
+    if !kept_out.is_empty() {
+        out.push(Target {
+            name: "gate_keeps_out_chance_level_and_flippers_95".into(),
+            met: kept_out.iter().all(|(_, share)| *share >= 0.95),
+            detail: kept_out
+                .iter()
+                .map(|(name, share)| format!("{name} kept out {share:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    if let Some(share) = q.qualified_share.get(Group::Honest.name()) {
+        out.push(Target {
+            name: "gate_lets_in_careful_labelers_85".into(),
+            met: *share >= 0.85,
+            detail: format!("honest qualified {share:.3}"),
+        });
+    }
+    out
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 }
 }
@@ -786,6 +868,24 @@ pub fn markdown(report: &Report, command: &str) -> String {
         m.reward_radius,
         m.slash_radius,
     );
+    if let Some(q) = &r.qualification {
+        let _ = writeln!(
+            md,
+            "Qualification: {} practice tasks from a pool of {}, a practice score of at least {} to join. Each experiment is also run with everyone admitted, on the same labels: the export is right on {:.4} of {} tasks with the gate and {:.4} of {} without it. Share of practices that qualified: {}.\n",
+            q.items,
+            q.practice_tasks,
+            q.score_min,
+            q.export_accuracy,
+            q.evaluated_tasks,
+            q.export_accuracy_without_gate,
+            q.evaluated_tasks_without_gate,
+            q.qualified_share
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
     let _ = writeln!(
         md,
         "## Targets\n\n| target | mechanism | | naive baseline | |\n|---|---|---|---|---|"

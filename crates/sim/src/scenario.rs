@@ -9,7 +9,7 @@
 //! these and validated by the core, so a scenario can never run a spec a server would refuse.
 
 use crate::error::{Result, SimError, invalid};
-use plumbline_core::limits::BATCHES_PER_LABELER_MAX;
+use plumbline_core::limits::{BATCHES_PER_LABELER_MAX, PRACTICE_TASKS_MAX};
 use plumbline_core::spec::{ExperimentSpec, Question, QuestionKind, SlashedFunds, SpecFormat};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,9 @@ pub struct Scenario {
     /// Thresholds of the naive baseline rule reported beside the mechanism.
     #[serde(default)]
     pub baseline: BaselineRule,
+    /// Practice every identity must pass before it may join (the spec's qualification).
+    #[serde(default)]
+    pub qualification: Option<Practice>,
     /// Who labels.
     pub population: Population,
     /// Settings used only with `--server`.
@@ -64,7 +67,23 @@ pub struct Scenario {
     pub base_dir: PathBuf,
 }
 
+/// The qualification of every experiment of a scenario, and the practice pool it draws from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Practice {
+    /// Practice tasks each identity answers.
+    pub items: u32,
+    /// Lowest practice score that qualifies (0..1).
+    pub score_min: f64,
+    /// Practice tasks in each experiment's pool.
+    #[serde(default = "defaults::practice_tasks")]
+    pub practice_tasks: usize,
+}
+
 mod defaults {
+    pub fn practice_tasks() -> usize {
+        200
+    }
     pub fn runs() -> u32 {
         20
     }
@@ -498,6 +517,14 @@ impl Scenario {
                 format!("must be 1 to {NAME_BYTES_MAX} of a-z, 0-9, `-` and `_`"),
             ));
         }
+        if let Some(q) = &self.qualification
+            && !(q.items as usize..=PRACTICE_TASKS_MAX).contains(&q.practice_tasks)
+        {
+            return Err(invalid(
+                "qualification.practice_tasks",
+                format!("must be at least `items` and at most {PRACTICE_TASKS_MAX}"),
+            ));
+        }
         if !(1..=RUNS_MAX).contains(&self.runs) {
             return Err(invalid("runs", format!("must be 1 to {RUNS_MAX}")));
         }
@@ -789,6 +816,10 @@ impl Scenario {
         if !m.strata.is_empty() {
             spec["strata"] = serde_json::json!(m.strata);
         }
+        if let Some(q) = &self.qualification {
+            spec["qualification"] =
+                serde_json::json!({ "items": q.items, "score_min": q.score_min });
+        }
         if m.cohorts {
             spec["cohorts"] =
                 serde_json::json!({ "attribute": "group", "values": [MAJORITY, MINORITY] });
@@ -854,7 +885,9 @@ fn scenario_field(spec_field: &str) -> String {
         "strata" => "market.strata".into(),
         "limits.batches_per_labeler_max" => "market.batches_per_labeler".into(),
         "limits.seconds_per_task_min" => "market.seconds_per_task_min".into(),
-        field if field.starts_with("question") => field.into(),
+        field if field.starts_with("question") || field.starts_with("qualification") => {
+            field.into()
+        }
         field => format!("mechanism.{field}"),
     }
 }

@@ -121,7 +121,37 @@ fn every_shipped_scenario_parses() {
         "subjective-minority",
         "gold-sniper",
         "inverted-gold",
+        "qualification",
     ] {
         assert!(names.iter().any(|n| n == required), "scenarios/{required}.toml is missing");
     }
+}
+
+#[test]
+fn a_qualification_admits_careful_labelers_only_and_its_records_audit() {
+    let text = format!("{SMALL}\n[qualification]\nitems = 30\nscore_min = 0.15\n");
+    let scenario = Scenario::parse(&text, Path::new(".")).unwrap();
+    let seed = seed();
+    let run = plumbline_sim::market::run(&scenario, None, seed).unwrap();
+    for round in &run.rounds {
+        plumbline_core::record::audit(&round.record).expect("the gated record audits");
+        let practice = round.record.practice.as_ref().expect("the record carries the practice");
+        assert_eq!(practice.answers.len(), 30 * run.agents.len());
+        let qualified = round.qualified.as_ref().unwrap();
+        let joined: std::collections::BTreeSet<_> =
+            round.record.joins.iter().map(|j| j.join.labeler).collect();
+        for (i, q) in qualified.iter().enumerate() {
+            assert_eq!(joined.contains(&round.addresses[i]), *q, "only the qualified join");
+        }
+        let ungated = round.ungated.as_ref().expect("the same experiment with everyone");
+        assert!(ungated.record.practice.is_none());
+        assert_eq!(ungated.record.joins.len(), run.agents.len() * 5);
+    }
+    let simulation = simulate(&scenario, &options(&scenario, seed, 2), &|_, _| {}).unwrap();
+    let q = simulation.report.qualification.expect("a qualification summary");
+    assert!(q.qualified_share["honest"] >= 0.9, "{:?}", q.qualified_share);
+    assert_eq!(q.qualified_share["flipper"], 0.0);
+    let chance: f64 = ["lazy", "random", "always_left"].iter().map(|g| q.qualified_share[*g]).sum();
+    assert!(chance <= 0.5, "chance-level labelers qualify too often: {:?}", q.qualified_share);
+    assert!(q.export_accuracy >= q.export_accuracy_without_gate - 0.01, "{q:?}");
 }
