@@ -11,19 +11,23 @@ seed=${2:-1001}
 work=target/bench-sizes
 rm -rf "$work" && mkdir -p "$work"
 
-# name, block size, gold per batch, batches per identity, rounds, runs
+# name, block size, gold per batch, batches per identity, rounds, runs, qualification (30
+# practice items at a score of 0.15 before joining, as in scenarios/qualification.toml)
 variants=(
-  "items-10 8 2 1 1 20"
-  "items-20 16 4 1 1 20"
-  "items-50 40 10 1 1 20"
-  "items-100 40 10 2 1 20"
-  "items-150 40 10 3 1 20"
-  "items-250 40 10 5 1 20"
-  "items-500 40 10 10 1 10"
-  "career-50x20 40 10 1 20 5"
+  "items-10 8 2 1 1 20 no"
+  "items-20 16 4 1 1 20 no"
+  "items-50 40 10 1 1 20 no"
+  "items-100 40 10 2 1 20 no"
+  "items-150 40 10 3 1 20 no"
+  "items-250 40 10 5 1 20 no"
+  "items-500 40 10 10 1 10 no"
+  "career-50x20 40 10 1 20 5 no"
+  "gated-20 16 4 1 1 20 yes"
+  "gated-50 40 10 1 1 20 yes"
+  "gated-100 40 10 2 1 20 yes"
 )
 for variant in "${variants[@]}"; do
-  read -r name block gold batches rounds runs <<<"$variant"
+  read -r name block gold batches rounds runs gated <<<"$variant"
   # The pool stays a fifth of all stakes: 100 identities at 1,000,000 per batch.
   pool=$((20000000 * batches))
   sed -e "s/^name = .*/name = \"$name\"/" \
@@ -34,6 +38,9 @@ for variant in "${variants[@]}"; do
     -e "s/^batches_per_labeler = .*/batches_per_labeler = $batches/" \
     -e "s/^reward_pool = .*/reward_pool = $pool/" \
     scenarios/baseline.toml >"$work/$name.toml"
+  if [ "$gated" = yes ]; then
+    printf '\n[qualification]\nitems = 30\nscore_min = 0.15\n' >>"$work/$name.toml"
+  fi
   echo "== $name ($runs runs from seed $seed)" >&2
   "$bin" simulate --scenario "$work/$name.toml" --report "$work/$name" >"$work/$name.out"
 done
@@ -64,6 +71,8 @@ for v in variants:
         "majority_vote": d["majority_vote_accuracy"],
         "reward_radius": r["market"]["reward_radius"],
         "false_reward_rate": r["mechanism"]["false_reward_rate"],
+        "honest_qualified": (r.get("qualification") or {}).get("qualified_share", {}).get("honest"),
+        "export_without_gate": (r.get("qualification") or {}).get("export_accuracy_without_gate"),
     }
 json.dump({"command": f"bash bench/sizes.sh target/release/plumbline {seed}", "variants": out},
           open("bench/results/sizes.json", "w"), indent=2)
@@ -76,20 +85,30 @@ lines = [
     "labelers of Beta(8, 2) skill, 8% tiring, 3% each lazy, random, always-left and flipping) with",
     "each identity scored on the given items in one experiment (pool a fifth of all stakes), and",
     "careers of 20 consecutive experiments of 50 items with the record carried; seeds from "
-    f"{seed}.",
+    f"{seed}. The `gated` variants require 30 practice tasks at a score of 0.15 before joining:",
+    "there, *careful rewarded* counts the careful labelers who qualified and joined, *of all",
+    "careful* counts every careful labeler (one who did not qualify is not rewarded), and the",
+    "export is compared with the same experiment run with everyone admitted.",
     "",
-    "| variant | items | runs | careful rewarded | careful ROI | flippers slashed | flipper ROI | lazy / random / always-left ROI | their rewarded share | honest ever slashed | export / DS / MV |",
-    "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
+    "| variant | items | runs | careful qualified | careful rewarded | of all careful | careful ROI | flippers slashed | flipper ROI | lazy / random / always-left ROI | their rewarded share | honest ever slashed | export / DS / MV |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
 ]
 for name, x in out.items():
     roi = x["roi"]
     rew = x["rewarded"]
+    qualified = x["honest_qualified"]
+    admitted = "–" if qualified is None else p(qualified)
+    of_all = p(x["honest_rewarded"] * (1.0 if qualified is None else qualified))
+    export = f(x["export"])
+    if x["export_without_gate"] is not None:
+        export += f" (without the gate {f(x['export_without_gate'])})"
     lines.append(
-        f"| {name} | {x['scored_items_mean']:.0f} | {x['runs']} | {p(x['honest_rewarded'])} | "
+        f"| {name} | {x['scored_items_mean']:.0f} | {x['runs']} | {admitted} | "
+        f"{p(x['honest_rewarded'])} | {of_all} | "
         f"{roi['honest']:+.3f} | {p(x['flipper_slashed'])} | {roi['flipper']:+.3f} | "
         f"{roi['lazy']:+.4f} / {roi['random']:+.4f} / {roi['always_left']:+.4f} | "
         f"{p(rew['lazy'])} / {p(rew['random'])} / {p(rew['always_left'])} | "
-        f"{x['honest_ever_slashed']:.4f} | {f(x['export'])} / {f(x['dawid_skene'])} / {f(x['majority_vote'])} |"
+        f"{x['honest_ever_slashed']:.4f} | {export} / {f(x['dawid_skene'])} / {f(x['majority_vote'])} |"
     )
 career = out.get("career-50x20", {}).get("flipper_slashed_by_round", [])
 if career:
