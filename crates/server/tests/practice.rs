@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 /// Eight practice pairs; the answer prefers B on even ids.
 fn practice_file() -> String {
-    (0..8)
+    (0..8u32)
         .map(|i| {
-            let answer = if i % 2 == 0 { 2 } else { -1 };
+            let answer = answer_at(i);
             json!({"id": format!("p{i}"), "prompt": format!("practice {i}"),
                    "responses": ["first", "second"], "gold": answer,
                    "explanation": format!("because of {i}")})
@@ -30,9 +30,12 @@ fn practice_file() -> String {
         .join("\n")
 }
 
+fn answer_at(i: u32) -> i64 {
+    if i.is_multiple_of(2) { 2 } else { -1 }
+}
+
 fn answer_of(id: &str) -> i64 {
-    let i: u32 = id.trim_start_matches('p').parse().unwrap();
-    if i % 2 == 0 { 2 } else { -1 }
+    answer_at(id.trim_start_matches('p').parse().unwrap())
 }
 
 /// The label in shown order that gives the canonical `label` for a task shown with `order`.
