@@ -25,7 +25,7 @@ use crate::task::{Task, TaskError, TaskLine, check_task, parse_lines};
 use crate::{Address, B256};
 use alloy_primitives::keccak256;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Practice tasks served when the spec sets no qualification: practice is then optional.
 pub const PRACTICE_ITEMS_OPTIONAL: u32 = 20;
@@ -277,6 +277,24 @@ pub struct PracticeRecord {
     pub answers: Vec<PracticeAnswer>,
 }
 
+impl PracticeRecord {
+    /// Each labeler's graded practice, as its reputation keeps it.
+    pub fn tallies(&self, kind: &QuestionKind) -> BTreeMap<Address, Tally> {
+        let index: HashMap<&str, usize> =
+            self.tasks.iter().enumerate().map(|(i, p)| (p.task.id.as_str(), i)).collect();
+        let mut answers: BTreeMap<Address, Vec<(usize, Label)>> = BTreeMap::new();
+        for answer in &self.answers {
+            if let Some(&task) = index.get(answer.task.as_str()) {
+                answers.entry(answer.labeler).or_default().push((task, answer.label.clone()));
+            }
+        }
+        answers
+            .into_iter()
+            .map(|(labeler, given)| (labeler, grade(kind, &self.tasks, &given)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,5 +411,11 @@ mod tests {
         swapped.swap(0, 1);
         let e = check_answers(&PAIRWISE, Some(&q), seed, &pool, labeler, &swapped, 10).unwrap_err();
         assert!(e.contains("its draw has"), "{e}");
+
+        // The reputation keeps the same graded items.
+        let record = PracticeRecord { tasks: pool.clone(), answers: answers.clone() };
+        let tallies = record.tallies(&PAIRWISE);
+        assert_eq!(tallies[&labeler].gold_n, 5);
+        assert_eq!(tallies[&labeler].mean(), standing.score);
     }
 }

@@ -27,6 +27,10 @@ pub struct Reputation {
     pub colluded: u64,
     /// Peer and gold sums and counts.
     pub tally: Tally,
+    /// Practice items (as gold items), kept apart from `tally`: practice costs and pays
+    /// nothing, so it never enters the bounds that decide who is paid or slashed.
+    #[serde(default)]
+    pub practice: Tally,
 }
 
 impl Reputation {
@@ -39,6 +43,11 @@ impl Reputation {
         self.slashed += u64::from(result.tier == Tier::Slashed);
         self.colluded += u64::from(result.unexplained_copies);
         self.tally.add(&result.tally);
+    }
+
+    /// Folds one experiment's practice into the record.
+    pub fn add_practice(&mut self, practice: &Tally) {
+        self.practice.add(practice);
     }
 
     /// The combined score of the whole record at scale 10^6, if any item was scored.

@@ -786,18 +786,30 @@ impl AppState {
         // settlement that it has not grown since.
         writer.release().await;
         let cached = live.as_mut().expect("held live");
-        let labelers: Vec<Address> =
+        let row = self.experiment_row(experiment_id).await?;
+        let practice = self.practice_record(&row).await?;
+        let practised =
+            practice.as_ref().map(|p| p.tallies(&row.spec.question.kind)).unwrap_or_default();
+        let mut labelers: Vec<Address> =
             cached.experiment.batches().iter().map(|b| b.labeler).collect();
+        labelers.extend(practised.keys());
         let before = self.store().reputations(&labelers).await?;
+        // The core takes the reputations of the batches' labelers only.
         let mut record = cached.experiment.settle(&before, now)?;
-        record.practice = self.practice_record(&self.experiment_row(experiment_id).await?).await?;
+        record.practice = practice;
         let mut updated: BTreeMap<Address, Reputation> = BTreeMap::new();
         for result in &record.settlement.labelers {
             let mut reputation = before.get(&result.labeler).copied().unwrap_or_default();
             reputation.update(result);
             updated.insert(result.labeler, reputation);
         }
-        // The settlement's labelers are the batches' ones, whose reputations `before` holds.
+        for (labeler, tally) in &practised {
+            let reputation = updated
+                .entry(*labeler)
+                .or_insert_with(|| before.get(labeler).copied().unwrap_or_default());
+            reputation.add_practice(tally);
+        }
+        // Every updated labeler is a batch's or a practising one, whose reputation `before` holds.
         match self.store().settle(experiment_id, &record, cached.seen, &before, &updated).await {
             Ok(()) => Ok(record.settlement),
             Err(e) => {

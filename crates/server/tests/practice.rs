@@ -213,6 +213,15 @@ async fn only_labelers_who_pass_practice_join_and_audit_checks_it() {
     assert_eq!((practice.tasks.len(), practice.answers.len()), (8, 8));
     audit(&record).expect("the record audits");
 
+    // Practice enters each practising labeler's reputation, apart from its scored items.
+    for (key, joined) in [(&keys[0], true), (&keys[1], false)] {
+        let (_, account) =
+            s.h.call("GET", &format!("/accounts/{}", key.address()), None, None).await;
+        let reputation = &account["reputation"];
+        assert_eq!(reputation["practice"]["gold_n"], 4, "{account}");
+        assert_eq!(reputation["experiments"], u64::from(joined), "{account}");
+    }
+
     // A record whose qualified labeler's practice was changed does not.
     let mut forged = record.clone();
     let answers = &mut forged.practice.as_mut().unwrap().answers;

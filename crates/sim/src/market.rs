@@ -114,6 +114,11 @@ pub fn run(scenario: &Scenario, pool: Option<&Pool>, seed: u64) -> Result<Run> {
         for result in &outcome.record.settlement.labelers {
             reputations.entry(result.labeler).or_default().update(result);
         }
+        if let Some(practice) = &outcome.record.practice {
+            for (labeler, tally) in practice.tallies(&scenario.question.kind) {
+                reputations.entry(labeler).or_default().add_practice(&tally);
+            }
+        }
         rounds.push(Round { addresses: addresses.clone(), ..outcome });
     }
     Ok(Run { seed, agents, rounds })
