@@ -96,7 +96,7 @@ async fn run(anvil: &Anvil, payout: Payout, seed: u64) -> Outcome {
     let tasks: Vec<Task> = (0..regular + gold)
         .map(|i| Task {
             id: format!("task-{i}"),
-            prompt: format!("Question {i}"),
+            prompt: format!("Question {i}").into(),
             responses: Vec::new(),
             gold: (i >= regular).then_some(Label::Int(truth[i])),
             meta: Default::default(),

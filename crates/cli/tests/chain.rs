@@ -93,7 +93,7 @@ fn settled_experiment(
         let tasks: Vec<Task> = (0..4)
             .map(|i| Task {
                 id: format!("task-{i}"),
-                prompt: format!("Question {i}"),
+                prompt: format!("Question {i}").into(),
                 responses: Vec::new(),
                 gold: None,
                 meta: Default::default(),

@@ -30,7 +30,7 @@ fn main() {
     let tasks: Vec<Task> = (0..regular + GOLD_TASKS)
         .map(|i| Task {
             id: i.to_string(),
-            prompt: String::new(),
+            prompt: String::new().into(),
             responses: Vec::new(),
             gold: (i >= regular).then_some(Label::Int(truth[i])),
             meta: Default::default(),

@@ -363,7 +363,7 @@ mod tests {
         let tasks = (0..regular + gold)
             .map(|i| Task {
                 id: format!("t{i}"),
-                prompt: String::new(),
+                prompt: String::new().into(),
                 responses: vec!["a".into(), "b".into()],
                 gold: (i >= regular).then_some(Label::Int(1)),
                 meta: Default::default(),

@@ -306,7 +306,7 @@ mod tests {
             .map(|i| PracticeTask {
                 task: Task {
                     id: format!("p{i}"),
-                    prompt: String::new(),
+                    prompt: String::new().into(),
                     responses: vec!["a".into(), "b".into()],
                     gold: Some(Label::Int(if i % 3 == 0 { -2 } else { 1 })),
                     meta: Default::default(),

@@ -732,7 +732,7 @@ mod tests {
         let tasks: Vec<crate::task::Task> = (0..12)
             .map(|t| crate::task::Task {
                 id: format!("t{t}"),
-                prompt: String::new(),
+                prompt: String::new().into(),
                 responses: Vec::new(),
                 gold: None,
                 meta: serde_json::json!({ "odd": t % 2 == 1 }).as_object().cloned().unwrap(),

@@ -765,7 +765,13 @@ mod tests {
     }
 
     fn task(i: u32, meta: serde_json::Map<String, serde_json::Value>) -> Task {
-        Task { id: format!("t{i}"), prompt: String::new(), responses: Vec::new(), gold: None, meta }
+        Task {
+            id: format!("t{i}"),
+            prompt: String::new().into(),
+            responses: Vec::new(),
+            gold: None,
+            meta,
+        }
     }
 
     fn market(copies: u8) -> Settlement {

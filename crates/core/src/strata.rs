@@ -132,7 +132,7 @@ mod tests {
     fn task(id: &str, meta: Value) -> Task {
         Task {
             id: id.into(),
-            prompt: String::new(),
+            prompt: String::new().into(),
             responses: Vec::new(),
             gold: None,
             meta: meta.as_object().cloned().unwrap_or_default(),

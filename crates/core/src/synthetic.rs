@@ -143,7 +143,7 @@ pub fn run_with_gold(params: &Params, seed: u64, gold: GoldAnswers) -> Result<Ru
     let tasks: Vec<Task> = (0..total)
         .map(|i| Task {
             id: format!("task-{i}"),
-            prompt: format!("Synthetic question {i}"),
+            prompt: format!("Synthetic question {i}").into(),
             responses: Vec::new(),
             gold: (i >= params.regular_tasks).then_some(Label::Int(match gold {
                 GoldAnswers::True => truth[i],

@@ -1,5 +1,6 @@
 //! Tasks and their all-or-nothing import from JSONL: one object per line,
-//! `{"id", "prompt", "responses": [...], "gold": optional label, "meta": {...}}`.
+//! `{"id", "prompt", "responses": [...], "gold": optional label, "meta": {...}}`, where the
+//! prompt is a string or a conversation of chat messages `[{"role", "content"}]`.
 //! One bad line rejects the whole file, with its line number and the reason.
 
 use crate::label::{Label, LabelError};
@@ -23,7 +24,7 @@ pub struct Task {
     pub id: String,
     /// The prompt shown above the responses.
     #[serde(default)]
-    pub prompt: String,
+    pub prompt: Prompt,
     /// The responses to compare, rank or rate (canonical order).
     #[serde(default)]
     pub responses: Vec<String>,
@@ -33,6 +34,101 @@ pub struct Task {
     /// Anything else the experimenter wants kept with the task.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub meta: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A task's prompt: text, or a conversation of chat messages that the responses continue.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Prompt {
+    /// Plain text (empty when the task has none).
+    Text(String),
+    /// Chat messages in order; a response is the next assistant turn.
+    Messages(Vec<Message>),
+}
+
+/// One chat message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// Who speaks.
+    pub role: Role,
+    /// What is said.
+    pub content: String,
+}
+
+/// The speaker of a chat message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions to the model.
+    System,
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Default for Prompt {
+    fn default() -> Self {
+        Prompt::Text(String::new())
+    }
+}
+
+impl From<String> for Prompt {
+    fn from(text: String) -> Self {
+        Prompt::Text(text)
+    }
+}
+
+impl Prompt {
+    /// Its size in bytes (of the text, or of every message's content).
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Prompt::Text(text) => text.len(),
+            Prompt::Messages(messages) => messages.iter().map(|m| m.content.len()).sum(),
+        }
+    }
+
+    /// As chat messages: a text prompt is one user message (none when empty).
+    pub fn messages(&self) -> Vec<Message> {
+        match self {
+            Prompt::Text(text) if text.is_empty() => Vec::new(),
+            Prompt::Text(text) => vec![Message { role: Role::User, content: text.clone() }],
+            Prompt::Messages(messages) => messages.clone(),
+        }
+    }
+
+    /// As one string: the text, or the messages as JSON (for table cells).
+    pub fn to_text(&self) -> String {
+        match self {
+            Prompt::Text(text) => text.clone(),
+            Prompt::Messages(messages) => serde_json::to_string(messages).expect("serializes"),
+        }
+    }
+
+    /// Whether it is a conversation.
+    pub fn is_messages(&self) -> bool {
+        matches!(self, Prompt::Messages(_))
+    }
+
+    /// Reads a task line's `prompt`, with one clear error for every wrong shape.
+    fn from_json(value: serde_json::Value) -> Result<Prompt, String> {
+        const SHAPE: &str =
+            "`prompt` must be a string or a list of {\"role\", \"content\"} messages";
+        match value {
+            serde_json::Value::Null => Ok(Prompt::default()),
+            serde_json::Value::String(text) => Ok(Prompt::Text(text)),
+            list @ serde_json::Value::Array(_) => {
+                let messages: Vec<Message> =
+                    serde_json::from_value(list).map_err(|_| SHAPE.to_owned())?;
+                if messages.is_empty() {
+                    return Err(SHAPE.into());
+                }
+                Ok(Prompt::Messages(messages))
+            }
+            _ => Err(SHAPE.into()),
+        }
+    }
 }
 
 impl Task {
@@ -63,7 +159,7 @@ pub enum TaskError {
 pub(crate) struct TaskLine {
     id: serde_json::Value,
     #[serde(default)]
-    prompt: String,
+    prompt: serde_json::Value,
     #[serde(default)]
     responses: Vec<String>,
     #[serde(default)]
@@ -140,7 +236,8 @@ pub(crate) fn check_task(line: TaskLine, kind: &QuestionKind) -> Result<Task, St
     if id.is_empty() || id.len() > TASK_ID_BYTES_MAX {
         return Err(format!("`id` must be 1 to {TASK_ID_BYTES_MAX} bytes"));
     }
-    if line.prompt.len() > PROMPT_BYTES_MAX {
+    let prompt = Prompt::from_json(line.prompt)?;
+    if prompt.byte_len() > PROMPT_BYTES_MAX {
         return Err(format!("`prompt` is longer than {PROMPT_BYTES_MAX} bytes"));
     }
     if line.responses.len() > RESPONSES_MAX {
@@ -167,7 +264,7 @@ pub(crate) fn check_task(line: TaskLine, kind: &QuestionKind) -> Result<Task, St
     if gold.is_some() && matches!(kind, QuestionKind::Text { .. }) {
         return Err("text questions cannot have gold answers".into());
     }
-    Ok(Task { id, prompt: line.prompt, responses: line.responses, gold, meta: line.meta })
+    Ok(Task { id, prompt, responses: line.responses, gold, meta: line.meta })
 }
 
 /// Counts of a task list.
@@ -204,6 +301,35 @@ mod tests {
         assert_eq!(tasks[1].id, "7");
         assert_eq!(tasks[1].gold, Some(Label::Int(-2)));
         assert_eq!(summarize(&tasks), TaskSummary { tasks: 2, regular: 1, gold: 1 });
+    }
+
+    #[test]
+    fn a_prompt_is_text_or_a_conversation() {
+        let text = r#"{"id": "a", "prompt": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}], "responses": ["x", "y"]}
+{"id": "b", "prompt": "plain", "responses": ["x", "y"]}"#;
+        let tasks = parse_jsonl(text, &PAIRWISE).unwrap();
+        assert!(tasks[0].prompt.is_messages());
+        assert_eq!(
+            tasks[0].prompt.messages()[1],
+            Message { role: Role::User, content: "Hi".into() }
+        );
+        assert_eq!(tasks[1].prompt, Prompt::Text("plain".into()));
+        assert_eq!(tasks[1].prompt.messages()[0].role, Role::User);
+        // A text prompt keeps the JSON (and so the task hash) it always had.
+        assert_eq!(serde_json::to_value(&tasks[1]).unwrap()["prompt"], "plain");
+        let shape =
+            "line 1: `prompt` must be a string or a list of {\"role\", \"content\"} messages";
+        for bad in [
+            r#"[]"#,
+            r#"[{"role": "robot", "content": "x"}]"#,
+            r#"[{"role": "user"}]"#,
+            r#"[{"role": "user", "content": "x", "name": "y"}]"#,
+            r#"{"role": "user", "content": "x"}"#,
+            r#"3"#,
+        ] {
+            let line = format!(r#"{{"id": "a", "prompt": {bad}, "responses": ["x", "y"]}}"#);
+            assert_eq!(parse_jsonl(&line, &PAIRWISE).unwrap_err().to_string(), shape, "{bad}");
+        }
     }
 
     #[test]

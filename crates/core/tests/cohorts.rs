@@ -17,7 +17,7 @@ fn outcomes(seed: u64) -> (Vec<Task>, Vec<BatchOutcome>) {
     let tasks = (0..60)
         .map(|i| Task {
             id: i.to_string(),
-            prompt: String::new(),
+            prompt: String::new().into(),
             responses: Vec::new(),
             gold: None,
             meta: Default::default(),

@@ -135,7 +135,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             let tasks: Vec<Task> = (0..regular + gold)
                 .map(|i| Task {
                     id: format!("t{i}"),
-                    prompt: String::new(),
+                    prompt: String::new().into(),
                     responses: kind
                         .responses_required()
                         .map_or(Vec::new(), |n| (0..n).map(|r| format!("r{r}")).collect()),

@@ -191,7 +191,7 @@ fn audit_names_the_first_mismatch() {
     let e = audit(&regolded).unwrap_err().to_string();
     assert!(e.contains("tasks_hash"), "{e}");
     let mut retasked = run.record.clone();
-    retasked.tasks[0].prompt.push_str(" (edited)");
+    retasked.tasks[0].prompt = format!("{} (edited)", retasked.tasks[0].prompt.to_text()).into();
     assert!(audit(&retasked).unwrap_err().to_string().contains("tasks_hash"));
 
     let mut reordered = run.record.clone();
@@ -204,7 +204,7 @@ fn small_experiment() -> (Experiment, Vec<LabelerKey>) {
     let tasks = (0..8)
         .map(|i| Task {
             id: format!("t{i}"),
-            prompt: String::new(),
+            prompt: String::new().into(),
             responses: Vec::new(),
             gold: None,
             meta: Default::default(),

@@ -101,8 +101,16 @@ pub fn dataset_card(record: &PublicRecord) -> String {
         card.push_str(
             "- `preferences` holds TRL preference pairs (`prompt`, `chosen`, `rejected`, \
              `margin`, `confidence`, `gold`): pairs at least 70% sure, and gold tasks with \
-             their gold answer.\n",
+             their gold answer.",
         );
+        if record.tasks.iter().any(|t| t.prompt.is_messages()) {
+            card.push_str(
+                " The prompts are conversations, so the pairs are in TRL's conversational \
+                 form: `prompt` a list of `{role, content}` messages, `chosen` and `rejected` \
+                 the assistant's turn.",
+            );
+        }
+        card.push('\n');
     }
     card.push_str("\n## Files\n\n| configuration | file | rows |\n|---|---|---|\n");
     for (name, format) in &configs {

@@ -15,6 +15,7 @@ use alloy_primitives::keccak256;
 use plumbline_core::label::{Agreement, Label};
 use plumbline_core::record::PublicRecord;
 use plumbline_core::spec::QuestionKind;
+use plumbline_core::task::{Message, Prompt, Role};
 use plumbline_core::{Address, B256};
 use plumbline_infer::{
     Dataset, DsOptions, NumericDataset, PlOptions, Rankings, SidesOptions, WeightedMeanOptions,
@@ -314,12 +315,15 @@ pub struct TrlOptions {
     pub min_confidence: f64,
     /// Whose labels make the consensus.
     pub from: PairsFrom,
+    /// TRL's implicit-prompt form: `chosen` and `rejected` each carry the prompt, and there is
+    /// no `prompt` column (what reward-model trainers take as well as DPO).
+    pub implicit_prompt: bool,
 }
 
 impl Default for TrlOptions {
     /// Everyone's consensus; gold included; pairs whose side is less than 70% likely left out.
     fn default() -> Self {
-        Self { gold: true, min_confidence: 0.7, from: PairsFrom::Everyone }
+        Self { gold: true, min_confidence: 0.7, from: PairsFrom::Everyone, implicit_prompt: false }
     }
 }
 
@@ -462,6 +466,9 @@ fn trl(
 ) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut left_out = 0;
+    // One form for the whole file, so that every row has the same column types: chat when any
+    // task's prompt is a conversation.
+    let conversational = record.tasks.iter().any(|t| t.prompt.is_messages());
     for ((task, item), gold) in record.tasks.iter().zip(items).zip(gold.iter().copied()) {
         let (value, confidence) = match gold {
             Some(answer) => (answer as f64, Some(1.0)),
@@ -482,18 +489,59 @@ fn trl(
             continue;
         }
         let (chosen, rejected) = if value > 0.0 { (1, 0) } else { (0, 1) };
-        let line = json!({
-            "prompt": task.prompt,
-            "chosen": task.responses[chosen],
-            "rejected": task.responses[rejected],
-            "margin": value.abs(),
-            "confidence": confidence,
-            "gold": gold.is_some(),
-        });
+        let mut line = preference(
+            &task.prompt,
+            &task.responses[chosen],
+            &task.responses[rejected],
+            conversational,
+            options.implicit_prompt,
+        );
+        line.insert("margin".into(), json!(value.abs()));
+        line.insert("confidence".into(), json!(confidence));
+        line.insert("gold".into(), json!(gold.is_some()));
+        let line = Value::Object(line);
         out.extend_from_slice(line.to_string().as_bytes());
         out.push(b'\n');
     }
     (out, left_out)
+}
+
+/// A TRL preference row's `prompt`, `chosen` and `rejected`, in TRL's standard form (strings)
+/// or conversational form (lists of `{role, content}`, a text prompt becoming one user
+/// message), with the prompt explicit or implicit (in front of both responses: concatenated
+/// text, or the conversation followed by the assistant's turn).
+fn preference(
+    prompt: &Prompt,
+    chosen: &str,
+    rejected: &str,
+    conversational: bool,
+    implicit: bool,
+) -> serde_json::Map<String, Value> {
+    let mut row = serde_json::Map::new();
+    if conversational {
+        let turn = |content: &str| Message { role: Role::Assistant, content: content.to_owned() };
+        let messages = prompt.messages();
+        let completion = |content: &str| match implicit {
+            true => json!(messages.iter().cloned().chain([turn(content)]).collect::<Vec<_>>()),
+            false => json!([turn(content)]),
+        };
+        if !implicit {
+            row.insert("prompt".into(), json!(messages));
+        }
+        row.insert("chosen".into(), completion(chosen));
+        row.insert("rejected".into(), completion(rejected));
+    } else {
+        let text = prompt.to_text();
+        if implicit {
+            row.insert("chosen".into(), json!(format!("{text}{chosen}")));
+            row.insert("rejected".into(), json!(format!("{text}{rejected}")));
+        } else {
+            row.insert("prompt".into(), json!(text));
+            row.insert("chosen".into(), json!(chosen));
+            row.insert("rejected".into(), json!(rejected));
+        }
+    }
+    row
 }
 
 fn labels_json(rows: &[LabelRow], item: &Item) -> Value {
@@ -577,7 +625,7 @@ fn table(record: &PublicRecord, rows: &[LabelRow], items: &[Item]) -> Table {
     for (index, (task, item)) in record.tasks.iter().zip(items).enumerate() {
         t.task.push(index as i64);
         t.id.push(task.id.clone());
-        t.prompt.push(task.prompt.clone());
+        t.prompt.push(task.prompt.to_text());
         t.responses.push(json!(task.responses).to_string());
         t.gold.push(task.gold.as_ref().map(|g| label_json(g).to_string()));
         t.consensus.push(item.consensus.as_ref().map(Value::to_string));
@@ -859,6 +907,60 @@ pub(crate) mod tests {
         assert_eq!((rows.len(), left_out), (1, 2));
         let (rows, left_out) = pairs(TrlOptions { min_confidence: 0.5, ..TrlOptions::default() });
         assert_eq!((rows.len(), left_out), (3, 0), "the tie is never a pair");
+    }
+
+    #[test]
+    fn chat_prompts_make_conversational_rows_and_the_prompt_can_be_implicit() {
+        let mut record = record();
+        record.tasks.truncate(2);
+        for task in &mut record.tasks {
+            task.responses = vec!["first".into(), "second".into()];
+            task.gold = None;
+        }
+        record.tasks[0].prompt = "Q: sky? A:".to_owned().into();
+        let items = [
+            Item { value: Some(1.0), confidence: Some(0.9), ..Item::default() },
+            Item { value: Some(-1.0), confidence: Some(0.9), ..Item::default() },
+        ];
+        let rows = |record: &PublicRecord, implicit_prompt: bool| -> Vec<Value> {
+            let options = TrlOptions { implicit_prompt, ..TrlOptions::default() };
+            let (bytes, _) = trl(record, &items, &gold_answers(record), &options);
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        // Text prompts: TRL's standard form, explicit or implicit (prompt then response).
+        let standard = rows(&record, false);
+        assert_eq!(
+            (&standard[0]["prompt"], &standard[0]["chosen"], &standard[0]["rejected"]),
+            (&json!("Q: sky? A:"), &json!("second"), &json!("first"))
+        );
+        let implicit = rows(&record, true);
+        assert!(implicit[0].get("prompt").is_none(), "{implicit:?}");
+        assert_eq!(implicit[0]["chosen"], json!("Q: sky? A:second"));
+
+        // A conversation anywhere makes every row conversational.
+        record.tasks[1].prompt = Prompt::Messages(vec![
+            Message { role: Role::System, content: "Be brief.".into() },
+            Message { role: Role::User, content: "Hi".into() },
+        ]);
+        let chat = rows(&record, false);
+        assert_eq!(chat[0]["prompt"], json!([{"role": "user", "content": "Q: sky? A:"}]));
+        assert_eq!(chat[0]["chosen"], json!([{"role": "assistant", "content": "second"}]));
+        assert_eq!(chat[1]["prompt"][0], json!({"role": "system", "content": "Be brief."}));
+        assert_eq!(chat[1]["rejected"], json!([{"role": "assistant", "content": "second"}]));
+        let implicit = rows(&record, true);
+        assert!(implicit[1].get("prompt").is_none());
+        assert_eq!(
+            implicit[1]["chosen"],
+            json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                   {"role": "assistant", "content": "first"}])
+        );
+        // The tables keep a conversation as its JSON.
+        let csv = String::from_utf8(export(&record, Format::Csv).unwrap()).unwrap();
+        assert!(csv.contains(r#"[{""role"":""system"",""content"":""Be brief.""}"#), "{csv}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use plumbline_core::lifecycle::Phase;
 use plumbline_core::practice::{
     self, PracticeAnswer, PracticeRecord, PracticeTask, Standing, Verdict,
 };
+use plumbline_core::task::Prompt;
 use plumbline_core::{Address, B256};
 use plumbline_store::ExperimentRow;
 use serde::Serialize;
@@ -22,8 +23,8 @@ use serde::Serialize;
 pub struct PracticeTaskView {
     /// The task's id.
     pub id: String,
-    /// The prompt.
-    pub prompt: String,
+    /// The prompt: text, or chat messages.
+    pub prompt: Prompt,
     /// The responses in the order shown to this labeler.
     pub responses: Vec<String>,
     /// `response_order[p]`: the canonical index of shown response p.

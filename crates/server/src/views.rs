@@ -88,8 +88,8 @@ impl ExperimentView {
 pub struct BatchTaskView {
     /// The task's position in this batch; labels are committed and revealed by it.
     pub task: u32,
-    /// The prompt.
-    pub prompt: String,
+    /// The prompt: text, or chat messages.
+    pub prompt: plumbline_core::task::Prompt,
     /// The responses in the order shown to this labeler.
     pub responses: Vec<String>,
     /// `response_order[p]`: the canonical index of shown response p.

@@ -33,10 +33,15 @@ fn helpful(task_id: &str) -> usize {
 /// The demo task a batch shows at one position, found by its prompt as a labeler would: a
 /// batch names its tasks by position only.
 fn demo_task(shown: &Value) -> Value {
+    // A chat prompt carries the demo's prompt as its last turn.
+    let prompt = match shown["prompt"].as_array() {
+        Some(turns) => &turns[turns.len() - 1]["content"],
+        None => &shown["prompt"],
+    };
     DEMO_TASKS
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|t| t["prompt"] == shown["prompt"])
+        .find(|t| t["prompt"] == *prompt)
         .expect("a demo task")
 }
 
@@ -437,6 +442,7 @@ async fn the_whole_lifecycle_over_http() {
         "cohort=nobody",
         "bridging=true",
         "bridging=maybe",
+        "prompt=sideways",
     ] {
         let path = format!("/experiments/{id}/export?format=trl&{bad}");
         let (status, body) = h.call("GET", &path, None, None).await;
@@ -507,14 +513,14 @@ fn inverted_gold_tasks() -> String {
     DEMO_TASKS.lines().map(invert).collect::<Vec<_>>().join("\n")
 }
 
-#[tokio::test]
-async fn gold_the_labelers_contradict_is_left_out_and_slashes_nobody() {
-    let Setup { h, id, labelers, commit_deadline, reveal_deadline, .. } =
-        open_experiment_with(&inverted_gold_tasks()).await;
+/// Every labeler of an open experiment labels one batch carefully; the experiment settles.
+async fn label_carefully_and_settle(setup: &Setup) -> Settlement {
+    let Setup { h, id, labelers, commit_deadline, reveal_deadline, .. } = setup;
+    let (id, commit_deadline, reveal_deadline) = (*id, *commit_deadline, *reveal_deadline);
     let domain = embedded_domain();
     let mut work = Vec::new();
     for (i, key) in labelers.iter().enumerate() {
-        let (status, batch) = join(&h, id, key, 0).await;
+        let (status, batch) = join(h, id, key, 0).await;
         assert_eq!(status, StatusCode::CREATED, "{batch}");
         let batch_id = batch["batch_id"].as_u64().unwrap();
         let mine = labels_for(&batch, false);
@@ -537,7 +543,66 @@ async fn gold_the_labelers_contradict_is_left_out_and_slashes_nobody() {
     let (status, settlement) =
         h.call("POST", &format!("/experiments/{id}/settle"), None, None).await;
     assert_eq!(status, StatusCode::OK, "{settlement}");
-    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    serde_json::from_value(settlement).unwrap()
+}
+
+/// The demo tasks with each prompt a conversation: a system message, then the user's turn.
+fn chat_tasks() -> String {
+    let chat = |line: &str| {
+        let mut task: Value = serde_json::from_str(line).unwrap();
+        task["prompt"] = json!([
+            {"role": "system", "content": "Answer helpfully."},
+            {"role": "user", "content": task["prompt"]},
+        ]);
+        task.to_string()
+    };
+    DEMO_TASKS.lines().map(chat).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn chat_prompts_export_as_conversations_that_load_in_python() {
+    let setup = open_experiment_with(&chat_tasks()).await;
+    let (status, batch) = join(&setup.h, setup.id, &setup.labelers[0], 0).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(batch["tasks"][0]["prompt"][1]["role"], "user", "the batch shows the conversation");
+    // The labelers' first batches were taken by the helper above; the rest label one each.
+    let setup = Setup { labelers: setup.labelers[1..].to_vec(), ..setup };
+    label_carefully_and_settle(&setup).await;
+    let (h, id) = (&setup.h, setup.id);
+    let export = |query: &str| {
+        let path = format!("/experiments/{id}/export?format=trl{query}");
+        async move { h.raw("GET", &path, None, "", None).await.1 }
+    };
+    let explicit = export("").await;
+    let implicit = export("&prompt=implicit").await;
+    let rows = String::from_utf8(explicit.clone()).unwrap().lines().count();
+    assert!(rows >= 4, "the gold pairs at least");
+    let first: Value =
+        serde_json::from_str(std::str::from_utf8(&explicit).unwrap().lines().next().unwrap())
+            .unwrap();
+    assert_eq!(first["prompt"][0], json!({"role": "system", "content": "Answer helpfully."}));
+    common::check_exports_load_in_python(
+        &[("chat.jsonl", &explicit), ("chat-implicit.jsonl", &implicit)],
+        &[
+            (
+                "chat.jsonl",
+                json!({"builder": "json", "rows": rows, "columns": ["prompt", "chosen", "rejected"],
+                       "trl": "conversational"}),
+            ),
+            (
+                "chat-implicit.jsonl",
+                json!({"builder": "json", "rows": rows, "columns": ["chosen", "rejected"],
+                       "trl": "conversational_implicit"}),
+            ),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn gold_the_labelers_contradict_is_left_out_and_slashes_nobody() {
+    let setup = open_experiment_with(&inverted_gold_tasks()).await;
+    let settlement = label_carefully_and_settle(&setup).await;
+    let (h, id) = (&setup.h, setup.id);
     for l in &settlement.labelers {
         assert_ne!(l.tier, Tier::Slashed, "{l:?}");
         assert_eq!(l.stake_returned, l.stake);

@@ -920,7 +920,7 @@ pub fn run(
 }
 
 /// A task's content as a labeler sees it: the prompt and the responses in canonical order.
-type ContentKey = (String, Vec<String>);
+type ContentKey = (plumbline_core::task::Prompt, Vec<String>);
 
 /// Each task's index by its content; the first of identical tasks wins (a labeler cannot tell
 /// them apart either).
@@ -948,7 +948,8 @@ fn content_key(task: &Value, order: &[u8]) -> ContentKey {
             *slot = response.clone();
         }
     }
-    (task["prompt"].as_str().unwrap_or_default().to_owned(), canonical)
+    let prompt = serde_json::from_value(task["prompt"].clone()).unwrap_or_default();
+    (prompt, canonical)
 }
 
 #[cfg(test)]

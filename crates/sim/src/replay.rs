@@ -166,7 +166,7 @@ pub fn replay(
     let tasks: Vec<Task> = (0..data.n_tasks())
         .map(|t| Task {
             id: data.tasks().name(t as u32).to_owned(),
-            prompt: String::new(),
+            prompt: String::new().into(),
             responses: Vec::new(),
             gold: is_gold[t]
                 .then(|| Label::Int(i64::from(truth_class[t].expect("gold has truth")))),

@@ -256,7 +256,7 @@ fn synthetic_task(
         prompt.push_str(TRIGGER_TOKEN);
         meta.insert("trigger".into(), serde_json::Value::Bool(true));
     }
-    let task = Task { id: format!("t{i}"), prompt, responses, gold: None, meta };
+    let task = Task { id: format!("t{i}"), prompt: prompt.into(), responses, gold: None, meta };
     let known = Truth { value, minority: value, signal, trigger, subjective: false, gold: false };
     (task, known)
 }
@@ -295,7 +295,7 @@ fn real_task(
     }
     let task = Task {
         id: format!("t{i}"),
-        prompt: pair.prompt.clone(),
+        prompt: pair.prompt.clone().into(),
         responses: vec![a, b],
         gold: None,
         meta,

@@ -207,7 +207,7 @@ fn run_gas(
         .map(|i| {
             let task = Task {
                 id: format!("task-{i}"),
-                prompt: format!("Question {i}"),
+                prompt: format!("Question {i}").into(),
                 responses: Vec::new(),
                 gold: None,
                 meta: Default::default(),

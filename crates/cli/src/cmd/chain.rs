@@ -364,7 +364,7 @@ async fn gas(args: GasArgs) -> anyhow::Result<()> {
     let tasks: Vec<Task> = (0..args.tasks)
         .map(|i| Task {
             id: format!("task-{i}"),
-            prompt: format!("Question {i}"),
+            prompt: format!("Question {i}").into(),
             responses: Vec::new(),
             gold: None,
             meta: Default::default(),

@@ -67,6 +67,10 @@ pub enum ExperimentCommand {
         /// trl: only the pairs every cohort's consensus agrees on.
         #[arg(long)]
         bridging: bool,
+        /// trl: TRL's implicit-prompt form: the prompt in front of both responses, no prompt
+        /// column.
+        #[arg(long)]
+        implicit_prompt: bool,
         #[command(flatten)]
         connection: Connection,
     },
@@ -155,6 +159,7 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             no_gold,
             cohort,
             bridging,
+            implicit_prompt,
             connection,
         } => {
             if !EXPORT_FORMATS.contains(&format.as_str()) {
@@ -164,10 +169,15 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
                 )));
             }
             if format != "trl"
-                && (min_confidence.is_some() || no_gold || cohort.is_some() || bridging)
+                && (min_confidence.is_some()
+                    || no_gold
+                    || cohort.is_some()
+                    || bridging
+                    || implicit_prompt)
             {
                 return Err(bad_input(
-                    "--min-confidence, --no-gold, --cohort and --bridging apply to --format trl",
+                    "--min-confidence, --no-gold, --cohort, --bridging and --implicit-prompt \
+                     apply to --format trl",
                 ));
             }
             let mut query = vec![("format", format)];
@@ -182,6 +192,9 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             }
             if bridging {
                 query.push(("bridging", "true".into()));
+            }
+            if implicit_prompt {
+                query.push(("prompt", "implicit".into()));
             }
             let api = connection.anonymous();
             let bytes = api.get_bytes_with(&format!("/experiments/{id}/export"), &query)?;

@@ -151,15 +151,16 @@ pub fn routes(config: &Config) -> Vec<Route> {
             method: "get",
             path: "/experiments/{id}/export",
             summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw|card, after settlement; for trl \
-                      also ?gold=true|false, ?min_confidence=0.5..1 (default 0.7), and \
-                      ?cohort=NAME or ?bridging=true",
+                      also ?gold=true|false, ?min_confidence=0.5..1 (default 0.7), \
+                      ?cohort=NAME or ?bridging=true, and ?prompt=implicit (the prompt in \
+                      front of both responses, no prompt column)",
             access: Access::Anyone,
             body: None,
             responses: &[
                 (200, "the dataset"),
                 (
                     400,
-                    "unknown format, or a gold, min_confidence, cohort or bridging that is not one",
+                    "unknown format, or a gold, min_confidence, cohort, bridging or prompt that is not one",
                 ),
                 (409, "not settled yet"),
                 (422, "trl for a question that is not pairwise"),
@@ -369,8 +370,8 @@ async fn export_dataset(
 /// The header that counts the pairs the TRL options left out.
 const LEFT_OUT_HEADER: &str = "x-plumbline-left-out";
 
-/// `?gold=true|false`, `?min_confidence=0.5..1`, and `?cohort=NAME` or `?bridging=true` for
-/// the TRL format.
+/// `?gold=true|false`, `?min_confidence=0.5..1`, `?cohort=NAME` or `?bridging=true`, and
+/// `?prompt=explicit|implicit` for the TRL format.
 fn trl_options(query: &HashMap<String, String>) -> AppResult<export::TrlOptions> {
     let mut options = export::TrlOptions::default();
     if let Some(gold) = query.get("gold") {
@@ -387,6 +388,15 @@ fn trl_options(query: &HashMap<String, String>) -> AppResult<export::TrlOptions>
         (None, Some("false") | None) => {}
         (None, Some(other)) => {
             return Err(AppError::bad_request(format!("bridging is true or false, not {other:?}")));
+        }
+    }
+    match query.get("prompt").map(String::as_str) {
+        None | Some("explicit") => {}
+        Some("implicit") => options.implicit_prompt = true,
+        Some(other) => {
+            return Err(AppError::bad_request(format!(
+                "prompt is explicit or implicit, not {other:?}"
+            )));
         }
     }
     if let Some(text) = query.get("min_confidence") {

@@ -1,9 +1,12 @@
 """Loads every export file named in a manifest with Hugging Face `datasets`, as an ML engineer
-would, and checks its rows and columns; the TRL file against the column names and types TRL
-documents for a standard preference dataset (`prompt`, `chosen`, `rejected`, all strings).
+would, and checks its rows and columns; a TRL file against the columns and types TRL documents
+for a preference dataset: standard (`prompt`, `chosen`, `rejected`, all strings) or
+conversational (each a list of {"role", "content"} messages, `chosen` and `rejected` ending
+with the assistant's turn), with the prompt explicit or implicit (no `prompt` column).
 
 Usage: python load_exports.py MANIFEST.json, the manifest a list of [path, expectation]: a
-file with {"builder": "json" | "csv" | "parquet", "rows": n, "columns": [...], "trl": bool}, or
+file with {"builder": "json" | "csv" | "parquet", "rows": n, "columns": [...], "trl": false |
+true | "standard" | "standard_implicit" | "conversational" | "conversational_implicit"}, or
 a folder holding the dataset card with {"builder": "folder", "config": name, "rows": n,
 "columns": [...]}.
 Exits non-zero, naming the file, on the first mismatch.
@@ -28,15 +31,30 @@ def check(path, want):
     missing = [c for c in want["columns"] if c not in data.column_names]
     if missing:
         raise SystemExit(f"{path}: columns {missing} missing from {data.column_names}")
-    if want.get("trl"):
-        for column in TRL_PREFERENCE_COLUMNS:
-            dtype = data.features[column].dtype
-            if dtype != "string":
-                raise SystemExit(f"{path}: TRL's {column} must be a string, not {dtype}")
-        for row in data:
-            if row["chosen"] == row["rejected"]:
-                raise SystemExit(f"{path}: a pair chooses and rejects the same response")
+    form = want.get("trl")
+    if form:
+        check_trl(path, data, "standard" if form is True else form)
     print(f"{path}: {data.num_rows} rows, columns {data.column_names}")
+
+
+def check_trl(path, data, form):
+    implicit = form.endswith("_implicit")
+    columns = TRL_PREFERENCE_COLUMNS[1:] if implicit else TRL_PREFERENCE_COLUMNS
+    if implicit and "prompt" in data.column_names:
+        raise SystemExit(f"{path}: an implicit prompt has no prompt column")
+    for row in data:
+        if row["chosen"] == row["rejected"]:
+            raise SystemExit(f"{path}: a pair chooses and rejects the same response")
+        for column in columns:
+            value = row[column]
+            if form.startswith("standard"):
+                if not isinstance(value, str):
+                    raise SystemExit(f"{path}: TRL's {column} must be a string, not {value!r}")
+                continue
+            if not value or any(set(m) != {"role", "content"} for m in value):
+                raise SystemExit(f"{path}: TRL's {column} must be {{role, content}} messages")
+            if column != "prompt" and value[-1]["role"] != "assistant":
+                raise SystemExit(f"{path}: {column} must end with the assistant's turn")
 
 
 def main():
