@@ -2,7 +2,8 @@
 // crates/core/src/task.rs. The server stays the judge (its import is all or nothing and names
 // the first bad line); checking here lets the experimenter see every bad line at once, by
 // number, without a round trip. Practice files are task files whose every line carries its
-// answer (`gold`) and may say why (`explanation`).
+// answer (`gold`) and may say why (`explanation`). A prompt is a string or a conversation: chat
+// messages `[{"role", "content"}]` that the responses continue as the next assistant turn.
 
 const TASK_ID_BYTES_MAX = 128;
 const PROMPT_BYTES_MAX = 256 * 1024;
@@ -13,11 +14,38 @@ const PRACTICE_TASKS_MAX = 10_000;
 const EXPLANATION_BYTES_MAX = 16 * 1024;
 const FIELDS = new Set(['id', 'prompt', 'responses', 'gold', 'meta']);
 const PRACTICE_FIELDS = new Set([...FIELDS, 'explanation']);
+/** The speakers of a conversation prompt, in the words the screens show them by. */
+export const ROLES = { system: 'System', user: 'User', assistant: 'Assistant' };
+/** The server's words for a prompt of the wrong shape, whatever is wrong with it. */
+export const PROMPT_SHAPE = '`prompt` must be a string or a list of {"role", "content"} messages';
 
 /** Errors reported before the check stops, so a wholly wrong file stays readable. */
 export const ERRORS_SHOWN_MAX = 50;
 
 const utf8Length = text => new TextEncoder().encode(text).length;
+
+/** Whether a prompt is a conversation (a list of chat messages) rather than text. */
+export const isConversation = prompt => Array.isArray(prompt);
+
+const isMessage = m => m !== null && typeof m === 'object' && !Array.isArray(m)
+  && Object.keys(m).every(k => k === 'role' || k === 'content')
+  && typeof m.role === 'string' && Object.hasOwn(ROLES, m.role) && typeof m.content === 'string';
+
+/** Why `prompt` is not a prompt, or null when it is one: text (absent or null is no prompt) or
+ * at least one message `{"role": "system" | "user" | "assistant", "content": string}` with no
+ * other field. Its size is that of the text or of every message's content, as the core counts. */
+export function promptProblem(prompt) {
+  let bytes;
+  if (prompt === undefined || prompt === null) return null;
+  if (typeof prompt === 'string') {
+    bytes = utf8Length(prompt);
+  } else if (Array.isArray(prompt) && prompt.length > 0 && prompt.every(isMessage)) {
+    bytes = prompt.reduce((sum, m) => sum + utf8Length(m.content), 0);
+  } else {
+    return PROMPT_SHAPE;
+  }
+  return bytes > PROMPT_BYTES_MAX ? `\`prompt\` is longer than ${PROMPT_BYTES_MAX} bytes` : null;
+}
 
 function responsesRequired(question) {
   if (question.kind === 'pairwise') return 2;
@@ -76,13 +104,13 @@ function lineProblem(object, question, practice) {
       if (utf8Length(object.explanation) > EXPLANATION_BYTES_MAX) return `\`explanation\` is longer than ${EXPLANATION_BYTES_MAX} bytes`;
     }
   }
-  const { id, prompt = '', responses = [], gold = null, meta = {} } = object;
+  const { id, prompt, responses = [], gold = null, meta = {} } = object;
   if (id === undefined) return 'missing field `id`';
   if (typeof id !== 'string' && typeof id !== 'number') return '`id` must be a string or a number';
   const idText = String(id);
   if (idText.length === 0 || utf8Length(idText) > TASK_ID_BYTES_MAX) return `\`id\` must be 1 to ${TASK_ID_BYTES_MAX} bytes`;
-  if (typeof prompt !== 'string') return '`prompt` must be a string';
-  if (utf8Length(prompt) > PROMPT_BYTES_MAX) return `\`prompt\` is longer than ${PROMPT_BYTES_MAX} bytes`;
+  const promptWrong = promptProblem(prompt);
+  if (promptWrong) return promptWrong;
   if (!Array.isArray(responses) || responses.some(r => typeof r !== 'string')) return '`responses` must be a list of strings';
   if (responses.length > RESPONSES_MAX) return `more than ${RESPONSES_MAX} responses`;
   const required = responsesRequired(question);

@@ -17,6 +17,11 @@
 // answers well, sees each verdict, the expected answer and why, qualifies and joins; the other
 // answers badly, does not qualify, and finds the join button disabled with the reason.
 //
+// The third test is a prompt that is a conversation: an experiment whose tasks (and a practice
+// task) carry chat messages as their prompt; a labeler at 1280×800 practises and labels them,
+// sees every turn with its speaker, the conversation opened on its last turn with the responses
+// and the scale still on screen, scrolls back to the first turn with the keyboard, and commits.
+//
 // Needs PLUMBLINE_BIN (the release binary) and Debian's chromium at /usr/bin/chromium;
 // web/test.sh provides both.
 
@@ -449,6 +454,220 @@ test('practice and qualification before stakes, in the browser', { timeout: 300_
   await shot(bad, '29-join-not-qualified', true);
   const badWork = await server.call('GET', `/experiments/${id}/labelers/${badAddress}/work`);
   assert.equal(badWork.batches.length, 0);
+
+  assert.deepEqual(consoleErrors, [], 'no console errors on any screen');
+  passed();
+});
+
+// Conversations as prompts: the responses continue the chat as the assistant's next turn. The
+// first response (canonical order) is the better one of every task.
+const BREAD = [
+  { role: 'system', content: 'You are a patient cooking assistant. Answer briefly, and say when food safety matters.' },
+  { role: 'user', content: 'I want to bake bread for the first time this weekend. Where do I start?' },
+  { role: 'assistant', content: 'A no-knead loaf is the easiest start: flour, water, salt and a little yeast, mixed the evening before and baked the next day.' },
+  { role: 'user', content: 'I only have an ordinary oven, no Dutch oven. Is that a problem?' },
+  { role: 'assistant', content: 'No. Bake it on a tray and put a pan of hot water on the rack below for the first 20 minutes; the steam helps the crust.' },
+  { role: 'user', content: 'How do I know when it is done?\nThe recipe says 40 minutes, but my oven runs hot.' },
+  { role: 'assistant', content: 'Tap the bottom: a done loaf sounds hollow. A thermometer in the middle should read about 95 °C.' },
+  { role: 'user', content: 'Great. One more thing: can I leave the dough out overnight in a warm kitchen?' },
+];
+const CHAT_TASKS = [
+  {
+    id: 'bread', prompt: BREAD,
+    responses: [
+      'Yes, as long as the kitchen stays below about 24 °C; warmer than that, the dough over-proofs and collapses. In a warm kitchen let it rise in the fridge instead, and give it an hour at room temperature before baking.',
+      'Leave it anywhere: dough cannot go wrong, and the warmer the better.',
+    ],
+  },
+  {
+    id: 'hike',
+    prompt: [
+      { role: 'system', content: 'Answer as a friendly travel guide.' },
+      { role: 'user', content: 'What should I pack for a weekend hike in the mountains in May?' },
+    ],
+    responses: [
+      'Layers: a warm fleece, a rain jacket, a hat and gloves, plus water, snacks and a map. Mountain weather in May turns quickly.',
+      'Just a T-shirt; it is almost summer.',
+    ],
+  },
+  {
+    id: 'markup',
+    prompt: [
+      { role: 'user', content: "Is this safe to paste into my web page?\n<script>alert('hi')</script>\n<b>bold</b>" },
+      { role: 'assistant', content: 'No: the script tag runs code in your visitors\' browsers.' },
+      { role: 'user', content: 'What should I do instead?' },
+    ],
+    responses: [
+      'Insert it as text (textContent, or your template\'s escaping), so the browser shows the tags instead of running them.',
+      'Paste it anyway; browsers ignore scripts in pasted text.',
+    ],
+  },
+  {
+    id: 'words', prompt: 'What is a good way to remember a new word in a foreign language?',
+    responses: [
+      'Use it in a sentence of your own today, and review it again in a few days: spaced repetition.',
+      'Read it once; if it matters, you will remember it.',
+    ],
+  },
+];
+const CHAT_PRACTICE = [
+  {
+    id: 'p-rice',
+    prompt: [
+      { role: 'user', content: 'Can I freeze cooked rice?' },
+      { role: 'assistant', content: 'Yes: cool it quickly and freeze it within an hour or two of cooking.' },
+      { role: 'user', content: 'And how do I reheat it?' },
+    ],
+    responses: ['Until it is steaming hot all the way through, and only once.', 'Thaw it on the counter overnight, then eat it cold.'],
+    gold: -2, explanation: 'Rice can carry spores that survive cooking; reheating it once, until steaming hot, is the usual advice.',
+  },
+  PRACTICE[0],
+];
+/** The task on screen, by its prompt: a conversation's last message or the text. */
+const lastWords = prompt => (Array.isArray(prompt) ? prompt[prompt.length - 1].content : prompt);
+const ROLE_WORDS = { system: 'System', user: 'User', assistant: 'Assistant' };
+
+test('prompts that are conversations, practised, labeled and committed in the browser', { timeout: 240_000 }, async t => {
+  mkdirSync(shots, { recursive: true });
+  const { server, operator, operatorToken, mint, page: open, consoleErrors, passed } = await setUp(t);
+  const now = Math.floor(Date.now() / 1000);
+  const spec = {
+    schema_version: 1,
+    title: 'Which reply continues the chat better?',
+    question: { kind: 'pairwise', strength_max: 2, allow_tie: true, instructions: 'Read the conversation, then pick the **more helpful, correct and safe** next reply.' },
+    block_size: CHAT_TASKS.length,
+    overlap: 1,
+    gold_per_batch: 0,
+    stake_per_batch: '10',
+    reward_pool: '100',
+    commit_deadline: now + 86400,
+    reveal_deadline: now + 2 * 86400,
+  };
+  await mint(operator.address, 100n);
+  const experiment = await server.call('POST', '/experiments', { spec }, operatorToken);
+  const id = experiment.experiment_id;
+  const upload = async (path, lines) => {
+    const response = await fetch(`${server.base}/api/v1/experiments/${id}/${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${operatorToken}` },
+      body: lines.map(line => JSON.stringify(line)).join('\n'),
+    });
+    assert.equal(response.status, 200, await response.text());
+  };
+  await upload('tasks', CHAT_TASKS);
+  await upload('practice', CHAT_PRACTICE);
+  await server.call('POST', `/experiments/${id}/fund`, undefined, operatorToken);
+  await server.call('POST', `/experiments/${id}/open`, undefined, operatorToken);
+
+  const page = await open('chat-labeler');
+  const address = await createKey(page);
+  await mint(address, 100n);
+  const viewport = page.viewportSize();
+
+  /** The task on screen (whichever list it is from), after checking how its prompt is drawn:
+   * a conversation turn by turn with its speakers, opened on its last turn, the scale on screen. */
+  const onScreen = async (card, list) => {
+    await page.locator(`${card} .scale`).waitFor();
+    const conversation = page.locator(`${card} .conversation`);
+    const isChat = (await conversation.count()) > 0;
+    const words = isChat
+      ? await conversation.locator('.turn').last().locator('.text').textContent()
+      : await page.locator(`${card} #prompt`).textContent();
+    const task = list.find(item => lastWords(item.prompt) === words);
+    assert.ok(task, `a known prompt: ${words}`);
+    assert.equal(isChat, Array.isArray(task.prompt), `${task.id} is drawn as ${isChat ? 'a conversation' : 'text'}`);
+    if (isChat) {
+      const turns = conversation.locator('.turn');
+      assert.deepEqual(await turns.locator('.role').allTextContents(), task.prompt.map(m => ROLE_WORDS[m.role]), `${task.id}: one turn per message, with its speaker`);
+      assert.deepEqual(await turns.locator('.text').allTextContents(), task.prompt.map(m => m.content), `${task.id}: the contents as text, line breaks kept`);
+      assert.deepEqual(await turns.evaluateAll(nodes => nodes.map(n => n.dataset.role)), task.prompt.map(m => m.role));
+      // The last turn, the one the responses answer, is in view inside the box.
+      const box = await conversation.locator('.conversation-scroll').boundingBox();
+      const last = await turns.last().boundingBox();
+      assert.ok(last.y >= box.y - 1 && last.y + last.height <= box.y + box.height + 1, `${task.id}: the last turn is in view`);
+    }
+    // However long the conversation, the responses and the answer scale stay on screen.
+    for (const selector of [`${card} .pair`, `${card} .scale`]) {
+      const { y, height } = await page.locator(selector).boundingBox();
+      assert.ok(y >= 0 && y + height <= viewport.height, `${task.id}: ${selector} within ${viewport.width}×${viewport.height} (${Math.round(y + height)})`);
+    }
+    return task;
+  };
+  /** The key that says the first (canonical) response is much better, in the shown order. */
+  const betterKey = async (card, task) => {
+    const left = await page.locator(`${card} .pair .response`).first().locator('.text').textContent();
+    return left === task.responses[0] ? '1' : '5';
+  };
+
+  // ---- Practice: the same conversation, before and after the check. ----
+  await page.goto(`/#/x/${id}/practice`);
+  await page.locator('#practice').waitFor();
+  for (;;) {
+    await page.locator('#practice-task, #practice-result').first().waitFor();
+    if (await page.locator('#practice-result').count()) break;
+    const task = await onScreen('#practice-task', CHAT_PRACTICE);
+    await page.keyboard.press(await betterKey('#practice-task', task));
+    await page.keyboard.press('Enter');
+    await page.locator('#verdict').waitFor();
+    assert.equal(await page.locator('#verdict').getAttribute('data-verdict'), 'right');
+    if (Array.isArray(task.prompt)) {
+      assert.deepEqual(await page.locator('#practice-feedback .turn .text').allTextContents(), task.prompt.map(m => m.content), 'the feedback shows the conversation again');
+    }
+    await page.keyboard.press('Enter');
+  }
+  await page.locator('#practice-result').waitFor();
+
+  // ---- Join and label: every conversation checked, one scrolled back with the keyboard. ----
+  await page.goto(`/#/x/${id}`);
+  await page.locator('#join').click();
+  await page.locator('#workspace').waitFor();
+  const seen = [];
+  for (let i = 0; i < CHAT_TASKS.length; i++) {
+    await page.locator('.task-title', { hasText: `Task ${i + 1} of ${CHAT_TASKS.length}` }).waitFor();
+    const task = await onScreen('#workspace .task', CHAT_TASKS);
+    seen.push(task.id);
+    if (task.id === 'markup') {
+      // Untrusted content stays text: the tags are shown, not parsed.
+      assert.equal(await page.locator('.turns script, .turns b').count(), 0);
+      assert.match(await page.locator('.turn .text').first().textContent(), /<script>alert\('hi'\)<\/script>\n<b>bold<\/b>/);
+    }
+    if (task.id === 'bread') {
+      const scroller = page.locator('.conversation-scroll');
+      assert.ok(await scroller.evaluate(el => el.scrollHeight > el.clientHeight + 20), 'the long conversation scrolls');
+      await shot(page, '30-conversation');
+      // The first turn is out of view until the labeler scrolls back (Home on the focused box).
+      const first = page.locator('.turn').first();
+      const outside = async () => {
+        const [box, turn] = [await scroller.boundingBox(), await first.boundingBox()];
+        return turn.y + turn.height <= box.y + 1;
+      };
+      assert.ok(await outside(), 'the conversation opens on its end, not its start');
+      await scroller.focus();
+      await page.keyboard.press('Home');
+      await page.waitForFunction(() => {
+        const box = document.querySelector('.conversation-scroll').getBoundingClientRect();
+        return document.querySelector('.turn').getBoundingClientRect().top >= box.top - 1;
+      });
+      // Answering redraws the task; the conversation stays where the labeler scrolled it.
+      await page.keyboard.press(await betterKey('#workspace .task', task));
+      await page.locator('.choice-btn.selected').waitFor();
+      assert.ok(!(await outside()), 'the scroll position survives the redraw');
+    } else {
+      await page.keyboard.press(await betterKey('#workspace .task', task));
+      await page.locator('.choice-btn.selected').waitFor();
+    }
+    await page.keyboard.press('Enter');
+  }
+  assert.deepEqual([...seen].sort(), CHAT_TASKS.map(task => task.id).sort());
+
+  // The review names each conversation by its last message.
+  await page.locator('#review').waitFor();
+  const cells = await page.locator('#review tbody tr td:nth-child(2)').allTextContents();
+  assert.ok(cells.includes(`8 messages · User: ${BREAD[7].content}`), `the review shows the conversation's last turn: ${cells}`);
+  assert.ok(cells.includes(CHAT_TASKS[3].prompt));
+  await page.click('#commit');
+  await page.locator('#sealed').waitFor();
+  const work = await server.call('GET', `/experiments/${id}/labelers/${address}/work`);
+  assert.match(work.batches[0].commitment, /^0x[0-9a-f]{64}$/);
 
   assert.deepEqual(consoleErrors, [], 'no console errors on any screen');
   passed();

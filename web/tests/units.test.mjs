@@ -1,12 +1,12 @@
-// The browser's pure pieces: the task file check (every bad line by number, the server's rules),
-// the ranking tournament, and the encrypted backup.
+// The browser's pure pieces: the task file check (every bad line by number, the server's rules,
+// prompts as text or as chat messages), the ranking tournament, and the encrypted backup.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkTasks, labelProblem } from '../src/tasks.js';
+import { PROMPT_SHAPE, checkTasks, labelProblem } from '../src/tasks.js';
 import { comparisonsMax, replay } from '../src/tournament.js';
 import { openBackup, sealBackup } from '../src/backup.js';
 import { LocalSigner } from '../src/wallet.js';
@@ -43,6 +43,52 @@ test('the file rules follow the core', () => {
   assert.match(labelProblem({ kind: 'ranking', n: 3 }, [2, 2, 1]), /permutation/);
   assert.equal(labelProblem({ kind: 'rating', min: 1, max: 5 }, 5), null);
   assert.match(labelProblem({ kind: 'choice', options: ['a', 'b', 'c'] }, 3), /0\.\.2/);
+});
+
+test('a prompt is text or a conversation of system, user and assistant messages', () => {
+  const lines = (...objects) => objects.map(o => JSON.stringify(o)).join('\n');
+  const conversation = [
+    { role: 'system', content: 'You are a careful cook.' },
+    { role: 'user', content: 'How long do eggs boil?' },
+    { role: 'assistant', content: 'Soft or hard?' },
+    { role: 'user', content: 'Hard, please.\nLarge eggs.' },
+  ];
+  const good = lines(
+    { id: 'text', prompt: 'plain', responses: ['x', 'y'] },
+    { id: 'chat', prompt: conversation, responses: ['x', 'y'], gold: 1 },
+    { id: 'one', prompt: [{ role: 'user', content: '' }], responses: ['x', 'y'] },
+    { id: 'none', prompt: null, responses: ['x', 'y'] },
+  );
+  assert.deepEqual(checkTasks(good, pairwise), { tasks: 4, regular: 3, gold: 1, errors: [], truncated: false });
+  // Practice files take conversations too.
+  assert.deepEqual(checkTasks(lines({ id: 'p', prompt: conversation, responses: ['x', 'y'], gold: -1, explanation: 'e' }), pairwise, { practice: true }).errors, []);
+
+  // Every wrong shape gets the core's one sentence, on its own line.
+  const malformed = [
+    [],
+    {},
+    3,
+    ['hello'],
+    [{ role: 'tool', content: 'x' }],
+    [{ role: 'User', content: 'x' }],
+    [{ role: 'user' }],
+    [{ content: 'x' }],
+    [{ role: 'user', content: 7 }],
+    [{ role: 'user', content: ['x'] }],
+    [{ role: ['user'], content: 'x' }],
+    [{ role: 'user', content: 'x', name: 'ann' }],
+    [{ role: 'user', content: 'x' }, null],
+  ];
+  const checked = checkTasks(lines(...malformed.map((prompt, i) => ({ id: i, prompt, responses: ['x', 'y'] }))), pairwise);
+  assert.deepEqual(checked.errors, malformed.map((_, i) => ({ line: i + 1, reason: PROMPT_SHAPE })));
+  assert.equal(PROMPT_SHAPE, '`prompt` must be a string or a list of {"role", "content"} messages');
+
+  // A conversation's size is its contents', as for text.
+  const half = 'é'.repeat(64 * 1024);
+  const big = [{ role: 'user', content: half }, { role: 'assistant', content: half }];
+  assert.deepEqual(checkTasks(lines({ id: 'a', prompt: big, responses: ['x', 'y'] }), pairwise).errors, []);
+  assert.match(checkTasks(lines({ id: 'a', prompt: [...big, { role: 'user', content: '?' }], responses: ['x', 'y'] }), pairwise).errors[0].reason,
+    /`prompt` is longer than 262144 bytes/);
 });
 
 test('a practice file needs every answer and may explain it', () => {

@@ -4,8 +4,11 @@
 // The answers live in a plain object the screen owns (`emptyAnswers()`, keyed by `task.task`),
 // so each screen saves them as it likes. With `review` (the expected answer, after a practice
 // answer is checked) the same controls are drawn read-only, with the expected answer marked.
+// A prompt is text or a conversation (chat messages the responses continue); both screens draw
+// it with `promptView`.
 
 import { h, markdown } from '../dom.js';
+import { ROLES, isConversation } from '../tasks.js';
 import { comparisonsMax, replay } from '../tournament.js';
 import { describeQuestion } from './common.js';
 
@@ -13,6 +16,54 @@ import { describeQuestion } from './common.js';
 export const TOURNAMENT_ABOVE = 4;
 
 export const letter = i => (i < 26 ? String.fromCharCode(65 + i) : `#${i + 1}`);
+
+const PROMPT_CELL_CHARS = 90;
+const clip = (text, max) => (text.length > max ? `${text.slice(0, max)}…` : text);
+const messageCount = n => (n === 1 ? '1 message' : `${n} messages`);
+
+/**
+ * A task's prompt as the labeler reads it, or null when it has none. Text is one block. A
+ * conversation is one turn per message with its speaker, in a box of bounded height that opens
+ * on its last turn (the one the responses answer) and scrolls up to the first, so the responses
+ * and the answer scale stay in view however long it is. Content is text nodes, never markup.
+ * `onScroll(top)` hears where the labeler scrolled the conversation; `top` puts it back there
+ * (with `restoreScroll` after the redraw).
+ */
+export function promptView(prompt, { onScroll, top } = {}) {
+  if (!isConversation(prompt)) {
+    return prompt
+      ? h('div', { class: 'prompt' }, h('span', { class: 'label' }, 'Prompt'), h('div', { class: 'text', id: 'prompt' }, prompt))
+      : null;
+  }
+  const count = messageCount(prompt.length);
+  // The box is a reversed flex column around the list, so it starts scrolled to the end without
+  // waiting for layout; its scrollTop counts up from the end (0 there, negative above).
+  const box = h('div', { class: 'conversation-scroll', tabindex: '0', role: 'region', 'aria-label': `Conversation, ${count}` },
+    h('ol', { class: 'turns', id: 'prompt' },
+      prompt.map(message => h('li', { class: `turn turn-${message.role}`, dataset: { role: message.role } },
+        h('span', { class: 'role' }, ROLES[message.role] ?? message.role),
+        h('div', { class: 'text' }, message.content)))));
+  if (onScroll) box.addEventListener('scroll', () => onScroll(box.scrollTop));
+  // A scroll position can only be set once the box is in the page: `restoreScroll` does it.
+  if (top) box.dataset.top = String(top);
+  return h('div', { class: 'prompt conversation' },
+    h('p', { class: 'conversation-head' }, h('span', { class: 'label' }, 'Conversation'),
+      h('span', { class: 'muted' }, ` ${count}; the responses are the assistant's next turn`)),
+    box);
+}
+
+/** Puts conversations drawn with a `top` back where the labeler had scrolled them. */
+export function restoreScroll(root) {
+  for (const box of root.querySelectorAll('.conversation-scroll[data-top]')) box.scrollTop = Number(box.dataset.top);
+}
+
+/** A prompt in one short line, for a table cell: the text, or a conversation's last message
+ * with its speaker and the number of messages. */
+export function promptSummary(prompt) {
+  if (!isConversation(prompt)) return clip(prompt ?? '', PROMPT_CELL_CHARS);
+  const last = prompt[prompt.length - 1];
+  return [h('span', { class: 'muted' }, `${messageCount(prompt.length)} · ${ROLES[last.role] ?? last.role}: `), clip(last.content, PROMPT_CELL_CHARS)];
+}
 
 /** The answers of a set of tasks, by task key: the answer itself, a tournament's comparisons so
  * far, a ranking list's order, and whether the list replaced the tournament. */
@@ -274,10 +325,14 @@ export function answering(question, state, { answer, save, render }) {
     return scaleControl(task, review);
   };
 
+  /** Where the labeler scrolled each task's conversation, kept across redraws. */
+  const conversationTops = {};
+
   /** The prompt of `task`, if it has one. */
-  const prompt = task => (task.prompt
-    ? h('div', { class: 'prompt' }, h('span', { class: 'label' }, 'Prompt'), h('div', { class: 'text', id: 'prompt' }, task.prompt))
-    : null);
+  const prompt = task => promptView(task.prompt, {
+    top: conversationTops[task.task],
+    onScroll: top => { conversationTops[task.task] = top; },
+  });
 
   /** The responses to read: side by side for a pair (the chosen one, or after a check the
    * expected one, outlined), in a grid for ratings and choices; rankings show theirs in the
@@ -355,8 +410,10 @@ export function answering(question, state, { answer, save, render }) {
     confirmAsIs,
     /** A new task starts with the first ranked response focused. */
     resetFocus: () => { focusRank = 0; },
-    /** Puts the keyboard focus back on the focused ranked response after a redraw. */
+    /** Puts back what a redraw loses: the conversation's scroll position and the keyboard
+     * focus on the focused ranked response. */
     restoreFocus: root => {
+      restoreScroll(root);
       if (kind === 'ranking') root.querySelector(`.rank-item[data-rank="${focusRank}"]`)?.focus({ preventScroll: true });
     },
   };

@@ -367,7 +367,8 @@ function setupScreen(app, experiment, account) {
           ? h('p', { id: 'tasks-imported' }, `${experiment.tasks.tasks} tasks imported: ${experiment.tasks.regular} regular in ${blocks} block(s) of ${spec.block_size}, ${experiment.tasks.gold} gold.`)
           : [
             h('p', { class: 'muted' }, 'JSONL, one task a line: ', h('code', null, '{"id", "prompt", "responses": [...], "gold"?, "meta"?}'),
-              '. The import is all or nothing; every bad line is named below before anything is sent.'),
+              ', where the prompt is text or a conversation, ', h('code', null, '[{"role": "system" | "user" | "assistant", "content"}, ...]'),
+              ', that the responses continue. The import is all or nothing; every bad line is named below before anything is sent.'),
             dropZone('tasks-file', '.jsonl,.ndjson,application/x-ndjson,text/plain', 'Task file (JSONL)', onTasks),
             report,
           ]),

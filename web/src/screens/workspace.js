@@ -8,7 +8,7 @@ import { h, amount, duration, replace, score, short, when } from '../dom.js';
 import { toCanonical } from '../protocol.js';
 import { commit, reveal, revealLeftWithOperator } from '../flows.js';
 import { phaseBadge, tierBadge } from './common.js';
-import { answerText, answering, emptyAnswers, instructionsPanel } from './answering.js';
+import { answerText, answering, emptyAnswers, instructionsPanel, promptSummary } from './answering.js';
 
 function draftKey(id, batchId, address) {
   return `plumbline.draft.${id}.${batchId}.${address}`;
@@ -269,7 +269,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
         h('thead', null, h('tr', null, ['#', 'Prompt', 'Your answer', ''].map(t => h('th', { scope: 'col' }, t)))),
         h('tbody', null, tasks.map((t, i) => h('tr', null,
           h('td', { class: 'num' }, String(i + 1)),
-          h('td', null, t.prompt.length > 90 ? `${t.prompt.slice(0, 90)}…` : t.prompt),
+          h('td', null, promptSummary(t.prompt)),
           h('td', null, answerText(question, draft.answers[t.task]), draft.fast[t.task] !== undefined ? h('span', { class: 'badge warn' }, 'fast') : null),
           h('td', null, h('button', { type: 'button', class: 'ghost', onclick: () => goTo(i) }, 'Edit'))))))),
       missing.length ? h('p', { class: 'error' }, `${missing.length} task(s) still need an answer.`) : null,
