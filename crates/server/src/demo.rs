@@ -12,6 +12,9 @@ use plumbline_core::{Address, Amount, B256};
 /// The demo's tasks: twelve regular pairs and four gold ones.
 pub const DEMO_TASKS: &str = include_str!("../data/demo-tasks.jsonl");
 
+/// The demo's practice tasks, with answers and explanations: optional practice before joining.
+pub const DEMO_PRACTICE: &str = include_str!("../data/demo-practice.jsonl");
+
 /// The demo experiment's title; `--demo` creates it only when the operator has none by it.
 pub const DEMO_TITLE: &str = "Which answer is more helpful? (demo)";
 
@@ -69,7 +72,7 @@ pub struct DemoSeed {
 }
 
 /// Creates the demo once: mints credits to the operator and the labelers, then creates,
-/// imports, funds and opens the demo experiment through the same code the API runs. When the
+/// imports (tasks and practice), funds and opens the demo experiment through the same code the API runs. When the
 /// operator already has a demo experiment that is not cancelled, nothing is done.
 pub async fn seed(
     state: &AppState,
@@ -91,6 +94,7 @@ pub async fn seed(
     let row = state.create_experiment(operator, spec, now).await?;
     let id = row.experiment_id;
     state.import_tasks(id, operator, DEMO_TASKS, now).await?;
+    state.import_practice(id, operator, DEMO_PRACTICE, now).await?;
     state.fund(id, operator, now).await?;
     state.open(id, operator, now).await?;
     Ok(DemoSeed { experiment_id: id, created: true })

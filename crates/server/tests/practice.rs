@@ -231,3 +231,29 @@ async fn only_labelers_who_pass_practice_join_and_audit_checks_it() {
     let failure = audit(&forged).unwrap_err().to_string();
     assert!(failure.contains("had not qualified"), "{failure}");
 }
+
+#[tokio::test]
+async fn the_demo_offers_optional_practice() {
+    let h = Harness::new(config()).await;
+    let labeler = LabelerKey::derived(44, 1);
+    let seeded = plumbline_server::demo::seed(&h.state, operator().address(), &[labeler.address()])
+        .await
+        .unwrap();
+    let (_, experiment) =
+        h.call("GET", &format!("/experiments/{}", seeded.experiment_id), None, None).await;
+    assert_eq!(experiment["practice_tasks"], 6, "{experiment}");
+    let token = h.login(&labeler).await;
+    let path = format!("/experiments/{}/practice", seeded.experiment_id);
+    let (status, practice) = h.call("GET", &path, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{practice}");
+    assert_eq!(
+        (practice["items"].as_u64(), practice["required"].as_bool()),
+        (Some(6), Some(false))
+    );
+    // Optional practice: joining needs none.
+    let join = labeler.join(&embedded_domain(), seeded.experiment_id, None, 1_000, 0);
+    let path = format!("/experiments/{}/join", seeded.experiment_id);
+    let (status, body) =
+        h.call("POST", &path, None, Some(serde_json::to_value(&join).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
