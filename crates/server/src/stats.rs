@@ -1,10 +1,10 @@
 //! Live statistics of an experiment: progress per phase, agreement among revealed labels
-//! (Krippendorff's alpha, from `plumbline-infer`), and after settlement the score histogram
-//! and the tier counts.
+//! (Krippendorff's alpha, from `plumbline-infer`), quality by position in the labelers'
+//! sessions, and after settlement the score histogram and the tier counts.
 
 use plumbline_core::assign::Batch;
 use plumbline_core::fixed::SCALE;
-use plumbline_core::label::Label;
+use plumbline_core::label::{Agreement, Label};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::RevealedBatch;
 use plumbline_core::settle::{Settlement, Tier};
@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 /// Bins of the score histogram over [−1, 1].
 pub const HISTOGRAM_BINS: usize = 20;
 
+/// Parts of a session (a batch, in the labeler's order) that quality by position is given for.
+pub const SESSION_PARTS: usize = 5;
+
 /// The stats document of an experiment. `batches` are its batches by id, which map the
 /// revealed labels (given by position in a batch) to tasks.
 pub fn stats(
@@ -25,6 +28,7 @@ pub fn stats(
     log: &ExperimentLog,
     batches: &[Batch],
     settlement: Option<&Settlement>,
+    gold: Option<&[Option<Label>]>,
 ) -> Value {
     let revealed: Vec<RevealedBatch> = log
         .reveals
@@ -57,9 +61,68 @@ pub fn stats(
         },
         "agreement": agreement(&spec.question.kind, &labels),
         "agreement_by_cohort": agreement_by_cohort,
+        "quality_by_position": quality_by_position(&spec.question.kind, &revealed, gold),
         "score_histogram": settlement.map(histogram).unwrap_or_default(),
         "tiers": settlement.map(tiers),
     })
+}
+
+/// Quality through the labelers' sessions, for tiredness to show: each batch's labels, in the
+/// order its labeler gave them, cut into [`SESSION_PARTS`] equal parts, and per part the mean
+/// agreement a(x, y) of a label with the other labels on its task (`peer_agreement`) and, once
+/// the gold answers are public (`gold`, after settlement), with the gold answer on gold tasks
+/// (`gold_agreement`). Gold is shuffled into each batch like the rest, so every part holds some.
+pub fn quality_by_position(
+    kind: &QuestionKind,
+    revealed: &[RevealedBatch],
+    gold: Option<&[Option<Label>]>,
+) -> Vec<Value> {
+    let agreement = Agreement::of(kind);
+    if agreement == Agreement::Unscored {
+        return Vec::new();
+    }
+    let mut on_task: BTreeMap<u32, Vec<&Label>> = BTreeMap::new();
+    for batch in revealed {
+        for (task, label) in &batch.labels {
+            on_task.entry(*task).or_default().push(label);
+        }
+    }
+    // Per part: labels, (sum, count) of peer agreement, (sum, count) of gold agreement.
+    let mut parts = [(0u64, 0i64, 0u64, 0i64, 0u64); SESSION_PARTS];
+    for batch in revealed {
+        let n = batch.labels.len();
+        for (position, (task, label)) in batch.labels.iter().enumerate() {
+            let part = &mut parts[position * SESSION_PARTS / n.max(1)];
+            part.0 += 1;
+            let others = &on_task[task];
+            // The task's labels hold this one; the others are every label but one copy of it.
+            let sum: i64 = others.iter().map(|y| agreement.between(label, y)).sum::<i64>()
+                - agreement.between(label, label);
+            if others.len() > 1 {
+                part.1 += sum / (others.len() as i64 - 1);
+                part.2 += 1;
+            }
+            if let Some(answer) = gold.and_then(|g| g.get(*task as usize)).and_then(Option::as_ref)
+            {
+                part.3 += agreement.between(label, answer);
+                part.4 += 1;
+            }
+        }
+    }
+    let mean = |sum: i64, n: u64| (n > 0).then(|| round(sum as f64 / n as f64 / SCALE as f64));
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, &(labels, peer, peers, gold_sum, golds))| {
+            json!({
+                "from": i as f64 / SESSION_PARTS as f64,
+                "to": (i + 1) as f64 / SESSION_PARTS as f64,
+                "labels": labels,
+                "peer_agreement": mean(peer, peers),
+                "gold_agreement": mean(gold_sum, golds),
+            })
+        })
+        .collect()
 }
 
 /// Krippendorff's alpha of the revealed labels: nominal for categorical questions, interval for
@@ -183,12 +246,49 @@ mod tests {
                 SignedReveal { labels, salt: Default::default(), signature: Default::default() };
             log.reveals.push(RevealEntry { batch_id, reveal, at: 0 });
         }
-        let doc = stats(&spec, Phase::Revealing, &log, &batches, None);
+        let doc = stats(&spec, Phase::Revealing, &log, &batches, None, None);
         assert_eq!(doc["agreement_by_cohort"]["eu"], 1.0);
         assert!(doc["agreement_by_cohort"]["us"].as_f64().unwrap() < 0.0, "{doc}");
         assert!(doc["agreement"].as_f64().unwrap() < 1.0);
         assert_eq!(doc["batches"]["revealed"], 4);
         assert_eq!(doc["tiers"], Value::Null);
+    }
+
+    #[test]
+    fn quality_by_position_shows_a_labeler_tiring() {
+        let kind = QuestionKind::Binary { options: ["no".into(), "yes".into()] };
+        let batch = |labeler: u8, labels: Vec<i64>| RevealedBatch {
+            batch_id: u64::from(labeler),
+            labeler: plumbline_core::Address::repeat_byte(labeler),
+            cohort: None,
+            labels: labels
+                .into_iter()
+                .enumerate()
+                .map(|(t, v)| (t as u32, Label::Int(v)))
+                .collect(),
+        };
+        // Ten tasks, answer 1 everywhere; two careful labelers, and one who tires halfway.
+        let revealed = vec![
+            batch(1, vec![1; 10]),
+            batch(2, vec![1; 10]),
+            batch(3, [vec![1; 5], vec![0; 5]].concat()),
+        ];
+        let gold: Vec<Option<Label>> =
+            (0..10).map(|t| (t % 2 == 0).then_some(Label::Int(1))).collect();
+        let parts = quality_by_position(&kind, &revealed, Some(&gold));
+        assert_eq!(parts.len(), SESSION_PARTS);
+        assert_eq!(parts[0]["labels"], 6);
+        assert_eq!(
+            (&parts[0]["peer_agreement"], &parts[0]["gold_agreement"]),
+            (&json!(1.0), &json!(1.0))
+        );
+        // In the last part the tired labeler disagrees with both others and the gold answer.
+        let last = &parts[SESSION_PARTS - 1];
+        // Each careful label agrees with one of its two others, the tired ones with neither.
+        assert!((last["peer_agreement"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-3, "{last}");
+        assert!((last["gold_agreement"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-3, "{last}");
+        let before_settlement = quality_by_position(&kind, &revealed, None);
+        assert_eq!(before_settlement[0]["gold_agreement"], Value::Null);
     }
 
     #[test]

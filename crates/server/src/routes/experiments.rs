@@ -12,6 +12,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use plumbline_core::label::Label;
 use plumbline_core::spec::{ExperimentSpec, SpecFormat};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -328,7 +329,14 @@ async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> AppResu
     let phase = crate::service::phase_at(&row, now);
     // Revealed labels name tasks by position in their batch; the batches map them to tasks.
     let batches = if log.reveals.is_empty() { Vec::new() } else { state.batches(id).await? };
-    Ok(Json(crate::stats::stats(&row.spec, phase, &log, &batches, settlement.as_ref())))
+    // Gold answers are public once settled, and only then.
+    let gold: Option<Vec<Option<Label>>> = match settlement {
+        Some(_) => Some(state.store().tasks(id).await?.into_iter().map(|t| t.gold).collect()),
+        None => None,
+    };
+    let document =
+        crate::stats::stats(&row.spec, phase, &log, &batches, settlement.as_ref(), gold.as_deref());
+    Ok(Json(document))
 }
 
 async fn export_dataset(
