@@ -68,7 +68,6 @@ pub struct FeedbackView {
 /// A labeler's practice as read from the store: the pool, its draw and its answers so far.
 struct Session {
     row: ExperimentRow,
-    seed: B256,
     pool: Vec<PracticeTask>,
     drawn: Vec<usize>,
     answers: Vec<(usize, Label)>,
@@ -86,17 +85,16 @@ impl Session {
         )
     }
 
-    fn response_order(&self, labeler: Address, task: usize) -> Vec<u8> {
-        let kind = &self.row.spec.question.kind;
-        practice::response_order(self.seed, labeler, kind, &self.pool[task].task)
+    fn response_order(&self, task: usize) -> Vec<u8> {
+        practice::response_order(&self.pool[task].task)
     }
 
-    fn view(&self, labeler: Address) -> PracticeView {
+    fn view(&self) -> PracticeView {
         let standing = self.standing();
         let qualification = self.row.spec.qualification.as_ref();
         let task = self.drawn.get(self.answers.len()).map(|&index| {
             let task = &self.pool[index].task;
-            let order = self.response_order(labeler, index);
+            let order = self.response_order(index);
             PracticeTaskView {
                 id: task.id.clone(),
                 prompt: task.prompt.clone(),
@@ -155,7 +153,7 @@ impl AppState {
         labeler: Address,
         now: u64,
     ) -> AppResult<PracticeView> {
-        Ok(self.practice_session(experiment_id, labeler, now).await?.view(labeler))
+        Ok(self.practice_session(experiment_id, labeler, now).await?.view())
     }
 
     /// Records the caller's answer to its current practice task (in its shown order) and
@@ -188,7 +186,7 @@ impl AppState {
         let kind = session.row.spec.question.kind.clone();
         let shown =
             Label::from_json(shown, &kind).map_err(|e| AppError::invalid(format!("label: {e}")))?;
-        let order = session.response_order(labeler, current);
+        let order = session.response_order(current);
         let label = to_canonical(&shown, &order);
         let answer =
             PracticeAnswer { labeler, task: task_id.to_string(), label: label.clone(), at: now };
@@ -207,7 +205,7 @@ impl AppState {
             answer: to_shown(expected, &order),
             explanation: session.pool[current].explanation.clone(),
             agreement: to_unit(agreement),
-            progress: session.view(labeler),
+            progress: session.view(),
         })
     }
 
@@ -298,7 +296,7 @@ impl AppState {
             .into_iter()
             .filter_map(|a| Some((*index_of.get(a.task.as_str())?, a.label)))
             .collect();
-        Ok(Session { row, seed, pool, drawn, answers })
+        Ok(Session { row, pool, drawn, answers })
     }
 }
 

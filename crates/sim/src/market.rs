@@ -166,7 +166,7 @@ fn practise(
         let drawn = practice::draw(experiment_seed, labeler, &tasks, qualification.items as usize);
         let mut answers = Vec::with_capacity(drawn.len());
         for (position, &t) in drawn.iter().enumerate() {
-            let order = practice::response_order(experiment_seed, labeler, kind, &tasks[t].task);
+            let order = practice::response_order(&tasks[t].task);
             let label = agent
                 .answer(
                     kind,
