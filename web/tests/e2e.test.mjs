@@ -4,9 +4,11 @@
 // through an injected EIP-1193 wallet) join, label with the keyboard and commit; the server's
 // test clock passes the commit deadline; one labeler reveals from the offer on its page, one by
 // coming back, and the server reveals for the third, who left its reveal with the operator; the
-// clock passes the reveal deadline and the scheduler settles; the dashboard shows the payouts
-// and the TRL export downloads. Every screen is photographed into
-// docs/screenshots, and any console error on any page fails the test.
+// dashboard shows quality through the session, peer agreement only; the clock passes the
+// reveal deadline and the scheduler settles; the dashboard shows gold agreement beside it and
+// the payouts, and the TRL export downloads. The wallet labeler's tab is seeded with 50 minutes
+// of labeling, so its workspace suggests a break, which "Not now" puts off. Every screen is
+// photographed into docs/screenshots, and any console error on any page fails the test.
 //
 // The server verifies every signature, labels root and commitment the browser makes, so a
 // commit or reveal accepted here is the byte-for-byte proof that the browser's cryptography
@@ -152,9 +154,29 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   // ---- Label with the keyboard. ----
   for (const labeler of labelers) {
     const { page } = labeler;
+    if (labeler.name === 'labeler-3') {
+      // This tab has been labeling for 50 minutes with no pause (a task every four minutes):
+      // the workspace suggests a break, and "Not now" puts it away.
+      await page.evaluate(address => {
+        const now = Date.now() / 1000;
+        const started = now - 50 * 60;
+        const answers = Array.from({ length: 12 }, (_, k) => ({ at: started + (k + 1) * 240, seconds: 20 }));
+        sessionStorage.setItem(`plumbline.pace.${address.toLowerCase()}`, JSON.stringify({ started, answers, snoozedUntil: 0 }));
+      }, labeler.address);
+    }
     // Coming back to the batch starts each task's clock afresh.
     await page.reload();
     await page.locator('#workspace').waitFor();
+    if (labeler.name === 'labeler-3') {
+      const notice = page.locator('#break-notice');
+      await notice.waitFor();
+      assert.equal(await notice.getAttribute('data-reason'), 'long');
+      assert.match(await notice.textContent(), /labeling for 45 minutes without a pause\. A short break helps keep answers careful; your work is saved\./);
+      await page.click('#break-later');
+      await notice.waitFor({ state: 'detached' });
+      const snoozed = await page.evaluate(address => JSON.parse(sessionStorage.getItem(`plumbline.pace.${address.toLowerCase()}`)).snoozedUntil, labeler.address);
+      assert.ok(snoozed > Date.now() / 1000 + 14 * 60, 'snoozed for 15 minutes');
+    }
     for (let i = 0; i < 10; i++) {
       await page.locator('.task-title', { hasText: `Task ${i + 1} of 10` }).waitFor();
       const prompt = await page.locator('#prompt').textContent();
@@ -228,6 +250,13 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   }
   await experimenter.locator('#progress-text', { hasText: '3 revealed' }).waitFor();
   assert.equal(await experimenter.locator('#agreement').textContent(), '1.000');
+  // Quality through the session: five parts of two labels per batch, peer agreement only
+  // (the gold answers are secret until settlement).
+  const quality = experimenter.locator('#quality');
+  assert.equal(await quality.locator('.part').count(), 5);
+  assert.equal(await quality.locator('.bar.peer').count(), 5);
+  assert.equal(await quality.locator('.bar.gold').count(), 0);
+  assert.match(await quality.textContent(), /Gold agreement appears at settlement/);
 
   // ---- Past the reveal deadline the scheduler settles; the dashboard shows the payouts. ----
   await server.setClock(experiment.reveal_deadline + 5);
@@ -253,6 +282,17 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
     assert.ok(rows.some(row => row.includes(payout) && row.includes('rewarded')), `the dashboard shows payout ${payout}`);
   }
   assert.match(await experimenter.locator('#conservation').textContent(), /conserved/);
+  // After settlement quality through the session has gold agreement beside peer agreement: the
+  // labelers agree with each other and with the gold answers all through their batches.
+  await quality.locator('.bar.gold').first().waitFor();
+  assert.equal(await quality.locator('h2').textContent(), 'Quality through the session');
+  assert.deepEqual(await quality.locator('.part').evaluateAll(parts => parts.map(p => p.dataset.labels)), ['6', '6', '6', '6', '6']);
+  const stats = await server.call('GET', `/experiments/${experimentId}/stats`);
+  assert.equal(stats.quality_by_position.length, 5);
+  for (const part of stats.quality_by_position) assert.equal(part.peer_agreement, 1);
+  assert.ok(stats.quality_by_position.some(part => part.gold_agreement === 1));
+  assert.equal(await quality.locator('.bar.gold').count(), stats.quality_by_position.filter(part => part.gold_agreement !== null).length);
+  assert.doesNotMatch(await quality.textContent(), /appears at settlement/);
   await shot(experimenter, '19-dashboard-settled', true);
 
   // ---- The labeler sees its earnings. ----

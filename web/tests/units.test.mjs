@@ -1,5 +1,6 @@
 // The browser's pure pieces: the task file check (every bad line by number, the server's rules,
-// prompts as text or as chat messages), the ranking tournament, and the encrypted backup.
+// prompts as text or as chat messages), the ranking tournament, the encrypted backup, and when
+// the workspace suggests a break.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { comparisonsMax, replay } from '../src/tournament.js';
 import { openBackup, sealBackup } from '../src/backup.js';
 import { LocalSigner } from '../src/wallet.js';
 import { typedData } from '../src/protocol.js';
+import { PACE, breakDue, paceFrom, paceLog, recordAnswer, snooze } from '../src/pace.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pairwise = { kind: 'pairwise', strength_max: 2, allow_tie: true };
@@ -159,4 +161,101 @@ test('the backup opens only with the labeler key, for its own batch', async () =
   await assert.rejects(openBackup(await saltOf(other, 4), id, 4, signer.address, sealed));
   await assert.rejects(openBackup(await saltOf(signer, 5), id, 5, signer.address, sealed));
   await assert.rejects(openBackup(sig, id, 5, signer.address, sealed), 'the batch is bound in');
+});
+
+/** A session from `start` with answers taking `seconds` each, one straight after another; the
+ * log and the time of its last answer. */
+function session(start, seconds, log = paceLog(start)) {
+  let now = log.answers.length ? log.answers[log.answers.length - 1].at : start;
+  for (const s of seconds) {
+    now += s;
+    log = recordAnswer(log, now, s);
+  }
+  return { log, now };
+}
+
+test('no break is suggested early on, nor at a steady pace', () => {
+  assert.equal(breakDue(paceLog(0), 0), null);
+  // Nine answers, the last four much faster: not yet two windows of five to compare.
+  const early = session(0, [20, 20, 20, 20, 20, 3, 3, 3, 3]);
+  assert.equal(breakDue(early.log, early.now), null);
+  // Forty minutes at 20 s a task, a little faster towards the end.
+  const steady = session(0, [...Array(60).fill(20), ...Array(60).fill(14)]);
+  assert.equal(breakDue(steady.log, steady.now), null);
+});
+
+test('rushing suggests a break: the last five answers under half the pace of the first five', () => {
+  const { log, now } = session(0, [20, 18, 25, 22, 19, 20, 15, 9, 8, 9, 7, 9]);
+  assert.equal(breakDue(log, now), 'rushing');
+  // Half the first median (20 s) exactly is not under it.
+  const half = session(0, [20, 20, 20, 20, 20, 10, 10, 10, 10, 10]);
+  assert.equal(breakDue(half.log, half.now), null);
+  // The median, not the mean: one slow answer among fast ones does not hide the rush.
+  const mixed = session(0, [20, 20, 20, 20, 20, 4, 4, 200, 4, 4]);
+  assert.equal(breakDue(mixed.log, mixed.now), 'rushing');
+});
+
+test('a long session suggests a break', () => {
+  // 44 minutes at 30 s a task and a steady pace: not yet.
+  const before = session(0, Array(88).fill(30));
+  assert.equal(breakDue(before.log, before.now), null);
+  // 46 minutes.
+  const after = session(0, Array(92).fill(30));
+  assert.equal(after.now, 46 * 60);
+  assert.equal(breakDue(after.log, after.now), 'long');
+  // The session counts from when it began, not from the first answer: four minutes on the
+  // first task, then 41 at 30 s a task.
+  const slowStart = session(0, [240, ...Array(82).fill(30)]);
+  assert.equal(slowStart.now, PACE.sessionMax);
+  assert.equal(breakDue(slowStart.log, slowStart.now), 'long');
+});
+
+test('a pause of five minutes starts the long-session clock again', () => {
+  // 30 minutes, then 6 minutes without an answer, then 20 more minutes: 56 in all, 20 since.
+  const first = session(0, Array(60).fill(30));
+  const paused = recordAnswer(first.log, first.now + 6 * 60, 30);
+  const second = session(0, Array(40).fill(30), paused);
+  assert.ok(second.now - 0 > PACE.sessionMax);
+  assert.equal(breakDue(second.log, second.now), null);
+  // A shorter gap is no pause: the clock keeps running.
+  const short = recordAnswer(first.log, first.now + 4 * 60, 30);
+  const unbroken = session(0, Array(40).fill(30), short);
+  assert.equal(breakDue(unbroken.log, unbroken.now), 'long');
+  // Away right now (five minutes since the last answer): nothing to say until they are back.
+  const long = session(0, Array(92).fill(30));
+  assert.equal(breakDue(long.log, long.now + PACE.pause), null);
+  // After a pause the recent pace is judged on the answers since, five of them first.
+  const rushed = session(0, [20, 20, 20, 20, 20, 5, 5, 5, 5, 5]);
+  assert.equal(breakDue(rushed.log, rushed.now), 'rushing');
+  const back = session(0, [5, 5, 5], recordAnswer(rushed.log, rushed.now + 10 * 60, 20));
+  assert.equal(breakDue(back.log, back.now), null);
+  const rushingAgain = session(0, [5], back.log);
+  assert.equal(breakDue(rushingAgain.log, rushingAgain.now), 'rushing');
+});
+
+test('dismissing the suggestion snoozes it for fifteen minutes', () => {
+  const { log, now } = session(0, Array(92).fill(30));
+  assert.equal(breakDue(log, now), 'long');
+  const dismissed = snooze(log, now);
+  assert.equal(breakDue(dismissed, now), null);
+  // Labeling on without a pause: still quiet for 14 minutes, then it asks again.
+  const later = session(0, Array(28).fill(30), dismissed);
+  assert.equal(later.now - now, 14 * 60);
+  assert.equal(breakDue(later.log, later.now), null);
+  const again = session(0, Array(2).fill(30), later.log);
+  assert.equal(again.now - now, PACE.snooze);
+  assert.equal(breakDue(again.log, again.now), 'long');
+});
+
+test('the pace log survives storage, and a bad one starts afresh', () => {
+  const { log } = session(100, [20, 30]);
+  assert.deepEqual(paceFrom(JSON.parse(JSON.stringify(log)), 999), log);
+  assert.deepEqual(paceFrom(null, 999), paceLog(999));
+  assert.deepEqual(paceFrom({ started: 1, answers: [{ at: 'x' }] }, 999), paceLog(999));
+  // A very long log keeps the session's first answers and the latest ones.
+  let long = paceLog(0);
+  for (let i = 1; i <= PACE.kept + 10; i++) long = recordAnswer(long, i, i);
+  assert.equal(long.answers.length, PACE.kept);
+  assert.deepEqual(long.answers.slice(0, PACE.window).map(a => a.seconds), [1, 2, 3, 4, 5]);
+  assert.equal(long.answers[long.answers.length - 1].seconds, PACE.kept + 10);
 });

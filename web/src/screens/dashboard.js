@@ -1,6 +1,6 @@
 // The experimenter's live dashboard: progress per phase, agreement, the score histogram, tier
-// counts and payouts, drawn as inline SVG and refreshed every two seconds; export buttons once
-// the experiment is settled.
+// counts, quality through the labelers' sessions and payouts, drawn as inline SVG and refreshed
+// every two seconds; export buttons once the experiment is settled.
 
 import { h, s, amount, replace, score, short, when } from '../dom.js';
 import { phaseBadge, tierBadge } from './common.js';
@@ -34,28 +34,111 @@ function barChart(title, rows, { width = 420 } = {}) {
     }));
 }
 
+/** The frame of a column chart `width` × `height`: `left` is kept for the value axis, `bottom`
+ * for the labels under the columns and `top` above the tallest; columns stand on `base`, at
+ * most `plotH` high. */
+function columnFrame(width, height, left, bottom, top = 10) {
+  const plotH = height - bottom - top;
+  return { width, height, left, plotW: width - left - 8, plotH, base: top + plotH };
+}
+
+/** The zero line of a column chart. */
+function baseLine(frame) {
+  return s('line', { x1: frame.left, y1: frame.base, x2: frame.left + frame.plotW, y2: frame.base, class: 'axisline' });
+}
+
+/** A column standing on the frame's zero line, `share` (0..1) of the plot high, with `title`
+ * shown on hover and read out. */
+function column(frame, x, width, share, cls, title) {
+  const barH = Math.max(0, Math.min(1, share)) * frame.plotH;
+  return s('rect', { x, y: frame.base - barH, width: Math.max(1, width), height: barH, class: `bar ${cls}` }, s('title', null, title));
+}
+
 /** The score histogram: 20 bins over [−1, 1], with the chance line at 0. */
 function histogram(bins) {
-  const width = 420;
-  const height = 170;
-  const left = 28;
-  const bottom = 24;
-  const plotW = width - left - 8;
-  const plotH = height - bottom - 10;
+  const frame = columnFrame(420, 170, 28, 24);
+  const { left, plotW } = frame;
   const top = Math.max(1, ...bins.map(b => b.count));
   const barW = plotW / Math.max(1, bins.length);
-  return s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': 'Histogram of labeler scores from −1 to 1' },
+  return s('svg', { viewBox: `0 0 ${frame.width} ${frame.height}`, class: 'chart', role: 'img', 'aria-label': 'Histogram of labeler scores from −1 to 1' },
     s('title', null, 'Labeler scores'),
-    s('line', { x1: left, y1: 10 + plotH, x2: left + plotW, y2: 10 + plotH, class: 'axisline' }),
-    bins.map((bin, i) => {
-      const barH = (bin.count / top) * plotH;
-      const tone = bin.to <= 0 ? 'neg' : 'pos';
-      return s('rect', { x: left + i * barW + 1, y: 10 + plotH - barH, width: Math.max(1, barW - 2), height: barH, class: `bar ${tone}` },
-        s('title', null, `${bin.from.toFixed(1)} to ${bin.to.toFixed(1)}: ${bin.count}`));
-    }),
-    s('line', { x1: left + plotW / 2, y1: 6, x2: left + plotW / 2, y2: 10 + plotH, class: 'chance' }),
-    [-1, -0.5, 0, 0.5, 1].map(v => s('text', { x: left + ((v + 1) / 2) * plotW, y: height - 6, class: 'axis', 'text-anchor': 'middle' }, String(v))),
+    baseLine(frame),
+    bins.map((bin, i) => column(frame, left + i * barW + 1, barW - 2, bin.count / top, bin.to <= 0 ? 'neg' : 'pos',
+      `${bin.from.toFixed(1)} to ${bin.to.toFixed(1)}: ${bin.count}`)),
+    s('line', { x1: left + plotW / 2, y1: 6, x2: left + plotW / 2, y2: frame.base, class: 'chance' }),
+    [-1, -0.5, 0, 0.5, 1].map(v => s('text', { x: left + ((v + 1) / 2) * plotW, y: frame.height - 6, class: 'axis', 'text-anchor': 'middle' }, String(v))),
     s('text', { x: 2, y: 18, class: 'axis' }, String(top)));
+}
+
+const FIFTHS = ['first fifth', 'second fifth', 'third fifth', 'fourth fifth', 'last fifth'];
+const percent = share => `${Math.round(share * 100)}%`;
+const labelCount = n => (n === 1 ? '1 label' : `${n} labels`);
+const agreementText = value => (value === null ? '—' : value.toFixed(2));
+
+/** Quality through the labelers' sessions: per part of a batch, in labeling order, a column of
+ * peer agreement and, once any part has one (after settlement), one of gold agreement, over
+ * 0..1, with the part's label count beneath. */
+function qualityChart(parts) {
+  const frame = columnFrame(560, 214, 34, 46, 24);
+  const { left, plotW, plotH, base } = frame;
+  const series = [['peer_agreement', 'peer', 'peer agreement']];
+  if (parts.some(p => p.gold_agreement !== null)) series.push(['gold_agreement', 'gold', 'gold agreement']);
+  const groupW = plotW / parts.length;
+  const barW = Math.min(36, (groupW - 24) / series.length);
+  const y = value => base - value * plotH;
+  const name = (part, i) => (parts.length === FIFTHS.length ? FIFTHS[i] : `${percent(part.from)}–${percent(part.to)}`);
+  const describe = (part, i) => `${name(part, i)} (${percent(part.from)} to ${percent(part.to)} of each batch): ${labelCount(part.labels)}, `
+    + series.map(([field, , words]) => `${words} ${agreementText(part[field])}`).join(', ');
+  return s('svg', {
+    viewBox: `0 0 ${frame.width} ${frame.height}`, class: 'chart', role: 'img',
+    'aria-label': `Agreement by position in the labelers' batches: ${parts.map(describe).join('; ')}`,
+  },
+  s('title', null, 'Quality through the session'),
+  [0.5, 1].map(v => s('line', { x1: left, y1: y(v), x2: left + plotW, y2: y(v), class: 'gridline' })),
+  [0, 0.5, 1].map(v => s('text', { x: left - 6, y: y(v) + 5, class: 'axis', 'text-anchor': 'end' }, String(v))),
+  baseLine(frame),
+  parts.map((part, i) => {
+    const center = left + (i + 0.5) * groupW;
+    const start = center - (barW * series.length) / 2;
+    return s('g', { class: 'part', 'data-labels': String(part.labels) },
+      s('title', null, describe(part, i)),
+      series.map(([field, cls, words], k) => {
+        const value = part[field];
+        const x = start + k * barW;
+        return [
+          value === null ? null : column(frame, x + 2, barW - 4, value, cls, `${name(part, i)}: ${words} ${agreementText(value)}`),
+          s('text', { x: x + barW / 2, y: (value === null ? base : y(Math.max(0, Math.min(1, value)))) - 5, class: 'value small', 'text-anchor': 'middle' }, agreementText(value)),
+        ];
+      }),
+      s('text', { x: center, y: base + 18, class: 'axis', 'text-anchor': 'middle' }, name(part, i)),
+      s('text', { x: center, y: base + 37, class: 'axis small', 'text-anchor': 'middle' }, labelCount(part.labels)));
+  }));
+}
+
+/** The quality section: the chart and what it says, or why there is none yet. */
+function qualitySection(parts, settled) {
+  if (!parts) return null;
+  let content;
+  if (parts.length === 0) {
+    content = h('p', { class: 'muted' }, 'Free-text answers are not compared with each other, so quality through the session is not measured for them.');
+  } else if (parts.every(p => p.labels === 0)) {
+    content = h('p', { class: 'muted' }, 'Appears once labels are revealed: how well answers agree from the start of each labeler\'s batch to its end.');
+  } else {
+    const gold = parts.some(p => p.gold_agreement !== null);
+    content = h('div', { class: 'quality-body' },
+      h('div', null,
+        qualityChart(parts),
+        h('p', { class: 'legend' },
+          h('span', { class: 'swatch peer' }), 'peer agreement',
+          gold ? [h('span', { class: 'swatch gold' }), 'gold agreement'] : null)),
+      h('div', { class: 'muted' },
+        h('p', null, 'Each revealed batch is cut into fifths in the order its labeler answered. Peer agreement is how well a label agrees with the other labels on its task (1 is full agreement); gold agreement, how well it agrees with the gold answer on gold tasks.'),
+        h('p', null, 'A fall towards the end of sessions means labelers tire: smaller batches may help.'),
+        h('p', null, 'A dash marks a part with nothing to compare: no gold task there, or no other label on its tasks.'),
+        gold || settled ? null : h('p', null, 'Gold agreement appears at settlement, when the gold answers stop being secret.')));
+  }
+  return h('section', { class: 'card quality', id: 'quality', 'aria-labelledby': 'quality-title' },
+    h('h2', { id: 'quality-title' }, 'Quality through the session'), content);
 }
 
 function agreementGauge(alpha) {
@@ -181,6 +264,7 @@ export async function dashboardScreen(app, initial) {
               { label: 'slashed', value: tiers.slashed, max: tiers.rewarded + tiers.even + tiers.slashed, cls: 'slashed' },
             ])
             : h('p', { class: 'muted' }, 'Tiers are decided at settlement.'))),
+      qualitySection(stats.quality_by_position, experiment.phase === 'settled'),
       h('section', { class: 'card', 'aria-labelledby': 'payouts-title' },
         h('h2', { id: 'payouts-title' }, 'Payouts'),
         settlement ? payoutTable(settlement) : h('p', { class: 'muted' }, `Payouts are computed when the experiment settles, after ${when(experiment.reveal_deadline)}.`)),

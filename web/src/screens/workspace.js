@@ -1,6 +1,7 @@
 // The labeling workspace: one task at a time, keyboard first, with the instructions beside it,
-// progress, a warning when an answer comes faster than the experiment's minimum time, a review
-// of the whole batch, and the commit. After the commit the same route shows the sealed batch,
+// progress, a warning when an answer comes faster than the experiment's minimum time, a calm
+// suggestion to take a break when the labeler's pace changes (pace.js), a review of the whole
+// batch, and the commit. After the commit the same route shows the sealed batch,
 // offers the reveal as soon as the commit deadline passes, and shows the earnings once settled.
 // The task itself and its answer controls are answering.js's, shared with practice.
 
@@ -9,6 +10,7 @@ import { toCanonical } from '../protocol.js';
 import { commit, reveal, revealLeftWithOperator } from '../flows.js';
 import { phaseBadge, tierBadge } from './common.js';
 import { answerText, answering, emptyAnswers, instructionsPanel, promptSummary } from './answering.js';
+import { PACE, breakDue, paceFrom, recordAnswer, snooze } from '../pace.js';
 
 function draftKey(id, batchId, address) {
   return `plumbline.draft.${id}.${batchId}.${address}`;
@@ -21,6 +23,37 @@ function loadDraft(key) {
   } catch {
     return empty;
   }
+}
+
+/** The wall clock in seconds: pauses and sessions are the labeler's time, not the server's. */
+const wallNow = () => Date.now() / 1000;
+
+/** The labeler's pace in this browser tab, across batches and experiments (a session is the
+ * labeler's, not a batch's): kept in `sessionStorage`, so a reload keeps it and a new tab
+ * starts afresh. */
+function paceStore(address) {
+  const key = `plumbline.pace.${address.toLowerCase()}`;
+  let stored = null;
+  try {
+    stored = JSON.parse(sessionStorage.getItem(key) ?? 'null');
+  } catch {
+    // An unreadable log starts afresh.
+  }
+  let log = paceFrom(stored, wallNow());
+  const keep = next => {
+    log = next;
+    try {
+      sessionStorage.setItem(key, JSON.stringify(log));
+    } catch {
+      // Without storage the suggestion still works for this page.
+    }
+  };
+  keep(log);
+  return {
+    answered: seconds => keep(recordAnswer(log, wallNow(), seconds)),
+    dismiss: () => keep(snooze(log, wallNow())),
+    due: () => breakDue(log, wallNow()),
+  };
 }
 
 function sealedView(app, experiment, mine) {
@@ -64,11 +97,19 @@ function sealedView(app, experiment, mine) {
       h('p', null, `The reveal opens at the commit deadline, ${when(experiment.commit_deadline)}. This page offers it as soon as it opens, and your next visit does it for you.`)));
   }
   // Poll for the next phase, so the reveal is offered the moment the deadline passes and the
-  // earnings appear the moment the experiment settles.
+  // earnings appear the moment the experiment settles; in the reveal window, also for the
+  // batch's reveal, which the server makes at its next tick for a reveal left with it (the
+  // phase may turn a moment before that tick).
   app.every(2000, async () => {
     try {
       const now = await app.api.experiment(id);
-      if (now.phase !== experiment.phase) app.render();
+      if (now.phase !== experiment.phase) {
+        app.render();
+      } else if (now.phase === 'revealing' && mine.revealed_at == null) {
+        const work = await app.api.work(id, app.signer.address);
+        const batch = work.batches.find(b => String(b.batch_id) === String(mine.batch_id));
+        if (batch?.revealed_at != null) app.render();
+      }
     } catch {
       // A missed poll is retried on the next tick.
     }
@@ -123,6 +164,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
   let showInstructions = window.matchMedia('(min-width: 900px)').matches;
   let enteredAt = performance.now();
   let warning = null;
+  const pace = paceStore(app.signer.address);
   const root = h('section', { class: 'workspace', id: 'workspace' });
   const save = () => localStorage.setItem(key, JSON.stringify(draft));
   const current = () => tasks[draft.current];
@@ -152,6 +194,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
     const first = draft.answers[task] === undefined;
     draft.answers[task] = value;
     const took = spent(task);
+    if (first) pace.answered(took);
     if (first && secondsMin > 0 && took < secondsMin) {
       draft.fast[task] = took;
       warning = took;
@@ -196,6 +239,23 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
     return h('div', { class: 'rationale' },
       h('label', { for: 'rationale' }, 'Rationale ', h('kbd', null, 'r'), h('small', { class: 'muted' }, ' kept with your labels in the encrypted backup')),
       area);
+  };
+
+  /** The break suggestion, when the pace says one is due; "Not now" snoozes it. */
+  const breakNotice = () => {
+    const reason = pace.due();
+    if (!reason) return null;
+    return h('div', { class: 'notice rest', role: 'status', id: 'break-notice', dataset: { reason } },
+      h('p', null,
+        reason === 'rushing'
+          ? 'You have been labeling for a while and your pace has changed. '
+          : `You have been labeling for ${PACE.sessionMax / 60} minutes without a pause. `,
+        'A short break helps keep answers careful; your work is saved.'),
+      h('button', { type: 'button', class: 'ghost', id: 'break-later', title: `Hides this for ${PACE.snooze / 60} minutes`, onclick: () => {
+        pace.dismiss();
+        render();
+        document.getElementById('main')?.focus({ preventScroll: true });
+      } }, 'Not now'));
   };
 
   const taskView = () => {
@@ -299,7 +359,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
         'Instructions ', h('kbd', null, 'i')));
     replace(root, top,
       h('div', { class: `workgrid${showInstructions ? '' : ' wide'}` },
-        h('div', { class: 'stack' }, mode === 'review' ? reviewView() : taskView(), navigator()),
+        h('div', { class: 'stack' }, mode === 'review' ? reviewView() : [breakNotice(), taskView()], navigator()),
         showInstructions ? instructions : null));
     if (mode === 'label') controls.restoreFocus(root);
     if (mode === 'review') root.querySelector('#commit')?.focus({ preventScroll: true });
