@@ -382,8 +382,8 @@ impl AppState {
         // leaves the in-memory state untouched; the store checks it again inside its
         // transaction. A chain experiment's stake is checked against the market. These reads
         // come before the log is held (see `LogWriter`).
-        let on_chain = self.check_chain_stake(experiment_id, join).await?;
         let row = self.experiment_row(experiment_id).await?;
+        let on_chain = self.check_chain_stake(&row, join).await?;
         self.check_qualified(&row, join.labeler).await?;
         let balances = self.store().balances(join.labeler).await?;
         if !on_chain && balances.available < join.stake {

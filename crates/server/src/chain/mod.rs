@@ -209,14 +209,14 @@ impl AppState {
     /// Returns false for an embedded experiment, whose ledger the caller checks.
     pub(crate) async fn check_chain_stake(
         &self,
-        experiment_id: B256,
+        row: &ExperimentRow,
         join: &SignedJoin,
     ) -> AppResult<bool> {
-        let row = self.experiment_row(experiment_id).await?;
+        let experiment_id = row.experiment_id;
         if row.market.is_none() {
             return Ok(false);
         }
-        let chain = self.chain_of(&row)?;
+        let chain = self.chain_of(row)?;
         let balance = chain.market.balance_of(join.labeler).await.map_err(chain_failed)?;
         let relayed = self.store().chain_relay(experiment_id).await?.map_or(0, |r| r.joins_relayed);
         let log = self.store().log(experiment_id).await?;
