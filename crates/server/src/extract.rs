@@ -1,7 +1,7 @@
 //! Extractors whose refusals are `AppError`s: JSON and raw bodies (400, 413, 415, 422), the
 //! signed-in caller (401), and path values (400).
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::state::{AppState, RateKey};
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -50,6 +50,14 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             Ok(bytes) => Ok(RawBody(bytes)),
             Err(rejection) => Err(bytes_rejection(rejection)),
         }
+    }
+}
+
+impl RawBody {
+    /// The body as UTF-8 text; `what` names it in the error.
+    pub fn text(&self, what: &str) -> AppResult<&str> {
+        std::str::from_utf8(&self.0)
+            .map_err(|e| AppError::bad_request(format!("the {what} is not UTF-8: {e}")))
     }
 }
 

@@ -4,7 +4,7 @@
 //! to an experiment that requires a qualification is refused until the labeler has passed.
 
 use crate::error::{AppError, AppResult};
-use crate::service::phase_at;
+use crate::service::{phase_at, require_creator};
 use crate::state::AppState;
 use axum::http::StatusCode;
 use plumbline_core::assign::{to_canonical, to_shown};
@@ -128,12 +128,7 @@ impl AppState {
         now: u64,
     ) -> AppResult<usize> {
         let row = self.experiment_row(experiment_id).await?;
-        if row.creator != caller {
-            return Err(AppError::forbidden(format!(
-                "only the experiment's creator {} may do this",
-                row.creator
-            )));
-        }
+        require_creator(&row, caller)?;
         if row.phase != Phase::Draft {
             return Err(AppError::new(
                 StatusCode::CONFLICT,

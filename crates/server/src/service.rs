@@ -103,7 +103,7 @@ pub fn phase_at(row: &ExperimentRow, now: u64) -> Phase {
     }
 }
 
-fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult<()> {
+pub(crate) fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult<()> {
     if row.creator == caller {
         Ok(())
     } else {

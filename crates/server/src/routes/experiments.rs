@@ -251,11 +251,10 @@ async fn import(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Caller(caller): Caller,
-    RawBody(body): RawBody,
+    body: RawBody,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| AppError::bad_request(format!("the task file is not UTF-8: {e}")))?;
+    let text = body.text("task file")?;
     let summary = state.import_tasks(id, caller, text, state.now()).await?;
     Ok(Json(json!({ "tasks": summary.tasks, "regular": summary.regular, "gold": summary.gold })))
 }

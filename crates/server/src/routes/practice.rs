@@ -2,7 +2,7 @@
 //! once, getting the expected answer and its explanation back.
 
 use super::{Access, Route, router_of};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::extract::{Body, Caller, RawBody, parse_id};
 use crate::practice::{FeedbackView, PracticeView};
 use crate::state::{AppState, Config};
@@ -72,11 +72,10 @@ async fn import(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Caller(caller): Caller,
-    RawBody(body): RawBody,
+    body: RawBody,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| AppError::bad_request(format!("the practice file is not UTF-8: {e}")))?;
+    let text = body.text("practice file")?;
     let count = state.import_practice(id, caller, text, state.now()).await?;
     Ok(Json(json!({ "practice_tasks": count })))
 }
