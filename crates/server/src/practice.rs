@@ -282,14 +282,15 @@ impl AppState {
         let pool = self.store().practice_tasks(experiment_id).await?;
         let items = practice::items_per_labeler(row.spec.qualification.as_ref(), pool.len());
         let drawn = practice::draw(seed, labeler, &pool, items);
-        let index_of: std::collections::HashMap<&str, usize> =
-            pool.iter().enumerate().map(|(i, p)| (p.task.id.as_str(), i)).collect();
+        // The answer at place i of the draw is to its i-th task: each is stored only when it names
+        // the labeler's current task.
         let answers = self
             .store()
             .practice_answers(experiment_id, Some(labeler))
             .await?
             .into_iter()
-            .filter_map(|a| Some((*index_of.get(a.task.as_str())?, a.label)))
+            .zip(&drawn)
+            .map(|(answer, &task)| (task, answer.label))
             .collect();
         Ok(Session { row, pool, drawn, answers })
     }
