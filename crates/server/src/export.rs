@@ -521,9 +521,12 @@ fn preference(
     if conversational {
         let turn = |content: &str| Message { role: Role::Assistant, content: content.to_owned() };
         let messages = prompt.messages();
-        let completion = |content: &str| match implicit {
-            true => json!(messages.iter().cloned().chain([turn(content)]).collect::<Vec<_>>()),
-            false => json!([turn(content)]),
+        let completion = |content: &str| {
+            if implicit {
+                json!(messages.iter().cloned().chain([turn(content)]).collect::<Vec<_>>())
+            } else {
+                json!([turn(content)])
+            }
         };
         if !implicit {
             row.insert("prompt".into(), json!(messages));

@@ -87,39 +87,54 @@ pub fn quality_by_position(
             on_task.entry(*task).or_default().push(label);
         }
     }
-    // Per part: labels, (sum, count) of peer agreement, (sum, count) of gold agreement.
-    let mut parts = [(0u64, 0i64, 0u64, 0i64, 0u64); SESSION_PARTS];
+    /// Sums of one part of the sessions.
+    #[derive(Clone, Copy, Default)]
+    struct Part {
+        labels: u64,
+        peer: Mean,
+        gold: Mean,
+    }
+    /// A sum of agreements at scale 10^6 and how many were added.
+    #[derive(Clone, Copy, Default)]
+    struct Mean(i64, u64);
+    impl Mean {
+        fn add(&mut self, x: i64) {
+            self.0 += x;
+            self.1 += 1;
+        }
+        fn value(self) -> Option<f64> {
+            (self.1 > 0).then(|| round(self.0 as f64 / self.1 as f64 / SCALE as f64))
+        }
+    }
+    let mut parts = [Part::default(); SESSION_PARTS];
     for batch in revealed {
         let n = batch.labels.len();
         for (position, (task, label)) in batch.labels.iter().enumerate() {
             let part = &mut parts[position * SESSION_PARTS / n.max(1)];
-            part.0 += 1;
+            part.labels += 1;
             let others = &on_task[task];
             // The task's labels hold this one; the others are every label but one copy of it.
             let sum: i64 = others.iter().map(|y| agreement.between(label, y)).sum::<i64>()
                 - agreement.between(label, label);
             if others.len() > 1 {
-                part.1 += sum / (others.len() as i64 - 1);
-                part.2 += 1;
+                part.peer.add(sum / (others.len() as i64 - 1));
             }
             if let Some(answer) = gold.and_then(|g| g.get(*task as usize)).and_then(Option::as_ref)
             {
-                part.3 += agreement.between(label, answer);
-                part.4 += 1;
+                part.gold.add(agreement.between(label, answer));
             }
         }
     }
-    let mean = |sum: i64, n: u64| (n > 0).then(|| round(sum as f64 / n as f64 / SCALE as f64));
     parts
         .iter()
         .enumerate()
-        .map(|(i, &(labels, peer, peers, gold_sum, golds))| {
+        .map(|(i, part)| {
             json!({
                 "from": i as f64 / SESSION_PARTS as f64,
                 "to": (i + 1) as f64 / SESSION_PARTS as f64,
-                "labels": labels,
-                "peer_agreement": mean(peer, peers),
-                "gold_agreement": mean(gold_sum, golds),
+                "labels": part.labels,
+                "peer_agreement": part.peer.value(),
+                "gold_agreement": part.gold.value(),
             })
         })
         .collect()

@@ -60,9 +60,9 @@ pub struct IdentityOutcome {
     pub round_tiers: Vec<Option<Tier>>,
     /// Rounds in which it owed the copy fee (caught answering alike beyond skill).
     pub copy_fee_rounds: u32,
-    /// With a qualification: rounds it practised in, and rounds it qualified in.
+    /// With a qualification: rounds it practised in.
     pub practised: u32,
-    /// ...
+    /// ... and rounds it qualified in.
     pub qualified: u32,
 }
 
