@@ -66,10 +66,12 @@ for v in variants:
         "flipper_slashed_by_round": flip_rounds,
         "roi": {g: roi(g) for g in ["honest", "fatigue", "lazy", "random", "always_left", "flipper"]},
         "rewarded": {g: tiers(g, "rewarded") for g in ["lazy", "random", "always_left"]},
+        "chance_level_rounds": {g: s[g]["identities"] * len(r["seeds"]) * r["rounds"]
+                                for g in ["lazy", "random", "always_left"] if g in s},
         "honest_ever_slashed": r["honest_false_slash_rate"],
         "export": d["accuracy"], "dawid_skene": d["ds_accuracy"],
         "majority_vote": d["majority_vote_accuracy"],
-        "reward_radius": r["market"]["reward_radius"],
+        "reward_threshold": r["market"]["reward_threshold"],
         "false_reward_rate": r["mechanism"]["false_reward_rate"],
         "honest_qualified": (r.get("qualification") or {}).get("qualified_share", {}).get("honest"),
         "export_without_gate": (r.get("qualification") or {}).get("export_accuracy_without_gate"),
@@ -110,6 +112,25 @@ for name, x in out.items():
         f"{p(rew['lazy'])} / {p(rew['random'])} / {p(rew['always_left'])} | "
         f"{x['honest_ever_slashed']:.4f} | {export} / {f(x['dawid_skene'])} / {f(x['majority_vote'])} |"
     )
+# Labelers at chance pass the reward test at its false reward rate exactly, so each cell above
+# is a small sample around it; pooled over every size with everyone admitted, the share is
+# measured closely enough to compare with the rate.
+won = total = 0
+for name, x in out.items():
+    if x["honest_qualified"] is not None:
+        continue
+    for g, n in x["chance_level_rounds"].items():
+        won += round(x["rewarded"][g] * n)
+        total += n
+if total:
+    share = won / total
+    z = 1.96
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * (share * (1 - share) / total + z * z / (4 * total * total)) ** 0.5 / (1 + z * z / total)
+    rate = out[next(iter(out))]["false_reward_rate"]
+    lines += ["", f"Lazy, random and always-left labelers rewarded, pooled over the variants with "
+              f"everyone admitted: {won} of {total} labeler-experiments, {p(share)} (95% interval "
+              f"{p(centre - half)}–{p(centre + half)}), against the false reward rate {p(rate)}."]
 career = out.get("career-50x20", {}).get("flipper_slashed_by_round", [])
 if career:
     lines += ["", "Flippers slashed per experiment of their careers of 50-item experiments "

@@ -15,6 +15,7 @@ pub mod odds;
 pub mod practice;
 pub mod record;
 pub mod reputation;
+pub mod reward_test;
 pub mod score;
 pub mod screen;
 pub mod seal;

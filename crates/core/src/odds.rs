@@ -1,10 +1,11 @@
 //! A labeler's odds before it joins, for the join screen: how likely a labeler like it is to be
 //! rewarded at this experiment's size. An estimate in floating point, never used to settle:
 //! from the labeler's own record when it holds enough items (its items' mean and spread, put
-//! through the reward test's own bound at this experiment's item counts), otherwise the share of
+//! through the normal approximation of the reward test at this experiment's item counts),
+//! otherwise the share of
 //! careful labelers the simulator saw rewarded at that many items (`bench/results/sizes.md`).
 
-use crate::fixed::{SCALE, ln_inverse};
+use crate::fixed::SCALE;
 use crate::score::Tally;
 use crate::spec::ExperimentSpec;
 use serde::Serialize;
@@ -15,7 +16,7 @@ pub const RECORD_ITEMS_MIN: u64 = 30;
 /// Careful labelers (Beta(8, 2) skill) rewarded in one experiment by scored items, as
 /// `bash bench/sizes.sh` measured them in the `baseline` market (seeds from 1001).
 const CAREFUL_REWARDED: [(u64, f64); 7] =
-    [(10, 0.045), (20, 0.492), (50, 0.866), (100, 0.955), (150, 0.977), (250, 0.987), (500, 0.990)];
+    [(10, 0.739), (20, 0.890), (50, 0.957), (100, 0.981), (150, 0.991), (250, 0.993), (500, 0.992)];
 
 /// Where an estimate comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -48,8 +49,7 @@ pub fn odds(spec: &ExperimentSpec, batches: u64, record: Option<&Tally>) -> Odds
     let items = peer_n + gold_n;
     match record.filter(|t| t.n() >= RECORD_ITEMS_MIN) {
         Some(record) => {
-            let ln_reward = ln_inverse(spec.false_reward_rate);
-            let rewarded = from_record(record, peer_n, gold_n, ln_reward);
+            let rewarded = from_record(record, peer_n, gold_n, spec.false_reward_rate.as_f64());
             Odds { batches, items, rewarded, basis: Basis::Record }
         }
         None => Odds { batches, items, rewarded: careful_at(items), basis: Basis::CarefulLabelers },
@@ -58,9 +58,11 @@ pub fn odds(spec: &ExperimentSpec, batches: u64, record: Option<&Tally>) -> Odds
 
 /// The probability that a labeler whose items average and spread as in its record passes the
 /// reward test on `peer_n` peer and `gold_n` gold items: its record scaled to those counts (a
-/// part it has no record of counts as zero), the bound the test uses, and the normal
-/// approximation of the mean of that many items.
-fn from_record(record: &Tally, peer_n: u64, gold_n: u64, ln_reward: u64) -> f64 {
+/// part it has no record of counts as zero), and the normal approximation of the mean of that
+/// many items, both for the labeler's own arrangement and for the rearrangements the reward
+/// test compares it with (centred at zero, spread alike): it passes when its mean is `z(1 −
+/// δ_reward)` standard errors above zero.
+fn from_record(record: &Tally, peer_n: u64, gold_n: u64, false_reward_rate: f64) -> f64 {
     let scale = |sum: i64, n: u64, of: u64| -> i64 {
         if n == 0 { 0 } else { (i128::from(sum) * i128::from(of) / i128::from(n)) as i64 }
     };
@@ -77,15 +79,25 @@ fn from_record(record: &Tally, peer_n: u64, gold_n: u64, ln_reward: u64) -> f64 
     }
     .gold_capped_by_peers();
     let n = expected.n();
-    let (Some(mean), radius) = (expected.mean(), expected.mean_radius(ln_reward)) else {
+    let Some(mean) = expected.mean() else {
         return 0.0;
     };
     let scale = SCALE as f64;
-    let (mean, radius) = (mean as f64 / scale, radius as f64 / scale);
+    let mean = mean as f64 / scale;
     let second_moment = (expected.peer_squares + expected.gold_squares) as f64 / scale / n as f64;
     // At least a little spread, so that a record of identical items does not promise certainty.
     let variance = (second_moment - mean * mean).max(0.01) / n as f64;
-    normal_cdf((mean - radius) / variance.sqrt())
+    normal_cdf(mean / variance.sqrt() - normal_quantile(1.0 - false_reward_rate))
+}
+
+/// Φ⁻¹(p) for p in (0, 1), by bisection on [`normal_cdf`] (to about 10⁻⁹).
+pub fn normal_quantile(p: f64) -> f64 {
+    let (mut low, mut high) = (-10.0, 10.0);
+    for _ in 0..64 {
+        let middle = (low + high) / 2.0;
+        if normal_cdf(middle) < p { low = middle } else { high = middle }
+    }
+    (low + high) / 2.0
 }
 
 /// Careful labelers rewarded at `items` scored items, interpolated between the measured sizes,
@@ -142,6 +154,8 @@ mod tests {
         {
             assert!((normal_cdf(x) - expected).abs() < 1e-6, "Φ({x})");
         }
+        assert!((normal_quantile(0.8) - 0.841_621).abs() < 1e-5);
+        assert!((normal_quantile(0.025) + 1.959_964).abs() < 1e-5);
     }
 
     #[test]
@@ -152,9 +166,9 @@ mod tests {
             (one.items, one.basis),
             (u64::from(spec.block_size + spec.gold_per_batch), Basis::CarefulLabelers)
         );
-        assert_eq!(careful_at(50), 0.866);
-        assert!((careful_at(75) - 0.9105).abs() < 1e-9);
-        assert_eq!(careful_at(10_000), 0.990);
+        assert_eq!(careful_at(50), 0.957);
+        assert!((careful_at(75) - 0.969).abs() < 1e-9);
+        assert_eq!(careful_at(10_000), 0.992);
         assert!(careful_at(5) < careful_at(10) && careful_at(10) < careful_at(20));
         // A short record is no basis.
         assert_eq!(odds(&spec, 1, Some(&record(8, 0.3, 0.6))).basis, Basis::CarefulLabelers);
@@ -170,8 +184,8 @@ mod tests {
         assert!(at(10, &careful) > 0.99, "{}", at(10, &careful));
         let weak = record(400, 0.05, 0.6);
         assert!(at(3, &weak) < at(3, &careful));
-        // At chance, or below, the bound is never passed but by luck.
-        assert!(at(10, &record(400, 0.0, 0.6)) < 0.05);
+        // At chance the test passes by luck at its false reward rate; below, never.
+        assert!((at(10, &record(400, 0.0, 0.6)) - 0.2).abs() < 1e-6);
         assert!(at(10, &record(400, -0.2, 0.6)) < 1e-6);
     }
 }

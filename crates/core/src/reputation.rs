@@ -91,7 +91,7 @@ mod tests {
             revealed_batches: 1,
             tally: Tally { gold_sum, gold_n, ..Tally::default() },
             score: None,
-            reward_bound: None,
+            reward_p_ppm: None,
             slash_bound: None,
             tier,
             below_chance_in: Vec::new(),

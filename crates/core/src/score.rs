@@ -161,11 +161,11 @@ impl Tally {
     /// The lower confidence bound at confidence δ (`ln_inverse_delta` = ln(1/δ) at scale 10^6)
     /// of the mean of all items, peer and gold alike, or `None` without any scored item.
     ///
-    /// This is the test of "above chance" that reward needs: both parts average zero for a
-    /// labeler at chance, so any weighting of them is a valid test, and counting every item
-    /// once is the most powerful one when gold is a small share of the items (its few items
-    /// would otherwise carry half the variance at λ = 0.5). What a rewarded labeler earns still
-    /// follows the λ-weighted score.
+    /// Both parts average zero for a labeler at chance, so any weighting of them is a valid
+    /// test, and counting every item once is the most powerful one when gold is a small share
+    /// of the items (its few items would otherwise carry half the variance at λ = 0.5). The
+    /// waiver of the chance fee reads it on the peer part (the reward itself is decided by
+    /// [`crate::reward_test`]).
     pub fn mean_lower_bound(&self, ln_inverse_delta: u64) -> Option<i64> {
         Some(self.mean()? - self.mean_radius(ln_inverse_delta))
     }
@@ -249,7 +249,7 @@ pub struct Scores {
 }
 
 impl Scores {
-    fn new(labelers: usize, strata: usize) -> Scores {
+    pub(crate) fn new(labelers: usize, strata: usize) -> Scores {
         Scores {
             tallies: vec![Tally::default(); labelers],
             by_stratum: vec![Tally::default(); labelers * strata],
@@ -334,37 +334,285 @@ pub fn score<'a>(
     observations: &'a [Observation],
     gold_observations: &'a [Observation],
     gold: &'a HashMap<u32, Label>,
-    copies: &Copies,
+    copies: &'a Copies,
     strata: &Strata,
 ) -> Scores {
-    let mut scores = Scores::new(labelers, strata.len());
-    if agreement == Agreement::Unscored {
-        return scores;
+    match Scorer::new(agreement, labelers, observations, gold_observations, gold, copies) {
+        Some(scorer) => scorer.scores(strata),
+        None => Scores::new(labelers, strata.len()),
     }
-    let mut ids: HashMap<&'a Label, u32> = HashMap::new();
-    let mut values = Vec::new();
-    let mut intern = |label: &'a Label| -> u32 {
-        *ids.entry(label).or_insert_with(|| {
-            values.push(label.clone());
-            values.len() as u32 - 1
-        })
-    };
-    let regular: Vec<(u32, u32, u32, u32)> =
-        observations.iter().map(|o| (o.labeler, o.task, o.group, intern(&o.label))).collect();
-    let mut gold_ids: Vec<(u32, u32)> =
-        gold.iter().map(|(task, label)| (*task, intern(label))).collect();
-    gold_ids.sort_unstable();
-    let gold_seen: Vec<(u32, u32, u32)> = gold_observations
-        .iter()
-        .filter(|o| gold.contains_key(&o.task))
-        .map(|o| (o.labeler, o.task, intern(&o.label)))
-        .collect();
-    let interned = Interned::new(agreement, values);
+}
 
-    gold_items(&interned, &gold_ids, &gold_seen, strata, &mut scores);
-    let weights = peer_weights(&scores.tallies, !gold_ids.is_empty());
-    peer_items(&interned, labelers, &regular, copies, &weights, strata, &mut scores);
-    scores
+/// One labeler's labels as scoring reads them: (task, value id) pairs.
+pub(crate) type Labels = [(u32, u32)];
+
+/// Everything scoring reads, prepared once, so that a labeler's items can be computed for its
+/// own labels and for any rearrangement of them among its tasks (see [`crate::reward_test`]).
+pub(crate) struct Scorer<'a> {
+    interned: Interned,
+    copies: &'a Copies,
+    /// Per labeler its (task, value id) on regular tasks, sorted by task, the last label of a
+    /// task kept.
+    regular: Vec<Vec<(u32, u32)>>,
+    group_of: Vec<u32>,
+    by_task: HashMap<u32, Vec<u32>>,
+    /// Per labeler its (task, value id) on gold tasks, in the order seen.
+    on_gold: Vec<Vec<(u32, u32)>>,
+    /// Gold tasks and their answers' value ids, sorted by task.
+    gold_ids: Vec<(u32, u32)>,
+    /// How many gold answers hold each value id.
+    gold_histogram: Vec<u32>,
+    /// How much each labeler counts as a peer (see `peer_weights`).
+    weights: Vec<i64>,
+}
+
+/// One labeler's items: its peer items by position in its regular list (none where it has no
+/// peer), and its gold items' numerators over the common denominator `gold others`.
+struct Items {
+    peer: Vec<Option<i64>>,
+    gold: Vec<i64>,
+}
+
+impl<'a> Scorer<'a> {
+    /// `None` when the question is not scored.
+    pub(crate) fn new(
+        agreement: Agreement,
+        labelers: usize,
+        observations: &'a [Observation],
+        gold_observations: &'a [Observation],
+        gold: &'a HashMap<u32, Label>,
+        copies: &'a Copies,
+    ) -> Option<Scorer<'a>> {
+        if agreement == Agreement::Unscored {
+            return None;
+        }
+        let mut ids: HashMap<&'a Label, u32> = HashMap::new();
+        let mut values = Vec::new();
+        let mut intern = |label: &'a Label| -> u32 {
+            *ids.entry(label).or_insert_with(|| {
+                values.push(label.clone());
+                values.len() as u32 - 1
+            })
+        };
+        let mut regular: Vec<Vec<(u32, u32)>> = vec![Vec::new(); labelers];
+        let mut group_of = vec![0u32; labelers];
+        for o in observations {
+            regular[o.labeler as usize].push((o.task, intern(&o.label)));
+            group_of[o.labeler as usize] = o.group;
+        }
+        let mut gold_ids: Vec<(u32, u32)> =
+            gold.iter().map(|(task, label)| (*task, intern(label))).collect();
+        gold_ids.sort_unstable();
+        let mut on_gold: Vec<Vec<(u32, u32)>> = vec![Vec::new(); labelers];
+        for o in gold_observations.iter().filter(|o| gold.contains_key(&o.task)) {
+            on_gold[o.labeler as usize].push((o.task, intern(&o.label)));
+        }
+        let interned = Interned::new(agreement, values);
+        let mut gold_histogram = vec![0u32; interned.values.len()];
+        for &(_, z) in &gold_ids {
+            gold_histogram[z as usize] += 1;
+        }
+        let mut by_task: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (labeler, list) in regular.iter_mut().enumerate() {
+            // A stable sort keeps the last repeat last; dedup keeps the first of a run, so
+            // reverse.
+            list.reverse();
+            list.sort_by_key(|(task, _)| *task);
+            list.dedup_by_key(|(task, _)| *task);
+            for &(task, _) in list.iter() {
+                by_task.entry(task).or_default().push(labeler as u32);
+            }
+        }
+        let mut scorer = Scorer {
+            interned,
+            copies,
+            regular,
+            group_of,
+            by_task,
+            on_gold,
+            gold_ids,
+            gold_histogram,
+            weights: Vec::new(),
+        };
+        let gold_tallies: Vec<Tally> = (0..labelers)
+            .map(|i| {
+                let mut tally = Tally::default();
+                scorer.add_gold(&mut tally, &scorer.gold_numerators(&scorer.on_gold[i]));
+                tally
+            })
+            .collect();
+        scorer.weights = peer_weights(&gold_tallies, !scorer.gold_ids.is_empty());
+        Some(scorer)
+    }
+
+    fn labelers(&self) -> usize {
+        self.regular.len()
+    }
+
+    /// Every labeler's tallies, whole and by stratum.
+    pub(crate) fn scores(&self, strata: &Strata) -> Scores {
+        let mut scores = Scores::new(self.labelers(), strata.len());
+        for i in 0..self.labelers() {
+            let items = self.items(i, &self.regular[i], &self.on_gold[i]);
+            self.add_gold(&mut scores.tallies[i], &items.gold);
+            for stratum in 0..strata.len() {
+                let numerators: Vec<i64> = (self.on_gold[i].iter().zip(&items.gold))
+                    .filter(|((task, _), _)| strata.of_task(*task).any(|s| s == stratum))
+                    .map(|(_, numerator)| *numerator)
+                    .collect();
+                self.add_gold(&mut scores.by_stratum[i * strata.len() + stratum], &numerators);
+            }
+            for (&(task, _), item) in self.regular[i].iter().zip(&items.peer) {
+                let Some(item) = *item else { continue };
+                scores.tallies[i].add_peer_item(item);
+                for stratum in strata.of_task(task) {
+                    scores.by_stratum[i * strata.len() + stratum].add_peer_item(item);
+                }
+            }
+        }
+        scores
+    }
+
+    /// Labeler `i`'s tally over the whole experiment with `regular` and `on_gold` as its
+    /// labels: its own lists, or the same tasks with the values rearranged.
+    pub(crate) fn tally_of(
+        &self,
+        i: usize,
+        regular: &[(u32, u32)],
+        on_gold: &[(u32, u32)],
+    ) -> Tally {
+        let items = self.items(i, regular, on_gold);
+        let mut tally = Tally::default();
+        self.add_gold(&mut tally, &items.gold);
+        for item in items.peer.into_iter().flatten() {
+            tally.add_peer_item(item);
+        }
+        tally
+    }
+
+    /// Labeler `i`'s own labels on regular tasks and on gold tasks.
+    pub(crate) fn labels_of(&self, i: usize) -> (&Labels, &Labels) {
+        (&self.regular[i], &self.on_gold[i])
+    }
+
+    fn items(&self, i: usize, regular: &[(u32, u32)], on_gold: &[(u32, u32)]) -> Items {
+        Items { peer: self.peer_items(i, regular), gold: self.gold_numerators(on_gold) }
+    }
+
+    /// The peers labeler `i` is scored against: labelers of its group sharing at least two of
+    /// its tasks, copies counting as one peer and never as each other's.
+    fn peers(&self, i: usize) -> Vec<usize> {
+        let mine = &self.regular[i];
+        let mut candidates: Vec<usize> = mine
+            .iter()
+            .flat_map(|(task, _)| self.by_task[task].iter().map(|j| *j as usize))
+            .filter(|&j| j != i && self.group_of[j] == self.group_of[i])
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut shared = Vec::new();
+        let mut counted: Vec<usize> = Vec::new();
+        for j in candidates {
+            if self.copies.are_copies(i as u32, j as u32)
+                || counted.iter().any(|&k| self.copies.are_copies(k as u32, j as u32))
+            {
+                continue;
+            }
+            merge_shared(mine, &self.regular[j], &mut shared);
+            if shared.len() >= 2 {
+                counted.push(j);
+            }
+        }
+        counted
+    }
+
+    /// Labeler `i`'s peer item on each of the tasks of `mine` (its tasks, with its own values
+    /// or rearranged ones): over each peer, agreement on the task minus its mean agreement on
+    /// the other shared tasks; the mean over peers weighted by their `weights` (the plain mean
+    /// when every peer weighs zero).
+    fn peer_items(&self, i: usize, mine: &[(u32, u32)]) -> Vec<Option<i64>> {
+        let interned = &self.interned;
+        let use_histogram = interned.table.is_some();
+        let mut histogram = vec![0u32; if use_histogram { interned.values.len() } else { 0 }];
+        let mut item_sum = vec![0i64; mine.len()];
+        let mut item_peers = vec![0u32; mine.len()];
+        let mut weighted_sum = vec![0i64; mine.len()];
+        let mut weight_sum = vec![0i64; mine.len()];
+        let mut shared = Vec::new();
+        if mine.len() >= 2 {
+            for j in self.peers(i) {
+                merge_shared(mine, &self.regular[j], &mut shared);
+                let others = (shared.len() - 1) as i64;
+                if use_histogram {
+                    for &(_, _, y) in &shared {
+                        histogram[y as usize] += 1;
+                    }
+                }
+                for &(position, x, y) in &shared {
+                    let same = interned.between(x, y);
+                    let all = if use_histogram {
+                        interned.against_histogram(x, &histogram)
+                    } else {
+                        shared.iter().map(|&(_, _, y2)| interned.between(x, y2)).sum()
+                    };
+                    let baseline = all - same;
+                    let item = div_round(same * others - baseline, others);
+                    item_sum[position] += item;
+                    item_peers[position] += 1;
+                    weighted_sum[position] += self.weights[j] * item;
+                    weight_sum[position] += self.weights[j];
+                }
+                if use_histogram {
+                    for &(_, _, y) in &shared {
+                        histogram[y as usize] = 0;
+                    }
+                }
+            }
+        }
+        (0..mine.len())
+            .map(|position| match (item_peers[position], weight_sum[position]) {
+                (0, _) => None,
+                (_, w) if w > 0 => Some(div_round(weighted_sum[position], w)),
+                (peers, _) => Some(div_round(item_sum[position], i64::from(peers))),
+            })
+            .collect()
+    }
+
+    /// The numerator of each gold item (over the common denominator, the gold tasks but one):
+    /// agreement with the answer times the others, minus agreement with the other answers.
+    fn gold_numerators(&self, on_gold: &[(u32, u32)]) -> Vec<i64> {
+        if self.gold_ids.len() < 2 {
+            return Vec::new();
+        }
+        let interned = &self.interned;
+        let others = (self.gold_ids.len() - 1) as i64;
+        on_gold
+            .iter()
+            .map(|&(task, x)| {
+                let at = self.gold_ids.binary_search_by_key(&task, |(t, _)| *t).expect("gold task");
+                let same = interned.between(x, self.gold_ids[at].1);
+                let all = if interned.table.is_some() {
+                    interned.against_histogram(x, &self.gold_histogram)
+                } else {
+                    self.gold_ids.iter().map(|&(_, z)| interned.between(x, z)).sum()
+                };
+                same * others - (all - same)
+            })
+            .collect()
+    }
+
+    /// Counts gold items into a tally: every item shares the denominator, so the numerators
+    /// are summed exactly and divided once.
+    fn add_gold(&self, tally: &mut Tally, numerators: &[i64]) {
+        if numerators.is_empty() {
+            return;
+        }
+        let others = (self.gold_ids.len() - 1) as i64;
+        for numerator in numerators {
+            tally.count_gold_item(div_round(*numerator, others));
+        }
+        tally.gold_sum += div_round(numerators.iter().sum(), others);
+    }
 }
 
 /// How much each labeler counts as a peer: its chance-corrected gold score, clipped at zero, so
@@ -378,116 +626,6 @@ fn peer_weights(tallies: &[Tally], with_gold: bool) -> Vec<i64> {
             _ => SCALE,
         })
         .collect()
-}
-
-fn peer_items(
-    interned: &Interned,
-    labelers: usize,
-    regular: &[(u32, u32, u32, u32)],
-    copies: &Copies,
-    weights: &[i64],
-    strata: &Strata,
-    scores: &mut Scores,
-) {
-    // Per labeler its (task, value) list sorted by task, the last label per task kept.
-    let mut by_labeler: Vec<Vec<(u32, u32)>> = vec![Vec::new(); labelers];
-    let mut group_of = vec![0u32; labelers];
-    for &(labeler, task, group, value) in regular {
-        by_labeler[labeler as usize].push((task, value));
-        group_of[labeler as usize] = group;
-    }
-    let mut by_task: HashMap<u32, Vec<u32>> = HashMap::new();
-    for (labeler, list) in by_labeler.iter_mut().enumerate() {
-        // A stable sort keeps the last repeat last; dedup keeps the first of a run, so reverse.
-        list.reverse();
-        list.sort_by_key(|(task, _)| *task);
-        list.dedup_by_key(|(task, _)| *task);
-        for &(task, _) in list.iter() {
-            by_task.entry(task).or_default().push(labeler as u32);
-        }
-    }
-
-    let values = interned.values.len();
-    let use_histogram = interned.table.is_some();
-    let mut histogram = vec![0u32; if use_histogram { values } else { 0 }];
-    let mut seen_stamp = vec![u32::MAX; labelers];
-    let mut shared: Vec<(usize, u32, u32)> = Vec::new();
-    for i in 0..labelers {
-        let mine = &by_labeler[i];
-        if mine.len() < 2 {
-            continue;
-        }
-        // Per task of i: the sum of its peer items and the number of peers.
-        let mut item_sum = vec![0i64; mine.len()];
-        let mut item_peers = vec![0u32; mine.len()];
-        let mut weighted_sum = vec![0i64; mine.len()];
-        let mut weight_sum = vec![0i64; mine.len()];
-        let mut peers = Vec::new();
-        for (task, _) in mine {
-            for &j in &by_task[task] {
-                let j = j as usize;
-                if j != i && group_of[j] == group_of[i] && seen_stamp[j] != i as u32 {
-                    seen_stamp[j] = i as u32;
-                    peers.push(j);
-                }
-            }
-        }
-        peers.sort_unstable();
-        // Copies are one piece of work: not each other's peers, and one peer of everyone else.
-        let mut counted: Vec<usize> = Vec::new();
-        for j in peers {
-            if copies.are_copies(i as u32, j as u32)
-                || counted.iter().any(|&k| copies.are_copies(k as u32, j as u32))
-            {
-                continue;
-            }
-            merge_shared(mine, &by_labeler[j], &mut shared);
-            if shared.len() < 2 {
-                continue;
-            }
-            counted.push(j);
-            let others = (shared.len() - 1) as i64;
-            if use_histogram {
-                for &(_, _, y) in &shared {
-                    histogram[y as usize] += 1;
-                }
-            }
-            for &(position, x, y) in &shared {
-                let same = interned.between(x, y);
-                let all = if use_histogram {
-                    interned.against_histogram(x, &histogram)
-                } else {
-                    shared.iter().map(|&(_, _, y2)| interned.between(x, y2)).sum()
-                };
-                let baseline = all - same;
-                let item = div_round(same * others - baseline, others);
-                item_sum[position] += item;
-                item_peers[position] += 1;
-                weighted_sum[position] += weights[j] * item;
-                weight_sum[position] += weights[j];
-            }
-            if use_histogram {
-                for &(_, _, y) in &shared {
-                    histogram[y as usize] = 0;
-                }
-            }
-        }
-        for position in 0..mine.len() {
-            if item_peers[position] == 0 {
-                continue;
-            }
-            // The weighted mean over peers; the plain mean when every peer weighs zero.
-            let item = if weight_sum[position] > 0 {
-                div_round(weighted_sum[position], weight_sum[position])
-            } else {
-                div_round(item_sum[position], i64::from(item_peers[position]))
-            };
-            scores.tallies[i].add_peer_item(item);
-            for stratum in strata.of_task(mine[position].0) {
-                scores.by_stratum[i * scores.strata + stratum].add_peer_item(item);
-            }
-        }
-    }
 }
 
 /// The tasks two sorted lists share: (position in `mine`, my value, their value).
@@ -504,54 +642,6 @@ fn merge_shared(mine: &[(u32, u32)], theirs: &[(u32, u32)], out: &mut Vec<(usize
                 b += 1;
             }
         }
-    }
-}
-
-fn gold_items(
-    interned: &Interned,
-    gold_ids: &[(u32, u32)],
-    gold_seen: &[(u32, u32, u32)],
-    strata: &Strata,
-    scores: &mut Scores,
-) {
-    if gold_ids.len() < 2 {
-        return;
-    }
-    let others = (gold_ids.len() - 1) as i64;
-    let answer = |task: u32| -> u32 {
-        let at = gold_ids.binary_search_by_key(&task, |(t, _)| *t).expect("gold task");
-        gold_ids[at].1
-    };
-    let mut histogram = vec![0u32; interned.values.len()];
-    for &(_, z) in gold_ids {
-        histogram[z as usize] += 1;
-    }
-    // Every gold item shares the denominator `others`, so numerators are summed exactly and
-    // divided once per labeler.
-    let mut numerators = vec![0i64; scores.tallies.len()];
-    let mut stratum_numerators = vec![0i64; scores.by_stratum.len()];
-    for &(labeler, task, x) in gold_seen {
-        let same = interned.between(x, answer(task));
-        let all = if interned.table.is_some() {
-            interned.against_histogram(x, &histogram)
-        } else {
-            gold_ids.iter().map(|&(_, z)| interned.between(x, z)).sum()
-        };
-        let numerator = same * others - (all - same);
-        let item = div_round(numerator, others);
-        numerators[labeler as usize] += numerator;
-        scores.tallies[labeler as usize].count_gold_item(item);
-        for stratum in strata.of_task(task) {
-            let at = labeler as usize * scores.strata + stratum;
-            stratum_numerators[at] += numerator;
-            scores.by_stratum[at].count_gold_item(item);
-        }
-    }
-    for (tally, numerator) in scores.tallies.iter_mut().zip(numerators) {
-        tally.gold_sum = div_round(numerator, others);
-    }
-    for (tally, numerator) in scores.by_stratum.iter_mut().zip(stratum_numerators) {
-        tally.gold_sum = div_round(numerator, others);
     }
 }
 

@@ -2,12 +2,13 @@
 //! integers from end to end, so `audit` recomputes the same bytes.
 //!
 //! Before scoring, gold the crowd contradicts is dropped and copies are found and judged by
-//! skill (see [`crate::screen`]). Bounds are Bernstein's on the mean of all items (see
-//! [`Tally::mean_lower_bound`]). Then:
+//! skill (see [`crate::screen`]). The reward test is a permutation test (see
+//! [`crate::reward_test`]); the slashing bounds are Bernstein's on the mean of all items (see
+//! [`Tally::mean_upper_bound`]). Then:
 //!
-//! - *rewarded*: this experiment's mean is confidently above chance at δ_reward, its gold
-//!   counting for at most twice its peer mean, so that being right on gold cannot pay when the
-//!   labels that make the dataset are uninformative; its λ-weighted score is positive; it is
+//! - *rewarded*: this experiment's mean, its gold counting for at most twice its peer mean,
+//!   beats the rearrangements of its regular labels at δ_reward, so that being right on gold
+//!   cannot pay when the labels that make the dataset are uninformative; its λ-weighted score is positive; it is
 //!   paid for some of its work (copies its skill does not explain are paid nothing); and its
 //!   score is below zero in no declared stratum (see [`crate::strata`]) where it has at least
 //!   [`STRATUM_ITEMS_MIN`] items. It gets a share of the pot proportional to
@@ -35,7 +36,8 @@ use crate::label::{Agreement, Label};
 use crate::limits::STRATUM_ITEMS_MIN;
 use crate::merkle;
 use crate::reputation::Reputation;
-use crate::score::{self, Observation, Tally};
+use crate::reward_test::RewardTest;
+use crate::score::{self, Observation, Scorer, Tally};
 use crate::screen;
 use crate::spec::{ExperimentSpec, SlashedFunds};
 use crate::strata::{Strata, Stratum};
@@ -85,9 +87,12 @@ pub struct LabelerResult {
     /// Combined score at scale 10^6 with the gold mean capped by the peer mean (see
     /// [`Tally::gold_capped_by_peers`]), when anything was scored: what pay uses.
     pub score: Option<i64>,
-    /// Lower confidence bound (δ_reward) of the mean of the same items, every item counted
-    /// once (see [`Tally::mean_lower_bound`]), scale 10^6: above zero to be rewarded.
-    pub reward_bound: Option<i64>,
+    /// The reward test's p-value in parts per million (see [`crate::reward_test`]): the share
+    /// of the arrangements of its labels over its tasks, its own included, whose mean of every
+    /// item alike (gold capped by peers) is at least its own; at most δ_reward to be rewarded.
+    /// Counting stops once the test has failed, so a failing value is a lower bound. None when
+    /// that mean is not above zero.
+    pub reward_p_ppm: Option<u32>,
     /// Upper confidence bound of the cumulative mean (every item once) at this experiment's
     /// share of δ (see `ln_slash`), scale 10^6.
     pub slash_bound: Option<i64>,
@@ -246,10 +251,12 @@ pub fn settle(
     }
     let index: HashMap<Address, u32> =
         labelers.keys().enumerate().map(|(i, a)| (*a, i as u32)).collect();
-    let scored = score_batches(spec, tasks, batches, &index, labelers.len());
+    let addresses: Vec<Address> = labelers.keys().copied().collect();
+    let scored = score_batches(spec, tasks, batches, &index, &addresses);
 
     let lambda = spec.peer_weight;
     let ln_reward = ln_inverse(spec.false_reward_rate);
+    let reward_test = RewardTest::at(spec.false_reward_rate);
     let none = Reputation::default();
     let (mut results, fees): (Vec<LabelerResult>, Vec<FeeOwed>) = labelers
         .iter()
@@ -272,6 +279,7 @@ pub fn settle(
                 strata,
                 reputation,
                 Pay { share_ppm: paid_share, caught_copying: caught_here },
+                Reward { p_ppm: scored.reward_p[i], test: &reward_test },
                 lambda,
                 ln_reward,
                 ln_slash,
@@ -329,6 +337,8 @@ pub fn settle(
 /// copies, and the strata.
 struct Scored {
     scores: score::Scores,
+    /// The reward test's p-value per labeler index (see [`RewardTest::p_value`]).
+    reward_p: Vec<Option<u32>>,
     gold_dropped: Vec<u32>,
     copies: screen::Copies,
     strata: Strata,
@@ -339,7 +349,7 @@ fn score_batches(
     tasks: &[Task],
     batches: &[BatchOutcome],
     index: &HashMap<Address, u32>,
-    labelers: usize,
+    addresses: &[Address],
 ) -> Scored {
     let by_cohort = spec.subjective && spec.cohorts.is_some();
     let mut regular = Vec::new();
@@ -394,7 +404,7 @@ fn score_batches(
             })
         })
         .collect();
-    let mut gold_agreement = vec![screen::GoldAgreement::default(); labelers];
+    let mut gold_agreement = vec![screen::GoldAgreement::default(); addresses.len()];
     for o in &gold_seen {
         if let Some(answer) = gold.get(&o.task) {
             gold_agreement[o.labeler as usize].add(&agreement, &o.label, answer);
@@ -404,8 +414,18 @@ fn score_batches(
     copies.judge_by_skill(&gold_agreement, ln_inverse(spec.false_slash_rate));
     let strata =
         Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
-    let scores = score::score(agreement, labelers, &regular, &gold_seen, &gold, &copies, &strata);
-    Scored { scores, gold_dropped, copies, strata }
+    let test = RewardTest::at(spec.false_reward_rate);
+    let (scores, reward_p) =
+        match Scorer::new(agreement, addresses.len(), &regular, &gold_seen, &gold, &copies) {
+            Some(scorer) => {
+                let p = addresses.iter().enumerate().map(|(i, a)| test.p_value(&scorer, i, *a));
+                (scorer.scores(&strata), p.collect())
+            }
+            None => {
+                (score::Scores::new(addresses.len(), strata.len()), vec![None; addresses.len()])
+            }
+        };
+    Scored { scores, reward_p, gold_dropped, copies, strata }
 }
 
 /// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
@@ -428,6 +448,7 @@ fn judge(
     strata: StrataVerdict,
     reputation: &Reputation,
     pay: Pay,
+    reward: Reward,
     lambda: Ppm,
     ln_reward: u64,
     ln_slash: u64,
@@ -436,7 +457,6 @@ fn judge(
     // Pay looks at the score with gold capped by the peer part; slashing at the raw evidence.
     let paid = tally.gold_capped_by_peers();
     let score = paid.score(lambda);
-    let reward_bound = paid.mean_lower_bound(ln_reward);
 
     // The slashing evidence: the cumulative record, gold only on subjective questions.
     let own = evidence(spec, tally);
@@ -448,7 +468,7 @@ fn judge(
 
     // Rewarded when the mean is confidently above chance and the score pay reads is positive
     // too: both readings of the same items agree that there is something to pay for.
-    let tier = if reward_bound.is_some_and(|b| b > 0)
+    let tier = if reward.p_ppm.is_some_and(|p| reward.test.passes(p, spec.false_reward_rate))
         && score.is_some_and(|s| s > 0)
         && strata.below.is_empty()
         && pay_share_ppm > 0
@@ -471,7 +491,9 @@ fn judge(
         && fee_evidence.mean().is_some_and(|m| m < 0);
     let chance_fee = match (fee_evidence.score(lambda), fee_evidence.mean()) {
         (Some(s), Some(m)) if owes_fee && s < 0 => {
-            Some(reward_weight(own.n(), s.max(m).unsigned_abs(), pay_share_ppm))
+            let below = s.max(m).unsigned_abs();
+            let mirrored = if spec.subjective { 0 } else { mirrored_weight(tally, lambda) };
+            Some(reward_weight(own.n(), below.max(mirrored), pay_share_ppm))
         }
         _ => None,
     };
@@ -507,7 +529,7 @@ fn judge(
         revealed_batches: batches.iter().filter(|b| b.labels.is_some()).count() as u64,
         tally: *tally,
         score,
-        reward_bound,
+        reward_p_ppm: reward.p_ppm,
         slash_bound,
         tier,
         below_chance_in: strata.below,
@@ -524,6 +546,12 @@ fn judge(
     };
     let cap = bps(revealed_stake, spec.slash_bps);
     (result, FeeOwed { fee, cap })
+}
+
+/// The reward test's verdict on a labeler: its p-value (none when its mean is not above zero).
+struct Reward<'a> {
+    p_ppm: Option<u32>,
+    test: &'a RewardTest,
 }
 
 /// How much of its work a labeler is paid for, and whether it was caught copying beyond
@@ -591,6 +619,20 @@ fn peers_vouch(spec: &ExperimentSpec, tally: &Tally) -> bool {
 /// does not cost them the fee.
 fn peers_vouch_confidently(spec: &ExperimentSpec, tally: &Tally, ln_reward: u64) -> bool {
     !spec.subjective && tally.peers_only().mean_lower_bound(ln_reward).is_some_and(|b| b > 0)
+}
+
+/// What pay would read, `min(s, m)` of the capped tally, had the peer part come out as far
+/// above zero as it is below: the mirror of a reward won by luck. Gold counts up to twice a
+/// positive peer part and not at all beside a negative one, so for a labeler who is right on
+/// gold but at chance on the regular labels a reward weighs more than the magnitude below
+/// zero; the fee charges the larger of the two, so that such a labeler's lucky rewards do not
+/// outweigh its fees. Zero when the mirror would not be paid.
+fn mirrored_weight(tally: &Tally, lambda: Ppm) -> u64 {
+    let mirror = Tally { peer_sum: -tally.peer_sum, ..*tally }.gold_capped_by_peers();
+    match (mirror.score(lambda), mirror.mean()) {
+        (Some(s), Some(m)) if s > 0 && m > 0 => s.min(m) as u64,
+        _ => 0,
+    }
 }
 
 /// Where a labeler stands in the declared strata.
@@ -1043,6 +1085,42 @@ mod tests {
     }
 
     #[test]
+    fn the_reward_test_pays_labelers_at_chance_at_most_its_rate_and_careful_ones_at_fifty_items() {
+        // 300 experiments of 50 tasks: three careful labelers, each wrong on 10 tasks drawn
+        // afresh, and a fourth (a new address each time) answering at random.
+        let spec = binary_spec(50, 4, 0);
+        let tasks: Vec<Task> = (0..50).map(|i| task(i, Default::default())).collect();
+        let coin = |run: u32, salt: u32, t: u32| {
+            let hash = alloy_primitives::keccak256([run, salt, t].map(u32::to_be_bytes).concat());
+            u32::from(hash[0])
+        };
+        let (mut careful_rewarded, mut chance_rewarded) = (0, 0);
+        let runs = 300;
+        for run in 0..runs {
+            let mut batches: Vec<BatchOutcome> = (1..=3u8)
+                .map(|b| answering(u64::from(b), b, 50, |t| coin(run, u32::from(b), t) % 5 == 0))
+                .collect();
+            let mut random = answering(9, 0, 50, |t| coin(run, 9, t) % 2 == 0);
+            random.labeler = Address::left_padding_from(&(1_000 + run).to_be_bytes());
+            batches.push(random.clone());
+            let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
+            for result in &settlement.labelers {
+                let rewarded = result.tier == Tier::Rewarded;
+                if result.labeler == random.labeler {
+                    chance_rewarded += usize::from(rewarded);
+                } else {
+                    careful_rewarded += usize::from(rewarded);
+                }
+            }
+        }
+        let chance = chance_rewarded as f64 / f64::from(runs);
+        let careful = careful_rewarded as f64 / f64::from(3 * runs);
+        // Exact at 0.2: 300 draws put the share within 0.2 ± 0.07 (three standard errors).
+        assert!((0.1..=0.27).contains(&chance), "labelers at chance rewarded {chance}");
+        assert!(careful >= 0.9, "careful labelers (80% right) rewarded {careful}");
+    }
+
+    #[test]
     fn a_good_record_does_not_pay_for_work_not_done_now() {
         let spec = binary_spec(TASKS, 4, 0);
         let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
@@ -1065,7 +1143,7 @@ mod tests {
             settle(&spec, &tasks, &batches, &[(Address::repeat_byte(4), veteran_record)].into());
         let (new, old) = (result(&newcomer, 4), result(&veteran, 4));
         assert_ne!(old.tier, Tier::Rewarded);
-        assert_eq!((old.tier, old.reward_bound, old.reward), (new.tier, new.reward_bound, 0));
+        assert_eq!((old.tier, old.reward_p_ppm, old.reward), (new.tier, new.reward_p_ppm, 0));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::fixed::Ppm;
 use crate::limits::*;
+use crate::reward_test::FALSE_REWARD_RATE_MIN;
 use crate::{Amount, amount};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -356,13 +357,19 @@ impl ExperimentSpec {
         if self.non_reveal_slash_bps > 10_000 {
             return Err(invalid("non_reveal_slash_bps", "must be at most 10000 (100%)"));
         }
-        for (field, rate) in [
-            ("false_slash_rate", self.false_slash_rate),
-            ("false_reward_rate", self.false_reward_rate),
-        ] {
-            if rate.get() == 0 || rate.get() > 500_000 {
-                return Err(invalid(field, "must be above 0 and at most 0.5"));
-            }
+        if self.false_slash_rate.get() == 0 || self.false_slash_rate.get() > 500_000 {
+            return Err(invalid("false_slash_rate", "must be above 0 and at most 0.5"));
+        }
+        let reward_min = FALSE_REWARD_RATE_MIN.get();
+        if self.false_reward_rate.get() < reward_min || self.false_reward_rate.get() > 500_000 {
+            return Err(invalid(
+                "false_reward_rate",
+                format!(
+                    "must be at least {} and at most 0.5: the reward test compares a labeler's \
+                     labels with at most 10000 rearrangements of them",
+                    f64::from(reward_min) / 1e6
+                ),
+            ));
         }
         if self.peer_weight.get() < PEER_WEIGHT_MIN_PPM {
             return Err(invalid(

@@ -10,7 +10,8 @@
 
 use crate::analysis::{DatasetCounts, IdentityOutcome, RunOutcome, roi};
 use crate::scenario::{Group, Scenario};
-use plumbline_core::fixed::{ln_inverse, ln_inverse_split};
+use plumbline_core::fixed::ln_inverse_split;
+use plumbline_core::odds::normal_quantile;
 use plumbline_core::score::Tally;
 use plumbline_core::settle::Tier;
 use plumbline_core::spec::ExperimentSpec;
@@ -93,9 +94,10 @@ pub struct MarketSummary {
     pub scored_items_mean: f64,
     /// Joins refused for want of a block the identity had not done, over all runs.
     pub joins_refused: u64,
-    /// The reward bound's radius for an identity with the mean peer and gold item counts and
-    /// squares: its mean item must exceed it to be rewarded.
-    pub reward_radius: f64,
+    /// The mean item an identity with the mean peer and gold item counts and squares must
+    /// exceed to pass the reward test, in the test's normal approximation (its rearranged
+    /// regular labels put z(1 − δ_reward) standard errors above zero).
+    pub reward_threshold: f64,
     /// The slashing bound's radius for the same identity (first experiment, no reputation,
     /// no strata): a score must fall below its negative to be slashed.
     pub slash_radius: f64,
@@ -333,7 +335,9 @@ pub fn build(
         gold_squares: per_round(sum.gold_squares),
         ..Tally::default()
     };
-    let reward_radius = typical.mean_radius(ln_inverse(spec.false_reward_rate)) as f64 / 1e6;
+    let reward_threshold = normal_quantile(1.0 - spec.false_reward_rate.as_f64())
+        * (typical.peer_squares as f64 / 1e6).sqrt()
+        / typical.n().max(1) as f64;
     // A newcomer's first experiment: δ/2 of the career's δ (see settlement).
     let first_slash = ln_inverse_split(spec.false_slash_rate, 2);
     let slash_radius = typical.mean_radius(first_slash) as f64 / 1e6;
@@ -459,7 +463,7 @@ pub fn build(
             cohorts: m.cohorts,
             scored_items_mean: frac(scored, labeler_rounds),
             joins_refused: dataset.joins_refused,
-            reward_radius,
+            reward_threshold,
             slash_radius,
         },
         mechanism: MechanismSummary {
@@ -858,14 +862,14 @@ pub fn markdown(report: &Report, command: &str) -> String {
     let x = &r.mechanism;
     let _ = writeln!(
         md,
-        "Mechanism: δ = {}, false reward rate {}, λ = {}, slash {} bps, non-reveal {} bps, slashed funds {}. For an identity with the mean item counts the reward bound's radius is {:.3} and the slashing bound's {:.3}: a score must be above the first to be paid, below minus the second to be slashed.\n",
+        "Mechanism: δ = {}, false reward rate {}, λ = {}, slash {} bps, non-reveal {} bps, slashed funds {}. For an identity with the mean item counts the reward test needs a mean above about {:.3} and the slashing bound's radius is {:.3}: a score must be above the first to be paid, below minus the second to be slashed.\n",
         x.false_slash_rate,
         x.false_reward_rate,
         x.peer_weight,
         x.slash_bps,
         x.non_reveal_slash_bps,
         x.slashed_funds,
-        m.reward_radius,
+        m.reward_threshold,
         m.slash_radius,
     );
     if let Some(q) = &r.qualification {

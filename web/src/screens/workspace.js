@@ -117,6 +117,12 @@ function sealedView(app, experiment, mine) {
   return h('section', { class: 'stack narrow' }, parts);
 }
 
+// The reward test's p-value: how often labels like these would score this high by chance.
+function rewardTest(pPpm, falseRewardRate) {
+  if (pPpm == null) return 'not above chance';
+  return `p = ${(pPpm / 1e6).toFixed(2)} (rewarded at p ≤ ${Number(falseRewardRate)})`;
+}
+
 async function earningsView(app, experiment, mine) {
   const id = experiment.experiment_id;
   const settlement = await app.api.settlement(id);
@@ -125,7 +131,7 @@ async function earningsView(app, experiment, mine) {
   const rows = me ? [
     ['Tier', tierBadge(me.tier)],
     ['Score', `${score(me.score)} over ${me.tally.peer_n} peer and ${me.tally.gold_n} gold items`],
-    ['Reward bound', score(me.reward_bound)],
+    ['Reward test', rewardTest(me.reward_p_ppm, experiment.spec.false_reward_rate)],
     ['Stake', amount(me.stake)],
     ['Stake returned', amount(me.stake_returned)],
     ['Reward', amount(me.reward)],
