@@ -74,7 +74,8 @@ impl RewardTest {
     /// has failed, so a failing p-value is a lower bound.
     pub(crate) fn p_value(&self, scorer: &Scorer, i: usize, labeler: Address) -> Option<u32> {
         let (regular, on_gold) = scorer.labels_of(i);
-        let own_tally = scorer.tally_of(i, regular, on_gold);
+        let peers = scorer.peers(i);
+        let own_tally = scorer.tally_of(&peers, regular, on_gold);
         let own = statistic(&own_tally)?;
         if own <= 0 {
             return None;
@@ -91,7 +92,7 @@ impl RewardTest {
             } else {
                 shuffle_values(&mut rng, &mut on_gold);
             }
-            let rearranged = statistic(&scorer.tally_of(i, &regular, &on_gold));
+            let rearranged = statistic(&scorer.tally_of(&peers, &regular, &on_gold));
             if rearranged.is_some_and(|s| s >= own) {
                 as_high += 1;
                 if as_high > self.allowed {

@@ -453,7 +453,7 @@ impl<'a> Scorer<'a> {
     pub(crate) fn scores(&self, strata: &Strata) -> Scores {
         let mut scores = Scores::new(self.labelers(), strata.len());
         for i in 0..self.labelers() {
-            let items = self.items(i, &self.regular[i], &self.on_gold[i]);
+            let items = self.items(&self.peers(i), &self.regular[i], &self.on_gold[i]);
             self.add_gold(&mut scores.tallies[i], &items.gold);
             for stratum in 0..strata.len() {
                 let numerators: Vec<i64> = (self.on_gold[i].iter().zip(&items.gold))
@@ -473,15 +473,11 @@ impl<'a> Scorer<'a> {
         scores
     }
 
-    /// Labeler `i`'s tally over the whole experiment with `regular` and `on_gold` as its
-    /// labels: its own lists, or the same tasks with the values rearranged.
-    pub(crate) fn tally_of(
-        &self,
-        i: usize,
-        regular: &[(u32, u32)],
-        on_gold: &[(u32, u32)],
-    ) -> Tally {
-        let items = self.items(i, regular, on_gold);
+    /// A labeler's tally over the whole experiment with `regular` and `on_gold` as its labels
+    /// (its own lists, or the same tasks with the values rearranged) and `peers` its peers
+    /// (see [`Scorer::peers`]).
+    pub(crate) fn tally_of(&self, peers: &[usize], regular: &Labels, on_gold: &Labels) -> Tally {
+        let items = self.items(peers, regular, on_gold);
         let mut tally = Tally::default();
         self.add_gold(&mut tally, &items.gold);
         for item in items.peer.into_iter().flatten() {
@@ -495,13 +491,13 @@ impl<'a> Scorer<'a> {
         (&self.regular[i], &self.on_gold[i])
     }
 
-    fn items(&self, i: usize, regular: &[(u32, u32)], on_gold: &[(u32, u32)]) -> Items {
-        Items { peer: self.peer_items(i, regular), gold: self.gold_numerators(on_gold) }
+    fn items(&self, peers: &[usize], regular: &Labels, on_gold: &Labels) -> Items {
+        Items { peer: self.peer_items(peers, regular), gold: self.gold_numerators(on_gold) }
     }
 
     /// The peers labeler `i` is scored against: labelers of its group sharing at least two of
     /// its tasks, copies counting as one peer and never as each other's.
-    fn peers(&self, i: usize) -> Vec<usize> {
+    pub(crate) fn peers(&self, i: usize) -> Vec<usize> {
         let mine = &self.regular[i];
         let mut candidates: Vec<usize> = mine
             .iter()
@@ -526,11 +522,11 @@ impl<'a> Scorer<'a> {
         counted
     }
 
-    /// Labeler `i`'s peer item on each of the tasks of `mine` (its tasks, with its own values
-    /// or rearranged ones): over each peer, agreement on the task minus its mean agreement on
+    /// A labeler's peer item on each of the tasks of `mine` (its tasks, with its own values or
+    /// rearranged ones) against `peers`: over each peer, agreement on the task minus its mean agreement on
     /// the other shared tasks; the mean over peers weighted by their `weights` (the plain mean
     /// when every peer weighs zero).
-    fn peer_items(&self, i: usize, mine: &[(u32, u32)]) -> Vec<Option<i64>> {
+    fn peer_items(&self, peers: &[usize], mine: &Labels) -> Vec<Option<i64>> {
         let interned = &self.interned;
         let use_histogram = interned.table.is_some();
         let mut histogram = vec![0u32; if use_histogram { interned.values.len() } else { 0 }];
@@ -540,7 +536,7 @@ impl<'a> Scorer<'a> {
         let mut weight_sum = vec![0i64; mine.len()];
         let mut shared = Vec::new();
         if mine.len() >= 2 {
-            for j in self.peers(i) {
+            for &j in peers {
                 merge_shared(mine, &self.regular[j], &mut shared);
                 let others = (shared.len() - 1) as i64;
                 if use_histogram {
@@ -580,7 +576,7 @@ impl<'a> Scorer<'a> {
 
     /// The numerator of each gold item (over the common denominator, the gold tasks but one):
     /// agreement with the answer times the others, minus agreement with the other answers.
-    fn gold_numerators(&self, on_gold: &[(u32, u32)]) -> Vec<i64> {
+    fn gold_numerators(&self, on_gold: &Labels) -> Vec<i64> {
         if self.gold_ids.len() < 2 {
             return Vec::new();
         }
