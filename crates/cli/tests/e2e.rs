@@ -114,15 +114,19 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
         serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
     let results = published["settlement"]["labelers"].as_array().unwrap();
     assert_eq!(results.len(), 20);
-    let tier_of = |address: &str| {
+    let result_of = |address: &str| {
         results
             .iter()
             .find(|l| l["labeler"].as_str().unwrap().eq_ignore_ascii_case(address))
-            .map(|l| l["tier"].as_str().unwrap().to_string())
             .unwrap()
     };
-    for (_, address, _, _) in &labelers[16..] {
-        assert_ne!(tier_of(address), "rewarded", "always-left earns nothing");
+    // Careful work is never slashed. At 12 items a labeler's tier is mostly luck: always-left
+    // labels pass the reward test at its false reward rate, and identical careful labels are
+    // copies, not each other's peers, so a careful labeler's only peer may be an always-left
+    // one (and with its peer part below zero it owes the chance fee). The simulator measures
+    // those rates at realistic sizes.
+    for (_, address, _, _) in &labelers[..16] {
+        assert_ne!(result_of(address)["tier"], "slashed", "{}", result_of(address));
     }
 
     let trl = run_ok(&["experiment", "export", &id, "--format", "trl"], &env);
@@ -150,6 +154,11 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
     };
     assert!(export_lines(&["--min-confidence", "1", "--no-gold"]) <= rows.len());
     assert!(export_lines(&["--min-confidence", "0.5"]) >= rows.len());
+    // Strengths here run to 2: a margin above the strongest leaves no pair.
+    assert_eq!(export_lines(&["--min-margin", "2.5"]), 0);
+    let refused =
+        run(&["experiment", "export", &id, "--format", "jsonl", "--min-margin", "1"], &env);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--format trl"));
     let refused = run(&["experiment", "export", &id, "--format", "csv", "--no-gold"], &env);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--format trl"));

@@ -8,7 +8,7 @@ use crate::experiment::Experiment;
 use crate::label::Label;
 use crate::practice::{PracticeAnswer, PracticeRecord};
 use crate::reputation::Reputation;
-use crate::settle::{LabelerResult, Settlement};
+use crate::settle::{LabelerResult, LeftOut, Settlement};
 use crate::spec::ExperimentSpec;
 use crate::task::Task;
 use crate::{Address, B256};
@@ -154,21 +154,38 @@ impl PublicRecord {
     }
 
     /// The labels that go into the dataset, batch by batch in reveal order: every revealed
-    /// batch's, except a slashed labeler's and a labeler's in a stratum where it is below
-    /// chance.
+    /// batch's but those settlement leaves out (see [`LabelerResult::left_out_on`]).
     pub fn exported(&self) -> Vec<RevealedBatch> {
+        self.filtered().0
+    }
+
+    /// How many revealed labels are left out of the dataset, by reason.
+    pub fn left_out(&self) -> BTreeMap<LeftOut, usize> {
+        self.filtered().1
+    }
+
+    fn filtered(&self) -> (Vec<RevealedBatch>, BTreeMap<LeftOut, usize>) {
         let results: HashMap<Address, &LabelerResult> =
             self.settlement.labelers.iter().map(|l| (l.labeler, l)).collect();
         let mut batches = self.revealed();
+        let mut left_out = BTreeMap::new();
         for batch in &mut batches {
-            match results.get(&batch.labeler) {
-                Some(result) => batch
-                    .labels
-                    .retain(|(task, _)| result.exports_label_on(&self.tasks[*task as usize])),
-                None => batch.labels.clear(),
-            }
+            // Settlement lists every labeler of a verified record; any other batch is dropped.
+            let Some(result) = results.get(&batch.labeler) else {
+                batch.labels.clear();
+                continue;
+            };
+            batch.labels.retain(|(task, _)| {
+                match result.left_out_on(&self.tasks[*task as usize]) {
+                    Some(reason) => {
+                        *left_out.entry(reason).or_insert(0) += 1;
+                        false
+                    }
+                    None => true,
+                }
+            });
         }
-        batches
+        (batches, left_out)
     }
 
     /// The record as JSON.

@@ -148,13 +148,40 @@ impl LabelerResult {
         self.slash + self.non_reveal_penalty + self.chance_fee + self.copy_fee
     }
 
-    /// Whether its label on `task` goes into the dataset: not when it is slashed or its copies
-    /// are unexplained, nor in a stratum where it is below chance.
+    /// Whether its label on `task` goes into the dataset (see [`LabelerResult::left_out_on`]).
     pub fn exports_label_on(&self, task: &Task) -> bool {
-        self.tier != Tier::Slashed
-            && !self.unexplained_copies
-            && !self.below_chance_in.iter().any(|s| s.contains(task))
+        self.left_out_on(task).is_none()
     }
+
+    /// Why its label on `task` is left out of the dataset, if it is: it is slashed, its copies
+    /// are unexplained, or it is below chance in a declared stratum that holds the task.
+    ///
+    /// A labeler merely below chance stays: the consensus model weighs each labeler by its
+    /// agreement with the rest, and leaving such labelers out lowered the export's accuracy in
+    /// every shipped scenario (`docs/simulation.md`).
+    pub fn left_out_on(&self, task: &Task) -> Option<LeftOut> {
+        if self.tier == Tier::Slashed {
+            Some(LeftOut::Slashed)
+        } else if self.unexplained_copies {
+            Some(LeftOut::UnexplainedCopies)
+        } else if self.below_chance_in.iter().any(|s| s.contains(task)) {
+            Some(LeftOut::BelowChanceInStratum)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a label is left out of the dataset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftOut {
+    /// Its labeler was slashed.
+    Slashed,
+    /// Its labeler's identical labels are copies its skill does not explain.
+    UnexplainedCopies,
+    /// Its labeler is below chance in a declared stratum that holds the task.
+    BelowChanceInStratum,
 }
 
 /// Money totals of a settlement.
@@ -937,9 +964,12 @@ mod tests {
         assert!(fee_payer.chance_fee > 0, "{fee_payer:?}");
         assert!(fee_payer.chance_fee <= basis_points(fee_payer.stake, spec.slash_bps));
         assert_eq!(fee_payer.stake_returned + fee_payer.chance_fee, fee_payer.stake);
+        // Its labels stay in the dataset, for the consensus model to weigh.
+        assert_eq!(fee_payer.left_out_on(&tasks[0]), None);
         for careful in 1..=3 {
             let r = result(&settlement, careful);
             assert_eq!((r.tier, r.chance_fee), (Tier::Rewarded, 0), "labeler {careful}");
+            assert_eq!(r.left_out_on(&tasks[0]), None);
         }
         // The fee is slashed stake: redistributed in the pot, never refunded.
         let t = &settlement.totals;

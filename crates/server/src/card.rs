@@ -6,7 +6,7 @@
 
 use crate::export::Format;
 use plumbline_core::record::PublicRecord;
-use plumbline_core::settle::Tier;
+use plumbline_core::settle::{LeftOut, Tier};
 use plumbline_core::spec::QuestionKind;
 use std::fmt::Write;
 
@@ -80,12 +80,17 @@ pub fn dataset_card(record: &PublicRecord) -> String {
         tier(Tier::Slashed)
     );
     card.push_str("\n## How it was filtered\n\n");
+    let left_out = record.left_out();
+    let count = |reason: LeftOut| left_out.get(&reason).copied().unwrap_or(0);
     let _ = writeln!(
         card,
-        "- {} of the {revealed} labels are left out: those of slashed labelers, of labelers \
-         whose identical labels their skill does not explain, and of a labeler in a declared \
-         stratum where it is below chance.",
-        revealed - exported
+        "- {} of the {revealed} labels are left out: {} of slashed labelers, {} of labelers \
+         whose identical labels their skill does not explain, and {} of labelers in a declared \
+         stratum where they are below chance.",
+        revealed - exported,
+        count(LeftOut::Slashed),
+        count(LeftOut::UnexplainedCopies),
+        count(LeftOut::BelowChanceInStratum),
     );
     let _ = writeln!(
         card,

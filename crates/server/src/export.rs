@@ -313,6 +313,9 @@ pub struct TrlOptions {
     pub gold: bool,
     /// The least confidence of a consensus pair to be exported.
     pub min_confidence: f64,
+    /// The least margin (the consensus strength |value| on the question's −K..K scale, or a
+    /// gold answer's strength) of a pair to be exported; 0 keeps every pair that prefers a side.
+    pub min_margin: f64,
     /// Whose labels make the consensus.
     pub from: PairsFrom,
     /// TRL's implicit-prompt form: `chosen` and `rejected` each carry the prompt, and there is
@@ -321,9 +324,16 @@ pub struct TrlOptions {
 }
 
 impl Default for TrlOptions {
-    /// Everyone's consensus; gold included; pairs whose side is less than 70% likely left out.
+    /// Everyone's consensus; gold included; pairs whose side is less than 70% likely left out;
+    /// any margin.
     fn default() -> Self {
-        Self { gold: true, min_confidence: 0.7, from: PairsFrom::Everyone, implicit_prompt: false }
+        Self {
+            gold: true,
+            min_confidence: 0.7,
+            min_margin: 0.0,
+            from: PairsFrom::Everyone,
+            implicit_prompt: false,
+        }
     }
 }
 
@@ -456,8 +466,10 @@ fn bridge(task_count: usize, per_cohort: &[(&str, Vec<Item>)]) -> Vec<Item> {
 
 /// TRL preference pairs. A gold task (one the crowd did not overrule) is the experimenter's
 /// answer, at confidence 1, marked `gold`; any other task is its consensus, kept when its
-/// confidence reaches `min_confidence`. Ties and tasks without labels prefer nothing and make
-/// no pair. `gold` is [`gold_answers`]. Returns the lines and the pairs left out.
+/// confidence reaches `min_confidence`; either is kept when its margin reaches `min_margin`.
+/// Tasks without labels make no pair; a tie prefers nothing and is left out. `gold` is
+/// [`gold_answers`]. Returns the lines and the tasks left out (ties, and the pairs the options
+/// leave out).
 fn trl(
     record: &PublicRecord,
     items: &[Item],
@@ -477,13 +489,12 @@ fn trl(
                 None => continue,
             },
         };
-        if value.abs() < 1e-9 {
-            continue;
-        }
-        let kept = match gold {
-            Some(_) => options.gold,
-            None => confidence.is_some_and(|c| c >= options.min_confidence),
-        };
+        let kept = value.abs() >= 1e-9
+            && value.abs() >= options.min_margin
+            && match gold {
+                Some(_) => options.gold,
+                None => confidence.is_some_and(|c| c >= options.min_confidence),
+            };
         if !kept {
             left_out += 1;
             continue;
@@ -899,17 +910,23 @@ pub(crate) mod tests {
                 .collect();
             (rows, left_out)
         };
+        // The tie is left out and counted with the unsure pair.
         let (rows, left_out) = pairs(TrlOptions::default());
-        assert_eq!((rows.len(), left_out), (2, 1), "{rows:?}");
+        assert_eq!((rows.len(), left_out), (2, 2), "{rows:?}");
         assert_eq!(
             (&rows[0]["chosen"], &rows[0]["gold"], &rows[0]["confidence"]),
             (&json!("first"), &json!(true), &json!(1.0))
         );
         assert_eq!((&rows[1]["chosen"], &rows[1]["gold"]), (&json!("first"), &json!(false)));
         let (rows, left_out) = pairs(TrlOptions { gold: false, ..TrlOptions::default() });
-        assert_eq!((rows.len(), left_out), (1, 2));
+        assert_eq!((rows.len(), left_out), (1, 3));
         let (rows, left_out) = pairs(TrlOptions { min_confidence: 0.5, ..TrlOptions::default() });
-        assert_eq!((rows.len(), left_out), (3, 0), "the tie is never a pair");
+        assert_eq!((rows.len(), left_out), (3, 1), "the tie is never a pair");
+        // A margin threshold leaves out the weak preference, gold or not.
+        let strong = TrlOptions { min_confidence: 0.5, min_margin: 1.5, ..TrlOptions::default() };
+        let (rows, left_out) = pairs(strong);
+        assert_eq!((rows.len(), left_out), (2, 2));
+        assert!(rows.iter().all(|r| r["margin"] == json!(2.0)), "{rows:?}");
     }
 
     #[test]

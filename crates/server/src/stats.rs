@@ -7,8 +7,9 @@ use plumbline_core::fixed::SCALE;
 use plumbline_core::label::{Agreement, Label};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::RevealedBatch;
-use plumbline_core::settle::{Settlement, Tier};
+use plumbline_core::settle::{LeftOut, Settlement, Tier};
 use plumbline_core::spec::{ExperimentSpec, QuestionKind};
+use plumbline_core::task::Task;
 use plumbline_infer::metrics::{Level, krippendorff_alpha};
 use plumbline_store::ExperimentLog;
 use serde_json::{Value, json};
@@ -21,15 +22,19 @@ pub const HISTOGRAM_BINS: usize = 20;
 pub const SESSION_PARTS: usize = 5;
 
 /// The stats document of an experiment. `batches` are its batches by id, which map the
-/// revealed labels (given by position in a batch) to tasks.
+/// revealed labels (given by position in a batch) to tasks; once settled, `settled` holds the
+/// settlement and the tasks with their gold answers, public from then on.
 pub fn stats(
     spec: &ExperimentSpec,
     phase: Phase,
     log: &ExperimentLog,
     batches: &[Batch],
-    settlement: Option<&Settlement>,
-    gold: Option<&[Option<Label>]>,
+    settled: Option<(&Settlement, &[Task])>,
 ) -> Value {
+    let settlement = settled.map(|(settlement, _)| settlement);
+    let gold: Option<Vec<Option<Label>>> =
+        settled.map(|(_, tasks)| tasks.iter().map(|t| t.gold.clone()).collect());
+    let gold = gold.as_deref();
     let revealed: Vec<RevealedBatch> = log
         .reveals
         .iter()
@@ -63,6 +68,7 @@ pub fn stats(
         "agreement_by_cohort": agreement_by_cohort,
         "quality_by_position": quality_by_position(&spec.question.kind, &revealed, gold),
         "score_histogram": settlement.map(histogram).unwrap_or_default(),
+        "left_out": settled.map(|(settlement, tasks)| left_out(settlement, tasks, &revealed)),
         "tiers": settlement.map(tiers),
     })
 }
@@ -138,6 +144,23 @@ pub fn quality_by_position(
             })
         })
         .collect()
+}
+
+/// How many revealed labels the dataset leaves out, by reason (see
+/// [`plumbline_core::settle::LabelerResult::left_out_on`]), and how many it keeps.
+fn left_out(settlement: &Settlement, tasks: &[Task], revealed: &[RevealedBatch]) -> Value {
+    let mut counts: BTreeMap<LeftOut, usize> = BTreeMap::new();
+    let mut kept = 0;
+    for batch in revealed {
+        let result = settlement.labelers.iter().find(|l| l.labeler == batch.labeler);
+        for (task, _) in &batch.labels {
+            match result.and_then(|r| r.left_out_on(&tasks[*task as usize])) {
+                Some(reason) => *counts.entry(reason).or_insert(0) += 1,
+                None => kept += 1,
+            }
+        }
+    }
+    json!({ "kept": kept, "by_reason": counts })
 }
 
 /// Krippendorff's alpha of the revealed labels: nominal for categorical questions, interval for
@@ -261,7 +284,7 @@ mod tests {
                 SignedReveal { labels, salt: Default::default(), signature: Default::default() };
             log.reveals.push(RevealEntry { batch_id, reveal, at: 0 });
         }
-        let doc = stats(&spec, Phase::Revealing, &log, &batches, None, None);
+        let doc = stats(&spec, Phase::Revealing, &log, &batches, None);
         assert_eq!(doc["agreement_by_cohort"]["eu"], 1.0);
         assert!(doc["agreement_by_cohort"]["us"].as_f64().unwrap() < 0.0, "{doc}");
         assert!(doc["agreement"].as_f64().unwrap() < 1.0);

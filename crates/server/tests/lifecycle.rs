@@ -395,6 +395,8 @@ async fn the_whole_lifecycle_over_http() {
     assert!(sure.lines().count() <= rows.len());
     let all = String::from_utf8(export("trl&min_confidence=0.5").await).unwrap();
     assert!(all.lines().count() >= rows.len());
+    // Strengths run to K = 2 here: a margin above it leaves out every pair.
+    assert_eq!(export("trl&min_margin=2.5").await, b"");
     // Each file loads with Hugging Face `datasets` as it is, with every row and column.
     let raw_rows = raw.lines().count() - 1;
     let table = ["task", "id", "prompt", "responses", "gold", "consensus", "confidence"];
@@ -438,6 +440,8 @@ async fn the_whole_lifecycle_over_http() {
     for bad in [
         "min_confidence=0.2",
         "min_confidence=x",
+        "min_margin=-1",
+        "min_margin=x",
         "gold=maybe",
         "cohort=nobody",
         "bridging=true",

@@ -116,6 +116,24 @@ function qualityChart(parts) {
 }
 
 /** The quality section: the chart and what it says, or why there is none yet. */
+// What the dataset leaves out, by reason: what the settlement's filter did.
+const LEFT_OUT_REASONS = [
+  ['slashed', 'of slashed labelers'],
+  ['unexplained_copies', 'copies their skill does not explain'],
+  ['below_chance_in_stratum', 'in a stratum where their labeler is below chance'],
+];
+
+function leftOutNote(leftOut) {
+  if (!leftOut) return null;
+  const byReason = leftOut.by_reason ?? {};
+  const dropped = Object.values(byReason).reduce((a, b) => a + b, 0);
+  const reasons = LEFT_OUT_REASONS.filter(([key]) => byReason[key]).map(([key, text]) => `${byReason[key]} ${text}`);
+  return h('p', { id: 'left-out' },
+    dropped === 0
+      ? `Every one of the ${leftOut.kept} revealed labels is in the dataset.`
+      : `The dataset keeps ${leftOut.kept} of ${leftOut.kept + dropped} revealed labels; left out: ${reasons.join(', ')}.`);
+}
+
 function qualitySection(parts, settled) {
   if (!parts) return null;
   let content;
@@ -270,6 +288,7 @@ export async function dashboardScreen(app, initial) {
         settlement ? payoutTable(settlement) : h('p', { class: 'muted' }, `Payouts are computed when the experiment settles, after ${when(experiment.reveal_deadline)}.`)),
       h('section', { class: 'card', 'aria-labelledby': 'export-title' },
         h('h2', { id: 'export-title' }, 'Export'),
+        settlement ? leftOutNote(stats.left_out) : null,
         settlement
           ? h('div', { class: 'row wrap', id: 'exports' },
             FORMATS.filter(([format]) => format !== 'trl' || spec.question.kind === 'pairwise').map(([format, label, note]) => h('a', {

@@ -58,6 +58,10 @@ pub enum ExperimentCommand {
         /// trl: the least confidence of a pair, from 0.5 to 1 (the server's default is 0.7).
         #[arg(long)]
         min_confidence: Option<f64>,
+        /// trl: the least margin of a pair, the consensus strength on the question's −K..K
+        /// scale (the server's default is 0, any pair that prefers a side).
+        #[arg(long)]
+        min_margin: Option<f64>,
         /// trl: leave out the gold tasks (by default they are pairs with the gold answer).
         #[arg(long)]
         no_gold: bool,
@@ -156,6 +160,7 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             format,
             out,
             min_confidence,
+            min_margin,
             no_gold,
             cohort,
             bridging,
@@ -170,19 +175,23 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
             }
             if format != "trl"
                 && (min_confidence.is_some()
+                    || min_margin.is_some()
                     || no_gold
                     || cohort.is_some()
                     || bridging
                     || implicit_prompt)
             {
                 return Err(bad_input(
-                    "--min-confidence, --no-gold, --cohort, --bridging and --implicit-prompt \
-                     apply to --format trl",
+                    "--min-confidence, --min-margin, --no-gold, --cohort, --bridging and \
+                     --implicit-prompt apply to --format trl",
                 ));
             }
             let mut query = vec![("format", format)];
             if let Some(c) = min_confidence {
                 query.push(("min_confidence", c.to_string()));
+            }
+            if let Some(m) = min_margin {
+                query.push(("min_margin", m.to_string()));
             }
             if no_gold {
                 query.push(("gold", "false".into()));

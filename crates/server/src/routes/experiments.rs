@@ -12,7 +12,6 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use plumbline_core::label::Label;
 use plumbline_core::spec::{ExperimentSpec, SpecFormat};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -153,7 +152,7 @@ pub fn routes(config: &Config) -> Vec<Route> {
             path: "/experiments/{id}/export",
             summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw|card, after settlement; for trl \
                       also ?gold=true|false, ?min_confidence=0.5..1 (default 0.7), \
-                      ?cohort=NAME or ?bridging=true, and ?prompt=implicit (the prompt in \
+                      ?min_margin=0.. (default 0), ?cohort=NAME or ?bridging=true, and ?prompt=implicit (the prompt in \
                       front of both responses, no prompt column)",
             access: Access::Anyone,
             body: None,
@@ -161,7 +160,8 @@ pub fn routes(config: &Config) -> Vec<Route> {
                 (200, "the dataset"),
                 (
                     400,
-                    "unknown format, or a gold, min_confidence, cohort, bridging or prompt that is not one",
+                    "unknown format, or a gold, min_confidence, min_margin, cohort, bridging or \
+                     prompt that is not one",
                 ),
                 (409, "not settled yet"),
                 (422, "trl for a question that is not pairwise"),
@@ -329,12 +329,12 @@ async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> AppResu
     // Revealed labels name tasks by position in their batch; the batches map them to tasks.
     let batches = if log.reveals.is_empty() { Vec::new() } else { state.batches(id).await? };
     // Gold answers are public once settled, and only then.
-    let gold: Option<Vec<Option<Label>>> = match settlement {
-        Some(_) => Some(state.store().tasks(id).await?.into_iter().map(|t| t.gold).collect()),
-        None => None,
+    let tasks = match settlement {
+        Some(_) => state.store().tasks(id).await?,
+        None => Vec::new(),
     };
-    let document =
-        crate::stats::stats(&row.spec, phase, &log, &batches, settlement.as_ref(), gold.as_deref());
+    let settled = settlement.as_ref().map(|s| (s, tasks.as_slice()));
+    let document = crate::stats::stats(&row.spec, phase, &log, &batches, settled);
     Ok(Json(document))
 }
 
@@ -377,8 +377,8 @@ async fn export_dataset(
 /// The header that counts the pairs the TRL options left out.
 const LEFT_OUT_HEADER: &str = "x-plumbline-left-out";
 
-/// `?gold=true|false`, `?min_confidence=0.5..1`, `?cohort=NAME` or `?bridging=true`, and
-/// `?prompt=explicit|implicit` for the TRL format.
+/// `?gold=true|false`, `?min_confidence=0.5..1`, `?min_margin=0..`, `?cohort=NAME` or
+/// `?bridging=true`, and `?prompt=explicit|implicit` for the TRL format.
 fn trl_options(query: &HashMap<String, String>) -> AppResult<export::TrlOptions> {
     let mut options = export::TrlOptions::default();
     if let Some(gold) = query.get("gold") {
@@ -411,6 +411,15 @@ fn trl_options(query: &HashMap<String, String>) -> AppResult<export::TrlOptions>
             text.parse::<f64>().ok().filter(|c| (0.5..=1.0).contains(c)).ok_or_else(|| {
                 AppError::bad_request(format!(
                     "min_confidence is a number from 0.5 to 1, not {text:?}"
+                ))
+            })?;
+    }
+    if let Some(text) = query.get("min_margin") {
+        options.min_margin =
+            text.parse::<f64>().ok().filter(|m| m.is_finite() && *m >= 0.0).ok_or_else(|| {
+                AppError::bad_request(format!(
+                    "min_margin is a number from 0 (the question's strengths run from 1 to K), \
+                     not {text:?}"
                 ))
             })?;
     }
