@@ -50,7 +50,8 @@ fn three_careful_labelers_on_forty_pairs_are_mostly_rewarded_two_or_more() {
         rewarded += n;
         two_or_more += usize::from(n >= 2);
     }
-    // Measured over seeds 1 to 200: printed, and held to at least 95% (98.5% under the exact reward test).
+    // Measured over seeds 1 to 200: printed, and held to at least 95% (98.5% under the exact
+    // reward test).
     let share = two_or_more as f64 / RUNS as f64;
     println!(
         "at least two of three rewarded in {two_or_more} of {RUNS} experiments; {rewarded} of {} labelers rewarded",
