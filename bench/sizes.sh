@@ -69,6 +69,7 @@ for v in variants:
         "chance_level_rounds": {g: s[g]["identities"] * len(r["seeds"]) * r["rounds"]
                                 for g in ["lazy", "random", "always_left"] if g in s},
         "honest_ever_slashed": r["honest_false_slash_rate"],
+        "honest_chance_fee": s["honest"].get("chance_fee_share"),
         "export": d["accuracy"], "dawid_skene": d["ds_accuracy"],
         "majority_vote": d["majority_vote_accuracy"],
         "reward_threshold": r["market"]["reward_threshold"],
@@ -92,8 +93,8 @@ lines = [
     "careful* counts every careful labeler (one who did not qualify is not rewarded), and the",
     "export is compared with the same experiment run with everyone admitted.",
     "",
-    "| variant | items | runs | careful qualified | careful rewarded | of all careful | careful ROI | flippers slashed | flipper ROI | lazy / random / always-left ROI | their rewarded share | honest ever slashed | export / DS / MV |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
+    "| variant | items | runs | careful qualified | careful rewarded | of all careful | careful ROI | flippers slashed | flipper ROI | lazy / random / always-left ROI | their rewarded share | honest ever slashed | careful charged the chance fee | export / DS / MV |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|",
 ]
 for name, x in out.items():
     roi = x["roi"]
@@ -110,7 +111,7 @@ for name, x in out.items():
         f"{roi['honest']:+.3f} | {p(x['flipper_slashed'])} | {roi['flipper']:+.3f} | "
         f"{roi['lazy']:+.4f} / {roi['random']:+.4f} / {roi['always_left']:+.4f} | "
         f"{p(rew['lazy'])} / {p(rew['random'])} / {p(rew['always_left'])} | "
-        f"{x['honest_ever_slashed']:.4f} | {export} / {f(x['dawid_skene'])} / {f(x['majority_vote'])} |"
+        f"{x['honest_ever_slashed']:.4f} | {p(x['honest_chance_fee'])} | {export} / {f(x['dawid_skene'])} / {f(x['majority_vote'])} |"
     )
 # Labelers at chance pass the reward test at its false reward rate exactly, so each cell above
 # is a small sample around it; pooled over every size with everyone admitted, the share is

@@ -60,6 +60,8 @@ pub struct IdentityOutcome {
     pub round_tiers: Vec<Option<Tier>>,
     /// Rounds in which it owed the copy fee (caught answering alike beyond skill).
     pub copy_fee_rounds: u32,
+    /// Rounds in which it owed the chance fee (even, below zero, peers not vouching).
+    pub chance_fee_rounds: u32,
     /// With a qualification: rounds it practised in.
     pub practised: u32,
     /// ... and rounds it qualified in.
@@ -176,6 +178,7 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
             tally: Tally::default(),
             round_tiers: vec![None; rounds.len()],
             copy_fee_rounds: 0,
+            chance_fee_rounds: 0,
             practised: 0,
             qualified: 0,
         })
@@ -198,6 +201,7 @@ pub fn analyze(agents: &[Agent], rounds: &[Round], rule: &BaselineRule, seed: u6
             o.tally.add(&result.tally);
             o.round_tiers[r] = Some(result.tier);
             o.copy_fee_rounds += u32::from(result.copy_fee > 0);
+            o.chance_fee_rounds += u32::from(result.chance_fee > 0);
             if let Some(score) = result.score {
                 score_sums[i].0 += score as f64 / 1e6;
                 score_sums[i].1 += 1;

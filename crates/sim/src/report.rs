@@ -154,6 +154,9 @@ pub struct StrategyStats {
     pub roi_mean_sd_over_runs: f64,
     /// Tier frequencies.
     pub tiers: TierShares,
+    /// Share of its identity-rounds that owed the chance fee (mechanism only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chance_fee_share: Option<f64>,
     /// Mean combined score (mechanism only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score_mean: Option<f64>,
@@ -547,6 +550,7 @@ fn strategy_stats(runs: &[RunOutcome], side: Side) -> BTreeMap<String, StrategyS
             }
         }
         let total_tiers = tiers.iter().sum::<u64>().max(1) as f64;
+        let chance_fees: u64 = members.iter().map(|o| u64::from(o.chance_fee_rounds)).sum();
         let scores: Vec<f64> = members.iter().filter_map(|o| o.score).collect();
         let right: u64 = members.iter().map(|o| o.right).sum();
         let given: u64 = members.iter().map(|o| o.regular_labels).sum();
@@ -589,6 +593,8 @@ fn strategy_stats(runs: &[RunOutcome], side: Side) -> BTreeMap<String, StrategyS
                     even: tiers[1] as f64 / total_tiers,
                     slashed: tiers[2] as f64 / total_tiers,
                 },
+                chance_fee_share: (side == Side::Mechanism)
+                    .then(|| chance_fees as f64 / total_tiers),
                 score_mean: (side == Side::Mechanism && !scores.is_empty()).then(|| mean(&scores)),
                 score_sd: (side == Side::Mechanism && !scores.is_empty()).then(|| sd(&scores)),
                 label_accuracy: if given == 0 { 0.0 } else { right as f64 / given as f64 },
