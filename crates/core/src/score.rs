@@ -523,9 +523,9 @@ impl<'a> Scorer<'a> {
     }
 
     /// A labeler's peer item on each of the tasks of `mine` (its tasks, with its own values or
-    /// rearranged ones) against `peers`: over each peer, agreement on the task minus its mean agreement on
-    /// the other shared tasks; the mean over peers weighted by their `weights` (the plain mean
-    /// when every peer weighs zero).
+    /// rearranged ones) against `peers`: over each peer, agreement on the task minus its mean
+    /// agreement on the other shared tasks; the mean over peers weighted by their `weights`
+    /// (the plain mean when every peer weighs zero).
     fn peer_items(&self, peers: &[usize], mine: &Labels) -> Vec<Option<i64>> {
         let interned = &self.interned;
         let use_histogram = interned.table.is_some();

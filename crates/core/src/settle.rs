@@ -8,9 +8,9 @@
 //!
 //! - *rewarded*: this experiment's mean, its gold counting for at most twice its peer mean,
 //!   beats the rearrangements of its regular labels at δ_reward, so that being right on gold
-//!   cannot pay when the labels that make the dataset are uninformative; its λ-weighted score is positive; it is
-//!   paid for some of its work (copies its skill does not explain are paid nothing); and its
-//!   score is below zero in no declared stratum (see [`crate::strata`]) where it has at least
+//!   cannot pay when the labels that make the dataset are uninformative; its λ-weighted score
+//!   is positive; it is paid for some of its work (copies its skill does not explain are paid
+//!   nothing); and its score is below zero in no declared stratum (see [`crate::strata`]) where it has at least
 //!   [`STRATUM_ITEMS_MIN`] items. It gets a share of the pot proportional to
 //!   `n · min(s, m) · pay_share`, at most three times the pot's share per scored item;
 //! - *slashed*: confidently below chance on the cumulative record (reputation plus this
