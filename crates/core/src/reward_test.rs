@@ -6,8 +6,8 @@
 //! gold answers (a random answer; a constant one; "always the left response", which the
 //! per-labeler display shuffle turns into a random canonical answer). Then its own arrangement
 //! of labels is just one draw among all the arrangements of the same labels over the same
-//! tasks, and the chance that it scores at least as high as `K` random rearrangements but at
-//! most `c` of them is at most `(1 + c) / (K + 1)` (ties count against it). The test
+//! tasks, and the chance that at most `c` of `K` random rearrangements score at least as high
+//! as it does is at most `(1 + c) / (K + 1)` (ties count against it). The test
 //! rearranges the labels among the labeler's regular tasks, the ones that make the dataset,
 //! and keeps its gold labels as they are: knowing every gold answer then cannot make
 //! uninformative regular labels pass, since gold counts only up to twice the peer part (see
@@ -70,8 +70,9 @@ impl RewardTest {
     }
 
     /// The p-value of labeler `i` (scored by `scorer`, address `labeler`): `None` when its
-    /// mean is not above zero, where no test could pass. Counting stops as soon as the test
-    /// has failed, so a failing p-value is a lower bound.
+    /// mean is not above zero, which a reward requires besides the test (a mean below zero
+    /// can still beat its rearrangements when wrong gold weighs it down in all of them alike).
+    /// Counting stops as soon as the test has failed, so a failing p-value is a lower bound.
     pub(crate) fn p_value(&self, scorer: &Scorer, i: usize, labeler: Address) -> Option<u32> {
         let (regular, on_gold) = scorer.labels_of(i);
         let peers = scorer.peers(i);

@@ -95,7 +95,7 @@ impl Tally {
         self.peer_squares = self.peer_squares.saturating_add(square(item));
     }
 
-    /// Counts one gold item, whose sum is kept apart (see `gold_items`).
+    /// Counts one gold item, whose sum is kept apart (see `Scorer::add_gold`).
     fn count_gold_item(&mut self, item: i64) {
         self.gold_n += 1;
         self.gold_squares = self.gold_squares.saturating_add(square(item));

@@ -7,10 +7,11 @@
 //! [`Tally::mean_upper_bound`]). Then:
 //!
 //! - *rewarded*: this experiment's mean, its gold counting for at most twice its peer mean,
-//!   beats the rearrangements of its regular labels at δ_reward, so that being right on gold
-//!   cannot pay when the labels that make the dataset are uninformative; its λ-weighted score
-//!   is positive; it is paid for some of its work (copies its skill does not explain are paid
-//!   nothing); and its score is below zero in no declared stratum (see [`crate::strata`]) where it has at least
+//!   is above zero and beats the rearrangements of its regular labels at δ_reward (of its gold
+//!   labels when it has no peer items), so that being right on gold cannot pay when the labels
+//!   that make the dataset are uninformative; its λ-weighted score is positive; it is paid for
+//!   some of its work (copies its skill does not explain are paid nothing); and its score is
+//!   below zero in no declared stratum (see [`crate::strata`]) where it has at least
 //!   [`STRATUM_ITEMS_MIN`] items. It gets a share of the pot proportional to
 //!   `n · min(s, m) · pay_share`, at most three times the pot's share per scored item;
 //! - *slashed*: confidently below chance on the cumulative record (reputation plus this
@@ -21,8 +22,8 @@
 //!   that gold alone, which the experimenter writes, never slashes labelers whom their peers
 //!   vouch for;
 //! - *even*: otherwise; the stake comes back and nothing is earned, less the chance fee when
-//!   its mean is below zero and its peers do not vouch for it with confidence, or the copy fee when its batches are copies its skill does not
-//!   explain (see [`charge_fees`]).
+//!   its mean is below zero and its peers do not vouch for it with confidence, or the copy fee
+//!   when its batches are copies its skill does not explain (see [`charge_fees`]).
 //!
 //! A batch not revealed loses `max(non_reveal_slash_bps, slash_bps)` of its stake. The pot is
 //! the reward pool plus slashed stake when it is redistributed; rewards are floored and the
