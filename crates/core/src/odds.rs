@@ -90,7 +90,7 @@ fn from_record(record: &Tally, peer_n: u64, gold_n: u64, false_reward_rate: f64)
     normal_cdf(mean / variance.sqrt() - normal_quantile(1.0 - false_reward_rate))
 }
 
-/// Φ⁻¹(p) for p in (0, 1), by bisection on [`normal_cdf`] (to about 10⁻⁹).
+/// Φ⁻¹(p) for p in (0, 1), by bisection on `normal_cdf` (to about 10⁻⁹).
 pub fn normal_quantile(p: f64) -> f64 {
     let (mut low, mut high) = (-10.0, 10.0);
     for _ in 0..64 {

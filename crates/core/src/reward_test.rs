@@ -33,7 +33,7 @@ use alloy_primitives::keccak256;
 const ARRANGEMENTS_MAX: u64 = 10_000;
 
 /// The smallest δ_reward a spec may ask for: below it the test would need more than
-/// [`ARRANGEMENTS_MAX`] arrangements to leave room for 20 at least as high.
+/// `ARRANGEMENTS_MAX` (10,000) arrangements to leave room for 20 at least as high.
 pub const FALSE_REWARD_RATE_MIN: Ppm = match Ppm::new(2_000) {
     Some(rate) => rate,
     None => panic!("0.002 is a rate"),
