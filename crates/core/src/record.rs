@@ -165,26 +165,8 @@ impl PublicRecord {
     }
 
     fn filtered(&self) -> (Vec<RevealedBatch>, BTreeMap<LeftOut, usize>) {
-        let results: HashMap<Address, &LabelerResult> =
-            self.settlement.labelers.iter().map(|l| (l.labeler, l)).collect();
         let mut batches = self.revealed();
-        let mut left_out = BTreeMap::new();
-        for batch in &mut batches {
-            // Settlement lists every labeler of a verified record; any other batch is dropped.
-            let Some(result) = results.get(&batch.labeler) else {
-                batch.labels.clear();
-                continue;
-            };
-            batch.labels.retain(|(task, _)| {
-                match result.left_out_on(&self.tasks[*task as usize]) {
-                    Some(reason) => {
-                        *left_out.entry(reason).or_insert(0) += 1;
-                        false
-                    }
-                    None => true,
-                }
-            });
-        }
+        let left_out = leave_out(&self.settlement, &self.tasks, &mut batches);
         (batches, left_out)
     }
 
@@ -197,6 +179,33 @@ impl PublicRecord {
     pub fn from_json(text: &str) -> Result<PublicRecord, serde_json::Error> {
         serde_json::from_str(text)
     }
+}
+
+/// Removes from revealed `batches` the labels the dataset leaves out (see
+/// [`LabelerResult::left_out_on`]) and counts them by reason. Settlement lists every labeler
+/// of a settled experiment; a batch of any other is dropped uncounted.
+pub fn leave_out(
+    settlement: &Settlement,
+    tasks: &[Task],
+    batches: &mut [RevealedBatch],
+) -> BTreeMap<LeftOut, usize> {
+    let results: HashMap<Address, &LabelerResult> =
+        settlement.labelers.iter().map(|l| (l.labeler, l)).collect();
+    let mut left_out = BTreeMap::new();
+    for batch in batches {
+        let Some(result) = results.get(&batch.labeler) else {
+            batch.labels.clear();
+            continue;
+        };
+        batch.labels.retain(|(task, _)| match result.left_out_on(&tasks[*task as usize]) {
+            Some(reason) => {
+                *left_out.entry(reason).or_insert(0) += 1;
+                false
+            }
+            None => true,
+        });
+    }
+    left_out
 }
 
 /// Why a record does not verify: the first mismatch found.

@@ -6,8 +6,8 @@ use plumbline_core::assign::Batch;
 use plumbline_core::fixed::SCALE;
 use plumbline_core::label::{Agreement, Label};
 use plumbline_core::lifecycle::Phase;
-use plumbline_core::record::RevealedBatch;
-use plumbline_core::settle::{LeftOut, Settlement, Tier};
+use plumbline_core::record::{RevealedBatch, leave_out};
+use plumbline_core::settle::{Settlement, Tier};
 use plumbline_core::spec::{ExperimentSpec, QuestionKind};
 use plumbline_core::task::Task;
 use plumbline_infer::metrics::{Level, krippendorff_alpha};
@@ -149,17 +149,9 @@ pub fn quality_by_position(
 /// How many revealed labels the dataset leaves out, by reason (see
 /// [`plumbline_core::settle::LabelerResult::left_out_on`]), and how many it keeps.
 fn left_out(settlement: &Settlement, tasks: &[Task], revealed: &[RevealedBatch]) -> Value {
-    let mut counts: BTreeMap<LeftOut, usize> = BTreeMap::new();
-    let mut kept = 0;
-    for batch in revealed {
-        let result = settlement.labelers.iter().find(|l| l.labeler == batch.labeler);
-        for (task, _) in &batch.labels {
-            match result.and_then(|r| r.left_out_on(&tasks[*task as usize])) {
-                Some(reason) => *counts.entry(reason).or_insert(0) += 1,
-                None => kept += 1,
-            }
-        }
-    }
+    let mut exported = revealed.to_vec();
+    let counts = leave_out(settlement, tasks, &mut exported);
+    let kept: usize = exported.iter().map(|b| b.labels.len()).sum();
     json!({ "kept": kept, "by_reason": counts })
 }
 
