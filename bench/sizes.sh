@@ -21,7 +21,7 @@ variants=(
   "items-150 40 10 3 1 20 no"
   "items-250 40 10 5 1 20 no"
   "items-500 40 10 10 1 10 no"
-  "career-50x20 40 10 1 20 5 no"
+  "career-50x20 40 10 1 20 20 no"
   "gated-20 16 4 1 1 20 yes"
   "gated-50 40 10 1 1 20 yes"
   "gated-100 40 10 2 1 20 yes"

@@ -97,6 +97,14 @@ pub fn ln_inverse_split(delta: Ppm, divisor: u64) -> u64 {
     ln_ratio(SCALE as u128 * u128::from(divisor), u128::from(delta.get()))
 }
 
+/// ln(num/den) at scale 10^6 for num ≥ den > 0 (num below 10^20), rounded down: where a
+/// logarithm is evidence, which must never be overstated.
+pub fn ln_ratio_floor(num: u128, den: u128) -> u64 {
+    // The series' truncations are far below 10^-6, so the rounded-up value less one is
+    // at most the exact one.
+    ln_ratio(num, den).saturating_sub(1)
+}
+
 /// ln(num/den) at scale 10^6 for num ≥ den > 0 (num below 10^20), rounded up.
 fn ln_ratio(num: u128, den: u128) -> u64 {
     assert!(num >= den && den > 0 && num < 100_000_000_000_000_000_000, "ln of a ratio ≥ 1");

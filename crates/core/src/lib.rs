@@ -20,6 +20,7 @@ pub mod score;
 pub mod screen;
 pub mod seal;
 pub mod settle;
+pub mod slash_test;
 pub mod spec;
 pub mod strata;
 pub mod synthetic;

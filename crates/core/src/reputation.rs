@@ -1,5 +1,5 @@
 //! The reputation record of an address: what it has done across experiments. It gates
-//! eligibility, feeds the cumulative slashing bound, and gives aggregation priors.
+//! eligibility, carries the slashing test's evidence, and gives aggregation priors.
 
 use crate::fixed::{Ppm, SCALE};
 use crate::score::Tally;
@@ -31,6 +31,15 @@ pub struct Reputation {
     /// nothing, so it never enters the bounds that decide who is paid or slashed.
     #[serde(default)]
     pub practice: Tally,
+    /// The career's evidence that it is below chance: the sum of the natural logs of the
+    /// slashing test's e-values that counted, at scale 10^6 (see [`crate::slash_test`]).
+    #[serde(default)]
+    pub slash_evidence: i64,
+    /// Whether its last experiment's mean was above zero: then the next experiment's e-value
+    /// does not count, so that careful work piles up no evidence against it and no shield
+    /// either.
+    #[serde(default)]
+    pub cleared: bool,
 }
 
 impl Reputation {
@@ -43,6 +52,20 @@ impl Reputation {
         self.slashed += u64::from(result.tier == Tier::Slashed);
         self.colluded += u64::from(result.unexplained_copies);
         self.tally.add(&result.tally);
+        self.slash_evidence = result.slash_evidence;
+        self.cleared = result.tally.mean().is_some_and(|m| m > 0);
+    }
+
+    /// The career's slashing evidence after an experiment whose slashing test gave `p_ppm`:
+    /// its e-value counts unless the previous experiment cleared the labeler. Whether it
+    /// counts depends only on the past, so the product of the e-values stays a supermartingale
+    /// for a labeler at chance or above, and reaches `1/δ` with probability at most δ.
+    pub fn slash_evidence_after(&self, p_ppm: u32) -> i64 {
+        if self.cleared {
+            self.slash_evidence
+        } else {
+            self.slash_evidence.saturating_add(crate::slash_test::ln_e_value(p_ppm))
+        }
     }
 
     /// Folds one experiment's practice into the record.
@@ -92,7 +115,8 @@ mod tests {
             tally: Tally { gold_sum, gold_n, ..Tally::default() },
             score: None,
             reward_p_ppm: None,
-            slash_bound: None,
+            slash_p_ppm: 1_000_000,
+            slash_evidence: 0,
             tier,
             below_chance_in: Vec::new(),
             pay_share_ppm: 1_000_000,

@@ -123,7 +123,7 @@ fn generator_for(labeler: Address) -> SplitMix64 {
 
 /// Fisher-Yates over the values, each task keeping its place: for i from the last position
 /// down to 1, swap the values at i and `next mod (i + 1)`.
-fn shuffle_values(rng: &mut SplitMix64, labels: &mut [(u32, u32)]) {
+pub(crate) fn shuffle_values(rng: &mut SplitMix64, labels: &mut [(u32, u32)]) {
     for i in (1..labels.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         let (a, b) = (labels[i].1, labels[j].1);

@@ -3,8 +3,9 @@
 //!
 //! Before scoring, gold the crowd contradicts is dropped and copies are found and judged by
 //! skill (see [`crate::screen`]). The reward test is a permutation test (see
-//! [`crate::reward_test`]); the slashing bounds are Bernstein's on the mean of all items (see
-//! [`Tally::mean_upper_bound`]). Then:
+//! [`crate::reward_test`]); so is each experiment's slashing evidence, which adds up over the
+//! career as e-values (see [`crate::slash_test`]); the strata's slashing bounds are Bernstein's
+//! on the mean of all items (see [`Tally::mean_upper_bound`]). Then:
 //!
 //! - *rewarded*: this experiment's mean, its gold counting for at most twice its peer mean,
 //!   is above zero and beats the rearrangements of its regular labels at δ_reward (of its gold
@@ -14,10 +15,10 @@
 //!   below zero in no declared stratum (see [`crate::strata`]) where it has at least
 //!   [`STRATUM_ITEMS_MIN`] items. It gets a share of the pot proportional to
 //!   `n · min(s, m) · pay_share`, at most three times the pot's share per scored item;
-//! - *slashed*: confidently below chance on the cumulative record (reputation plus this
-//!   experiment) and below zero here too; or, in this experiment, confidently below chance in a
-//!   declared stratum; each test at this experiment's share of the career's δ (see
-//!   `ln_slash`); loses `slash_bps` of the stake of its revealed batches. On subjective
+//! - *slashed*: below zero here, and the career's evidence that it is below chance (this
+//!   experiment's included) has reached ln(2/δ); or, in this experiment, confidently below
+//!   chance in a declared stratum at the stratum's share of the other δ/2 (see `ln_strata`);
+//!   loses `slash_bps` of the stake of its revealed batches. On subjective
 //!   questions only the gold part can slash; on others a positive peer part protects it, so
 //!   that gold alone, which the experimenter writes, never slashes labelers whom their peers
 //!   vouch for;
@@ -40,6 +41,7 @@ use crate::reputation::Reputation;
 use crate::reward_test::RewardTest;
 use crate::score::{self, Observation, Scorer, Tally};
 use crate::screen;
+use crate::slash_test;
 use crate::spec::{ExperimentSpec, SlashedFunds};
 use crate::strata::{Strata, Stratum};
 use crate::task::Task;
@@ -94,9 +96,15 @@ pub struct LabelerResult {
     /// Counting stops once the test has failed, so a failing value is a lower bound. None when
     /// that mean is not above zero.
     pub reward_p_ppm: Option<u32>,
-    /// Upper confidence bound of the cumulative mean (every item once) at this experiment's
-    /// share of δ (see `ln_slash`), scale 10^6.
-    pub slash_bound: Option<i64>,
+    /// The slashing test's p-value in parts per million (see [`slash_test`]): the share of
+    /// the arrangements of its labels over all its tasks, its own included, whose mean of every
+    /// item alike (gold alone on subjective questions) is at most its own. 10^6 when that mean
+    /// is not below zero.
+    pub slash_p_ppm: u32,
+    /// The career's evidence that it is below chance after this experiment: the sum of the
+    /// natural logs of the e-values that counted, at scale 10^6 (see
+    /// [`Reputation::slash_evidence_after`]). At least ln(2/δ) to be slashed.
+    pub slash_evidence: i64,
     /// The tier.
     pub tier: Tier,
     /// The declared strata where its score is below chance: it is not rewarded, and its
@@ -297,8 +305,8 @@ pub fn settle(
             let caught_here = own.iter().any(|b| scored.copies.unexplained.contains(&b.batch_id));
             let caught = caught_here || reputation.colluded > 0;
             let paid_share = if caught { 0 } else { pay_share(own, &scored.copies) };
-            let ln_slash = ln_slash(spec, reputation, &scored.strata);
-            let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i), ln_slash);
+            let ln_strata = ln_strata(spec, reputation, &scored.strata);
+            let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i), ln_strata);
             let (mut result, fee) = judge(
                 spec,
                 *labeler,
@@ -308,9 +316,9 @@ pub fn settle(
                 reputation,
                 Pay { share_ppm: paid_share, caught_copying: caught_here },
                 Reward { p_ppm: scored.reward_p[i], test: &reward_test },
+                scored.slash_p[i],
                 lambda,
                 ln_reward,
-                ln_slash,
             );
             result.unexplained_copies = caught;
             (result, fee)
@@ -367,6 +375,8 @@ struct Scored {
     scores: score::Scores,
     /// The reward test's p-value per labeler index (see [`RewardTest::p_value`]).
     reward_p: Vec<Option<u32>>,
+    /// The slashing test's p-value per labeler index (see [`slash_test::p_value`]).
+    slash_p: Vec<u32>,
     gold_dropped: Vec<u32>,
     copies: screen::Copies,
     strata: Strata,
@@ -443,17 +453,24 @@ fn score_batches(
     let strata =
         Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
     let test = RewardTest::at(spec.false_reward_rate);
-    let (scores, reward_p) =
+    let (scores, reward_p, slash_p) =
         match Scorer::new(agreement, addresses.len(), &regular, &gold_seen, &gold, &copies) {
             Some(scorer) => {
-                let p = addresses.iter().enumerate().map(|(i, a)| test.p_value(&scorer, i, *a));
-                (scorer.scores(&strata), p.collect())
+                let reward =
+                    addresses.iter().enumerate().map(|(i, a)| test.p_value(&scorer, i, *a));
+                let slash = addresses
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| slash_test::p_value(&scorer, i, *a, spec.subjective));
+                (scorer.scores(&strata), reward.collect(), slash.collect())
             }
-            None => {
-                (score::Scores::new(addresses.len(), strata.len()), vec![None; addresses.len()])
-            }
+            None => (
+                score::Scores::new(addresses.len(), strata.len()),
+                vec![None; addresses.len()],
+                vec![SCALE as u32; addresses.len()],
+            ),
         };
-    Scored { scores, reward_p, gold_dropped, copies, strata }
+    Scored { scores, reward_p, slash_p, gold_dropped, copies, strata }
 }
 
 /// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
@@ -477,20 +494,19 @@ fn judge(
     reputation: &Reputation,
     pay: Pay,
     reward: Reward,
+    slash_p_ppm: u32,
     lambda: Ppm,
     ln_reward: u64,
-    ln_slash: u64,
 ) -> (LabelerResult, FeeOwed) {
     let pay_share_ppm = pay.share_ppm;
     // Pay looks at the score with gold capped by the peer part; slashing at the raw evidence.
     let paid = tally.gold_capped_by_peers();
     let score = paid.score(lambda);
 
-    // The slashing evidence: the cumulative record, gold only on subjective questions.
+    // The slashing evidence: this experiment's items, gold only on subjective questions, and
+    // the career's evidence that it is below chance (see `slash_test`).
     let own = evidence(spec, tally);
-    let mut cumulative = evidence(spec, &reputation.tally);
-    cumulative.add(&own);
-    let slash_bound = cumulative.mean_upper_bound(ln_slash);
+    let slash_evidence = reputation.slash_evidence_after(slash_p_ppm);
     let own_below_zero = own.score(lambda).is_some_and(|s| s < 0);
     let peers_vouch = peers_vouch(spec, tally);
 
@@ -502,7 +518,9 @@ fn judge(
         && pay_share_ppm > 0
     {
         Tier::Rewarded
-    } else if own_below_zero && !peers_vouch && slash_bound.is_some_and(|b| b < 0)
+    } else if own_below_zero
+        && !peers_vouch
+        && slash_evidence >= slash_test::ln_threshold(spec.false_slash_rate)
         || strata.confidently_below
     {
         Tier::Slashed
@@ -558,7 +576,8 @@ fn judge(
         tally: *tally,
         score,
         reward_p_ppm: reward.p_ppm,
-        slash_bound,
+        slash_p_ppm,
+        slash_evidence,
         tier,
         below_chance_in: strata.below,
         pay_share_ppm,
@@ -611,15 +630,15 @@ fn basis_points(amount: Amount, bps: u32) -> Amount {
     amount / 10_000 * bps + amount % 10_000 * bps / 10_000
 }
 
-/// ln(1/δ') for each slashing test of a labeler in this experiment. Over a labeler's whole
-/// history the false slash rate δ is spent as δ/(k(k+1)) on its k-th experiment, which sums to
-/// δ however many experiments follow, and each experiment's share is split evenly among its
-/// tests (the cumulative record, and each declared stratum): by the union bound an honest
-/// labeler is ever slashed with probability at most δ.
-fn ln_slash(spec: &ExperimentSpec, reputation: &Reputation, strata: &Strata) -> u64 {
+/// ln(1/δ') for each stratum test of a labeler in this experiment. Half of the false slash
+/// rate δ goes to the career's test (see [`slash_test`]), the other half to the strata: over a
+/// labeler's whole history it is spent as δ/(2k(k+1)) on its k-th experiment, which sums to δ/2
+/// however many experiments follow, split evenly among the experiment's declared strata. By
+/// the union bound an honest labeler is ever slashed with probability at most δ.
+fn ln_strata(spec: &ExperimentSpec, reputation: &Reputation, strata: &Strata) -> u64 {
     let k = reputation.experiments.saturating_add(1);
-    let tests = 1 + strata.len() as u64;
-    let divisor = k.saturating_mul(k.saturating_add(1)).saturating_mul(tests);
+    let tests = (strata.len() as u64).max(1);
+    let divisor = 2u64.saturating_mul(k).saturating_mul(k.saturating_add(1)).saturating_mul(tests);
     ln_inverse_split(spec.false_slash_rate, divisor.min(SLASH_SPLIT_MAX))
 }
 
@@ -670,7 +689,7 @@ struct StrataVerdict {
     /// not rewarded.
     below: Vec<Stratum>,
     /// Whether in one of them the slashing evidence is confidently below chance at its share
-    /// of δ (see `ln_slash`): it is slashed.
+    /// of δ (see `ln_strata`): it is slashed.
     confidently_below: bool,
 }
 
@@ -681,7 +700,7 @@ fn judge_strata(
     spec: &ExperimentSpec,
     strata: &Strata,
     tallies: &[Tally],
-    ln_slash: u64,
+    ln_strata: u64,
 ) -> StrataVerdict {
     let mut verdict = StrataVerdict::default();
     let lambda = spec.peer_weight;
@@ -695,7 +714,7 @@ fn judge_strata(
         let own = evidence(spec, tally);
         verdict.confidently_below |= own.n() >= STRATUM_ITEMS_MIN
             && !peers_vouch(spec, tally)
-            && own.mean_upper_bound(ln_slash).is_some_and(|b| b < 0);
+            && own.mean_upper_bound(ln_strata).is_some_and(|b| b < 0);
     }
     verdict
 }
@@ -1178,21 +1197,64 @@ mod tests {
     }
 
     #[test]
-    fn the_slashing_rate_is_spent_over_a_career_and_split_among_strata() {
+    fn the_careers_evidence_adds_up_to_a_slash_unless_the_last_experiment_cleared_it() {
+        let spec = binary_spec(TASKS, 4, 0);
+        let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
+        // Wrong on three tasks in four, beside three careful labelers.
+        let flipper = answering(3, 4, TASKS, |t| t % 4 != 0);
+        let batches = vec![batch(0, 1, 7, 0), batch(1, 2, 9, 1), batch(2, 3, 8, 2), flipper];
+        let threshold = slash_test::ln_threshold(spec.false_slash_rate);
+        let newcomer = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        let first = result(&newcomer, 4);
+        assert!(first.slash_p_ppm < SCALE as u32);
+        assert_eq!(first.slash_evidence, slash_test::ln_e_value(first.slash_p_ppm));
+        for careful in 1..=3 {
+            let careful = result(&newcomer, careful);
+            assert_eq!(careful.slash_p_ppm, SCALE as u32, "a mean above 0 is not tested");
+            assert_ne!(careful.tier, Tier::Slashed);
+        }
+        // Earlier evidence that brings this experiment's exactly to the threshold.
+        let record = |cleared| Reputation {
+            experiments: 1,
+            slash_evidence: threshold - first.slash_evidence,
+            cleared,
+            ..Reputation::default()
+        };
+        let with = |reputation| {
+            let settlement =
+                settle(&spec, &tasks, &batches, &[(Address::repeat_byte(4), reputation)].into());
+            result(&settlement, 4).clone()
+        };
+        let counted = with(record(false));
+        assert_eq!((counted.slash_evidence, counted.tier), (threshold, Tier::Slashed));
+        // After an experiment above chance this one's e-value does not count.
+        let cleared = with(record(true));
+        assert_eq!(cleared.slash_evidence, threshold - first.slash_evidence);
+        assert_ne!(cleared.tier, Tier::Slashed);
+        // The careful labelers' records say so for their next experiment.
+        let mut careful = Reputation::default();
+        careful.update(result(&newcomer, 1));
+        assert!(careful.cleared);
+        let mut flipper = Reputation::default();
+        flipper.update(first);
+        assert!(!flipper.cleared);
+        assert_eq!(flipper.slash_evidence, first.slash_evidence);
+    }
+
+    #[test]
+    fn the_strata_share_of_the_slashing_rate_is_spent_over_a_career_and_split_among_them() {
         let spec = binary_spec(TASKS, 3, 0);
         let after = |experiments| Reputation { experiments, ..Reputation::default() };
-        let none = Strata::default();
         let rate = spec.false_slash_rate;
-        // δ/(k(k+1)) on the k-th experiment: δ/2 first, δ/420 on the twentieth.
-        assert_eq!(ln_slash(&spec, &after(0), &none), ln_inverse_split(rate, 2));
-        assert_eq!(ln_slash(&spec, &after(19), &none), ln_inverse_split(rate, 420));
-        // Split among the record's test and each of three strata.
         let tasks: Vec<Task> = (0..3)
             .map(|i| task(i, serde_json::json!({ "kind": i }).as_object().cloned().unwrap()))
             .collect();
         let strata = Strata::of(&["kind".into()], &tasks).unwrap();
         assert_eq!(strata.len(), 3);
-        assert_eq!(ln_slash(&spec, &after(0), &strata), ln_inverse_split(rate, 8));
+        // Half of δ, as δ/(2k(k+1)) on the k-th experiment, split among three strata: δ/12
+        // first, δ/2520 on the twentieth.
+        assert_eq!(ln_strata(&spec, &after(0), &strata), ln_inverse_split(rate, 12));
+        assert_eq!(ln_strata(&spec, &after(19), &strata), ln_inverse_split(rate, 2_520));
         // Σ δ/(k(k+1)) over any number of experiments stays below δ.
         let spent: f64 = (1..=10_000u64).map(|k| 1.0 / (k * (k + 1)) as f64).sum();
         assert!(spent < 1.0);

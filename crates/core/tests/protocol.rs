@@ -28,8 +28,8 @@ fn mixed_run(seed: u64) -> synthetic::Run {
         gold_tasks: 60,
         positive_rate: 500_000,
         labelers,
-        // The flippers bring a record of 200 gold items scored at −0.4 each: slashing looks at
-        // the cumulative record, so a known bad actor is caught without hundreds of new items.
+        // The flippers bring a record of earlier evidence against them (e^4): slashing adds up
+        // the career's evidence, so a known bad actor is caught without hundreds of new items.
         reputations: (12..15).map(|i| (i, flipper_record())).collect(),
     };
     synthetic::run(&params, seed).expect("the run follows the protocol")
@@ -39,6 +39,7 @@ fn flipper_record() -> Reputation {
     let mut record = Reputation { experiments: 2, batches: 2, ..Reputation::default() };
     record.tally.gold_sum = -400_000 * 200;
     record.tally.gold_n = 200;
+    record.slash_evidence = 4_000_000;
     record
 }
 

@@ -10,10 +10,10 @@
 
 use crate::analysis::{DatasetCounts, IdentityOutcome, RunOutcome, roi};
 use crate::scenario::{Group, Scenario};
-use plumbline_core::fixed::ln_inverse_split;
 use plumbline_core::odds::normal_quantile;
 use plumbline_core::score::Tally;
 use plumbline_core::settle::Tier;
+use plumbline_core::slash_test::KAPPA_PPM;
 use plumbline_core::spec::ExperimentSpec;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -98,9 +98,11 @@ pub struct MarketSummary {
     /// exceed to pass the reward test, in the test's normal approximation (its rearranged
     /// regular labels put z(1 − δ_reward) standard errors above zero).
     pub reward_threshold: f64,
-    /// The slashing bound's radius for the same identity (first experiment, no reputation,
-    /// no strata): a score must fall below its negative to be slashed.
-    pub slash_radius: f64,
+    /// The mean item the same identity must fall below to be slashed in its first experiment
+    /// (no strata), in the slashing test's normal approximation: its arrangement must be below
+    /// all but a fraction `p*` of its rearrangements, `p*` the p-value whose e-value reaches
+    /// ln(2/δ) alone.
+    pub slash_threshold: f64,
 }
 
 /// The mechanism's parameters in effect.
@@ -341,9 +343,9 @@ pub fn build(
     let reward_threshold = normal_quantile(1.0 - spec.false_reward_rate.as_f64())
         * (typical.peer_squares as f64 / 1e6).sqrt()
         / typical.n().max(1) as f64;
-    // A newcomer's first experiment: δ/2 of the career's δ (see settlement).
-    let first_slash = ln_inverse_split(spec.false_slash_rate, 2);
-    let slash_radius = typical.mean_radius(first_slash) as f64 / 1e6;
+    let slash_threshold = -normal_quantile(1.0 - p_slashing_alone(spec.false_slash_rate.as_f64()))
+        * ((typical.peer_squares + typical.gold_squares) as f64 / 1e6).sqrt()
+        / typical.n().max(1) as f64;
 
     let ours = Side::Mechanism;
     let strategies = strategy_stats(runs, ours);
@@ -467,7 +469,7 @@ pub fn build(
             scored_items_mean: frac(scored, labeler_rounds),
             joins_refused: dataset.joins_refused,
             reward_threshold,
-            slash_radius,
+            slash_threshold,
         },
         mechanism: MechanismSummary {
             false_slash_rate: delta,
@@ -629,6 +631,13 @@ fn slashed_by_round(members: &[&IdentityOutcome]) -> Vec<f64> {
 
 /// The share of truthful identities slashed at least once over their run's experiments: with
 /// several rounds this is the career rate the slashing δ bounds.
+/// The p-value whose e-value alone reaches the slashing threshold ln(2/δ):
+/// `ln κ + (1 − κ) · ln(1/p) = ln(2/δ)`.
+fn p_slashing_alone(delta: f64) -> f64 {
+    let kappa = f64::from(KAPPA_PPM) / 1e6;
+    (-((2.0 / delta).ln() - kappa.ln()) / (1.0 - kappa)).exp()
+}
+
 fn false_slash_rate(all: &[&IdentityOutcome], side: Side) -> f64 {
     let truthful: Vec<_> = all.iter().filter(|o| o.group.is_truthful()).collect();
     // A copy fee is stake lost to an accusation as a slash is, so it counts as one.
@@ -868,7 +877,7 @@ pub fn markdown(report: &Report, command: &str) -> String {
     let x = &r.mechanism;
     let _ = writeln!(
         md,
-        "Mechanism: δ = {}, false reward rate {}, λ = {}, slash {} bps, non-reveal {} bps, slashed funds {}. For an identity with the mean item counts the reward test needs a mean above about {:.3} and the slashing bound's radius is {:.3}: a score must be above the first to be paid, below minus the second to be slashed.\n",
+        "Mechanism: δ = {}, false reward rate {}, λ = {}, slash {} bps, non-reveal {} bps, slashed funds {}. For an identity with the mean item counts the reward test needs a mean above about {:.3} and a first experiment slashes below about {:.3}.\n",
         x.false_slash_rate,
         x.false_reward_rate,
         x.peer_weight,
@@ -876,7 +885,7 @@ pub fn markdown(report: &Report, command: &str) -> String {
         x.non_reveal_slash_bps,
         x.slashed_funds,
         m.reward_threshold,
-        m.slash_radius,
+        m.slash_threshold,
     );
     if let Some(q) = &r.qualification {
         let _ = writeln!(
