@@ -383,10 +383,10 @@ impl AppState {
         // transaction. A chain experiment's stake is checked against the market. These reads
         // come before the log is held (see `LogWriter`).
         let row = self.experiment_row(experiment_id).await?;
-        let on_chain = self.check_chain_stake(&row, join).await?;
+        let market_free = self.check_chain_stake(&row, join).await?;
         self.check_qualified(&row, join.labeler).await?;
         let balances = self.store().balances(join.labeler).await?;
-        if !on_chain && balances.available < join.stake {
+        if market_free.is_none() && balances.available < join.stake {
             // A retried join whose stake is locked already finds its batch, not a refusal.
             if let Some(batch) = self.joined_before(experiment_id, join).await? {
                 return Ok((batch, false));
@@ -423,7 +423,7 @@ impl AppState {
             }
         };
         let entry = JoinEntry { batch_id: batch.batch_id, join: join.clone(), at: now };
-        match writer.append_join(&entry, join.stake, cached.seen).await {
+        match writer.append_join(&entry, join.stake, market_free, cached.seen).await {
             Ok(()) => {
                 cached.seen.joins += 1;
                 Ok((batch, true))

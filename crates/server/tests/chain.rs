@@ -1,8 +1,8 @@
 //! Chain mode against a real anvil, with the relayer driven pass by pass: stake locks and
 //! commits the relayer sent before a crash (on chain, but not in its stored state) are neither
 //! refused nor sent twice after a restart; a commit a labeler sent to the contract itself is
-//! adopted, revealed and settled; the settlement is posted, paid and refunded once, and every
-//! market balance ends exactly as the settlement says.
+//! adopted, revealed and settled; the settlement is posted (again after a challenge), paid and
+//! refunded once, and every market balance ends exactly as the settlement says.
 //!
 //! Needs anvil: `bash contracts/ci.sh` installs it; without it this test fails and says so.
 
@@ -31,7 +31,8 @@ fn chain_config(market: &Market) -> Config {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_and_pays_exactly() {
+async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_reposts_a_challenged_settlement_and_pays()
+ {
     let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
     let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
     let mut h = Harness::new(chain_config(&operator)).await;
@@ -63,34 +64,7 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_and_pays_exactl
     spec.commit_deadline = now + 3_600;
     spec.reveal_deadline = now + 7_200;
 
-    let token = h.login(&creator_key).await;
-    let (status, created) =
-        h.call("POST", "/experiments", Some(&token), Some(json!({ "spec": spec }))).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = id_of(&created["experiment_id"]);
-    assert_eq!(&id[..20], creator.account().as_slice(), "the id starts with the creator");
-    let tasks: Vec<String> =
-        (0..4).map(|i| json!({ "id": format!("t{i}"), "prompt": "?" }).to_string()).collect();
-    let (status, _) = h
-        .raw(
-            "POST",
-            &format!("/experiments/{id}/tasks"),
-            Some(&token),
-            "application/x-ndjson",
-            Some(tasks.join("\n").into_bytes()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (_, view) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
-    let served: plumbline_core::spec::ExperimentSpec =
-        serde_json::from_value(view["spec"].clone()).unwrap();
-    let terms = Terms::of_spec(&served, operator.account(), Address::ZERO, 3_600);
-    creator.create_experiment(id, &terms).await.unwrap();
-    for action in ["fund", "open"] {
-        let (status, answer) =
-            h.call("POST", &format!("/experiments/{id}/{action}"), Some(&token), None).await;
-        assert_eq!(status, StatusCode::OK, "{action}: {answer}");
-    }
+    let id = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
     let domain = eip712::domain(operator.chain_id(), operator.address());
 
     // Three joins. A fourth from a labeler without the market balance is refused.
@@ -194,6 +168,17 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_and_pays_exactl
     assert!(posted["distribute_tx"].is_null(), "paid only after the challenge window");
     let held = operator.experiment(id).await.unwrap();
     assert_eq!(held.payoutRoot, settlement.payout_root);
+
+    // A challenge voids the posted settlement; the next pass posts it again rather than let
+    // the experiment run into abandonment, where the pool would go back to the creator.
+    operator.challenge(id).await.unwrap();
+    assert!(operator.experiment(id).await.unwrap().payoutRoot.is_zero());
+    h.state.relay_tick().await;
+    let reposted = relay(&h, id).await;
+    assert!(reposted["settle_tx"].is_string(), "{reposted}");
+    assert_ne!(reposted["settle_tx"], posted["settle_tx"], "a new settle transaction");
+    let held = operator.experiment(id).await.unwrap();
+    assert_eq!(held.payoutRoot, settlement.payout_root);
     operator.mine_at(held.rootPostedAt + u64::from(held.challengeWindowSecs) + 1).await.unwrap();
     h.state.relay_tick().await;
     let done = relay(&h, id).await;
@@ -224,6 +209,103 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_and_pays_exactl
     let report = h.state.check_ledger().await.unwrap();
     assert!(report.balanced, "{:?}", report.problems);
     assert_eq!(report.journal_entries, 0, "chain mode moves no ledger money");
+}
+
+/// Creates an experiment of `spec` through the server, creates its escrow on chain as
+/// `creator` (the operator may challenge), then funds and opens it. Returns its id.
+async fn open_experiment(
+    h: &Harness,
+    operator: &Market,
+    creator: &Market,
+    creator_key: &LabelerKey,
+    spec: &plumbline_core::spec::ExperimentSpec,
+) -> B256 {
+    let token = h.login(creator_key).await;
+    let (status, created) =
+        h.call("POST", "/experiments", Some(&token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = id_of(&created["experiment_id"]);
+    assert_eq!(&id[..20], creator.account().as_slice(), "the id starts with the creator");
+    let tasks: Vec<String> =
+        (0..4).map(|i| json!({ "id": format!("t{i}"), "prompt": "?" }).to_string()).collect();
+    let (status, _) = h
+        .raw(
+            "POST",
+            &format!("/experiments/{id}/tasks"),
+            Some(&token),
+            "application/x-ndjson",
+            Some(tasks.join("\n").into_bytes()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, view) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    let served: plumbline_core::spec::ExperimentSpec =
+        serde_json::from_value(view["spec"].clone()).unwrap();
+    // The operator may challenge (`fund` accepts it or nobody as challenger).
+    let terms = Terms::of_spec(&served, operator.account(), operator.account(), 3_600);
+    creator.create_experiment(id, &terms).await.unwrap();
+    for action in ["fund", "open"] {
+        let (status, answer) =
+            h.call("POST", &format!("/experiments/{id}/{action}"), Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_market_stake_cannot_back_joins_to_two_experiments() {
+    let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
+    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
+    let h = Harness::new(chain_config(&operator)).await;
+    let creator_key = LabelerKey::from_bytes(&DEV_KEYS[1].0).unwrap();
+    let creator = operator.with_key(&DEV_KEYS[1]).unwrap();
+    let mut spec = binary_spec(4, 3, 0);
+    let stake = spec.stake_per_batch;
+    operator.mint(creator.account(), 2 * spec.reward_pool).await.unwrap();
+    let now = operator.now().await.unwrap().max(h.state.now()) + 1;
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+    spec.commit_deadline = now + 3_600;
+    spec.reveal_deadline = now + 7_200;
+    let first = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
+    let second = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
+
+    // One stake in the market, and no relay pass between the joins.
+    let key = LabelerKey::derived(12, 0);
+    let market = operator.with_key(&B256::from(key.secret_bytes())).unwrap();
+    operator
+        .set_native_balance(key.address(), U256::from(10u64).pow(U256::from(18)))
+        .await
+        .unwrap();
+    operator.mint(key.address(), stake).await.unwrap();
+    market.deposit(stake).await.unwrap();
+    let domain = eip712::domain(operator.chain_id(), operator.address());
+    let join = |id| key.join(&domain, id, None, stake, 0);
+    let (status, batch) =
+        h.call("POST", &format!("/experiments/{first}/join"), None, Some(json!(join(first)))).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let (status, refused) = h
+        .call("POST", &format!("/experiments/{second}/join"), None, Some(json!(join(second))))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "insufficient_funds");
+    let (_, view) = h.call("GET", &format!("/experiments/{second}/stats"), None, None).await;
+    assert_eq!(view["batches"]["joined"], 0, "the refused join is not in the log: {view}");
+
+    // Once the first stake is locked on chain, the balance left is what counts: still none.
+    h.state.relay_tick().await;
+    assert_eq!(operator.position(first, key.address()).await.unwrap().joins, 1);
+    let (status, refused) = h
+        .call("POST", &format!("/experiments/{second}/join"), None, Some(json!(join(second))))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    // A second stake deposited pays for the second join.
+    operator.mint(key.address(), stake).await.unwrap();
+    market.deposit(stake).await.unwrap();
+    let (status, batch) = h
+        .call("POST", &format!("/experiments/{second}/join"), None, Some(json!(join(second))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
 }
 
 async fn relay(h: &Harness, id: B256) -> Value {

@@ -8,6 +8,7 @@ use crate::{
     ChainRelay, Challenge, ExperimentRow, LogPosition, OnChain, Result, Session, StoreError,
 };
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::record::JoinEntry;
 use plumbline_core::reputation::Reputation;
 use plumbline_core::{Address, Amount, B256, U256};
 use serde::Serialize;
@@ -90,6 +91,31 @@ pub(crate) fn expect_log(row: &ExperimentRow, seen: LogPosition) -> Result<()> {
 }
 
 /// Refuses a join whose batch is not the next one: batch ids are the join order, without gaps.
+/// The join to a chain experiment is refused unless the labeler's free balance in the market
+/// (`free`, read before the transaction) covers its stake and the stakes of its joins to open
+/// chain experiments that are not locked on chain yet (`pending`, their stored entries, this
+/// experiment's included): one balance cannot back joins to two experiments.
+pub(crate) fn check_market_stake(
+    labeler: Address,
+    stake: Amount,
+    free: U256,
+    pending: &[String],
+) -> Result<()> {
+    let mut needed = U256::from(stake);
+    for text in pending {
+        let entry: JoinEntry = from_json(text, "join entry")?;
+        needed += U256::from(entry.join.stake);
+    }
+    if free < needed {
+        return Err(StoreError::InsufficientFunds {
+            account: format!("market:{labeler} ({} joins not yet locked on chain)", pending.len()),
+            available: Amount::try_from(free).unwrap_or(Amount::MAX),
+            needed: Amount::try_from(needed).unwrap_or(Amount::MAX),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn expect_next_batch(row: &ExperimentRow, batch_id: u64) -> Result<()> {
     match batch_id.cmp(&row.log.joins) {
         std::cmp::Ordering::Equal => Ok(()),
@@ -225,7 +251,8 @@ pub(crate) fn chain_relay_row(row: &impl Fields) -> Result<ChainRelay> {
 }
 
 /// Refuses relayer state that would undo progress: a cursor moving back, a recorded
-/// transaction replaced or forgotten.
+/// transaction forgotten, or replaced; but a settlement posted again (after a challenge voided
+/// it) before anything was paid out.
 pub(crate) fn check_relay_progress(before: &ChainRelay, after: &ChainRelay) -> Result<()> {
     if after.joins_relayed < before.joins_relayed || after.commits_relayed < before.commits_relayed
     {
@@ -242,8 +269,10 @@ pub(crate) fn check_relay_progress(before: &ChainRelay, after: &ChainRelay) -> R
         ("distribute", before.distribute_tx, after.distribute_tx),
         ("refund", before.refund_tx, after.refund_tx),
     ] {
+        let reposted = what == "settle" && is.is_some() && after.distribute_tx.is_none();
         if let Some(was) = was
             && Some(was) != is
+            && !reposted
         {
             return Err(StoreError::Conflict(format!(
                 "the {what} transaction is already recorded as {was}"

@@ -19,7 +19,7 @@ use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::Task;
-use plumbline_core::{Address, Amount, B256};
+use plumbline_core::{Address, Amount, B256, U256};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -251,6 +251,7 @@ pub trait LogWriter: Send {
         self: Box<Self>,
         entry: &JoinEntry,
         stake: Amount,
+        market_free: Option<U256>,
         seen: LogPosition,
     ) -> Result<()>;
 
@@ -383,12 +384,16 @@ pub trait Store: Send + Sync + 'static {
     /// Appends a join to the log and locks its stake (available → locked) in one transaction,
     /// if the log is still at `seen`. Fails with [`StoreError::InsufficientFunds`] when the
     /// labeler cannot cover the stake. A chain experiment's stakes are locked by the market
-    /// contract: its joins lock nothing here.
+    /// contract: its joins lock nothing here, and `market_free` is the labeler's free balance
+    /// there, read before; the join is refused with [`StoreError::InsufficientFunds`] unless it
+    /// covers this stake and those of the labeler's joins to open chain experiments not yet
+    /// locked on chain, checked atomically with the append.
     async fn append_join(
         &self,
         experiment_id: B256,
         entry: &JoinEntry,
         stake: Amount,
+        market_free: Option<U256>,
         seen: LogPosition,
     ) -> Result<()>;
 

@@ -16,9 +16,10 @@
 
 use crate::common::{
     Fields, LIVE, LedgerCheck, balance_of, chain_relay_row, challenge_row, check_cover,
-    check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase, expect_reputations,
-    experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, opt_hex, opt_sql_int,
-    parse, phase_name, sealed_reveal_row, session_row, sql_int, to_json, transfer_row, u256,
+    check_market_stake, check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase,
+    expect_reputations, experiment_row, from_json, from_sql_int, is_unique_violation, next_entry,
+    opt_hex, opt_sql_int, parse, phase_name, sealed_reveal_row, session_row, sql_int, to_json,
+    transfer_row, u256,
 };
 use crate::ledger::{
     LedgerAccount, LedgerReport, Transfer, TransferKind, hex, settlement_movements,
@@ -318,6 +319,7 @@ async fn append_join_in(
     experiment_id: B256,
     entry: &JoinEntry,
     stake: Amount,
+    market_free: Option<U256>,
     seen: LogPosition,
 ) -> Result<()> {
     let row = experiment_in(&mut *conn, experiment_id).await?;
@@ -326,6 +328,24 @@ async fn append_join_in(
     expect_next_batch(&row, entry.batch_id)?;
     let labeler = entry.join.labeler;
     remember_account(&mut *conn, labeler, entry.at).await?;
+    if let Some(free) = market_free {
+        // The account's row lock orders joins of one labeler to different experiments, so
+        // that each sees the others' pending stakes.
+        sqlx::query("SELECT account_id FROM accounts WHERE account_id = $1 FOR UPDATE")
+            .bind(hex(labeler.as_slice()))
+            .execute(&mut *conn)
+            .await?;
+        let pending: Vec<String> = sqlx::query_scalar(
+            "SELECT j.entry FROM joins j \
+             JOIN chain_relays r ON r.chain_relay_id = j.experiment_id \
+             JOIN experiments e ON e.experiment_id = j.experiment_id \
+             WHERE j.labeler = $1 AND e.phase = 'open' AND j.batch_id >= r.joins_relayed",
+        )
+        .bind(hex(labeler.as_slice()))
+        .fetch_all(&mut *conn)
+        .await?;
+        check_market_stake(labeler, stake, free, &pending)?;
+    }
     let inserted = sqlx::query(
         "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -457,9 +477,10 @@ impl LogWriter for PgLogWriter {
         mut self: Box<Self>,
         entry: &JoinEntry,
         stake: Amount,
+        market_free: Option<U256>,
         seen: LogPosition,
     ) -> Result<()> {
-        append_join_in(&mut self.tx, self.experiment_id, entry, stake, seen).await?;
+        append_join_in(&mut self.tx, self.experiment_id, entry, stake, market_free, seen).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -956,10 +977,11 @@ impl Store for PgStore {
         experiment_id: B256,
         entry: &JoinEntry,
         stake: Amount,
+        market_free: Option<U256>,
         seen: LogPosition,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        append_join_in(&mut tx, experiment_id, entry, stake, seen).await?;
+        append_join_in(&mut tx, experiment_id, entry, stake, market_free, seen).await?;
         tx.commit().await?;
         Ok(())
     }

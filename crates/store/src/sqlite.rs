@@ -10,9 +10,10 @@
 
 use crate::common::{
     Fields, LIVE, LedgerCheck, balance_of, chain_relay_row, challenge_row, check_cover,
-    check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase, expect_reputations,
-    experiment_row, from_json, from_sql_int, is_unique_violation, next_entry, opt_hex, opt_sql_int,
-    parse, phase_name, sealed_reveal_row, session_row, sql_int, to_json, transfer_row, u256,
+    check_market_stake, check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase,
+    expect_reputations, experiment_row, from_json, from_sql_int, is_unique_violation, next_entry,
+    opt_hex, opt_sql_int, parse, phase_name, sealed_reveal_row, session_row, sql_int, to_json,
+    transfer_row, u256,
 };
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
 use crate::{
@@ -282,9 +283,10 @@ impl LogWriter for SqliteLogWriter {
         self: Box<Self>,
         entry: &JoinEntry,
         stake: Amount,
+        market_free: Option<U256>,
         seen: LogPosition,
     ) -> Result<()> {
-        self.store.append_join(self.experiment_id, entry, stake, seen).await
+        self.store.append_join(self.experiment_id, entry, stake, market_free, seen).await
     }
 
     async fn append_group(
@@ -787,6 +789,7 @@ impl Store for SqliteStore {
         experiment_id: B256,
         entry: &JoinEntry,
         stake: Amount,
+        market_free: Option<U256>,
         seen: LogPosition,
     ) -> Result<()> {
         let mut writer = self.writer().await?;
@@ -797,6 +800,19 @@ impl Store for SqliteStore {
         expect_next_batch(&row, entry.batch_id)?;
         let labeler = entry.join.labeler;
         remember_account(&mut tx, labeler, entry.at).await?;
+        if let Some(free) = market_free {
+            // One writer at a time: the sum cannot change before this transaction commits.
+            let pending: Vec<String> = sqlx::query_scalar(
+                "SELECT j.entry FROM joins j \
+             JOIN chain_relays r ON r.chain_relay_id = j.experiment_id \
+             JOIN experiments e ON e.experiment_id = j.experiment_id \
+             WHERE j.labeler = ? AND e.phase = 'open' AND j.batch_id >= r.joins_relayed",
+            )
+            .bind(hex(labeler.as_slice()))
+            .fetch_all(&mut *tx)
+            .await?;
+            check_market_stake(labeler, stake, free, &pending)?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
              VALUES (?, ?, ?, ?, ?)",

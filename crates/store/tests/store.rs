@@ -11,11 +11,11 @@
 use plumbline_core::label::Label;
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::practice::{self, PracticeAnswer};
-use plumbline_core::record::PublicRecord;
+use plumbline_core::record::{JoinEntry, PublicRecord};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Tier;
 use plumbline_core::synthetic::{self, Behavior, Params};
-use plumbline_core::{Address, B256};
+use plumbline_core::{Address, B256, U256};
 use plumbline_store::{
     Balances, ChainRelay, Challenge, LedgerAccount, LogPosition, NewExperiment, OnChain, PgStore,
     Session, SqliteStore, Store, StoreError, StoredCommit, TransferKind,
@@ -185,6 +185,7 @@ on_both_backends!(
     a_lease_has_one_holder_until_it_expires,
     a_chain_experiment_logs_the_protocol_but_moves_no_ledger_money,
     the_relay_state_only_moves_forward,
+    a_market_balance_backs_one_labelers_pending_joins_across_experiments,
 );
 
 const NOW: u64 = 1_999_990_000;
@@ -228,7 +229,7 @@ async fn replay_into(store: &impl Store, record: &PublicRecord, creator: Address
     store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store
-            .append_join(id, join, record.spec.stake_per_batch, at(store, id).await)
+            .append_join(id, join, record.spec.stake_per_batch, None, at(store, id).await)
             .await
             .unwrap();
     }
@@ -428,7 +429,7 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
     // join row is written first in the transaction, so this shows the rollback.
     let entries = assert_balanced(&store).await;
     let first = &record.joins[0];
-    let err = store.append_join(id, first, spec.stake_per_batch, at(&store, id).await).await;
+    let err = store.append_join(id, first, spec.stake_per_batch, None, at(&store, id).await).await;
     let err = err.unwrap_err();
     assert!(matches!(err, StoreError::InsufficientFunds { .. }), "{err}");
     assert!(store.log(id).await.unwrap().joins.is_empty());
@@ -436,8 +437,8 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
 
     // With the money it goes through, once.
     store.mint(first.join.labeler, spec.stake_per_batch * 2, NOW).await.unwrap();
-    store.append_join(id, first, spec.stake_per_batch, at(&store, id).await).await.unwrap();
-    let err = store.append_join(id, first, spec.stake_per_batch, at(&store, id).await).await;
+    store.append_join(id, first, spec.stake_per_batch, None, at(&store, id).await).await.unwrap();
+    let err = store.append_join(id, first, spec.stake_per_batch, None, at(&store, id).await).await;
     let err = err.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let b = store.balances(first.join.labeler).await.unwrap();
@@ -602,7 +603,10 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store.mint(join.join.labeler, spec.stake_per_batch, NOW).await.unwrap();
-        store.append_join(id, join, spec.stake_per_batch, at(&store, id).await).await.unwrap();
+        store
+            .append_join(id, join, spec.stake_per_batch, None, at(&store, id).await)
+            .await
+            .unwrap();
     }
     let seen = at(&store, id).await;
 
@@ -676,11 +680,13 @@ async fn writes_decided_from_a_stale_copy_are_refused_and_the_tail_can_be_read<B
     assert!(matches!(stale, StoreError::Stale(_)), "{stale}");
     let mut next = record.joins[0].clone();
     next.batch_id = joins;
-    let stale = store.append_join(id, &next, record.spec.stake_per_batch, seen).await.unwrap_err();
+    let stale =
+        store.append_join(id, &next, record.spec.stake_per_batch, None, seen).await.unwrap_err();
     assert!(matches!(stale, StoreError::Stale(_)), "{stale}");
     // From the current position, a join must take the next batch.
     next.batch_id = joins + 1;
-    let gap = store.append_join(id, &next, record.spec.stake_per_batch, end).await.unwrap_err();
+    let gap =
+        store.append_join(id, &next, record.spec.stake_per_batch, None, end).await.unwrap_err();
     assert!(matches!(gap, StoreError::Conflict(_)), "{gap}");
     assert_eq!(at(&store, id).await, end);
     assert_eq!(assert_balanced(&store).await, entries);
@@ -797,7 +803,7 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
             for join in entries {
                 let write = |seen| {
                     let (store, join) = (store.clone(), join.clone());
-                    async move { store.append_join(id, &join, stake, seen).await }
+                    async move { store.append_join(id, &join, stake, None, seen).await }
                 };
                 results.push(until_fresh(store.as_ref(), id, write).await);
             }
@@ -891,7 +897,7 @@ async fn replay_on_chain(store: &impl Store, record: &PublicRecord, creator: Add
     store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store
-            .append_join(id, join, record.spec.stake_per_batch, at(store, id).await)
+            .append_join(id, join, record.spec.stake_per_batch, None, at(store, id).await)
             .await
             .unwrap();
     }
@@ -998,18 +1004,74 @@ async fn the_relay_state_only_moves_forward<B: Backend>() {
     let store = db.open().await;
     assert_eq!(store.chain_relay(id).await.unwrap().as_ref(), Some(&relay));
 
-    // Going back, or replacing a recorded transaction, is a conflict that changes nothing.
+    // Going back, or forgetting or replacing a recorded transaction, is a conflict that changes
+    // nothing; but a settlement is posted again after a challenge, until payouts are made.
+    let paid = ChainRelay { distribute_tx: Some(B256::repeat_byte(4)), ..relay.clone() };
     for bad in [
         ChainRelay { joins_relayed: 49, ..relay.clone() },
         ChainRelay { commits_relayed: 2, ..relay.clone() },
-        ChainRelay { settle_tx: Some(B256::repeat_byte(9)), ..relay.clone() },
         ChainRelay { settle_tx: None, ..relay.clone() },
         ChainRelay { from_block: 13, ..relay.clone() },
+        ChainRelay { settle_tx: Some(B256::repeat_byte(9)), ..paid.clone() },
     ] {
         let error = store.put_chain_relay(&bad).await.unwrap_err();
         assert!(matches!(error, StoreError::Conflict(_)), "{error}");
     }
     assert_eq!(store.chain_relay(id).await.unwrap().as_ref(), Some(&relay));
+    relay.settle_tx = Some(B256::repeat_byte(9));
+    store.put_chain_relay(&relay).await.unwrap();
+    assert_eq!(store.chain_relay(id).await.unwrap().as_ref(), Some(&relay));
     let missing = ChainRelay { experiment_id: B256::repeat_byte(3), ..relay.clone() };
     assert!(matches!(store.put_chain_relay(&missing).await, Err(StoreError::NotFound(_))));
+}
+
+async fn a_market_balance_backs_one_labelers_pending_joins_across_experiments<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
+    let record = settled_record();
+    let stake = record.spec.stake_per_batch;
+    // Two open chain experiments, their relays at the start.
+    let ids = [B256::repeat_byte(0x61), B256::repeat_byte(0x62)];
+    for id in ids {
+        let experiment = NewExperiment {
+            experiment_id: id,
+            creator: address(0xee),
+            spec: record.spec.clone(),
+            market: Some(OnChain { chain_id: 31337, market: address(0x5a) }),
+            created_at: NOW,
+        };
+        store.create_experiment(&experiment).await.unwrap();
+        store.import_tasks(id, &record.tasks, NOW).await.unwrap();
+        store.fund(id, NOW).await.unwrap();
+        store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
+        let relay = ChainRelay { experiment_id: id, updated_at: NOW, ..ChainRelay::default() };
+        store.put_chain_relay(&relay).await.unwrap();
+    }
+    // One labeler's joins (the store does not check signatures; the core does).
+    let join = |batch_id| JoinEntry { batch_id, ..record.joins[0].clone() };
+    let free = |stakes: u128| Some(U256::from(stakes * stake));
+    let append = |id, batch_id, market_free| {
+        let store = &store;
+        async move {
+            store.append_join(id, &join(batch_id), stake, market_free, at(store, id).await).await
+        }
+    };
+    append(ids[0], 0, free(1)).await.unwrap();
+    // The same single stake cannot back a join to the second experiment, which stays as it was.
+    let refused = append(ids[1], 0, free(1)).await.unwrap_err();
+    assert!(matches!(refused, StoreError::InsufficientFunds { .. }), "{refused}");
+    assert_eq!(store.log(ids[1]).await.unwrap().joins.len(), 0);
+    append(ids[1], 0, free(2)).await.unwrap();
+    // Once the first experiment's join is locked on chain, only the second's is pending: a
+    // balance of one more stake pays for one more join.
+    let relayed = ChainRelay {
+        experiment_id: ids[0],
+        joins_relayed: 1,
+        updated_at: NOW,
+        ..ChainRelay::default()
+    };
+    store.put_chain_relay(&relayed).await.unwrap();
+    let refused = append(ids[0], 1, free(1)).await.unwrap_err();
+    assert!(matches!(refused, StoreError::InsufficientFunds { .. }), "{refused}");
+    append(ids[0], 1, free(2)).await.unwrap();
 }

@@ -205,16 +205,18 @@ impl AppState {
     }
 
     /// For a join to a chain experiment: the labeler's free balance in the market must cover
-    /// this stake and the stakes of its joins to the experiment that are not relayed yet.
-    /// Returns false for an embedded experiment, whose ledger the caller checks.
+    /// this stake and the stakes of its joins to the experiment that are not relayed yet (a
+    /// quick refusal with the details; the store checks again, atomically with the append,
+    /// against its joins to every open chain experiment). Returns that balance, or `None` for
+    /// an embedded experiment, whose ledger the caller checks.
     pub(crate) async fn check_chain_stake(
         &self,
         row: &ExperimentRow,
         join: &SignedJoin,
-    ) -> AppResult<bool> {
+    ) -> AppResult<Option<U256>> {
         let experiment_id = row.experiment_id;
         if row.market.is_none() {
-            return Ok(false);
+            return Ok(None);
         }
         let chain = self.chain_of(row)?;
         let balance = chain.market.balance_of(join.labeler).await.map_err(chain_failed)?;
@@ -222,7 +224,7 @@ impl AppState {
         let log = self.store().log(experiment_id).await?;
         if log.joins.iter().any(|entry| entry.join == *join) {
             // A retried join: it finds its batch again and locks nothing more.
-            return Ok(true);
+            return Ok(Some(balance));
         }
         let pending = log
             .joins
@@ -244,7 +246,7 @@ impl AppState {
                 ),
             ));
         }
-        Ok(true)
+        Ok(Some(balance))
     }
 
     /// An address's balances in chain mode: free in the market, and locked as stakes of

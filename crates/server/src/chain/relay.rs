@@ -9,8 +9,9 @@
 //!    A full transaction goes as soon as its entries are in; a partial one once its oldest
 //!    entry has waited [`ChainConfig::relay_wait_secs`], or when the commit deadline is near
 //!    ([`super::RELAY_MARGIN_SECS`]): few, full transactions are what keeps gas per label low;
-//! 3. once the store has settled the experiment, posts the settlement (`settle`), and when its
-//!    challenge window is over pays every payout (`distribute`) and the refund (`refund`).
+//! 3. once the store has settled the experiment, posts the settlement (`settle`), posts it
+//!    again when a challenge voided it, and when its challenge window is over pays every
+//!    payout (`distribute`) and the refund (`refund`).
 //!
 //! It is crash-safe: everything before a stored cursor is on chain; after a restart it
 //! resumes from the cursors, and what a crash left on chain unrecorded is found there again
@@ -217,6 +218,14 @@ impl AppState {
             AppError::internal(format!("settled experiment {id} has no settlement"))
         })?;
         let held = market.experiment(id).await.map_err(chain_failed)?;
+        if relay.settle_tx.is_some() && relay.distribute_tx.is_none() && held.payoutRoot.is_zero() {
+            // A challenge voided the posted settlement (the challenger can only be the
+            // operator, see `fund_on_chain`): post it again, or the experiment would be
+            // abandoned and the pool go back to the creator.
+            tracing::warn!(experiment_id = %id, "the posted settlement was challenged; posting it again");
+            relay.settle_tx = None;
+            relay.settled_at = None;
+        }
         if relay.settle_tx.is_none() {
             let hash = if held.payoutRoot == settlement.payout_root {
                 self.found(market, id, Event::SettlementPosted, relay.from_block).await?
