@@ -346,15 +346,43 @@ fn prepare(args: &LabelsArgs) -> anyhow::Result<Prepared> {
         return Err(bad_input(format!("batch {} is not yours", args.batch)));
     }
     let given = read_labels(&args.labels, &kind)?;
-    let mut labels = Vec::new();
-    for task in batch["tasks"].as_array().into_iter().flatten() {
-        let position = task["task"].as_u64().unwrap_or_default() as u32;
-        let label = given.get(&position.to_string()).ok_or_else(|| {
-            bad_input(format!("{} has no label for task {position}", args.labels.display()))
-        })?;
-        labels.push(RevealedLabel { task: position, label: label.clone() });
-    }
+    let tasks: Vec<u32> = batch["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|task| task["task"].as_u64().unwrap_or_default() as u32)
+        .collect();
+    let labels = labels_for_batch(given, &tasks, &args.labels, args.batch)?;
     Ok((api, key, experiment, labels))
+}
+
+/// The labels of a batch's tasks, in the batch's order. A task without a label, or a label
+/// for a task the batch does not have (a typo, or another batch's file), is refused: the
+/// commitment would otherwise bind labels the labeler did not mean.
+fn labels_for_batch(
+    mut given: HashMap<String, Label>,
+    tasks: &[u32],
+    path: &std::path::Path,
+    batch: u64,
+) -> anyhow::Result<Vec<RevealedLabel>> {
+    let mut labels = Vec::with_capacity(tasks.len());
+    for &task in tasks {
+        let label = given
+            .remove(&task.to_string())
+            .ok_or_else(|| bad_input(format!("{} has no label for task {task}", path.display())))?;
+        labels.push(RevealedLabel { task, label });
+    }
+    if !given.is_empty() {
+        let mut unknown: Vec<String> = given.into_keys().collect();
+        unknown.sort();
+        return Err(bad_input(format!(
+            "{} labels tasks that batch {batch} does not have: {} (its tasks are {})",
+            path.display(),
+            unknown.join(", "),
+            tasks.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(labels)
 }
 
 fn read_labels(
@@ -394,4 +422,24 @@ fn read_labels(
 fn parse_id(id: &str) -> anyhow::Result<B256> {
     id.parse()
         .map_err(|_| bad_input(format!("{id:?} is not an experiment id (0x and 64 hex digits)")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_labels_file_must_label_exactly_the_batchs_tasks() {
+        let path = std::path::Path::new("labels.jsonl");
+        let given = |ids: &[&str]| -> HashMap<String, Label> {
+            ids.iter().map(|id| (id.to_string(), Label::Int(1))).collect()
+        };
+        let labels = labels_for_batch(given(&["7", "3"]), &[3, 7], path, 2).unwrap();
+        assert_eq!(labels.iter().map(|l| l.task).collect::<Vec<_>>(), [3, 7]);
+        let missing = labels_for_batch(given(&["3"]), &[3, 7], path, 2).unwrap_err();
+        assert!(missing.to_string().contains("no label for task 7"), "{missing}");
+        let unknown = labels_for_batch(given(&["3", "7", "70", "8"]), &[3, 7], path, 2);
+        let message = unknown.unwrap_err().to_string();
+        assert!(message.contains("does not have: 70, 8 (its tasks are 3, 7)"), "{message}");
+    }
 }
