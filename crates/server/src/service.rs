@@ -163,6 +163,14 @@ impl AppState {
                 "spec field `reveal_deadline`: must be at most {TIME_MAX}"
             )));
         }
+        // A draft whose commit deadline has passed could be funded but never opened.
+        if spec.commit_deadline <= now {
+            return Err(AppError::invalid(format!(
+                "spec field `commit_deadline`: {} is not in the future (the server's clock reads \
+                 {now}; deadlines are unix seconds)",
+                spec.commit_deadline
+            )));
+        }
         let drafts = self.store().experiments_in(&[Phase::Draft]).await?;
         if drafts.iter().filter(|row| row.creator == creator).count() >= DRAFTS_PER_CREATOR_MAX {
             return Err(AppError::new(
@@ -220,6 +228,17 @@ impl AppState {
     ) -> AppResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
+        if row.phase == Phase::Draft && now >= row.spec.commit_deadline {
+            return Err(AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "deadline",
+                format!(
+                    "cannot fund: the commit deadline ({}) has passed, so the experiment could \
+                     never open; cancel it and create it again with later deadlines",
+                    row.spec.commit_deadline
+                ),
+            ));
+        }
         if row.market.is_some() {
             self.fund_on_chain(&row, now).await?;
         } else {

@@ -310,6 +310,14 @@ async fn sessions_roles_and_unknown_things_are_checked() {
             .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec");
     assert!(body["message"].as_str().unwrap().contains("overlap"), "{body}");
+    // A commit deadline already past is refused at create, and a draft whose deadline passed
+    // since is refused at fund: it could never open.
+    let mut late = demo_spec(d.h.state.now());
+    late.commit_deadline = d.h.state.now();
+    let (status, body) =
+        d.h.call("POST", "/experiments", Some(&d.creator_token), Some(json!({"spec": late}))).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert!(body["message"].as_str().unwrap().contains("commit_deadline"), "{body}");
     // Cancelling the funded draft refunds its pool.
     let (_, before) =
         d.h.call("GET", &format!("/accounts/{}", LabelerKey::derived(42, 1).address()), None, None)
@@ -323,6 +331,16 @@ async fn sessions_roles_and_unknown_things_are_checked() {
         d.h.call("GET", &format!("/accounts/{}", LabelerKey::derived(42, 1).address()), None, None)
             .await;
     assert_eq!(before["available"], after["available"]);
+    // A draft whose commit deadline has passed since it was created cannot be funded.
+    let spec = demo_spec(d.h.state.now());
+    let (status, late) =
+        d.h.call("POST", "/experiments", Some(&d.creator_token), Some(json!({"spec": spec}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{late}");
+    d.h.set_clock(spec.commit_deadline).await;
+    let token = d.h.login(&LabelerKey::derived(42, 1)).await;
+    let late_fund = format!("/experiments/{}/fund", id_of(&late["experiment_id"]));
+    let (status, body) = d.h.call("POST", &late_fund, Some(&token), None).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "deadline");
 }
 
 #[tokio::test]
