@@ -16,7 +16,7 @@ pub fn dataset_card(record: &PublicRecord) -> String {
     let spec = &record.spec;
     let pairwise = matches!(spec.question.kind, QuestionKind::Pairwise { .. });
     let revealed: usize = record.revealed().iter().map(|b| b.labels.len()).sum();
-    let exported: usize = record.exported().iter().map(|b| b.labels.len()).sum();
+    let left_out = record.left_out();
     let gold = record.tasks.iter().filter(|t| t.gold.is_some()).count();
     let labelers = record.settlement.labelers.len();
     let tier = |t: Tier| record.settlement.labelers.iter().filter(|l| l.tier == t).count();
@@ -80,14 +80,13 @@ pub fn dataset_card(record: &PublicRecord) -> String {
         tier(Tier::Slashed)
     );
     card.push_str("\n## How it was filtered\n\n");
-    let left_out = record.left_out();
     let count = |reason: LeftOut| left_out.get(&reason).copied().unwrap_or(0);
     let _ = writeln!(
         card,
         "- {} of the {revealed} labels are left out: {} of slashed labelers, {} of labelers \
          whose identical labels their skill does not explain, and {} of labelers in a declared \
          stratum where they are below chance.",
-        revealed - exported,
+        left_out.values().sum::<usize>(),
         count(LeftOut::Slashed),
         count(LeftOut::UnexplainedCopies),
         count(LeftOut::BelowChanceInStratum),
