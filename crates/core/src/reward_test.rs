@@ -81,7 +81,7 @@ impl RewardTest {
         if own <= 0 {
             return None;
         }
-        let mut rng = generator_for(labeler);
+        let mut rng = generator_for(b"plumbline/reward-test", labeler);
         let mut regular = regular.to_vec();
         let mut on_gold = on_gold.to_vec();
         // The labels that make the dataset are rearranged; gold only without them.
@@ -111,11 +111,12 @@ fn statistic(tally: &Tally) -> Option<i64> {
     tally.gold_capped_by_peers().mean()
 }
 
-/// The rearrangements' generator: SplitMix64 seeded by the first eight bytes (big-endian) of
-/// keccak256("plumbline/reward-test" ‖ address), fully specified so that any implementation
-/// can redraw them.
-fn generator_for(labeler: Address) -> SplitMix64 {
-    let mut input = b"plumbline/reward-test".to_vec();
+/// A test's rearrangements generator: SplitMix64 seeded by the first eight bytes (big-endian)
+/// of keccak256(tag ‖ address), fully specified so that any implementation can redraw them.
+/// The reward test's tag is "plumbline/reward-test", the slashing test's
+/// "plumbline/slash-test".
+pub(crate) fn generator_for(tag: &[u8], labeler: Address) -> SplitMix64 {
+    let mut input = tag.to_vec();
     input.extend_from_slice(labeler.as_slice());
     let hash: B256 = keccak256(&input);
     SplitMix64::new(u64::from_be_bytes(hash[..8].try_into().expect("8 bytes")))
@@ -151,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_shuffle_keeps_tasks_in_place_and_values_as_a_multiset() {
-        let mut rng = generator_for(Address::repeat_byte(7));
+        let mut rng = generator_for(b"plumbline/reward-test", Address::repeat_byte(7));
         let mut labels: Vec<(u32, u32)> = (0..20).map(|t| (t, t % 3)).collect();
         shuffle_values(&mut rng, &mut labels);
         assert!(labels.iter().enumerate().all(|(i, (t, _))| *t == i as u32));

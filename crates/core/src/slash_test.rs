@@ -28,12 +28,10 @@
 //! evidence that would shield it if it later turned: only its first experiment, at p = 1,
 //! costs `ln κ`.
 
-use crate::fixed::{Ppm, SCALE, ln_inverse_split, ln_ratio_floor};
-use crate::reward_test::shuffle_values;
+use crate::Address;
+use crate::fixed::{Ppm, SCALE, ln_inverse, ln_inverse_split, ln_ratio_floor};
+use crate::reward_test::{generator_for, shuffle_values};
 use crate::score::{Scorer, Tally};
-use crate::synthetic::SplitMix64;
-use crate::{Address, B256};
-use alloy_primitives::keccak256;
 
 /// Arrangements compared at most, the labeler's own included: the smallest p-value is 10^-4.
 pub const ARRANGEMENTS: u64 = 10_000;
@@ -63,7 +61,7 @@ pub(crate) fn p_value(scorer: &Scorer, i: usize, labeler: Address, gold_only: bo
     let split = if gold_only { 0 } else { regular.len() };
     let mut labels: Vec<(u32, u32)> =
         if gold_only { on_gold.to_vec() } else { [regular, on_gold].concat() };
-    let mut rng = generator_for(labeler);
+    let mut rng = generator_for(b"plumbline/slash-test", labeler);
     let mut hits = 0;
     for draws in 1..ARRANGEMENTS {
         shuffle_values(&mut rng, &mut labels);
@@ -96,18 +94,9 @@ pub fn ln_e_value(p_ppm: u32) -> i64 {
     let scale = SCALE as u128;
     // ln(1/p) and ln(1/κ), each rounded the way that keeps ln e from being overstated.
     let ln_inverse_p = ln_ratio_floor(scale, p);
-    let ln_inverse_kappa = ln_ratio_floor(scale, kappa) + 1;
+    let ln_inverse_kappa = ln_inverse(Ppm::new(KAPPA_PPM).expect("κ is a rate"));
     let gain = (scale - kappa) * u128::from(ln_inverse_p) / scale;
     i64::try_from(gain).expect("fits") - i64::try_from(ln_inverse_kappa).expect("fits")
-}
-
-/// The rearrangements' generator: SplitMix64 seeded by the first eight bytes (big-endian) of
-/// keccak256("plumbline/slash-test" ‖ address).
-fn generator_for(labeler: Address) -> SplitMix64 {
-    let mut input = b"plumbline/slash-test".to_vec();
-    input.extend_from_slice(labeler.as_slice());
-    let hash: B256 = keccak256(&input);
-    SplitMix64::new(u64::from_be_bytes(hash[..8].try_into().expect("8 bytes")))
 }
 
 /// The threshold the career's evidence must reach to slash: ln(2/δ), rounded up. Half of δ
