@@ -25,7 +25,7 @@ use plumbline_core::seal::{self, SealContext};
 use plumbline_core::settle::Settlement;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::{self, TaskSummary};
-use plumbline_core::{Address, B256};
+use plumbline_core::{Address, Amount, B256, U256};
 use plumbline_store::{
     ExperimentLog, ExperimentRow, LogPosition, LogWriter, NewExperiment, StoreError, StoredCommit,
 };
@@ -402,20 +402,26 @@ impl AppState {
         // transaction. A chain experiment's stake is checked against the market. These reads
         // come before the log is held (see `LogWriter`).
         let row = self.experiment_row(experiment_id).await?;
-        let market_free = self.check_chain_stake(&row, join).await?;
+        let market_free = self.market_balance(&row, join.labeler).await?;
         self.check_qualified(&row, join.labeler).await?;
-        let balances = self.store().balances(join.labeler).await?;
-        if market_free.is_none() && balances.available < join.stake {
+        let available = match market_free {
+            Some(free) => free,
+            None => U256::from(self.store().balances(join.labeler).await?.available),
+        };
+        if available < U256::from(join.stake) {
             // A retried join whose stake is locked already finds its batch, not a refusal.
             if let Some(batch) = self.joined_before(experiment_id, join).await? {
                 return Ok((batch, false));
             }
-            return Err(StoreError::InsufficientFunds {
-                account: format!("available:{}", join.labeler),
-                available: balances.available,
-                needed: join.stake,
-            }
-            .into());
+            return Err(match market_free {
+                Some(free) => crate::chain::market_too_low(&row, join, free),
+                None => StoreError::InsufficientFunds {
+                    account: format!("available:{}", join.labeler),
+                    available: Amount::try_from(available).expect("a ledger balance"),
+                    needed: join.stake,
+                }
+                .into(),
+            });
         }
         let reputation = self
             .store()

@@ -21,7 +21,7 @@ use plumbline_chain::{Market, Terms};
 use plumbline_core::client::SignedJoin;
 use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::lifecycle::Phase;
-use plumbline_core::{Address, Amount, B256, U256};
+use plumbline_core::{Address, B256, U256};
 use plumbline_store::{ChainRelay, ExperimentRow, OnChain};
 
 /// Entries per relay transaction: 50 stake locks or commits, in arrival order. The contract's
@@ -204,49 +204,21 @@ impl AppState {
         Ok(())
     }
 
-    /// For a join to a chain experiment: the labeler's free balance in the market must cover
-    /// this stake and the stakes of its joins to the experiment that are not relayed yet (a
-    /// quick refusal with the details; the store checks again, atomically with the append,
-    /// against its joins to every open chain experiment). Returns that balance, or `None` for
-    /// an embedded experiment, whose ledger the caller checks.
-    pub(crate) async fn check_chain_stake(
+    /// For a join to a chain experiment, which its labeler pays from its free balance in the
+    /// market: that balance, or `None` for an embedded experiment, whose ledger the caller
+    /// reads. A balance below the stake is a quick refusal (see [`market_too_low`]); the store
+    /// checks the rest, the labeler's joins not yet locked on chain in every open chain
+    /// experiment, atomically with the append.
+    pub(crate) async fn market_balance(
         &self,
         row: &ExperimentRow,
-        join: &SignedJoin,
+        labeler: Address,
     ) -> AppResult<Option<U256>> {
-        let experiment_id = row.experiment_id;
         if row.market.is_none() {
             return Ok(None);
         }
         let chain = self.chain_of(row)?;
-        let balance = chain.market.balance_of(join.labeler).await.map_err(chain_failed)?;
-        let relayed = self.store().chain_relay(experiment_id).await?.map_or(0, |r| r.joins_relayed);
-        let log = self.store().log(experiment_id).await?;
-        if log.joins.iter().any(|entry| entry.join == *join) {
-            // A retried join: it finds its batch again and locks nothing more.
-            return Ok(Some(balance));
-        }
-        let pending = log
-            .joins
-            .iter()
-            .skip(usize::try_from(relayed).unwrap_or(usize::MAX))
-            .filter(|entry| entry.join.labeler == join.labeler)
-            .count();
-        let needed = U256::from(join.stake) * U256::from(pending as u64 + 1);
-        if balance < needed {
-            let available = Amount::try_from(balance).unwrap_or(Amount::MAX);
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                "insufficient_funds",
-                format!(
-                    "{} has {available} free in market {}; {pending} joins waiting to be \
-                     locked and this one need {needed} (deposit with `plumbline chain deposit`)",
-                    join.labeler,
-                    chain.market.address()
-                ),
-            ));
-        }
-        Ok(Some(balance))
+        Ok(Some(chain.market.balance_of(labeler).await.map_err(chain_failed)?))
     }
 
     /// An address's balances in chain mode: free in the market, and locked as stakes of
@@ -274,4 +246,18 @@ impl AppState {
         }
         Ok((available, locked))
     }
+}
+
+/// The refusal of a join whose labeler's free market balance is below its stake.
+pub(crate) fn market_too_low(row: &ExperimentRow, join: &SignedJoin, free: U256) -> AppError {
+    let market = row.market.map(|m| m.market.to_string()).unwrap_or_default();
+    AppError::new(
+        StatusCode::CONFLICT,
+        "insufficient_funds",
+        format!(
+            "{} has {free} free in market {market}; this join needs {} (deposit with \
+             `plumbline chain deposit`)",
+            join.labeler, join.stake
+        ),
+    )
 }
