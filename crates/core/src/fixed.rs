@@ -87,14 +87,14 @@ const LN2_WAD: u128 = 693_147_180_559_945_309;
 /// built from it is never narrower than the exact one.
 pub fn ln_inverse(delta: Ppm) -> u64 {
     assert!(delta.get() > 0, "ln(1/δ) needs δ > 0");
-    ln_ratio(SCALE as u128, u128::from(delta.get()))
+    ln_ratio_ceil(SCALE as u128, u128::from(delta.get()))
 }
 
 /// ln(1/δ) at scale 10^6 for δ = `delta / divisor` (a rate split among tests or over time),
 /// rounded up; `divisor` ≥ 1.
 pub fn ln_inverse_split(delta: Ppm, divisor: u64) -> u64 {
     assert!(delta.get() > 0 && divisor > 0, "ln(1/δ) needs δ > 0");
-    ln_ratio(SCALE as u128 * u128::from(divisor), u128::from(delta.get()))
+    ln_ratio_ceil(SCALE as u128 * u128::from(divisor), u128::from(delta.get()))
 }
 
 /// ln(num/den) at scale 10^6 for num ≥ den > 0 (num below 10^20), rounded down: where a
@@ -102,11 +102,11 @@ pub fn ln_inverse_split(delta: Ppm, divisor: u64) -> u64 {
 pub fn ln_ratio_floor(num: u128, den: u128) -> u64 {
     // The series' truncations are far below 10^-6, so the rounded-up value less one is
     // at most the exact one.
-    ln_ratio(num, den).saturating_sub(1)
+    ln_ratio_ceil(num, den).saturating_sub(1)
 }
 
 /// ln(num/den) at scale 10^6 for num ≥ den > 0 (num below 10^20), rounded up.
-fn ln_ratio(num: u128, den: u128) -> u64 {
+pub fn ln_ratio_ceil(num: u128, den: u128) -> u64 {
     assert!(num >= den && den > 0 && num < 100_000_000_000_000_000_000, "ln of a ratio ≥ 1");
     // x = num/den at scale 10^18, reduced to y in [1, 2) times 2^k.
     let mut y = WAD * num / den;

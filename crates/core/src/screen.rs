@@ -17,10 +17,11 @@
 //!   c being the number of identical batches in its block, so a copying swarm earns what one
 //!   labeler doing the work once earns. Copies that their labelers' gold accuracy does not
 //!   explain (collusion on a signal, or one labeler's work under several identities; see
-//!   [`Copies::judge_by_skill`]) earn their labelers nothing in the experiment and are left out
-//!   of the export.
+//!   [`Copies::judge_by_skill`]), and identical batches that make up a whole block, which
+//!   agreement alone cannot call copies, when skill does not explain them either, earn their
+//!   labelers nothing in the experiment, cost them the copy fee and are left out of the export.
 
-use crate::fixed::{Ppm, SCALE, isqrt_ceil, ln_inverse};
+use crate::fixed::{Ppm, SCALE, ln_inverse, ln_inverse_split, ln_ratio_ceil, ln_ratio_floor};
 use crate::label::{Agreement, Label};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -71,67 +72,60 @@ pub struct CopyGroup {
     pub labelers: Vec<u32>,
     /// The regular tasks they label alike.
     pub tasks: usize,
+    /// The group is its whole block: nobody else's labels tell whether it deviates, so it is
+    /// not called copies, only judged by skill (see [`Copies::judge_by_skill`]).
+    pub whole_block: bool,
 }
 
-/// How often a labeler agrees with the gold answers: its label agrees with an answer when
-/// `a(label, answer)` exceeds one half (the same option; the same side of a pairwise scale;
-/// a rating within a quarter of the range; a ranking with most pairs in the same order).
-/// Two labels that are identical agree with the answer alike, which is what
-/// [`Copies::judge_by_skill`] needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Whether a labeler's label agrees with each gold answer, in the order it revealed them: a
+/// label agrees with an answer when `a(label, answer)` exceeds one half (the same option; the
+/// same side of a pairwise scale; a rating within a quarter of the range; a ranking with most
+/// pairs in the same order). Two labels that are identical agree with the answer alike, which
+/// is what [`Copies::judge_by_skill`] needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GoldAgreement {
-    /// Gold items where the label agrees with the answer.
-    pub agreeing: u64,
-    /// Gold items.
-    pub n: u64,
+    /// One entry per gold item: whether the label agrees with the answer.
+    pub agrees: Vec<bool>,
 }
 
 impl GoldAgreement {
     /// Counts one gold item.
     pub fn add(&mut self, agreement: &Agreement, label: &Label, answer: &Label) {
-        self.n += 1;
-        self.agreeing += u64::from(2 * agreement.between(label, answer) > SCALE);
-    }
-
-    /// An upper confidence bound (Hoeffding, `ln_inverse_delta` = ln(1/δ) at scale 10^6) on
-    /// the labeler's accuracy, scale 10^6; `None` without gold.
-    fn accuracy_upper_bound(&self, ln_inverse_delta: u64) -> Option<u64> {
-        if self.n == 0 {
-            return None;
-        }
-        let mean = self.agreeing * SCALE as u64 / self.n;
-        let radius = isqrt_ceil(
-            (u128::from(ln_inverse_delta) * SCALE as u128).div_ceil(2 * u128::from(self.n)),
-        );
-        Some((u128::from(mean) + radius).min(SCALE as u128) as u64)
+        self.agrees.push(2 * agreement.between(label, answer) > SCALE);
     }
 }
 
 impl Copies {
-    /// Marks the copy groups that skill does not explain. Two independent labelers of
-    /// accuracies p and q give the same answer to a task with probability at most
-    /// `p·q + (1 − p)(1 − q)`, so identical labels on n tasks happen by skill with probability
-    /// at most that to the n-th power, taken for the two most accurate members at the upper
-    /// bounds of their gold accuracy. Where that is below δ, the group answered alike beyond
-    /// what its skill explains, which is collusion on some signal or one labeler's work under
+    /// Marks the copy groups that skill does not explain. c independent labelers of accuracies
+    /// p_1..p_c give the same answer to a task with probability at most `Π p_i + Π (1 − p_i)`,
+    /// which is at most `g(ā) = ā^c + (1 − ā)^c` for their mean accuracy ā (the arithmetic mean
+    /// bounds the geometric one). ā is bounded from the members' pooled gold items (each
+    /// member's first m, m the fewest any member has, so that the pool weighs them alike) by
+    /// the Chernoff bounds at δ/2 on either side, and g, convex, is largest at one end of that
+    /// interval. Identical labels on n tasks then happen by skill with probability at most that
+    /// largest g to the n-th power; where it is below δ, the group answered alike beyond what
+    /// its skill explains, which is collusion on some signal or one labeler's work under
     /// several identities: its batches are `unexplained`, and their labelers are paid nothing
     /// and left out of the export. Where it is not (labelers right on everything beside a poor
-    /// block look like copies too, and so does a careful labeler's swarm with little gold to
-    /// judge by) the plain copy rule stays, as it does for groups with a member without gold.
-    pub fn judge_by_skill(&mut self, gold: &[GoldAgreement], ln_inverse_delta: u64) {
-        let scale = SCALE as u128;
+    /// block look like copies too) the plain copy rule stays, as it does for groups with a
+    /// member without gold.
+    pub fn judge_by_skill(&mut self, gold: &[GoldAgreement], delta: Ppm) {
+        let ln_inverse_delta = ln_inverse(delta);
+        let ln_inverse_half = ln_inverse_split(delta, 2);
         for group in &self.groups {
-            let bounds: Option<Vec<u64>> = group
-                .labelers
-                .iter()
-                .map(|l| gold[*l as usize].accuracy_upper_bound(ln_inverse_delta))
-                .collect();
-            let Some(mut bounds) = bounds else { continue };
-            bounds.sort_unstable_by(|a, b| b.cmp(a));
-            let (p, q) = (u128::from(bounds[0]), u128::from(bounds[1]));
-            let same = (p * q + (scale - p) * (scale - q)).div_ceil(scale);
-            let unexplained = same < scale
-                && u128::from(ln_inverse(Ppm::new(same as u32).expect("a probability")))
+            let members: Vec<&[bool]> =
+                group.labelers.iter().map(|l| gold[*l as usize].agrees.as_slice()).collect();
+            let m = members.iter().map(|a| a.len()).min().unwrap_or(0);
+            if m == 0 {
+                continue;
+            }
+            let agreeing = members.iter().flat_map(|a| &a[..m]).filter(|a| **a).count() as u64;
+            let items = (m * members.len()) as u64;
+            let (low, high) = chernoff_interval(agreeing, items, ln_inverse_half);
+            let c = members.len() as u32;
+            let same = all_alike(low, c).max(all_alike(high, c));
+            let unexplained = same < SCALE as u64
+                && u128::from(ln_ratio_floor(SCALE as u128, u128::from(same)))
                     * group.tasks as u128
                     > u128::from(ln_inverse_delta);
             if unexplained {
@@ -151,13 +145,61 @@ impl Copies {
     }
 }
 
+/// `a^c + (1 − a)^c` at scale 10^6 for `a` at scale 10^6, rounded up: the chance that c
+/// independent labelers of mean accuracy a answer a task alike is at most this.
+fn all_alike(a: u64, c: u32) -> u64 {
+    let scale = SCALE as u128;
+    let power = |x: u128| (0..c).fold(scale, |acc, _| (acc * x).div_ceil(scale));
+    let a = u128::from(a);
+    (power(a) + power(scale - a)).min(scale) as u64
+}
+
+/// The Chernoff (Kullback-Leibler) confidence interval, at scale 10^6, on the mean of `n`
+/// independent items in {0, 1} of which `k` are 1, each end failing with probability at most
+/// δ' for `ln_inverse` = ln(1/δ') at scale 10^6: the mean μ is above `k/n` with
+/// `n · KL(k/n ‖ μ) > ln(1/δ')` with probability at most δ', and below alike. The divergence
+/// is rounded down, so each end is at least as wide as the exact one.
+fn chernoff_interval(k: u64, n: u64, ln_inverse: u64) -> (u64, u64) {
+    let high = chernoff_upper(k, n, ln_inverse);
+    let low = SCALE as u64 - chernoff_upper(n - k, n, ln_inverse);
+    (low, high)
+}
+
+/// The largest μ (scale 10^6) with `n · KL(k/n ‖ μ) ≤ ln_inverse`, found by bisection on
+/// μ ≥ k/n, where the divergence grows with μ.
+fn chernoff_upper(k: u64, n: u64, ln_inverse: u64) -> u64 {
+    let scale = SCALE as u128;
+    let (k, n) = (u128::from(k), u128::from(n));
+    // n·KL(k/n ‖ μ) at scale 10^6 with μ = mu/10^6, rounded down:
+    // k·ln(k/(nμ)) + (n − k)·ln((n − k)/(n(1 − μ))), the first term at most 0.
+    let divergence = |mu: u128| -> u128 {
+        let gain = if k > 0 { k * u128::from(ln_ratio_ceil(n * mu, k * scale)) } else { 0 };
+        let loss = if k < n {
+            (n - k) * u128::from(ln_ratio_floor((n - k) * scale, n * (scale - mu)))
+        } else {
+            0
+        };
+        loss.saturating_sub(gain)
+    };
+    let (mut fits, mut fails) = ((k * scale).div_ceil(n), scale);
+    if fits >= scale || divergence(scale - 1) <= u128::from(ln_inverse) {
+        return SCALE as u64;
+    }
+    // divergence(fits) = 0 within rounding, divergence(fails) > ln_inverse.
+    while fails - fits > 1 {
+        let mid = (fits + fails) / 2;
+        if divergence(mid) <= u128::from(ln_inverse) { fits = mid } else { fails = mid }
+    }
+    fits as u64
+}
+
 /// Finds copies: within a block and scoring group, batches with identical labels on at least
 /// [`COPY_TASKS_MIN`] tasks that also deviate together from the block's other labelers (their
 /// mean agreement with the others below one half) on at least `max(COPY_DEVIATIONS_MIN,
 /// ⌈n/10⌉)` tasks. Shared deviations are what independent labelers rarely produce: two
 /// careful labelers who are simply right on everything agree perfectly too, but their few
-/// errors fall on different tasks. A group with nobody else in its block cannot be told from
-/// agreement and is left alone.
+/// errors fall on different tasks. A group that is its whole block cannot be told from
+/// agreement: it is kept as a `whole_block` group, which only skill can judge.
 pub fn find_copies(agreement: &Agreement, batches: &[BlockLabels]) -> Copies {
     let mut copies = Copies::default();
     if *agreement == Agreement::Unscored {
@@ -170,7 +212,7 @@ pub fn find_copies(agreement: &Agreement, batches: &[BlockLabels]) -> Copies {
     }
     for members in blocks.values() {
         let n = members[0].labels.len();
-        if members.len() < 3 || n < COPY_TASKS_MIN {
+        if members.len() < 2 || n < COPY_TASKS_MIN {
             continue;
         }
         let mut identical: HashMap<Vec<&Label>, Vec<&BlockLabels>> = HashMap::new();
@@ -188,6 +230,16 @@ pub fn find_copies(agreement: &Agreement, batches: &[BlockLabels]) -> Copies {
                 .iter()
                 .filter(|m| !group.iter().any(|g| g.batch_id == m.batch_id))
                 .collect();
+            let group = CopyGroup {
+                batches: group.iter().map(|b| b.batch_id).collect(),
+                labelers: group.iter().map(|b| b.labeler).collect(),
+                tasks: n,
+                whole_block: others.is_empty(),
+            };
+            if group.whole_block {
+                copies.groups.push(group);
+                continue;
+            }
             let deviations = (0..n)
                 .filter(|&t| {
                     let with_others: i64 =
@@ -198,11 +250,6 @@ pub fn find_copies(agreement: &Agreement, batches: &[BlockLabels]) -> Copies {
             if deviations < COPY_DEVIATIONS_MIN.max(n.div_ceil(10)) {
                 continue;
             }
-            let group = CopyGroup {
-                batches: group.iter().map(|b| b.batch_id).collect(),
-                labelers: group.iter().map(|b| b.labeler).collect(),
-                tasks: n,
-            };
             group.record(&mut copies.pairs, &mut copies.counts);
             copies.groups.push(group);
         }
@@ -399,9 +446,35 @@ mod tests {
         // Two careful labelers who are right on everything agree perfectly without copying.
         let careful = vec![block(0, &truth), block(1, &truth), block(2, &wrong_once)];
         assert_eq!(find_copies(&Agreement::Categorical, &careful), Copies::default());
-        // Nobody else in the block: agreement alone cannot tell.
+        // Nobody else in the block: agreement alone cannot tell, so they are not copies, and
+        // only skill may judge them.
         let alone = vec![block(0, &wrong_twice), block(1, &wrong_twice)];
-        assert_eq!(find_copies(&Agreement::Categorical, &alone), Copies::default());
+        let copies = find_copies(&Agreement::Categorical, &alone);
+        assert!(copies.pairs.is_empty() && copies.counts.is_empty());
+        assert_eq!(copies.groups.len(), 1);
+        assert!(copies.groups[0].whole_block);
+    }
+
+    #[test]
+    fn a_block_of_identical_labelers_is_unexplained_only_when_skill_cannot_explain_it() {
+        let (a, b) = (int(0), int(1));
+        let labels: Vec<&Label> = (0..40).map(|t| if t % 3 == 0 { &b } else { &a }).collect();
+        let whole = vec![block(0, &labels), block(1, &labels), block(2, &labels)];
+        let delta = Ppm::new(10_000).unwrap();
+        let agreement =
+            |agreeing: usize| GoldAgreement { agrees: (0..10).map(|i| i < agreeing).collect() };
+        let judged = |agreeing| {
+            let mut copies = find_copies(&Agreement::Categorical, &whole);
+            copies.judge_by_skill(&vec![agreement(agreeing); 3], delta);
+            copies
+        };
+        // Right on 6 of 10 gold items each: three labelers that good are not identical on 40
+        // tasks by chance; they are paid nothing, though no copy share applies.
+        let caught = judged(6);
+        assert_eq!(caught.unexplained, [0, 1, 2].into());
+        assert_eq!(caught.count(0), 1);
+        // Right on every gold item: perfect labelers agree perfectly, and nothing happens.
+        assert_eq!(judged(10).unexplained, HashSet::new());
     }
 
     #[test]
@@ -418,24 +491,72 @@ mod tests {
             block(3, &constant),
             block(4, &constant),
         ];
-        let ln = ln_inverse(Ppm::new(10_000).unwrap());
-        let agreement = |agreeing, n| GoldAgreement { agreeing, n };
+        let delta = Ppm::new(10_000).unwrap();
+        let agreement = |agreeing: usize, n: usize| GoldAgreement {
+            agrees: (0..n).map(|i| i < agreeing).collect(),
+        };
         let mut copies = find_copies(&Agreement::Categorical, &batches);
         assert_eq!(copies.count(0), 2);
         // Right on all 50 gold items: identical labels are what skill gives, so the perfect pair
         // keeps the plain copy rule; the constant answerers, at chance on gold, are unexplained.
         let gold = [50, 50, 25, 25, 25].map(|agreeing| agreement(agreeing, 50));
-        copies.judge_by_skill(&gold, ln);
+        copies.judge_by_skill(&gold, delta);
         assert_eq!(copies.count(0), 2);
         assert_eq!(copies.unexplained, [2, 3, 4].into());
         // Right on 65% of gold: identical on 40 tasks beyond what that explains.
         let mut copies = find_copies(&Agreement::Categorical, &batches);
-        let middling = vec![agreement(33, 50); 5];
-        copies.judge_by_skill(&middling, ln);
+        copies.judge_by_skill(&vec![agreement(33, 50); 5], delta);
         assert_eq!(copies.unexplained, [0, 1, 2, 3, 4].into());
+        // A pair with ten gold items each, 13 of 20 right, is caught (one item each was not
+        // enough for the bound on each labeler alone); 17 of 20 is not.
+        let pair = |first, second| {
+            let mut gold = vec![agreement(0, 10); 5];
+            gold[0] = agreement(first, 10);
+            gold[1] = agreement(second, 10);
+            let mut copies = find_copies(&Agreement::Categorical, &batches);
+            copies.judge_by_skill(&gold, delta);
+            copies.unexplained.contains(&0)
+        };
+        assert!(pair(6, 7));
+        assert!(!pair(9, 8));
+        // The pool takes as many items from each member: extra items of one member do not
+        // count, so they cannot make the pair look less accurate than its other member is.
+        let mut uneven = vec![agreement(25, 50); 5];
+        uneven[0] = agreement(10, 10);
+        uneven[1] = GoldAgreement { agrees: [vec![true; 10], vec![false; 40]].concat() };
+        let mut copies = find_copies(&Agreement::Categorical, &batches);
+        copies.judge_by_skill(&uneven, delta);
+        assert!(!copies.unexplained.contains(&0), "the first ten of each are all right");
         // Without gold the plain copy rule stays.
         let mut copies = find_copies(&Agreement::Categorical, &batches);
-        copies.judge_by_skill(&[GoldAgreement::default(); 5], ln);
+        copies.judge_by_skill(&vec![GoldAgreement::default(); 5], delta);
         assert!(copies.unexplained.is_empty());
+    }
+
+    #[test]
+    fn the_chernoff_interval_holds_the_mean_and_tightens_with_items() {
+        let ln = ln_inverse(Ppm::new(5_000).unwrap());
+        // 13 of 20 at δ' = 0.005: about [0.30, 0.91].
+        let (low, high) = chernoff_interval(13, 20, ln);
+        assert!((290_000..320_000).contains(&low), "{low}");
+        assert!((900_000..925_000).contains(&high), "{high}");
+        // Symmetric, and the ends are the extremes when every item is alike.
+        assert_eq!(chernoff_interval(7, 20, ln), (SCALE as u64 - high, SCALE as u64 - low));
+        assert_eq!(chernoff_interval(20, 20, ln).1, SCALE as u64);
+        assert_eq!(chernoff_interval(0, 20, ln).0, 0);
+        let (low_more, high_more) = chernoff_interval(130, 200, ln);
+        assert!(low_more > low && high_more < high);
+        // Against the exact divergence in floating point: the end is where n·KL = ln(1/δ').
+        let kl = |p: f64, q: f64| p * (p / q).ln() + (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln();
+        let at_high = 20.0 * kl(0.65, high as f64 / 1e6);
+        assert!((at_high - ln as f64 / 1e6).abs() < 1e-3, "{at_high}");
+    }
+
+    #[test]
+    fn all_alike_is_the_chance_that_c_labelers_agree() {
+        assert_eq!(all_alike(500_000, 2), 500_000);
+        assert_eq!(all_alike(900_000, 2), 820_000);
+        assert_eq!(all_alike(900_000, 3), 730_000);
+        assert_eq!(all_alike(SCALE as u64, 5), SCALE as u64);
     }
 }

@@ -47,7 +47,7 @@ use crate::strata::{Strata, Stratum};
 use crate::task::Task;
 use crate::{Address, Amount, B256, U256, amount};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One batch as settlement sees it: who took it, its stake, and its labels if revealed.
 #[derive(Clone, Debug, PartialEq)]
@@ -419,7 +419,17 @@ fn score_batches(
         .enumerate()
         .filter_map(|(i, t)| t.gold.clone().map(|g| (i as u32, g)))
         .collect();
-    let gold_labels: Vec<(u32, &Label)> = gold_seen.iter().map(|o| (o.task, &o.label)).collect();
+    // Identical batches of a block are one voice on whether the crowd contradicts gold, so
+    // that copies cannot outvote the experimenter's answers where their signal is wrong.
+    let mut voices: HashSet<&[(u32, Label)]> = HashSet::new();
+    let gold_labels: Vec<(u32, &Label)> = batches
+        .iter()
+        .filter_map(|batch| batch.labels.as_deref())
+        .filter(|labels| voices.insert(labels))
+        .flatten()
+        .filter(|(task, _)| tasks[*task as usize].is_gold())
+        .map(|(task, label)| (*task, label))
+        .collect();
     let gold_dropped = screen::contradicted_gold(&agreement, &gold_labels, &gold);
     for task in &gold_dropped {
         gold.remove(task);
@@ -449,7 +459,7 @@ fn score_batches(
         }
     }
     let mut copies = screen::find_copies(&agreement, &block_labels);
-    copies.judge_by_skill(&gold_agreement, ln_inverse(spec.false_slash_rate));
+    copies.judge_by_skill(&gold_agreement, spec.false_slash_rate);
     let strata =
         Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
     let test = RewardTest::at(spec.false_reward_rate);
@@ -543,19 +553,12 @@ fn judge(
         }
         _ => None,
     };
-    // Caught copying and even (a slash already costs it more): what its score would have been
-    // paid had its batches been its own work (the weight `pot_weight` gives a rewarded
-    // labeler, at a full pay share).
-    let copy_fee = match (score, paid.mean()) {
-        (Some(s), Some(m)) if pay.caught_copying && tier == Tier::Even && s > 0 && m > 0 => {
-            Some(reward_weight(paid.n(), s.min(m) as u64, SCALE as u32))
-        }
-        _ => None,
-    };
-    let fee = match (chance_fee, copy_fee) {
-        (Some(weight), _) => Some((Fee::Chance, weight)),
-        (None, Some(weight)) => Some((Fee::Copy, weight)),
-        (None, None) => None,
+    // Caught copying beyond skill and even (a slash already costs it as much): the copy fee,
+    // which takes precedence over the chance fee.
+    let fee = if pay.caught_copying && tier == Tier::Even {
+        Some(Fee::Copy)
+    } else {
+        chance_fee.map(Fee::Chance)
     };
 
     let bps = basis_points;
@@ -608,18 +611,19 @@ struct Pay {
     caught_copying: bool,
 }
 
-/// The fees a labeler can owe (one at most: the chance fee needs a mean below zero, the copy
-/// fee one above).
+/// The fee a labeler owes (one at most).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fee {
-    Chance,
+    /// The chance fee, of this weight in the pot.
+    Chance(U256),
+    /// The copy fee: the whole cap.
     Copy,
 }
 
-/// A labeler's fee before the pot is known: which one and its weight (none when it owes
-/// none), and the most it may be, `slash_bps` of its revealed stake.
+/// A labeler's fee before the pot is known (none when it owes none), and the most it may be,
+/// `slash_bps` of its revealed stake.
 struct FeeOwed {
-    fee: Option<(Fee, U256)>,
+    fee: Option<Fee>,
     cap: Amount,
 }
 
@@ -738,35 +742,36 @@ fn pot_weight(r: &LabelerResult) -> U256 {
     }
 }
 
-/// Charges the fees, each what its weight would earn in this experiment's pot (`pot · weight
-/// / Σ reward weights`), at most `slash_bps` of the labeler's revealed stake and its
-/// [`FairShare`]. Fees are slashed stake: shared with the pot or burned as the spec says,
-/// never refunded.
+/// Charges the fees, at most `slash_bps` of the labeler's revealed stake. Fees are slashed
+/// stake: shared with the pot or burned as the spec says, never refunded.
 ///
 /// - The chance fee. A labeler at chance is rewarded when its score lands confidently above
 ///   zero by luck, at most δ_reward of the time; the fee makes that a fair bet: the mirror
 ///   event, confidently below zero at the same confidence, happens as often at chance, and
-///   costs what the same magnitude of score earns. A chance-level labeler's expected payout
-///   then does not exceed its expected loss, while careful labelers, far above zero, never
-///   owe it.
+///   costs what the same magnitude of score earns (`pot · weight / Σ reward weights`, at most
+///   its [`FairShare`]). A chance-level labeler's expected payout then does not exceed its
+///   expected loss, while careful labelers, far above zero, never owe it.
 /// - The copy fee. Labelers who answer alike on a signal (the longer response, say) are
 ///   caught where two of them share a block, and look like weaker careful labelers where they
-///   do not, which is paid. The caught ones owe what their score would have earned, so that
-///   the group as a whole loses as soon as it is caught more often than not. A careful
-///   labeler owes it only when skill explains its identical labels less often than δ_slash.
+///   do not, which is paid. The caught ones owe the whole `slash_bps` of their revealed
+///   stake, as a slashed labeler loses: the evidence meets the slashing standard (skill
+///   explains the identical labels less often than δ_slash), and a fee no larger than the
+///   pay of the ones not caught would leave the group a profit whenever it is caught less
+///   often than not, as it is in small experiments.
 fn charge_fees(results: &mut [LabelerResult], fees: &[FeeOwed], pot: Amount) {
     let total: U256 = results.iter().map(pot_weight).sum();
-    if total.is_zero() {
-        return;
-    }
     let fair = FairShare::of(results, pot);
     for (result, owed) in results.iter_mut().zip(fees) {
-        let Some((kind, weight)) = owed.fee else { continue };
-        let fee = fair.cap(result, U256::from(pot) * weight / total);
+        let fee = match owed.fee {
+            None => continue,
+            Some(Fee::Copy) => owed.cap,
+            Some(Fee::Chance(_)) if total.is_zero() => continue,
+            Some(Fee::Chance(weight)) => fair.cap(result, U256::from(pot) * weight / total),
+        };
         let fee = fee.min(owed.cap).min(result.stake_returned);
-        match kind {
-            Fee::Chance => result.chance_fee = fee,
-            Fee::Copy => result.copy_fee = fee,
+        match owed.fee {
+            Some(Fee::Copy) => result.copy_fee = fee,
+            _ => result.chance_fee = fee,
         }
         result.stake_returned -= fee;
         result.payout = result.stake_returned;
@@ -1072,11 +1077,8 @@ mod tests {
             assert!(r.unexplained_copies && r.pay_share_ppm == 0, "{r:?}");
             assert_eq!((r.tier, r.reward, r.chance_fee), (Tier::Even, 0, 0));
             assert!(!r.exports_label_on(&tasks[0]));
-            // Caught, it owes what its score would have earned: about what the lone colluder
-            // is paid (here the pool dwarfs the stakes, so the cap of slash_bps of its stake
-            // binds), so the group loses once it is caught half the time.
-            let owed = lone.reward.min(basis_points(r.stake, spec.slash_bps));
-            assert!(r.copy_fee > owed / 2 && r.copy_fee <= owed * 2, "{r:?} {lone:?}");
+            // Caught, it owes what a slash costs, slash_bps of its stake.
+            assert_eq!(r.copy_fee, basis_points(r.stake, spec.slash_bps), "{r:?} {lone:?}");
             assert_eq!(r.stake_returned + r.copy_fee, r.stake);
             fees += r.copy_fee;
         }
@@ -1096,6 +1098,30 @@ mod tests {
         let r = result(&caught, 4);
         assert_eq!((r.tier, r.reward, r.pay_share_ppm, r.copy_fee), (Tier::Even, 0, 0, 0));
         assert!(r.unexplained_copies && !r.exports_label_on(&tasks[0]));
+    }
+
+    #[test]
+    fn copies_are_one_voice_when_the_crowd_judges_gold() {
+        // Three colluders on a signal wrong on every third task beside two careful labelers:
+        // counted one by one they would outvote gold wherever the signal is wrong, drop it
+        // there, and look right on all the gold that is left.
+        let (regular, gold) = (40u32, 40u32);
+        let spec = binary_spec(regular, 5, gold);
+        let tasks = with_gold(regular, gold);
+        let signal = |t: u32| t.is_multiple_of(3);
+        let batches = vec![
+            answering(0, 1, regular + gold, |t| t % 7 == 3),
+            answering(1, 2, regular + gold, |t| t % 9 == 4),
+            answering(2, 3, regular + gold, signal),
+            answering(3, 4, regular + gold, signal),
+            answering(4, 5, regular + gold, signal),
+        ];
+        let settlement = settle(&spec, &tasks, &batches, &BTreeMap::new());
+        assert_eq!(settlement.gold_dropped, Vec::<u32>::new());
+        for colluder in 3..=5 {
+            let r = result(&settlement, colluder);
+            assert!(r.unexplained_copies && r.pay_share_ppm == 0, "{r:?}");
+        }
     }
 
     #[test]
