@@ -2,10 +2,11 @@
 
 Called by `cargo bench -p plumbline-infer --bench infer`, which runs Plumbline's own methods
 on the same files and compares. Each dataset folder holds `labels.csv` (task,worker,label) and
-`truth.csv` (task,truth). Repeated (worker, task) pairs keep the last label, the policy of
-plumbline-infer, so that both sides see the same data.
+`truth.csv` (task,truth). Repeated (worker, task) pairs keep the last label (`--repeats last`,
+the default, what plumbline-infer's `Dataset::from_rows` keeps) or every label (`--repeats all`,
+crowd-kit's own default), so that both sides see the same data.
 
-Usage: crowdkit_ds.py [--method ds] [--repeat 3] DATASET_DIR...
+Usage: crowdkit_ds.py [--method ds] [--repeat 3] [--repeats last|all] DATASET_DIR...
 """
 
 import argparse
@@ -28,19 +29,20 @@ METHODS = {
 }
 
 
-def load(folder: Path) -> tuple[pd.DataFrame, pd.Series]:
+def load(folder: Path, repeats: str) -> tuple[pd.DataFrame, pd.Series]:
     # Task and worker ids stay strings; labels get pandas' default parsing, which makes
     # numeric classes integers and so sorts them numerically, as plumbline-infer does.
     labels = pd.read_csv(folder / "labels.csv", dtype={"task": str, "worker": str})
     labels = labels[["task", "worker", "label"]]
-    labels = labels.drop_duplicates(subset=["task", "worker"], keep="last")
+    if repeats == "last":
+        labels = labels.drop_duplicates(subset=["task", "worker"], keep="last")
     truth = pd.read_csv(folder / "truth.csv", dtype={"task": str})
     truth = truth.drop_duplicates(subset=["task"], keep="last").set_index("task")["truth"]
     return labels, truth
 
 
-def run(folder: Path, method: str, repeat: int) -> dict:
-    labels, truth = load(folder)
+def run(folder: Path, method: str, repeat: int, repeats: str) -> dict:
+    labels, truth = load(folder, repeats)
     times = []
     predicted = None
     for _ in range(repeat):
@@ -65,9 +67,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="ds", choices=sorted(METHODS))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeats", default="last", choices=["last", "all"])
     parser.add_argument("datasets", nargs="+", type=Path)
     args = parser.parse_args()
-    results = [run(folder, args.method, args.repeat) for folder in args.datasets]
+    results = [run(folder, args.method, args.repeat, args.repeats) for folder in args.datasets]
     json.dump(
         {
             "crowdkit_version": version(),

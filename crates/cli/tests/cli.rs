@@ -257,6 +257,10 @@ fn aggregate_refuses_bad_input_with_exit_2() {
     }
     let good = dir.write("good.csv", "task,worker,label\nt1,w1,a\n");
     assert_eq!(code(&plumbline(&["aggregate", "--input", &good, "--method", "best"])), 2);
+    let repeats = ["aggregate", "--input", &good, "--method", "mv", "--repeats", "every"];
+    let output = plumbline(&repeats);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("expected `last` or `all`"), "{}", stderr(&output));
 }
 
 #[test]

@@ -91,9 +91,10 @@ pub struct Label {
 /// Every tie rule in this crate ("the smallest class index") therefore means "the smallest
 /// class name in that order".
 ///
-/// When a worker labels the same task more than once, only the last of those labels is kept:
-/// a later answer is taken to correct an earlier one, and keeping both would count one worker
-/// twice on one task.
+/// When a worker labels the same task more than once, [`Dataset::from_rows`] keeps only the
+/// last of those labels: a later answer is taken to correct an earlier one, and keeping both
+/// would count one worker twice on one task. [`Dataset::from_rows_keeping`] can keep every
+/// one instead, as crowd-kit does by default (see [`Repeats`]).
 #[derive(Debug, Clone)]
 pub struct Dataset {
     tasks: Interner,
@@ -104,8 +105,19 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Builds a dataset from `(task, worker, label)` rows in file order.
+    /// Builds a dataset from `(task, worker, label)` rows in file order, keeping the last label
+    /// of a repeated `(task, worker)` pair.
     pub fn from_rows<I, S>(rows: I) -> Self
+    where
+        I: IntoIterator<Item = (S, S, S)>,
+        S: AsRef<str>,
+    {
+        Self::from_rows_keeping(rows, Repeats::Last)
+    }
+
+    /// Builds a dataset from `(task, worker, label)` rows in file order, keeping what
+    /// `repeats` says of a repeated `(task, worker)` pair.
+    pub fn from_rows_keeping<I, S>(rows: I, repeats: Repeats) -> Self
     where
         I: IntoIterator<Item = (S, S, S)>,
         S: AsRef<str>,
@@ -136,7 +148,7 @@ impl Dataset {
             label.class = rank[label.class as usize];
         }
         let classes = order.iter().map(|&i| raw_classes.name(i).to_owned()).collect();
-        let (labels, task_start) = group_by_task(tasks.len(), raw, |l| (l.task, l.worker));
+        let (labels, task_start) = group_by_task(tasks.len(), raw, repeats, |l| (l.task, l.worker));
         Self { tasks, workers, classes, labels, task_start }
     }
 
@@ -158,7 +170,8 @@ impl Dataset {
             check_index("worker", l.worker, n_workers)?;
             check_index("class", l.class, n_classes)?;
         }
-        let (labels, task_start) = group_by_task(n_tasks, labels, |l| (l.task, l.worker));
+        let (labels, task_start) =
+            group_by_task(n_tasks, labels, Repeats::Last, |l| (l.task, l.worker));
         Ok(Self {
             tasks: Interner::numbered(n_tasks),
             workers: Interner::numbered(n_workers),
@@ -183,7 +196,7 @@ impl Dataset {
         self.classes.len()
     }
 
-    /// Number of labels after repeated pairs were dropped.
+    /// Number of labels kept (after repeated pairs were dropped, where they were).
     pub fn n_labels(&self) -> usize {
         self.labels.len()
     }
@@ -249,7 +262,7 @@ pub struct NumericLabel {
 }
 
 /// Numeric crowd labels (ratings, scores) in the long format, with the same numbering and
-/// keep-the-last policy as [`Dataset`].
+/// policy on repeated pairs as [`Dataset`].
 #[derive(Debug, Clone)]
 pub struct NumericDataset {
     tasks: Interner,
@@ -261,8 +274,18 @@ pub struct NumericDataset {
 impl NumericDataset {
     /// Builds a dataset from `(task, worker, value)` rows in file order.
     ///
-    /// Rows whose value is not finite are refused, since no mean or median can use them.
+    /// Rows whose value is not finite are refused, since no mean or median can use them. The
+    /// last label of a repeated `(task, worker)` pair is kept.
     pub fn from_rows<I, S>(rows: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (S, S, f64)>,
+        S: AsRef<str>,
+    {
+        Self::from_rows_keeping(rows, Repeats::Last)
+    }
+
+    /// As [`NumericDataset::from_rows`], keeping what `repeats` says of a repeated pair.
+    pub fn from_rows_keeping<I, S>(rows: I, repeats: Repeats) -> Result<Self>
     where
         I: IntoIterator<Item = (S, S, f64)>,
         S: AsRef<str>,
@@ -284,7 +307,7 @@ impl NumericDataset {
                 value,
             });
         }
-        let (labels, task_start) = group_by_task(tasks.len(), raw, |l| (l.task, l.worker));
+        let (labels, task_start) = group_by_task(tasks.len(), raw, repeats, |l| (l.task, l.worker));
         Ok(Self { tasks, workers, labels, task_start })
     }
 
@@ -492,11 +515,34 @@ fn check_index(what: &'static str, index: u32, len: usize) -> Result<()> {
     if (index as usize) < len { Ok(()) } else { Err(Error::IndexOutOfRange { what, index, len }) }
 }
 
+/// What to keep when a worker labels the same task more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Repeats {
+    /// The last label: a later answer corrects an earlier one.
+    #[default]
+    Last,
+    /// Every label, each counted as one answer (crowd-kit's default).
+    All,
+}
+
+impl std::str::FromStr for Repeats {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "last" => Ok(Repeats::Last),
+            "all" => Ok(Repeats::All),
+            other => Err(format!("repeated labels: expected `last` or `all`, got `{other}`")),
+        }
+    }
+}
+
 /// Sorts labels by task (stably, so file order survives within a task), drops all but the
-/// last label of each repeated `(task, worker)` pair, and returns the task offsets.
+/// last label of each repeated `(task, worker)` pair unless `repeats` keeps them all, and
+/// returns the task offsets.
 fn group_by_task<L: Copy>(
     n_tasks: usize,
     mut labels: Vec<L>,
+    repeats: Repeats,
     key: impl Fn(&L) -> (u32, u32),
 ) -> (Vec<L>, Vec<usize>) {
     labels.sort_by_key(|l| key(l));
@@ -505,7 +551,7 @@ fn group_by_task<L: Copy>(
     let mut kept: Vec<L> = Vec::with_capacity(labels.len());
     for l in labels {
         match kept.last_mut() {
-            Some(prev) if key(prev) == key(&l) => *prev = l,
+            Some(prev) if repeats == Repeats::Last && key(prev) == key(&l) => *prev = l,
             _ => kept.push(l),
         }
     }
@@ -551,6 +597,13 @@ mod tests {
         assert_eq!(t1.len(), 2);
         assert_eq!(t1[0], Label { task: 0, worker: 0, class: 1 });
         assert_eq!(data.class_counts(), vec![vec![1, 1], vec![1, 0]]);
+        // Kept all, as crowd-kit does, the repeat counts as a second answer.
+        let rows = [("t1", "w1", "a"), ("t2", "w1", "a"), ("t1", "w2", "a"), ("t1", "w1", "b")];
+        let all = Dataset::from_rows_keeping(rows, Repeats::All);
+        assert_eq!(all.n_labels(), 4);
+        assert_eq!(all.task_labels(0).len(), 3);
+        assert_eq!("all".parse(), Ok(Repeats::All));
+        assert!("every".parse::<Repeats>().is_err());
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod synthetic;
 pub use categorical::{Categorical, majority_vote, wawa};
 pub use data::{
     Comparison, Comparisons, Dataset, Interner, Label, NumericDataset, NumericLabel, Ranking,
-    Rankings,
+    Rankings, Repeats,
 };
 pub use ds::{DawidSkeneModel, DsOptions, dawid_skene, one_coin_dawid_skene};
 pub use error::{Error, Result};

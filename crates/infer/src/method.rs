@@ -7,10 +7,12 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 
 use crate::metrics::{accuracy, f1_macro, mae, rmse};
-use crate::read::{read_comparisons, read_labels, read_numeric_labels, read_truth_rows};
+use crate::read::{
+    read_comparisons, read_labels_keeping, read_numeric_labels_keeping, read_truth_rows,
+};
 use crate::{
     BtOptions, Dataset, DsOptions, Error, GladOptions, MaceOptions, MmsrOptions, NoisyBtOptions,
-    NumericDataset, Result, WeightedMeanOptions,
+    NumericDataset, Repeats, Result, WeightedMeanOptions,
 };
 
 /// An aggregation method, named as on the command line.
@@ -268,11 +270,13 @@ impl Aggregate {
     }
 }
 
-/// Runs `method` over the CSV in `labels` with default options, and scores the result against
-/// the `task,truth` CSV in `truth` when given (accuracy and macro F1 for categorical methods,
-/// MAE and RMSE for numeric ones; pairwise methods take no truth).
+/// Runs `method` over the CSV in `labels` with default options, keeping what `repeats` says of
+/// a worker's repeated labels on one task (pairwise judgements are all kept whatever it says),
+/// and scores the result against the `task,truth` CSV in `truth` when given (accuracy and macro
+/// F1 for categorical methods, MAE and RMSE for numeric ones; pairwise methods take no truth).
 pub fn aggregate(
     method: Method,
+    repeats: Repeats,
     labels: &mut dyn Read,
     truth: Option<&mut dyn Read>,
 ) -> Result<Aggregate> {
@@ -281,7 +285,7 @@ pub fn aggregate(
     }
     match method.input() {
         InputKind::Categorical => {
-            let data = read_labels(labels)?;
+            let data = read_labels_keeping(labels, repeats)?;
             let fit = run_categorical(method, &data);
             let rows = (0..data.n_tasks())
                 .map(|t| TaskLabel {
@@ -300,7 +304,7 @@ pub fn aggregate(
             })
         }
         InputKind::Numeric => {
-            let data = read_numeric_labels(labels)?;
+            let data = read_numeric_labels_keeping(labels, repeats)?;
             let fit = match method {
                 Method::Mean => crate::mean(&data),
                 Method::Median => crate::median(&data),

@@ -7,25 +7,38 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use crate::data::parse_finite;
-use crate::{Comparisons, Dataset, Error, NumericDataset, Result};
+use crate::{Comparisons, Dataset, Error, NumericDataset, Repeats, Result};
 
 const LABEL_COLUMNS: &str = "task,worker,label";
 const PAIRWISE_COLUMNS: &str = "worker,left,right,label";
 const TRUTH_COLUMNS: &str = "task,truth";
 
-/// Reads categorical labels from CSV with columns `task,worker,label`.
+/// Reads categorical labels from CSV with columns `task,worker,label`, keeping the last label
+/// of a repeated `(task, worker)` pair.
 pub fn read_labels(input: impl Read) -> Result<Dataset> {
+    read_labels_keeping(input, Repeats::Last)
+}
+
+/// Reads categorical labels as [`read_labels`] does, keeping what `repeats` says of a repeated
+/// pair.
+pub fn read_labels_keeping(input: impl Read, repeats: Repeats) -> Result<Dataset> {
     let mut rows = Vec::new();
     for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, |_, f| {
         rows.push((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()));
         Ok(())
     })?;
-    Ok(Dataset::from_rows(rows))
+    Ok(Dataset::from_rows_keeping(rows, repeats))
 }
 
 /// Reads numeric labels from CSV with columns `task,worker,label`; every label must be a
-/// finite number.
+/// finite number. The last label of a repeated pair is kept.
 pub fn read_numeric_labels(input: impl Read) -> Result<NumericDataset> {
+    read_numeric_labels_keeping(input, Repeats::Last)
+}
+
+/// Reads numeric labels as [`read_numeric_labels`] does, keeping what `repeats` says of a
+/// repeated pair.
+pub fn read_numeric_labels_keeping(input: impl Read, repeats: Repeats) -> Result<NumericDataset> {
     let mut rows = Vec::new();
     for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, |line, f| {
         let value = parse_finite(f[2]).ok_or_else(|| Error::NotNumeric {
@@ -36,7 +49,7 @@ pub fn read_numeric_labels(input: impl Read) -> Result<NumericDataset> {
         rows.push((f[0].to_owned(), f[1].to_owned(), value));
         Ok(())
     })?;
-    NumericDataset::from_rows(rows)
+    NumericDataset::from_rows_keeping(rows, repeats)
 }
 
 /// Reads pairwise judgements from CSV with columns `worker,left,right,label`, where the label

@@ -1,7 +1,7 @@
 //! The `plumbline aggregate` face: method names, CSV in, rows and metrics out.
 
 use plumbline_infer::method::{Rows, format_number};
-use plumbline_infer::{Error, InputKind, Method, aggregate};
+use plumbline_infer::{Error, InputKind, Method, Repeats, aggregate};
 
 const LABELS: &str = "task,worker,label
 t1,a,cat
@@ -19,14 +19,36 @@ fn run(
     labels: &str,
     truth: Option<&str>,
 ) -> Result<plumbline_infer::Aggregate, Error> {
+    run_keeping(method, Repeats::Last, labels, truth)
+}
+
+fn run_keeping(
+    method: Method,
+    repeats: Repeats,
+    labels: &str,
+    truth: Option<&str>,
+) -> Result<plumbline_infer::Aggregate, Error> {
     let mut labels = labels.as_bytes();
     match truth {
         Some(t) => {
             let mut t = t.as_bytes();
-            aggregate(method, &mut labels, Some(&mut t))
+            aggregate(method, repeats, &mut labels, Some(&mut t))
         }
-        None => aggregate(method, &mut labels, None),
+        None => aggregate(method, repeats, &mut labels, None),
     }
+}
+
+#[test]
+fn repeated_labels_count_once_or_every_time_as_asked() {
+    // `a` says dog twice on t1, b says cat. Kept last, one vote each (a tie, which the
+    // smallest class name wins); kept all, dog has two votes to one.
+    let labels = "task,worker,label\nt1,a,dog\nt1,b,cat\nt1,a,dog\n";
+    let label = |repeats| match run_keeping(Method::Mv, repeats, labels, None).unwrap().rows {
+        Rows::Labels(rows) => rows[0].label.clone(),
+        Rows::Scores(_) => unreachable!("a categorical method"),
+    };
+    assert_eq!(label(Repeats::Last), "cat");
+    assert_eq!(label(Repeats::All), "dog");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::exit::bad_input;
 use clap::Args;
-use plumbline_infer::{Method, aggregate};
+use plumbline_infer::{Method, Repeats, aggregate};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,6 +18,10 @@ pub struct AggregateArgs {
     /// Ground truth `task,truth`: metrics go to stderr (or into the JSON document).
     #[arg(long)]
     pub truth: Option<PathBuf>,
+    /// A worker's repeated labels on one task: `all` counts each (crowd-kit's default), `last`
+    /// keeps the last one only.
+    #[arg(long, default_value = "all")]
+    pub repeats: String,
     /// Write the CSV here instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -29,12 +33,14 @@ pub struct AggregateArgs {
 /// Runs `aggregate`.
 pub fn run(args: AggregateArgs) -> anyhow::Result<()> {
     let method: Method = args.method.parse().map_err(bad_input)?;
+    let repeats: Repeats = args.repeats.parse().map_err(bad_input)?;
     let input = super::read_input(&args.input)?;
     let truth = args.truth.as_deref().map(super::read_input).transpose()?;
     let labels = input.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
     let start = Instant::now();
     let result = aggregate(
         method,
+        repeats,
         &mut input.as_bytes(),
         truth.as_ref().map(|t| t.as_bytes()).as_mut().map(|t| t as &mut dyn std::io::Read),
     )
