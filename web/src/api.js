@@ -58,6 +58,16 @@ export class Api {
     return this.get(`/accounts/${address}`);
   }
 
+  /** The testing faucet: `{amount}`, null when the server has none. */
+  faucet() {
+    return this.get('/ledger/faucet');
+  }
+
+  /** Tops the signed-in account's available credits up to the faucet's amount. */
+  drawFaucet() {
+    return this.post('/ledger/faucet');
+  }
+
   /** Experiments, newest first; `filter` may name `phase` (a list), `creator`, `limit` (up to
    * 500) and `offset`. */
   experiments(filter = {}) {

@@ -33,7 +33,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { createKey, setUp, shot, shots } from './harness.mjs';
+import { FAUCET, createKey, setUp, shot, shots, until } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TASKS = readFileSync(join(here, 'data', 'tasks.jsonl'), 'utf8');
@@ -59,7 +59,16 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   await experimenter.locator('#create-key').waitFor();
   await shot(experimenter, '01-key');
   const experimenterAddress = await createKey(experimenter);
-  await mint(experimenterAddress, POOL + 5000n);
+  // Credits from the faucet, on the account screen createKey leaves it on.
+  await experimenter.click('#faucet');
+  await until('the faucet to top the account up', async () => {
+    const account = await server.call('GET', `/accounts/${experimenterAddress}`);
+    return BigInt(account.available) === FAUCET;
+  });
+  // The screen shows the new balance, and the faucet has nothing more to give.
+  await until('the account screen to show the new balance', async () =>
+    /at least 200,000 available credits/.test(await experimenter.locator('#faucet-status').textContent()));
+  assert.equal(await experimenter.locator('#faucet').isDisabled(), true);
 
   // ---- Create the experiment with the form. ----
   await experimenter.goto('/#/lab');

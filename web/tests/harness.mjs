@@ -68,8 +68,11 @@ export class Server {
   }
 }
 
-/** Runs `plumbline serve` on a fresh database with the test clock and a sealing key (so
- * labelers may leave their reveals with it); resolves once it answers. */
+/** What the servers' testing faucet tops an account up to. */
+export const FAUCET = 200000n;
+
+/** Runs `plumbline serve` on a fresh database with the test clock, a sealing key (so
+ * labelers may leave their reveals with it) and a faucet; resolves once it answers. */
 async function startServer(dir, operator) {
   const port = await freePort();
   const log = openSync(join(dir, 'server.log'), 'w');
@@ -78,7 +81,7 @@ async function startServer(dir, operator) {
   writeFileSync(sealingKey, JSON.stringify({ address: privateKeyToAccount(secret).address, private_key: secret }));
   const child = spawn(binary, [
     'serve', '--test-clock', '--db', join(dir, 'plumbline.db'), '--addr', `127.0.0.1:${port}`, '--operator', operator,
-    '--sealing-key', sealingKey,
+    '--sealing-key', sealingKey, '--faucet', FAUCET.toString(),
   ], { stdio: ['ignore', log, log] });
   const exited = new Promise(resolve => child.on('exit', code => resolve(code)));
   const server = new Server(`http://127.0.0.1:${port}`);

@@ -59,6 +59,10 @@ pub struct Config {
     /// The key labelers may seal their reveals to at commit, so that the server reveals them
     /// once the commit deadline passes (`plumbline_core::seal`). `None`: no reveal is held.
     pub sealing_key: Option<k256::SecretKey>,
+    /// A testing faucet in the embedded ledger: any signed-in account may top its available
+    /// credits up to this amount (`POST /ledger/faucet`). `None`: no faucet; never in chain
+    /// mode.
+    pub faucet: Option<plumbline_core::Amount>,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             scheduler_lease: Duration::from_secs(5),
             chain: None,
             sealing_key: None,
+            faucet: None,
         }
     }
 }

@@ -609,3 +609,41 @@ async fn listed_ids(h: &Harness, query: &str) -> Vec<B256> {
     assert_eq!(status, StatusCode::OK, "{listed}");
     listed.as_array().unwrap().iter().map(|e| id_of(&e["experiment_id"])).collect()
 }
+
+#[tokio::test]
+async fn the_faucet_tops_an_account_up_to_its_amount_and_no_further() {
+    // Off by default: 404, and nothing is issued.
+    let h = Harness::new(config()).await;
+    let newcomer = LabelerKey::derived(77, 1);
+    let token = h.login(&newcomer).await;
+    let (_, info) = h.call("GET", "/ledger/faucet", None, None).await;
+    assert_eq!(info["amount"], Value::Null);
+    let (status, body) = h.call("POST", "/ledger/faucet", Some(&token), None).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(h.balances(newcomer.address()).await, (0, 0));
+
+    let h = Harness::new(Config { faucet: Some(5_000), ..config() }).await;
+    let token = h.login(&newcomer).await;
+    let (_, info) = h.call("GET", "/ledger/faucet", None, None).await;
+    assert_eq!(info["amount"], "5000");
+    let (status, body) = h.call("POST", "/ledger/faucet", None, None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (status, body) = h.call("POST", "/ledger/faucet", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["amount"].as_str(), body["available"].as_str()), (Some("5000"), Some("5000")));
+    // Asking again issues nothing: it already holds the amount.
+    let (status, body) = h.call("POST", "/ledger/faucet", Some(&token), None).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "enough");
+    assert_eq!(h.balances(newcomer.address()).await, (5_000, 0));
+    // An account holding less is topped up by the difference.
+    let operator_token = h.login(&operator()).await;
+    let other = LabelerKey::derived(77, 2);
+    h.mint(&operator_token, other.address(), 1_200).await;
+    let other_token = h.login(&other).await;
+    let (status, body) = h.call("POST", "/ledger/faucet", Some(&other_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["amount"], "3800");
+    assert_eq!(h.balances(other.address()).await, (5_000, 0));
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(health["ledger_balanced"], true, "{health}");
+}

@@ -59,10 +59,38 @@ function setupPanel(app) {
     status);
 }
 
+// Test credits from the server's faucet, where it has one: what a new key needs to fund an
+// experiment or stake on one without the operator.
+function faucetPanel(app, account, amountText) {
+  if (amountText == null) return null;
+  const full = BigInt(account?.available ?? 0) >= BigInt(amountText);
+  const status = h('p', { class: 'muted', role: 'status', id: 'faucet-status' },
+    full ? `You hold at least ${amount(amountText)} available credits, all the faucet gives.` : '');
+  const button = h('button', { type: 'button', id: 'faucet', disabled: full, onclick: async () => {
+    button.disabled = true;
+    try {
+      const drawn = await app.withSession(() => app.api.drawFaucet());
+      await app.refreshAccount();
+      app.notify(`Added ${amount(drawn.amount)} test credits`, 'ok');
+      app.render();
+    } catch (error) {
+      status.textContent = app.describe(error);
+      button.disabled = false;
+    }
+  } }, 'Get test credits');
+  return h('div', { class: 'card' },
+    h('h2', null, 'Test credits'),
+    h('p', null, `This server gives test credits: your available credits are topped up to ${amount(amountText)}, as often as you need. They are for trying Plumbline and are worth nothing elsewhere.`),
+    button, status);
+}
+
 export async function accountScreen(app) {
   if (!app.signer) return setupPanel(app);
   const signer = app.signer;
-  const account = app.account ?? await app.refreshAccount();
+  const [account, faucet] = await Promise.all([
+    app.account ?? app.refreshAccount(),
+    app.api.faucet().catch(() => ({ amount: null })),
+  ]);
   const reputation = account?.reputation;
   const signInButton = h('button', { class: 'primary', type: 'button', onclick: async () => {
     try {
@@ -83,6 +111,7 @@ export async function accountScreen(app) {
       h('dt', null, 'Reputation'), h('dd', null, reputation
         ? `${reputation.experiments} experiments, ${reputation.rewarded} rewarded, ${reputation.slashed} slashed, ${reputation.non_reveals} batches not revealed; gold items ${reputation.tally.gold_n}, peer items ${reputation.tally.peer_n}`
         : 'no settled experiment yet')),
+    faucetPanel(app, account, faucet.amount),
     h('div', { class: 'row' },
       signInButton,
       signer.kind === 'local'

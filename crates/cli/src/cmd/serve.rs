@@ -5,8 +5,8 @@
 use crate::exit::bad_input;
 use anyhow::Context;
 use clap::Args;
-use plumbline_core::Address;
 use plumbline_core::client::LabelerKey;
+use plumbline_core::{Address, Amount};
 use plumbline_server::chain::ChainConfig;
 use plumbline_server::{AppState, Config, app, demo, scheduler};
 use std::io::Write;
@@ -55,6 +55,25 @@ pub struct ServeArgs {
     /// holds it can read sealed labels before then (with --demo, the demo operator's key).
     #[arg(long)]
     pub sealing_key: Option<PathBuf>,
+    /// A testing faucet: any signed-in account may top its available credits up to AMOUNT
+    /// from the browser or `POST /api/v1/ledger/faucet` (embedded ledger only; with --demo,
+    /// 100000 unless given).
+    #[arg(long, value_name = "AMOUNT")]
+    pub faucet: Option<String>,
+}
+
+/// What the faucet tops accounts up to with --demo: the demo's reward pool, so that a new
+/// experimenter can fund one like it from the browser.
+const DEMO_FAUCET: Amount = 100_000;
+
+/// `--faucet AMOUNT`: 1 to 10^36 base units.
+fn faucet_amount(text: &str) -> anyhow::Result<Amount> {
+    match text.parse::<Amount>() {
+        Ok(amount) if amount > 0 && amount <= plumbline_core::limits::AMOUNT_MAX => Ok(amount),
+        _ => Err(bad_input(format!(
+            "--faucet {text:?}: expected a whole number of credits from 1 to 10^36"
+        ))),
+    }
 }
 
 /// Demo labelers created beside the database.
@@ -129,6 +148,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if chain.is_some() && args.demo {
         return Err(bad_input("--demo runs on the embedded ledger; leave out --chain-rpc"));
     }
+    if chain.is_some() && args.faucet.is_some() {
+        return Err(bad_input(
+            "--faucet issues credits in the embedded ledger; in chain mode the money is tokens",
+        ));
+    }
+    let faucet = match &args.faucet {
+        Some(text) => Some(faucet_amount(text)?),
+        None => args.demo.then_some(DEMO_FAUCET),
+    };
 
     let store = plumbline_store::open(&args.db)
         .await
@@ -144,6 +172,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         siwe_uri: public.map_or_else(|| format!("http://{local}"), |p| p.1),
         chain,
         sealing_key,
+        faucet,
         ..Config::default()
     };
     let state = AppState::new(store.clone(), config);
@@ -328,6 +357,7 @@ fn print_demo(
     let labeler = keys[1].0.display();
     eprintln!("try it:");
     eprintln!("  open {url}/ in a browser and import a labeler key file (Import a key)");
+    eprintln!("  or create a key there and take test credits from the faucet (Your account)");
     eprintln!("  curl {url}/api/v1/experiments/{id}");
     eprintln!("  plumbline labeler join {id} --key {labeler} --server {url}");
 }

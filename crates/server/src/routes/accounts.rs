@@ -1,10 +1,12 @@
-//! Accounts: balances and reputation; minting by the operator in embedded mode.
+//! Accounts: balances and reputation; minting by the operator and the testing faucet in
+//! embedded mode.
 
 use super::{Access, Route, router_of};
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Caller, parse_address};
 use crate::state::AppState;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use plumbline_core::limits::AMOUNT_MAX;
@@ -45,6 +47,29 @@ pub fn routes() -> Vec<Route> {
                 (422, "amount out of range"),
             ],
             handler: post(mint),
+        },
+        Route {
+            method: "get",
+            path: "/ledger/faucet",
+            summary: "The testing faucet: how many credits a signed-in account may top up to",
+            access: Access::Anyone,
+            body: None,
+            responses: &[(200, "`{amount}`: the faucet's amount, null when this server has none")],
+            handler: get(faucet),
+        },
+        Route {
+            method: "post",
+            path: "/ledger/faucet",
+            summary: "Top the caller's available credits up to the faucet's amount (testing, embedded ledger)",
+            access: Access::Session,
+            body: None,
+            responses: &[
+                (200, "`{to, amount, available}`: `amount` the credits issued"),
+                (401, "not signed in"),
+                (404, "this server has no faucet"),
+                (409, "the caller already holds the faucet's amount (`code` `enough`)"),
+            ],
+            handler: post(draw_faucet),
         },
     ]
 }
@@ -108,6 +133,38 @@ async fn mint(
     Ok(Json(json!({
         "to": request.to,
         "amount": request.amount.to_string(),
+        "available": balances.available.to_string(),
+    })))
+}
+
+async fn faucet(State(state): State<AppState>) -> Json<Value> {
+    let amount = state.config().faucet.filter(|_| state.chain().is_none());
+    Json(json!({ "amount": amount.map(|a| a.to_string()) }))
+}
+
+/// Issues what the caller's available credits lack of the faucet's amount: an account can
+/// never hold more from the faucet than that, however often it asks.
+async fn draw_faucet(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> AppResult<Json<Value>> {
+    let Some(amount) = state.config().faucet.filter(|_| state.chain().is_none()) else {
+        return Err(AppError::not_found(
+            "this server has no faucet: the operator enables one with `serve --faucet AMOUNT`",
+        ));
+    };
+    let available = state.store().balances(caller).await?.available;
+    if available >= amount {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "enough",
+            format!("you already hold {available} credits; the faucet tops up to {amount}"),
+        ));
+    }
+    let balances = state.store().mint(caller, amount - available, state.now()).await?;
+    Ok(Json(json!({
+        "to": caller,
+        "amount": (amount - available).to_string(),
         "available": balances.available.to_string(),
     })))
 }
