@@ -501,6 +501,27 @@ fn markdown(report: &Value) -> String {
         t["synthetic_fit_seconds_max"].as_f64().unwrap_or(SYNTHETIC_SECONDS_MAX),
         if t["met"].as_bool() == Some(true) { "yes" } else { "no" },
     );
+    let missed: Vec<String> = report["datasets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["accuracy_diff_points"].as_f64().is_none_or(|g| g.abs() > MAX_GAP_POINTS)
+                || r["speedup"].as_f64().is_none_or(|x| x < MIN_SPEEDUP)
+        })
+        .map(|r| {
+            format!(
+                "{} ({}): {:+.2} points, {:.0}x",
+                r["dataset"].as_str().unwrap_or("?"),
+                r["repeats"].as_str().unwrap_or("?"),
+                r["accuracy_diff_points"].as_f64().unwrap_or(f64::NAN),
+                r["speedup"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    if !missed.is_empty() {
+        md += &format!("Missed on: {}.\n", missed.join("; "));
+    }
     md
 }
 
