@@ -1,12 +1,13 @@
 // The whole market in the browser, end to end, against the real `plumbline serve`: an
-// experimenter makes a key, creates an experiment with the form, drops a task file (first one
-// with bad lines), funds and opens it; three labelers (two with keys made in the browser, one
-// through an injected EIP-1193 wallet) join, label with the keyboard and commit; the server's
-// test clock passes the commit deadline; one labeler reveals from the offer on its page, one by
-// coming back, and the server reveals for the third, who left its reveal with the operator; the
-// dashboard shows quality through the session, peer agreement only; the clock passes the
-// reveal deadline and the scheduler settles; the dashboard shows gold agreement beside it and
-// the payouts, and the TRL export downloads. The wallet labeler's tab is seeded with 50 minutes
+// experimenter makes a key, takes test credits from the faucet, creates an experiment with the
+// form, drops a task file (first one with bad lines), funds and opens it; three labelers (two
+// with keys made in the browser, one through an injected EIP-1193 wallet) join, label with the
+// keyboard and commit; the server's test clock passes the commit deadline; one labeler reveals
+// from the offer on its page, the server reveals for the third, who left its reveal with the
+// operator, and the dashboard shows quality through the session, peer agreement only; the
+// second reveals by coming back, and with every commit revealed the scheduler settles before the
+// reveal deadline; the dashboard shows gold agreement beside it and the payouts, and the TRL
+// export downloads. The wallet labeler's tab is seeded with 50 minutes
 // of labeling, so its workspace suggests a break, which "Not now" puts off. Every screen is
 // photographed into docs/screenshots, and any console error on any page fails the test.
 //
@@ -248,16 +249,9 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   await shot(first, '17-reveal-offer');
   await first.click('#reveal');
   await first.locator('#revealed').waitFor();
-  await labelers[1].page.goto('/#/label');
-  await labelers[1].page.locator('#auto-revealed').waitFor();
-  await shot(labelers[1].page, '18-auto-revealed', true);
   // The server revealed labeler 3's sealed reveal at its next tick; its open page shows it.
   await labelers[2].page.locator('#revealed').waitFor();
-  for (const labeler of labelers) {
-    const work = await server.call('GET', `/experiments/${experimentId}/labelers/${labeler.address}/work`);
-    assert.notEqual(work.batches[0].revealed_at, null, `${labeler.name} revealed`);
-  }
-  await experimenter.locator('#progress-text', { hasText: '3 revealed' }).waitFor();
+  await experimenter.locator('#progress-text', { hasText: '2 revealed' }).waitFor();
   assert.equal(await experimenter.locator('#agreement').textContent(), '1.000');
   // Quality through the session: five parts of two labels per batch, peer agreement only
   // (the gold answers are secret until settlement).
@@ -266,10 +260,19 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   assert.equal(await quality.locator('.bar.peer').count(), 5);
   assert.equal(await quality.locator('.bar.gold').count(), 0);
   assert.match(await quality.textContent(), /Gold agreement appears at settlement/);
+  await labelers[1].page.goto('/#/label');
+  await labelers[1].page.locator('#auto-revealed').waitFor();
+  await shot(labelers[1].page, '18-auto-revealed', true);
+  for (const labeler of labelers) {
+    const work = await server.call('GET', `/experiments/${experimentId}/labelers/${labeler.address}/work`);
+    assert.notEqual(work.batches[0].revealed_at, null, `${labeler.name} revealed`);
+  }
 
-  // ---- Past the reveal deadline the scheduler settles; the dashboard shows the payouts. ----
-  await server.setClock(experiment.reveal_deadline + 5);
+  // ---- Every committed batch is revealed: the scheduler settles at its next tick, before the
+  // reveal deadline, and the dashboard shows the payouts. ----
   await experimenter.locator('#payouts tbody tr').nth(2).waitFor({ timeout: 30000 });
+  const record = await server.call('GET', `/experiments/${experimentId}/record`);
+  assert.ok(record.settled_at < experiment.reveal_deadline, 'settled before the reveal deadline');
   const settlement = await server.call('GET', `/experiments/${experimentId}/settlement`);
   assert.equal(settlement.labelers.length, 3);
   // The gold answers agree with the labelers, so none is left out; the task list's commitment

@@ -282,14 +282,16 @@ impl Experiment {
             .collect()
     }
 
-    /// Revealing → Settled: computes the settlement and returns the public record.
-    /// `reputations` holds each labeler's record before this experiment.
+    /// Revealing → Settled, at the reveal deadline or once every committed batch is revealed:
+    /// computes the settlement and returns the public record. `reputations` holds each
+    /// labeler's record before this experiment.
     pub fn settle(
         &mut self,
         reputations: &BTreeMap<Address, Reputation>,
         now: u64,
     ) -> Result<PublicRecord> {
-        self.lifecycle.settle(now)?;
+        let every_commit_revealed = self.commits.keys().all(|b| self.reveals.contains_key(b));
+        self.lifecycle.settle(now, every_commit_revealed)?;
         let (seed, opened_at) = self.opened.expect("a revealing experiment was opened");
         let used: BTreeMap<Address, Reputation> = self
             .batches

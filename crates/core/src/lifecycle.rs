@@ -115,9 +115,11 @@ impl Lifecycle {
         })
     }
 
-    /// Whether the scheduler should settle now.
-    pub fn due_for_settlement(&self, now: u64) -> bool {
-        self.phase_at(now) == Phase::Revealing && now >= self.reveal_deadline
+    /// Whether the scheduler should settle now: revealing, and past the reveal deadline or
+    /// with every committed batch revealed.
+    pub fn due_for_settlement(&self, now: u64, every_commit_revealed: bool) -> bool {
+        self.phase_at(now) == Phase::Revealing
+            && (now >= self.reveal_deadline || every_commit_revealed)
     }
 
     /// Draft → Open. Needs funding, enough tasks, and time left before the commit deadline.
@@ -206,13 +208,15 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// Revealing → Settled, once the reveal deadline has passed.
-    pub fn settle(&mut self, now: u64) -> Result<(), LifecycleError> {
+    /// Revealing → Settled, once the reveal deadline has passed, or earlier once every
+    /// committed batch is revealed: nothing can change the outcome any more.
+    pub fn settle(&mut self, now: u64, every_commit_revealed: bool) -> Result<(), LifecycleError> {
         self.expect("settle", Phase::Revealing, now)?;
-        if now < self.reveal_deadline {
+        if now < self.reveal_deadline && !every_commit_revealed {
             return Err(LifecycleError::Timing {
                 action: "settle",
-                reason: "the reveal deadline has not passed".into(),
+                reason: "the reveal deadline has not passed and a committed batch is not revealed"
+                    .into(),
             });
         }
         self.phase = Phase::Settled;
@@ -255,12 +259,26 @@ mod tests {
         assert_eq!(life.tick(commit), Some(Phase::Revealing));
         assert!(life.check_commit(0, 0, commit).is_err(), "commit after the deadline");
         life.check_reveal(reveal - 1).unwrap();
-        assert!(!life.due_for_settlement(reveal - 1));
-        assert!(life.settle(reveal - 1).is_err());
-        assert!(life.due_for_settlement(reveal));
-        life.settle(reveal).unwrap();
+        assert!(!life.due_for_settlement(reveal - 1, false));
+        assert!(life.settle(reveal - 1, false).is_err());
+        assert!(life.due_for_settlement(reveal, false));
+        life.settle(reveal, false).unwrap();
         assert_eq!(life.phase, Phase::Settled);
-        assert!(life.settle(reveal + 1).is_err(), "settles exactly once");
+        assert!(life.settle(reveal + 1, true).is_err(), "settles exactly once");
+    }
+
+    #[test]
+    fn every_commit_revealed_settles_before_the_reveal_deadline_but_not_while_open() {
+        let spec = spec();
+        let mut life = Lifecycle::new(&spec);
+        let (commit, reveal) = (spec.commit_deadline, spec.reveal_deadline);
+        life.open(&spec, READY, commit - 100).unwrap();
+        assert!(!life.due_for_settlement(commit - 1, true), "commits are still open");
+        assert!(life.settle(commit - 1, true).is_err());
+        assert!(life.due_for_settlement(commit, true));
+        assert!(!life.due_for_settlement(commit, false));
+        life.settle(reveal - 1, true).unwrap();
+        assert_eq!(life.phase, Phase::Settled);
     }
 
     #[test]

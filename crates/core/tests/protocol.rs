@@ -277,6 +277,11 @@ fn bad_requests_are_refused_and_change_nothing() {
         experiment.reveal(batch.batch_id, &lie, after_deadline),
         Err(Error::Reveal { .. })
     ));
+    let reveal_deadline = experiment.spec().reveal_deadline;
+    assert!(
+        experiment.settle(&BTreeMap::new(), reveal_deadline - 1).is_err(),
+        "a committed batch is not revealed yet"
+    );
     let truth = keys[0].reveal(&domain, id, batch.batch_id, labels).unwrap();
     assert_eq!(experiment.reveal(batch.batch_id, &truth, after_deadline).unwrap(), Accepted::New);
     assert_eq!(
@@ -288,8 +293,10 @@ fn bad_requests_are_refused_and_change_nothing() {
         Err(Error::NotCommitted(_))
     ));
 
-    let reveal_deadline = experiment.spec().reveal_deadline;
-    assert!(experiment.settle(&BTreeMap::new(), reveal_deadline - 1).is_err());
+    assert!(
+        experiment.settle(&BTreeMap::new(), after_deadline - 1).is_err(),
+        "not while commits are open"
+    );
     let mut draft = Experiment::new(
         B256::repeat_byte(8),
         EMBEDDED_CHAIN_ID,
@@ -299,7 +306,9 @@ fn bad_requests_are_refused_and_change_nothing() {
     )
     .unwrap();
     assert!(draft.settle(&BTreeMap::new(), reveal_deadline).is_err(), "a draft never settles");
-    let record = experiment.settle(&BTreeMap::new(), reveal_deadline).unwrap();
+    // Every committed batch is revealed: it settles before the reveal deadline, and the record
+    // of that verifies.
+    let record = experiment.settle(&BTreeMap::new(), reveal_deadline - 1).unwrap();
     assert_eq!(record.commits.len(), 1);
     assert_eq!(record.reveals.len(), 1);
     audit(&record).unwrap();

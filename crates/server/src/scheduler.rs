@@ -1,6 +1,6 @@
 //! The background scheduler: at every tick it moves experiments past their commit deadline to
-//! revealing and settles those past their reveal deadline (exactly once; the store refuses a
-//! second settlement). In chain mode the relayer's pass follows (`chain::relay`), so a
+//! revealing and settles those past their reveal deadline, or with every committed batch
+//! revealed on the embedded ledger (exactly once; the store refuses a second settlement). In chain mode the relayer's pass follows (`chain::relay`), so a
 //! settlement is posted on chain in the tick that stored it.
 
 use crate::state::AppState;

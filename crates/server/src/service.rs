@@ -812,6 +812,11 @@ impl AppState {
         writer.release().await;
         let cached = live.as_mut().expect("held live");
         let row = self.experiment_row(experiment_id).await?;
+        if self.chain().is_some() && now < row.spec.reveal_deadline {
+            return Err(AppError::conflict(
+                "the market contract takes a settlement only after the reveal deadline",
+            ));
+        }
         let practice = self.practice_record(&row).await?;
         let practised =
             practice.as_ref().map(|p| p.tallies(&row.spec.question.kind)).unwrap_or_default();
@@ -886,7 +891,12 @@ impl AppState {
             if now >= row.spec.commit_deadline && now < row.spec.reveal_deadline {
                 self.reveal_sealed(id, now).await;
             }
-            if now >= row.spec.reveal_deadline
+            // Settled at the reveal deadline, or as soon as every committed batch is revealed;
+            // on chain the contract takes a settlement only after the deadline.
+            let every_commit_revealed = row.log.reveals >= row.log.commits;
+            let early = self.chain().is_none() && every_commit_revealed;
+            if now >= row.spec.commit_deadline
+                && (now >= row.spec.reveal_deadline || early)
                 && let Err(e) = self.settle(id, now).await
             {
                 tracing::error!(experiment_id = %id, error = %e.message, "scheduled settlement failed");

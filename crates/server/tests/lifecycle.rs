@@ -242,6 +242,14 @@ async fn the_whole_lifecycle_over_http() {
     let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
     assert_eq!(experiment["phase"], "revealing");
 
+    // Not yet due: no batch is revealed.
+    let settle = format!("/experiments/{id}/settle");
+    let (status, answer) = h.call("POST", &settle, None, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let (status, _) =
+        h.call("GET", &format!("/experiments/{id}/export?format=jsonl"), None, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "no dataset before settlement");
+
     // Reveals, each repeated once.
     for (batch_id, (i, mine)) in &labels {
         let reveal = labelers[*i].reveal(&domain, id, *batch_id, mine.clone()).unwrap();
@@ -253,14 +261,11 @@ async fn the_whole_lifecycle_over_http() {
         assert_eq!(status, StatusCode::OK, "{answer}");
     }
 
-    // Not yet due; then due, settled once.
-    let settle = format!("/experiments/{id}/settle");
-    let (status, answer) = h.call("POST", &settle, None, None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
-    let (status, _) =
-        h.call("GET", &format!("/experiments/{id}/export?format=jsonl"), None, None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "no dataset before settlement");
-    h.set_clock(reveal_deadline).await;
+    // Every committed batch is revealed: the scheduler settles it before the reveal deadline,
+    // once.
+    h.state.tick().await;
+    let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    assert_eq!(experiment["phase"], "settled", "{experiment}");
     let (status, settlement) = h.call("POST", &settle, None, None).await;
     assert_eq!(status, StatusCode::OK, "{settlement}");
     let (status, again) = h.call("POST", &settle, None, None).await;
@@ -275,6 +280,7 @@ async fn the_whole_lifecycle_over_http() {
     let (status, record) = h.raw("GET", &format!("/experiments/{id}/record"), None, "", None).await;
     assert_eq!(status, StatusCode::OK);
     let record = PublicRecord::from_json(std::str::from_utf8(&record).unwrap()).unwrap();
+    assert!(record.settled_at < reveal_deadline, "settled as soon as all was revealed");
     let report = audit(&record).expect("the server's record passes audit");
     assert_eq!((report.joins, report.commits, report.reveals), (5, 5, 5));
     assert_eq!(record.settlement, settlement);

@@ -236,7 +236,12 @@ export async function dashboardScreen(app, initial) {
     const capacity = blocks * spec.overlap * cohorts;
     const b = stats.batches;
     const tiers = stats.tiers;
-    const due = experiment.phase === 'revealing' && work.now >= experiment.reveal_deadline;
+    // Due at the reveal deadline, or on the embedded ledger (no market contract) as soon as
+    // every committed batch is revealed.
+    const embedded = /^0x0{40}$/.test(experiment.verifying_contract);
+    const allRevealed = b.revealed >= b.committed;
+    const due = experiment.phase === 'revealing'
+      && (work.now >= experiment.reveal_deadline || (embedded && allRevealed));
     const settleButton = due
       ? h('button', { type: 'button', class: 'primary', id: 'settle', onclick: async () => {
         try {
