@@ -286,3 +286,32 @@ fn replay_reports_tiers_accuracy_and_a_plot() {
         plumbline(&["replay", "--input", &labels, "--truth", &truth, "--gold-fraction", "1.5"]);
     assert_eq!(code(&output), 2);
 }
+
+#[test]
+fn serve_refuses_a_bad_faucet_before_writing_anything() {
+    let dir = TempDir::new("faucet");
+    let db = dir.path("market.db");
+    for amount in ["0", "abc", "1000000000000000000000000000000000001"] {
+        let output = plumbline(&["serve", "--db", &db, "--faucet", amount]);
+        assert_eq!(code(&output), 2, "{amount}: {}", stderr(&output));
+        assert!(stderr(&output).contains("--faucet"), "{}", stderr(&output));
+    }
+    let key = dir.path("missing-key.json");
+    let chain = [
+        "serve",
+        "--db",
+        &db,
+        "--faucet",
+        "10",
+        "--chain-rpc",
+        "http://127.0.0.1:1",
+        "--market",
+        "0x0000000000000000000000000000000000000001",
+        "--operator-key",
+        &key,
+    ];
+    let output = plumbline(&chain);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("in chain mode the money is tokens"), "{}", stderr(&output));
+    assert!(!std::path::Path::new(&db).exists(), "nothing was written");
+}

@@ -119,6 +119,15 @@ fn init_logging() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // What needs the embedded ledger is refused before anything is written or connected.
+    if args.chain_rpc.is_some() && args.demo {
+        return Err(bad_input("--demo runs on the embedded ledger; leave out --chain-rpc"));
+    }
+    if args.chain_rpc.is_some() && args.faucet.is_some() {
+        return Err(bad_input(
+            "--faucet issues credits in the embedded ledger; in chain mode the money is tokens",
+        ));
+    }
     let addr: SocketAddr =
         args.addr.parse().map_err(|e| bad_input(format!("--addr {:?}: {e}", args.addr)))?;
     let public = match &args.public_url {
@@ -141,21 +150,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sealing_key = sealing_key.or(Some(keys[0].1.sealing_key()));
     }
 
-    let chain = match &args.chain_rpc {
-        Some(rpc) => Some(connect_chain(rpc, &args).await?),
-        None => None,
-    };
-    if chain.is_some() && args.demo {
-        return Err(bad_input("--demo runs on the embedded ledger; leave out --chain-rpc"));
-    }
-    if chain.is_some() && args.faucet.is_some() {
-        return Err(bad_input(
-            "--faucet issues credits in the embedded ledger; in chain mode the money is tokens",
-        ));
-    }
     let faucet = match &args.faucet {
         Some(text) => Some(faucet_amount(text)?),
         None => args.demo.then_some(DEMO_FAUCET),
+    };
+    let chain = match &args.chain_rpc {
+        Some(rpc) => Some(connect_chain(rpc, &args).await?),
+        None => None,
     };
 
     let store = plumbline_store::open(&args.db)
