@@ -116,6 +116,8 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   await experimenter.locator('#dashboard').waitFor();
   const experiment = await server.call('GET', `/experiments/${experimentId}`);
   assert.equal(experiment.phase, 'open');
+  // The form's percentages of the stake are the spec's basis points.
+  assert.deepEqual([experiment.spec.slash_bps, experiment.spec.non_reveal_slash_bps], [5000, 10000]);
   await shot(experimenter, '06-dashboard-open', true);
 
   // ---- Three labelers: two make keys here, one brings a wallet. ----

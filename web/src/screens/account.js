@@ -28,7 +28,8 @@ function setupPanel(app) {
     }
   };
   const keyText = h('textarea', { id: 'import-key', rows: 3, spellcheck: 'false', autocomplete: 'off', placeholder: '0x… private key, or the contents of a key file' });
-  const keyFile = h('input', { type: 'file', id: 'import-file', accept: '.json,application/json' });
+  // One picker: the label below is the button, the input itself stays out of sight.
+  const keyFile = h('input', { type: 'file', id: 'import-file', class: 'visually-hidden', accept: '.json,application/json' });
   keyFile.addEventListener('change', async () => {
     const file = keyFile.files?.[0];
     if (file) await useSigner(async () => importLocalKey(await file.text()));
@@ -36,8 +37,8 @@ function setupPanel(app) {
   const provider = injectedProvider();
   return h('section', { class: 'panel narrow' },
     h('h1', null, 'Your key'),
-    h('p', { class: 'lede' }, 'Every Plumbline account is an Ethereum address. Your key signs your sign-in, your stake, ',
-      'your sealed labels and their reveal; the server never sees it.'),
+    h('p', { class: 'lede' }, 'Your account is a key: a secret only you hold, which signs your sign-in, your stake, ',
+      'your sealed labels and their reveal. The server never sees it; your address, which it names, is public.'),
     h('div', { class: 'choices' },
       h('div', { class: 'choice' },
         h('h2', null, 'Make a key in this browser'),

@@ -58,6 +58,12 @@ function specFromForm(form) {
     if (!/^-?\d+$/.test(text)) throw new Error(`${label} must be a whole number`);
     return Number(text);
   };
+  // A share of the stake as a percentage with at most two decimals, in basis points.
+  const percent = (id, label) => {
+    const text = value(id);
+    if (!/^\d+(\.\d{1,2})?$/.test(text) || Number(text) > 100) throw new Error(`${label} must be a percentage from 0 to 100`);
+    return Math.round(Number(text) * 100);
+  };
   const credits = (id, label) => {
     const text = value(id);
     if (!/^\d+$/.test(text)) throw new Error(`${label} must be a whole number of credits`);
@@ -66,7 +72,7 @@ function specFromForm(form) {
   const kind = value('f-kind');
   const question = { kind, instructions: form.querySelector('#f-instructions').value, rationale: checked('f-rationale') };
   if (kind === 'pairwise') {
-    question.strength_max = integer('f-strength', 'Strongest preference');
+    question.strength_max = integer('f-strength', 'Preference steps on each side');
     question.allow_tie = checked('f-tie');
   } else if (kind === 'rating') {
     question.min = integer('f-min', 'Lowest rating');
@@ -93,8 +99,8 @@ function specFromForm(form) {
     gold_per_batch: integer('f-gold', 'Gold tasks per batch'),
     stake_per_batch: credits('f-stake', 'Stake'),
     reward_pool: credits('f-pool', 'Reward pool'),
-    slash_bps: integer('f-slash', 'Slash'),
-    non_reveal_slash_bps: integer('f-nonreveal', 'Non-reveal penalty'),
+    slash_bps: percent('f-slash', 'Lost when confidently below chance'),
+    non_reveal_slash_bps: percent('f-nonreveal', 'Lost when not revealed'),
     commit_deadline: commitDeadline,
     reveal_deadline: commitDeadline + Math.round(revealHours * 3600),
     limits: {
@@ -177,7 +183,7 @@ export function createScreen(app) {
     const kind = kindSelect.value;
     const parts = {
       pairwise: [
-        field('Strongest preference K', number('f-strength', 2, { min: 1, max: 10 }), 'answers run from −K (A much better) to K (B much better)'),
+        field('Preference steps on each side', number('f-strength', 2, { min: 1, max: 10 }), 'with 2: A much better, A better, (tie,) B better, B much better'),
         h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'f-tie', checked: true }), h('label', { for: 'f-tie' }, 'Allow a tie')),
       ],
       rating: [field('Lowest rating', number('f-min', 1)), field('Highest rating', number('f-max', 5))],
@@ -213,8 +219,8 @@ export function createScreen(app) {
     h('div', { class: 'grid3' },
       field('Stake per batch', h('input', { id: 'f-stake', type: 'text', inputmode: 'numeric', value: '1000' })),
       field('Reward pool', h('input', { id: 'f-pool', type: 'text', inputmode: 'numeric', value: '100000' })),
-      field('Slash, basis points', number('f-slash', 5000, { min: 0, max: 10000 })),
-      field('Not revealed, basis points', number('f-nonreveal', 10000, { min: 0, max: 10000 }))),
+      field('Lost when confidently below chance, % of the stake', number('f-slash', 50, { min: 0, max: 100, step: '0.01' })),
+      field('Lost when not revealed, % of the stake', number('f-nonreveal', 100, { min: 0, max: 100, step: '0.01' }))),
     h('h3', null, 'Deadlines'),
     h('div', { class: 'grid3' },
       field('Commit deadline', h('input', { id: 'f-commit', type: 'datetime-local', value: localInput(now + 3 * 86400) })),
