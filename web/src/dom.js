@@ -1,6 +1,9 @@
 // DOM building without HTML strings: task prompts and responses are untrusted text, so every
-// piece of text goes in as a text node and no markup is ever parsed from data. It also keeps
-// the page within its Content-Security-Policy (no inline styles or scripts).
+// piece of text goes in as a text node and no markup is ever parsed from data, but for the
+// markdown of instructions and explanations, which markdown-it renders with raw HTML off. It
+// also keeps the page within its Content-Security-Policy (no inline styles or scripts).
+
+import MarkdownIt from 'markdown-it';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -89,33 +92,19 @@ export function score(value) {
   return (Number(value) / 1e6).toFixed(3);
 }
 
-/** Renders the small markdown subset instructions use (paragraphs, `-` lists, **bold**,
- * *italic*, `code`) as DOM nodes, never as parsed HTML. */
+// CommonMark by markdown-it, with raw HTML off (it is shown as text) and links checked by its
+// own rules (no `javascript:` and the like); images are off too, so guidelines cannot make a
+// labeler's browser fetch from elsewhere. Links open in a new tab that gets no handle on this one.
+const commonMark = new MarkdownIt({ html: false, linkify: true }).disable('image');
+commonMark.renderer.rules.link_open = (tokens, i, options, env, self) => {
+  tokens[i].attrSet('target', '_blank');
+  tokens[i].attrSet('rel', 'noopener noreferrer');
+  return self.renderToken(tokens, i, options);
+};
+
+/** Renders instructions, guidelines and explanations written in markdown as DOM nodes. */
 export function markdown(text) {
-  const blocks = String(text ?? '').split(/\n{2,}/);
-  const inline = line => {
-    const out = [];
-    const pattern = /(\*\*[^*]+\*\*|\*[^*]+\*|`[^`]+`)/g;
-    let last = 0;
-    for (const match of line.matchAll(pattern)) {
-      out.push(line.slice(last, match.index));
-      const token = match[0];
-      if (token.startsWith('**')) out.push(h('strong', null, token.slice(2, -2)));
-      else if (token.startsWith('`')) out.push(h('code', null, token.slice(1, -1)));
-      else out.push(h('em', null, token.slice(1, -1)));
-      last = match.index + token.length;
-    }
-    out.push(line.slice(last));
-    return out;
-  };
-  return blocks.filter(b => b.trim() !== '').map(block => {
-    const lines = block.split('\n');
-    if (lines.every(l => /^\s*[-*] /.test(l))) {
-      return h('ul', null, lines.map(l => h('li', null, inline(l.replace(/^\s*[-*] /, '')))));
-    }
-    if (/^#{1,3} /.test(lines[0])) {
-      return h('h4', null, inline(lines[0].replace(/^#{1,3} /, '')), lines.slice(1).join(' '));
-    }
-    return h('p', null, inline(lines.join(' ')));
-  });
+  const template = document.createElement('template');
+  template.innerHTML = commonMark.render(String(text ?? ''));
+  return [...template.content.childNodes];
 }

@@ -78,7 +78,8 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   await experimenter.click('#new-experiment');
   await experimenter.locator('#create-form').waitFor();
   await experimenter.fill('#f-title', 'Which answer helps more?');
-  await experimenter.fill('#f-instructions', 'Read the prompt and both answers. Pick the one that is **more helpful, correct and safe**.\n\n- 1 or 5: one answer is clearly better\n- 2 or 4: somewhat better\n- 3: a tie');
+  // CommonMark as written by hand: a heading straight above a list, bold, a raw tag, a link.
+  await experimenter.fill('#f-instructions', 'Read the prompt and both answers. Pick the one that is **more helpful, correct and safe**.\n## The scale\n- 1 or 5: one answer is clearly better\n- 2 or 4: somewhat better\n- 3: a tie\n\n<b>raw tags</b> stay text; see [the guide](https://example.org/guide).');
   await experimenter.fill('#f-block', '8');
   await experimenter.fill('#f-overlap', '3');
   await experimenter.fill('#f-gold', '2');
@@ -154,7 +155,16 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
     await page.click(`a[href="#/x/${experimentId}"]`);
     await page.locator('#stake-amount').waitFor();
     assert.equal(await page.locator('#stake-amount').textContent(), '1,000');
-    if (labeler.name === 'labeler-1') await shot(page, '09-join', true);
+    if (labeler.name === 'labeler-1') {
+      const prose = page.locator('.prose').first();
+      assert.equal(await prose.locator('strong').first().textContent(), 'more helpful, correct and safe');
+      assert.equal(await prose.locator('h2').textContent(), 'The scale');
+      assert.equal(await prose.locator('li').count(), 3);
+      assert.equal(await prose.locator('b').count(), 0, 'raw HTML is shown as text');
+      assert.match(await prose.textContent(), /<b>raw tags<\/b> stay text/);
+      assert.equal(await prose.locator('a[href="https://example.org/guide"][rel="noopener noreferrer"]').count(), 1);
+      await shot(page, '09-join', true);
+    }
     await page.click('#join');
     await page.locator('#workspace').waitFor();
   }
