@@ -762,16 +762,16 @@ fn charge_fees(results: &mut [LabelerResult], fees: &[FeeOwed], pot: Amount) {
     let total: U256 = results.iter().map(pot_weight).sum();
     let fair = FairShare::of(results, pot);
     for (result, owed) in results.iter_mut().zip(fees) {
-        let fee = match owed.fee {
-            None => continue,
-            Some(Fee::Copy) => owed.cap,
-            Some(Fee::Chance(_)) if total.is_zero() => continue,
-            Some(Fee::Chance(weight)) => fair.cap(result, U256::from(pot) * weight / total),
+        let Some(kind) = owed.fee else { continue };
+        let fee = match kind {
+            Fee::Copy => owed.cap,
+            Fee::Chance(_) if total.is_zero() => continue,
+            Fee::Chance(weight) => fair.cap(result, U256::from(pot) * weight / total),
         };
         let fee = fee.min(owed.cap).min(result.stake_returned);
-        match owed.fee {
-            Some(Fee::Copy) => result.copy_fee = fee,
-            _ => result.chance_fee = fee,
+        match kind {
+            Fee::Copy => result.copy_fee = fee,
+            Fee::Chance(_) => result.chance_fee = fee,
         }
         result.stake_returned -= fee;
         result.payout = result.stake_returned;

@@ -18,7 +18,7 @@ use crate::state::{AppState, Cached, TIME_MAX, system_now_ms};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
-use plumbline_core::lifecycle::Phase;
+use plumbline_core::lifecycle::{Lifecycle, Phase};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::seal::{self, SealContext};
@@ -891,12 +891,15 @@ impl AppState {
             if now >= row.spec.commit_deadline && now < row.spec.reveal_deadline {
                 self.reveal_sealed(id, now).await;
             }
-            // Settled at the reveal deadline, or as soon as every committed batch is revealed;
-            // on chain the contract takes a settlement only after the deadline.
+            // The core's rule, with every commit revealed counting only off chain: the contract
+            // takes a settlement only after the reveal deadline.
+            let lifecycle = Lifecycle {
+                phase: row.phase,
+                commit_deadline: row.spec.commit_deadline,
+                reveal_deadline: row.spec.reveal_deadline,
+            };
             let every_commit_revealed = row.log.reveals >= row.log.commits;
-            let early = self.chain().is_none() && every_commit_revealed;
-            if now >= row.spec.commit_deadline
-                && (now >= row.spec.reveal_deadline || early)
+            if lifecycle.due_for_settlement(now, self.chain().is_none() && every_commit_revealed)
                 && let Err(e) = self.settle(id, now).await
             {
                 tracing::error!(experiment_id = %id, error = %e.message, "scheduled settlement failed");

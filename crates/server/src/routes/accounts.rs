@@ -137,9 +137,13 @@ async fn mint(
     })))
 }
 
+/// The faucet's amount: none without one, and never in chain mode, where money is tokens.
+fn faucet_amount(state: &AppState) -> Option<Amount> {
+    state.config().faucet.filter(|_| state.chain().is_none())
+}
+
 async fn faucet(State(state): State<AppState>) -> Json<Value> {
-    let amount = state.config().faucet.filter(|_| state.chain().is_none());
-    Json(json!({ "amount": amount.map(|a| a.to_string()) }))
+    Json(json!({ "amount": faucet_amount(&state).map(|a| a.to_string()) }))
 }
 
 /// Issues what the caller's available credits lack of the faucet's amount: an account can
@@ -148,7 +152,7 @@ async fn draw_faucet(
     State(state): State<AppState>,
     Caller(caller): Caller,
 ) -> AppResult<Json<Value>> {
-    let Some(amount) = state.config().faucet.filter(|_| state.chain().is_none()) else {
+    let Some(amount) = faucet_amount(&state) else {
         return Err(AppError::not_found(
             "this server has no faucet: the operator enables one with `serve --faucet AMOUNT`",
         ));
