@@ -6,7 +6,7 @@
 use crate::assign::{Assigner, Batch, JoinRequest, seed_hash};
 use crate::client::{RevealedLabel, SignedCommit, SignedJoin, SignedReveal, labels_root};
 use crate::eip712::{self, Commit, Join, Reveal};
-use crate::lifecycle::{Lifecycle, Phase, Readiness};
+use crate::lifecycle::{Lifecycle, LifecycleError, Phase, Readiness};
 use crate::record::{CommitEntry, JoinEntry, PublicRecord, RECORD_VERSION, RevealEntry};
 use crate::reputation::Reputation;
 use crate::settle::{self, BatchOutcome};
@@ -45,7 +45,10 @@ pub struct Experiment {
 }
 
 impl Experiment {
-    /// A draft experiment. The spec and every task are validated here.
+    /// A draft experiment. The spec and every task are validated here. A spec that says
+    /// commits were closed early (a record's, a stored experiment's) is taken without the
+    /// close: whoever replays the log closes them again after its joins and commits, with
+    /// [`Experiment::close_commits`], which checks that the close cut nobody off.
     pub fn new(
         id: B256,
         chain_id: u64,
@@ -54,6 +57,7 @@ impl Experiment {
         tasks: Vec<Task>,
     ) -> Result<Experiment> {
         spec.validate()?;
+        let spec = ExperimentSpec { commits_closed_at: None, ..spec };
         crate::strata::Strata::of(&spec.strata, &tasks).map_err(task::TaskError::File)?;
         for (i, t) in tasks.iter().enumerate() {
             if let Some(gold) = &t.gold {
@@ -134,10 +138,27 @@ impl Experiment {
     }
 
     /// Draft → Open with the assignment seed (drawn by the caller; committed by its hash).
+    /// Deadlines given as durations are fixed here, counted from `now`; a spec whose deadlines
+    /// are fixed already (a record's, a stored open experiment's) must agree with them.
     pub fn open(&mut self, seed: B256, funded: bool, now: u64) -> Result<()> {
         let summary = task::summarize(&self.tasks);
         let ready = Readiness { funded, regular_tasks: summary.regular, gold_tasks: summary.gold };
-        self.lifecycle.open(&self.spec, ready, now)?;
+        let mut spec = self.spec.clone();
+        spec.fix_deadlines(now);
+        if self.spec.deadlines_fixed() && spec != self.spec {
+            return Err(LifecycleError::Timing {
+                action: "open",
+                reason: format!(
+                    "the deadlines do not follow from commit_within and reveal_within at {now}"
+                ),
+            }
+            .into());
+        }
+        let mut lifecycle = Lifecycle::new(&spec);
+        lifecycle.phase = self.lifecycle.phase;
+        lifecycle.open(&spec, ready, now)?;
+        self.spec = spec;
+        self.lifecycle = lifecycle;
         self.opened = Some((seed, now));
         self.assigner = Some(Assigner::new(&self.spec, &self.tasks, seed));
         Ok(())
@@ -176,6 +197,45 @@ impl Experiment {
         self.joins.push(JoinEntry { batch_id: batch.batch_id, join: join.clone(), at: now });
         self.batches.push(batch.clone());
         Ok(batch)
+    }
+
+    /// Ends the commit phase at `now`, before its deadline: the creator's early close. Only
+    /// while open, and only once every joined batch is committed, so that nobody who joined
+    /// is cut off. Reveals are taken from then until the reveal deadline, which stays.
+    pub fn close_commits(&mut self, now: u64) -> Result<()> {
+        const ACTION: &str = "close commits";
+        let phase = self.lifecycle.phase_at(now);
+        if phase != Phase::Open {
+            return Err(LifecycleError::WrongPhase { action: ACTION, phase }.into());
+        }
+        let uncommitted = self.uncommitted_batches();
+        if uncommitted > 0 {
+            return Err(LifecycleError::NotReady {
+                action: ACTION,
+                reason: format!(
+                    "{uncommitted} of {} joined batches are not committed yet",
+                    self.batches.len()
+                ),
+            }
+            .into());
+        }
+        // A replayed log holds nothing the close came before (see `Experiment::new`).
+        let last = self.joins.iter().map(|j| j.at).chain(self.commits.values().map(|c| c.at)).max();
+        if let Some(last) = last.filter(|&last| last > now) {
+            return Err(LifecycleError::Timing {
+                action: ACTION,
+                reason: format!("a join or commit was accepted at {last}, after {now}"),
+            }
+            .into());
+        }
+        self.spec.commits_closed_at = Some(now);
+        self.lifecycle.closed_at = Some(now);
+        Ok(())
+    }
+
+    /// How many joined batches have no commit.
+    pub fn uncommitted_batches(&self) -> usize {
+        self.batches.len() - self.commits.len()
     }
 
     /// Accepts a signed commit for a batch. Repeating it is harmless; a different commitment

@@ -3,6 +3,7 @@
 pub mod amount;
 pub mod assign;
 pub mod client;
+pub mod duration;
 pub mod eip712;
 pub mod error;
 pub mod experiment;

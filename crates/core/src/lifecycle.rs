@@ -2,8 +2,9 @@
 //! `now` (unix seconds) as an argument; the deadlines come from the spec.
 //!
 //! `Draft → Open → Revealing → Settled`, and `Draft → Cancelled`. `Open` becomes `Revealing`
-//! by time alone (at the commit deadline); `Settled` needs the settlement itself, which may run
-//! once the reveal deadline has passed.
+//! at the commit deadline, or earlier when the creator closes commits once every joined batch
+//! is committed; `Settled` needs the settlement itself, which may run once the reveal deadline
+//! has passed or every committed batch is revealed.
 
 use crate::spec::ExperimentSpec;
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,9 @@ pub struct Lifecycle {
     pub commit_deadline: u64,
     /// From the spec.
     pub reveal_deadline: u64,
+    /// When the creator closed commits, if it did before the commit deadline.
+    #[serde(default)]
+    pub closed_at: Option<u64>,
 }
 
 impl Lifecycle {
@@ -95,13 +99,16 @@ impl Lifecycle {
             phase: Phase::Draft,
             commit_deadline: spec.commit_deadline,
             reveal_deadline: spec.reveal_deadline,
+            closed_at: spec.commits_closed_at,
         }
     }
 
-    /// The phase at `now`: an open experiment is revealing once its commit deadline passed.
+    /// The phase at `now`: an open experiment is revealing once its commit deadline passed
+    /// or its creator closed commits.
     pub fn phase_at(&self, now: u64) -> Phase {
+        let closed = self.closed_at.is_some_and(|at| now >= at);
         match self.phase {
-            Phase::Open if now >= self.commit_deadline => Phase::Revealing,
+            Phase::Open if now >= self.commit_deadline || closed => Phase::Revealing,
             phase => phase,
         }
     }

@@ -64,3 +64,5 @@ pub const PEER_WEIGHT_MIN_PPM: u32 = 200_000;
 pub const REVEAL_WINDOW_SECS_MIN: u64 = 60;
 /// Largest minimum time per task a spec may demand.
 pub const SECONDS_PER_TASK_MIN_MAX: u32 = 3_600;
+/// Shortest commit phase a spec may give as a duration (`commit_within`).
+pub const COMMIT_WITHIN_SECS_MIN: u64 = 60;

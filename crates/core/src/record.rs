@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 10;
+pub const RECORD_VERSION: u32 = 11;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +248,9 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
         record.tasks.clone(),
     )
     .map_err(|e| fail(format!("spec or tasks: {e}")))?;
+    if let Some(closed) = record.spec.commits_closed_at {
+        check_embedded_close(record, closed)?;
+    }
     if crate::assign::seed_hash(record.seed) != record.seed_hash {
         return Err(fail("seed does not hash to seed_hash".into()));
     }
@@ -273,12 +276,29 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
             .commit(entry.batch_id, &entry.commit, entry.at)
             .map_err(|e| fail(format!("commits[{index}] (batch {}): {e}", entry.batch_id)))?;
     }
+    if let Some(closed) = record.spec.commits_closed_at {
+        experiment
+            .close_commits(closed)
+            .map_err(|e| fail(format!("commits_closed_at {closed}: {e}")))?;
+    }
     for (index, entry) in record.reveals.iter().enumerate() {
         experiment
             .reveal(entry.batch_id, &entry.reveal, entry.at)
             .map_err(|e| fail(format!("reveals[{index}] (batch {}): {e}", entry.batch_id)))?;
     }
     Ok(experiment)
+}
+
+/// Closing commits early is for the embedded ledger: a market contract takes commits until
+/// its own deadline.
+fn check_embedded_close(record: &PublicRecord, closed: u64) -> Result<(), AuditFailure> {
+    if record.verifying_contract == Address::ZERO {
+        Ok(())
+    } else {
+        Err(AuditFailure(format!(
+            "commits were closed early at {closed}, which a market contract does not allow"
+        )))
+    }
 }
 
 /// Checks that every joined labeler had passed the spec's qualification when it joined, from

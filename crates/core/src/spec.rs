@@ -2,6 +2,7 @@
 //! TOML or JSON, versioned by `schema_version`, and validated with errors that name the field
 //! and the rule it breaks.
 
+use crate::duration::{DURATION_MAX, Duration};
 use crate::fixed::Ppm;
 use crate::limits::*;
 use crate::reward_test::FALSE_REWARD_RATE_MIN;
@@ -55,10 +56,24 @@ pub struct ExperimentSpec {
     /// that gold is never the whole of the evidence where peers exist.
     #[serde(default = "defaults::peer_weight")]
     pub peer_weight: Ppm,
-    /// Commits are accepted before this instant (unix seconds).
+    /// Commits are accepted before this instant (unix seconds). With `commit_within` it is
+    /// left out (0) and fixed when the experiment opens.
+    #[serde(default)]
     pub commit_deadline: u64,
-    /// Reveals are accepted before this instant (unix seconds); settlement follows.
+    /// Reveals are accepted before this instant (unix seconds); settlement follows. With
+    /// `reveal_within` it is left out (0) and fixed when the experiment opens.
+    #[serde(default)]
     pub reveal_deadline: u64,
+    /// How long the commit phase lasts from opening, instead of a `commit_deadline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_within: Option<Duration>,
+    /// How long reveals are taken after the commit deadline, instead of a `reveal_deadline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reveal_within: Option<Duration>,
+    /// When the creator closed commits early (unix seconds): never in a spec one writes; the
+    /// server sets it, and the record carries it (see [`ExperimentSpec::commits_end`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits_closed_at: Option<u64>,
     /// Who may join.
     #[serde(default)]
     pub eligibility: Eligibility,
@@ -313,6 +328,92 @@ impl ExperimentSpec {
         Ok(spec)
     }
 
+    /// The deadlines: absolute, or durations fixed at opening (then either not fixed yet, or
+    /// fixed as the durations say), and an early close no later than the commit deadline.
+    fn validate_deadlines(&self) -> Result<(), SpecError> {
+        match (self.commit_within, self.reveal_within) {
+            (None, None) => {
+                if self.commit_deadline == 0 {
+                    return Err(invalid(
+                        "commit_deadline",
+                        "give commit_deadline and reveal_deadline (unix seconds), or \
+                         commit_within and reveal_within (durations such as \"3d\")",
+                    ));
+                }
+            }
+            (Some(commit), Some(reveal)) => {
+                if !(Duration::from_secs(COMMIT_WITHIN_SECS_MIN)..=DURATION_MAX).contains(&commit) {
+                    return Err(invalid(
+                        "commit_within",
+                        format!(
+                            "must be {} to {DURATION_MAX}",
+                            Duration::from_secs(COMMIT_WITHIN_SECS_MIN)
+                        ),
+                    ));
+                }
+                if !(Duration::from_secs(REVEAL_WINDOW_SECS_MIN)..=DURATION_MAX).contains(&reveal) {
+                    return Err(invalid(
+                        "reveal_within",
+                        format!(
+                            "must be {} to {DURATION_MAX}",
+                            Duration::from_secs(REVEAL_WINDOW_SECS_MIN)
+                        ),
+                    ));
+                }
+                let fixed = self.commit_deadline != 0 || self.reveal_deadline != 0;
+                if fixed
+                    && self.reveal_deadline != self.commit_deadline.saturating_add(reveal.secs())
+                {
+                    return Err(invalid(
+                        "reveal_deadline",
+                        "is fixed from commit_within and reveal_within when the experiment \
+                         opens: give the durations or the deadlines, not both",
+                    ));
+                }
+            }
+            (Some(_), None) => {
+                return Err(invalid("reveal_within", "is needed with commit_within"));
+            }
+            (None, Some(_)) => {
+                return Err(invalid("commit_within", "is needed with reveal_within"));
+            }
+        }
+        if self.deadlines_fixed()
+            && self.reveal_deadline < self.commit_deadline.saturating_add(REVEAL_WINDOW_SECS_MIN)
+        {
+            return Err(invalid(
+                "reveal_deadline",
+                format!("must be at least {REVEAL_WINDOW_SECS_MIN} seconds after commit_deadline"),
+            ));
+        }
+        if let Some(closed) = self.commits_closed_at
+            && (!self.deadlines_fixed() || closed > self.commit_deadline)
+        {
+            return Err(invalid("commits_closed_at", "must be no later than commit_deadline"));
+        }
+        Ok(())
+    }
+
+    /// Whether the deadlines are known: absolute in the spec, or fixed at opening.
+    pub fn deadlines_fixed(&self) -> bool {
+        self.commit_deadline != 0
+    }
+
+    /// Fixes deadlines given as durations, counted from `opened_at`; absolute ones stay.
+    pub fn fix_deadlines(&mut self, opened_at: u64) {
+        if let (Some(commit), Some(reveal)) = (self.commit_within, self.reveal_within) {
+            self.commit_deadline = opened_at.saturating_add(commit.secs());
+            self.reveal_deadline = self.commit_deadline.saturating_add(reveal.secs());
+        }
+    }
+
+    /// When the commit phase ends: the commit deadline, or the early close if the creator
+    /// closed commits before it.
+    pub fn commits_end(&self) -> u64 {
+        self.commits_closed_at
+            .map_or(self.commit_deadline, |closed| closed.min(self.commit_deadline))
+    }
+
     /// The spec as canonical JSON, the form hashed and stored in the public record.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a spec always serializes")
@@ -381,12 +482,7 @@ impl ExperimentSpec {
                 ),
             ));
         }
-        if self.reveal_deadline < self.commit_deadline.saturating_add(REVEAL_WINDOW_SECS_MIN) {
-            return Err(invalid(
-                "reveal_deadline",
-                format!("must be at least {REVEAL_WINDOW_SECS_MIN} seconds after commit_deadline"),
-            ));
-        }
+        self.validate_deadlines()?;
         if let Some(min) = self.eligibility.reputation_min
             && !(-1.0..=1.0).contains(&min)
         {

@@ -7,10 +7,12 @@ use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::experiment::{Accepted, Experiment};
 use plumbline_core::fixed::Ppm;
 use plumbline_core::label::Label;
+use plumbline_core::lifecycle::Phase;
 use plumbline_core::limits::PEER_WEIGHT_MIN_PPM;
 use plumbline_core::record::{PublicRecord, audit};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::{LabelerResult, Tier};
+use plumbline_core::spec::{ExperimentSpec, SpecFormat};
 use plumbline_core::synthetic::{self, Behavior, GoldAnswers, Params};
 use plumbline_core::task::Task;
 use plumbline_core::{Address, B256, Error};
@@ -349,4 +351,100 @@ fn a_record_verifies_after_a_labelers_reputation_fell_below_the_minimum() {
 /// The batch outcomes a record describes.
 fn outcomes_of(record: &PublicRecord) -> Vec<plumbline_core::settle::BatchOutcome> {
     plumbline_core::record::replay(record).expect("the log replays").outcomes()
+}
+
+#[test]
+fn commits_close_early_only_once_every_joined_batch_is_committed_and_the_record_shows_it() {
+    let (mut experiment, keys) = small_experiment();
+    let domain = experiment.domain().clone();
+    let id = experiment.id();
+    let stake = experiment.spec().stake_per_batch;
+    let deadline = experiment.spec().commit_deadline;
+    let first = experiment.join(&keys[0].join(&domain, id, None, stake, 0), 1_001).unwrap();
+    let second = experiment.join(&keys[1].join(&domain, id, None, stake, 0), 1_002).unwrap();
+    let commit_of = |k: usize, batch: &Batch| {
+        keys[k].commit(&domain, id, batch.batch_id, &labels_for(batch, 1)).unwrap()
+    };
+    experiment.commit(first.batch_id, &commit_of(0, &first), 2_000).unwrap();
+    // One joined batch is not committed: closing would cut its labeler off.
+    let refused = experiment.close_commits(2_001).unwrap_err();
+    assert!(refused.to_string().contains("1 of 2 joined batches are not committed"), "{refused}");
+    assert_eq!(experiment.phase_at(2_001), Phase::Open, "a refusal changes nothing");
+    experiment.commit(second.batch_id, &commit_of(1, &second), 2_002).unwrap();
+    experiment.close_commits(2_003).unwrap();
+    assert_eq!(experiment.spec().commits_closed_at, Some(2_003));
+    assert_eq!(experiment.phase_at(2_003), Phase::Revealing);
+    assert!(experiment.close_commits(2_004).is_err(), "closes once");
+    // Nobody joins or commits after the close; reveals are taken at once.
+    assert!(experiment.join(&keys[2].join(&domain, id, None, stake, 0), 2_004).is_err());
+    for (k, batch) in [(0, &first), (1, &second)] {
+        let reveal = keys[k].reveal(&domain, id, batch.batch_id, labels_for(batch, 1)).unwrap();
+        experiment.reveal(batch.batch_id, &reveal, 2_010).unwrap();
+    }
+    let record = experiment.settle(&BTreeMap::new(), 2_011).unwrap();
+    assert!(record.settled_at < deadline, "settled long before the commit deadline");
+    audit(&record).unwrap();
+
+    // A record that closed commits with a joined batch uncommitted, or whose close came
+    // before a commit it lists, or on a market contract, does not verify.
+    let mut cut_off = record.clone();
+    cut_off.commits.retain(|c| c.batch_id == first.batch_id);
+    cut_off.reveals.retain(|r| r.batch_id == first.batch_id);
+    let e = audit(&cut_off).unwrap_err().to_string();
+    assert!(e.contains("commits_closed_at 2003") && e.contains("1 of 2 joined batches"), "{e}");
+    let mut early = record.clone();
+    early.spec.commits_closed_at = Some(2_001);
+    let e = audit(&early).unwrap_err().to_string();
+    assert!(e.contains("a join or commit was accepted at 2002, after 2001"), "{e}");
+    let mut on_chain = record.clone();
+    on_chain.verifying_contract = Address::repeat_byte(1);
+    let e = audit(&on_chain).unwrap_err().to_string();
+    assert!(e.contains("a market contract does not allow"), "{e}");
+}
+
+#[test]
+fn deadlines_given_as_durations_are_fixed_at_opening_and_checked_in_the_record() {
+    let text = include_str!("data/pairwise.toml")
+        .replace("commit_deadline = 1800000000", "commit_within = \"2h\"")
+        .replace("reveal_deadline = 1800086400", "reveal_within = \"1d\"");
+    let spec = ExperimentSpec::parse(&text, SpecFormat::Toml).unwrap();
+    assert!(!spec.deadlines_fixed());
+    // Half durations, or durations beside deadlines that do not follow from them, are refused.
+    let half = text.replace("reveal_within = \"1d\"", "reveal_deadline = 1800086400");
+    let e = ExperimentSpec::parse(&half, SpecFormat::Toml).unwrap_err().to_string();
+    assert!(e.contains("reveal_within") && e.contains("needed with commit_within"), "{e}");
+    let both =
+        text.replace("commit_within", "commit_deadline = 5\nreveal_deadline = 9\ncommit_within");
+    let e = ExperimentSpec::parse(&both, SpecFormat::Toml).unwrap_err().to_string();
+    assert!(e.contains("durations or the deadlines"), "{e}");
+    let bad = text.replace("\"2h\"", "\"2 hours\"");
+    let e = ExperimentSpec::parse(&bad, SpecFormat::Toml).unwrap_err().to_string();
+    assert!(e.contains("`2 hours` is not a duration") && e.contains("line"), "{e}");
+
+    let tasks: Vec<Task> = (0..10)
+        .map(|i| Task {
+            id: format!("t{i}"),
+            prompt: "p".to_string().into(),
+            responses: vec!["a".into(), "b".into()],
+            gold: (i < 2).then_some(Label::Int(1)),
+            meta: Default::default(),
+        })
+        .collect();
+    let mut experiment =
+        Experiment::new(B256::repeat_byte(3), EMBEDDED_CHAIN_ID, Address::ZERO, spec, tasks)
+            .unwrap();
+    experiment.open(B256::repeat_byte(4), true, 1_000_000).unwrap();
+    assert_eq!(experiment.spec().commit_deadline, 1_000_000 + 7_200);
+    assert_eq!(experiment.spec().reveal_deadline, 1_000_000 + 7_200 + 86_400);
+    assert_eq!(experiment.phase_at(1_007_199), Phase::Open);
+    assert_eq!(experiment.phase_at(1_007_200), Phase::Revealing);
+    // Nobody joined: settled at the reveal deadline, and the record's deadlines are checked
+    // against its opening time.
+    let record = experiment.settle(&BTreeMap::new(), 1_000_000 + 7_200 + 86_400).unwrap();
+    audit(&record).unwrap();
+    let mut moved = record.clone();
+    moved.spec.commit_deadline += 3_600;
+    moved.spec.reveal_deadline += 3_600;
+    let e = audit(&moved).unwrap_err().to_string();
+    assert!(e.contains("do not follow from commit_within"), "{e}");
 }

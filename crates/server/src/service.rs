@@ -18,7 +18,7 @@ use crate::state::{AppState, Cached, TIME_MAX, system_now_ms};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
-use plumbline_core::lifecycle::{Lifecycle, Phase};
+use plumbline_core::lifecycle::{Lifecycle, LifecycleError, Phase};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::seal::{self, SealContext};
@@ -97,10 +97,7 @@ fn copy_of(error: &AppError) -> AppError {
 
 /// The phase of a stored experiment at `now`: time moves `Open` on to `Revealing`.
 pub fn phase_at(row: &ExperimentRow, now: u64) -> Phase {
-    match row.phase {
-        Phase::Open if now >= row.spec.commit_deadline => Phase::Revealing,
-        phase => phase,
-    }
+    Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) }.phase_at(now)
 }
 
 pub(crate) fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult<()> {
@@ -127,7 +124,11 @@ fn broken_log(experiment_id: B256, what: String) -> AppError {
 
 /// Replays log entries through the core in the order `audit` does: joins (each must get the
 /// batch it got when accepted), then commits, then reveals.
-fn replay(experiment: &mut Experiment, log: &ExperimentLog) -> Result<(), String> {
+fn replay(
+    experiment: &mut Experiment,
+    log: &ExperimentLog,
+    commits_closed_at: Option<u64>,
+) -> Result<(), String> {
     for entry in &log.joins {
         let batch = experiment
             .join(&entry.join, entry.at)
@@ -140,6 +141,9 @@ fn replay(experiment: &mut Experiment, log: &ExperimentLog) -> Result<(), String
         experiment
             .commit(entry.batch_id, &entry.commit, entry.at)
             .map_err(|e| format!("commit {}: {e}", entry.batch_id))?;
+    }
+    if let Some(at) = commits_closed_at {
+        experiment.close_commits(at).map_err(|e| format!("closing commits at {at}: {e}"))?;
     }
     for entry in &log.reveals {
         experiment
@@ -158,13 +162,26 @@ impl AppState {
         now: u64,
     ) -> AppResult<ExperimentRow> {
         spec.validate().map_err(plumbline_core::Error::from)?;
+        if spec.commits_closed_at.is_some() {
+            return Err(AppError::invalid(
+                "spec field `commits_closed_at`: is set when the creator closes commits, \
+                 never in a spec",
+            ));
+        }
         if spec.reveal_deadline > TIME_MAX {
             return Err(AppError::invalid(format!(
                 "spec field `reveal_deadline`: must be at most {TIME_MAX}"
             )));
         }
+        if !spec.deadlines_fixed() && self.chain().is_some() {
+            return Err(AppError::invalid(
+                "spec fields `commit_within`, `reveal_within`: the market contract fixes the \
+                 deadlines when the pool is escrowed, so chain mode needs commit_deadline and \
+                 reveal_deadline (unix seconds)",
+            ));
+        }
         // A draft whose commit deadline has passed could be funded but never opened.
-        if spec.commit_deadline <= now {
+        if spec.deadlines_fixed() && spec.commit_deadline <= now {
             return Err(AppError::invalid(format!(
                 "spec field `commit_deadline`: {} is not in the future (the server's clock reads \
                  {now}; deadlines are unix seconds)",
@@ -228,7 +245,10 @@ impl AppState {
     ) -> AppResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
-        if row.phase == Phase::Draft && now >= row.spec.commit_deadline {
+        if row.phase == Phase::Draft
+            && row.spec.deadlines_fixed()
+            && now >= row.spec.commit_deadline
+        {
             return Err(AppError::new(
                 axum::http::StatusCode::CONFLICT,
                 "deadline",
@@ -272,8 +292,49 @@ impl AppState {
         let mut experiment = Experiment::new(experiment_id, chain_id, contract, row.spec, tasks)?;
         let seed = crate::state::random_b256()?;
         experiment.open(seed, row.funded, now)?;
-        self.store().open(experiment_id, seed, experiment.tasks_hash(), now).await?;
+        // The deadlines a spec gave as durations are fixed now.
+        let spec = experiment.spec();
+        self.store().open(experiment_id, spec, seed, experiment.tasks_hash(), now).await?;
         *live = Some(Cached { experiment, seen: LogPosition::default() });
+        drop(live);
+        self.experiment_row(experiment_id).await
+    }
+
+    /// Ends the commit phase of an open experiment now, before its deadline: the creator's
+    /// early close, once every joined batch is committed. Embedded ledger only: a market
+    /// contract takes commits until the deadline it was given.
+    pub async fn close_commits(
+        &self,
+        experiment_id: B256,
+        caller: Address,
+        now: u64,
+    ) -> AppResult<ExperimentRow> {
+        let row = self.experiment_row(experiment_id).await?;
+        require_creator(&row, caller)?;
+        if row.market.is_some() {
+            return Err(AppError::conflict(
+                "cannot close commits early: the market contract takes commits until its commit \
+                 deadline",
+            ));
+        }
+        let (mut live, writer) = self.hold(experiment_id, "close commits").await?;
+        let cached = live.as_mut().expect("held live");
+        if let Err(e) = cached.experiment.close_commits(now) {
+            writer.release().await;
+            return Err(match e {
+                plumbline_core::Error::Lifecycle(LifecycleError::NotReady { .. }) => AppError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "not_all_committed",
+                    e.to_string(),
+                ),
+                e => e.into(),
+            });
+        }
+        if let Err(e) = writer.close_commits(cached.experiment.spec(), cached.seen).await {
+            // The core closed in memory what the store did not.
+            *live = None;
+            return Err(persist_failed(e));
+        }
         drop(live);
         self.experiment_row(experiment_id).await
     }
@@ -314,7 +375,8 @@ impl AppState {
         let mut experiment = Experiment::new(id, chain_id, contract, row.spec.clone(), tasks)
             .map_err(|e| broken_log(id, e.to_string()))?;
         experiment.open(seed, true, opened_at).map_err(|e| broken_log(id, e.to_string()))?;
-        replay(&mut experiment, &log).map_err(|what| broken_log(id, what))?;
+        replay(&mut experiment, &log, row.spec.commits_closed_at)
+            .map_err(|what| broken_log(id, what))?;
         Ok(Cached { experiment, seen: log.end(LogPosition::default()) })
     }
 
@@ -322,12 +384,16 @@ impl AppState {
     /// processes on the same store may have appended since this one last read it.
     async fn catch_up(&self, cached: &mut Cached, writer: &mut dyn LogWriter) -> AppResult<()> {
         let Some(position) = writer.position() else { return Ok(()) };
-        if position == cached.seen {
+        // A close by another process is not in the log: the writer reads it beside it.
+        let closed = writer
+            .commits_closed_at()
+            .filter(|_| cached.experiment.spec().commits_closed_at.is_none());
+        if position == cached.seen && closed.is_none() {
             return Ok(());
         }
         let id = cached.experiment.id();
         let tail = writer.log_after(cached.seen).await?;
-        replay(&mut cached.experiment, &tail).map_err(|what| broken_log(id, what))?;
+        replay(&mut cached.experiment, &tail, closed).map_err(|what| broken_log(id, what))?;
         cached.seen = tail.end(cached.seen);
         if cached.seen != position {
             return Err(broken_log(id, format!("read up to {}, not {position}", cached.seen)));
@@ -878,7 +944,7 @@ impl AppState {
         };
         for row in live {
             let id = row.experiment_id;
-            if row.phase == Phase::Open && now >= row.spec.commit_deadline {
+            if row.phase == Phase::Open && now >= row.spec.commits_end() {
                 match self.store().set_phase(id, Phase::Open, Phase::Revealing).await {
                     Ok(_) => {
                         tracing::info!(experiment_id = %id, "commit deadline passed; revealing")
@@ -888,16 +954,12 @@ impl AppState {
                     }
                 }
             }
-            if now >= row.spec.commit_deadline && now < row.spec.reveal_deadline {
+            if now >= row.spec.commits_end() && now < row.spec.reveal_deadline {
                 self.reveal_sealed(id, now).await;
             }
             // The core's rule, with every commit revealed counting only off chain: the contract
             // takes a settlement only after the reveal deadline.
-            let lifecycle = Lifecycle {
-                phase: row.phase,
-                commit_deadline: row.spec.commit_deadline,
-                reveal_deadline: row.spec.reveal_deadline,
-            };
+            let lifecycle = Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) };
             let every_commit_revealed = row.log.reveals >= row.log.commits;
             if lifecycle.due_for_settlement(now, self.chain().is_none() && every_commit_revealed)
                 && let Err(e) = self.settle(id, now).await

@@ -45,9 +45,11 @@ pub struct ExperimentView {
     /// The commitment to the task list and gold answers, once open; the public record's tasks
     /// must hash to it (see `plumbline audit`).
     pub tasks_hash: Option<B256>,
-    /// From the spec.
+    /// When the commit phase ends: the spec's commit deadline, or the creator's early close
+    /// (`spec.commits_closed_at`). 0 while a draft gives its deadlines as durations, which
+    /// are fixed when it opens.
     pub commit_deadline: u64,
-    /// From the spec.
+    /// From the spec; 0 like `commit_deadline` until durations are fixed.
     pub reveal_deadline: u64,
     /// The EIP-712 domain's chain id.
     pub chain_id: u64,
@@ -72,7 +74,7 @@ impl ExperimentView {
             practice_tasks: row.practice_count,
             seed_hash: row.seed.map(seed_hash),
             tasks_hash: row.tasks_hash,
-            commit_deadline: row.spec.commit_deadline,
+            commit_deadline: row.spec.commits_end(),
             reveal_deadline: row.spec.reveal_deadline,
             chain_id: crate::chain::domain_of(&row).0,
             verifying_contract: crate::chain::domain_of(&row).1,
@@ -108,7 +110,7 @@ pub struct BatchView {
     pub cohort: Option<String>,
     /// When it was assigned.
     pub assigned_at: u64,
-    /// Commits are accepted before this instant.
+    /// Commits are accepted before this instant (earlier if the creator closes commits).
     pub commit_deadline: u64,
     /// The commit is refused sooner than this after assignment.
     pub work_secs_min: u64,
@@ -144,7 +146,7 @@ impl BatchView {
             labeler: batch.labeler,
             cohort: batch.cohort,
             assigned_at: batch.assigned_at,
-            commit_deadline: spec.commit_deadline,
+            commit_deadline: spec.commits_end(),
             work_secs_min: u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min),
             tasks: views,
         }

@@ -644,3 +644,133 @@ async fn wait_for(h: &Harness, id: B256, done: impl Fn(&str) -> bool) -> String 
     }
     panic!("the scheduler did not get there in 10 s");
 }
+
+/// Joins, labels and commits one batch; returns the batch id and its labels.
+async fn join_and_commit(h: &Harness, id: B256, key: &LabelerKey) -> (u64, Vec<RevealedLabel>) {
+    let (status, batch) = join(h, id, key, 0).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let batch_id = batch["batch_id"].as_u64().unwrap();
+    let labels = labels_for(&batch, false);
+    let commit = key.commit(&embedded_domain(), id, batch_id, &labels).unwrap();
+    let path = format!("/experiments/{id}/batches/{batch_id}/commit");
+    let (status, answer) =
+        h.call("POST", &path, None, Some(serde_json::to_value(&commit).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    (batch_id, labels)
+}
+
+#[tokio::test]
+async fn the_creator_closes_commits_once_every_joined_batch_is_committed() {
+    let Setup { mut h, id, creator_token, labelers, commit_deadline, .. } = open_experiment().await;
+    let close = format!("/experiments/{id}/close");
+    let first = join_and_commit(&h, id, &labelers[0]).await;
+    let (status, batch) = join(&h, id, &labelers[1], 0).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Not the creator; a joined batch not committed yet.
+    let stranger = h.login(&labelers[3]).await;
+    let (status, answer) = h.call("POST", &close, Some(&stranger), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    let (status, answer) = h.call("POST", &close, Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "not_all_committed");
+    assert!(answer["message"].as_str().unwrap().contains("1 of 2 joined batches"), "{answer}");
+
+    // The second labeler commits.
+    let second_labels = labels_for(&batch, false);
+    let commit = labelers[1].commit(&embedded_domain(), id, 1, &second_labels).unwrap();
+    let path = format!("/experiments/{id}/batches/1/commit");
+    let (status, _) =
+        h.call("POST", &path, None, Some(serde_json::to_value(&commit).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let now = h.state.now();
+    let (status, closed) = h.call("POST", &close, Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    assert_eq!(closed["phase"], "revealing");
+    assert_eq!(closed["spec"]["commits_closed_at"], now);
+    assert_eq!(closed["commit_deadline"], now);
+    assert!(now < commit_deadline);
+    let (status, again) = h.call("POST", &close, Some(&creator_token), None).await;
+    assert_eq!((status, again["code"].as_str()), (StatusCode::CONFLICT, Some("wrong_phase")));
+
+    // Nobody joins after the close; a restarted server knows it from the store.
+    let (status, answer) = join(&h, id, &labelers[2], 0).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    h.restart(config()).await;
+    let (status, _) = join(&h, id, &labelers[2], 0).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Both reveal at once; the scheduler settles at its next pass, long before the deadlines.
+    for (k, (batch_id, labels)) in [(0, first), (1, (1, second_labels))] {
+        let reveal = labelers[k].reveal(&embedded_domain(), id, batch_id, labels).unwrap();
+        let path = format!("/experiments/{id}/batches/{batch_id}/reveal");
+        let (status, answer) =
+            h.call("POST", &path, None, Some(serde_json::to_value(&reveal).unwrap())).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    h.state.tick().await;
+    assert_eq!(wait_for(&h, id, |phase| phase == "settled").await, "settled");
+    let (_, record) = h.call("GET", &format!("/experiments/{id}/record"), None, None).await;
+    let record: PublicRecord = serde_json::from_value(record).unwrap();
+    assert_eq!(record.spec.commits_closed_at, Some(now));
+    assert_eq!(record.joins.len(), 2);
+    audit(&record).unwrap();
+}
+
+#[tokio::test]
+async fn durations_in_a_spec_become_deadlines_when_the_experiment_opens() {
+    let h = Harness::new(config()).await;
+    let operator_token = h.login(&operator()).await;
+    let creator = LabelerKey::derived(43, 1);
+    let creator_token = h.login(&creator).await;
+    let mut spec = serde_json::to_value(demo_spec(h.state.now())).unwrap();
+    let fields = spec.as_object_mut().unwrap();
+    fields.remove("commit_deadline");
+    fields.remove("reveal_deadline");
+    fields.insert("commit_within".into(), json!("2h"));
+    fields.insert("reveal_within".into(), json!("30m"));
+    h.mint(&operator_token, creator.address(), 1_000_000).await;
+    let (status, draft) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(
+        (draft["commit_deadline"].as_u64(), draft["reveal_deadline"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(draft["spec"]["commit_within"], "2h");
+    let id = id_of(&draft["experiment_id"]);
+    let body = Some(DEMO_TASKS.as_bytes().to_vec());
+    let path = format!("/experiments/{id}/tasks");
+    let (status, _) =
+        h.raw("POST", &path, Some(&creator_token), "application/x-ndjson", body).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) =
+        h.call("POST", &format!("/experiments/{id}/fund"), Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // The draft waits a day: the clock starts at opening, not at creation.
+    let opened_at = h.state.now() + 86_400;
+    h.set_clock(opened_at).await;
+    let creator_token = h.login(&creator).await;
+    let (status, opened) =
+        h.call("POST", &format!("/experiments/{id}/open"), Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{opened}");
+    assert_eq!(opened["commit_deadline"], opened_at + 7_200);
+    assert_eq!(opened["reveal_deadline"], opened_at + 7_200 + 1_800);
+    assert_eq!(opened["spec"]["commit_deadline"], opened_at + 7_200);
+
+    // A bad duration names itself; a spec cannot claim an early close.
+    spec["commit_within"] = json!("2 hours");
+    let (status, answer) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("`2 hours` is not a duration"),
+        "{answer}"
+    );
+    spec["commit_within"] = json!("2h");
+    spec["commits_closed_at"] = json!(5);
+    let (status, answer) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("commits_closed_at"), "{answer}");
+}

@@ -3,7 +3,8 @@
 //! experiment land on any of them, at once: every join, commit and reveal is decided from the
 //! whole stored log (a replica catches up with what the others appended first), no block gets
 //! more labelers than its overlap, nothing is stored twice, sessions work everywhere, and the
-//! experiment settles once however many replicas are asked to.
+//! experiment settles once however many replicas are asked to, after its creator closed
+//! commits early on one of them.
 
 mod common;
 
@@ -187,10 +188,12 @@ async fn three_replicas_share_one_experiment_and_settle_it_once() {
         assert!(status.is_success(), "{status}: {answer}");
     }
 
-    // Past the commit deadline on every replica's clock; reveals on yet another replica.
-    for replica in &replicas {
-        replica.set_clock(spec.commit_deadline).await;
-    }
+    // Every batch is committed: the creator closes commits on one replica, and the reveals
+    // go to the others, whose copies of the experiment learn of the close from the store.
+    let path = format!("/experiments/{id}/close");
+    let (status, closed) = third.call("POST", &path, Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    assert_eq!(closed["phase"], "revealing");
     let requests = joined
         .iter()
         .map(|(batch_id, k, labels)| {
@@ -204,10 +207,8 @@ async fn three_replicas_share_one_experiment_and_settle_it_once() {
         assert!(status.is_success(), "{status}: {answer}");
     }
 
-    // Settled on every replica at once: one settlement, the same for all.
-    for replica in &replicas {
-        replica.set_clock(spec.reveal_deadline).await;
-    }
+    // Every commit is revealed, long before the reveal deadline: settled on every replica at
+    // once, one settlement, the same for all.
     let requests = (0..REPLICAS)
         .map(|r| (r, "POST", format!("/experiments/{id}/settle"), Value::Null))
         .collect();
@@ -222,6 +223,7 @@ async fn three_replicas_share_one_experiment_and_settle_it_once() {
     let record: PublicRecord = serde_json::from_value(record).unwrap();
     assert_eq!(record.commits.len(), joined.len(), "every commit, from every replica, counted");
     assert_eq!(record.reveals.len(), joined.len(), "every reveal counted");
+    assert_eq!(record.spec.commits_closed_at, closed["spec"]["commits_closed_at"].as_u64());
     audit(&record).expect("the record audits");
     for replica in &replicas {
         let report = replica.state.check_ledger().await.unwrap();

@@ -78,6 +78,17 @@ pub(crate) fn expect_phase(row: &ExperimentRow, allowed: &[Phase], action: &str)
     }
 }
 
+/// Refuses a join or commit once the creator closed commits: another process's copy of the
+/// experiment may not know yet (the close adds nothing to the log).
+pub(crate) fn expect_commits_open(row: &ExperimentRow, action: &str) -> Result<()> {
+    match row.spec.commits_closed_at {
+        Some(at) => Err(StoreError::Conflict(format!(
+            "cannot {action}: the creator closed commits at {at}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Refuses an append decided from a copy of the log that another writer has since extended.
 pub(crate) fn expect_log(row: &ExperimentRow, seen: LogPosition) -> Result<()> {
     if row.log == seen {

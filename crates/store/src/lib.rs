@@ -243,6 +243,10 @@ pub trait LogWriter: Send {
     /// looked; `None` when only this process writes the store, so its own copy is current.
     fn position(&self) -> Option<LogPosition>;
 
+    /// When the creator closed commits, when other processes may have done it since this one
+    /// last looked (a close adds nothing to the log); `None` when only this process writes.
+    fn commits_closed_at(&self) -> Option<u64>;
+
     /// The entries beyond `seen` (see [`Store::log_after`]).
     async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog>;
 
@@ -262,6 +266,12 @@ pub trait LogWriter: Send {
         reveals: &[RevealEntry],
         seen: LogPosition,
     ) -> Result<()>;
+
+    /// Closes commits early and gives the log back: stores `spec` (which carries the close)
+    /// and moves the phase to revealing, if the experiment is open and its log is still at
+    /// `seen` (the caller checked that every joined batch is committed there).
+    async fn close_commits(self: Box<Self>, spec: &ExperimentSpec, seen: LogPosition)
+    -> Result<()>;
 
     /// Gives the log back without appending.
     async fn release(self: Box<Self>);
@@ -348,10 +358,16 @@ pub trait Store: Send + Sync + 'static {
     /// by the market contract (the caller verified it there): it is only marked funded.
     async fn fund(&self, experiment_id: B256, now: u64) -> Result<()>;
 
-    /// Draft → Open with the assignment seed and the commitment to the tasks. The experiment
-    /// must be a funded draft.
-    async fn open(&self, experiment_id: B256, seed: B256, tasks_hash: B256, now: u64)
-    -> Result<()>;
+    /// Draft → Open with the spec as opened (its deadlines fixed), the assignment seed and
+    /// the commitment to the tasks. The experiment must be a funded draft.
+    async fn open(
+        &self,
+        experiment_id: B256,
+        spec: &ExperimentSpec,
+        seed: B256,
+        tasks_hash: B256,
+        now: u64,
+    ) -> Result<()>;
 
     /// Draft → Cancelled, refunding the escrow to the creator if it was funded (a chain
     /// experiment's escrow is the contract's, and stays there).

@@ -16,10 +16,10 @@
 
 use crate::common::{
     Fields, LIVE, LedgerCheck, balance_of, chain_relay_row, challenge_row, check_cover,
-    check_market_stake, check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase,
-    expect_reputations, experiment_row, from_json, from_sql_int, is_unique_violation, next_entry,
-    opt_hex, opt_sql_int, parse, phase_name, sealed_reveal_row, session_row, sql_int, to_json,
-    transfer_row, u256,
+    check_market_stake, check_relay_progress, corrupt, expect_commits_open, expect_log,
+    expect_next_batch, expect_phase, expect_reputations, experiment_row, from_json, from_sql_int,
+    is_unique_violation, next_entry, opt_hex, opt_sql_int, parse, phase_name, sealed_reveal_row,
+    session_row, sql_int, to_json, transfer_row, u256,
 };
 use crate::ledger::{
     LedgerAccount, LedgerReport, Transfer, TransferKind, hex, settlement_movements,
@@ -35,6 +35,7 @@ use plumbline_core::practice::{PracticeAnswer, PracticeTask};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
+use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::Task;
 use plumbline_core::{Address, Amount, B256, U256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -324,6 +325,7 @@ async fn append_join_in(
 ) -> Result<()> {
     let row = experiment_in(&mut *conn, experiment_id).await?;
     expect_phase(&row, &LIVE, "join")?;
+    expect_commits_open(&row, "join")?;
     expect_log(&row, seen)?;
     expect_next_batch(&row, entry.batch_id)?;
     let labeler = entry.join.labeler;
@@ -398,6 +400,9 @@ async fn append_group_in(
     let action = if reveals.is_empty() { "commit" } else { "reveal" };
     let row = experiment_in(&mut *conn, experiment_id).await?;
     expect_phase(&row, &LIVE, action)?;
+    if !commits.is_empty() {
+        expect_commits_open(&row, "commit")?;
+    }
     expect_log(&row, seen)?;
     // Commits before reveals: a reveal's row refers to its batch's commit.
     for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
@@ -461,12 +466,17 @@ struct PgLogWriter {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
     experiment_id: B256,
     position: LogPosition,
+    commits_closed_at: Option<u64>,
 }
 
 #[async_trait]
 impl LogWriter for PgLogWriter {
     fn position(&self) -> Option<LogPosition> {
         Some(self.position)
+    }
+
+    fn commits_closed_at(&self) -> Option<u64> {
+        self.commits_closed_at
     }
 
     async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog> {
@@ -492,6 +502,27 @@ impl LogWriter for PgLogWriter {
         seen: LogPosition,
     ) -> Result<()> {
         append_group_in(&mut self.tx, self.experiment_id, commits, reveals, seen).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn close_commits(
+        mut self: Box<Self>,
+        spec: &ExperimentSpec,
+        seen: LogPosition,
+    ) -> Result<()> {
+        let row = experiment_in(&mut self.tx, self.experiment_id).await?;
+        expect_phase(&row, &[Phase::Open], "close commits")?;
+        expect_log(&row, seen)?;
+        sqlx::query(
+            "UPDATE experiments SET spec = $1, phase = 'revealing', commits_closed_at = $2 \
+             WHERE experiment_id = $3",
+        )
+        .bind(spec.to_json())
+        .bind(spec.commits_closed_at.map(sql_int).transpose()?)
+        .bind(hex(self.experiment_id.as_slice()))
+        .execute(&mut *self.tx)
+        .await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -770,6 +801,7 @@ impl Store for PgStore {
     async fn open(
         &self,
         experiment_id: B256,
+        spec: &ExperimentSpec,
         seed: B256,
         tasks_hash: B256,
         now: u64,
@@ -784,9 +816,10 @@ impl Store for PgStore {
             return Err(StoreError::Conflict("cannot open: no tasks are imported".into()));
         }
         sqlx::query(
-            "UPDATE experiments SET phase = 'open', seed = $1, tasks_hash = $2, opened_at = $3 \
-             WHERE experiment_id = $4",
+            "UPDATE experiments SET phase = 'open', spec = $1, seed = $2, tasks_hash = $3, \
+             opened_at = $4 WHERE experiment_id = $5",
         )
+        .bind(spec.to_json())
         .bind(hex(seed.as_slice()))
         .bind(hex(tasks_hash.as_slice()))
         .bind(sql_int(now)?)
@@ -958,7 +991,8 @@ impl Store for PgStore {
         // Read after the lock, so every append before it is visible (READ COMMITTED takes a
         // new snapshot per statement).
         let row = sqlx::query(
-            "SELECT log_joins, log_commits, log_reveals FROM experiments WHERE experiment_id = $1",
+            "SELECT log_joins, log_commits, log_reveals, commits_closed_at FROM experiments \
+             WHERE experiment_id = $1",
         )
         .bind(hex(experiment_id.as_slice()))
         .fetch_optional(&mut *tx)
@@ -969,7 +1003,8 @@ impl Store for PgStore {
             commits: from_sql_int(row.int("log_commits")?)?,
             reveals: from_sql_int(row.int("log_reveals")?)?,
         };
-        Ok(Box::new(PgLogWriter { tx, experiment_id, position }))
+        let commits_closed_at = row.opt_int("commits_closed_at")?.map(from_sql_int).transpose()?;
+        Ok(Box::new(PgLogWriter { tx, experiment_id, position, commits_closed_at }))
     }
 
     async fn append_join(

@@ -10,10 +10,10 @@
 
 use crate::common::{
     Fields, LIVE, LedgerCheck, balance_of, chain_relay_row, challenge_row, check_cover,
-    check_market_stake, check_relay_progress, corrupt, expect_log, expect_next_batch, expect_phase,
-    expect_reputations, experiment_row, from_json, from_sql_int, is_unique_violation, next_entry,
-    opt_hex, opt_sql_int, parse, phase_name, sealed_reveal_row, session_row, sql_int, to_json,
-    transfer_row, u256,
+    check_market_stake, check_relay_progress, corrupt, expect_commits_open, expect_log,
+    expect_next_batch, expect_phase, expect_reputations, experiment_row, from_json, from_sql_int,
+    is_unique_violation, next_entry, opt_hex, opt_sql_int, parse, phase_name, sealed_reveal_row,
+    session_row, sql_int, to_json, transfer_row, u256,
 };
 use crate::ledger::{self, LedgerAccount, LedgerReport, Transfer, TransferKind, hex};
 use crate::{
@@ -27,6 +27,7 @@ use plumbline_core::practice::{PracticeAnswer, PracticeTask};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Settlement;
+use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::Task;
 use plumbline_core::{Address, Amount, B256, U256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -275,6 +276,10 @@ impl LogWriter for SqliteLogWriter {
         None
     }
 
+    fn commits_closed_at(&self) -> Option<u64> {
+        None
+    }
+
     async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog> {
         self.store.log_after(self.experiment_id, seen).await
     }
@@ -296,6 +301,25 @@ impl LogWriter for SqliteLogWriter {
         seen: LogPosition,
     ) -> Result<()> {
         self.store.append_group(self.experiment_id, commits, reveals, seen).await
+    }
+
+    async fn close_commits(
+        self: Box<Self>,
+        spec: &ExperimentSpec,
+        seen: LogPosition,
+    ) -> Result<()> {
+        let mut writer = self.store.writer().await?;
+        let mut tx = writer.begin().await?;
+        let row = experiment_in(&mut tx, self.experiment_id).await?;
+        expect_phase(&row, &[Phase::Open], "close commits")?;
+        expect_log(&row, seen)?;
+        sqlx::query("UPDATE experiments SET spec = ?, phase = 'revealing' WHERE experiment_id = ?")
+            .bind(spec.to_json())
+            .bind(hex(self.experiment_id.as_slice()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn release(self: Box<Self>) {}
@@ -564,6 +588,7 @@ impl Store for SqliteStore {
     async fn open(
         &self,
         experiment_id: B256,
+        spec: &ExperimentSpec,
         seed: B256,
         tasks_hash: B256,
         now: u64,
@@ -579,9 +604,10 @@ impl Store for SqliteStore {
             return Err(StoreError::Conflict("cannot open: no tasks are imported".into()));
         }
         sqlx::query(
-            "UPDATE experiments SET phase = 'open', seed = ?, tasks_hash = ?, opened_at = ? \
-             WHERE experiment_id = ?",
+            "UPDATE experiments SET phase = 'open', spec = ?, seed = ?, tasks_hash = ?, \
+             opened_at = ? WHERE experiment_id = ?",
         )
+        .bind(spec.to_json())
         .bind(hex(seed.as_slice()))
         .bind(hex(tasks_hash.as_slice()))
         .bind(sql_int(now)?)
@@ -796,6 +822,7 @@ impl Store for SqliteStore {
         let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &LIVE, "join")?;
+        expect_commits_open(&row, "join")?;
         expect_log(&row, seen)?;
         expect_next_batch(&row, entry.batch_id)?;
         let labeler = entry.join.labeler;
@@ -866,6 +893,9 @@ impl Store for SqliteStore {
         let mut tx = writer.begin().await?;
         let row = experiment_in(&mut tx, experiment_id).await?;
         expect_phase(&row, &LIVE, action)?;
+        if !commits.is_empty() {
+            expect_commits_open(&row, "commit")?;
+        }
         expect_log(&row, seen)?;
         // Commits before reveals: a reveal's row refers to its batch's commit.
         for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {

@@ -182,6 +182,7 @@ on_both_backends!(
     data_survives_reopening,
     a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all,
     writes_decided_from_a_stale_copy_are_refused_and_the_tail_can_be_read,
+    closing_commits_stores_the_close_and_refuses_later_joins_and_commits,
     a_lease_has_one_holder_until_it_expires,
     a_chain_experiment_logs_the_protocol_but_moves_no_ledger_money,
     the_relay_state_only_moves_forward,
@@ -226,7 +227,7 @@ async fn replay_into(store: &impl Store, record: &PublicRecord, creator: Address
     store.create_experiment(&experiment).await.unwrap();
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     store.fund(id, NOW).await.unwrap();
-    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
+    store.open(id, &record.spec, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store
             .append_join(id, join, record.spec.stake_per_batch, None, at(store, id).await)
@@ -415,7 +416,7 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
     );
     assert!(!store.experiment(id).await.unwrap().unwrap().funded);
     assert!(matches!(
-        store.open(id, B256::ZERO, B256::ZERO, NOW).await,
+        store.open(id, &record.spec, B256::ZERO, B256::ZERO, NOW).await,
         Err(StoreError::Conflict(_))
     ));
     store.mint(creator, spec.reward_pool, NOW).await.unwrap();
@@ -423,7 +424,7 @@ async fn a_failed_write_rolls_back_everything<B: Backend>() {
     assert!(matches!(store.fund(id, NOW).await, Err(StoreError::Conflict(_))));
     let second_import = store.import_tasks(id, &record.tasks, NOW).await.unwrap_err();
     assert!(second_import.to_string().contains("already imported"), "{second_import}");
-    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
+    store.open(id, &record.spec, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
 
     // A join whose stake cannot be locked leaves neither the join nor a transfer behind: the
     // join row is written first in the transaction, so this shows the rollback.
@@ -600,7 +601,7 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     store.fund(id, NOW).await.unwrap();
-    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
+    store.open(id, &record.spec, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store.mint(join.join.labeler, spec.stake_per_batch, NOW).await.unwrap();
         store
@@ -714,6 +715,43 @@ async fn writes_decided_from_a_stale_copy_are_refused_and_the_tail_can_be_read<B
     store.settle(id, &record, end, &BTreeMap::new(), &updated).await.unwrap();
 }
 
+async fn closing_commits_stores_the_close_and_refuses_later_joins_and_commits<B: Backend>() {
+    let db = B::fresh().await;
+    let store = db.open().await;
+    let mut record = settled_record();
+    let id = record.experiment_id;
+    let held_back = record.commits.pop().expect("a commit");
+    record.reveals.clear();
+    replay_into(&store, &record, address(0xee)).await;
+    let end = at(&store, id).await;
+    let mut closed = record.spec.clone();
+    closed.commits_closed_at = Some(record.opened_at + 10);
+
+    // From a copy that missed an entry: refused, nothing changes.
+    let behind = LogPosition { commits: end.commits - 1, ..end };
+    let stale = store.log_writer(id).await.unwrap().close_commits(&closed, behind).await;
+    assert!(matches!(stale, Err(StoreError::Stale(_))), "{stale:?}");
+    let row = store.experiment(id).await.unwrap().unwrap();
+    assert_eq!((row.phase, row.spec.commits_closed_at), (Phase::Open, None));
+
+    store.log_writer(id).await.unwrap().close_commits(&closed, end).await.unwrap();
+    let row = store.experiment(id).await.unwrap().unwrap();
+    assert_eq!(row.phase, Phase::Revealing);
+    assert_eq!(row.spec, closed);
+    // Another process's copy that does not know of the close cannot join or commit.
+    let mut next = record.joins[0].clone();
+    next.batch_id = end.joins;
+    let refused =
+        store.append_join(id, &next, record.spec.stake_per_batch, None, end).await.unwrap_err();
+    assert!(refused.to_string().contains("closed commits"), "{refused}");
+    let refused = store.append_commit(id, &held_back, None, end).await.unwrap_err();
+    assert!(refused.to_string().contains("closed commits"), "{refused}");
+    let again = store.log_writer(id).await.unwrap().close_commits(&closed, end).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(at(&store, id).await, end);
+    assert_balanced(&store).await;
+}
+
 async fn a_lease_has_one_holder_until_it_expires<B: Backend>() {
     let db = B::fresh().await;
     let store = db.open().await;
@@ -781,7 +819,10 @@ async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
     first.create_experiment(&experiment).await.unwrap();
     first.import_tasks(id, &record.tasks, NOW).await.unwrap();
     first.fund(id, NOW).await.unwrap();
-    stores[1].open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
+    stores[1]
+        .open(id, &record.spec, record.seed, record.tasks_hash, record.opened_at)
+        .await
+        .unwrap();
     // Twice the stake each, so a lost race can only be the batch already taken, never money.
     for join in &record.joins {
         first.mint(join.join.labeler, stake * 2, NOW).await.unwrap();
@@ -894,7 +935,7 @@ async fn replay_on_chain(store: &impl Store, record: &PublicRecord, creator: Add
     store.import_tasks(id, &record.tasks, NOW).await.unwrap();
     // Nobody holds a ledger balance: the pool and stakes are the contract's.
     store.fund(id, NOW).await.unwrap();
-    store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
+    store.open(id, &record.spec, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
     for join in &record.joins {
         store
             .append_join(id, join, record.spec.stake_per_batch, None, at(store, id).await)
@@ -1043,7 +1084,10 @@ async fn a_market_balance_backs_one_labelers_pending_joins_across_experiments<B:
         store.create_experiment(&experiment).await.unwrap();
         store.import_tasks(id, &record.tasks, NOW).await.unwrap();
         store.fund(id, NOW).await.unwrap();
-        store.open(id, record.seed, record.tasks_hash, record.opened_at).await.unwrap();
+        store
+            .open(id, &record.spec, record.seed, record.tasks_hash, record.opened_at)
+            .await
+            .unwrap();
         let relay = ChainRelay { experiment_id: id, updated_at: NOW, ..ChainRelay::default() };
         store.put_chain_relay(&relay).await.unwrap();
     }

@@ -1,6 +1,7 @@
-// Pieces several screens share: how a question reads in words, phase and tier badges.
+// Pieces several screens share: how a question reads in words, phase and tier badges, when
+// the phases end.
 
-import { h } from '../dom.js';
+import { h, when } from '../dom.js';
 
 /** A question kind in one sentence. */
 export function describeQuestion(question) {
@@ -40,4 +41,17 @@ export function practiceScore(value) {
 /** The score an experiment's qualification asks for, in plain words. */
 export function practiceNeed(scoreMin) {
   return `You need a practice score of at least ${practiceScore(scoreMin)}, where 0 is guessing and 1 is every answer right.`;
+}
+
+/** When commits end, in words: the deadline (or the early close), or for a draft whose spec
+ * gives durations, how long after opening. */
+export function commitsEnd(experiment) {
+  if (experiment.commit_deadline) return when(experiment.commit_deadline);
+  return `${experiment.spec.commit_within} after opening`;
+}
+
+/** When reveals end, in words, as `commitsEnd`. */
+export function revealsEnd(experiment) {
+  if (experiment.reveal_deadline) return when(experiment.reveal_deadline);
+  return `${experiment.spec.reveal_within} after commits end`;
 }

@@ -174,7 +174,9 @@ function timeline(experiment) {
   const notes = {
     draft: 'tasks, funding',
     open: `commits until ${when(experiment.commit_deadline)}`,
-    revealing: `reveals until ${when(experiment.reveal_deadline)}`,
+    revealing: experiment.spec.commits_closed_at
+      ? `commits closed early ${when(experiment.spec.commits_closed_at)}; reveals until ${when(experiment.reveal_deadline)}`
+      : `reveals until ${when(experiment.reveal_deadline)}`,
     settled: 'payouts final',
   };
   return h('ol', { class: 'timeline', 'aria-label': 'Phases' }, PHASES.map((phase, i) => h('li', {
@@ -242,21 +244,28 @@ export async function dashboardScreen(app, initial) {
     const allRevealed = b.revealed >= b.committed;
     const due = experiment.phase === 'revealing'
       && (work.now >= experiment.reveal_deadline || (embedded && allRevealed));
-    const settleButton = due
-      ? h('button', { type: 'button', class: 'primary', id: 'settle', onclick: async () => {
-        try {
-          await app.api.post(`/experiments/${id}/settle`);
-          app.notify('Settled.', 'ok');
-          lastKey = '';
-          await draw();
-        } catch (error) {
-          app.notify(app.describe(error), 'error');
-        }
-      } }, 'Settle now')
-      : null;
+    const act = (path, done) => async () => {
+      try {
+        await app.api.post(path);
+        app.notify(done, 'ok');
+        lastKey = '';
+        await draw();
+      } catch (error) {
+        app.notify(app.describe(error), 'error');
+      }
+    };
+    // The creator may end the commit phase once every batch taken is committed (embedded
+    // ledger only): reveals open at once, and settlement follows the last one.
+    const creator = experiment.creator.toLowerCase() === app.signer.address.toLowerCase();
+    const closable = experiment.phase === 'open' && embedded && creator && b.joined > 0 && b.committed >= b.joined;
+    const action = due
+      ? h('button', { type: 'button', class: 'primary', id: 'settle', onclick: act(`/experiments/${id}/settle`, 'Settled.') }, 'Settle now')
+      : closable
+        ? h('button', { type: 'button', class: 'primary', id: 'close-commits', title: 'Every batch taken is committed. Closing ends joining now and opens the reveals.', onclick: act(`/experiments/${id}/close`, 'Commits closed: labelers can reveal now.') }, 'Close commits now')
+        : null;
     replace(body,
       h('p', { class: 'crumbs' }, h('a', { href: '#/lab' }, 'Experiments'), ' / ', experiment.title),
-      h('div', { class: 'row spread' }, h('h1', null, experiment.title, ' ', phaseBadge(experiment.phase)), settleButton),
+      h('div', { class: 'row spread' }, h('h1', null, experiment.title, ' ', phaseBadge(experiment.phase)), action),
       timeline(experiment),
       h('div', { class: 'cards dash' },
         h('section', { class: 'card', 'aria-labelledby': 'progress-title' },
@@ -290,7 +299,7 @@ export async function dashboardScreen(app, initial) {
       qualitySection(stats.quality_by_position, experiment.phase === 'settled'),
       h('section', { class: 'card', 'aria-labelledby': 'payouts-title' },
         h('h2', { id: 'payouts-title' }, 'Payouts'),
-        settlement ? payoutTable(settlement) : h('p', { class: 'muted' }, `Payouts are computed when the experiment settles, after ${when(experiment.reveal_deadline)}.`)),
+        settlement ? payoutTable(settlement) : h('p', { class: 'muted' }, `Payouts are computed when the experiment settles: as soon as every committed batch is revealed${embedded ? '' : ' and the reveal deadline has passed'}, and at the latest at ${when(experiment.reveal_deadline)}.`)),
       h('section', { class: 'card', 'aria-labelledby': 'export-title' },
         h('h2', { id: 'export-title' }, 'Export'),
         settlement ? leftOutNote(stats.left_out) : null,

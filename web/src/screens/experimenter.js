@@ -3,9 +3,9 @@
 // tasks (the same, each with its answer and why), fund, open.
 
 import { parse as parseToml } from 'smol-toml';
-import { h, amount, replace, short, when } from '../dom.js';
+import { h, amount, replace, short } from '../dom.js';
 import { checkTasks } from '../tasks.js';
-import { describeQuestion, phaseBadge, practiceScore } from './common.js';
+import { commitsEnd, describeQuestion, phaseBadge, practiceScore, revealsEnd } from './common.js';
 import { dashboardScreen } from './dashboard.js';
 
 const mine = (app, experiment) => experiment.creator.toLowerCase() === app.signer.address.toLowerCase();
@@ -27,7 +27,7 @@ export async function experimenterHome(app) {
           h('td', null, phaseBadge(e.phase)),
           h('td', { class: 'num' }, String(e.tasks.tasks)),
           h('td', { class: 'num' }, amount(e.spec.reward_pool)),
-          h('td', null, when(e.commit_deadline)),
+          h('td', null, commitsEnd(e)),
           h('td', null, h('a', { href: `#/lab/${e.experiment_id}`, class: 'button' }, e.phase === 'draft' ? 'Set up' : 'Dashboard'))))))));
 }
 
@@ -37,12 +37,6 @@ const KINDS = ['pairwise', 'rating', 'choice', 'binary', 'ranking', 'text'];
 
 function field(label, input, help) {
   return h('div', { class: 'field' }, h('label', { for: input.id }, label), input, help ? h('small', { class: 'muted' }, help) : null);
-}
-
-function localInput(seconds) {
-  const d = new Date(seconds * 1000);
-  const pad = n => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 function number(id, value, attrs = {}) {
@@ -84,11 +78,6 @@ function specFromForm(form) {
   } else if (kind === 'text') {
     question.length_max = integer('f-length', 'Longest answer');
   }
-  const commitText = value('f-commit');
-  const commitDeadline = Math.floor(new Date(commitText).getTime() / 1000);
-  if (!Number.isFinite(commitDeadline)) throw new Error('Commit deadline must be a date and time');
-  const revealHours = Number(value('f-reveal-hours'));
-  if (!(revealHours > 0)) throw new Error('Reveal window must be a positive number of hours');
   const spec = {
     schema_version: 1,
     title: value('f-title'),
@@ -101,8 +90,8 @@ function specFromForm(form) {
     reward_pool: credits('f-pool', 'Reward pool'),
     slash_bps: percent('f-slash', 'Lost when confidently below chance'),
     non_reveal_slash_bps: percent('f-nonreveal', 'Lost when not revealed'),
-    commit_deadline: commitDeadline,
-    reveal_deadline: commitDeadline + Math.round(revealHours * 3600),
+    commit_within: value('f-commit-within').trim(),
+    reveal_within: value('f-reveal-within').trim(),
     limits: {
       batches_per_labeler_max: integer('f-batches', 'Batches per labeler'),
       seconds_per_task_min: integer('f-seconds', 'Seconds per task'),
@@ -197,7 +186,6 @@ export function createScreen(app) {
   kindSelect.addEventListener('change', showKind);
   showKind();
 
-  const now = app.now();
   const form = h('form', { class: 'card stack', id: 'create-form', novalidate: true },
     h('h2', null, 'Fill in the spec'),
     field('Title', h('input', { id: 'f-title', type: 'text', required: true, maxlength: 200, 'data-autofocus': '', value: '' })),
@@ -221,10 +209,10 @@ export function createScreen(app) {
       field('Reward pool', h('input', { id: 'f-pool', type: 'text', inputmode: 'numeric', value: '100000' })),
       field('Lost when confidently below chance, % of the stake', number('f-slash', 50, { min: 0, max: 100, step: '0.01' })),
       field('Lost when not revealed, % of the stake', number('f-nonreveal', 100, { min: 0, max: 100, step: '0.01' }))),
-    h('h3', null, 'Deadlines'),
+    h('h3', null, 'Time'),
     h('div', { class: 'grid3' },
-      field('Commit deadline', h('input', { id: 'f-commit', type: 'datetime-local', value: localInput(now + 3 * 86400) })),
-      field('Reveal window, hours', h('input', { id: 'f-reveal-hours', type: 'number', min: '0.02', step: 'any', value: '24' }))),
+      field('Labeling lasts', h('input', { id: 'f-commit-within', type: 'text', value: '3d', spellcheck: 'false' }), 'from opening, e.g. 90m, 2h, 3d; you can close it early once every batch taken is committed'),
+      field('Reveals last', h('input', { id: 'f-reveal-within', type: 'text', value: '1d', spellcheck: 'false' }), 'after labeling ends; settlement follows the last reveal')),
     h('h3', null, 'Qualification (optional)'),
     h('p', { class: 'muted' }, 'Labelers answer practice tasks with known answers (imported after creating the draft) and may join only with a practice score of at least this much. Leave the count empty for no qualification.'),
     h('div', { class: 'grid3' },
@@ -403,7 +391,7 @@ function setupScreen(app, experiment, account) {
           ]),
       h('li', { class: 'card step' },
         h('h2', null, '4. Open'),
-        h('p', null, `Labelers can join until ${when(experiment.commit_deadline)}; reveals run until ${when(experiment.reveal_deadline)}.`),
+        h('p', null, `Labelers can join until ${commitsEnd(experiment)}; reveals run until ${revealsEnd(experiment)}.`),
         goldShort && imported ? h('p', { class: 'error' }, `Each batch needs ${spec.gold_per_batch} gold tasks; ${experiment.tasks.gold} are imported.`) : null,
         practiceShort ? h('p', { class: 'error', id: 'practice-short' }, `The qualification asks each labeler for ${qualification.items} practice tasks; import at least that many first (${practiceCount} so far).`) : null,
         h('button', { type: 'button', class: 'primary', id: 'open', disabled: !openable, onclick: () => act('The experiment is open.', `/experiments/${id}/open`) }, 'Open to labelers'))),

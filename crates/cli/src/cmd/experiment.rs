@@ -39,11 +39,15 @@ pub enum ExperimentCommand {
     Fund(FundArgs),
     /// Open the experiment to labelers.
     Open(IdArgs),
+    /// End the commit phase now, once every joined batch is committed (embedded ledger only):
+    /// reveals open at once and settlement follows the last one.
+    Close(IdArgs),
     /// Cancel a draft experiment and refund its pool.
     Cancel(IdArgs),
     /// Show the experiment and its live stats.
     Status(IdArgs),
-    /// Settle now (allowed once the reveal deadline has passed).
+    /// Settle now (allowed once the reveal deadline has passed, or on the embedded ledger once
+    /// every committed batch is revealed).
     Settle(IdArgs),
     /// Download the dataset of a settled experiment.
     Export {
@@ -146,6 +150,7 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
         }
         ExperimentCommand::Fund(a) => fund(a)?,
         ExperimentCommand::Open(a) => print_action(a, "open")?,
+        ExperimentCommand::Close(a) => print_action(a, "close")?,
         ExperimentCommand::Cancel(a) => print_action(a, "cancel")?,
         ExperimentCommand::Settle(a) => print_action(a, "settle")?,
         ExperimentCommand::Status(IdArgs { id, connection }) => {

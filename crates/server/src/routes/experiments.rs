@@ -97,6 +97,22 @@ pub fn routes(config: &Config) -> Vec<Route> {
         },
         Route {
             method: "post",
+            path: "/experiments/{id}/close",
+            summary: "End the commit phase now, once every joined batch is committed (embedded ledger only); reveals open at once and settlement follows the last one",
+            access: Access::Session,
+            body: None,
+            responses: &[
+                (200, "`EXPERIMENT` with `phase: \"revealing\"` and `commits_closed_at`"),
+                (403, "not the creator"),
+                (
+                    409,
+                    "not open (`wrong_phase`), a joined batch not committed (`not_all_committed`), or chain mode (`conflict`)",
+                ),
+            ],
+            handler: post(close),
+        },
+        Route {
+            method: "post",
             path: "/experiments/{id}/cancel",
             summary: "Cancel a draft and refund its pool",
             access: Access::Session,
@@ -276,6 +292,16 @@ async fn open(
 ) -> AppResult<Json<ExperimentView>> {
     let now = state.now();
     let row = state.open(parse_id(&id)?, caller, now).await?;
+    Ok(Json(ExperimentView::new(row, now)))
+}
+
+async fn close(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Caller(caller): Caller,
+) -> AppResult<Json<ExperimentView>> {
+    let now = state.now();
+    let row = state.close_commits(parse_id(&id)?, caller, now).await?;
     Ok(Json(ExperimentView::new(row, now)))
 }
 
