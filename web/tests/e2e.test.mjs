@@ -204,7 +204,7 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
       const prompt = await page.locator('#prompt').textContent();
       const task = taskByPrompt.get(prompt);
       assert.ok(task, `unknown prompt ${prompt}`);
-      const left = await page.locator('.pair .response').first().locator('.text').textContent();
+      const left = (await page.locator('.pair .response').first().locator('.text').textContent()).trim();
       const betterShownLeft = left === task.responses[BETTER[task.id]];
       if (labeler.name === 'labeler-1' && i === 0) await shot(page, '10-labeling');
       // 1 is "A much better", 5 is "B much better".
@@ -452,7 +452,7 @@ test('practice and qualification before stakes, in the browser', { timeout: 300_
       const task = practiceByPrompt.get(await page.locator('#prompt').textContent());
       assert.ok(task, 'a practice prompt');
       // The label in shown order: the pair may be shown flipped.
-      const left = await page.locator('.pair .response').first().locator('.text').textContent();
+      const left = (await page.locator('.pair .response').first().locator('.text').textContent()).trim();
       const flipped = left !== task.responses[0];
       const shownAnswer = flipped ? -task.gold : task.gold;
       const label = answerFor(i, shownAnswer);
@@ -642,7 +642,9 @@ test('prompts that are conversations, practised, labeled and committed in the br
     if (isChat) {
       const turns = conversation.locator('.turn');
       assert.deepEqual(await turns.locator('.role').allTextContents(), task.prompt.map(m => ROLE_WORDS[m.role]), `${task.id}: one turn per message, with its speaker`);
-      assert.deepEqual(await turns.locator('.text').allTextContents(), task.prompt.map(m => m.content), `${task.id}: the contents as text, line breaks kept`);
+      // People's turns are text, line breaks kept; the assistant's are markdown.
+      const contents = (await turns.locator('.text').allTextContents()).map((text, k) => (task.prompt[k].role === 'assistant' ? text.trim() : text));
+      assert.deepEqual(contents, task.prompt.map(m => m.content), `${task.id}: the contents, line breaks kept`);
       assert.deepEqual(await turns.evaluateAll(nodes => nodes.map(n => n.dataset.role)), task.prompt.map(m => m.role));
       // The last turn, the one the responses answer, is in view inside the box.
       const box = await conversation.locator('.conversation-scroll').boundingBox();
@@ -658,7 +660,7 @@ test('prompts that are conversations, practised, labeled and committed in the br
   };
   /** The key that says the first (canonical) response is much better, in the shown order. */
   const betterKey = async (card, task) => {
-    const left = await page.locator(`${card} .pair .response`).first().locator('.text').textContent();
+    const left = (await page.locator(`${card} .pair .response`).first().locator('.text').textContent()).trim();
     return left === task.responses[0] ? '1' : '5';
   };
 
@@ -674,7 +676,7 @@ test('prompts that are conversations, practised, labeled and committed in the br
     await page.locator('#verdict').waitFor();
     assert.equal(await page.locator('#verdict').getAttribute('data-verdict'), 'right');
     if (Array.isArray(task.prompt)) {
-      assert.deepEqual(await page.locator('#practice-feedback .turn .text').allTextContents(), task.prompt.map(m => m.content), 'the feedback shows the conversation again');
+      assert.deepEqual((await page.locator('#practice-feedback .turn .text').allTextContents()).map(text => text.trim()), task.prompt.map(m => m.content.trim()), 'the feedback shows the conversation again');
     }
     await page.keyboard.press('Enter');
   }

@@ -81,7 +81,7 @@ test('rankings by tournament and by dragging, committed and revealed with the ke
   const first = await promptOf();
   let comparisons = 0;
   while (await page.locator('.pair').count()) {
-    const [left, right] = await page.locator('.pair .response .text').allTextContents();
+    const [left, right] = (await page.locator('.pair .response .text').allTextContents()).map(text => text.trim());
     if (comparisons === 1) await shot(page, '21-tournament');
     const leftBetter = first.best.indexOf(left) < first.best.indexOf(right);
     await page.keyboard.press(leftBetter ? (comparisons % 2 ? 'ArrowLeft' : '1') : (comparisons % 2 ? 'ArrowRight' : '2'));

@@ -90,6 +90,29 @@ fn spec_check_accepts_good_specs_and_names_the_broken_rule() {
 }
 
 #[test]
+fn every_example_spec_and_its_tasks_check() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut kinds = Vec::new();
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let folder = entry.unwrap().path();
+        if !folder.is_dir() {
+            continue;
+        }
+        let spec = folder.join("spec.toml").to_string_lossy().into_owned();
+        let tasks = folder.join("tasks.jsonl").to_string_lossy().into_owned();
+        let output = plumbline(&["spec", "check", &spec]);
+        assert_eq!(code(&output), 0, "{spec}: {}", stderr(&output));
+        // Durations, not dates: an example never goes stale.
+        assert!(stdout(&output).contains("from opening"), "{spec}: {}", stdout(&output));
+        kinds.push(stdout(&output).split_whitespace().nth(1).unwrap().to_string());
+        let output = plumbline(&["tasks", "check", &tasks, "--spec", &spec]);
+        assert_eq!(code(&output), 0, "{tasks}: {}", stderr(&output));
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["binary", "choice", "pairwise", "ranking", "rating", "text"]);
+}
+
+#[test]
 fn tasks_check_is_all_or_nothing_with_line_numbers() {
     let dir = TempDir::new("tasks");
     let spec = dir.write("spec.toml", SPEC);

@@ -414,6 +414,19 @@ impl ExperimentSpec {
             .map_or(self.commit_deadline, |closed| closed.min(self.commit_deadline))
     }
 
+    /// Reads a spec from a JSON value (an API request's) and validates it; a value of the
+    /// wrong shape is named by its field path.
+    pub fn from_value(value: serde_json::Value) -> Result<ExperimentSpec, SpecError> {
+        let spec: ExperimentSpec = serde_path_to_error::deserialize(value).map_err(|e| {
+            SpecError::Parse(match e.path().to_string().as_str() {
+                "." => e.inner().to_string(),
+                path => format!("field `{path}`: {}", e.inner()),
+            })
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
     /// The spec as canonical JSON, the form hashed and stored in the public record.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a spec always serializes")

@@ -508,6 +508,7 @@ async fn the_scheduler_moves_phases_and_settles_once() {
     assert_eq!(h.balances(labelers[0].address()).await, (LABELER_CREDITS - 1_000, 0));
     let (_, health) = h.call("GET", "/health", None, None).await;
     assert_eq!(health["ledger_balanced"], true);
+    assert_eq!(health["now"], reveal_deadline, "the server's clock, which deadlines follow");
 }
 
 /// The demo tasks with every gold answer turned around, as an experimenter might to slash the
@@ -764,7 +765,10 @@ async fn durations_in_a_spec_become_deadlines_when_the_experiment_opens() {
         h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert!(
-        answer["message"].as_str().unwrap().contains("`2 hours` is not a duration"),
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("field `commit_within`: `2 hours` is not a duration: write a number and a unit (s, m, h or d), for example \"90m\", \"3d\" or \"1d12h\""),
         "{answer}"
     );
     spec["commit_within"] = json!("2h");

@@ -25,7 +25,9 @@ const messageCount = n => (n === 1 ? '1 message' : `${n} messages`);
  * A task's prompt as the labeler reads it, or null when it has none. Text is one block. A
  * conversation is one turn per message with its speaker, in a box of bounded height that opens
  * on its last turn (the one the responses answer) and scrolls up to the first, so the responses
- * and the answer scale stay in view however long it is. Content is text nodes, never markup.
+ * and the answer scale stay in view however long it is. What a model wrote (assistant turns,
+ * responses) is CommonMark (`markdown`: raw HTML shown as text, code blocks kept); what people
+ * wrote stays text, line breaks kept.
  * `onScroll(top)` hears where the labeler scrolled the conversation; `top` puts it back there
  * (with `restoreScroll` after the redraw).
  */
@@ -42,7 +44,9 @@ export function promptView(prompt, { onScroll, top } = {}) {
     h('ol', { class: 'turns', id: 'prompt' },
       prompt.map(message => h('li', { class: `turn turn-${message.role}`, dataset: { role: message.role } },
         h('span', { class: 'role' }, ROLES[message.role] ?? message.role),
-        h('div', { class: 'text' }, message.content)))));
+        message.role === 'assistant'
+          ? h('div', { class: 'text prose' }, markdown(message.content))
+          : h('div', { class: 'text' }, message.content)))));
   if (onScroll) box.addEventListener('scroll', () => onScroll(box.scrollTop));
   // A scroll position can only be set once the box is in the page: `restoreScroll` does it.
   if (top) box.dataset.top = String(top);
@@ -192,7 +196,7 @@ export function answering(question, state, { answer, save, render }) {
     h('header', null, h('span', { class: 'tag' }, letter(position)),
       extra.marks?.length ? h('span', { class: 'marks' }, extra.marks.map(([cls, text]) => h('span', { class: `badge ${cls}` }, text))) : null,
       extra.hint ? h('kbd', null, extra.hint) : null),
-    h('div', { class: 'text' }, text));
+    h('div', { class: 'text prose' }, markdown(text)));
 
   /** The mark under a scale choice or beside a response after a practice answer is checked. */
   const marksOf = (mine, expected) => [

@@ -3,7 +3,7 @@
 // tasks (the same, each with its answer and why), fund, open.
 
 import { parse as parseToml } from 'smol-toml';
-import { h, amount, replace, short } from '../dom.js';
+import { h, amount, markdown, replace, short } from '../dom.js';
 import { checkTasks } from '../tasks.js';
 import { commitsEnd, describeQuestion, phaseBadge, practiceScore, revealsEnd } from './common.js';
 import { dashboardScreen } from './dashboard.js';
@@ -63,6 +63,14 @@ function specFromForm(form) {
     if (!/^\d+$/.test(text)) throw new Error(`${label} must be a whole number of credits`);
     return text;
   };
+  // A duration as specs write it, by the core's rule: numbers with d, h, m, s, largest first.
+  const within = (id, label) => {
+    const text = value(id);
+    if (!/^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$/.test(text)) {
+      throw new Error(`${label}: \`${text}\` is not a duration: write a number and a unit (s, m, h or d), for example "90m", "3d" or "1d12h"`);
+    }
+    return text;
+  };
   const kind = value('f-kind');
   const question = { kind, instructions: form.querySelector('#f-instructions').value, rationale: checked('f-rationale') };
   if (kind === 'pairwise') {
@@ -90,8 +98,8 @@ function specFromForm(form) {
     reward_pool: credits('f-pool', 'Reward pool'),
     slash_bps: percent('f-slash', 'Lost when confidently below chance'),
     non_reveal_slash_bps: percent('f-nonreveal', 'Lost when not revealed'),
-    commit_within: value('f-commit-within').trim(),
-    reveal_within: value('f-reveal-within').trim(),
+    commit_within: within('f-commit-within', 'Labeling lasts'),
+    reveal_within: within('f-reveal-within', 'Reveals last'),
     limits: {
       batches_per_labeler_max: integer('f-batches', 'Batches per labeler'),
       seconds_per_task_min: integer('f-seconds', 'Seconds per task'),
@@ -186,12 +194,19 @@ export function createScreen(app) {
   kindSelect.addEventListener('change', showKind);
   showKind();
 
+  // The instructions as labelers will read them, redrawn as they are typed.
+  const instructions = h('textarea', { id: 'f-instructions', rows: 4 }, 'Read the prompt and both answers. Pick the more helpful, correct and safe one.');
+  const instructionsPreview = h('div', { class: 'prose preview', id: 'instructions-preview', 'aria-live': 'polite' });
+  const showInstructions = () => replace(instructionsPreview, markdown(instructions.value));
+  instructions.addEventListener('input', showInstructions);
+  showInstructions();
   const form = h('form', { class: 'card stack', id: 'create-form', novalidate: true },
     h('h2', null, 'Fill in the spec'),
     field('Title', h('input', { id: 'f-title', type: 'text', required: true, maxlength: 200, 'data-autofocus': '', value: '' })),
     h('div', { class: 'grid2' }, field('Question kind', kindSelect)),
     kindParams,
-    field('Instructions (markdown)', h('textarea', { id: 'f-instructions', rows: 4 }, 'Read the prompt and both answers. Pick the more helpful, correct and safe one.')),
+    field('Instructions (markdown)', instructions),
+    h('div', { class: 'field' }, h('span', { class: 'label' }, 'As labelers will read them'), instructionsPreview),
     h('div', { class: 'grid2' },
       h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'f-rationale' }), h('label', { for: 'f-rationale' }, 'Offer a rationale text box')),
       h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'f-subjective' }), h('label', { for: 'f-subjective' }, 'Subjective (only gold may slash)'))),
@@ -353,6 +368,11 @@ function setupScreen(app, experiment, account) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/lab' }, 'Experiments'), ' / ', experiment.title),
     h('h1', null, experiment.title, ' ', phaseBadge(experiment.phase)),
     h('p', null, describeQuestion(spec.question)),
+    spec.question.instructions
+      ? h('details', { class: 'card', id: 'instructions' },
+        h('summary', null, 'Instructions, as labelers will read them'),
+        h('div', { class: 'prose' }, markdown(spec.question.instructions)))
+      : null,
     status,
     h('ol', { class: 'setup' },
       h('li', { class: `card step${imported ? ' done' : ''}` },

@@ -33,17 +33,31 @@ pub fn run(command: SpecCommand) -> anyhow::Result<()> {
             } else {
                 println!(
                     "ok: {} question, blocks of {} × overlap {}, {} gold per batch, \
-                     stake {} per batch, pool {}",
+                     stake {} per batch, pool {}, {}",
                     spec.question.kind.name(),
                     spec.block_size,
                     spec.overlap,
                     spec.gold_per_batch,
                     spec.stake_per_batch,
-                    spec.reward_pool
+                    spec.reward_pool,
+                    timing(&spec)
                 );
             }
             Ok(())
         }
+    }
+}
+
+/// When the phases end, in words.
+fn timing(spec: &ExperimentSpec) -> String {
+    match (spec.commit_within, spec.reveal_within) {
+        (Some(commit), Some(reveal)) => {
+            format!("commits for {commit} from opening, reveals for {reveal} after")
+        }
+        _ => format!(
+            "commits until {}, reveals until {} (unix seconds)",
+            spec.commit_deadline, spec.reveal_deadline
+        ),
     }
 }
 

@@ -12,7 +12,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use plumbline_core::spec::{ExperimentSpec, SpecFormat};
+use plumbline_core::spec::ExperimentSpec;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -204,8 +204,7 @@ async fn create(
     Body(request): Body<CreateRequest>,
 ) -> AppResult<(StatusCode, Json<ExperimentView>)> {
     let now = state.now();
-    let spec = ExperimentSpec::parse(&request.spec.to_string(), SpecFormat::Json)
-        .map_err(plumbline_core::Error::from)?;
+    let spec = ExperimentSpec::from_value(request.spec).map_err(plumbline_core::Error::from)?;
     let row = state.create_experiment(caller, spec, now).await?;
     Ok((StatusCode::CREATED, Json(ExperimentView::new(row, now))))
 }

@@ -19,7 +19,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Liveness, and whether the ledger check passes (run now)",
             access: Access::Anyone,
             body: None,
-            responses: &[(200, "`{status, ledger_balanced, journal_entries, version}`")],
+            responses: &[(200, "`{status, ledger_balanced, journal_entries, version, now}`")],
             handler: get(health),
         },
         Route {
@@ -49,6 +49,8 @@ async fn health(State(state): State<AppState>) -> AppResult<Json<Value>> {
         "ledger_balanced": report.balanced,
         "journal_entries": report.journal_entries,
         "version": env!("CARGO_PKG_VERSION"),
+        // Deadlines are measured by this clock, which a client's may differ from.
+        "now": state.now(),
     })))
 }
 
