@@ -58,6 +58,16 @@ export class Api {
     return this.get(`/accounts/${address}`);
   }
 
+  /** What the server says of itself: `{status, version, now, ledger, operator, ...}`. */
+  health() {
+    return this.get('/health');
+  }
+
+  /** Issues credits to `to` (the operator only, embedded ledger): `{to, amount, available}`. */
+  mint(to, amount) {
+    return this.post('/ledger/mint', { to, amount });
+  }
+
   /** The testing faucet: `{amount}`, null when the server has none. */
   faucet() {
     return this.get('/ledger/faucet');

@@ -52,7 +52,7 @@ const LABELER_CREDITS = 10000n;
 
 test('an experiment from creation to export, in the browser', { timeout: 420_000 }, async t => {
   mkdirSync(shots, { recursive: true });
-  const { server, mint, page: open, consoleErrors, passed } = await setUp(t);
+  const { server, operator, mint, page: open, consoleErrors, passed } = await setUp(t);
 
   // ---- The experimenter makes a key in the browser and gets credits. ----
   const experimenter = await open('experimenter');
@@ -141,9 +141,25 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
     } else {
       labeler.address = await createKey(page);
     }
-    await mint(labeler.address, LABELER_CREDITS);
+    if (labeler.name !== 'labeler-1') await mint(labeler.address, LABELER_CREDITS);
   }
   assert.equal(labelers[2].address, walletAccount.address);
+  // The operator issues the first labeler's credits from its own account screen.
+  const operatorPage = await open('operator', { wallet: operator });
+  await operatorPage.goto('/');
+  await operatorPage.click('#use-wallet');
+  await operatorPage.waitForURL(/#\/label$/);
+  await operatorPage.goto('/#/account');
+  await operatorPage.locator('#mint').waitFor();
+  await operatorPage.fill('#mint-to', 'not an address');
+  await operatorPage.click('#mint-submit');
+  await operatorPage.getByText('The address must be 0x followed by 40 hexadecimal digits.').waitFor();
+  await operatorPage.fill('#mint-to', labelers[0].address);
+  await operatorPage.fill('#mint-amount', LABELER_CREDITS.toString());
+  await operatorPage.click('#mint-submit');
+  await operatorPage.getByText(`Issued 10,000 credits to ${labelers[0].address}: it now has 10,000 available.`).waitFor();
+  await shot(operatorPage, '23-operator-credits');
+  assert.equal(await labelers[1].page.locator('#mint').count(), 0, 'only the operator sees the mint panel');
   await shot(labelers[0].page, '07-account');
 
   // ---- Join: the stake is shown before it is locked. ----

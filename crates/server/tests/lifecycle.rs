@@ -509,6 +509,8 @@ async fn the_scheduler_moves_phases_and_settles_once() {
     let (_, health) = h.call("GET", "/health", None, None).await;
     assert_eq!(health["ledger_balanced"], true);
     assert_eq!(health["now"], reveal_deadline, "the server's clock, which deadlines follow");
+    assert_eq!(health["ledger"], "embedded");
+    assert_eq!(health["operator"], json!(operator().address()));
 }
 
 /// The demo tasks with every gold answer turned around, as an experimenter might to slash the

@@ -85,13 +85,52 @@ function faucetPanel(app, account, amountText) {
     button, status);
 }
 
+// The operator issues credits in the embedded ledger (never in chain mode, where money is
+// tokens): to an experimenter's or a labeler's address, typed or pasted.
+function mintPanel(app) {
+  const to = h('input', { id: 'mint-to', type: 'text', placeholder: '0x…', spellcheck: 'false', autocomplete: 'off' });
+  const credits = h('input', { id: 'mint-amount', type: 'text', inputmode: 'numeric', value: '10000' });
+  const status = h('p', { class: 'muted', role: 'status', id: 'mint-status' });
+  const form = h('form', { class: 'card stack', id: 'mint', novalidate: true },
+    h('h2', null, 'Issue credits'),
+    h('p', null, 'You run this server: credits you issue here are added to an account\'s available balance in its ledger.'),
+    h('div', { class: 'grid2' },
+      h('div', { class: 'field' }, h('label', { for: 'mint-to' }, 'To address'), to),
+      h('div', { class: 'field' }, h('label', { for: 'mint-amount' }, 'Credits'), credits)),
+    h('button', { type: 'submit', class: 'primary', id: 'mint-submit' }, 'Issue credits'),
+    status);
+  form.addEventListener('submit', async event => {
+    event.preventDefault();
+    const address = to.value.trim();
+    const value = credits.value.trim();
+    if (!/^0x[0-9a-fA-F]{40}$/.test(address)) {
+      status.textContent = 'The address must be 0x followed by 40 hexadecimal digits.';
+      return;
+    }
+    if (!/^[1-9]\d*$/.test(value)) {
+      status.textContent = 'Credits must be a whole number above 0.';
+      return;
+    }
+    try {
+      const minted = await app.withSession(() => app.api.mint(address, value));
+      status.textContent = `Issued ${amount(minted.amount)} credits to ${minted.to}: it now has ${amount(minted.available)} available.`;
+      if (address.toLowerCase() === app.signer.address.toLowerCase()) await app.refreshAccount();
+    } catch (error) {
+      status.textContent = app.describe(error);
+    }
+  });
+  return form;
+}
+
 export async function accountScreen(app) {
   if (!app.signer) return setupPanel(app);
   const signer = app.signer;
-  const [account, faucet] = await Promise.all([
+  const [account, faucet, health] = await Promise.all([
     app.account ?? app.refreshAccount(),
     app.api.faucet().catch(() => ({ amount: null })),
+    app.api.health().catch(() => ({})),
   ]);
+  const operator = health.ledger === 'embedded' && health.operator?.toLowerCase() === signer.address.toLowerCase();
   const reputation = account?.reputation;
   const signInButton = h('button', { class: 'primary', type: 'button', onclick: async () => {
     try {
@@ -113,6 +152,7 @@ export async function accountScreen(app) {
         ? `${reputation.experiments} experiments, ${reputation.rewarded} rewarded, ${reputation.slashed} slashed, ${reputation.non_reveals} batches not revealed; gold items ${reputation.tally.gold_n}, peer items ${reputation.tally.peer_n}`
         : 'no settled experiment yet')),
     faucetPanel(app, account, faucet.amount),
+    operator ? mintPanel(app) : null,
     h('div', { class: 'row' },
       signInButton,
       signer.kind === 'local'

@@ -19,7 +19,7 @@ pub fn routes() -> Vec<Route> {
             summary: "Liveness, and whether the ledger check passes (run now)",
             access: Access::Anyone,
             body: None,
-            responses: &[(200, "`{status, ledger_balanced, journal_entries, version, now}`")],
+            responses: &[(200, "`{status, ledger_balanced, journal_entries, version, now, ledger, operator}`")],
             handler: get(health),
         },
         Route {
@@ -51,6 +51,9 @@ async fn health(State(state): State<AppState>) -> AppResult<Json<Value>> {
         "version": env!("CARGO_PKG_VERSION"),
         // Deadlines are measured by this clock, which a client's may differ from.
         "now": state.now(),
+        // Who may mint credits, where the money is in the embedded ledger.
+        "ledger": if state.chain().is_some() { "chain" } else { "embedded" },
+        "operator": state.config().operator,
     })))
 }
 
