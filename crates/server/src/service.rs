@@ -95,7 +95,8 @@ fn copy_of(error: &AppError) -> AppError {
     AppError::new(error.status, error.code, error.message.clone())
 }
 
-/// The phase of a stored experiment at `now`: time moves `Open` on to `Revealing`.
+/// The phase of a stored experiment at `now`: time (or an early close) moves `Open` on to
+/// `Revealing`.
 pub fn phase_at(row: &ExperimentRow, now: u64) -> Phase {
     Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) }.phase_at(now)
 }
