@@ -19,7 +19,10 @@ pub fn routes() -> Vec<Route> {
             summary: "Liveness, and whether the ledger check passes (run now)",
             access: Access::Anyone,
             body: None,
-            responses: &[(200, "`{status, ledger_balanced, journal_entries, version, now, ledger, operator}`")],
+            responses: &[(
+                200,
+                "`{status, ledger_balanced, journal_entries, version, now, ledger, operator}`",
+            )],
             handler: get(health),
         },
         Route {
