@@ -26,6 +26,8 @@ METHODS = {
     "glad": aggregation.GLAD,
     "mace": aggregation.MACE,
     "mmsr": aggregation.MMSR,
+    "zbs": aggregation.ZeroBasedSkill,
+    "kos": aggregation.KOS,
 }
 
 

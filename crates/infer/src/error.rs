@@ -136,6 +136,15 @@ pub enum Error {
         method: &'static str,
     },
 
+    /// A method that takes binary labels was given more or fewer classes.
+    #[error("method `{method}` takes binary labels; this data has {classes} classes")]
+    NotBinary {
+        /// The method's name.
+        method: &'static str,
+        /// How many classes the data has.
+        classes: usize,
+    },
+
     /// Reading the input failed below the CSV layer.
     #[error("reading the input failed: {0}")]
     Io(#[from] std::io::Error),

@@ -5,6 +5,7 @@ mod data;
 mod ds;
 mod error;
 mod glad;
+mod kos;
 mod mace;
 pub mod method;
 pub mod metrics;
@@ -16,6 +17,7 @@ pub mod read;
 mod recalibration;
 mod sides;
 mod synthetic;
+mod zbs;
 
 pub use categorical::{Categorical, majority_vote, wawa};
 pub use data::{
@@ -25,6 +27,7 @@ pub use data::{
 pub use ds::{DawidSkeneModel, DsOptions, dawid_skene, one_coin_dawid_skene};
 pub use error::{Error, Result};
 pub use glad::{GladModel, GladOptions, glad};
+pub use kos::{KosOptions, kos};
 pub use mace::{MaceModel, MaceOptions, mace};
 pub use method::{Aggregate, InputKind, Method, aggregate};
 pub use mmsr::{MmsrModel, MmsrOptions, mmsr};
@@ -38,3 +41,4 @@ pub use recalibration::{
 };
 pub use sides::{Sides, SidesOptions, preferred_sides};
 pub use synthetic::{SyntheticSpec, synthetic};
+pub use zbs::{ZbsOptions, zero_based_skill};

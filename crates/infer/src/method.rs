@@ -11,8 +11,8 @@ use crate::read::{
     read_comparisons, read_labels_keeping, read_numeric_labels_keeping, read_truth_rows,
 };
 use crate::{
-    BtOptions, Dataset, DsOptions, Error, GladOptions, MaceOptions, MmsrOptions, NoisyBtOptions,
-    NumericDataset, Repeats, Result, WeightedMeanOptions,
+    BtOptions, Dataset, DsOptions, Error, GladOptions, KosOptions, MaceOptions, MmsrOptions,
+    NoisyBtOptions, NumericDataset, Repeats, Result, WeightedMeanOptions, ZbsOptions,
 };
 
 /// An aggregation method, named as on the command line.
@@ -32,6 +32,10 @@ pub enum Method {
     Mace,
     /// `mmsr`: M-MSR, reliabilities from pairwise agreement.
     Mmsr,
+    /// `zbs`: Zero-Based Skill, a vote weighted by learned skills.
+    Zbs,
+    /// `kos`: KOS belief propagation (binary labels).
+    Kos,
     /// `mean`: mean of numeric labels.
     Mean,
     /// `median`: median of numeric labels.
@@ -56,11 +60,12 @@ pub enum InputKind {
 }
 
 /// Every accepted name, for messages.
-const NAMES: &str = "mv, wawa, ds, onecoin, glad, mace, mmsr, mean, median, wmean, bt, noisybt";
+const NAMES: &str =
+    "mv, wawa, ds, onecoin, glad, mace, mmsr, zbs, kos, mean, median, wmean, bt, noisybt";
 
 impl Method {
     /// Every method, in the order of the command-line help.
-    pub const ALL: [Method; 12] = [
+    pub const ALL: [Method; 14] = [
         Method::Mv,
         Method::Wawa,
         Method::Ds,
@@ -68,6 +73,8 @@ impl Method {
         Method::Glad,
         Method::Mace,
         Method::Mmsr,
+        Method::Zbs,
+        Method::Kos,
         Method::Mean,
         Method::Median,
         Method::Wmean,
@@ -85,6 +92,8 @@ impl Method {
             Method::Glad => "glad",
             Method::Mace => "mace",
             Method::Mmsr => "mmsr",
+            Method::Zbs => "zbs",
+            Method::Kos => "kos",
             Method::Mean => "mean",
             Method::Median => "median",
             Method::Wmean => "wmean",
@@ -102,7 +111,9 @@ impl Method {
             | Method::OneCoin
             | Method::Glad
             | Method::Mace
-            | Method::Mmsr => InputKind::Categorical,
+            | Method::Mmsr
+            | Method::Zbs
+            | Method::Kos => InputKind::Categorical,
             Method::Mean | Method::Median | Method::Wmean => InputKind::Numeric,
             Method::Bt | Method::NoisyBt => InputKind::Pairwise,
         }
@@ -118,6 +129,8 @@ impl Method {
             Method::Glad => "GLAD: worker ability and task difficulty",
             Method::Mace => "MACE: workers who either know the answer or spam",
             Method::Mmsr => "M-MSR: reliabilities from pairwise agreement, robust to adversaries",
+            Method::Zbs => "Zero-Based Skill: a vote weighted by skills learned from agreement",
+            Method::Kos => "KOS: belief propagation over workers and tasks (binary labels)",
             Method::Mean => "mean of numeric labels",
             Method::Median => "median of numeric labels",
             Method::Wmean => "reliability-weighted mean of numeric labels",
@@ -286,7 +299,7 @@ pub fn aggregate(
     match method.input() {
         InputKind::Categorical => {
             let data = read_labels_keeping(labels, repeats)?;
-            let fit = run_categorical(method, &data);
+            let fit = run_categorical(method, &data)?;
             let rows = (0..data.n_tasks())
                 .map(|t| TaskLabel {
                     task: data.tasks().name(t as u32).to_owned(),
@@ -351,17 +364,19 @@ pub fn aggregate(
     }
 }
 
-/// Runs a categorical method with its default options.
-pub fn run_categorical(method: Method, data: &Dataset) -> crate::Categorical {
-    match method {
+/// Runs a categorical method with its default options; KOS refuses data that is not binary.
+pub fn run_categorical(method: Method, data: &Dataset) -> Result<crate::Categorical> {
+    Ok(match method {
         Method::Wawa => crate::wawa(data),
         Method::Ds => crate::dawid_skene(data, &DsOptions::default()).result,
         Method::OneCoin => crate::one_coin_dawid_skene(data, &DsOptions::default()),
         Method::Glad => crate::glad(data, &GladOptions::default()).result,
         Method::Mace => crate::mace(data, &MaceOptions::default()).result,
         Method::Mmsr => crate::mmsr(data, &MmsrOptions::default()).result,
+        Method::Zbs => crate::zero_based_skill(data, &ZbsOptions::default()),
+        Method::Kos => crate::kos(data, &KosOptions::default())?,
         _ => crate::majority_vote(data),
-    }
+    })
 }
 
 fn skills(names: &[String], skills: &[f64]) -> Vec<WorkerSkill> {

@@ -64,7 +64,7 @@ pub fn synthetic(spec: &SyntheticSpec, seed: u64) -> (Dataset, Vec<u32>) {
 }
 
 /// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast, and good enough to draw test crowds.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -78,6 +78,13 @@ impl SplitMix64 {
     /// Uniform in `[0, 1)`.
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal, by Box-Muller.
+    pub(crate) fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.unit();
+        let v = self.unit();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
 
     /// Uniform in `0..n`, by multiply-shift; the bias is below 2^-32 for any n used here.

@@ -39,8 +39,11 @@ proptest! {
     fn categorical_methods_return_distributions(rows in rows()) {
         let data = dataset(&rows);
         for method in Method::ALL.into_iter().filter(|m| m.input() == plumbline_infer::InputKind::Categorical) {
-            let fit = plumbline_infer::method::run_categorical(method, &data);
-            check_categorical(method, &data, &fit);
+            match plumbline_infer::method::run_categorical(method, &data) {
+                Ok(fit) => check_categorical(method, &data, &fit),
+                // Only KOS refuses, and only data that is not binary.
+                Err(_) => prop_assert!(method == Method::Kos && data.n_classes() != 2),
+            }
         }
     }
 

@@ -12,7 +12,8 @@ pub struct AggregateArgs {
     /// Labels in crowd-kit long format: `task,worker,label` (pairwise: `worker,left,right,label`).
     #[arg(long)]
     pub input: PathBuf,
-    /// mv, wawa, ds, onecoin, glad, mace, mmsr, mean, median, wmean, bt or noisybt.
+    /// mv, wawa, ds, onecoin, glad, mace, mmsr, zbs, kos (binary labels), mean, median, wmean, bt or
+    /// noisybt.
     #[arg(long)]
     pub method: String,
     /// Ground truth `task,truth`: metrics go to stderr (or into the JSON document).
