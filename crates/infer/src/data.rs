@@ -342,7 +342,19 @@ impl NumericDataset {
     }
 }
 
-/// One pairwise judgement: `worker` saw `left` and `right` and preferred one of them.
+/// What a worker said of a pair: which item is better, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The item shown first is better.
+    Left,
+    /// The item shown second is better.
+    Right,
+    /// Neither is better.
+    Tie,
+}
+
+/// One pairwise judgement: `worker` saw `left` and `right` and preferred one of them, or
+/// called them a tie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Comparison {
     /// Index of the worker.
@@ -351,19 +363,18 @@ pub struct Comparison {
     pub left: u32,
     /// Index of the item shown second.
     pub right: u32,
-    /// Whether the worker preferred `left`.
-    pub left_won: bool,
+    /// What the worker said.
+    pub outcome: Outcome,
 }
 
 impl Comparison {
-    /// The preferred item.
-    pub fn winner(&self) -> u32 {
-        if self.left_won { self.left } else { self.right }
-    }
-
-    /// The item not preferred.
-    pub fn loser(&self) -> u32 {
-        if self.left_won { self.right } else { self.left }
+    /// The preferred item and the other, unless it is a tie.
+    pub fn decided(&self) -> Option<(u32, u32)> {
+        match self.outcome {
+            Outcome::Left => Some((self.left, self.right)),
+            Outcome::Right => Some((self.right, self.left)),
+            Outcome::Tie => None,
+        }
     }
 }
 
@@ -376,6 +387,7 @@ pub struct Comparisons {
     items: Interner,
     workers: Interner,
     comparisons: Vec<Comparison>,
+    unanswered: usize,
 }
 
 impl Comparisons {
@@ -387,6 +399,18 @@ impl Comparisons {
     /// Records that `worker` compared `left` with `right` and preferred `left` when
     /// `left_won`, otherwise `right`.
     pub fn push(&mut self, worker: &str, left: &str, right: &str, left_won: bool) -> Result<()> {
+        let outcome = if left_won { Outcome::Left } else { Outcome::Right };
+        self.push_outcome(worker, left, right, outcome)
+    }
+
+    /// Records that `worker` compared `left` with `right` and said `outcome`.
+    pub fn push_outcome(
+        &mut self,
+        worker: &str,
+        left: &str,
+        right: &str,
+        outcome: Outcome,
+    ) -> Result<()> {
         if left == right {
             return Err(Error::SelfComparison { item: left.to_owned() });
         }
@@ -394,10 +418,25 @@ impl Comparisons {
             worker: self.workers.intern(worker),
             left: self.items.intern(left),
             right: self.items.intern(right),
-            left_won,
+            outcome,
         };
         self.comparisons.push(comparison);
         Ok(())
+    }
+
+    /// Counts a row whose worker gave no answer, which says nothing about its pair.
+    pub fn skip_unanswered(&mut self) {
+        self.unanswered += 1;
+    }
+
+    /// Rows skipped because their worker gave no answer.
+    pub fn unanswered(&self) -> usize {
+        self.unanswered
+    }
+
+    /// Whether any judgement is a tie.
+    pub fn has_ties(&self) -> bool {
+        self.comparisons.iter().any(|c| c.outcome == Outcome::Tie)
     }
 
     /// Item names by index.
@@ -621,8 +660,10 @@ mod tests {
         let mut c = Comparisons::new();
         assert!(matches!(c.push("w", "x", "x", true), Err(Error::SelfComparison { .. })));
         c.push("w", "x", "y", false).expect("distinct items");
-        assert_eq!(c.comparisons()[0].winner(), 1);
-        assert_eq!(c.comparisons()[0].loser(), 0);
+        assert_eq!(c.comparisons()[0].decided(), Some((1, 0)));
+        c.push_outcome("w", "x", "y", Outcome::Tie).expect("distinct items");
+        assert_eq!(c.comparisons()[1].decided(), None);
+        assert!(c.has_ties());
     }
 
     #[test]

@@ -70,10 +70,10 @@ pub enum Error {
         value: f64,
     },
 
-    /// A pairwise row's label names neither of the two compared items.
+    /// A pairwise row's label names neither of the two compared items nor an outcome.
     #[error(
         "line {line}: the label {label:?} must name the winner, either the left item {left:?} \
-         or the right item {right:?}"
+         or the right item {right:?}, or say `left`, `right` or `tie` (`a`, `b` or `s`)"
     )]
     UnknownWinner {
         /// The line of the row, 1-based.

@@ -21,8 +21,8 @@ mod zbs;
 
 pub use categorical::{Categorical, majority_vote, wawa};
 pub use data::{
-    Comparison, Comparisons, Dataset, Interner, Label, NumericDataset, NumericLabel, Ranking,
-    Rankings, Repeats,
+    Comparison, Comparisons, Dataset, Interner, Label, NumericDataset, NumericLabel, Outcome,
+    Ranking, Rankings, Repeats,
 };
 pub use ds::{DawidSkeneModel, DsOptions, dawid_skene, one_coin_dawid_skene};
 pub use error::{Error, Result};

@@ -251,6 +251,8 @@ pub struct Aggregate {
     pub iterations: usize,
     /// Scores against the truth file, when one was given.
     pub metrics: Option<TruthMetrics>,
+    /// What the reader should know about how the input was read or fitted, in words.
+    pub notes: Vec<String>,
 }
 
 impl Aggregate {
@@ -314,6 +316,7 @@ pub fn aggregate(
                 workers: skills(data.workers().names(), &fit.skills),
                 iterations: fit.iterations,
                 metrics,
+                notes: Vec::new(),
             })
         }
         InputKind::Numeric => {
@@ -337,6 +340,7 @@ pub fn aggregate(
                 workers: skills(data.workers().names(), &fit.skills),
                 iterations: fit.iterations,
                 metrics,
+                notes: Vec::new(),
             })
         }
         InputKind::Pairwise => {
@@ -353,12 +357,28 @@ pub fn aggregate(
                 .zip(&fit.scores)
                 .map(|(item, &score)| ItemScore { item: item.clone(), score })
                 .collect();
+            let mut notes = Vec::new();
+            if data.unanswered() > 0 {
+                notes.push(format!(
+                    "{} rows with an empty label (no answer) were left out",
+                    data.unanswered()
+                ));
+            }
+            if fit.tie > 0.0 {
+                notes.push(format!(
+                    "ties fitted by Davidson's model: nu = {:.4}, so two equal items tie with \
+                     probability {:.3}",
+                    fit.tie,
+                    fit.tie / (2.0 + fit.tie)
+                ));
+            }
             Ok(Aggregate {
                 method,
                 rows: Rows::Scores(rows),
                 workers: skills(data.workers().names(), &fit.skills),
                 iterations: fit.iterations,
                 metrics: None,
+                notes,
             })
         }
     }

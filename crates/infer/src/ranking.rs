@@ -115,6 +115,7 @@ pub fn plackett_luce(data: &Rankings, options: &PlOptions) -> Scores {
         scores,
         confidence: ratio(&agree_item, &pairs_item),
         skills: ratio(&agree_worker, &pairs_worker),
+        tie: 0.0,
         iterations,
     }
 }
@@ -133,8 +134,9 @@ mod tests {
             rankings.push("w", &order).expect("valid");
             comparisons.push("w", "a", "b", left_won).expect("distinct");
         }
-        let pl = plackett_luce(&rankings, &PlOptions::default());
-        let bt = bradley_terry(&comparisons, &BtOptions::default());
+        // Both fits run to a tolerance far below the comparison's.
+        let pl = plackett_luce(&rankings, &PlOptions { tol: 1e-12, ..PlOptions::default() });
+        let bt = bradley_terry(&comparisons, &BtOptions { tol: 1e-12, ..BtOptions::default() });
         for (x, y) in pl.scores.iter().zip(&bt.scores) {
             assert!((x - y).abs() < 1e-9, "{:?} vs {:?}", pl.scores, bt.scores);
         }

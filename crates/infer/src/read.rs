@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use crate::data::parse_finite;
-use crate::{Comparisons, Dataset, Error, NumericDataset, Repeats, Result};
+use crate::{Comparisons, Dataset, Error, NumericDataset, Outcome, Repeats, Result};
 
 const LABEL_COLUMNS: &str = "task,worker,label";
 const PAIRWISE_COLUMNS: &str = "worker,left,right,label";
@@ -23,7 +23,7 @@ pub fn read_labels(input: impl Read) -> Result<Dataset> {
 /// pair.
 pub fn read_labels_keeping(input: impl Read, repeats: Repeats) -> Result<Dataset> {
     let mut rows = Vec::new();
-    for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, |_, f| {
+    for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, &[], |_, f| {
         rows.push((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()));
         Ok(())
     })?;
@@ -40,7 +40,7 @@ pub fn read_numeric_labels(input: impl Read) -> Result<NumericDataset> {
 /// repeated pair.
 pub fn read_numeric_labels_keeping(input: impl Read, repeats: Repeats) -> Result<NumericDataset> {
     let mut rows = Vec::new();
-    for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, |line, f| {
+    for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, &[], |line, f| {
         let value = parse_finite(f[2]).ok_or_else(|| Error::NotNumeric {
             line,
             column: "label",
@@ -56,27 +56,41 @@ pub fn read_numeric_labels_keeping(input: impl Read, repeats: Repeats) -> Result
 /// names the winner and so must equal `left` or `right`.
 pub fn read_comparisons(input: impl Read) -> Result<Comparisons> {
     let mut out = Comparisons::new();
-    for_each_row(input, &["worker", "left", "right", "label"], PAIRWISE_COLUMNS, |line, f| {
+    let wanted = ["worker", "left", "right", "label"];
+    for_each_row(input, &wanted, PAIRWISE_COLUMNS, &["label"], |line, f| {
         let (worker, left, right, label) = (f[0], f[1], f[2], f[3]);
+        // A worker who left the answer blank said nothing about the pair.
+        if label.is_empty() {
+            out.skip_unanswered();
+            return Ok(());
+        }
         if left == right {
             return Err(Error::Line {
                 line,
                 reason: Box::new(Error::SelfComparison { item: left.to_owned() }),
             });
         }
-        let left_won = if label == left {
-            true
+        // An item's own name wins over the outcome words, so an item called `a` is still read.
+        let outcome = if label == left {
+            Outcome::Left
         } else if label == right {
-            false
+            Outcome::Right
         } else {
-            return Err(Error::UnknownWinner {
-                line,
-                label: label.to_owned(),
-                left: left.to_owned(),
-                right: right.to_owned(),
-            });
+            match label.to_ascii_lowercase().as_str() {
+                "left" | "a" => Outcome::Left,
+                "right" | "b" => Outcome::Right,
+                "tie" | "s" | "same" => Outcome::Tie,
+                _ => {
+                    return Err(Error::UnknownWinner {
+                        line,
+                        label: label.to_owned(),
+                        left: left.to_owned(),
+                        right: right.to_owned(),
+                    });
+                }
+            }
         };
-        out.push(worker, left, right, left_won)
+        out.push_outcome(worker, left, right, outcome)
     })?;
     Ok(out)
 }
@@ -97,7 +111,7 @@ pub(crate) struct TruthRow {
 /// Reads a truth file with columns `task,truth`, keeping every row in file order.
 pub(crate) fn read_truth_rows(input: impl Read) -> Result<Vec<TruthRow>> {
     let mut out = Vec::new();
-    for_each_row(input, &["task", "truth"], TRUTH_COLUMNS, |line, f| {
+    for_each_row(input, &["task", "truth"], TRUTH_COLUMNS, &[], |line, f| {
         out.push(TruthRow { line, task: f[0].to_owned(), truth: f[1].to_owned() });
         Ok(())
     })?;
@@ -105,7 +119,8 @@ pub(crate) fn read_truth_rows(input: impl Read) -> Result<Vec<TruthRow>> {
 }
 
 /// Calls `row(line, fields)` for every data row with the `wanted` columns in the order given,
-/// after checking that the header names them all and that none of them is empty.
+/// after checking that the header names them all and that none of them is empty but those in
+/// `blank_ok`, which come as `""`.
 ///
 /// Line numbers are counted here rather than taken from the CSV parser, whose line counter and
 /// record offsets fall behind on CRLF line endings (rust-csv issue 395), which real exports
@@ -114,6 +129,7 @@ fn for_each_row(
     mut input: impl Read,
     wanted: &[&'static str],
     expected: &'static str,
+    blank_ok: &[&str],
     mut row: impl FnMut(u64, &[&str]) -> Result<()>,
 ) -> Result<()> {
     let mut bytes = Vec::new();
@@ -147,7 +163,7 @@ fn for_each_row(
         let mut fields = [""; 4];
         for ((&at, &name), field) in columns.iter().zip(wanted).zip(fields.iter_mut()) {
             let value = record.get(at).unwrap_or("");
-            if value.is_empty() {
+            if value.is_empty() && !blank_ok.contains(&name) {
                 return Err(Error::EmptyField { line, column: name });
             }
             *field = value;
@@ -258,17 +274,27 @@ mod tests {
     }
 
     #[test]
-    fn pairwise_rows_must_name_the_winner() {
-        let ok = "worker,left,right,label\nw,a,b,b\nw,b,c,b\n";
+    fn pairwise_rows_name_the_winner_or_say_the_outcome() {
+        let ok =
+            "worker,left,right,label\nw,a,b,b\nw,b,c,b\nw,x,y,left\nw,x,y,Tie\nw,x,y,s\nw,x,y,b\n";
         let c = read_comparisons(ok.as_bytes()).expect("valid input");
-        assert_eq!(c.comparisons().len(), 2);
-        assert!(!c.comparisons()[0].left_won);
-        assert!(c.comparisons()[1].left_won);
+        let outcomes: Vec<Outcome> = c.comparisons().iter().map(|c| c.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Right,
+                Outcome::Left,
+                Outcome::Left,
+                Outcome::Tie,
+                Outcome::Tie,
+                Outcome::Right
+            ]
+        );
         let bad = read_comparisons("worker,left,right,label\nw,a,b,c\n".as_bytes());
         assert_eq!(
             bad.expect_err("unknown winner").to_string(),
             "line 2: the label \"c\" must name the winner, either the left item \"a\" or the \
-             right item \"b\""
+             right item \"b\", or say `left`, `right` or `tie` (`a`, `b` or `s`)"
         );
         let same = read_comparisons("worker,left,right,label\nw,a,a,a\n".as_bytes());
         assert_eq!(

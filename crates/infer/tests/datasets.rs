@@ -19,7 +19,7 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use plumbline_infer::read::{read_labels, read_truth};
-use plumbline_infer::{Dataset, Method, metrics};
+use plumbline_infer::{Dataset, Method, Outcome, metrics};
 
 /// One dataset's expectations.
 struct Expect {
@@ -237,32 +237,52 @@ fn reading_reports_the_empty_label_in_the_pairwise_dataset() {
 }
 
 #[test]
-fn bradley_terry_orders_melodies_like_its_noisy_variant() {
+fn bradley_terry_orders_melodies_like_its_noisy_variant_ties_included() {
     // Each row asks which of two melodies (left, right) is closer to a query; an item is a
-    // (query, melody) pair. "a" means left, "b" right; "s" (same) and blank rows say nothing
-    // about order and are left out.
+    // (query, melody) pair. "a" means left, "b" right, "s" the same (a tie); a blank answer
+    // says nothing and is left out.
     let path = datasets_dir().join("music_similarity_pairwise/labels.csv");
     let mut reader = csv::Reader::from_path(&path).expect("dataset present");
     let mut data = plumbline_infer::Comparisons::new();
+    let mut decided = plumbline_infer::Comparisons::new();
     for row in reader.records() {
         let row = row.expect("valid CSV");
         let (worker, answer, left, right, query) = (&row[1], &row[2], &row[3], &row[4], &row[5]);
-        let left_won = match answer {
-            "a" => true,
-            "b" => false,
+        let outcome = match answer {
+            "a" => Outcome::Left,
+            "b" => Outcome::Right,
+            "s" => Outcome::Tie,
             _ => continue,
         };
         let (l, r) = (format!("{query}|{left}"), format!("{query}|{right}"));
-        data.push(worker, &l, &r, left_won).expect("distinct melodies");
+        data.push_outcome(worker, &l, &r, outcome).expect("distinct melodies");
+        if outcome != Outcome::Tie {
+            decided.push_outcome(worker, &l, &r, outcome).expect("distinct melodies");
+        }
     }
-    let bt = plumbline_infer::bradley_terry(&data, &Default::default());
+    let options = plumbline_infer::BtOptions::default();
+    let bt = plumbline_infer::bradley_terry(&data, &options);
     let noisy = plumbline_infer::noisy_bradley_terry(&data, &Default::default());
     assert!((bt.scores.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(bt.iterations < options.n_iter, "converged by the tolerance in {}", bt.iterations);
+    // Half the judgements are ties: Davidson's nu makes two equal melodies tie often.
+    assert!(bt.tie / (2.0 + bt.tie) > 0.3, "nu {}", bt.tie);
     let rho = spearman(&bt.scores, &noisy.result.scores);
     assert!(rho > 0.8, "Spearman {rho}");
+    // The ties refine the order the decided judgements give; they do not overturn it.
+    let without = plumbline_infer::bradley_terry(&decided, &options);
+    let (mut with_ties, mut decided_only) = (Vec::new(), Vec::new());
+    for (i, name) in data.items().names().iter().enumerate() {
+        if let Some(j) = decided.items().get(name) {
+            with_ties.push(bt.scores[i]);
+            decided_only.push(without.scores[j as usize]);
+        }
+    }
+    let rho = spearman(&with_ties, &decided_only);
+    assert!(rho > 0.9, "Spearman with and without ties {rho}");
     // Most workers agree with the fitted order more often than not.
-    let agreeing = bt.skills.iter().filter(|&&s| s > 0.5).count();
-    assert!(agreeing * 2 > bt.skills.len(), "{agreeing} of {}", bt.skills.len());
+    let agreeing = without.skills.iter().filter(|&&s| s > 0.5).count();
+    assert!(agreeing * 2 > without.skills.len(), "{agreeing} of {}", without.skills.len());
 }
 
 fn spearman(a: &[f64], b: &[f64]) -> f64 {

@@ -82,6 +82,9 @@ pub fn run(args: AggregateArgs) -> anyhow::Result<()> {
         if let Some(metrics) = &result.metrics {
             eprintln!("{method}: {metrics} ({tasks} tasks, {labels} labels, {seconds:.3} s)");
         }
+        for note in &result.notes {
+            eprintln!("note: {note}");
+        }
     }
     Ok(())
 }
