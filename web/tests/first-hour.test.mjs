@@ -149,6 +149,7 @@ test('the first hour: from a new key to a downloaded dataset, in the browser onl
   // ---- The reveals: offered at once to the two who came back, done by the server for the third. ----
   for (const { name, page } of labelers.slice(0, 2)) {
     await page.locator('#reveal-offer').waitFor();
+    assert.match(await page.locator('#reveal-offer').textContent(), /closed commits early/);
     if (name === 'labeler-1') await shot(page, 'first-hour-07-reveal');
     await page.click('#reveal');
     await page.locator('#revealed').waitFor();

@@ -85,7 +85,7 @@ function sealedView(app, experiment, mine) {
       }
     });
     parts.push(h('div', { class: 'notice action', id: 'reveal-offer' },
-      h('p', null, `The commit deadline has passed. Reveal before ${when(experiment.reveal_deadline)}: an unrevealed batch loses `,
+      h('p', null, `${experiment.spec.commits_closed_at ? 'The experimenter closed commits early: every batch taken is committed.' : 'The commit deadline has passed.'} Reveal before ${when(experiment.reveal_deadline)}: an unrevealed batch loses `,
         `${Math.max(experiment.spec.non_reveal_slash_bps, experiment.spec.slash_bps) / 100}% of its stake.`),
       button, status));
   } else {
