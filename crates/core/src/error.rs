@@ -70,6 +70,15 @@ pub enum Error {
     /// A reveal for a batch that was never committed.
     #[error("batch {0} was not committed, so it cannot be revealed")]
     NotCommitted(u64),
+    /// Commits cannot close early while a joined batch is uncommitted: its labeler would be
+    /// cut off.
+    #[error("cannot close commits: {uncommitted} of {joined} joined batches are not committed yet")]
+    NotAllCommitted {
+        /// Joined batches without a commit.
+        uncommitted: usize,
+        /// Joined batches.
+        joined: usize,
+    },
     /// A reveal does not match its batch or its commitment.
     #[error("batch {batch_id}: {reason}")]
     Reveal {

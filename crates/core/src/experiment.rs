@@ -210,14 +210,7 @@ impl Experiment {
         }
         let uncommitted = self.uncommitted_batches();
         if uncommitted > 0 {
-            return Err(LifecycleError::NotReady {
-                action: ACTION,
-                reason: format!(
-                    "{uncommitted} of {} joined batches are not committed yet",
-                    self.batches.len()
-                ),
-            }
-            .into());
+            return Err(Error::NotAllCommitted { uncommitted, joined: self.batches.len() });
         }
         // A replayed log holds nothing the close came before (see `Experiment::new`).
         let last = self.joins.iter().map(|j| j.at).chain(self.commits.values().map(|c| c.at)).max();

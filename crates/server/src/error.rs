@@ -112,6 +112,7 @@ impl From<CoreError> for AppError {
             CoreError::NotQualified(_) => (S::FORBIDDEN, "not_qualified"),
             CoreError::Conflict { .. } => (S::CONFLICT, "conflict"),
             CoreError::NotCommitted(_) => (S::CONFLICT, "not_committed"),
+            CoreError::NotAllCommitted { .. } => (S::CONFLICT, "not_all_committed"),
             CoreError::Reveal { .. } => (S::UNPROCESSABLE_ENTITY, "reveal_mismatch"),
         };
         AppError::new(status, code, message)

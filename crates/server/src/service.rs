@@ -18,7 +18,7 @@ use crate::state::{AppState, Cached, TIME_MAX, system_now_ms};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
-use plumbline_core::lifecycle::{Lifecycle, LifecycleError, Phase};
+use plumbline_core::lifecycle::{Lifecycle, Phase};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::seal::{self, SealContext};
@@ -322,14 +322,7 @@ impl AppState {
         let cached = live.as_mut().expect("held live");
         if let Err(e) = cached.experiment.close_commits(now) {
             writer.release().await;
-            return Err(match e {
-                plumbline_core::Error::Lifecycle(LifecycleError::NotReady { .. }) => AppError::new(
-                    axum::http::StatusCode::CONFLICT,
-                    "not_all_committed",
-                    e.to_string(),
-                ),
-                e => e.into(),
-            });
+            return Err(e.into());
         }
         if let Err(e) = writer.close_commits(cached.experiment.spec(), cached.seen).await {
             // The core closed in memory what the store did not.
@@ -945,7 +938,10 @@ impl AppState {
         };
         for row in live {
             let id = row.experiment_id;
-            if row.phase == Phase::Open && now >= row.spec.commits_end() {
+            // The core's rules: time or an early close ends the commit phase.
+            let lifecycle = Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) };
+            let revealing = lifecycle.phase_at(now) == Phase::Revealing;
+            if row.phase == Phase::Open && revealing {
                 match self.store().set_phase(id, Phase::Open, Phase::Revealing).await {
                     Ok(_) => {
                         tracing::info!(experiment_id = %id, "commit deadline passed; revealing")
@@ -955,12 +951,11 @@ impl AppState {
                     }
                 }
             }
-            if now >= row.spec.commits_end() && now < row.spec.reveal_deadline {
+            if revealing && now < row.spec.reveal_deadline {
                 self.reveal_sealed(id, now).await;
             }
-            // The core's rule, with every commit revealed counting only off chain: the contract
-            // takes a settlement only after the reveal deadline.
-            let lifecycle = Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) };
+            // Every commit revealed counts only off chain: the contract takes a settlement only
+            // after the reveal deadline.
             let every_commit_revealed = row.log.reveals >= row.log.commits;
             if lifecycle.due_for_settlement(now, self.chain().is_none() && every_commit_revealed)
                 && let Err(e) = self.settle(id, now).await

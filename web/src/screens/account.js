@@ -5,6 +5,7 @@ import { h, amount, short, when } from '../dom.js';
 import {
   connectInjected, createLocalKey, forgetIdentity, importLocalKey, injectedProvider,
 } from '../wallet.js';
+import { isMine } from './common.js';
 
 function download(name, text, type = 'application/json') {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -114,7 +115,7 @@ function mintPanel(app) {
     try {
       const minted = await app.withSession(() => app.api.mint(address, value));
       status.textContent = `Issued ${amount(minted.amount)} credits to ${minted.to}: it now has ${amount(minted.available)} available.`;
-      if (address.toLowerCase() === app.signer.address.toLowerCase()) await app.refreshAccount();
+      if (isMine(app, address)) await app.refreshAccount();
     } catch (error) {
       status.textContent = app.describe(error);
     }
@@ -130,7 +131,7 @@ export async function accountScreen(app) {
     app.api.faucet().catch(() => ({ amount: null })),
     app.api.health().catch(() => ({})),
   ]);
-  const operator = health.ledger === 'embedded' && health.operator?.toLowerCase() === signer.address.toLowerCase();
+  const operator = health.ledger === 'embedded' && isMine(app, health.operator);
   const reputation = account?.reputation;
   const signInButton = h('button', { class: 'primary', type: 'button', onclick: async () => {
     try {

@@ -55,3 +55,8 @@ export function revealsEnd(experiment) {
   if (experiment.reveal_deadline) return when(experiment.reveal_deadline);
   return `${experiment.spec.reveal_within} after commits end`;
 }
+
+/** Whether `address` is the signed-in account's (addresses compare without their case). */
+export function isMine(app, address) {
+  return Boolean(app.signer && address) && address.toLowerCase() === app.signer.address.toLowerCase();
+}

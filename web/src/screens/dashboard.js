@@ -3,7 +3,7 @@
 // every two seconds; export buttons once the experiment is settled.
 
 import { h, s, amount, replace, score, short, when } from '../dom.js';
-import { phaseBadge, tierBadge } from './common.js';
+import { isMine, phaseBadge, tierBadge } from './common.js';
 
 const PHASES = ['draft', 'open', 'revealing', 'settled'];
 const FORMATS = [
@@ -256,8 +256,7 @@ export async function dashboardScreen(app, initial) {
     };
     // The creator may end the commit phase once every batch taken is committed (embedded
     // ledger only): reveals open at once, and settlement follows the last one.
-    const creator = experiment.creator.toLowerCase() === app.signer.address.toLowerCase();
-    const closable = experiment.phase === 'open' && embedded && creator && b.joined > 0 && b.committed >= b.joined;
+    const closable = experiment.phase === 'open' && embedded && isMine(app, experiment.creator) && b.joined > 0 && b.committed >= b.joined;
     const action = due
       ? h('button', { type: 'button', class: 'primary', id: 'settle', onclick: act(`/experiments/${id}/settle`, 'Settled.') }, 'Settle now')
       : closable

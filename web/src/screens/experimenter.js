@@ -5,10 +5,10 @@
 import { parse as parseToml } from 'smol-toml';
 import { h, amount, markdown, replace, short } from '../dom.js';
 import { checkTasks } from '../tasks.js';
-import { commitsEnd, describeQuestion, phaseBadge, practiceScore, revealsEnd } from './common.js';
+import { commitsEnd, describeQuestion, isMine, phaseBadge, practiceScore, revealsEnd } from './common.js';
 import { dashboardScreen } from './dashboard.js';
 
-const mine = (app, experiment) => experiment.creator.toLowerCase() === app.signer.address.toLowerCase();
+const mine = (app, experiment) => isMine(app, experiment.creator);
 
 export async function experimenterHome(app) {
   const listed = app.api.experiments({ creator: app.signer.address, limit: 500 });

@@ -8,7 +8,7 @@
 import { h, amount, duration, replace, score, short, when } from '../dom.js';
 import { toCanonical } from '../protocol.js';
 import { commit, reveal, revealLeftWithOperator } from '../flows.js';
-import { phaseBadge, tierBadge } from './common.js';
+import { isMine, phaseBadge, tierBadge } from './common.js';
 import { answerText, answering, emptyAnswers, instructionsPanel, promptSummary } from './answering.js';
 import { PACE, breakDue, paceFrom, recordAnswer, snooze } from '../pace.js';
 
@@ -126,7 +126,7 @@ function rewardTest(pPpm, falseRewardRate) {
 async function earningsView(app, experiment, mine) {
   const id = experiment.experiment_id;
   const settlement = await app.api.settlement(id);
-  const me = settlement.labelers.find(l => l.labeler.toLowerCase() === app.signer.address.toLowerCase());
+  const me = settlement.labelers.find(l => isMine(app, l.labeler));
   await app.refreshAccount();
   const rows = me ? [
     ['Tier', tierBadge(me.tier)],
