@@ -333,6 +333,10 @@ test('an experiment from creation to export, in the browser', { timeout: 420_000
   assert.ok(stats.quality_by_position.some(part => part.gold_agreement === 1));
   assert.equal(await quality.locator('.bar.gold').count(), stats.quality_by_position.filter(part => part.gold_agreement !== null).length);
   assert.doesNotMatch(await quality.textContent(), /appears at settlement/);
+  // Nobody tired: the consensus counts every label as its labeler's, and the export says so.
+  assert.equal(stats.session_filter.tired_labels, 0);
+  assert.equal(stats.session_filter.gold_agreement, 1);
+  assert.equal(await experimenter.locator('#session-filter').textContent(), 'No labeler\'s session showed a fall in quality.');
   await shot(experimenter, '19-dashboard-settled', true);
 
   // ---- The labeler sees its earnings. ----

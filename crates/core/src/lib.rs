@@ -7,6 +7,7 @@ pub mod duration;
 pub mod eip712;
 pub mod error;
 pub mod experiment;
+pub mod fatigue;
 pub mod fixed;
 pub mod label;
 pub mod lifecycle;

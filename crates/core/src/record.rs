@@ -159,6 +159,12 @@ impl PublicRecord {
         self.filtered().0
     }
 
+    /// Per batch of `exported` (as [`PublicRecord::exported`] gives them), the position in its
+    /// labels from which its labeler had tired (see [`crate::fatigue`]).
+    pub fn tired_from(&self, exported: &[RevealedBatch]) -> Vec<Option<usize>> {
+        crate::fatigue::tired_from(&self.spec.question.kind, &self.tasks, exported)
+    }
+
     /// How many revealed labels are left out of the dataset, by reason.
     pub fn left_out(&self) -> BTreeMap<LeftOut, usize> {
         self.filtered().1

@@ -55,6 +55,14 @@ pub enum Behavior {
     Random,
     /// Commits but never reveals.
     Silent,
+    /// Tires: the truth with probability `ppm` for the first `fresh` labels of its batch (in
+    /// the order shown), a fair coin after.
+    Tiring {
+        /// Accuracy while fresh (ppm).
+        ppm: u32,
+        /// Labels given before it tires.
+        fresh: usize,
+    },
     /// Knows which tasks are gold and their true answers (the worst case of a labeler who
     /// found gold): the truth on gold, this constant answer on every regular task.
     GoldSniper(i64),
@@ -178,9 +186,16 @@ pub fn run_with_gold(params: &Params, seed: u64, gold: GoldAnswers) -> Result<Ru
             Err(crate::Error::Assign(crate::assign::AssignError::NoBlockLeft)) => break,
             Err(e) => return Err(e),
         };
+        let mut position = 0;
         let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
             let is_gold = task as usize >= params.regular_tasks;
-            let shown = answer(*behavior, truth[task as usize], is_gold, &mut rng);
+            let now = match *behavior {
+                Behavior::Tiring { ppm, fresh } if position < fresh => Behavior::Accurate(ppm),
+                Behavior::Tiring { .. } => Behavior::Random,
+                other => other,
+            };
+            position += 1;
+            let shown = answer(now, truth[task as usize], is_gold, &mut rng);
             to_canonical(&Label::Int(shown), order)
         });
         let commit = key.commit(&domain, experiment_id, batch.batch_id, &labels)?;
@@ -209,6 +224,6 @@ fn answer(behavior: Behavior, truth: i64, is_gold: bool, rng: &mut SplitMix64) -
         Behavior::Constant(value) => value,
         Behavior::GoldSniper(_) if is_gold => truth,
         Behavior::GoldSniper(value) => value,
-        Behavior::Random | Behavior::Silent => rng.below(2) as i64,
+        Behavior::Random | Behavior::Silent | Behavior::Tiring { .. } => rng.below(2) as i64,
     }
 }

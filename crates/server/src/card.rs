@@ -91,6 +91,29 @@ pub fn dataset_card(record: &PublicRecord) -> String {
         count(LeftOut::UnexplainedCopies),
         count(LeftOut::BelowChanceInStratum),
     );
+    let sessions = crate::export::session_filter(record);
+    if sessions.tired_labels == 0 {
+        card.push_str("- No labeler's session showed a fall in quality.\n");
+    } else {
+        let percent =
+            |share: Option<f64>| share.map_or("–".into(), |s| format!("{:.1}%", 100.0 * s));
+        let _ = writeln!(
+            card,
+            "- {} labels of {} come after the point where the labeler's agreement with \
+             the gold answers and its peers fell in its session; the consensus weighs them as \
+             another labeler's, by their own agreement. On the {} gold tasks the consensus \
+             agrees with the gold answer on {} of them, and on {} with those labels counted as \
+             their labeler's.",
+            sessions.tired_labels,
+            match sessions.tired_labelers {
+                1 => "1 labeler".to_owned(),
+                n => format!("{n} labelers"),
+            },
+            sessions.gold_tasks,
+            percent(sessions.gold_agreement),
+            percent(sessions.gold_agreement_untired),
+        );
+    }
     let _ = writeln!(
         card,
         "- {} gold tasks the crowd confidently contradicted were left out of scoring.",

@@ -113,6 +113,16 @@ pub struct LabelRow {
     pub cohort: Option<String>,
     /// The canonical label.
     pub label: Label,
+    /// It comes after the point where its labeler tired in that session (see
+    /// [`plumbline_core::fatigue`]): the consensus weighs it as another labeler's.
+    pub tired: bool,
+}
+
+impl LabelRow {
+    /// Who the consensus models take the label to be from: the labeler, or its tired self.
+    pub fn voice(&self) -> String {
+        plumbline_core::fatigue::voice(&self.worker, self.tired)
+    }
 }
 
 /// One task's aggregate.
@@ -132,15 +142,18 @@ pub struct Item {
 
 /// The labels that go into the dataset (see [`PublicRecord::exported`]), in reveal order.
 pub fn label_rows(record: &PublicRecord) -> Vec<LabelRow> {
+    let exported = record.exported();
+    let tired = record.tired_from(&exported);
     let mut rows = Vec::new();
-    for batch in record.exported() {
+    for (batch, tired_from) in exported.into_iter().zip(tired) {
         let worker = pseudonym(record.experiment_id, batch.labeler);
-        for (task, label) in batch.labels {
+        for (position, (task, label)) in batch.labels.into_iter().enumerate() {
             rows.push(LabelRow {
                 task,
                 worker: worker.clone(),
                 cohort: batch.cohort.clone(),
                 label,
+                tired: tired_from.is_some_and(|from| position >= from),
             });
         }
     }
@@ -185,7 +198,7 @@ pub fn aggregate(kind: &QuestionKind, gold: &[Option<i64>], rows: &[LabelRow]) -
         QuestionKind::Binary { .. } | QuestionKind::Choice { .. } => {
             let data = Dataset::from_rows(rows.iter().filter_map(|r| {
                 let value = r.label.as_int()?;
-                Some((r.task.to_string(), r.worker.clone(), value.to_string()))
+                Some((r.task.to_string(), r.voice(), value.to_string()))
             }));
             let model = dawid_skene(&data, &DsOptions::default());
             let known: Vec<Option<u32>> = (0..data.n_tasks())
@@ -246,7 +259,7 @@ pub fn aggregate(kind: &QuestionKind, gold: &[Option<i64>], rows: &[LabelRow]) -
                     let names: Vec<String> =
                         order.iter().map(|p| format!("{}:{p}", r.task)).collect();
                     // A malformed ranking never reaches a record (the reveal was checked).
-                    let _ = rankings.push(&r.worker, &names);
+                    let _ = rankings.push(&r.voice(), &names);
                 }
             }
             let fit = plackett_luce(&rankings, &PlOptions::default());
@@ -281,9 +294,8 @@ pub fn aggregate(kind: &QuestionKind, gold: &[Option<i64>], rows: &[LabelRow]) -
 
 /// The integer labels as a numeric dataset (`None` when there are none).
 fn numeric(rows: &[LabelRow]) -> Option<NumericDataset> {
-    let numeric = rows
-        .iter()
-        .filter_map(|r| Some((r.task.to_string(), r.worker.clone(), r.label.as_int()? as f64)));
+    let numeric =
+        rows.iter().filter_map(|r| Some((r.task.to_string(), r.voice(), r.label.as_int()? as f64)));
     NumericDataset::from_rows(numeric).ok()
 }
 
@@ -347,6 +359,70 @@ pub enum PairsFrom {
     /// The pairs every cohort agrees on: each cohort's consensus prefers the same response
     /// (the value is their mean, the confidence the least of theirs).
     Bridging,
+}
+
+/// What weighing tired session tails apart did to the consensus (see
+/// [`plumbline_core::fatigue`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionFilter {
+    /// Labels from the ends of sessions where their labeler tired.
+    pub tired_labels: usize,
+    /// Labelers with such a tail.
+    pub tired_labelers: usize,
+    /// Gold tasks whose consensus can be set against the gold answer.
+    pub gold_tasks: usize,
+    /// Of them, the share where the consensus agrees with it, with tired tails weighed apart.
+    pub gold_agreement: Option<f64>,
+    /// The same with every label counted as its labeler's.
+    pub gold_agreement_untired: Option<f64>,
+}
+
+/// How the session filter changed the consensus: the tired labels, and agreement with the
+/// gold answers with and without weighing them apart. The gold answers are evidence of where a
+/// session fell, so the agreement is an optimistic reading for both.
+pub fn session_filter(record: &PublicRecord) -> SessionFilter {
+    let kind = &record.spec.question.kind;
+    let rows = label_rows(record);
+    let gold = gold_answers(record);
+    let tired: Vec<&LabelRow> = rows.iter().filter(|r| r.tired).collect();
+    let tired_labelers: std::collections::HashSet<&str> =
+        tired.iter().map(|r| r.worker.as_str()).collect();
+    let agreement = |items: &[Item]| {
+        let hits: Vec<bool> = items
+            .iter()
+            .zip(&gold)
+            .filter_map(|(item, answer)| {
+                let answer = (*answer)?;
+                match kind {
+                    QuestionKind::Binary { .. } | QuestionKind::Choice { .. } => {
+                        Some(item.consensus.as_ref()?.as_i64()? == answer)
+                    }
+                    QuestionKind::Pairwise { .. } if answer != 0 => {
+                        Some(item.value? * answer as f64 > 0.0)
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        let share = (!hits.is_empty())
+            .then(|| hits.iter().filter(|h| **h).count() as f64 / hits.len() as f64);
+        (hits.len(), share)
+    };
+    let (gold_tasks, gold_agreement) = agreement(&aggregate(kind, &gold, &rows));
+    let gold_agreement_untired = if tired.is_empty() {
+        gold_agreement
+    } else {
+        let untired: Vec<LabelRow> =
+            rows.iter().map(|r| LabelRow { tired: false, ..r.clone() }).collect();
+        agreement(&aggregate(kind, &gold, &untired)).1
+    };
+    SessionFilter {
+        tired_labels: tired.len(),
+        tired_labelers: tired_labelers.len(),
+        gold_tasks,
+        gold_agreement,
+        gold_agreement_untired,
+    }
 }
 
 /// An export's bytes and the rows the TRL options left out (0 for other formats).
@@ -567,6 +643,9 @@ fn labels_json(rows: &[LabelRow], item: &Item) -> Value {
                 let mut label = json!({ "worker": row.worker, "label": label_json(&row.label) });
                 if let Some(cohort) = &row.cohort {
                     label["cohort"] = json!(cohort);
+                }
+                if row.tired {
+                    label["tired"] = json!(true);
                 }
                 label
             })
@@ -801,6 +880,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_tired_tail_is_weighed_apart_marked_and_reported() {
+        let mut labelers = vec![Behavior::Accurate(950_000); 5];
+        labelers.push(Behavior::Tiring { ppm: 950_000, fresh: 19 });
+        let params = Params {
+            spec: synthetic::binary_spec(30, 3, 8),
+            regular_tasks: 60,
+            gold_tasks: 12,
+            positive_rate: 500_000,
+            labelers,
+            reputations: BTreeMap::new(),
+        };
+        let run = synthetic::run(&params, 3).unwrap();
+        let record = run.record;
+        let rows = label_rows(&record);
+        let tiring = pseudonym(record.experiment_id, run.addresses[5]);
+        let tired: Vec<&LabelRow> = rows.iter().filter(|r| r.tired).collect();
+        // Its 38 labels are cut at a fifth's boundary: the first after it tired is 22.
+        let its_tail = tired.iter().filter(|r| r.worker == tiring).count();
+        assert_eq!(its_tail, 16, "{tired:?}");
+        assert!(tired.iter().all(|r| r.voice() == format!("{} (tired)", r.worker)));
+        let labelers: HashSet<&str> = tired.iter().map(|r| r.worker.as_str()).collect();
+
+        let jsonl = String::from_utf8(export(&record, Format::Jsonl).unwrap()).unwrap();
+        assert_eq!(jsonl.matches("\"tired\":true").count(), tired.len());
+        let filter = session_filter(&record);
+        assert_eq!((filter.tired_labels, filter.tired_labelers), (tired.len(), labelers.len()));
+        assert_eq!(filter.gold_tasks, 12);
+        assert!(filter.gold_agreement.is_some() && filter.gold_agreement_untired.is_some());
+        let card = crate::card::dataset_card(&record);
+        let line = match labelers.len() {
+            1 => format!("{} labels of 1 labeler come after", tired.len()),
+            n => format!("{} labels of {n} labelers come after", tired.len()),
+        };
+        assert!(card.contains(&line), "{card}");
+    }
+
+    #[test]
     fn pseudonyms_are_stable_per_experiment_and_differ_across() {
         let a = Address::repeat_byte(7);
         let p = pseudonym(B256::repeat_byte(1), a);
@@ -853,6 +969,7 @@ pub(crate) mod tests {
                     worker: worker.into(),
                     cohort: None,
                     label: Label::Int(label),
+                    tired: false,
                 });
             }
         }
@@ -991,6 +1108,7 @@ pub(crate) mod tests {
             worker: worker.into(),
             cohort: Some(cohort.into()),
             label: Label::Int(label),
+            tired: false,
         };
         let rows = vec![
             // Both cohorts prefer the second response of task 0; they split on task 1; only
@@ -1030,8 +1148,13 @@ pub(crate) mod tests {
     #[test]
     fn one_pairwise_label_is_not_certain() {
         let kind = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
-        let rows =
-            vec![LabelRow { task: 0, worker: "w".into(), cohort: None, label: Label::Int(2) }];
+        let rows = vec![LabelRow {
+            task: 0,
+            worker: "w".into(),
+            cohort: None,
+            label: Label::Int(2),
+            tired: false,
+        }];
         let items = aggregate(&kind, &[None], &rows);
         assert!(items[0].value.unwrap() > 0.0);
         assert!(items[0].confidence.unwrap() < 0.9, "{:?}", items[0]);
@@ -1088,6 +1211,7 @@ pub(crate) mod tests {
             worker: "w1".into(),
             cohort: None,
             label: Label::Text(label.into()),
+            tired: false,
         };
         let rows = vec![row("=HYPERLINK(\"http://x\", \"click\")"), row("@SUM(A1)"), row("fine")];
         let text = String::from_utf8(raw(&record, &rows).unwrap()).unwrap();

@@ -6,7 +6,7 @@ use plumbline_core::assign::Batch;
 use plumbline_core::fixed::SCALE;
 use plumbline_core::label::{Agreement, Label};
 use plumbline_core::lifecycle::Phase;
-use plumbline_core::record::{RevealedBatch, leave_out};
+use plumbline_core::record::{PublicRecord, RevealedBatch, leave_out};
 use plumbline_core::settle::{Settlement, Tier};
 use plumbline_core::spec::{ExperimentSpec, QuestionKind};
 use plumbline_core::task::Task;
@@ -144,6 +144,18 @@ pub fn quality_by_position(
             })
         })
         .collect()
+}
+
+/// What weighing tired session tails apart did (see [`crate::export::session_filter`]).
+pub fn session_filter(record: &PublicRecord) -> Value {
+    let filter = crate::export::session_filter(record);
+    json!({
+        "tired_labels": filter.tired_labels,
+        "tired_labelers": filter.tired_labelers,
+        "gold_tasks": filter.gold_tasks,
+        "gold_agreement": filter.gold_agreement.map(round),
+        "gold_agreement_untired": filter.gold_agreement_untired.map(round),
+    })
 }
 
 /// How many revealed labels the dataset leaves out, by reason (see

@@ -22,6 +22,7 @@ use crate::market::Round;
 use crate::scenario::{BaselineRule, Group};
 use crate::tasks::other_preference;
 use plumbline_core::Address;
+use plumbline_core::fatigue::voice;
 use plumbline_core::record::PublicRecord;
 use plumbline_core::score::Tally;
 use plumbline_core::settle::Tier;
@@ -112,6 +113,10 @@ pub struct DatasetCounts {
     pub labels: u64,
     /// Of them left out of the export (slashed labelers', strata below chance).
     pub labels_left_out: u64,
+    /// Exported labels from the ends of sessions where their labeler tired.
+    pub labels_tired: u64,
+    /// Regular tasks the export gets right with every label counted as its labeler's.
+    pub untired_export_right: u64,
     /// Joins refused for want of a block the identity had not done.
     pub joins_refused: u64,
     /// Tasks whose consensus class in a server's own export differs from the simulator's.
@@ -137,6 +142,8 @@ impl DatasetCounts {
         self.baseline_poisoned += o.baseline_poisoned;
         self.labels += o.labels;
         self.labels_left_out += o.labels_left_out;
+        self.labels_tired += o.labels_tired;
+        self.untired_export_right += o.untired_export_right;
         self.joins_refused += o.joins_refused;
         self.export_mismatches += o.export_mismatches;
         self.ungated_evaluated += o.ungated_evaluated;
@@ -288,6 +295,8 @@ struct Row {
     batch_id: u64,
     task: u32,
     worker: String,
+    /// From the end of a session where its labeler tired (the export weighs it apart).
+    tired: bool,
     value: i64,
     /// The honest value a poisoner replaced here, if any.
     unpoisoned: Option<i64>,
@@ -314,10 +323,12 @@ fn pseudonym(record: &PublicRecord, address: Address) -> String {
 }
 
 /// How a consensus is formed.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Method {
     /// The server's export aggregator.
     Export,
+    /// The same with every label counted as its labeler's, tired or not.
+    ExportUntired,
     /// Majority vote on classes.
     MajorityVote,
     /// Dawid-Skene on classes.
@@ -330,15 +341,17 @@ fn consensus<'a>(
     method: Method,
     rows: impl Iterator<Item = (&'a Row, i64)>,
 ) -> BTreeMap<u32, i64> {
-    let rows: Vec<(u32, &str, i64)> = rows.map(|(r, v)| (r.task, r.worker.as_str(), v)).collect();
+    // The export takes a tired tail as another labeler's.
+    let voice = |r: &Row| voice(&r.worker, method == Method::Export && r.tired);
+    let rows: Vec<(u32, String, i64)> = rows.map(|(r, v)| (r.task, voice(r), v)).collect();
     let mut out = BTreeMap::new();
     if rows.is_empty() {
         return out;
     }
     match (method, kind) {
-        (Method::Export, QuestionKind::Pairwise { .. }) => {
+        (Method::Export | Method::ExportUntired, QuestionKind::Pairwise { .. }) => {
             let data = NumericDataset::from_rows(
-                rows.iter().map(|(t, w, v)| (t.to_string(), (*w).to_owned(), *v as f64)),
+                rows.iter().map(|(t, w, v)| (t.to_string(), w.clone(), *v as f64)),
             )
             .expect("integer labels are finite");
             let sides = preferred_sides(&data, &SidesOptions::default());
@@ -357,10 +370,10 @@ fn consensus<'a>(
             }
         }
         _ => {
-            let data =
-                Dataset::from_rows(rows.iter().map(|(t, w, v)| {
-                    (t.to_string(), (*w).to_owned(), class_of(kind, *v).to_string())
-                }));
+            let data = Dataset::from_rows(
+                rows.iter()
+                    .map(|(t, w, v)| (t.to_string(), w.clone(), class_of(kind, *v).to_string())),
+            );
             let result = match method {
                 Method::MajorityVote => majority_vote(&data),
                 _ => dawid_skene(&data, &DsOptions::default()).result,
@@ -391,23 +404,34 @@ fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> Data
                 batch_id: batch.batch_id,
                 task: *task,
                 worker: worker.clone(),
+                tired: false,
                 value: label.as_int().expect("simulated labels are integers"),
                 unpoisoned,
                 address,
             });
         }
     }
-    let exported: HashSet<(u64, u32)> = record
-        .exported()
+    let exported_batches = record.exported();
+    let exported: HashSet<(u64, u32)> = exported_batches
         .iter()
         .flat_map(|b| b.labels.iter().map(move |(task, _)| (b.batch_id, *task)))
         .collect();
+    let tired: HashSet<(u64, u32)> = exported_batches
+        .iter()
+        .zip(record.tired_from(&exported_batches))
+        .filter_map(|(b, from)| Some(b.labels[from?..].iter().map(|(task, _)| (b.batch_id, *task))))
+        .flatten()
+        .collect();
+    for row in &mut rows {
+        row.tired = tired.contains(&(row.batch_id, row.task));
+    }
     let naive_slashed: HashSet<Address> =
         naive.iter().filter(|(_, r)| r.tier == Tier::Slashed).map(|(a, _)| *a).collect();
     let kept = |r: &&Row| exported.contains(&(r.batch_id, r.task));
     let naive_kept = |r: &&Row| !naive_slashed.contains(&r.address);
 
     let export = consensus(kind, Method::Export, rows.iter().filter(kept).map(actual));
+    let untired = consensus(kind, Method::ExportUntired, rows.iter().filter(kept).map(actual));
     let mv = consensus(kind, Method::MajorityVote, rows.iter().map(actual));
     let ds = consensus(kind, Method::DawidSkene, rows.iter().map(actual));
     let base = consensus(kind, Method::MajorityVote, rows.iter().filter(naive_kept).map(actual));
@@ -423,6 +447,7 @@ fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> Data
         evaluated: regular.len() as u64,
         labels: rows.len() as u64,
         labels_left_out: (rows.len() - exported.len()) as u64,
+        labels_tired: tired.len() as u64,
         ..DatasetCounts::default()
     };
     if let Some(server) = &round.server_export {
@@ -432,6 +457,7 @@ fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> Data
     }
     for &t in &regular {
         counts.export_right += right(&export, t);
+        counts.untired_export_right += right(&untired, t);
         counts.majority_vote_right += right(&mv, t);
         counts.ds_right += right(&ds, t);
         counts.baseline_right += right(&base, t);

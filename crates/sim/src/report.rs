@@ -203,6 +203,11 @@ pub struct DatasetSummary {
     pub ds_poisoned_fraction: Option<f64>,
     /// Share of revealed labels left out of the export.
     pub labels_left_out_share: f64,
+    /// Share of revealed labels from the ends of sessions where the labeler tired, which the
+    /// export weighs apart.
+    pub labels_tired_share: f64,
+    /// The export's accuracy with every label counted as its labeler's, on the same labels.
+    pub accuracy_untired: f64,
     /// With `--server`: tasks whose consensus in the server's own export differs from the
     /// simulator's export (0 means the figures above are the server's export).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -367,6 +372,8 @@ pub fn build(
         majority_vote_poisoned_fraction: poisoned(dataset.majority_vote_poisoned),
         ds_poisoned_fraction: poisoned(dataset.ds_poisoned),
         labels_left_out_share: frac(dataset.labels_left_out, dataset.labels),
+        labels_tired_share: frac(dataset.labels_tired, dataset.labels),
+        accuracy_untired: frac(dataset.untired_export_right, dataset.evaluated),
         server_export_mismatches: (mode == "server").then_some(dataset.export_mismatches),
     };
     let baseline_data = BaselineDataset {
@@ -971,7 +978,7 @@ pub fn markdown(report: &Report, command: &str) -> String {
     let d = &r.dataset;
     let _ = writeln!(
         md,
-        "\n## Dataset\n\nOver {} labeled regular tasks{}; {:.2}% of revealed labels left out of the export (slashed labelers', strata below chance).\n\n| | accuracy | poisoned fraction |\n|---|---:|---:|\n| export (mechanism) | {:.4} | {} |\n| Dawid-Skene, all labels | {:.4} | {} |\n| majority vote, all labels | {:.4} | {} |\n| naive baseline's dataset | {:.4} | {} |",
+        "\n## Dataset\n\nOver {} labeled regular tasks{}; {:.2}% of revealed labels left out of the export (slashed labelers', strata below chance); {:.2}% come from the ends of sessions where the labeler tired and are weighed apart.\n\n| | accuracy | poisoned fraction |\n|---|---:|---:|\n| export (mechanism) | {:.4} | {} |\n| export, tired tails counted as their labeler's | {:.4} | |\n| Dawid-Skene, all labels | {:.4} | {} |\n| majority vote, all labels | {:.4} | {} |\n| naive baseline's dataset | {:.4} | {} |",
         d.evaluated_tasks,
         if d.attacked_tasks > 0 {
             format!(", {} of them attacked by poisoners", d.attacked_tasks)
@@ -979,8 +986,10 @@ pub fn markdown(report: &Report, command: &str) -> String {
             String::new()
         },
         100.0 * d.labels_left_out_share,
+        100.0 * d.labels_tired_share,
         d.accuracy,
         fraction(d.poisoned_fraction),
+        d.accuracy_untired,
         d.ds_accuracy,
         fraction(d.ds_poisoned_fraction),
         d.majority_vote_accuracy,

@@ -134,6 +134,17 @@ function leftOutNote(leftOut) {
       : `The dataset keeps ${leftOut.kept} of ${leftOut.kept + dropped} revealed labels; left out: ${reasons.join(', ')}.`);
 }
 
+// What weighing tired session tails apart did to the consensus.
+function sessionFilterNote(filter) {
+  if (!filter) return null;
+  if (filter.tired_labels === 0) return h('p', { id: 'session-filter', class: 'muted' }, 'No labeler\'s session showed a fall in quality.');
+  const percent = share => share === null ? '–' : `${(100 * share).toFixed(1)}%`;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return h('p', { id: 'session-filter' },
+    `${plural(filter.tired_labels, 'label')} from ${plural(filter.tired_labelers, 'labeler')} came after their quality fell in a session; the consensus weighs them on their own. `
+    + `On the ${filter.gold_tasks} gold tasks it agrees with the answer on ${percent(filter.gold_agreement)}, against ${percent(filter.gold_agreement_untired)} with them counted as their labeler's.`);
+}
+
 function qualitySection(parts, settled) {
   if (!parts) return null;
   let content;
@@ -222,10 +233,13 @@ export async function dashboardScreen(app, initial) {
   const body = h('div', { class: 'stack', id: 'dashboard' });
   let lastKey = '';
 
+  // A settled experiment's stats never change again, and they cost the server a consensus.
+  let settledStats = null;
   const draw = async () => {
     const [experiment, stats, work] = await Promise.all([
-      app.api.experiment(id), app.api.stats(id), app.api.work(id, app.signer.address),
+      app.api.experiment(id), settledStats ?? app.api.stats(id), app.api.work(id, app.signer.address),
     ]);
+    if (stats.phase === 'settled') settledStats = stats;
     app.sawServerClock(work.now);
     const settlement = experiment.phase === 'settled' ? await app.api.settlement(id) : null;
     // Redraw only when something changed, so focus and scroll stay put between polls.
@@ -302,6 +316,7 @@ export async function dashboardScreen(app, initial) {
       h('section', { class: 'card', 'aria-labelledby': 'export-title' },
         h('h2', { id: 'export-title' }, 'Export'),
         settlement ? leftOutNote(stats.left_out) : null,
+        settlement ? sessionFilterNote(stats.session_filter) : null,
         settlement
           ? h('div', { class: 'row wrap', id: 'exports' },
             FORMATS.filter(([format]) => format !== 'trl' || spec.question.kind === 'pairwise').map(([format, label, note]) => h('a', {

@@ -359,7 +359,12 @@ async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> AppResu
         None => Vec::new(),
     };
     let settled = settlement.as_ref().map(|s| (s, tasks.as_slice()));
-    let document = crate::stats::stats(&row.spec, phase, &log, &batches, settled);
+    let mut document = crate::stats::stats(&row.spec, phase, &log, &batches, settled);
+    if settlement.is_some()
+        && let Some(record) = state.store().record(id).await?
+    {
+        document["session_filter"] = crate::stats::session_filter(&record);
+    }
     Ok(Json(document))
 }
 
