@@ -2,6 +2,9 @@
 //! `bench/results/replay.{json,md}`: who is slashed or left unrewarded, and the exported
 //! dataset's accuracy beside Dawid-Skene over everyone, and how its confidence is calibrated
 //! (expected calibration error, and the reliability diagram in `replay-calibration.svg`).
+//! Then again over ten gold draws (seeds 1–10), beside the calibration error that perfectly
+//! calibrated confidences would show on as many tasks: how much of the error is the measure's
+//! own noise.
 //!
 //! Run: `cargo bench -p plumbline-sim --bench replay`.
 
@@ -14,6 +17,32 @@ use std::time::Instant;
 
 fn ece(calibration: &Option<Calibration>) -> String {
     calibration.as_ref().map_or("–".into(), |c| format!("{:.3}", c.ece))
+}
+
+/// Gold draws the spread is measured over.
+const DRAWS: u64 = 10;
+
+/// The expected calibration error of predictions as binned in `c` if each were right with
+/// exactly its bin's mean confidence: `Σ (n_b / n) · E|X/n_b − p_b|` with `X ~ Binomial(n_b,
+/// p_b)`. What a perfectly calibrated export would show on as many tasks.
+fn ece_noise(c: &Calibration) -> f64 {
+    let total: usize = c.bins.iter().map(|b| b.n).sum();
+    c.bins
+        .iter()
+        .map(|b| {
+            let (n, p) = (b.n, b.confidence.clamp(1e-12, 1.0 - 1e-12));
+            let mut ln_choose = 0.0;
+            let mut expected = 0.0;
+            for k in 0..=n {
+                if k > 0 {
+                    ln_choose += ((n - k + 1) as f64).ln() - (k as f64).ln();
+                }
+                let ln_pmf = ln_choose + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln();
+                expected += ln_pmf.exp() * (k as f64 / n as f64 - p).abs();
+            }
+            b.n as f64 / total as f64 * expected
+        })
+        .sum()
 }
 
 fn main() {
@@ -31,6 +60,10 @@ fn main() {
     let mut table = String::from(
         "| dataset | workers | accurate (≥0.8, ≥20 labels): slashed | inaccurate (<0.6, ≥20 labels) | of them slashed | unrewarded | exported accuracy | Dawid-Skene over everyone | export's calibration error | raw posterior's | labels left out | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
+    let mut draws_table = String::from(
+        "| dataset | export's calibration error: mean (min–max) | perfectly calibrated, same bins: mean | export above / equal to / below Dawid-Skene over everyone |\n|---|---|---:|---|\n",
+    );
+    let mut draws_rows = Vec::new();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let data = read_labels(std::fs::File::open(dir.join("labels.csv")).unwrap()).unwrap();
@@ -74,8 +107,40 @@ fn main() {
             "seconds": seconds,
         }));
         if let Some(c) = report.exported_calibration {
-            calibrations.push((name, c));
+            calibrations.push((name.clone(), c));
         }
+        let (mut errors, mut noises, mut order) = (Vec::new(), Vec::new(), [0u32; 3]);
+        for seed in 1..=DRAWS {
+            let drawn = ReplayOptions { seed, ..options.clone() };
+            let report = replay(&data, &truth, &drawn).unwrap();
+            if let Some(c) = &report.exported_calibration {
+                errors.push(c.ece);
+                noises.push(ece_noise(c));
+            }
+            let cmp = report.exported_accuracy.partial_cmp(&report.ds_accuracy).unwrap();
+            order[match cmp {
+                std::cmp::Ordering::Greater => 0,
+                std::cmp::Ordering::Equal => 1,
+                std::cmp::Ordering::Less => 2,
+            }] += 1;
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let (low, high) =
+            errors.iter().fold((f64::INFINITY, 0.0f64), |(l, h), e| (l.min(*e), h.max(*e)));
+        draws_table.push_str(&format!(
+            "| {name} | {:.3} ({low:.3}–{high:.3}) | {:.3} | {} / {} / {} |\n",
+            mean(&errors),
+            mean(&noises),
+            order[0],
+            order[1],
+            order[2],
+        ));
+        draws_rows.push(serde_json::json!({
+            "dataset": name,
+            "exported_ece": errors,
+            "perfectly_calibrated_ece": noises,
+            "export_above_equal_below_ds": order,
+        }));
     }
     let document = serde_json::json!({
         "benchmark": "replay",
@@ -83,9 +148,10 @@ fn main() {
         "gold_fraction": options.gold_fraction,
         "seed": options.seed,
         "datasets": rows,
+        "gold_draws": draws_rows,
     });
     let markdown = format!(
-        "# Replay of real crowd data through scoring and settlement\n\n`{command}` (gold fraction {}, seed {}; defaults of the mechanism: δ = 0.01, false reward rate 0.2, λ = 0.5; one stake per worker, no prior reputation)\n\n{table}\nThe export's calibration error is the expected calibration error of its confidence against its accuracy on the evaluation tasks, over {} equal bins of [0, 1]: its confidence is Dawid-Skene's posterior of the exported class recalibrated on the gold tasks (a temperature and a uniform floor that make the gold answers most likely: `temperature` and `floor` in the JSON), as the server's export does; the raw posterior's error is beside it. `replay-calibration.svg` is the export's reliability diagram.\n",
+        "# Replay of real crowd data through scoring and settlement\n\n`{command}` (gold fraction {}, seed {}; defaults of the mechanism: δ = 0.01, false reward rate 0.2, λ = 0.5; one stake per worker, no prior reputation)\n\n{table}\nThe export's calibration error is the expected calibration error of its confidence against its accuracy on the evaluation tasks, over {} equal bins of [0, 1]: its confidence is Dawid-Skene's posterior of the exported class recalibrated on the gold tasks (a temperature and a uniform floor that make the gold answers most likely: `temperature` and `floor` in the JSON), as the server's export does; the raw posterior's error is beside it. `replay-calibration.svg` is the export's reliability diagram.\n\n## Over {DRAWS} gold draws\n\nThe same replay with the gold tasks drawn with seeds 1–{DRAWS}. Beside the export's calibration error, the error that predictions with the same bins would show if each were right with exactly its bin's confidence (the expectation over the binomial): the part of the measure that is its own noise on this many tasks.\n\n{draws_table}",
         options.gold_fraction,
         options.seed,
         plumbline_sim::replay::CALIBRATION_BINS
