@@ -866,8 +866,13 @@ pub(crate) mod tests {
 
     /// A settled binary experiment: five careful labelers and one who is almost always wrong.
     pub(crate) fn record() -> PublicRecord {
+        with_sixth(Behavior::Accurate(20_000)).record
+    }
+
+    /// A settled binary experiment of five careful labelers and a sixth who behaves as `sixth`.
+    fn with_sixth(sixth: Behavior) -> synthetic::Run {
         let mut labelers = vec![Behavior::Accurate(950_000); 5];
-        labelers.push(Behavior::Accurate(20_000));
+        labelers.push(sixth);
         let params = Params {
             spec: synthetic::binary_spec(30, 3, 8),
             regular_tasks: 60,
@@ -876,22 +881,12 @@ pub(crate) mod tests {
             labelers,
             reputations: BTreeMap::new(),
         };
-        synthetic::run(&params, 3).unwrap().record
+        synthetic::run(&params, 3).unwrap()
     }
 
     #[test]
     fn a_tired_tail_is_weighed_apart_marked_and_reported() {
-        let mut labelers = vec![Behavior::Accurate(950_000); 5];
-        labelers.push(Behavior::Tiring { ppm: 950_000, fresh: 19 });
-        let params = Params {
-            spec: synthetic::binary_spec(30, 3, 8),
-            regular_tasks: 60,
-            gold_tasks: 12,
-            positive_rate: 500_000,
-            labelers,
-            reputations: BTreeMap::new(),
-        };
-        let run = synthetic::run(&params, 3).unwrap();
+        let run = with_sixth(Behavior::Tiring { ppm: 950_000, fresh: 19 });
         let record = run.record;
         let rows = label_rows(&record);
         let tiring = pseudonym(record.experiment_id, run.addresses[5]);
