@@ -97,14 +97,7 @@ fn evidence_of(
     if let Some(answer) = tasks.get(task as usize).and_then(|t| t.gold.as_ref()) {
         return Some(agreement.between(label, answer));
     }
-    let others = on_task.get(&task)?;
-    if others.len() < 2 {
-        return None;
-    }
-    // The task's labels hold this one; the others are every label but one copy of it.
-    let sum: i64 = others.iter().map(|y| agreement.between(label, y)).sum::<i64>()
-        - agreement.between(label, label);
-    Some(sum / (others.len() as i64 - 1))
+    agreement.with_others(label, on_task.get(&task)?)
 }
 
 /// The index in `values` from which the session's quality fell, when the fall is significant.

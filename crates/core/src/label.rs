@@ -220,6 +220,18 @@ impl Agreement {
         }
     }
 
+    /// The mean a(x, y) of `label` with the other labels on its task, `on_task` being all of
+    /// them, this one included; `None` when there is no other.
+    pub fn with_others(&self, label: &Label, on_task: &[&Label]) -> Option<i64> {
+        if on_task.len() < 2 {
+            return None;
+        }
+        // The task's labels hold this one; the others are every label but one copy of it.
+        let sum: i64 = on_task.iter().map(|y| self.between(label, y)).sum::<i64>()
+            - self.between(label, label);
+        Some(sum / (on_task.len() as i64 - 1))
+    }
+
     /// a(x, y) at scale 10^6 for two labels of the kind (0 for unscored kinds).
     pub fn between(&self, x: &Label, y: &Label) -> i64 {
         match (self, x, y) {

@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 /// Bins of the score histogram over [−1, 1].
 pub const HISTOGRAM_BINS: usize = 20;
 
-/// Parts of a session (a batch, in the labeler's order) that quality by position is given for.
-pub const SESSION_PARTS: usize = 5;
+/// Parts of a session (a batch, in the labeler's order) that quality by position is given for:
+/// the same fifths the dataset's session filter cuts at.
+pub use plumbline_core::fatigue::SESSION_PARTS;
 
 /// The stats document of an experiment. `batches` are its batches by id, which map the
 /// revealed labels (given by position in a batch) to tasks; once settled, `settled` holds the
@@ -118,12 +119,8 @@ pub fn quality_by_position(
         for (position, (task, label)) in batch.labels.iter().enumerate() {
             let part = &mut parts[position * SESSION_PARTS / n.max(1)];
             part.labels += 1;
-            let others = &on_task[task];
-            // The task's labels hold this one; the others are every label but one copy of it.
-            let sum: i64 = others.iter().map(|y| agreement.between(label, y)).sum::<i64>()
-                - agreement.between(label, label);
-            if others.len() > 1 {
-                part.peer.add(sum / (others.len() as i64 - 1));
+            if let Some(peer) = agreement.with_others(label, &on_task[task]) {
+                part.peer.add(peer);
             }
             if let Some(answer) = gold.and_then(|g| g.get(*task as usize)).and_then(Option::as_ref)
             {
