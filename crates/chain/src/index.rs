@@ -54,6 +54,51 @@ impl Event {
     }
 }
 
+/// One experiment's commits on chain, read incrementally: each [`CommitIndex::update`] reads
+/// only the blocks after those it has read, continuing the running `commitsHash` check from
+/// where it stopped, so a relayer's pass costs the new events, not the experiment's history.
+#[derive(Clone, Debug)]
+pub struct CommitIndex {
+    id: B256,
+    next_block: u64,
+    hash: B256,
+    commits: Vec<ChainCommit>,
+}
+
+impl CommitIndex {
+    /// An index of experiment `id` that has read nothing yet; `from_block` is at or before
+    /// the experiment's creation.
+    pub fn new(id: B256, from_block: u64) -> CommitIndex {
+        CommitIndex { id, next_block: from_block, hash: B256::ZERO, commits: Vec::new() }
+    }
+
+    /// Reads the blocks from the last one read up to the latest, and returns every commit
+    /// recorded so far. On an error the index is as it was, and the next update reads the
+    /// same blocks again.
+    pub async fn update(&mut self, market: &Market) -> Result<&[ChainCommit]> {
+        let latest = market.block_number().await?;
+        if latest >= self.next_block {
+            let found = market.commits_in(self.id, self.next_block, Some(latest), self.hash).await?;
+            for c in &found {
+                self.hash = chain_commit(self.hash, c.labeler, c.batch_id, c.commitment);
+            }
+            self.commits.extend(found);
+            self.next_block = latest + 1;
+        }
+        Ok(&self.commits)
+    }
+
+    /// The first block the next update reads.
+    pub fn next_block(&self) -> u64 {
+        self.next_block
+    }
+
+    /// Every commit read so far, in the contract's order.
+    pub fn commits(&self) -> &[ChainCommit] {
+        &self.commits
+    }
+}
+
 /// The running hash the contract keeps over an experiment's commits:
 /// `keccak256(abi.encode(previous, labeler, batchId, commitment))`.
 pub fn chain_commit(previous: B256, labeler: Address, batch_id: u64, commitment: B256) -> B256 {
@@ -87,11 +132,25 @@ impl Market {
         from_block: u64,
         previous: B256,
     ) -> Result<Vec<ChainCommit>> {
-        let filter = Filter::new()
+        self.commits_in(id, from_block, None, previous).await
+    }
+
+    /// [`Market::commits`] in blocks `from_block..=to_block` (to the latest when `None`).
+    async fn commits_in(
+        &self,
+        id: B256,
+        from_block: u64,
+        to_block: Option<u64>,
+        previous: B256,
+    ) -> Result<Vec<ChainCommit>> {
+        let mut filter = Filter::new()
             .address(self.address())
             .event_signature(PlumblineMarket::BatchesCommitted::SIGNATURE_HASH)
             .topic1(id)
             .from_block(from_block);
+        if let Some(to_block) = to_block {
+            filter = filter.to_block(to_block);
+        }
         let logs = self.provider().get_logs(&filter).await?;
         let mut running = previous;
         let mut times: HashMap<u64, u64> = HashMap::new();

@@ -10,7 +10,7 @@
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::SolValue;
 use plumbline_chain::anvil::DEV_KEYS;
-use plumbline_chain::{Anvil, BatchCommit, Error, Market, Phase, Terms, experiment_id};
+use plumbline_chain::{Anvil, BatchCommit, CommitIndex, Error, Market, Phase, Terms, experiment_id};
 use plumbline_core::Amount;
 use plumbline_core::assign::to_canonical;
 use plumbline_core::client::{LabelerKey, RevealedLabel, SignedJoin};
@@ -152,9 +152,18 @@ async fn run(anvil: &Anvil, payout: Payout, seed: u64) -> Outcome {
     }
     let relayed: Vec<BatchCommit> =
         commits.iter().enumerate().filter(|(i, _)| *i != IGNORED).map(|(_, c)| c.clone()).collect();
+    let mut index = CommitIndex::new(id, 0);
     operator.commit_batches(id, &relayed, RELAY_ENTRIES).await.unwrap();
+    assert_eq!(index.update(&operator).await.unwrap().len(), relayed.len());
+    let read_up_to = index.next_block();
     // The ignored labeler sends the very entry the operator would have.
     labelers[IGNORED].commit_batches(id, &commits[IGNORED..=IGNORED], 1).await.unwrap();
+    // The index reads only the new block, continuing the running hash, and ends with what a
+    // read of the whole history finds.
+    index.update(&operator).await.unwrap();
+    assert_eq!(index.next_block(), read_up_to + 1);
+    assert_eq!(index.commits(), operator.commits(id, 0, B256::ZERO).await.unwrap());
+    assert_eq!(index.update(&operator).await.unwrap().len(), commits.len(), "nothing new");
     // The running hash proves the chain recorded every commit, in the order sent.
     let expected_hash =
         relayed.iter().chain(&commits[IGNORED..=IGNORED]).fold(B256::ZERO, |h, c| {
