@@ -131,6 +131,7 @@ contract PlumblineMarket is IPlumblineMarket, EIP712, ReentrancyGuardTransient {
     function lockStakes(bytes32 experimentId, SignedJoin[] calldata joins) external {
         uint256 count = _checkEntryCount(joins.length);
         Experiment storage e = _openExperiment(experimentId);
+        if (msg.sender != e.operator) revert PlumblineMarket__NotOperator(experimentId, msg.sender, e.operator);
         uint256 stake = e.stakePerBatch;
         // Checked as if every join locked, so that nothing is written before the check. At most
         // ENTRIES_MAX stakes below 2^128 each: no overflow in 256 bits.

@@ -270,20 +270,30 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         assertEq(market.experiment(EXPERIMENT).stakes, 3 * STAKE);
     }
 
-    /// A censored labeler sends its own signed join; anyone else may relay it too.
-    function test_lock_is_open_to_the_labeler_and_to_anyone() public {
-        vm.prank(labeler);
-        market.lockStakes(EXPERIMENT, one(signedJoin(key, EXPERIMENT, 0)));
-        vm.prank(stranger);
-        market.lockStakes(EXPERIMENT, one(signedJoin(key, EXPERIMENT, 1)));
-        assertEq(market.positionOf(EXPERIMENT, labeler).joins, 2);
+    /// A signed join the operator never accepted would lock a stake its settlement does not
+    /// account for, and the settlement's totals would never match: neither the labeler nor
+    /// anyone else but the operator locks one.
+    function test_lock_is_the_operators_alone() public {
+        IPlumblineMarket.SignedJoin[] memory joins = one(signedJoin(key, EXPERIMENT, 0));
+        address[2] memory others = [labeler, stranger];
+        for (uint256 i = 0; i < others.length; ++i) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IPlumblineMarket.PlumblineMarket__NotOperator.selector, EXPERIMENT, others[i], operator
+                )
+            );
+            vm.prank(others[i]);
+            market.lockStakes(EXPERIMENT, joins);
+        }
+        assertEq(market.positionOf(EXPERIMENT, labeler).joins, 0);
+        assertEq(market.experiment(EXPERIMENT).stakes, 0);
     }
 
-    /// The operator's relay may race the labeler's own call with the same join: the second one
-    /// to arrive is skipped, not failed, and locks nothing.
+    /// A relay sent again after a crash lost its receipt carries joins locked already: they
+    /// are skipped, not failed, and lock nothing.
     function test_lock_skips_a_join_locked_already() public {
         IPlumblineMarket.SignedJoin memory join = signedJoin(key, EXPERIMENT, 0);
-        vm.prank(labeler);
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
 
         IPlumblineMarket.SignedJoin[] memory joins = new IPlumblineMarket.SignedJoin[](2);
@@ -304,11 +314,13 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         joins[0] = join;
         joins[1] = join;
         vm.recordLogs();
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, joins);
         assertEq(vm.getRecordedLogs().length, 1, "one event, for the first copy");
         assertEq(market.experiment(EXPERIMENT).stakes, STAKE);
 
         vm.recordLogs();
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
         assertEq(vm.getRecordedLogs().length, 0, "a pure repeat emits nothing");
         assertEq(market.experiment(EXPERIMENT).stakes, STAKE);
@@ -317,6 +329,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
 
     function test_lock_refuses_a_nonce_gap() public {
         vm.expectRevert(abi.encodeWithSelector(IPlumblineMarket.PlumblineMarket__NonceGap.selector, 0, labeler, 0, 1));
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(signedJoin(key, EXPERIMENT, 1)));
     }
 
@@ -324,6 +337,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         vm.expectRevert(
             abi.encodeWithSelector(IPlumblineMarket.PlumblineMarket__WrongStake.selector, 0, STAKE, STAKE + 1)
         );
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(signedJoin(key, EXPERIMENT, bytes32(0), STAKE + 1, 0)));
     }
 
@@ -338,6 +352,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         vm.expectRevert(
             abi.encodeWithSelector(IPlumblineMarket.PlumblineMarket__WrongSigner.selector, 0, labeler, labelerAddr(2))
         );
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(forgedJoin(labelerKey(2))));
     }
 
@@ -345,6 +360,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         IPlumblineMarket.SignedJoin memory join = signedJoin(key, EXPERIMENT, keccak256("region:EU"), STAKE, 0);
         join.cohort = keccak256("region:US");
         vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
     }
 
@@ -359,6 +375,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         vm.expectRevert(
             abi.encodeWithSelector(IPlumblineMarket.PlumblineMarket__WrongSigner.selector, 0, labeler, address(0))
         );
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
     }
 
@@ -370,6 +387,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
                 IPlumblineMarket.PlumblineMarket__InsufficientBalance.selector, vm.addr(poorKey), STAKE - 1, STAKE
             )
         );
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(signedJoin(poorKey, EXPERIMENT, 0)));
     }
 
@@ -385,6 +403,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
                 e.commitDeadline
             )
         );
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, joins);
     }
 
@@ -393,13 +412,16 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         vm.expectRevert(
             abi.encodeWithSelector(IPlumblineMarket.PlumblineMarket__UnknownExperiment.selector, idOf("nope"))
         );
+        vm.prank(operator);
         market.lockStakes(idOf("nope"), joins);
     }
 
     function test_lock_refuses_no_entries_and_too_many() public {
         vm.expectRevert(abi.encodeWithSelector(IPlumblineMarket.PlumblineMarket__BadEntryCount.selector, 0, 1000));
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, new IPlumblineMarket.SignedJoin[](0));
         vm.expectRevert(abi.encodeWithSelector(IPlumblineMarket.PlumblineMarket__BadEntryCount.selector, 1001, 1000));
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, new IPlumblineMarket.SignedJoin[](1001));
     }
 
@@ -414,6 +436,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
                 IPlumblineMarket.PlumblineMarket__EscrowTooLarge.selector, idOf("big"), uint256(type(uint128).max) + 1
             )
         );
+        vm.prank(operator);
         market.lockStakes(idOf("big"), joins);
     }
 
@@ -422,8 +445,10 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         bytes32 other = idOf("other experiment");
         create(other);
         IPlumblineMarket.SignedJoin memory join = signedJoin(key, EXPERIMENT, 0);
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
         vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
+        vm.prank(operator);
         market.lockStakes(other, one(join));
         assertEq(market.positionOf(other, labeler).joins, 0);
     }
@@ -433,6 +458,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         IPlumblineMarket.SignedJoin memory join = signedJoin(key, EXPERIMENT, 0);
         vm.chainId(block.chainid + 1);
         vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
     }
 
@@ -445,6 +471,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         );
         IPlumblineMarket.SignedJoin memory join = IPlumblineMarket.SignedJoin(labeler, bytes32(0), STAKE, 0, r, vs);
         vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
     }
 
@@ -459,6 +486,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         for (uint256 k = 0; k < repeats; ++k) {
             joins[joinCount + k] = joins[k % joinCount];
         }
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, joins);
         assertEq(market.positionOf(EXPERIMENT, labeler).joins, joinCount);
         assertEq(market.experiment(EXPERIMENT).stakes, joinCount * STAKE);
@@ -474,6 +502,7 @@ contract PlumblineMarketLockStakesTest is MarketTest {
                 IPlumblineMarket.PlumblineMarket__WrongSigner.selector, 0, labeler, vm.addr(signerKey)
             )
         );
+        vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));
     }
 }

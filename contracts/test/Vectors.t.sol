@@ -633,6 +633,7 @@ contract VectorsTest is MarketTest {
             labeler: j.labeler, cohort: j.cohort, stake: cfg.stakePerBatch, nonce: 0, r: r, vs: vs
         });
         vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
+        vm.prank(cfg.operator);
         vectorMarket.lockStakes(j.experimentId, one(join));
     }
 

@@ -15,8 +15,10 @@ pragma solidity ^0.8.24;
 ///     Commit(bytes32 experimentId,uint64 batchId,bytes32 commitment)
 ///
 /// The operator relays them in batches (`lockStakes`, `commitBatches`), so labelers pay gas only
-/// to deposit and withdraw. The signature, not the caller, authorizes each entry, so a labeler
-/// whom the operator ignores sends the same call itself before the commit deadline.
+/// to deposit and withdraw. Only the operator locks stakes: it assigns the batches off chain,
+/// and its settlement must account for every stake locked, so a join it never accepted must
+/// not lock one. The signature, not the caller, authorizes each commit, so a labeler whose
+/// commit the operator ignores sends the same call itself before the commit deadline.
 ///
 /// After the reveal deadline the operator posts the payout root (OpenZeppelin StandardMerkleTree
 /// over `(address labeler, uint256 amount)`) and the settlement's totals, which must conserve the
@@ -444,9 +446,10 @@ interface IPlumblineMarket {
     function createExperiment(bytes32 experimentId, ExperimentConfig calldata config) external;
 
     /// @notice Locks one batch's stake from each labeler's balance for each signed `Join`, in
-    /// order, before the commit deadline. Anyone may relay: the signatures authorize.
-    /// @dev A join whose nonce is below the labeler's count was locked already (by a labeler
-    /// who relayed it first, or an earlier relay) and is skipped, so relays are idempotent. A
+    /// order, before the commit deadline. Only the experiment's operator, which accepted the
+    /// joins and settles for exactly the stakes locked; each join needs its labeler's signature.
+    /// @dev A join whose nonce is below the labeler's count was locked already (by an earlier
+    /// relay, say one whose receipt a crash lost) and is skipped, so relays are idempotent. A
     /// nonce above it, a wrong stake, a wrong signature or a short balance reverts the call:
     /// skipping a join the labeler cannot pay for would leave its later joins in the same call
     /// with a gap, and a relayer learns of it by simulating the call before sending it.

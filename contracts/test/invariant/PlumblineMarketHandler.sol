@@ -37,6 +37,7 @@ contract PlumblineMarketHandler is Eip712Signing {
     // What must never happen.
     bool public settledBeforeRevealDeadline;
     bool public settledByNonOperator;
+    bool public lockedByNonOperator;
     bool public replayAccepted;
     mapping(bytes32 experimentId => mapping(address labeler => uint256)) public payoutsTo;
     mapping(bytes32 experimentId => mapping(address labeler => uint256)) public joinsSigned;
@@ -188,7 +189,8 @@ contract PlumblineMarketHandler is Eip712Signing {
         experimentIds.push(experimentId);
     }
 
-    /// Up to five signed joins, relayed by the operator, the labeler or a stranger.
+    /// Up to five signed joins, relayed by the operator; when the labeler or a stranger sends
+    /// them instead, they must be refused.
     function lockStakes(uint256 experimentSeed, uint256 labelerSeed, uint256 count, uint256 relayerSeed) external {
         ++calls["lockStakes"];
         (bytes32 experimentId, bool found) = pickExperiment(experimentSeed);
@@ -213,7 +215,14 @@ contract PlumblineMarketHandler is Eip712Signing {
             uint256 balance = market.balanceOf(labelers[l]);
             if (balance < needed[l]) fund(labelers[l], needed[l] - balance);
         }
-        vm.prank(relayer(relayerSeed, joins[0].labeler));
+        address sender = relayer(relayerSeed, joins[0].labeler);
+        if (sender != operator) {
+            vm.prank(sender);
+            try market.lockStakes(experimentId, joins) {
+                lockedByNonOperator = true;
+            } catch {}
+        }
+        vm.prank(operator);
         market.lockStakes(experimentId, joins);
         ++successes["lockStakes"];
     }
@@ -232,7 +241,7 @@ contract PlumblineMarketHandler is Eip712Signing {
     }
 
     /// Replays a join locked earlier in its own experiment: a repeat, which must lock nothing.
-    function repeatJoin(uint256 index, uint256 relayerSeed) external {
+    function repeatJoin(uint256 index) external {
         ++calls["repeatJoin"];
         if (recordedJoins.length == 0) return;
         RecordedJoin memory recorded = recordedJoins[index % recordedJoins.length];
@@ -240,7 +249,7 @@ contract PlumblineMarketHandler is Eip712Signing {
         IPlumblineMarket.SignedJoin[] memory joins = new IPlumblineMarket.SignedJoin[](1);
         joins[0] = recorded.join;
         uint256 stakesBefore = market.experiment(recorded.experimentId).stakes;
-        vm.prank(relayer(relayerSeed, recorded.join.labeler));
+        vm.prank(operator);
         market.lockStakes(recorded.experimentId, joins);
         if (market.experiment(recorded.experimentId).stakes != stakesBefore) replayAccepted = true;
     }
@@ -267,6 +276,7 @@ contract PlumblineMarketHandler is Eip712Signing {
             vm.signCompact(keys[l], joinDigest(signedDomain, signedExperiment, labelers[l], bytes32(0), stake, nonce));
         IPlumblineMarket.SignedJoin[] memory joins = new IPlumblineMarket.SignedJoin[](1);
         joins[0] = IPlumblineMarket.SignedJoin(labelers[l], bytes32(0), stake, nonce, r, vs);
+        vm.prank(operator);
         try market.lockStakes(experimentId, joins) {
             replayAccepted = true;
         } catch {}

@@ -105,8 +105,9 @@ contract PlumblineMarketInvariantsTest is Test {
         assertFalse(handler.settledBeforeRevealDeadline());
     }
 
-    function invariant_only_the_operator_settles() public view {
+    function invariant_only_the_operator_locks_stakes_and_settles() public view {
         assertFalse(handler.settledByNonOperator());
+        assertFalse(handler.lockedByNonOperator());
     }
 
     /// No signature is accepted outside its experiment, batch, chain and contract, and no join

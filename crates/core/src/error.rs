@@ -79,6 +79,10 @@ pub enum Error {
         /// Joined batches.
         joined: usize,
     },
+    /// A list of unbacked batches (see [`crate::record::PublicRecord::unbacked`]) that the
+    /// market contract could not have produced.
+    #[error("unbacked batches: {0}")]
+    Unbacked(String),
     /// A reveal does not match its batch or its commitment.
     #[error("batch {batch_id}: {reason}")]
     Reveal {

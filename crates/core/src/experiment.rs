@@ -14,7 +14,7 @@ use crate::spec::ExperimentSpec;
 use crate::task::{self, Task};
 use crate::{Address, B256, Error, Result, U256};
 use alloy_sol_types::Eip712Domain;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Whether an idempotent write was new or a repeat of an accepted one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,7 @@ pub struct Experiment {
     join_counts: HashMap<Address, u64>,
     commits: BTreeMap<u64, CommitEntry>,
     reveals: BTreeMap<u64, RevealEntry>,
+    unbacked: BTreeSet<u64>,
 }
 
 impl Experiment {
@@ -82,6 +83,7 @@ impl Experiment {
             join_counts: HashMap::new(),
             commits: BTreeMap::new(),
             reveals: BTreeMap::new(),
+            unbacked: BTreeSet::new(),
         })
     }
 
@@ -318,19 +320,56 @@ impl Experiment {
         Ok(Accepted::New)
     }
 
-    /// The batches as settlement sees them.
+    /// Marks the batches whose stake the market contract never locked (see
+    /// [`PublicRecord::unbacked`]): settlement gives them no stake and does not score them.
+    /// Only on chain, and only a suffix of each labeler's joins here, as the contract locks a
+    /// labeler's joins in nonce order.
+    pub fn set_unbacked(&mut self, unbacked: BTreeSet<u64>) -> Result<()> {
+        let fail = |reason: String| Error::Unbacked(reason);
+        if !unbacked.is_empty() && self.verifying_contract == Address::ZERO {
+            return Err(fail("the embedded ledger locks every stake at its join".into()));
+        }
+        if let Some(unknown) = unbacked.iter().find(|&&b| b as usize >= self.joins.len()) {
+            return Err(fail(format!("batch {unknown} was never joined")));
+        }
+        let mut first_unbacked: HashMap<Address, u64> = HashMap::new();
+        for entry in &self.joins {
+            let labeler = entry.join.labeler;
+            match (unbacked.contains(&entry.batch_id), first_unbacked.get(&labeler)) {
+                (true, None) => {
+                    first_unbacked.insert(labeler, entry.batch_id);
+                }
+                (false, Some(&before)) => {
+                    return Err(fail(format!(
+                        "batch {} of {labeler} is backed but its earlier batch {before} is not; \
+                         the contract locks a labeler's joins in order",
+                        entry.batch_id
+                    )));
+                }
+                _ => {}
+            }
+        }
+        self.unbacked = unbacked;
+        Ok(())
+    }
+
+    /// The batches as settlement sees them. An unbacked batch holds no stake and counts as
+    /// not revealed, whatever was revealed for it.
     pub fn outcomes(&self) -> Vec<BatchOutcome> {
         self.batches
             .iter()
-            .map(|b| BatchOutcome {
-                batch_id: b.batch_id,
-                labeler: b.labeler,
-                cohort: b.cohort.clone(),
-                stake: self.spec.stake_per_batch,
-                labels: self.reveals.get(&b.batch_id).map(|r| {
-                    b.canonical_labels(&r.reveal.labels)
-                        .expect("a verified reveal covers its batch")
-                }),
+            .map(|b| {
+                let backed = !self.unbacked.contains(&b.batch_id);
+                BatchOutcome {
+                    batch_id: b.batch_id,
+                    labeler: b.labeler,
+                    cohort: b.cohort.clone(),
+                    stake: if backed { self.spec.stake_per_batch } else { 0 },
+                    labels: self.reveals.get(&b.batch_id).filter(|_| backed).map(|r| {
+                        b.canonical_labels(&r.reveal.labels)
+                            .expect("a verified reveal covers its batch")
+                    }),
+                }
             })
             .collect()
     }
@@ -366,6 +405,7 @@ impl Experiment {
             joins: self.joins.clone(),
             commits: self.commits.values().cloned().collect(),
             reveals: self.reveals.values().cloned().collect(),
+            unbacked: self.unbacked.iter().copied().collect(),
             practice: None,
             reputations: used,
             settled_at: now,

@@ -13,10 +13,10 @@ use crate::spec::ExperimentSpec;
 use crate::task::Task;
 use crate::{Address, B256};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 11;
+pub const RECORD_VERSION: u32 = 12;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +85,13 @@ pub struct PublicRecord {
     pub commits: Vec<CommitEntry>,
     /// Accepted reveals.
     pub reveals: Vec<RevealEntry>,
+    /// On chain, the batches whose stake the market contract never locked, ascending: their
+    /// labeler's free balance in the market no longer covered the stake when the join was
+    /// relayed (it withdrew after joining). They hold no stake, are not scored or exported,
+    /// and count in their labeler's record as batches not revealed. The contract's position
+    /// of each labeler (`joins`, the stakes it locked, in nonce order) shows which they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unbacked: Vec<u64>,
     /// The practice pool and every practice answer, when the experiment had practice tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub practice: Option<PracticeRecord>,
@@ -141,12 +148,13 @@ impl PublicRecord {
     }
 
     /// The revealed labels by batch, keyed by task index (reveals name tasks by their position
-    /// in the batch). Reveals that do not fit their batch, which a verified record does not
-    /// hold, are skipped.
+    /// in the batch). Reveals of unbacked batches, and reveals that do not fit their batch,
+    /// which a verified record does not hold, are skipped.
     pub fn revealed(&self) -> Vec<RevealedBatch> {
         let batches = self.batches();
         self.reveals
             .iter()
+            .filter(|entry| !self.unbacked.contains(&entry.batch_id))
             .filter_map(|entry| {
                 RevealedBatch::of(batches.get(entry.batch_id as usize)?, &entry.reveal)
             })
@@ -277,6 +285,11 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
             .map_err(|e| fail(format!("joins[{index}] (batch {}): {e}", entry.batch_id)))?;
     }
     check_qualifications(record)?;
+    let unbacked: BTreeSet<u64> = record.unbacked.iter().copied().collect();
+    if unbacked.len() != record.unbacked.len() || !record.unbacked.is_sorted() {
+        return Err(fail("unbacked: not ascending and distinct".into()));
+    }
+    experiment.set_unbacked(unbacked).map_err(|e| fail(e.to_string()))?;
     for (index, entry) in record.commits.iter().enumerate() {
         experiment
             .commit(entry.batch_id, &entry.commit, entry.at)

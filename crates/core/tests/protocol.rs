@@ -203,7 +203,14 @@ fn audit_names_the_first_mismatch() {
 }
 
 fn small_experiment() -> (Experiment, Vec<LabelerKey>) {
-    let spec = synthetic::binary_spec(4, 2, 0);
+    small_experiment_in(EMBEDDED_CHAIN_ID, Address::ZERO)
+}
+
+/// Eight tasks, batches of four, up to two a labeler, three labelers' keys; signed in the
+/// domain of `verifying_contract` on `chain_id`.
+fn small_experiment_in(chain_id: u64, verifying_contract: Address) -> (Experiment, Vec<LabelerKey>) {
+    let mut spec = synthetic::binary_spec(4, 2, 0);
+    spec.limits.batches_per_labeler_max = 2;
     let tasks = (0..8)
         .map(|i| Task {
             id: format!("t{i}"),
@@ -214,8 +221,7 @@ fn small_experiment() -> (Experiment, Vec<LabelerKey>) {
         })
         .collect();
     let mut experiment =
-        Experiment::new(B256::repeat_byte(9), EMBEDDED_CHAIN_ID, Address::ZERO, spec, tasks)
-            .unwrap();
+        Experiment::new(B256::repeat_byte(9), chain_id, verifying_contract, spec, tasks).unwrap();
     experiment.open(B256::repeat_byte(2), true, 1_000).unwrap();
     let keys = (0..3).map(|i| LabelerKey::derived(5, i)).collect();
     (experiment, keys)
@@ -400,6 +406,66 @@ fn commits_close_early_only_once_every_joined_batch_is_committed_and_the_record_
     on_chain.verifying_contract = Address::repeat_byte(1);
     let e = audit(&on_chain).unwrap_err().to_string();
     assert!(e.contains("a market contract does not allow"), "{e}");
+}
+
+#[test]
+fn unbacked_batches_hold_no_stake_are_not_scored_and_must_be_what_the_contract_could_leave() {
+    let (mut experiment, keys) = small_experiment_in(31_337, Address::repeat_byte(7));
+    let domain = experiment.domain().clone();
+    let id = experiment.id();
+    let stake = experiment.spec().stake_per_batch;
+    // Labeler 0 joins twice, labelers 1 and 2 once; every batch is committed and revealed.
+    let mut batches = Vec::new();
+    for (at, (k, nonce)) in [(0, 0), (1, 0), (0, 1), (2, 0)].into_iter().enumerate() {
+        let join = keys[k].join(&domain, id, None, stake, nonce);
+        batches.push((k, experiment.join(&join, 1_001 + at as u64).unwrap()));
+    }
+    for (k, batch) in &batches {
+        let commit = keys[*k].commit(&domain, id, batch.batch_id, &labels_for(batch, 1)).unwrap();
+        experiment.commit(batch.batch_id, &commit, 2_000).unwrap();
+    }
+    let reveal_at = experiment.spec().commit_deadline;
+    for (k, batch) in &batches {
+        let reveal = keys[*k].reveal(&domain, id, batch.batch_id, labels_for(batch, 1)).unwrap();
+        experiment.reveal(batch.batch_id, &reveal, reveal_at).unwrap();
+    }
+    // The contract locked labeler 0's first stake and labeler 1's, not labeler 0's second
+    // nor labeler 2's (batches 2 and 3).
+    experiment.set_unbacked([2, 3].into()).unwrap();
+    let record = experiment.settle(&BTreeMap::new(), experiment.spec().reveal_deadline).unwrap();
+    assert_eq!(record.unbacked, vec![2, 3]);
+    let result = |k: usize| result_in(&record, keys[k].address());
+    assert_eq!((result(0).batches, result(0).revealed_batches, result(0).stake), (2, 1, stake));
+    assert_eq!((result(2).batches, result(2).revealed_batches, result(2).stake), (1, 0, 0));
+    assert_eq!((result(2).non_reveal_penalty, result(2).payout), (0, 0));
+    assert_eq!(record.settlement.totals.stakes, 2 * stake, "the stakes the contract holds");
+    assert_eq!(record.revealed().len(), 2, "only backed batches' labels count");
+    audit(&record).unwrap();
+
+    // Lists the contract cannot have left: a labeler's earlier join unbacked and a later one
+    // backed, a batch never joined, out of order, or any at all in the embedded ledger.
+    for (unbacked, says) in [
+        (vec![0, 3], "locks a labeler's joins in order"),
+        (vec![2, 3, 9], "batch 9 was never joined"),
+        (vec![3, 2], "not ascending and distinct"),
+        (vec![2, 2, 3], "not ascending and distinct"),
+        (vec![2], "settlement"),
+    ] {
+        let mut tampered = record.clone();
+        tampered.unbacked = unbacked.clone();
+        let e = audit(&tampered).unwrap_err().to_string();
+        assert!(e.contains(says), "{unbacked:?}: {e}");
+    }
+    let (mut embedded, keys) = small_experiment();
+    let domain = embedded.domain().clone();
+    let join = keys[0].join(&domain, embedded.id(), None, stake, 0);
+    embedded.join(&join, 1_001).unwrap();
+    let refused = embedded.set_unbacked([0].into()).unwrap_err();
+    assert!(refused.to_string().contains("embedded ledger locks every stake"), "{refused}");
+}
+
+fn result_in(record: &PublicRecord, labeler: Address) -> &LabelerResult {
+    record.settlement.labelers.iter().find(|l| l.labeler == labeler).expect("settled")
 }
 
 #[test]

@@ -114,6 +114,8 @@ impl From<CoreError> for AppError {
             CoreError::NotCommitted(_) => (S::CONFLICT, "not_committed"),
             CoreError::NotAllCommitted { .. } => (S::CONFLICT, "not_all_committed"),
             CoreError::Reveal { .. } => (S::UNPROCESSABLE_ENTITY, "reveal_mismatch"),
+            // Only the contract's positions, read by the server, name unbacked batches.
+            CoreError::Unbacked(_) => (S::BAD_GATEWAY, "chain_inconsistent"),
         };
         AppError::new(status, code, message)
     }

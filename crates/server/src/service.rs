@@ -884,6 +884,8 @@ impl AppState {
             cached.experiment.batches().iter().map(|b| b.labeler).collect();
         labelers.extend(practised.keys());
         let before = self.store().reputations(&labelers).await?;
+        let unbacked = self.unbacked(&row, cached.experiment.joins()).await?;
+        cached.experiment.set_unbacked(unbacked)?;
         // The core takes the reputations of the batches' labelers only.
         let mut record = cached.experiment.settle(&before, now)?;
         record.practice = practice;

@@ -219,6 +219,9 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) clock: Clock,
     pub(crate) live: Mutex<HashMap<B256, LiveSlot>>,
+    /// In chain mode, the commits each experiment has on chain, as far as the relayer has
+    /// read them (rebuilt from the experiment's creation block after a restart).
+    pub(crate) chain_commits: Mutex<HashMap<B256, plumbline_chain::CommitIndex>>,
     /// Settlements update reputations shared across experiments, so they run one at a time.
     pub(crate) settle_lock: tokio::sync::Mutex<()>,
     /// This process's name among those sharing the store (holder of the scheduler's lease).
@@ -237,6 +240,7 @@ impl AppState {
             clock: Clock::new(config.test_clock),
             config,
             live: Mutex::new(HashMap::new()),
+            chain_commits: Mutex::new(HashMap::new()),
             settle_lock: tokio::sync::Mutex::new(()),
             instance: random_b256().map_or_else(
                 |_| format!("{}-{}", std::process::id(), system_now_ms()),

@@ -308,6 +308,128 @@ async fn one_market_stake_cannot_back_joins_to_two_experiments() {
     assert_eq!(status, StatusCode::CREATED, "{batch}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_settlement_goes_on() {
+    let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
+    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
+    let h = Harness::new(chain_config(&operator)).await;
+    let creator_key = LabelerKey::from_bytes(&DEV_KEYS[1].0).unwrap();
+    let creator = operator.with_key(&DEV_KEYS[1]).unwrap();
+    // One block of four tasks, labelled by four.
+    let mut spec = binary_spec(4, 4, 0);
+    let stake = spec.stake_per_batch;
+    operator.mint(creator.account(), spec.reward_pool).await.unwrap();
+    let mut now = operator.now().await.unwrap().max(h.state.now()) + 1;
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+    spec.commit_deadline = now + 3_600;
+    spec.reveal_deadline = now + 7_200;
+    let id = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
+    let domain = eip712::domain(operator.chain_id(), operator.address());
+
+    // Four labelers with one stake each in the market join; before the relayer's pass,
+    // labelers 2 and 3 withdraw their stakes.
+    let keys: Vec<LabelerKey> = (0..4).map(|i| LabelerKey::derived(13, i)).collect();
+    let mut markets = Vec::new();
+    let mut batches = Vec::new();
+    let mut joins = Vec::new();
+    for key in &keys {
+        let market = operator.with_key(&B256::from(key.secret_bytes())).unwrap();
+        let gas = U256::from(10u64).pow(U256::from(18));
+        operator.set_native_balance(key.address(), gas).await.unwrap();
+        operator.mint(key.address(), stake).await.unwrap();
+        market.deposit(stake).await.unwrap();
+        let join = key.join(&domain, id, None, stake, 0);
+        let (status, batch) =
+            h.call("POST", &format!("/experiments/{id}/join"), None, Some(json!(join))).await;
+        assert_eq!(status, StatusCode::CREATED, "{batch}");
+        batches.push(batch);
+        joins.push(join);
+        markets.push(market);
+    }
+    for market in &markets[2..] {
+        market.withdraw(stake).await.unwrap();
+    }
+
+    // The relayer locks what is backed and moves past the rest instead of reverting on it.
+    h.state.relay_tick().await;
+    assert_eq!(relay(&h, id).await["joins_relayed"], 4);
+    let locked = |i: usize| {
+        let (operator, address) = (operator.clone(), keys[i].address());
+        async move { operator.position(id, address).await.unwrap().joins }
+    };
+    assert_eq!((locked(0).await, locked(1).await, locked(2).await, locked(3).await), (1, 1, 0, 0));
+    // Labeler 3 deposits again, but only the operator locks stakes, and it moved on: neither
+    // the labeler nor the next pass locks that join now.
+    operator.mint(keys[3].address(), stake).await.unwrap();
+    markets[3].deposit(stake).await.unwrap();
+    assert!(markets[3].lock_stakes(id, &joins[3..], 1).await.is_err());
+    h.state.relay_tick().await;
+    assert_eq!(locked(3).await, 0);
+
+    // Everyone commits and reveals the same labels.
+    let labels_of = |batch: &Value| -> Vec<RevealedLabel> {
+        let tasks = batch["tasks"].as_array().unwrap();
+        let task = |t: &Value| t["task"].as_u64().unwrap() as u32;
+        tasks.iter().map(|t| RevealedLabel { task: task(t), label: Label::Int(1) }).collect()
+    };
+    let batch_ids: Vec<u64> = batches.iter().map(|b| b["batch_id"].as_u64().unwrap()).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let commit = key.commit(&domain, id, batch_ids[i], &labels_of(&batches[i])).unwrap();
+        let path = format!("/experiments/{id}/batches/{}/commit", batch_ids[i]);
+        let (status, answer) = h.call("POST", &path, None, Some(json!(commit))).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    h.state.relay_tick().await;
+    now = spec.commit_deadline;
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+    for (i, key) in keys.iter().enumerate() {
+        let reveal = key.reveal(&domain, id, batch_ids[i], labels_of(&batches[i])).unwrap();
+        let path = format!("/experiments/{id}/batches/{}/reveal", batch_ids[i]);
+        let (status, answer) = h.call("POST", &path, None, Some(json!(reveal))).await;
+        assert_eq!(status, StatusCode::CREATED, "labeler {i}: {answer}");
+    }
+
+    // Settlement: the batches of labelers 2 and 3 hold no stake and are not scored; the
+    // rest as usual.
+    now = spec.reveal_deadline;
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+    let (status, settlement) =
+        h.call("POST", &format!("/experiments/{id}/settle"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{settlement}");
+    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    let result = |i: usize| settlement.labelers.iter().find(|l| l.labeler == keys[i].address());
+    for i in [2, 3] {
+        let unbacked = result(i).unwrap();
+        assert_eq!((unbacked.stake, unbacked.revealed_batches, unbacked.payout), (0, 0, 0));
+    }
+    assert_eq!(settlement.totals.stakes, 2 * stake);
+    assert!([0, 1].iter().all(|&i| result(i).unwrap().stake == stake));
+    let (status, record) = h.call("GET", &format!("/experiments/{id}/record"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["unbacked"], json!([batch_ids[2], batch_ids[3]]), "{record}");
+    let record: plumbline_core::record::PublicRecord = serde_json::from_value(record).unwrap();
+    plumbline_core::record::audit(&record).unwrap_or_else(|e| panic!("{}", e.0));
+    assert_eq!(record.exported().len(), 2, "unbacked batches' labels are not exported");
+
+    // The contract takes the settlement and pays it.
+    h.state.relay_tick().await;
+    let held = operator.experiment(id).await.unwrap();
+    assert_eq!(held.payoutRoot, settlement.payout_root, "{}", relay(&h, id).await);
+    operator.mine_at(held.rootPostedAt + u64::from(held.challengeWindowSecs) + 1).await.unwrap();
+    h.state.relay_tick().await;
+    let done = relay(&h, id).await;
+    assert!(done["distribute_tx"].is_string() && done["refund_tx"].is_string(), "{done}");
+    // Labeler 3 keeps the stake it deposited again; nobody else holds anything but its payout.
+    for (i, key) in keys.iter().enumerate() {
+        let kept = if i == 3 { stake } else { 0 };
+        let balance = operator.balance_of(key.address()).await.unwrap();
+        assert_eq!(balance, U256::from(result(i).unwrap().payout + kept), "labeler {i}");
+    }
+}
+
 async fn relay(h: &Harness, id: B256) -> Value {
     let (status, answer) = h.call("GET", &format!("/experiments/{id}/chain"), None, None).await;
     assert_eq!(status, StatusCode::OK, "{answer}");

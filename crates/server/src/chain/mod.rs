@@ -21,8 +21,10 @@ use plumbline_chain::{Market, Terms};
 use plumbline_core::client::SignedJoin;
 use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::record::JoinEntry;
 use plumbline_core::{Address, B256, U256};
 use plumbline_store::{ChainRelay, ExperimentRow, OnChain};
+use std::collections::{BTreeSet, HashMap};
 
 /// Entries per relay transaction: 50 stake locks or commits, in arrival order. The contract's
 /// gas per label stays under 1,000 at this size (`contracts/README.md`, Gas).
@@ -245,6 +247,49 @@ impl AppState {
             locked += U256::from(row.spec.stake_per_batch) * U256::from(position.joins);
         }
         Ok((available, locked))
+    }
+}
+
+impl AppState {
+    /// The batches of a chain experiment whose stakes the contract never locked (see
+    /// [`plumbline_core::record::PublicRecord::unbacked`]), from each labeler's position in
+    /// the market: it locked the labeler's first `joins` joins. Read only once the chain has
+    /// passed the commit deadline, after which nothing more is locked; embedded experiments
+    /// have none.
+    pub(crate) async fn unbacked(
+        &self,
+        row: &ExperimentRow,
+        joins: &[JoinEntry],
+    ) -> AppResult<BTreeSet<u64>> {
+        if row.market.is_none() {
+            return Ok(BTreeSet::new());
+        }
+        let market = &self.chain_of(row)?.market;
+        let chain_now = market.now().await.map_err(chain_failed)?;
+        if chain_now < row.spec.commit_deadline {
+            return Err(AppError::conflict(format!(
+                "the chain is at {chain_now}, before the commit deadline {}: stakes may still be \
+                 locked",
+                row.spec.commit_deadline
+            )));
+        }
+        let mut locked: HashMap<Address, u64> = HashMap::new();
+        let mut unbacked = BTreeSet::new();
+        for entry in joins {
+            let labeler = entry.join.labeler;
+            let joins_locked = match locked.get(&labeler) {
+                Some(&count) => count,
+                None => {
+                    let id = row.experiment_id;
+                    let count = market.position(id, labeler).await.map_err(chain_failed)?.joins;
+                    *locked.entry(labeler).or_insert(count)
+                }
+            };
+            if entry.join.nonce >= joins_locked {
+                unbacked.insert(entry.batch_id);
+            }
+        }
+        Ok(unbacked)
     }
 }
 

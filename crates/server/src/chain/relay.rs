@@ -1,11 +1,14 @@
 //! The relayer: at every scheduler tick, for each of this server's chain experiments, it
 //!
-//! 1. reads the commits recorded on chain (checking the contract's running `commitsHash`)
-//!    and adopts into the log, through the same core checks as an HTTP commit, those that
+//! 1. reads the commits recorded on chain since its last pass (checking the contract's
+//!    running `commitsHash`; the whole history only on its first pass in this process) and
+//!    adopts into the log, through the same core checks as an HTTP commit, those that
 //!    labelers sent there themselves because the operator ignored them;
 //! 2. locks the stakes of joins not yet relayed (`lockStakes`) and records the commits not yet
 //!    on chain (`commitBatches`), in log order and in transactions of
 //!    [`ChainConfig::relay_entries`] entries, moving its stored cursor only after each receipt.
+//!    A join its labeler's free market balance no longer backs (it withdrew after joining)
+//!    is left out for good, so that it cannot make the experiment's locks revert.
 //!    A full transaction goes as soon as its entries are in; a partial one once its oldest
 //!    entry has waited [`ChainConfig::relay_wait_secs`], or when the commit deadline is near
 //!    ([`super::RELAY_MARGIN_SECS`]): few, full transactions are what keeps gas per label low;
@@ -22,12 +25,53 @@ use super::{ChainConfig, RELAY_MARGIN_SECS, chain_failed};
 use crate::error::{AppError, AppResult};
 use crate::service::CommitExtras;
 use crate::state::AppState;
-use plumbline_chain::{BatchCommit, ChainCommit, Event, Market, Phase as ChainPhase};
-use plumbline_core::client::SignedCommit;
+use plumbline_chain::{BatchCommit, ChainCommit, CommitIndex, Event, Market, Phase as ChainPhase};
+use plumbline_core::client::{SignedCommit, SignedJoin};
 use plumbline_core::lifecycle::Phase;
-use plumbline_core::{Address, B256};
+use plumbline_core::record::JoinEntry;
+use plumbline_core::{Address, B256, U256};
 use plumbline_store::{ChainRelay, ExperimentLog, ExperimentRow};
 use std::collections::{HashMap, HashSet};
+
+/// Of `entries`, the joins whose stakes the contract can lock now, in order: those whose
+/// labeler's free market balance still covers them, after its earlier joins in the list.
+/// The others are left out for good (the relay moves past them), or one labeler's
+/// withdrawal would make every lock of the experiment revert; settlement finds them unbacked
+/// from the contract's positions (see [`AppState::unbacked`]). Joins the contract locked
+/// already are left out too. A balance that falls after this read makes the transaction
+/// revert, and the next tick reads again.
+async fn lockable(market: &Market, id: B256, entries: &[JoinEntry]) -> AppResult<Vec<SignedJoin>> {
+    let mut next_nonce: HashMap<Address, u64> = HashMap::new();
+    let mut free: HashMap<Address, U256> = HashMap::new();
+    let mut joins = Vec::new();
+    for entry in entries {
+        let join = &entry.join;
+        let labeler = join.labeler;
+        if !next_nonce.contains_key(&labeler) {
+            let locked = market.position(id, labeler).await.map_err(chain_failed)?.joins;
+            next_nonce.insert(labeler, locked);
+            free.insert(labeler, market.balance_of(labeler).await.map_err(chain_failed)?);
+        }
+        let nonce = next_nonce.get_mut(&labeler).expect("read above");
+        let balance = free.get_mut(&labeler).expect("read above");
+        let stake = U256::from(join.stake);
+        if join.nonce < *nonce {
+            continue;
+        }
+        if join.nonce == *nonce && *balance >= stake {
+            *nonce += 1;
+            *balance -= stake;
+            joins.push(join.clone());
+        } else {
+            tracing::warn!(
+                experiment_id = %id, batch_id = entry.batch_id, labeler = %labeler,
+                free = %balance, "the labeler's market balance no longer backs its join; \
+                 its batch is unbacked"
+            );
+        }
+    }
+    Ok(joins)
+}
 
 /// The contract's payout modes (`PayoutMode`, passed as `uint8`).
 const PAYOUT_UNPAID: u8 = 0;
@@ -66,10 +110,15 @@ impl AppState {
             return Ok(());
         }
         let market = &chain.market;
-        let on_chain =
-            market.commits(id, relay.from_block, B256::ZERO).await.map_err(chain_failed)?;
+        if row.phase == Phase::Settled {
+            // Its log is final: nothing more to adopt or relay.
+            self.0.chain_commits.lock().expect("not poisoned").remove(&id);
+            let chain_now = market.now().await.map_err(chain_failed)?;
+            return self.finish_on_chain(market, &mut relay, chain_now).await;
+        }
+        let on_chain = self.commits_on_chain(market, id, relay.from_block).await?;
         let mut log = self.store().log(id).await?;
-        if row.phase != Phase::Settled && self.adopt(id, &log, &on_chain).await {
+        if self.adopt(id, &log, &on_chain).await {
             log = self.store().log(id).await?;
         }
         let chain_now = market.now().await.map_err(chain_failed)?;
@@ -84,10 +133,23 @@ impl AppState {
             self.relay_joins(chain, &mut relay, &log, &due).await?;
             self.relay_commits(chain, &mut relay, &log, &on_chain, &due).await?;
         }
-        if row.phase == Phase::Settled {
-            self.finish_on_chain(market, &mut relay, chain_now).await?;
-        }
         Ok(())
+    }
+
+    /// Every commit on chain for experiment `id`, reading only the blocks the last pass did
+    /// not (see [`CommitIndex`]); the experiment's first pass in this process reads from
+    /// `from_block`, its creation.
+    async fn commits_on_chain(
+        &self,
+        market: &Market,
+        id: B256,
+        from_block: u64,
+    ) -> AppResult<Vec<ChainCommit>> {
+        let taken = self.0.chain_commits.lock().expect("not poisoned").remove(&id);
+        let mut index = taken.unwrap_or_else(|| CommitIndex::new(id, from_block));
+        let read = index.update(market).await.map(<[ChainCommit]>::to_vec);
+        self.0.chain_commits.lock().expect("not poisoned").insert(id, index);
+        read.map_err(chain_failed)
     }
 
     /// Appends to the log the commits found on chain for batches the log has no commit for,
@@ -141,14 +203,16 @@ impl AppState {
             if end - start < per_tx && !due(log.joins[start].at) {
                 break;
             }
-            let joins: Vec<_> = log.joins[start..end].iter().map(|e| e.join.clone()).collect();
-            let sent = chain
-                .market
-                .lock_stakes(relay.experiment_id, &joins, per_tx)
-                .await
-                .map_err(chain_failed)?;
+            let joins = lockable(&chain.market, relay.experiment_id, &log.joins[start..end]).await?;
+            if !joins.is_empty() {
+                let sent = chain
+                    .market
+                    .lock_stakes(relay.experiment_id, &joins, per_tx)
+                    .await
+                    .map_err(chain_failed)?;
+                relay.last_join_tx = sent.transactions.last().map(|tx| tx.hash);
+            }
             relay.joins_relayed = end as u64;
-            relay.last_join_tx = sent.transactions.last().map(|tx| tx.hash);
             self.save_relay(relay).await?;
             tracing::info!(experiment_id = %relay.experiment_id, joins = end, "stakes locked on chain");
         }
