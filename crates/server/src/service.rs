@@ -12,7 +12,7 @@
 //! the lot) and only then answers each. Nobody is answered, and nobody else sees the in-memory
 //! state, before the group is on disk, exactly as when each write went alone.
 
-use crate::chain::domain_of;
+use crate::chain::{chain_failed, domain_of};
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, Cached, TIME_MAX, system_now_ms};
 use plumbline_core::assign::Batch;
@@ -189,6 +189,7 @@ impl AppState {
                 spec.commit_deadline
             )));
         }
+        self.require_pool_at_hand(creator, spec.reward_pool).await?;
         let drafts = self.store().experiments_in(&[Phase::Draft]).await?;
         if drafts.iter().filter(|row| row.creator == creator).count() >= DRAFTS_PER_CREATOR_MAX {
             return Err(AppError::new(
@@ -204,6 +205,32 @@ impl AppState {
         let experiment = NewExperiment { experiment_id, creator, spec, market, created_at: now };
         self.store().create_experiment(&experiment).await?;
         self.experiment_row(experiment.experiment_id).await
+    }
+
+    /// Refuses a creator who could not fund a draft of `pool` now: drafts and their tasks are
+    /// stored for whoever holds the money to run them, not for any fresh key. The funds are
+    /// not reserved; `fund` moves them.
+    async fn require_pool_at_hand(&self, creator: Address, pool: Amount) -> AppResult<()> {
+        let (at_hand, where_) = match self.chain() {
+            Some(chain) => {
+                let market = &chain.market;
+                let free = market.balance_of(creator).await.map_err(chain_failed)?;
+                let wallet = market.token_balance(creator).await.map_err(chain_failed)?;
+                (free.saturating_add(wallet), "in its wallet and market balance together")
+            }
+            None => (U256::from(self.store().balances(creator).await?.available), "available"),
+        };
+        if at_hand >= U256::from(pool) {
+            return Ok(());
+        }
+        Err(AppError::new(
+            axum::http::StatusCode::CONFLICT,
+            "insufficient_funds",
+            format!(
+                "{creator} has {at_hand} {where_}; a draft and its tasks are kept only for a \
+                 creator who could fund its reward pool of {pool} now"
+            ),
+        ))
     }
 
     /// Imports a draft's tasks from JSONL, all or nothing.
@@ -229,6 +256,7 @@ impl AppState {
                 row.task_count
             )));
         }
+        self.require_pool_at_hand(caller, row.spec.reward_pool).await?;
         let tasks = task::parse_jsonl(text, &row.spec.question.kind)?;
         // Building the core experiment checks every gold answer against the question.
         let (chain_id, contract) = domain_of(&row);

@@ -563,10 +563,56 @@ async fn a_sealed_reveal_without_a_sealing_key_is_refused() {
 }
 
 #[tokio::test]
-async fn a_free_key_holds_at_most_twenty_drafts_and_lists_are_filtered_and_paged() {
+async fn a_key_without_its_pool_at_hand_keeps_no_draft_and_imports_no_tasks() {
+    let h = Harness::new(config()).await;
+    let operator_token = h.login(&operator()).await;
+    let key = LabelerKey::derived(42, 4);
+    let token = h.login(&key).await;
+    let pool = demo_spec(h.state.now()).reward_pool;
+    let spec = json!({ "spec": demo_spec(h.state.now()) });
+    let mine = format!("creator={}&limit=500", key.address());
+    // A fresh key, then one a credit short of the pool: refused, and nothing is stored.
+    for credits in [0, pool - 1] {
+        if credits > 0 {
+            h.mint(&operator_token, key.address(), credits).await;
+        }
+        let (status, body) = h.call("POST", "/experiments", Some(&token), Some(spec.clone())).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "insufficient_funds");
+        assert!(body["message"].as_str().unwrap().contains("reward pool"), "{body}");
+        assert!(listed_ids(&h, &mine).await.is_empty());
+    }
+    h.mint(&operator_token, key.address(), 1).await;
+    let mut drafts = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = h.call("POST", "/experiments", Some(&token), Some(spec.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        drafts.push(id_of(&body["experiment_id"]));
+    }
+    // Funding one draft moves the pool into escrow: the other's tasks are no longer stored.
+    let tasks = DEMO_TASKS.as_bytes().to_vec();
+    let import = |id: B256| format!("/experiments/{id}/tasks");
+    let (status, body) = h
+        .raw("POST", &import(drafts[0]), Some(&token), "application/x-ndjson", Some(tasks.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    let (status, body) =
+        h.call("POST", &format!("/experiments/{}/fund", drafts[0]), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        h.raw("POST", &import(drafts[1]), Some(&token), "application/x-ndjson", Some(tasks)).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_error(status, &body, StatusCode::CONFLICT, "insufficient_funds");
+    let (_, view) = h.call("GET", &format!("/experiments/{}", drafts[1]), None, None).await;
+    assert_eq!(view["tasks"]["tasks"], 0, "{view}");
+}
+
+#[tokio::test]
+async fn a_creator_holds_at_most_twenty_drafts_and_lists_are_filtered_and_paged() {
     let h = Harness::new(config()).await;
     let key = LabelerKey::derived(42, 3);
     let token = h.login(&key).await;
+    let operator_token = h.login(&operator()).await;
+    h.mint(&operator_token, key.address(), demo_spec(h.state.now()).reward_pool).await;
     let spec = json!({ "spec": demo_spec(h.state.now()) });
     let mut ids = Vec::new();
     for _ in 0..DRAFTS_PER_CREATOR_MAX {

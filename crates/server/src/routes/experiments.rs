@@ -29,7 +29,9 @@ pub fn routes(config: &Config) -> Vec<Route> {
             responses: &[
                 (201, "`EXPERIMENT`"),
                 (401, "not signed in"),
+                (409, "`insufficient_funds`: the caller could not fund the reward pool now"),
                 (422, "a spec field breaks a rule"),
+                (429, "`too_many_drafts`: the caller holds 20 drafts"),
             ],
             handler: post(create),
         },
@@ -63,7 +65,7 @@ pub fn routes(config: &Config) -> Vec<Route> {
             responses: &[
                 (200, "`{tasks, regular, gold}`"),
                 (403, "not the creator"),
-                (409, "not a draft, or tasks already imported"),
+                (409, "not a draft, tasks already imported, or the caller could not fund the reward pool now"),
                 (413, "file too large"),
                 (422, "a bad line, named by number"),
             ],
