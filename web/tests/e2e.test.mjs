@@ -458,6 +458,13 @@ test('practice and qualification before stakes, in the browser', { timeout: 300_
   await experimenter.fill('#f-title', 'A qualification from the form');
   await experimenter.fill('#f-qual-items', '6');
   await experimenter.fill('#f-qual-min', '0.2');
+  // The default pool is more than the 900 credits left: the draft is refused, and says why.
+  await experimenter.click('#create');
+  await experimenter.locator('#create-error', { hasText: 'reward pool of 100000' }).waitFor();
+  const refused = consoleErrors.findIndex(e => e.startsWith('experimenter:') && e.includes('409'));
+  assert.notEqual(refused, -1, 'the browser saw the 409');
+  consoleErrors.splice(refused, 1);
+  await experimenter.fill('#f-pool', '100');
   await experimenter.click('#create');
   await experimenter.waitForURL(/#\/lab\/0x[0-9a-f]{64}$/);
   const fromForm = await server.call('GET', `/experiments/${experimenter.url().split('/').pop()}`);
