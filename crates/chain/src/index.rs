@@ -78,7 +78,8 @@ impl CommitIndex {
     pub async fn update(&mut self, market: &Market) -> Result<&[ChainCommit]> {
         let latest = market.block_number().await?;
         if latest >= self.next_block {
-            let found = market.commits_in(self.id, self.next_block, Some(latest), self.hash).await?;
+            let found =
+                market.commits_in(self.id, self.next_block, Some(latest), self.hash).await?;
             for c in &found {
                 self.hash = chain_commit(self.hash, c.labeler, c.batch_id, c.commitment);
             }

@@ -10,7 +10,9 @@
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::SolValue;
 use plumbline_chain::anvil::DEV_KEYS;
-use plumbline_chain::{Anvil, BatchCommit, CommitIndex, Error, Market, Phase, Terms, experiment_id};
+use plumbline_chain::{
+    Anvil, BatchCommit, CommitIndex, Error, Market, Phase, Terms, experiment_id,
+};
 use plumbline_core::Amount;
 use plumbline_core::assign::to_canonical;
 use plumbline_core::client::{LabelerKey, RevealedLabel, SignedJoin};

@@ -41,19 +41,22 @@ use std::collections::{HashMap, HashSet};
 /// already are left out too. A balance that falls after this read makes the transaction
 /// revert, and the next tick reads again.
 async fn lockable(market: &Market, id: B256, entries: &[JoinEntry]) -> AppResult<Vec<SignedJoin>> {
-    let mut next_nonce: HashMap<Address, u64> = HashMap::new();
-    let mut free: HashMap<Address, U256> = HashMap::new();
+    use std::collections::hash_map::Entry;
+    // Per labeler: the nonce the contract expects next, and its free balance, as this list
+    // leaves them.
+    let mut left: HashMap<Address, (u64, U256)> = HashMap::new();
     let mut joins = Vec::new();
     for entry in entries {
         let join = &entry.join;
         let labeler = join.labeler;
-        if !next_nonce.contains_key(&labeler) {
-            let locked = market.position(id, labeler).await.map_err(chain_failed)?.joins;
-            next_nonce.insert(labeler, locked);
-            free.insert(labeler, market.balance_of(labeler).await.map_err(chain_failed)?);
-        }
-        let nonce = next_nonce.get_mut(&labeler).expect("read above");
-        let balance = free.get_mut(&labeler).expect("read above");
+        let (nonce, balance) = match left.entry(labeler) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(unknown) => {
+                let locked = market.position(id, labeler).await.map_err(chain_failed)?.joins;
+                let free = market.balance_of(labeler).await.map_err(chain_failed)?;
+                unknown.insert((locked, free))
+            }
+        };
         let stake = U256::from(join.stake);
         if join.nonce < *nonce {
             continue;
@@ -203,7 +206,8 @@ impl AppState {
             if end - start < per_tx && !due(log.joins[start].at) {
                 break;
             }
-            let joins = lockable(&chain.market, relay.experiment_id, &log.joins[start..end]).await?;
+            let joins =
+                lockable(&chain.market, relay.experiment_id, &log.joins[start..end]).await?;
             if !joins.is_empty() {
                 let sent = chain
                     .market

@@ -65,7 +65,10 @@ pub fn routes(config: &Config) -> Vec<Route> {
             responses: &[
                 (200, "`{tasks, regular, gold}`"),
                 (403, "not the creator"),
-                (409, "not a draft, tasks already imported, or the caller could not fund the reward pool now"),
+                (
+                    409,
+                    "not a draft, tasks already imported, or the caller could not fund the reward pool now",
+                ),
                 (413, "file too large"),
                 (422, "a bad line, named by number"),
             ],
