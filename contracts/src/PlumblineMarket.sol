@@ -39,8 +39,9 @@ contract PlumblineMarket is IPlumblineMarket, EIP712, ReentrancyGuardTransient {
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
 
     /// @dev The EIP-712 type strings, byte for byte those of `crates/core/src/eip712.rs`.
-    bytes32 private constant JOIN_TYPEHASH =
-        keccak256("Join(bytes32 experimentId,address labeler,bytes32 cohort,uint256 stake,uint64 nonce)");
+    bytes32 private constant JOIN_TYPEHASH = keccak256(
+        "Join(bytes32 experimentId,address labeler,bytes32 cohort,uint256 stake,uint64 nonce,uint64 expiresAt)"
+    );
     bytes32 private constant COMMIT_TYPEHASH =
         keccak256("Commit(bytes32 experimentId,uint64 batchId,bytes32 commitment)");
 
@@ -359,12 +360,15 @@ contract PlumblineMarket is IPlumblineMarket, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPlumblineMarket
-    function joinDigest(bytes32 experimentId, address labeler, bytes32 cohort, uint256 stake, uint64 nonce)
-        external
-        view
-        returns (bytes32)
-    {
-        return _hashTypedDataV4(_joinStructHash(experimentId, labeler, cohort, stake, nonce));
+    function joinDigest(
+        bytes32 experimentId,
+        address labeler,
+        bytes32 cohort,
+        uint256 stake,
+        uint64 nonce,
+        uint64 expiresAt
+    ) external view returns (bytes32) {
+        return _hashTypedDataV4(_joinStructHash(experimentId, labeler, cohort, stake, nonce, expiresAt));
     }
 
     /// @inheritdoc IPlumblineMarket
@@ -467,7 +471,8 @@ contract PlumblineMarket is IPlumblineMarket, EIP712, ReentrancyGuardTransient {
         // which keeps a relay racing the labeler's own call from failing.
         if (nonce < expected) return false;
         if (nonce > expected) revert PlumblineMarket__NonceGap(index, labeler, expected, nonce);
-        bytes32 digest = _hashTypedDataV4(_joinStructHash(experimentId, labeler, join.cohort, stake, nonce));
+        bytes32 digest =
+            _hashTypedDataV4(_joinStructHash(experimentId, labeler, join.cohort, stake, nonce, join.expiresAt));
         _checkSigner(index, digest, join.r, join.vs, labeler);
         uint256 balance = _balances[labeler];
         if (balance < stake) revert PlumblineMarket__InsufficientBalance(labeler, balance, stake);
@@ -492,12 +497,15 @@ contract PlumblineMarket is IPlumblineMarket, EIP712, ReentrancyGuardTransient {
     // in one call, and abi.encode would allocate fresh memory for each, whose cost grows with
     // the square of the memory used.
 
-    /// @dev `keccak256(abi.encode(JOIN_TYPEHASH, experimentId, labeler, cohort, stake, nonce))`.
-    function _joinStructHash(bytes32 experimentId, address labeler, bytes32 cohort, uint256 stake, uint64 nonce)
-        private
-        pure
-        returns (bytes32 structHash)
-    {
+    /// @dev `keccak256(abi.encode(JOIN_TYPEHASH, experimentId, labeler, cohort, stake, nonce, expiresAt))`.
+    function _joinStructHash(
+        bytes32 experimentId,
+        address labeler,
+        bytes32 cohort,
+        uint256 stake,
+        uint64 nonce,
+        uint64 expiresAt
+    ) private pure returns (bytes32 structHash) {
         bytes32 typeHash = JOIN_TYPEHASH;
         assembly ("memory-safe") {
             let m := mload(0x40)
@@ -507,7 +515,8 @@ contract PlumblineMarket is IPlumblineMarket, EIP712, ReentrancyGuardTransient {
             mstore(add(m, 0x60), cohort)
             mstore(add(m, 0x80), stake)
             mstore(add(m, 0xa0), nonce)
-            structHash := keccak256(m, 0xc0)
+            mstore(add(m, 0xc0), expiresAt)
+            structHash := keccak256(m, 0xe0)
         }
     }
 

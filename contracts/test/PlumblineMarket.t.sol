@@ -343,9 +343,10 @@ contract PlumblineMarketLockStakesTest is MarketTest {
 
     /// A join for `labeler` signed with `signerKey`: what a relayer forging a stake lock sends.
     function forgedJoin(uint256 signerKey) internal view returns (IPlumblineMarket.SignedJoin memory) {
-        (bytes32 r, bytes32 vs) =
-            vm.signCompact(signerKey, joinDigest(marketDomain(), EXPERIMENT, labeler, bytes32(0), STAKE, 0));
-        return IPlumblineMarket.SignedJoin(labeler, bytes32(0), STAKE, 0, r, vs);
+        (bytes32 r, bytes32 vs) = vm.signCompact(
+            signerKey, joinDigest(marketDomain(), EXPERIMENT, labeler, bytes32(0), STAKE, 0, JOIN_EXPIRY)
+        );
+        return IPlumblineMarket.SignedJoin(labeler, bytes32(0), STAKE, 0, JOIN_EXPIRY, r, vs);
     }
 
     function test_lock_refuses_a_join_signed_by_someone_else() public {
@@ -354,6 +355,23 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         );
         vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(forgedJoin(labelerKey(2))));
+    }
+
+    /// The operator accepted the join before its expiry; its lock may come later.
+    function test_lock_ignores_a_joins_expiry() public {
+        vm.warp(JOIN_EXPIRY + 1);
+        vm.prank(operator);
+        market.lockStakes(EXPERIMENT, one(signedJoin(key, EXPERIMENT, 0)));
+        assertEq(market.positionOf(EXPERIMENT, labeler).joins, 1);
+    }
+
+    /// The expiry is signed: a relay cannot extend it.
+    function test_lock_refuses_a_join_with_another_expiry() public {
+        IPlumblineMarket.SignedJoin memory join = signedJoin(key, EXPERIMENT, 0);
+        join.expiresAt += 1;
+        vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
+        vm.prank(operator);
+        market.lockStakes(EXPERIMENT, one(join));
     }
 
     function test_lock_refuses_an_altered_join() public {
@@ -467,9 +485,18 @@ contract PlumblineMarketLockStakesTest is MarketTest {
         PlumblineMarket otherMarket = new PlumblineMarket(token);
         (bytes32 r, bytes32 vs) = vm.signCompact(
             key,
-            joinDigest(domainSeparator(block.chainid, address(otherMarket)), EXPERIMENT, labeler, bytes32(0), STAKE, 0)
+            joinDigest(
+                domainSeparator(block.chainid, address(otherMarket)),
+                EXPERIMENT,
+                labeler,
+                bytes32(0),
+                STAKE,
+                0,
+                JOIN_EXPIRY
+            )
         );
-        IPlumblineMarket.SignedJoin memory join = IPlumblineMarket.SignedJoin(labeler, bytes32(0), STAKE, 0, r, vs);
+        IPlumblineMarket.SignedJoin memory join =
+            IPlumblineMarket.SignedJoin(labeler, bytes32(0), STAKE, 0, JOIN_EXPIRY, r, vs);
         vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
         vm.prank(operator);
         market.lockStakes(EXPERIMENT, one(join));

@@ -35,6 +35,7 @@ contract VectorsTest is MarketTest {
         bytes32 cohort;
         uint256 stake;
         uint64 nonce;
+        uint64 expiresAt;
     }
 
     struct CommitVector {
@@ -52,14 +53,15 @@ contract VectorsTest is MarketTest {
                 0x0000000000000000000000000000000000000000,
                 0x12c911f49cbd67caf54615399a4705f0fdbfc410b35eab80e484f151621a5cc6,
                 0x4A7d50E223AA5b27F75DcdFee682d73Bf58094de,
-                0x42a3c2117cff0e414aca52051577da89c928593ec946237f729777b59559ebdc,
-                hex"d0f4ccdf5e681be47c72d74d25d0b92658bdaea037cf072e387124e030df6e292489ce3665135fed01915235c425a68df8388dff7541e888290b4d43da1bcf151b"
+                0x5fc09a50fd5a407975b60f9161255b54e9cd4dc434a8d31fa3da728718bde8eb,
+                hex"8b58ccd57f56cf14ff13fc4a2aeb6dd2959d8e701e57c2b6228107e00ba78bec5253f99af149e20eb4a12fe97928821d87ef283503d185d643ccc56737f918ed1b"
             ),
             0xb80b8d089a663cb80567640d11df4b425120a3aa288304e7d374ee7253fd5c42,
             0x4A7d50E223AA5b27F75DcdFee682d73Bf58094de,
             0x0000000000000000000000000000000000000000000000000000000000000000,
             1000000000000000000,
-            0
+            0,
+            1800000600
         );
         v[1] = JoinVector(
             Typed(
@@ -67,13 +69,14 @@ contract VectorsTest is MarketTest {
                 0xaB418102A1a35e3360b1d6001cecD18C9337093A,
                 0x38e09c8417c60edc1e7873172dd200bc43d03804f1d8cd86df0ab6a3d1896642,
                 0x68756812105Df7B2fbaaf38da7643316173CCE8c,
-                0x31411a521ed022aa07fbb7325473738e20413d708c1d115c88ddee82e4f31e2d,
-                hex"ce1938a9b6efa54b96bbf39df18dcb054fac1a071e1c57bd5d352a3001855a4314942ef03dd7d1c617d69cf6ae2b301fb86e9edd45d33af8f5301720d4b16c5b1c"
+                0x1b1e0f3561c004345f61e7cd1a34157253617c807ccda7a4ca58296ad6abea93,
+                hex"d5e50ebab2106125fd5dd682aa2cc3de0f95a105c4f5a1f6bf223600f64c5371565b687808aed167f83013e9c16fc3100fe9c04c9f59b7588046bf782d756a0a1b"
             ),
             0x520e7eff2b79a1c008e92e4fba6cc6330ac4080c644218389219bdcf4655ee0b,
             0x68756812105Df7B2fbaaf38da7643316173CCE8c,
             0x8aa71732182a23c3950e7a1a5c7a30e7c48558d23da2db0e7a7c014ddabde8fa,
             115792089237316195423570985008687907853269984665640564039457584007913129639935,
+            18446744073709551615,
             18446744073709551615
         );
         v[2] = JoinVector(
@@ -82,14 +85,15 @@ contract VectorsTest is MarketTest {
                 0x0000000000000000000000000000000000000000,
                 0xd5a8d0463d7549831575ce6ee1e0f4a9da5eaa67d0c94aaa4c6463e01747c9f8,
                 0xe13948477e5F3A0D4E029475bC39E2151fA7207A,
-                0xd789f1b3b1d294e85a2d4ffc5bde5688c24a077c889289629e29de4c45531538,
-                hex"1ee022f91ded15abd74f4bb548390ad608687c10cf6506c828e54e934bf11ecf3eb519984e850b6f3d175cc04662ae9c50cb4d4eae35212ee4571c72e43eecae1b"
+                0x79e5125893e9b569be5fb416c8000c876fb48afada1c0d11a531298c57c6b77e,
+                hex"45052f8b8579e6a14c432605750dc110f604304984d2e2236f8e776fc32e0af75a200bd51c9fd60d0cb323aec19ab26d9c7d70de65d853c9e4c101006c2940f01b"
             ),
             0xb80b8d089a663cb80567640d11df4b425120a3aa288304e7d374ee7253fd5c42,
             0xe13948477e5F3A0D4E029475bC39E2151fA7207A,
             0x6123e29000d601c8eddbb55e102a64da20b3ca51d00f9dbe48a43de07778c603,
             0,
-            7
+            7,
+            0
         );
     }
 
@@ -523,7 +527,8 @@ contract VectorsTest is MarketTest {
                 j.labeler,
                 j.cohort,
                 j.stake,
-                j.nonce
+                j.nonce,
+                j.expiresAt
             );
             checkSignature(j.typed, digest);
         }
@@ -569,7 +574,10 @@ contract VectorsTest is MarketTest {
         for (uint256 i = 0; i < joins.length; ++i) {
             JoinVector memory j = joins[i];
             if (j.typed.chainId != VECTOR_CHAIN) continue;
-            assertEq(vectorMarket.joinDigest(j.experimentId, j.labeler, j.cohort, j.stake, j.nonce), j.typed.digest);
+            assertEq(
+                vectorMarket.joinDigest(j.experimentId, j.labeler, j.cohort, j.stake, j.nonce, j.expiresAt),
+                j.typed.digest
+            );
             ++checked;
         }
         CommitVector[] memory commits = commitVectors();
@@ -630,7 +638,13 @@ contract VectorsTest is MarketTest {
         // The vector signs a stake of 2^256 - 1 and nonce 2^64 - 1; passed off as this
         // experiment's stake and the labeler's first join, it recovers someone else.
         IPlumblineMarket.SignedJoin memory join = IPlumblineMarket.SignedJoin({
-            labeler: j.labeler, cohort: j.cohort, stake: cfg.stakePerBatch, nonce: 0, r: r, vs: vs
+            labeler: j.labeler,
+            cohort: j.cohort,
+            stake: cfg.stakePerBatch,
+            nonce: 0,
+            expiresAt: j.expiresAt,
+            r: r,
+            vs: vs
         });
         vm.expectPartialRevert(IPlumblineMarket.PlumblineMarket__WrongSigner.selector);
         vm.prank(cfg.operator);

@@ -73,7 +73,7 @@ def test_join_messages_are_built_from_their_parts() -> None:
         fields = vector["message"]
         account = Account.from_key(vector["private_key"])
         # The client builds the message from the cohort's name (or none), as the labeler gives it.
-        built = protocol.join_message(fields["experimentId"], fields["labeler"], cohort, int(fields["stake"]), int(fields["nonce"]))
+        built = protocol.join_message(fields["experimentId"], fields["labeler"], cohort, int(fields["stake"]), int(fields["nonce"]), int(fields["expiresAt"]))
         assert to_hex(built["cohort"]) == fields["cohort"]
         signature = protocol.sign_typed(account, domain_of(vector["domain"]), "Join", built)
         assert to_hex(signature) == vector["signature"]

@@ -164,6 +164,7 @@ const types = {
     { name: 'cohort', type: 'bytes32' },
     { name: 'stake', type: 'uint256' },
     { name: 'nonce', type: 'uint64' },
+    { name: 'expiresAt', type: 'uint64' },
   ],
   Commit: [
     { name: 'experimentId', type: 'bytes32' },
@@ -265,6 +266,7 @@ const typed = [
     cohort: zeroHash,
     stake: 10n ** 18n,
     nonce: 0n,
+    expiresAt: 1_800_000_600n,
   }),
   await typedVector('Join', 1, 1, {
     experimentId: experiments[1],
@@ -272,6 +274,7 @@ const typed = [
     cohort: hashOf('region:EU'),
     stake: U256_MAX,
     nonce: U64_MAX,
+    expiresAt: U64_MAX,
   }),
   await typedVector('Join', 0, 2, {
     experimentId: experiments[0],
@@ -279,6 +282,7 @@ const typed = [
     cohort: hashOf('lang:de'),
     stake: 0n,
     nonce: 7n,
+    expiresAt: 0n,
   }),
   await typedVector('Commit', 0, 0, {
     experimentId: experiments[0],

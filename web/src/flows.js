@@ -6,7 +6,7 @@
 import { openBackup, sealBackup } from './backup.js';
 import { sealReveal } from './seal.js';
 import {
-  commitmentOf, joinMessage, labelsRoot, saltFromSignature, typedData,
+  JOIN_VALID_SECS, commitmentOf, joinMessage, labelsRoot, saltFromSignature, typedData,
 } from './protocol.js';
 
 const committedKey = (id, batchId, address) => `plumbline.committed.${id}.${batchId}.${address}`;
@@ -22,14 +22,16 @@ export function revealLeftWithOperator(id, batchId, address) {
 export async function join(app, experiment, cohort) {
   const signer = app.signer;
   const work = await app.api.work(experiment.experiment_id, signer.address);
+  const expiresAt = work.now + JOIN_VALID_SECS;
   const message = joinMessage(
-    experiment.experiment_id, signer.address, cohort, experiment.spec.stake_per_batch, work.next_nonce,
+    experiment.experiment_id, signer.address, cohort, experiment.spec.stake_per_batch, work.next_nonce, expiresAt,
   );
   const signature = await signer.signTypedData(typedData(experiment, 'Join', message));
   const body = {
     labeler: signer.address,
     stake: String(experiment.spec.stake_per_batch),
     nonce: work.next_nonce,
+    expires_at: expiresAt,
     signature,
   };
   if (cohort) body.cohort = cohort;

@@ -26,6 +26,7 @@ export const TYPES = {
     { name: 'cohort', type: 'bytes32' },
     { name: 'stake', type: 'uint256' },
     { name: 'nonce', type: 'uint64' },
+    { name: 'expiresAt', type: 'uint64' },
   ],
   Commit: [
     { name: 'experimentId', type: 'bytes32' },
@@ -70,14 +71,19 @@ export function cohortHash(name) {
   return name == null || name === '' ? zeroHash : keccak256(stringToHex(name));
 }
 
-/** The `Join` message. */
-export function joinMessage(experimentId, labeler, cohort, stake, nonce) {
+/** How long a signed join stays valid, from the server's clock (`JOIN_VALID_SECS` in
+ * crates/core/src/client.rs). */
+export const JOIN_VALID_SECS = 600;
+
+/** The `Join` message, which the server may accept until `expiresAt` (unix seconds). */
+export function joinMessage(experimentId, labeler, cohort, stake, nonce, expiresAt) {
   return {
     experimentId,
     labeler,
     cohort: cohortHash(cohort),
     stake: BigInt(stake),
     nonce: BigInt(nonce),
+    expiresAt: BigInt(expiresAt),
   };
 }
 

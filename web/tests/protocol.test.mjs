@@ -78,7 +78,7 @@ test('a Join built from a cohort name signs as the core signs it', async () => {
   const vector = eip712.typed.find(v => v.primary_type === 'Join' && v.message.cohort !== `0x${'00'.repeat(32)}`);
   const signer = new LocalSigner(vector.private_key);
   const name = vector.message.cohort === cohortHash('region:EU') ? 'region:EU' : 'lang:de';
-  const message = joinMessage(vector.message.experimentId, signer.address, name, vector.message.stake, vector.message.nonce);
+  const message = joinMessage(vector.message.experimentId, signer.address, name, vector.message.stake, vector.message.nonce, vector.message.expiresAt);
   const signature = await signer.signTypedData(typedData(experimentOf(vector.domain), 'Join', message));
   assert.equal(signature, vector.signature);
 });

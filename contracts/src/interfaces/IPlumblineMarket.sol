@@ -11,7 +11,7 @@ pragma solidity ^0.8.24;
 /// messages that the off-chain market checks (domain name "Plumbline", version "1", this chain,
 /// this contract):
 ///
-///     Join(bytes32 experimentId,address labeler,bytes32 cohort,uint256 stake,uint64 nonce)
+///     Join(bytes32 experimentId,address labeler,bytes32 cohort,uint256 stake,uint64 nonce,uint64 expiresAt)
 ///     Commit(bytes32 experimentId,uint64 batchId,bytes32 commitment)
 ///
 /// The operator relays them in batches (`lockStakes`, `commitBatches`), so labelers pay gas only
@@ -134,6 +134,9 @@ interface IPlumblineMarket {
     /// @param cohort `keccak256` of the declared cohort's name, or zero.
     /// @param stake The stake signed for; must equal the experiment's `stakePerBatch`.
     /// @param nonce The labeler's earlier joins in the experiment.
+    /// @param expiresAt The last unix second at which the operator may accept the join. It
+    /// bounds the operator's acceptance, off chain and checked by the audit; the lock itself
+    /// may come later (a relay fills its transaction first), so the contract does not check it.
     /// @param r The signature's r.
     /// @param vs The signature's s with the recovery parity in its top bit (ERC-2098), so a
     /// 65-byte `r ‖ s ‖ v` signature travels in two words.
@@ -142,6 +145,7 @@ interface IPlumblineMarket {
         bytes32 cohort;
         uint256 stake;
         uint64 nonce;
+        uint64 expiresAt;
         bytes32 r;
         bytes32 vs;
     }
@@ -521,10 +525,14 @@ interface IPlumblineMarket {
     function escrowOf(bytes32 experimentId) external view returns (uint256);
 
     /// @notice The EIP-712 digest a labeler signs for this `Join`.
-    function joinDigest(bytes32 experimentId, address labeler, bytes32 cohort, uint256 stake, uint64 nonce)
-        external
-        view
-        returns (bytes32);
+    function joinDigest(
+        bytes32 experimentId,
+        address labeler,
+        bytes32 cohort,
+        uint256 stake,
+        uint64 nonce,
+        uint64 expiresAt
+    ) external view returns (bytes32);
 
     /// @notice The EIP-712 digest a labeler signs for this `Commit`.
     function commitDigest(bytes32 experimentId, uint64 batchId, bytes32 commitment) external view returns (bytes32);

@@ -116,9 +116,10 @@ contract PlumblineMarketHandler is Eip712Signing {
         view
         returns (IPlumblineMarket.SignedJoin memory)
     {
-        (bytes32 r, bytes32 vs) =
-            vm.signCompact(keys[l], joinDigest(domain(), experimentId, labelers[l], cohort, stake, nonce));
-        return IPlumblineMarket.SignedJoin(labelers[l], cohort, stake, nonce, r, vs);
+        (bytes32 r, bytes32 vs) = vm.signCompact(
+            keys[l], joinDigest(domain(), experimentId, labelers[l], cohort, stake, nonce, JOIN_EXPIRY)
+        );
+        return IPlumblineMarket.SignedJoin(labelers[l], cohort, stake, nonce, JOIN_EXPIRY, r, vs);
     }
 
     function signCommit(uint256 l, bytes32 experimentId, uint64 batchId, bytes32 commitment)
@@ -272,10 +273,11 @@ contract PlumblineMarketHandler is Eip712Signing {
             ? domainSeparator(block.chainid + 1 + labelerSeed % 1000, address(market))
             : mode == 2 ? domainSeparator(block.chainid, otherContract) : domain();
         bytes32 signedExperiment = mode == 0 ? keccak256(abi.encode(experimentId, labelerSeed)) : experimentId;
-        (bytes32 r, bytes32 vs) =
-            vm.signCompact(keys[l], joinDigest(signedDomain, signedExperiment, labelers[l], bytes32(0), stake, nonce));
+        (bytes32 r, bytes32 vs) = vm.signCompact(
+            keys[l], joinDigest(signedDomain, signedExperiment, labelers[l], bytes32(0), stake, nonce, JOIN_EXPIRY)
+        );
         IPlumblineMarket.SignedJoin[] memory joins = new IPlumblineMarket.SignedJoin[](1);
-        joins[0] = IPlumblineMarket.SignedJoin(labelers[l], bytes32(0), stake, nonce, r, vs);
+        joins[0] = IPlumblineMarket.SignedJoin(labelers[l], bytes32(0), stake, nonce, JOIN_EXPIRY, r, vs);
         vm.prank(operator);
         try market.lockStakes(experimentId, joins) {
             replayAccepted = true;

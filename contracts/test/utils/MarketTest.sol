@@ -15,10 +15,14 @@ import {PayoutTree} from "./PayoutTree.sol";
 abstract contract Eip712Signing is Test {
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-    bytes32 internal constant JOIN_TYPEHASH =
-        keccak256("Join(bytes32 experimentId,address labeler,bytes32 cohort,uint256 stake,uint64 nonce)");
+    bytes32 internal constant JOIN_TYPEHASH = keccak256(
+        "Join(bytes32 experimentId,address labeler,bytes32 cohort,uint256 stake,uint64 nonce,uint64 expiresAt)"
+    );
     bytes32 internal constant COMMIT_TYPEHASH =
         keccak256("Commit(bytes32 experimentId,uint64 batchId,bytes32 commitment)");
+    /// The expiry the tests' joins are signed with; the contract does not check it (the
+    /// operator accepts joins off chain before it), which `test_lock_ignores_a_joins_expiry` shows.
+    uint64 internal constant JOIN_EXPIRY = 1 hours;
 
     function domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         return
@@ -31,9 +35,11 @@ abstract contract Eip712Signing is Test {
         address labeler,
         bytes32 cohort,
         uint256 stake,
-        uint64 nonce
+        uint64 nonce,
+        uint64 expiresAt
     ) internal pure returns (bytes32) {
-        bytes32 structHash = keccak256(abi.encode(JOIN_TYPEHASH, experimentId, labeler, cohort, stake, nonce));
+        bytes32 structHash =
+            keccak256(abi.encode(JOIN_TYPEHASH, experimentId, labeler, cohort, stake, nonce, expiresAt));
         return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
 
@@ -156,8 +162,10 @@ abstract contract MarketTest is Eip712Signing {
     {
         address labeler = vm.addr(key);
         (bytes32 r, bytes32 vs) =
-            vm.signCompact(key, joinDigest(marketDomain(), experimentId, labeler, cohort, stake, nonce));
-        join = IPlumblineMarket.SignedJoin({labeler: labeler, cohort: cohort, stake: stake, nonce: nonce, r: r, vs: vs});
+            vm.signCompact(key, joinDigest(marketDomain(), experimentId, labeler, cohort, stake, nonce, JOIN_EXPIRY));
+        join = IPlumblineMarket.SignedJoin({
+            labeler: labeler, cohort: cohort, stake: stake, nonce: nonce, expiresAt: JOIN_EXPIRY, r: r, vs: vs
+        });
     }
 
     function signedJoin(uint256 key, bytes32 experimentId, uint64 nonce)

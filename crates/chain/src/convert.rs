@@ -38,6 +38,7 @@ pub(crate) fn join_entry(index: usize, join: &SignedJoin) -> Result<IPlumblineMa
         cohort: eip712::cohort_hash(join.cohort.as_deref()),
         stake: U256::from(join.stake),
         nonce: join.nonce,
+        expiresAt: join.expires_at,
         r,
         vs,
     })

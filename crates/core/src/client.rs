@@ -9,6 +9,11 @@ use alloy_sol_types::Eip712Domain;
 use k256::ecdsa::SigningKey;
 use serde::{Deserialize, Serialize};
 
+/// How long a client's signed join stays valid, from the server's clock when it signs: long
+/// enough for a slow network, short enough that a join that went astray is not accepted when
+/// the labeler no longer means it.
+pub const JOIN_VALID_SECS: u64 = 600;
+
 /// A signed request to join and lock a stake.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedJoin {
@@ -22,6 +27,8 @@ pub struct SignedJoin {
     pub stake: Amount,
     /// How many batches it joined in this experiment before.
     pub nonce: u64,
+    /// The last unix second at which the join may be accepted.
+    pub expires_at: u64,
     /// EIP-712 signature of the `Join` message.
     pub signature: alloy_primitives::Bytes,
 }
@@ -121,7 +128,8 @@ impl LabelerKey {
         eip712::sign_hash(&self.key, eip712::personal_hash(message))
     }
 
-    /// Signs a request to join `experiment_id`.
+    /// Signs a request to join `experiment_id` that never expires (for tests and simulations,
+    /// whose clocks are their own); a client signs with [`LabelerKey::join_until`].
     pub fn join(
         &self,
         domain: &Eip712Domain,
@@ -130,18 +138,34 @@ impl LabelerKey {
         stake: Amount,
         nonce: u64,
     ) -> SignedJoin {
+        self.join_until(domain, experiment_id, cohort, stake, nonce, u64::MAX)
+    }
+
+    /// Signs a request to join `experiment_id` that may be accepted until `expires_at` (unix
+    /// seconds) and not after.
+    pub fn join_until(
+        &self,
+        domain: &Eip712Domain,
+        experiment_id: B256,
+        cohort: Option<&str>,
+        stake: Amount,
+        nonce: u64,
+        expires_at: u64,
+    ) -> SignedJoin {
         let message = Join {
             experimentId: experiment_id,
             labeler: self.address,
             cohort: eip712::cohort_hash(cohort),
             stake: U256::from(stake),
             nonce,
+            expiresAt: expires_at,
         };
         SignedJoin {
             labeler: self.address,
             cohort: cohort.map(str::to_owned),
             stake,
             nonce,
+            expires_at,
             signature: eip712::sign_typed(&self.key, &message, domain).to_vec().into(),
         }
     }

@@ -53,6 +53,9 @@ sol! {
         /// A per-labeler counter that makes each join request distinct, so that a signed
         /// request cannot be replayed.
         uint64 nonce;
+        /// The last unix second at which the join may be accepted: a signed join that went
+        /// astray cannot be accepted later, when the labeler no longer means it.
+        uint64 expiresAt;
     }
 
     /// A labeler's commitment to the labels of one batch, sent before the commit deadline.

@@ -183,6 +183,7 @@ impl Experiment {
             cohort: eip712::cohort_hash(join.cohort.as_deref()),
             stake: U256::from(join.stake),
             nonce: join.nonce,
+            expiresAt: join.expires_at,
         };
         self.check_signer(&message, &join.signature, join.labeler)?;
         if join.stake != self.spec.stake_per_batch {
@@ -191,6 +192,15 @@ impl Experiment {
         let expected_nonce = self.join_counts.get(&join.labeler).copied().unwrap_or(0);
         if join.nonce != expected_nonce {
             return Err(mismatch("nonce", expected_nonce, join.nonce));
+        }
+        // After the nonce: a retried join that was accepted finds its batch again by the
+        // nonce's refusal, however late the retry.
+        if now > join.expires_at {
+            return Err(LifecycleError::Timing {
+                action: "join",
+                reason: format!("the signed join expired at {}, before {now}", join.expires_at),
+            }
+            .into());
         }
         let request = JoinRequest { labeler: join.labeler, cohort: join.cohort.clone(), at: now };
         let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");

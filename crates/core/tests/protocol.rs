@@ -202,13 +202,39 @@ fn audit_names_the_first_mismatch() {
     assert!(audit(&reordered).unwrap_err().to_string().contains("joins[0]"));
 }
 
+#[test]
+fn a_join_is_accepted_until_its_expiry_and_the_audit_checks_it() {
+    let (mut experiment, keys) = small_experiment();
+    let domain = experiment.domain().clone();
+    let (id, stake) = (experiment.id(), experiment.spec().stake_per_batch);
+    let join = keys[0].join_until(&domain, id, None, stake, 0, 1_010);
+    let refused = experiment.join(&join, 1_011).unwrap_err();
+    assert!(refused.to_string().contains("expired at 1010, before 1011"), "{refused}");
+    let batch = experiment.join(&join, 1_010).unwrap();
+    let labels = labels_for(&batch, 1);
+    let commit = keys[0].commit(&domain, id, batch.batch_id, &labels).unwrap();
+    experiment.commit(batch.batch_id, &commit, 2_000).unwrap();
+    let reveal = keys[0].reveal(&domain, id, batch.batch_id, labels).unwrap();
+    experiment.reveal(batch.batch_id, &reveal, experiment.spec().commit_deadline).unwrap();
+    let record = experiment.settle(&BTreeMap::new(), experiment.spec().reveal_deadline).unwrap();
+    audit(&record).unwrap();
+    // A record that says the join came after its expiry does not verify.
+    let mut late = record.clone();
+    late.joins[0].at = 1_011;
+    let e = audit(&late).unwrap_err().to_string();
+    assert!(e.contains("joins[0]") && e.contains("expired"), "{e}");
+}
+
 fn small_experiment() -> (Experiment, Vec<LabelerKey>) {
     small_experiment_in(EMBEDDED_CHAIN_ID, Address::ZERO)
 }
 
 /// Eight tasks, batches of four, up to two a labeler, three labelers' keys; signed in the
 /// domain of `verifying_contract` on `chain_id`.
-fn small_experiment_in(chain_id: u64, verifying_contract: Address) -> (Experiment, Vec<LabelerKey>) {
+fn small_experiment_in(
+    chain_id: u64,
+    verifying_contract: Address,
+) -> (Experiment, Vec<LabelerKey>) {
     let mut spec = synthetic::binary_spec(4, 2, 0);
     spec.limits.batches_per_labeler_max = 2;
     let tasks = (0..8)

@@ -202,6 +202,7 @@ fn typed_digest(vector: &TypedVector) -> B256 {
                 cohort: field(m, "cohort"),
                 stake: field(m, "stake"),
                 nonce: field_u64(m, "nonce"),
+                expiresAt: field_u64(m, "expiresAt"),
             },
             &domain,
         ),

@@ -273,6 +273,7 @@ mod tests {
                 cohort: Some(cohort.to_string()),
                 stake: 1,
                 nonce: 0,
+                expires_at: u64::MAX,
                 signature: Default::default(),
             };
             log.joins.push(JoinEntry { batch_id, join, at: 0 });

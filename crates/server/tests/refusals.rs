@@ -146,6 +146,38 @@ async fn a_bad_signature_is_forbidden_and_locks_nothing() {
 }
 
 #[tokio::test]
+async fn a_join_presented_after_its_expiry_is_refused_and_changes_nothing() {
+    let (d, labeler) = open(config()).await;
+    let before = snapshot(&d.h, d.id).await;
+    let domain = embedded_domain();
+    let path = format!("/experiments/{}/join", d.id);
+    let now = d.h.state.now();
+    let late = labeler.join_until(&domain, d.id, None, 1_000, 0, now - 1);
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&late).unwrap())).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "deadline");
+    assert!(body["message"].as_str().unwrap().contains("expired"), "{body}");
+    // The expiry is signed: moving it forward breaks the signature.
+    let mut extended = late.clone();
+    extended.expires_at = now + 600;
+    let (status, body) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&extended).unwrap())).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "wrong_signer");
+    assert_eq!(d.h.balances(labeler.address()).await, (CREDITS, 0));
+    assert_eq!(snapshot(&d.h, d.id).await, before);
+    // Accepted up to its last second, and a retry after that still finds its batch.
+    let timely = labeler.join_until(&domain, d.id, None, 1_000, 0, now);
+    let (status, batch) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&timely).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    d.h.set_clock(now + 1).await;
+    let (status, again) =
+        d.h.call("POST", &path, None, Some(serde_json::to_value(&timely).unwrap())).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["batch_id"], batch["batch_id"]);
+}
+
+#[tokio::test]
 async fn a_join_without_the_stake_is_refused_and_changes_nothing() {
     let (d, _) = open(config()).await;
     let poor = LabelerKey::derived(42, 9);

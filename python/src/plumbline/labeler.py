@@ -168,12 +168,14 @@ class Labeler(Client):
         stake = int(info["spec"]["stake_per_batch"])
         mine = self._http.get(f"/experiments/{experiment_id}/labelers/{self.address}")
         nonce = int(mine["next_nonce"])
-        message = protocol.join_message(experiment_id, self.address, cohort, stake, nonce)
+        expires_at = int(mine["now"]) + protocol.JOIN_VALID_SECS
+        message = protocol.join_message(experiment_id, self.address, cohort, stake, nonce, expires_at)
         signature = protocol.sign_typed(self._key(), Domain.of(info), "Join", message)
         body: dict[str, Any] = {
             "labeler": self.address,
             "stake": str(stake),
             "nonce": nonce,
+            "expires_at": expires_at,
             "signature": to_hex(signature),
         }
         if cohort:

@@ -37,6 +37,7 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "cohort", "type": "bytes32"},
         {"name": "stake", "type": "uint256"},
         {"name": "nonce", "type": "uint64"},
+        {"name": "expiresAt", "type": "uint64"},
     ],
     "Commit": [
         {"name": "experimentId", "type": "bytes32"},
@@ -144,14 +145,22 @@ def cohort_hash(cohort: Union[str, None]) -> bytes:
     return keccak(text=cohort) if cohort else bytes(32)
 
 
-def join_message(experiment_id: str, labeler: str, cohort: Union[str, None], stake: int, nonce: int) -> dict[str, Any]:
-    """The ``Join`` message."""
+#: How long a signed join stays valid, from the server's clock (``JOIN_VALID_SECS`` in
+#: crates/core/src/client.rs).
+JOIN_VALID_SECS = 600
+
+
+def join_message(
+    experiment_id: str, labeler: str, cohort: Union[str, None], stake: int, nonce: int, expires_at: int
+) -> dict[str, Any]:
+    """The ``Join`` message, which the server may accept until ``expires_at`` (unix seconds)."""
     return {
         "experimentId": hex32(experiment_id),
         "labeler": to_checksum_address(labeler),
         "cohort": cohort_hash(cohort),
         "stake": int(stake),
         "nonce": int(nonce),
+        "expiresAt": int(expires_at),
     }
 
 

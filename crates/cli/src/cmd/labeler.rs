@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use plumbline_core::B256;
 use plumbline_core::assign::{to_canonical, to_shown};
-use plumbline_core::client::{RevealedLabel, SignedCommit, SignedJoin};
+use plumbline_core::client::{JOIN_VALID_SECS, RevealedLabel, SignedCommit, SignedJoin};
 use plumbline_core::label::Label;
 use plumbline_core::seal::{SealContext, public_key_from_hex, seal_reveal};
 use plumbline_core::spec::{Question, QuestionKind};
@@ -95,9 +95,13 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
             let mine: serde_json::Value =
                 api.get(&format!("/experiments/{id}/labelers/{}", key.address()))?;
             let nonce = mine["next_nonce"].as_u64().unwrap_or(0);
+            let server_now = mine["now"]
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("the server did not say what time it is"))?;
             let domain = crate::api::domain_of(&experiment);
+            let expires_at = server_now.saturating_add(JOIN_VALID_SECS);
             let join: SignedJoin =
-                key.join(&domain, experiment_id, cohort.as_deref(), stake, nonce);
+                key.join_until(&domain, experiment_id, cohort.as_deref(), stake, nonce, expires_at);
             let batch: serde_json::Value = api
                 .post(&format!("/experiments/{id}/join"), &join)
                 .map_err(|e| crate::api::hint_on(e, "not_qualified", || practice_hint(&id)))?;

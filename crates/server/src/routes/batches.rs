@@ -46,11 +46,11 @@ pub fn routes() -> Vec<Route> {
         Route {
             method: "get",
             path: "/experiments/{id}/labelers/{address}",
-            summary: "A labeler's batches in an experiment and the nonce its next `Join` must carry",
+            summary: "A labeler's batches in an experiment, the nonce its next `Join` must carry and the server's clock",
             access: Access::Anyone,
             body: None,
             responses: &[
-                (200, "`{address, batches: [batch_id], next_nonce}`"),
+                (200, "`{address, batches: [batch_id], next_nonce, now}`"),
                 (404, "unknown experiment"),
             ],
             handler: get(labeler),
@@ -163,8 +163,14 @@ async fn labeler(
     let log = state.store().log(id).await?;
     let batches: Vec<u64> =
         log.joins.iter().filter(|j| j.join.labeler == address).map(|j| j.batch_id).collect();
-    // The nonce counts the labeler's earlier joins in the experiment.
-    Ok(Json(json!({ "address": address, "next_nonce": batches.len(), "batches": batches })))
+    // The nonce counts the labeler's earlier joins in the experiment; a client counts its
+    // join's expiry from the server's clock.
+    Ok(Json(json!({
+        "address": address,
+        "next_nonce": batches.len(),
+        "batches": batches,
+        "now": state.now(),
+    })))
 }
 
 async fn batch(
