@@ -59,8 +59,7 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_reposts_a_chall
 
     // The server's clock and the chain's start together.
     let mut now = operator.now().await.unwrap().max(h.state.now()) + 1;
-    operator.mine_at(now).await.unwrap();
-    h.set_clock(now).await;
+    both_clocks_at(&h, &operator, now).await;
     spec.commit_deadline = now + 3_600;
     spec.reveal_deadline = now + 7_200;
 
@@ -96,21 +95,10 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_reposts_a_chall
     }
 
     // Labelers 0 and 1 commit through the server; labeler 2 only on chain.
-    let labels_of = |batch: &Value| -> Vec<RevealedLabel> {
-        batch["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| RevealedLabel {
-                task: t["task"].as_u64().unwrap() as u32,
-                label: Label::Int(1),
-            })
-            .collect()
-    };
     let mut commits: Vec<SignedCommit> = Vec::new();
     for (key, batch) in keys.iter().zip(&batches) {
         let batch_id = batch["batch_id"].as_u64().unwrap();
-        commits.push(key.commit(&domain, id, batch_id, &labels_of(batch)).unwrap());
+        commits.push(key.commit(&domain, id, batch_id, &ones(batch)).unwrap());
     }
     for i in 0..2 {
         let batch_id = batches[i]["batch_id"].as_u64().unwrap();
@@ -145,22 +133,17 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_reposts_a_chall
 
     // Reveals, all three (labeler 2's commit was adopted from the chain), then settlement.
     now = spec.commit_deadline;
-    operator.mine_at(now).await.unwrap();
-    h.set_clock(now).await;
+    both_clocks_at(&h, &operator, now).await;
     for (i, key) in keys.iter().enumerate() {
         let batch_id = batches[i]["batch_id"].as_u64().unwrap();
-        let reveal = key.reveal(&domain, id, batch_id, labels_of(&batches[i])).unwrap();
+        let reveal = key.reveal(&domain, id, batch_id, ones(&batches[i])).unwrap();
         let path = format!("/experiments/{id}/batches/{batch_id}/reveal");
         let (status, answer) = h.call("POST", &path, None, Some(json!(reveal))).await;
         assert_eq!(status, StatusCode::CREATED, "labeler {i}: {answer}");
     }
     now = spec.reveal_deadline;
-    operator.mine_at(now).await.unwrap();
-    h.set_clock(now).await;
-    let (status, settlement) =
-        h.call("POST", &format!("/experiments/{id}/settle"), None, None).await;
-    assert_eq!(status, StatusCode::OK, "{settlement}");
-    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    both_clocks_at(&h, &operator, now).await;
+    let settlement = settled(&h, id).await;
     assert_eq!(settlement.labelers.iter().map(|l| l.revealed_batches).sum::<u64>(), 3);
     h.state.relay_tick().await;
     let posted = relay(&h, id).await;
@@ -263,8 +246,7 @@ async fn one_market_stake_cannot_back_joins_to_two_experiments() {
     let stake = spec.stake_per_batch;
     operator.mint(creator.account(), 2 * spec.reward_pool).await.unwrap();
     let now = operator.now().await.unwrap().max(h.state.now()) + 1;
-    operator.mine_at(now).await.unwrap();
-    h.set_clock(now).await;
+    both_clocks_at(&h, &operator, now).await;
     spec.commit_deadline = now + 3_600;
     spec.reveal_deadline = now + 7_200;
     let first = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
@@ -320,8 +302,7 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
     let stake = spec.stake_per_batch;
     operator.mint(creator.account(), spec.reward_pool).await.unwrap();
     let mut now = operator.now().await.unwrap().max(h.state.now()) + 1;
-    operator.mine_at(now).await.unwrap();
-    h.set_clock(now).await;
+    both_clocks_at(&h, &operator, now).await;
     spec.commit_deadline = now + 3_600;
     spec.reveal_deadline = now + 7_200;
     let id = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
@@ -368,24 +349,18 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
     assert_eq!(locked(3).await, 0);
 
     // Everyone commits and reveals the same labels.
-    let labels_of = |batch: &Value| -> Vec<RevealedLabel> {
-        let tasks = batch["tasks"].as_array().unwrap();
-        let task = |t: &Value| t["task"].as_u64().unwrap() as u32;
-        tasks.iter().map(|t| RevealedLabel { task: task(t), label: Label::Int(1) }).collect()
-    };
     let batch_ids: Vec<u64> = batches.iter().map(|b| b["batch_id"].as_u64().unwrap()).collect();
     for (i, key) in keys.iter().enumerate() {
-        let commit = key.commit(&domain, id, batch_ids[i], &labels_of(&batches[i])).unwrap();
+        let commit = key.commit(&domain, id, batch_ids[i], &ones(&batches[i])).unwrap();
         let path = format!("/experiments/{id}/batches/{}/commit", batch_ids[i]);
         let (status, answer) = h.call("POST", &path, None, Some(json!(commit))).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
     h.state.relay_tick().await;
     now = spec.commit_deadline;
-    operator.mine_at(now).await.unwrap();
-    h.set_clock(now).await;
+    both_clocks_at(&h, &operator, now).await;
     for (i, key) in keys.iter().enumerate() {
-        let reveal = key.reveal(&domain, id, batch_ids[i], labels_of(&batches[i])).unwrap();
+        let reveal = key.reveal(&domain, id, batch_ids[i], ones(&batches[i])).unwrap();
         let path = format!("/experiments/{id}/batches/{}/reveal", batch_ids[i]);
         let (status, answer) = h.call("POST", &path, None, Some(json!(reveal))).await;
         assert_eq!(status, StatusCode::CREATED, "labeler {i}: {answer}");
@@ -394,12 +369,8 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
     // Settlement: the batches of labelers 2 and 3 hold no stake and are not scored; the
     // rest as usual.
     now = spec.reveal_deadline;
-    operator.mine_at(now).await.unwrap();
-    h.set_clock(now).await;
-    let (status, settlement) =
-        h.call("POST", &format!("/experiments/{id}/settle"), None, None).await;
-    assert_eq!(status, StatusCode::OK, "{settlement}");
-    let settlement: Settlement = serde_json::from_value(settlement).unwrap();
+    both_clocks_at(&h, &operator, now).await;
+    let settlement = settled(&h, id).await;
     let result = |i: usize| settlement.labelers.iter().find(|l| l.labeler == keys[i].address());
     for i in [2, 3] {
         let unbacked = result(i).unwrap();
@@ -428,6 +399,27 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
         let balance = operator.balance_of(key.address()).await.unwrap();
         assert_eq!(balance, U256::from(result(i).unwrap().payout + kept), "labeler {i}");
     }
+}
+
+/// Moves the chain's clock and the server's to `now` together.
+async fn both_clocks_at(h: &Harness, operator: &Market, now: u64) {
+    operator.mine_at(now).await.unwrap();
+    h.set_clock(now).await;
+}
+
+/// The label 1 on every task of a batch (as the server shows it).
+fn ones(batch: &Value) -> Vec<RevealedLabel> {
+    let tasks = batch["tasks"].as_array().unwrap();
+    let task = |t: &Value| t["task"].as_u64().unwrap() as u32;
+    tasks.iter().map(|t| RevealedLabel { task: task(t), label: Label::Int(1) }).collect()
+}
+
+/// Settles experiment `id` through the API.
+async fn settled(h: &Harness, id: B256) -> Settlement {
+    let (status, settlement) =
+        h.call("POST", &format!("/experiments/{id}/settle"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{settlement}");
+    serde_json::from_value(settlement).unwrap()
 }
 
 async fn relay(h: &Harness, id: B256) -> Value {
