@@ -128,7 +128,12 @@ fn settled_experiment(
         let record = experiment.settle(&Default::default(), spec.reveal_deadline).unwrap();
         operator.mine_at(spec.reveal_deadline).await.unwrap();
         operator.settle(id, &record.settlement).await.unwrap();
-        operator.mine_at(spec.reveal_deadline + 3_600).await.unwrap();
+        // Past the challenge window, which runs from the settle transaction's block.
+        let held = operator.experiment(id).await.unwrap();
+        operator
+            .mine_at(held.rootPostedAt + u64::from(held.challengeWindowSecs) + 1)
+            .await
+            .unwrap();
         (operator.address().to_string(), record, keys)
     })
 }

@@ -406,7 +406,10 @@ async fn gas(args: GasArgs) -> anyhow::Result<()> {
     let commit_gas = operator.commit_batches(id, &commits, args.relay_entries).await?.gas_used();
     operator.mine_at(spec.reveal_deadline).await?;
     let settle = operator.settle(id, &settlement).await?.gas_used;
-    operator.mine_at(spec.reveal_deadline + 3_600).await?;
+    // The challenge window runs from the settle transaction's block, whose time the chain
+    // chose (a slow machine leaves it a second or more past the one mined above).
+    let held = operator.experiment(id).await?;
+    operator.mine_at(held.rootPostedAt + u64::from(held.challengeWindowSecs) + 1).await?;
     let distribute = operator.distribute(id, &settlement).await?.gas_used;
     let refund = operator.refund(id).await?.gas_used;
     let gas_total = create + locks + commit_gas + settle + distribute + refund;
