@@ -25,6 +25,7 @@
 
 use crate::fixed::{Ppm, SCALE};
 use crate::score::{Scorer, Tally};
+use crate::strata::Strata;
 use crate::synthetic::SplitMix64;
 use crate::{Address, B256};
 use alloy_primitives::keccak256;
@@ -103,6 +104,46 @@ impl RewardTest {
         }
         Some(self.p_ppm(as_high))
     }
+
+    /// The mirror test on one declared stratum: the p-value that labeler `i`'s labels are
+    /// below chance there, `None` when its mean there (the statistic above) is not below zero.
+    /// The labeler's regular labels are rearranged over all its regular tasks, as for the
+    /// reward test, and each rearrangement's mean on the stratum's tasks is compared with its
+    /// own: labels placed to be wrong on the stratum's tasks do worse there than the same
+    /// labels placed at random, careful ones better. Exact at any number of items, so a
+    /// targeted poisoner with a handful of items in the stratum is caught at δ_reward, while a
+    /// labeler at chance there is caught at most δ_reward of the time. Without peers nothing
+    /// is rearranged, and the test gives `None`.
+    pub(crate) fn stratum_p_value(
+        &self,
+        scorer: &Scorer,
+        i: usize,
+        labeler: Address,
+        strata: &Strata,
+        stratum: usize,
+    ) -> Option<u32> {
+        let (regular, on_gold) = scorer.labels_of(i);
+        let peers = scorer.peers(i);
+        let own_tally = scorer.stratum_tally_of(&peers, regular, on_gold, strata, stratum);
+        let own = statistic(&own_tally)?;
+        if own >= 0 || own_tally.peer_n == 0 {
+            return None;
+        }
+        let mut rng = generator_for(b"plumbline/stratum-test", labeler);
+        let mut regular = regular.to_vec();
+        let mut as_low = 0;
+        for _ in 1..self.arrangements {
+            shuffle_values(&mut rng, &mut regular);
+            let tally = scorer.stratum_tally_of(&peers, &regular, on_gold, strata, stratum);
+            if statistic(&tally).is_some_and(|s| s <= own) {
+                as_low += 1;
+                if as_low > self.allowed {
+                    break;
+                }
+            }
+        }
+        Some(self.p_ppm(as_low))
+    }
 }
 
 /// What the test compares: the mean of every item alike with gold capped by the peer part,
@@ -113,8 +154,8 @@ fn statistic(tally: &Tally) -> Option<i64> {
 
 /// A test's rearrangements generator: SplitMix64 seeded by the first eight bytes (big-endian)
 /// of keccak256(tag ‖ address), fully specified so that any implementation can redraw them.
-/// The reward test's tag is "plumbline/reward-test", the slashing test's
-/// "plumbline/slash-test".
+/// The reward test's tag is "plumbline/reward-test", the stratum test's
+/// "plumbline/stratum-test", the slashing test's "plumbline/slash-test".
 pub(crate) fn generator_for(tag: &[u8], labeler: Address) -> SplitMix64 {
     let mut input = tag.to_vec();
     input.extend_from_slice(labeler.as_slice());

@@ -453,24 +453,57 @@ impl<'a> Scorer<'a> {
     pub(crate) fn scores(&self, strata: &Strata) -> Scores {
         let mut scores = Scores::new(self.labelers(), strata.len());
         for i in 0..self.labelers() {
-            let items = self.items(&self.peers(i), &self.regular[i], &self.on_gold[i]);
+            let (regular, on_gold) = (&self.regular[i], &self.on_gold[i]);
+            let items = self.items(&self.peers(i), regular, on_gold);
             self.add_gold(&mut scores.tallies[i], &items.gold);
-            for stratum in 0..strata.len() {
-                let numerators: Vec<i64> = (self.on_gold[i].iter().zip(&items.gold))
-                    .filter(|((task, _), _)| strata.of_task(*task).any(|s| s == stratum))
-                    .map(|(_, numerator)| *numerator)
-                    .collect();
-                self.add_gold(&mut scores.by_stratum[i * strata.len() + stratum], &numerators);
+            for item in items.peer.iter().flatten() {
+                scores.tallies[i].add_peer_item(*item);
             }
-            for (&(task, _), item) in self.regular[i].iter().zip(&items.peer) {
-                let Some(item) = *item else { continue };
-                scores.tallies[i].add_peer_item(item);
-                for stratum in strata.of_task(task) {
-                    scores.by_stratum[i * strata.len() + stratum].add_peer_item(item);
-                }
+            for stratum in 0..strata.len() {
+                scores.by_stratum[i * strata.len() + stratum] =
+                    self.stratum_tally(&items, regular, on_gold, strata, stratum);
             }
         }
         scores
+    }
+
+    /// A labeler's tally on one stratum's tasks with `regular` and `on_gold` as its labels
+    /// (see [`Scorer::tally_of`]).
+    pub(crate) fn stratum_tally_of(
+        &self,
+        peers: &[usize],
+        regular: &Labels,
+        on_gold: &Labels,
+        strata: &Strata,
+        stratum: usize,
+    ) -> Tally {
+        let items = self.items(peers, regular, on_gold);
+        self.stratum_tally(&items, regular, on_gold, strata, stratum)
+    }
+
+    fn stratum_tally(
+        &self,
+        items: &Items,
+        regular: &Labels,
+        on_gold: &Labels,
+        strata: &Strata,
+        stratum: usize,
+    ) -> Tally {
+        let in_stratum = |task: u32| strata.of_task(task).any(|s| s == stratum);
+        let mut tally = Tally::default();
+        let numerators: Vec<i64> = (on_gold.iter().zip(&items.gold))
+            .filter(|((task, _), _)| in_stratum(*task))
+            .map(|(_, numerator)| *numerator)
+            .collect();
+        self.add_gold(&mut tally, &numerators);
+        for (&(task, _), item) in regular.iter().zip(&items.peer) {
+            if let Some(item) = *item
+                && in_stratum(task)
+            {
+                tally.add_peer_item(item);
+            }
+        }
+        tally
     }
 
     /// A labeler's tally over the whole experiment with `regular` and `on_gold` as its labels

@@ -11,9 +11,12 @@
 //!   is above zero and beats the rearrangements of its regular labels at δ_reward (of its gold
 //!   labels when it has no peer items), so that being right on gold cannot pay when the labels
 //!   that make the dataset are uninformative; its λ-weighted score is positive; it is paid for
-//!   some of its work (copies its skill does not explain are paid nothing); and its score is
-//!   below zero in no declared stratum (see [`crate::strata`]) where it has at least
-//!   [`STRATUM_ITEMS_MIN`] items. It gets a share of the pot proportional to
+//!   some of its work (copies its skill does not explain are paid nothing); and it is below
+//!   chance in no declared stratum (see [`crate::strata`]): its score there is not below zero
+//!   where it has at least [`STRATUM_ITEMS_MIN`] items, and on any number of items the stratum
+//!   test ([`RewardTest::stratum_p_value`]) does not pass at δ_reward/4; caught there while
+//!   careful-looking overall, it pays the chance fee its reward would have been. It gets a
+//!   share of the pot proportional to
 //!   `n · min(s, m) · pay_share`, at most three times the pot's share per scored item;
 //! - *slashed*: below zero here, and the career's evidence that it is below chance (this
 //!   experiment's included) has reached ln(2/δ); or, in this experiment, confidently below
@@ -306,7 +309,13 @@ pub fn settle(
             let caught = caught_here || reputation.colluded > 0;
             let paid_share = if caught { 0 } else { pay_share(own, &scored.copies) };
             let ln_strata = ln_strata(spec, reputation, &scored.strata);
-            let strata = judge_strata(spec, &scored.strata, scored.scores.strata_of(i), ln_strata);
+            let strata = judge_strata(
+                spec,
+                &scored.strata,
+                scored.scores.strata_of(i),
+                &scored.strata_p[i],
+                ln_strata,
+            );
             let (mut result, fee) = judge(
                 spec,
                 *labeler,
@@ -377,6 +386,9 @@ struct Scored {
     reward_p: Vec<Option<u32>>,
     /// The slashing test's p-value per labeler index (see [`slash_test::p_value`]).
     slash_p: Vec<u32>,
+    /// Per labeler index and declared stratum, the p-value that its labels there are below
+    /// chance (see [`RewardTest::stratum_p_value`]).
+    strata_p: Vec<Vec<Option<u32>>>,
     gold_dropped: Vec<u32>,
     copies: screen::Copies,
     strata: Strata,
@@ -463,7 +475,7 @@ fn score_batches(
     let strata =
         Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
     let test = RewardTest::at(spec.false_reward_rate);
-    let (scores, reward_p, slash_p) =
+    let (scores, reward_p, slash_p, strata_p) =
         match Scorer::new(agreement, addresses.len(), &regular, &gold_seen, &gold, &copies) {
             Some(scorer) => {
                 let reward =
@@ -472,15 +484,22 @@ fn score_batches(
                     .iter()
                     .enumerate()
                     .map(|(i, a)| slash_test::p_value(&scorer, i, *a, spec.subjective));
-                (scorer.scores(&strata), reward.collect(), slash.collect())
+                let stratum_test = RewardTest::at(stratum_rate(spec));
+                let by_stratum = addresses.iter().enumerate().map(|(i, a)| {
+                    (0..strata.len())
+                        .map(|s| stratum_test.stratum_p_value(&scorer, i, *a, &strata, s))
+                        .collect()
+                });
+                (scorer.scores(&strata), reward.collect(), slash.collect(), by_stratum.collect())
             }
             None => (
                 score::Scores::new(addresses.len(), strata.len()),
                 vec![None; addresses.len()],
                 vec![SCALE as u32; addresses.len()],
+                vec![vec![None; strata.len()]; addresses.len()],
             ),
         };
-    Scored { scores, reward_p, slash_p, gold_dropped, copies, strata }
+    Scored { scores, reward_p, slash_p, strata_p, gold_dropped, copies, strata }
 }
 
 /// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
@@ -553,12 +572,21 @@ fn judge(
         }
         _ => None,
     };
+    // Careful-looking overall but below chance on a declared stratum (targeted poison): the
+    // chance fee weighted as its reward would have been, so that poisoning a slice loses in
+    // expectation whenever it is caught more often than not.
+    let stratum_fee = match (score, paid.mean()) {
+        (Some(s), Some(m)) if tier == Tier::Even && !strata.below.is_empty() && s > 0 && m > 0 => {
+            Some(reward_weight(paid.n(), s.min(m) as u64, pay_share_ppm))
+        }
+        _ => None,
+    };
     // Caught copying beyond skill and even (a slash already costs it as much): the copy fee,
     // which takes precedence over the chance fee.
     let fee = if pay.caught_copying && tier == Tier::Even {
         Some(Fee::Copy)
     } else {
-        chance_fee.map(Fee::Chance)
+        chance_fee.or(stratum_fee).map(Fee::Chance)
     };
 
     let bps = basis_points;
@@ -689,28 +717,33 @@ fn mirrored_weight(tally: &Tally, lambda: Ppm) -> u64 {
 /// Where a labeler stands in the declared strata.
 #[derive(Default)]
 struct StrataVerdict {
-    /// The strata with enough items where its score, as pay reads it, is below zero: it is
-    /// not rewarded.
+    /// The strata where its score, as pay reads it, is below zero with enough items, or
+    /// where the stratum test finds it below chance at δ_reward: it is not rewarded.
     below: Vec<Stratum>,
     /// Whether in one of them the slashing evidence is confidently below chance at its share
     /// of δ (see `ln_strata`): it is slashed.
     confidently_below: bool,
 }
 
-/// Judges a labeler's stratum tallies as the whole is judged: pay's score decides the
-/// reward, the slashing evidence the slash. Only this experiment counts: strata are the
-/// experimenter's and differ from one experiment to the next.
+/// Judges a labeler's stratum tallies as the whole is judged: pay's score, or on few items
+/// the stratum test (`p_ppm`, see [`RewardTest::stratum_p_value`]), decides the reward, the
+/// slashing evidence the slash. Only this experiment counts: strata are the experimenter's
+/// and differ from one experiment to the next.
 fn judge_strata(
     spec: &ExperimentSpec,
     strata: &Strata,
     tallies: &[Tally],
+    p_ppm: &[Option<u32>],
     ln_strata: u64,
 ) -> StrataVerdict {
     let mut verdict = StrataVerdict::default();
     let lambda = spec.peer_weight;
-    for (stratum, tally) in strata.strata.iter().zip(tallies) {
-        let below = tally.n() >= STRATUM_ITEMS_MIN
-            && tally.gold_capped_by_peers().score(lambda).is_some_and(|s| s < 0);
+    let rate = stratum_rate(spec);
+    let test = RewardTest::at(rate);
+    for ((stratum, tally), p) in strata.strata.iter().zip(tallies).zip(p_ppm) {
+        let below = (tally.n() >= STRATUM_ITEMS_MIN
+            && tally.gold_capped_by_peers().score(lambda).is_some_and(|s| s < 0))
+            || p.is_some_and(|p| test.passes(p, rate));
         if !below {
             continue;
         }
@@ -721,6 +754,15 @@ fn judge_strata(
             && own.mean_upper_bound(ln_strata).is_some_and(|b| b < 0);
     }
     verdict
+}
+
+/// The stratum test runs at δ_reward divided by this.
+const STRATUM_RATE_DIVISOR: u32 = 4;
+
+/// The stratum test's level: a quarter of δ_reward, since a careful labeler has several
+/// strata to be unlucky in and few items in each.
+fn stratum_rate(spec: &ExperimentSpec) -> Ppm {
+    Ppm::new(spec.false_reward_rate.get() / STRATUM_RATE_DIVISOR).expect("below δ_reward")
 }
 
 /// A claim on the pot: `items · score · pay_share`.
@@ -961,6 +1003,27 @@ mod tests {
             let r = result(&settlement, careful);
             assert_eq!((r.tier, r.below_chance_in.len()), (Tier::Rewarded, 0), "labeler {careful}");
             assert!(r.exports_label_on(&tasks[0]));
+        }
+    }
+
+    #[test]
+    fn a_poisoner_with_a_handful_of_items_in_its_stratum_is_not_paid() {
+        // 50 tasks, 5 of them triggered: fewer than the 10 items the stratum's score needs,
+        // but its wrong labels there do worse than the same labels placed at random.
+        let (_, blind) = poisoned_market(50, 10, &[]);
+        assert_eq!(result(&blind, 5).tier, Tier::Rewarded);
+        let (tasks, settlement) = poisoned_market(50, 10, &["trigger"]);
+        let trigger = Stratum { key: "trigger".into(), value: "true".into() };
+        let poisoner = result(&settlement, 5);
+        assert_eq!(poisoner.below_chance_in, [trigger]);
+        assert_eq!((poisoner.tier, poisoner.reward), (Tier::Even, 0));
+        // It pays what its reward would have been, at most the slash's share of its stake.
+        assert!(poisoner.chance_fee > 0, "{poisoner:?}");
+        assert!(poisoner.chance_fee <= basis_points(poisoner.stake, 5_000));
+        assert!(!poisoner.exports_label_on(&tasks[0]));
+        for careful in 1..=4 {
+            let r = result(&settlement, careful);
+            assert_eq!((r.tier, r.below_chance_in.len()), (Tier::Rewarded, 0), "labeler {careful}");
         }
     }
 
