@@ -87,7 +87,8 @@ pub struct PublicRecord {
     pub reveals: Vec<RevealEntry>,
     /// On chain, the batches whose stake the market contract never locked, ascending: their
     /// labeler's free balance in the market no longer covered the stake when the join was
-    /// relayed (it withdrew after joining). They hold no stake, are not scored or exported,
+    /// relayed (it withdrew after joining), or no relay came before the commit deadline. They
+    /// hold no stake, are not scored or exported,
     /// and count in their labeler's record as batches not revealed. The contract's position
     /// of each labeler (`joins`, the stakes it locked, in nonce order) shows which they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

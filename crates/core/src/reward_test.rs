@@ -111,9 +111,9 @@ impl RewardTest {
     /// reward test, and each rearrangement's mean on the stratum's tasks is compared with its
     /// own: labels placed to be wrong on the stratum's tasks do worse there than the same
     /// labels placed at random, careful ones better. Exact at any number of items, so a
-    /// targeted poisoner with a handful of items in the stratum is caught at δ_reward, while a
-    /// labeler at chance there is caught at most δ_reward of the time. Without peers nothing
-    /// is rearranged, and the test gives `None`.
+    /// targeted poisoner with a handful of items in the stratum is caught at the test's δ
+    /// (settlement runs it at δ_reward/4), while a labeler at chance there is caught at most
+    /// δ of the time. Without peers nothing is rearranged, and the test gives `None`.
     pub(crate) fn stratum_p_value(
         &self,
         scorer: &Scorer,

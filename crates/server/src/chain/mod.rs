@@ -248,9 +248,7 @@ impl AppState {
         }
         Ok((available, locked))
     }
-}
 
-impl AppState {
     /// The batches of a chain experiment whose stakes the contract never locked (see
     /// [`plumbline_core::record::PublicRecord::unbacked`]), from each labeler's position in
     /// the market: it locked the labeler's first `joins` joins. Read only once the chain has
