@@ -24,7 +24,7 @@
 //! so `audit` draws the same ones.
 
 use crate::fixed::{Ppm, SCALE};
-use crate::score::{Scorer, Tally};
+use crate::score::{Labels, Scorer, Tally};
 use crate::strata::Strata;
 use crate::synthetic::SplitMix64;
 use crate::{Address, B256};
@@ -83,26 +83,18 @@ impl RewardTest {
             return None;
         }
         let mut rng = generator_for(b"plumbline/reward-test", labeler);
-        let mut regular = regular.to_vec();
-        let mut on_gold = on_gold.to_vec();
+        let as_high = |s: Option<i64>| s.is_some_and(|s| s >= own);
         // The labels that make the dataset are rearranged; gold only without them.
-        let with_peers = own_tally.peer_n > 0;
-        let mut as_high = 0;
-        for _ in 1..self.arrangements {
-            if with_peers {
-                shuffle_values(&mut rng, &mut regular);
-            } else {
-                shuffle_values(&mut rng, &mut on_gold);
-            }
-            let rearranged = statistic(&scorer.tally_of(&peers, &regular, &on_gold));
-            if rearranged.is_some_and(|s| s >= own) {
-                as_high += 1;
-                if as_high > self.allowed {
-                    break;
-                }
-            }
-        }
-        Some(self.p_ppm(as_high))
+        let p = if own_tally.peer_n > 0 {
+            self.rearranged_p(&mut rng, regular, |regular| {
+                as_high(statistic(&scorer.tally_of(&peers, regular, on_gold)))
+            })
+        } else {
+            self.rearranged_p(&mut rng, on_gold, |on_gold| {
+                as_high(statistic(&scorer.tally_of(&peers, regular, on_gold)))
+            })
+        };
+        Some(p)
     }
 
     /// The mirror test on one declared stratum: the p-value that labeler `i`'s labels are
@@ -130,19 +122,33 @@ impl RewardTest {
             return None;
         }
         let mut rng = generator_for(b"plumbline/stratum-test", labeler);
-        let mut regular = regular.to_vec();
-        let mut as_low = 0;
+        Some(self.rearranged_p(&mut rng, regular, |regular| {
+            let tally = scorer.stratum_tally_of(&peers, regular, on_gold, strata, stratum);
+            statistic(&tally).is_some_and(|s| s <= own)
+        }))
+    }
+
+    /// The p-value of an arrangement among `K` rearrangements of `labels`' values, `counts`
+    /// saying whether one is at least as extreme as it: counting stops as soon as the test
+    /// has failed, so a failing p-value is a lower bound.
+    fn rearranged_p(
+        &self,
+        rng: &mut SplitMix64,
+        labels: &Labels,
+        mut counts: impl FnMut(&Labels) -> bool,
+    ) -> u32 {
+        let mut labels = labels.to_vec();
+        let mut as_extreme = 0;
         for _ in 1..self.arrangements {
-            shuffle_values(&mut rng, &mut regular);
-            let tally = scorer.stratum_tally_of(&peers, &regular, on_gold, strata, stratum);
-            if statistic(&tally).is_some_and(|s| s <= own) {
-                as_low += 1;
-                if as_low > self.allowed {
+            shuffle_values(rng, &mut labels);
+            if counts(&labels) {
+                as_extreme += 1;
+                if as_extreme > self.allowed {
                     break;
                 }
             }
         }
-        Some(self.p_ppm(as_low))
+        self.p_ppm(as_extreme)
     }
 }
 

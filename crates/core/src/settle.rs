@@ -313,7 +313,7 @@ pub fn settle(
                 spec,
                 &scored.strata,
                 scored.scores.strata_of(i),
-                &scored.strata_p[i],
+                &scored.strata_below_chance[i],
                 ln_strata,
             );
             let (mut result, fee) = judge(
@@ -386,9 +386,9 @@ struct Scored {
     reward_p: Vec<Option<u32>>,
     /// The slashing test's p-value per labeler index (see [`slash_test::p_value`]).
     slash_p: Vec<u32>,
-    /// Per labeler index and declared stratum, the p-value that its labels there are below
-    /// chance (see [`RewardTest::stratum_p_value`]).
-    strata_p: Vec<Vec<Option<u32>>>,
+    /// Per labeler index and declared stratum, whether the stratum test finds its labels
+    /// there below chance at δ_reward/4 (see [`RewardTest::stratum_p_value`]).
+    strata_below_chance: Vec<Vec<bool>>,
     gold_dropped: Vec<u32>,
     copies: screen::Copies,
     strata: Strata,
@@ -475,7 +475,7 @@ fn score_batches(
     let strata =
         Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
     let test = RewardTest::at(spec.false_reward_rate);
-    let (scores, reward_p, slash_p, strata_p) =
+    let (scores, reward_p, slash_p, strata_below_chance) =
         match Scorer::new(agreement, addresses.len(), &regular, &gold_seen, &gold, &copies) {
             Some(scorer) => {
                 let reward =
@@ -484,10 +484,15 @@ fn score_batches(
                     .iter()
                     .enumerate()
                     .map(|(i, a)| slash_test::p_value(&scorer, i, *a, spec.subjective));
-                let stratum_test = RewardTest::at(stratum_rate(spec));
+                let rate = stratum_rate(spec);
+                let stratum_test = RewardTest::at(rate);
                 let by_stratum = addresses.iter().enumerate().map(|(i, a)| {
                     (0..strata.len())
-                        .map(|s| stratum_test.stratum_p_value(&scorer, i, *a, &strata, s))
+                        .map(|s| {
+                            stratum_test
+                                .stratum_p_value(&scorer, i, *a, &strata, s)
+                                .is_some_and(|p| stratum_test.passes(p, rate))
+                        })
                         .collect()
                 });
                 (scorer.scores(&strata), reward.collect(), slash.collect(), by_stratum.collect())
@@ -496,10 +501,10 @@ fn score_batches(
                 score::Scores::new(addresses.len(), strata.len()),
                 vec![None; addresses.len()],
                 vec![SCALE as u32; addresses.len()],
-                vec![vec![None; strata.len()]; addresses.len()],
+                vec![vec![false; strata.len()]; addresses.len()],
             ),
         };
-    Scored { scores, reward_p, slash_p, strata_p, gold_dropped, copies, strata }
+    Scored { scores, reward_p, slash_p, strata_below_chance, gold_dropped, copies, strata }
 }
 
 /// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
@@ -726,24 +731,22 @@ struct StrataVerdict {
 }
 
 /// Judges a labeler's stratum tallies as the whole is judged: pay's score, or on few items
-/// the stratum test (`p_ppm`, see [`RewardTest::stratum_p_value`]), decides the reward, the
+/// the stratum test (`by_test`, see [`RewardTest::stratum_p_value`]), decides the reward, the
 /// slashing evidence the slash. Only this experiment counts: strata are the experimenter's
 /// and differ from one experiment to the next.
 fn judge_strata(
     spec: &ExperimentSpec,
     strata: &Strata,
     tallies: &[Tally],
-    p_ppm: &[Option<u32>],
+    by_test: &[bool],
     ln_strata: u64,
 ) -> StrataVerdict {
     let mut verdict = StrataVerdict::default();
     let lambda = spec.peer_weight;
-    let rate = stratum_rate(spec);
-    let test = RewardTest::at(rate);
-    for ((stratum, tally), p) in strata.strata.iter().zip(tallies).zip(p_ppm) {
+    for ((stratum, tally), &below_by_test) in strata.strata.iter().zip(tallies).zip(by_test) {
         let below = (tally.n() >= STRATUM_ITEMS_MIN
             && tally.gold_capped_by_peers().score(lambda).is_some_and(|s| s < 0))
-            || p.is_some_and(|p| test.passes(p, rate));
+            || below_by_test;
         if !below {
             continue;
         }

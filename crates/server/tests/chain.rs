@@ -16,8 +16,9 @@ use plumbline_core::client::{LabelerKey, RevealedLabel, SignedCommit, SignedJoin
 use plumbline_core::eip712;
 use plumbline_core::label::Label;
 use plumbline_core::settle::Settlement;
+use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::synthetic::binary_spec;
-use plumbline_core::{Address, B256, U256};
+use plumbline_core::{Address, Amount, B256, U256};
 use plumbline_server::Config;
 use plumbline_server::chain::ChainConfig;
 use serde_json::{Value, json};
@@ -47,21 +48,9 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_reposts_a_chall
     let keys: Vec<LabelerKey> = (0..3).map(|i| LabelerKey::derived(11, i)).collect();
     let mut markets = Vec::new();
     for key in &keys {
-        let market = operator.with_key(&B256::from(key.secret_bytes())).unwrap();
-        operator
-            .set_native_balance(key.address(), U256::from(10u64).pow(U256::from(18)))
-            .await
-            .unwrap();
-        operator.mint(key.address(), 2 * stake).await.unwrap();
-        market.deposit(2 * stake).await.unwrap();
-        markets.push(market);
+        markets.push(funded_labeler(&operator, key, 2 * stake).await);
     }
-
-    // The server's clock and the chain's start together.
-    let mut now = operator.now().await.unwrap().max(h.state.now()) + 1;
-    both_clocks_at(&h, &operator, now).await;
-    spec.commit_deadline = now + 3_600;
-    spec.reveal_deadline = now + 7_200;
+    start_clocks(&h, &operator, &mut spec).await;
 
     let id = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
     let domain = eip712::domain(operator.chain_id(), operator.address());
@@ -132,7 +121,7 @@ async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_reposts_a_chall
     assert!(recorded.iter().all(|c| c.signature.is_some()));
 
     // Reveals, all three (labeler 2's commit was adopted from the chain), then settlement.
-    now = spec.commit_deadline;
+    let mut now = spec.commit_deadline;
     both_clocks_at(&h, &operator, now).await;
     for (i, key) in keys.iter().enumerate() {
         let batch_id = batches[i]["batch_id"].as_u64().unwrap();
@@ -201,7 +190,7 @@ async fn open_experiment(
     operator: &Market,
     creator: &Market,
     creator_key: &LabelerKey,
-    spec: &plumbline_core::spec::ExperimentSpec,
+    spec: &ExperimentSpec,
 ) -> B256 {
     let token = h.login(creator_key).await;
     let (status, created) =
@@ -222,8 +211,7 @@ async fn open_experiment(
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, view) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
-    let served: plumbline_core::spec::ExperimentSpec =
-        serde_json::from_value(view["spec"].clone()).unwrap();
+    let served: ExperimentSpec = serde_json::from_value(view["spec"].clone()).unwrap();
     // The operator may challenge (`fund` accepts it or nobody as challenger).
     let terms = Terms::of_spec(&served, operator.account(), operator.account(), 3_600);
     creator.create_experiment(id, &terms).await.unwrap();
@@ -245,22 +233,13 @@ async fn one_market_stake_cannot_back_joins_to_two_experiments() {
     let mut spec = binary_spec(4, 3, 0);
     let stake = spec.stake_per_batch;
     operator.mint(creator.account(), 2 * spec.reward_pool).await.unwrap();
-    let now = operator.now().await.unwrap().max(h.state.now()) + 1;
-    both_clocks_at(&h, &operator, now).await;
-    spec.commit_deadline = now + 3_600;
-    spec.reveal_deadline = now + 7_200;
+    start_clocks(&h, &operator, &mut spec).await;
     let first = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
     let second = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
 
     // One stake in the market, and no relay pass between the joins.
     let key = LabelerKey::derived(12, 0);
-    let market = operator.with_key(&B256::from(key.secret_bytes())).unwrap();
-    operator
-        .set_native_balance(key.address(), U256::from(10u64).pow(U256::from(18)))
-        .await
-        .unwrap();
-    operator.mint(key.address(), stake).await.unwrap();
-    market.deposit(stake).await.unwrap();
+    let market = funded_labeler(&operator, &key, stake).await;
     let domain = eip712::domain(operator.chain_id(), operator.address());
     let join = |id| key.join(&domain, id, None, stake, 0);
     let (status, batch) =
@@ -301,10 +280,7 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
     let mut spec = binary_spec(4, 4, 0);
     let stake = spec.stake_per_batch;
     operator.mint(creator.account(), spec.reward_pool).await.unwrap();
-    let mut now = operator.now().await.unwrap().max(h.state.now()) + 1;
-    both_clocks_at(&h, &operator, now).await;
-    spec.commit_deadline = now + 3_600;
-    spec.reveal_deadline = now + 7_200;
+    start_clocks(&h, &operator, &mut spec).await;
     let id = open_experiment(&h, &operator, &creator, &creator_key, &spec).await;
     let domain = eip712::domain(operator.chain_id(), operator.address());
 
@@ -315,11 +291,7 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
     let mut batches = Vec::new();
     let mut joins = Vec::new();
     for key in &keys {
-        let market = operator.with_key(&B256::from(key.secret_bytes())).unwrap();
-        let gas = U256::from(10u64).pow(U256::from(18));
-        operator.set_native_balance(key.address(), gas).await.unwrap();
-        operator.mint(key.address(), stake).await.unwrap();
-        market.deposit(stake).await.unwrap();
+        let market = funded_labeler(&operator, key, stake).await;
         let join = key.join(&domain, id, None, stake, 0);
         let (status, batch) =
             h.call("POST", &format!("/experiments/{id}/join"), None, Some(json!(join))).await;
@@ -357,7 +329,7 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
     h.state.relay_tick().await;
-    now = spec.commit_deadline;
+    let mut now = spec.commit_deadline;
     both_clocks_at(&h, &operator, now).await;
     for (i, key) in keys.iter().enumerate() {
         let reveal = key.reveal(&domain, id, batch_ids[i], ones(&batches[i])).unwrap();
@@ -399,6 +371,25 @@ async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_set
         let balance = operator.balance_of(key.address()).await.unwrap();
         assert_eq!(balance, U256::from(result(i).unwrap().payout + kept), "labeler {i}");
     }
+}
+
+/// Starts the chain's clock and the server's together, a second past the later of them, and
+/// sets `spec`'s commit and reveal deadlines an hour and two hours after.
+async fn start_clocks(h: &Harness, operator: &Market, spec: &mut ExperimentSpec) {
+    let now = operator.now().await.unwrap().max(h.state.now()) + 1;
+    both_clocks_at(h, operator, now).await;
+    spec.commit_deadline = now + 3_600;
+    spec.reveal_deadline = now + 7_200;
+}
+
+/// `key`'s client of the market, with gas and `deposit` in its market balance.
+async fn funded_labeler(operator: &Market, key: &LabelerKey, deposit: Amount) -> Market {
+    let market = operator.with_key(&B256::from(key.secret_bytes())).unwrap();
+    let gas = U256::from(10u64).pow(U256::from(18));
+    operator.set_native_balance(key.address(), gas).await.unwrap();
+    operator.mint(key.address(), deposit).await.unwrap();
+    market.deposit(deposit).await.unwrap();
+    market
 }
 
 /// Moves the chain's clock and the server's to `now` together.

@@ -24,6 +24,7 @@ use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::JoinEntry;
 use plumbline_core::{Address, B256, U256};
 use plumbline_store::{ChainRelay, ExperimentRow, OnChain};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 /// Entries per relay transaction: 50 stake locks or commits, in arrival order. The contract's
@@ -275,12 +276,11 @@ impl AppState {
         let mut unbacked = BTreeSet::new();
         for entry in joins {
             let labeler = entry.join.labeler;
-            let joins_locked = match locked.get(&labeler) {
-                Some(&count) => count,
-                None => {
-                    let id = row.experiment_id;
-                    let count = market.position(id, labeler).await.map_err(chain_failed)?.joins;
-                    *locked.entry(labeler).or_insert(count)
+            let joins_locked = match locked.entry(labeler) {
+                Entry::Occupied(known) => *known.get(),
+                Entry::Vacant(unknown) => {
+                    let position = market.position(row.experiment_id, labeler).await;
+                    *unknown.insert(position.map_err(chain_failed)?.joins)
                 }
             };
             if entry.join.nonce >= joins_locked {
