@@ -134,7 +134,7 @@ pub struct LabelerResult {
     #[serde(with = "amount")]
     pub non_reveal_penalty: Amount,
     /// Lost for a mean below chance without being slashed: what makes a reward won by chance
-    /// a fair bet (see [`charge_fees`]). Zero in settlements stored before it existed.
+    /// a losing bet (see [`charge_fees`]). Zero in settlements stored before it existed.
     #[serde(default, with = "amount")]
     pub chance_fee: Amount,
     /// Lost for batches identical to others beyond what skill explains in this experiment:
@@ -573,7 +573,8 @@ fn judge(
         (Some(s), Some(m)) if owes_fee && s < 0 => {
             let below = s.max(m).unsigned_abs();
             let mirrored = if spec.subjective { 0 } else { mirrored_weight(tally, lambda) };
-            Some(reward_weight(own.n(), below.max(mirrored), pay_share_ppm))
+            let weight = reward_weight(own.n(), below.max(mirrored), pay_share_ppm);
+            Some(weight * U256::from(CHANCE_FEE_MULTIPLE))
         }
         _ => None,
     };
@@ -791,11 +792,11 @@ fn pot_weight(r: &LabelerResult) -> U256 {
 /// stake: shared with the pot or burned as the spec says, never refunded.
 ///
 /// - The chance fee. A labeler at chance is rewarded when its score lands confidently above
-///   zero by luck, at most δ_reward of the time; the fee makes that a fair bet: the mirror
-///   event, confidently below zero at the same confidence, happens as often at chance, and
-///   costs what the same magnitude of score earns (`pot · weight / Σ reward weights`, at most
-///   its [`FairShare`]). A chance-level labeler's expected payout then does not exceed its
-///   expected loss, while careful labelers, far above zero, never owe it.
+///   zero by luck, at most δ_reward of the time; it owes the fee whenever its mean is below
+///   zero, about half of the time, and the fee costs [`CHANCE_FEE_MULTIPLE`] times what the
+///   same magnitude of score earns (`pot · weight / Σ reward weights`, at most its
+///   [`FairShare`]). A chance-level labeler's expected payout is then below its expected
+///   loss, while careful labelers, far above zero, never owe it.
 /// - The copy fee. Labelers who answer alike on a signal (the longer response, say) are
 ///   caught where two of them share a block, and look like weaker careful labelers where they
 ///   do not, which is paid. The caught ones owe the whole `slash_bps` of their revealed
@@ -822,6 +823,15 @@ fn charge_fees(results: &mut [LabelerResult], fees: &[FeeOwed], pot: Amount) {
         result.payout = result.stake_returned;
     }
 }
+
+/// The chance fee for a mean below zero, as a multiple of what the same magnitude of score
+/// earns above it (the fee for a stratum below chance stays at once its reward). Once would
+/// make luck a fair bet at best: at chance a reward comes from the top δ_reward of the
+/// labeler's own arrangements, whose scores are larger, the fee from any mean below zero, so
+/// the two nearly balance and a chance-level strategy ends near zero, above it in some markets.
+/// Twice makes chance-level work lose by a margin its own noise does not overturn; careful
+/// labelers, far above zero, never owe it.
+pub const CHANCE_FEE_MULTIPLE: u64 = 2;
 
 /// How many times its share of the experiment's scored items a labeler may earn from the pot
 /// (or owe as a chance fee): careful labelers' scores are within a factor of two of each
@@ -1043,7 +1053,8 @@ mod tests {
 
     #[test]
     fn a_labeler_below_chance_without_confidence_pays_the_chance_fee_into_the_pot() {
-        let spec = binary_spec(TASKS, 4, 0);
+        // A pool no larger than the stakes, so that no cap binds on the fee.
+        let spec = ExperimentSpec { reward_pool: 1_000_000, ..binary_spec(TASKS, 4, 0) };
         let tasks: Vec<Task> = (0..TASKS).map(|i| task(i, Default::default())).collect();
         // Wrong on three tasks in five: below chance, far too few items to be slashed.
         let below = answering(3, 4, TASKS, |t| t % 5 < 3);
@@ -1055,6 +1066,14 @@ mod tests {
         assert!(fee_payer.chance_fee > 0, "{fee_payer:?}");
         assert!(fee_payer.chance_fee <= basis_points(fee_payer.stake, spec.slash_bps));
         assert_eq!(fee_payer.stake_returned + fee_payer.chance_fee, fee_payer.stake);
+        // Twice what the same magnitude of score would have earned from the pot.
+        let (s, m) = (fee_payer.score.unwrap(), fee_payer.tally.mean().unwrap());
+        let magnitude =
+            s.max(m).unsigned_abs().max(mirrored_weight(&fee_payer.tally, spec.peer_weight));
+        let rewards: U256 = settlement.labelers.iter().map(pot_weight).sum();
+        let weight = reward_weight(fee_payer.tally.n(), magnitude, fee_payer.pay_share_ppm);
+        let fee = U256::from(spec.reward_pool) * weight * U256::from(CHANCE_FEE_MULTIPLE) / rewards;
+        assert_eq!(U256::from(fee_payer.chance_fee), fee);
         // Its labels stay in the dataset, for the consensus model to weigh.
         assert_eq!(fee_payer.left_out_on(&tasks[0]), None);
         for careful in 1..=3 {
