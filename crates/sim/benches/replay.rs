@@ -61,7 +61,7 @@ fn main() {
         "| dataset | workers | accurate (≥0.8, ≥20 labels): slashed | inaccurate (<0.6, ≥20 labels) | of them slashed | unrewarded | exported accuracy | Dawid-Skene over everyone | export's calibration error | raw posterior's | labels left out | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut draws_table = String::from(
-        "| dataset | export's calibration error: mean (min–max) | perfectly calibrated, same bins: mean | export above / equal to / below Dawid-Skene over everyone |\n|---|---|---:|---|\n",
+        "| dataset | export's calibration error: mean (min–max) | perfectly calibrated, same bins: mean | export's accuracy on the gold tasks less on the evaluation tasks (min to max) | export above / equal to / below Dawid-Skene over everyone |\n|---|---|---:|---|---|\n",
     );
     let mut draws_rows = Vec::new();
     for dir in dirs {
@@ -99,6 +99,7 @@ fn main() {
             "inaccurate_unrewarded": unrewarded,
             "exported_accuracy": report.exported_accuracy,
             "ds_accuracy": report.ds_accuracy,
+            "exported_gold_accuracy": report.exported_gold_accuracy,
             "exported_calibration": report.exported_calibration,
             "posterior_calibration": report.posterior_calibration,
             "temperature": report.temperature,
@@ -110,6 +111,7 @@ fn main() {
             calibrations.push((name.clone(), c));
         }
         let (mut errors, mut noises, mut order) = (Vec::new(), Vec::new(), [0u32; 3]);
+        let mut gaps = Vec::new();
         for seed in 1..=DRAWS {
             let drawn = ReplayOptions { seed, ..options.clone() };
             let report = replay(&data, &truth, &drawn).unwrap();
@@ -117,6 +119,7 @@ fn main() {
                 errors.push(c.ece);
                 noises.push(ece_noise(c));
             }
+            gaps.push(report.exported_gold_accuracy - report.exported_accuracy);
             let cmp = report.exported_accuracy.partial_cmp(&report.ds_accuracy).unwrap();
             order[match cmp {
                 std::cmp::Ordering::Greater => 0,
@@ -127,10 +130,13 @@ fn main() {
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         let (low, high) =
             errors.iter().fold((f64::INFINITY, 0.0f64), |(l, h), e| (l.min(*e), h.max(*e)));
+        let gap = |pick: fn(f64, f64) -> f64| gaps.iter().copied().fold(gaps[0], pick);
         draws_table.push_str(&format!(
-            "| {name} | {:.3} ({low:.3}–{high:.3}) | {:.3} | {} / {} / {} |\n",
+            "| {name} | {:.3} ({low:.3}–{high:.3}) | {:.3} | {:+.3} to {:+.3} | {} / {} / {} |\n",
             mean(&errors),
             mean(&noises),
+            gap(f64::min),
+            gap(f64::max),
             order[0],
             order[1],
             order[2],
@@ -139,6 +145,7 @@ fn main() {
             "dataset": name,
             "exported_ece": errors,
             "perfectly_calibrated_ece": noises,
+            "gold_minus_evaluation_accuracy": gaps,
             "export_above_equal_below_ds": order,
         }));
     }
@@ -151,7 +158,7 @@ fn main() {
         "gold_draws": draws_rows,
     });
     let markdown = format!(
-        "# Replay of real crowd data through scoring and settlement\n\n`{command}` (gold fraction {}, seed {}; defaults of the mechanism: δ = 0.01, false reward rate 0.2, λ = 0.5; one stake per worker, no prior reputation)\n\n{table}\nThe export's calibration error is the expected calibration error of its confidence against its accuracy on the evaluation tasks, over {} equal bins of [0, 1]: its confidence is Dawid-Skene's posterior of the exported class recalibrated on the gold tasks (a temperature and a uniform floor that make the gold answers most likely: `temperature` and `floor` in the JSON), as the server's export does; the raw posterior's error is beside it. `replay-calibration.svg` is the export's reliability diagram.\n\n## Over {DRAWS} gold draws\n\nThe same replay with the gold tasks drawn with seeds 1–{DRAWS}. Beside the export's calibration error, the error that predictions with the same bins would show if each were right with exactly its bin's confidence (the expectation over the binomial): the part of the measure that is its own noise on this many tasks.\n\n{draws_table}",
+        "# Replay of real crowd data through scoring and settlement\n\n`{command}` (gold fraction {}, seed {}; defaults of the mechanism: δ = 0.01, false reward rate 0.2, λ = 0.5; one stake per worker, no prior reputation)\n\n{table}\nThe export's calibration error is the expected calibration error of its confidence against its accuracy on the evaluation tasks, over {} equal bins of [0, 1]: its confidence is Dawid-Skene's posterior of the exported class recalibrated on the gold tasks (a temperature and a uniform floor that make the gold answers most likely: `temperature` and `floor` in the JSON), as the server's export does; the raw posterior's error is beside it. `replay-calibration.svg` is the export's reliability diagram.\n\n## Over {DRAWS} gold draws\n\nThe same replay with the gold tasks drawn with seeds 1–{DRAWS}. Beside the export's calibration error, the error that predictions with the same bins would show if each were right with exactly its bin's confidence (the expectation over the binomial): the part of the measure that is its own noise on this many tasks. Then how far the export's accuracy on the gold tasks, which its confidence is recalibrated to, stands from its accuracy on the evaluation tasks, which the calibration error is measured on: a recalibration that fits the gold tasks exactly is off by about that much on the rest.\n\n{draws_table}",
         options.gold_fraction,
         options.seed,
         plumbline_sim::replay::CALIBRATION_BINS

@@ -109,6 +109,10 @@ pub struct ReplayReport {
     pub exported_accuracy: f64,
     /// Dawid-Skene over everyone, on the same tasks.
     pub ds_accuracy: f64,
+    /// The export's accuracy on the gold tasks (whose answers its model does not see): what
+    /// its confidence is recalibrated to, so a calibration fitted on them inherits the gap
+    /// between this and `exported_accuracy`.
+    pub exported_gold_accuracy: f64,
     /// How the export's confidence (the posterior of its class tempered on the gold tasks)
     /// matches its accuracy on the evaluation tasks it has labels for, over ten bins.
     pub exported_calibration: Option<Calibration>,
@@ -257,6 +261,11 @@ pub fn replay(
         hits as f64 / total.max(1) as f64
     };
     let exported_accuracy = accuracy_of(&exported_fit.result.labels, &|t| has_labels[t]);
+    let gold_right = (0..data.n_tasks())
+        .filter(|&t| is_gold[t])
+        .filter(|&t| has_labels[t] && Some(exported_fit.result.labels[t]) == truth_class[t])
+        .count();
+    let exported_gold_accuracy = gold_right as f64 / gold_count.max(1) as f64;
     let ds_accuracy = accuracy_of(&everyone_fit.result.labels, &|_| true);
     // The export's confidence is the posterior tempered on the gold tasks (see
     // `plumbline_infer::calibrated_confidence`); the raw posterior is measured beside it.
@@ -287,6 +296,7 @@ pub fn replay(
         all,
         exported_accuracy,
         ds_accuracy,
+        exported_gold_accuracy,
         exported_calibration,
         posterior_calibration,
         temperature: recalibration.temperature,

@@ -35,6 +35,15 @@ fn no_accurate_worker_is_slashed_on_any_real_dataset() {
             report.exported_accuracy,
             report.ds_accuracy
         );
+        // The gold tasks are a random draw of the tasks with truth, so the export is about as
+        // right on them as on the rest: within sampling error of the gold draw's size.
+        let (on_gold, elsewhere) = (report.exported_gold_accuracy, report.exported_accuracy);
+        let n = report.gold_tasks as f64;
+        let spread = 4.0 * (elsewhere * (1.0 - elsewhere) / n).sqrt() + 1.0 / n;
+        assert!(
+            (on_gold - elsewhere).abs() <= spread,
+            "{name}: {on_gold:.4} right on {n} gold tasks, {elsewhere:.4} elsewhere"
+        );
         eprintln!(
             "{name}: accurate {:?}, inaccurate {:?}, exported {:.4}, ds {:.4}",
             report.accurate, report.inaccurate, report.exported_accuracy, report.ds_accuracy
