@@ -724,7 +724,7 @@ fn mirrored_weight(tally: &Tally, lambda: Ppm) -> u64 {
 #[derive(Default)]
 struct StrataVerdict {
     /// The strata where its score, as pay reads it, is below zero with enough items, or
-    /// where the stratum test finds it below chance at δ_reward: it is not rewarded.
+    /// where the stratum test finds it below chance at δ_reward/4: it is not rewarded.
     below: Vec<Stratum>,
     /// Whether in one of them the slashing evidence is confidently below chance at its share
     /// of δ (see `ln_strata`): it is slashed.

@@ -31,17 +31,33 @@ fn chain_config(market: &Market) -> Config {
     Config { chain: Some(chain), ..config() }
 }
 
+/// A market on a fresh anvil with a server in chain mode in front of it, and the experiment
+/// creator's key and market handle (the second dev account).
+struct Setup {
+    /// Kept alive for the test's length: anvil stops when it drops.
+    _anvil: Anvil,
+    operator: Market,
+    h: Harness,
+    creator_key: LabelerKey,
+    creator: Market,
+}
+
+async fn setup() -> Setup {
+    let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
+    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
+    let h = Harness::new(chain_config(&operator)).await;
+    let creator_key = LabelerKey::from_bytes(&DEV_KEYS[1].0).unwrap();
+    let creator = operator.with_key(&DEV_KEYS[1]).unwrap();
+    Setup { _anvil: anvil, operator, h, creator_key, creator }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relayer_resumes_after_a_crash_adopts_direct_commits_reposts_a_challenged_settlement_and_pays()
  {
-    let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
-    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
-    let mut h = Harness::new(chain_config(&operator)).await;
+    let Setup { _anvil, operator, mut h, creator_key, creator } = setup().await;
 
     // Accounts: a creator with the pool in its wallet, three labelers with two stakes each in
     // the market.
-    let creator_key = LabelerKey::from_bytes(&DEV_KEYS[1].0).unwrap();
-    let creator = operator.with_key(&DEV_KEYS[1]).unwrap();
     let mut spec = binary_spec(4, 3, 0);
     let stake = spec.stake_per_batch;
     operator.mint(creator.account(), spec.reward_pool).await.unwrap();
@@ -225,11 +241,7 @@ async fn open_experiment(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_market_stake_cannot_back_joins_to_two_experiments() {
-    let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
-    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
-    let h = Harness::new(chain_config(&operator)).await;
-    let creator_key = LabelerKey::from_bytes(&DEV_KEYS[1].0).unwrap();
-    let creator = operator.with_key(&DEV_KEYS[1]).unwrap();
+    let Setup { _anvil, operator, h, creator_key, creator } = setup().await;
     let mut spec = binary_spec(4, 3, 0);
     let stake = spec.stake_per_batch;
     operator.mint(creator.account(), 2 * spec.reward_pool).await.unwrap();
@@ -271,11 +283,7 @@ async fn one_market_stake_cannot_back_joins_to_two_experiments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_labeler_who_withdraws_after_joining_leaves_its_batch_unbacked_and_settlement_goes_on() {
-    let anvil = Anvil::spawn().unwrap_or_else(|e| panic!("{e}"));
-    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await.unwrap();
-    let h = Harness::new(chain_config(&operator)).await;
-    let creator_key = LabelerKey::from_bytes(&DEV_KEYS[1].0).unwrap();
-    let creator = operator.with_key(&DEV_KEYS[1]).unwrap();
+    let Setup { _anvil, operator, h, creator_key, creator } = setup().await;
     // One block of four tasks, labelled by four.
     let mut spec = binary_spec(4, 4, 0);
     let stake = spec.stake_per_batch;
