@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 13;
+pub const RECORD_VERSION: u32 = 14;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

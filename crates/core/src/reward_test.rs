@@ -17,6 +17,13 @@
 //! their weights, copies), and the labeler is rewarded only when `(1 + c) / (K + 1) ≤
 //! δ_reward`.
 //!
+//! A label moves only among tasks that look alike ([`Looks`]): on a pairwise question, tasks
+//! whose longer response is on the same side. A labeler who reads nothing but the lengths
+//! (always the longer response, a cheap signal anyone can compute from the public tasks and
+//! one that agrees with careful peers more often than not) then gives the same labels in every
+//! rearrangement and is not paid for it, while a careful labeler's labels still beat their
+//! own rearrangements: within a side, which task gets which label is what its reading adds.
+//!
 //! Unlike a concentration bound (Bernstein's, whose radius at δ = 0.2 is about twice the
 //! normal quantile's), this is exact at any number of items: a careful labeler is paid as soon
 //! as its labels beat their own rearrangements, which at 50 items is most of the time. The
@@ -25,8 +32,10 @@
 
 use crate::fixed::{Ppm, SCALE};
 use crate::score::{Labels, Scorer, Tally};
+use crate::spec::QuestionKind;
 use crate::strata::Strata;
 use crate::synthetic::SplitMix64;
+use crate::task::Task;
 use crate::{Address, B256};
 use alloy_primitives::keccak256;
 
@@ -70,11 +79,24 @@ impl RewardTest {
         p_ppm <= delta.get().max(FALSE_REWARD_RATE_MIN.get())
     }
 
-    /// The p-value of labeler `i` (scored by `scorer`, address `labeler`): `None` when its
-    /// mean is not above zero, which a reward requires besides the test (a mean below zero
-    /// can still beat its rearrangements when wrong gold weighs it down in all of them alike).
-    /// Counting stops as soon as the test has failed, so a failing p-value is a lower bound.
-    pub(crate) fn p_value(&self, scorer: &Scorer, i: usize, labeler: Address) -> Option<u32> {
+    /// The most rearrangements that may score higher while the labeler's own still beats
+    /// at least half of them (ties aside).
+    fn median_count(&self) -> u64 {
+        (self.arrangements / 2).saturating_sub(1)
+    }
+
+    /// The test of labeler `i` (scored by `scorer`, address `labeler`): `None` when its mean
+    /// is not above zero, which a reward requires besides the test (a mean below zero can
+    /// still beat its rearrangements when wrong gold weighs it down in all of them alike).
+    /// Counting stops once more than half of the rearrangements score strictly higher, so a
+    /// failing p-value is a lower bound.
+    pub(crate) fn p_value(
+        &self,
+        scorer: &Scorer,
+        looks: &Looks,
+        i: usize,
+        labeler: Address,
+    ) -> Option<Verdict> {
         let (regular, on_gold) = scorer.labels_of(i);
         let peers = scorer.peers(i);
         let own_tally = scorer.tally_of(&peers, regular, on_gold);
@@ -83,24 +105,28 @@ impl RewardTest {
             return None;
         }
         let mut rng = generator_for(b"plumbline/reward-test", labeler);
-        let as_high = |s: Option<i64>| s.is_some_and(|s| s >= own);
+        let compare = |s: Option<i64>| s.map_or(Compared::Below, |s| Compared::of(s, own));
+        let stop = |counts: Counts| counts.above > self.median_count();
         // The labels that make the dataset are rearranged; gold only without them.
-        let p = if own_tally.peer_n > 0 {
-            self.rearranged_p(&mut rng, regular, |regular| {
-                as_high(statistic(&scorer.tally_of(&peers, regular, on_gold)))
+        let counts = if own_tally.peer_n > 0 {
+            self.rearrange(&mut rng, looks, regular, stop, |regular| {
+                compare(statistic(&scorer.tally_of(&peers, regular, on_gold)))
             })
         } else {
-            self.rearranged_p(&mut rng, on_gold, |on_gold| {
-                as_high(statistic(&scorer.tally_of(&peers, regular, on_gold)))
+            self.rearrange(&mut rng, looks, on_gold, stop, |on_gold| {
+                compare(statistic(&scorer.tally_of(&peers, regular, on_gold)))
             })
         };
-        Some(p)
+        Some(Verdict {
+            p_ppm: self.p_ppm(counts.at_least),
+            beaten_by_most: counts.above > self.median_count(),
+        })
     }
 
     /// The mirror test on one declared stratum: the p-value that labeler `i`'s labels are
     /// below chance there, `None` when its mean there (the statistic above) is not below zero.
-    /// The labeler's regular labels are rearranged over all its regular tasks, as for the
-    /// reward test, and each rearrangement's mean on the stratum's tasks is compared with its
+    /// The labeler's regular labels are rearranged over its regular tasks, as for the reward
+    /// test, and each rearrangement's mean on the stratum's tasks is compared with its
     /// own: labels placed to be wrong on the stratum's tasks do worse there than the same
     /// labels placed at random, careful ones better. Exact at any number of items, so a
     /// targeted poisoner with a handful of items in the stratum is caught at the test's δ
@@ -109,6 +135,7 @@ impl RewardTest {
     pub(crate) fn stratum_p_value(
         &self,
         scorer: &Scorer,
+        looks: &Looks,
         i: usize,
         labeler: Address,
         strata: &Strata,
@@ -122,34 +149,81 @@ impl RewardTest {
             return None;
         }
         let mut rng = generator_for(b"plumbline/stratum-test", labeler);
-        Some(self.rearranged_p(&mut rng, regular, |regular| {
+        // Mirrored: a rearrangement at most as high as its own counts against it.
+        let stop = |counts: Counts| counts.at_least > self.allowed;
+        let counts = self.rearrange(&mut rng, looks, regular, stop, |regular| {
             let tally = scorer.stratum_tally_of(&peers, regular, on_gold, strata, stratum);
-            statistic(&tally).is_some_and(|s| s <= own)
-        }))
+            statistic(&tally).map_or(Compared::Below, |s| Compared::of(own, s))
+        });
+        Some(self.p_ppm(counts.at_least))
     }
 
-    /// The p-value of an arrangement among `K` rearrangements of `labels`' values, `counts`
-    /// saying whether one is at least as extreme as it: counting stops as soon as the test
-    /// has failed, so a failing p-value is a lower bound.
-    fn rearranged_p(
+    /// Counts how `K` rearrangements of `labels`' values among tasks that look alike compare
+    /// with the labeler's own arrangement (`compare`), until `stop` says enough are known.
+    fn rearrange(
         &self,
         rng: &mut SplitMix64,
+        looks: &Looks,
         labels: &Labels,
-        mut counts: impl FnMut(&Labels) -> bool,
-    ) -> u32 {
+        stop: impl Fn(Counts) -> bool,
+        mut compare: impl FnMut(&Labels) -> Compared,
+    ) -> Counts {
         let mut labels = labels.to_vec();
-        let mut as_extreme = 0;
+        let alike = looks.positions_alike(&labels);
+        let mut counts = Counts::default();
         for _ in 1..self.arrangements {
-            shuffle_values(rng, &mut labels);
-            if counts(&labels) {
-                as_extreme += 1;
-                if as_extreme > self.allowed {
-                    break;
+            shuffle_values_alike(rng, &mut labels, &alike);
+            match compare(&labels) {
+                Compared::Above => {
+                    counts.at_least += 1;
+                    counts.above += 1;
                 }
+                Compared::Tied => counts.at_least += 1,
+                Compared::Below => {}
+            }
+            if stop(counts) {
+                break;
             }
         }
-        self.p_ppm(as_extreme)
+        counts
     }
+}
+
+/// What the reward test found for one labeler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    /// The p-value, in ppm (a lower bound when it fails).
+    pub p_ppm: u32,
+    /// More than half of the rearrangements scored strictly higher than its own labels: placed
+    /// where it placed them, they are worth less than the same labels placed at random among
+    /// tasks that look alike. Labels the lengths alone decide tie with every rearrangement
+    /// and are not beaten.
+    pub beaten_by_most: bool,
+}
+
+/// How a rearrangement's statistic compares with the labeler's own, in the direction tested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compared {
+    Above,
+    Tied,
+    Below,
+}
+
+impl Compared {
+    fn of(rearranged: i64, own: i64) -> Compared {
+        match rearranged.cmp(&own) {
+            std::cmp::Ordering::Greater => Compared::Above,
+            std::cmp::Ordering::Equal => Compared::Tied,
+            std::cmp::Ordering::Less => Compared::Below,
+        }
+    }
+}
+
+/// Rearrangements counted so far: at least as extreme as the labeler's own, and strictly more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counts {
+    at_least: u64,
+    above: u64,
 }
 
 /// What the test compares: the mean of every item alike with gold capped by the peer part,
@@ -174,9 +248,77 @@ pub(crate) fn generator_for(tag: &[u8], labeler: Address) -> SplitMix64 {
 pub(crate) fn shuffle_values(rng: &mut SplitMix64, labels: &mut [(u32, u32)]) {
     for i in (1..labels.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
-        let (a, b) = (labels[i].1, labels[j].1);
-        labels[i].1 = b;
-        labels[j].1 = a;
+        swap_values(labels, i, j);
+    }
+}
+
+/// [`shuffle_values`] within each list of positions of `alike` in turn: for each list, for i
+/// from its last entry down to its second, swap the values at its i-th and `next mod (i + 1)`-th
+/// positions. With one list holding every position it draws exactly what `shuffle_values` does.
+fn shuffle_values_alike(rng: &mut SplitMix64, labels: &mut [(u32, u32)], alike: &[Vec<usize>]) {
+    for positions in alike {
+        for i in (1..positions.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            swap_values(labels, positions[i], positions[j]);
+        }
+    }
+}
+
+/// Swaps two labels' values, each task keeping its place.
+fn swap_values(labels: &mut [(u32, u32)], i: usize, j: usize) {
+    let (a, b) = (labels[i].1, labels[j].1);
+    labels[i].1 = b;
+    labels[j].1 = a;
+}
+
+/// How each task looks before anyone reads it, as far as a cheap signal goes: on a pairwise
+/// question, which response is longer (in Unicode scalar values); on any other question, or
+/// where the lengths are equal, nothing. The rearrangement tests move a label only among tasks
+/// that look alike, so what a labeler could have answered from the look alone is the same in
+/// every rearrangement and earns nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Looks(Vec<Look>);
+
+/// One task's look, in the order the rearrangements visit them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Look {
+    /// The first response (A) is longer.
+    FirstLonger,
+    /// The second response (B) is longer.
+    SecondLonger,
+    /// No cheap signal: equal lengths, or not a pairwise question.
+    Plain,
+}
+
+impl Looks {
+    /// The looks of `tasks` (by index) under a question of `kind`.
+    pub(crate) fn of(kind: &QuestionKind, tasks: &[Task]) -> Looks {
+        let pairwise = matches!(kind, QuestionKind::Pairwise { .. });
+        Looks(
+            tasks
+                .iter()
+                .map(|task| match (pairwise, task.responses.as_slice()) {
+                    (true, [a, b]) => match a.chars().count().cmp(&b.chars().count()) {
+                        std::cmp::Ordering::Greater => Look::FirstLonger,
+                        std::cmp::Ordering::Less => Look::SecondLonger,
+                        std::cmp::Ordering::Equal => Look::Plain,
+                    },
+                    _ => Look::Plain,
+                })
+                .collect(),
+        )
+    }
+
+    /// The positions in `labels` of each look that occurs, looks in order, positions in list
+    /// order.
+    fn positions_alike(&self, labels: &Labels) -> Vec<Vec<usize>> {
+        let mut alike: Vec<Vec<usize>> = vec![Vec::new(); 3];
+        for (position, (task, _)) in labels.iter().enumerate() {
+            let look = self.0.get(*task as usize).copied().unwrap_or(Look::Plain);
+            alike[look as usize].push(position);
+        }
+        alike.retain(|positions| !positions.is_empty());
+        alike
     }
 }
 

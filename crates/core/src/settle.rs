@@ -41,7 +41,7 @@ use crate::label::{Agreement, Label};
 use crate::limits::STRATUM_ITEMS_MIN;
 use crate::merkle;
 use crate::reputation::Reputation;
-use crate::reward_test::RewardTest;
+use crate::reward_test::{Looks, RewardTest, Verdict};
 use crate::score::{self, Observation, Scorer, Tally};
 use crate::screen;
 use crate::slash_test;
@@ -324,7 +324,7 @@ pub fn settle(
                 strata,
                 reputation,
                 Pay { share_ppm: paid_share, caught_copying: caught_here },
-                Reward { p_ppm: scored.reward_p[i], test: &reward_test },
+                Reward { verdict: scored.reward[i], test: &reward_test },
                 scored.slash_p[i],
                 lambda,
                 ln_reward,
@@ -383,7 +383,7 @@ pub fn settle(
 struct Scored {
     scores: score::Scores,
     /// The reward test's p-value per labeler index (see [`RewardTest::p_value`]).
-    reward_p: Vec<Option<u32>>,
+    reward: Vec<Option<Verdict>>,
     /// The slashing test's p-value per labeler index (see [`slash_test::p_value`]).
     slash_p: Vec<u32>,
     /// Per labeler index and declared stratum, whether the stratum test finds its labels
@@ -475,11 +475,12 @@ fn score_batches(
     let strata =
         Strata::of(&spec.strata, tasks).expect("strata are checked when the experiment is created");
     let test = RewardTest::at(spec.false_reward_rate);
-    let (scores, reward_p, slash_p, strata_below_chance) =
+    let looks = Looks::of(&spec.question.kind, tasks);
+    let (scores, reward, slash_p, strata_below_chance) =
         match Scorer::new(agreement, addresses.len(), &regular, &gold_seen, &gold, &copies) {
             Some(scorer) => {
                 let reward =
-                    addresses.iter().enumerate().map(|(i, a)| test.p_value(&scorer, i, *a));
+                    addresses.iter().enumerate().map(|(i, a)| test.p_value(&scorer, &looks, i, *a));
                 let slash = addresses
                     .iter()
                     .enumerate()
@@ -490,7 +491,7 @@ fn score_batches(
                     (0..strata.len())
                         .map(|s| {
                             stratum_test
-                                .stratum_p_value(&scorer, i, *a, &strata, s)
+                                .stratum_p_value(&scorer, &looks, i, *a, &strata, s)
                                 .is_some_and(|p| stratum_test.passes(p, rate))
                         })
                         .collect()
@@ -504,7 +505,7 @@ fn score_batches(
                 vec![vec![false; strata.len()]; addresses.len()],
             ),
         };
-    Scored { scores, reward_p, slash_p, strata_below_chance, gold_dropped, copies, strata }
+    Scored { scores, reward, slash_p, strata_below_chance, gold_dropped, copies, strata }
 }
 
 /// The mean over a labeler's revealed batches of `1/c` (c its identical copies), in ppm.
@@ -546,21 +547,22 @@ fn judge(
 
     // Rewarded when the mean is confidently above chance and the score pay reads is positive
     // too: both readings of the same items agree that there is something to pay for.
-    let tier = if reward.p_ppm.is_some_and(|p| reward.test.passes(p, spec.false_reward_rate))
-        && score.is_some_and(|s| s > 0)
-        && strata.below.is_empty()
-        && pay_share_ppm > 0
-    {
-        Tier::Rewarded
-    } else if own_below_zero
-        && !peers_vouch
-        && slash_evidence >= slash_test::ln_threshold(spec.false_slash_rate)
-        || strata.confidently_below
-    {
-        Tier::Slashed
-    } else {
-        Tier::Even
-    };
+    let tier =
+        if reward.verdict.is_some_and(|v| reward.test.passes(v.p_ppm, spec.false_reward_rate))
+            && score.is_some_and(|s| s > 0)
+            && strata.below.is_empty()
+            && pay_share_ppm > 0
+        {
+            Tier::Rewarded
+        } else if own_below_zero
+            && !peers_vouch
+            && slash_evidence >= slash_test::ln_threshold(spec.false_slash_rate)
+            || strata.confidently_below
+        {
+            Tier::Slashed
+        } else {
+            Tier::Even
+        };
 
     // Below chance, without confidence, on what pay reads (gold counted only as far as peers
     // confirm it; gold alone on subjective questions): the chance fee, weighted as a reward
@@ -587,12 +589,24 @@ fn judge(
         }
         _ => None,
     };
+    // Above zero, but beaten by most of its own labels' rearrangements among tasks that look
+    // alike (guessing beside what the lengths give, say): the chance fee weighted as its
+    // reward would have been, so that passing the reward test by the false reward rate's luck
+    // does not pay in expectation.
+    let look_fee = match (score, paid.mean(), reward.verdict) {
+        (Some(s), Some(m), Some(verdict))
+            if tier == Tier::Even && s > 0 && m > 0 && verdict.beaten_by_most =>
+        {
+            Some(reward_weight(paid.n(), s.min(m) as u64, pay_share_ppm))
+        }
+        _ => None,
+    };
     // Caught copying beyond skill and even (a slash already costs it as much): the copy fee,
     // which takes precedence over the chance fee.
     let fee = if pay.caught_copying && tier == Tier::Even {
         Some(Fee::Copy)
     } else {
-        chance_fee.or(stratum_fee).map(Fee::Chance)
+        chance_fee.or(stratum_fee).or(look_fee).map(Fee::Chance)
     };
 
     let bps = basis_points;
@@ -612,7 +626,7 @@ fn judge(
         revealed_batches: batches.iter().filter(|b| b.labels.is_some()).count() as u64,
         tally: *tally,
         score,
-        reward_p_ppm: reward.p_ppm,
+        reward_p_ppm: reward.verdict.map(|v| v.p_ppm),
         slash_p_ppm,
         slash_evidence,
         tier,
@@ -634,7 +648,7 @@ fn judge(
 
 /// The reward test's verdict on a labeler: its p-value (none when its mean is not above zero).
 struct Reward<'a> {
-    p_ppm: Option<u32>,
+    verdict: Option<Verdict>,
     test: &'a RewardTest,
 }
 
@@ -879,7 +893,8 @@ fn share_pot(results: &mut [LabelerResult], pot: Amount) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthetic::binary_spec;
+    use crate::spec::QuestionKind;
+    use crate::synthetic::{SplitMix64, binary_spec};
 
     const TASKS: u32 = 100;
 
@@ -1049,6 +1064,96 @@ mod tests {
         assert_eq!(poisoner.tier, Tier::Slashed);
         assert_eq!(poisoner.slash, 500_000);
         assert!((1..=4).all(|c| result(&settlement, c).tier == Tier::Rewarded));
+    }
+
+    const LENGTH_POOL: Amount = 1_000_000;
+
+    /// 60 pairwise tasks read by four careful labelers and a fifth, `follower`, given which
+    /// side is longer and the task: the truth's side (A is -1, B is +1) is longer on two tasks
+    /// in three, and with `lengths` off both responses are equally long.
+    fn length_market(lengths: bool, follower: &dyn Fn(i64, u32) -> i64) -> Settlement {
+        const N: u32 = 60;
+        // A pool no larger than the stakes, so that no cap binds on the fee.
+        let mut spec = ExperimentSpec { reward_pool: LENGTH_POOL, ..binary_spec(N, 5, 0) };
+        spec.question.kind = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
+        let side = |t: u32| if truth(t) == 1 { 1 } else { -1 };
+        let longer = |t: u32| if t % 3 == 2 { -side(t) } else { side(t) };
+        let tasks: Vec<Task> = (0..N)
+            .map(|i| {
+                let (a, b) = match (lengths, longer(i)) {
+                    (true, -1) => ("a longer answer", "short"),
+                    (true, _) => ("short", "a longer answer"),
+                    (false, _) => ("same", "same"),
+                };
+                Task { responses: vec![a.into(), b.into()], ..task(i, Default::default()) }
+            })
+            .collect();
+        let labeler = |batch_id: u64, byte: u8, answer: &dyn Fn(u32) -> i64| BatchOutcome {
+            batch_id,
+            labeler: Address::repeat_byte(byte),
+            cohort: None,
+            stake: 1_000_000,
+            labels: Some((0..N).map(|t| (t, Label::Int(answer(t)))).collect()),
+        };
+        let careful = |wrong_every: u32, offset: u32| {
+            move |t: u32| {
+                let wrong = (t + offset).is_multiple_of(wrong_every);
+                if wrong { -side(t) } else { side(t) }
+            }
+        };
+        let batches = vec![
+            labeler(0, 1, &careful(7, 3)),
+            labeler(1, 2, &careful(9, 4)),
+            labeler(2, 3, &careful(8, 5)),
+            labeler(3, 4, &careful(11, 1)),
+            labeler(4, 5, &|t| follower(longer(t), t)),
+        ];
+        settle(&spec, &tasks, &batches, &BTreeMap::new())
+    }
+
+    #[test]
+    fn a_labeler_who_reads_only_the_lengths_is_not_paid_for_it() {
+        // Right on two tasks in three: paid as a careful labeler would be, were lengths unseen.
+        let longer_strongest = |longer: i64, _| 2 * longer;
+        let blind = length_market(false, &longer_strongest);
+        assert_eq!(result(&blind, 5).tier, Tier::Rewarded);
+        // Its labels rearranged among tasks whose longer response is on the same side are its
+        // own labels again: nothing beyond the lengths, so nothing paid. Every rearrangement
+        // ties with it and none beats it, so it owes no fee either: labels the lengths alone
+        // decide could be a careful labeler's on tasks where the longer response is the better.
+        let settlement = length_market(true, &longer_strongest);
+        let follower = result(&settlement, 5);
+        assert!(follower.score.unwrap() > 0, "{follower:?}");
+        assert_eq!(follower.reward_p_ppm, Some(1_000_000));
+        assert_eq!((follower.tier, follower.reward, follower.chance_fee), (Tier::Even, 0, 0));
+        for careful in 1..=4 {
+            assert_eq!(result(&settlement, careful).tier, Tier::Rewarded, "labeler {careful}");
+        }
+    }
+
+    #[test]
+    fn a_labeler_who_mostly_reads_the_lengths_loses_on_average() {
+        // The longer response on three tasks in four, a random answer on the rest: its labels
+        // vary among tasks that look alike, so it passes the reward test now and then by the
+        // false reward rate's luck, and the fee it owes when it does no better than its own
+        // rearrangements outweighs that.
+        let (mut rewarded, mut paid, mut fees): (usize, Amount, Amount) = (0, 0, 0);
+        for seed in 0..100 {
+            let noisy = move |longer: i64, t: u32| {
+                let mut rng = SplitMix64::new(seed * 1_000 + u64::from(t));
+                match rng.below(8) {
+                    0..=5 => 2 * longer,
+                    draw => [-2, -1, 1, 2][(draw as usize - 6) * 2 + rng.below(2) as usize],
+                }
+            };
+            let settlement = length_market(true, &noisy);
+            let follower = result(&settlement, 5);
+            rewarded += usize::from(follower.tier == Tier::Rewarded);
+            paid += follower.reward;
+            fees += follower.chance_fee;
+        }
+        assert!(rewarded <= 30, "rewarded in {rewarded} of 100");
+        assert!(fees > paid, "fees {fees} against rewards {paid}");
     }
 
     #[test]

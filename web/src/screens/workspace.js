@@ -145,7 +145,8 @@ async function earningsView(app, experiment, mine) {
       ? h('dl', { class: 'facts', id: 'earnings' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]))
       : h('p', null, 'The settlement has no line for you.'),
     h('p', { class: 'muted' }, 'Scores are chance-corrected: 0 is what guessing earns. The reward test compares your labels with ',
-      'shuffles of them over the same tasks: p is how often labels like yours would score this high by chance, and the more items you label, ',
+      'shuffles of them over the same tasks (on a pairwise question, among tasks whose longer response is on the same side, so answering by length ',
+      'earns nothing): p is how often labels like yours would score this high by chance, and the more items you label, ',
       'the smaller it gets when your labels are careful.'),
     h('p', null, h('a', { href: '#/label', class: 'button' }, 'Back to labeling')));
 }
