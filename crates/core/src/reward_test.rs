@@ -340,6 +340,46 @@ mod tests {
     }
 
     #[test]
+    fn labels_move_only_among_tasks_that_look_alike() {
+        let pair = |a: &str, b: &str| Task {
+            id: a.into(),
+            prompt: String::new().into(),
+            responses: vec![a.into(), b.into()],
+            gold: None,
+            meta: Default::default(),
+        };
+        // A longer, B longer, equal, and a character count that differs from the byte count.
+        let tasks = vec![pair("long", "s"), pair("s", "long"), pair("ab", "cd"), pair("éé", "abc")];
+        let pairwise = QuestionKind::Pairwise { strength_max: 2, allow_tie: false };
+        let looks = Looks::of(&pairwise, &tasks);
+        let labels: Vec<(u32, u32)> = (0..40).map(|i| (i % 4, i)).collect();
+        let alike = looks.positions_alike(&labels);
+        assert_eq!(alike.len(), 3);
+        let look_of = |position: usize| alike.iter().position(|p| p.contains(&position)).unwrap();
+        assert_eq!(look_of(3), look_of(1), "2 characters against 3: B is longer");
+        let mut shuffled = labels.clone();
+        let mut rng = generator_for(b"plumbline/reward-test", Address::repeat_byte(7));
+        for _ in 0..20 {
+            shuffle_values_alike(&mut rng, &mut shuffled, &alike);
+            for (position, (_, value)) in shuffled.iter().enumerate() {
+                assert_eq!(
+                    look_of(position),
+                    look_of(*value as usize),
+                    "value {value} moved looks"
+                );
+            }
+        }
+        // On any other question every task looks alike, and the draws are the plain shuffle's.
+        let rating = QuestionKind::Rating { min: 1, max: 5 };
+        let one = Looks::of(&rating, &tasks).positions_alike(&labels);
+        assert_eq!(one, vec![(0..40).collect::<Vec<_>>()]);
+        let (mut plain, mut alike_once) = (labels.clone(), labels.clone());
+        shuffle_values(&mut generator_for(b"t", Address::ZERO), &mut plain);
+        shuffle_values_alike(&mut generator_for(b"t", Address::ZERO), &mut alike_once, &one);
+        assert_eq!(plain, alike_once);
+    }
+
+    #[test]
     fn a_shuffle_keeps_tasks_in_place_and_values_as_a_multiset() {
         let mut rng = generator_for(b"plumbline/reward-test", Address::repeat_byte(7));
         let mut labels: Vec<(u32, u32)> = (0..20).map(|t| (t, t % 3)).collect();
