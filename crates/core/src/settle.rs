@@ -382,7 +382,7 @@ pub fn settle(
 /// copies, and the strata.
 struct Scored {
     scores: score::Scores,
-    /// The reward test's p-value per labeler index (see [`RewardTest::p_value`]).
+    /// The reward test's verdict per labeler index (see [`RewardTest::p_value`]).
     reward: Vec<Option<Verdict>>,
     /// The slashing test's p-value per labeler index (see [`slash_test::p_value`]).
     slash_p: Vec<u32>,
@@ -547,12 +547,10 @@ fn judge(
 
     // Rewarded when the mean is confidently above chance and the score pay reads is positive
     // too: both readings of the same items agree that there is something to pay for.
+    let passes =
+        reward.verdict.is_some_and(|v| reward.test.passes(v.p_ppm, spec.false_reward_rate));
     let tier =
-        if reward.verdict.is_some_and(|v| reward.test.passes(v.p_ppm, spec.false_reward_rate))
-            && score.is_some_and(|s| s > 0)
-            && strata.below.is_empty()
-            && pay_share_ppm > 0
-        {
+        if passes && score.is_some_and(|s| s > 0) && strata.below.is_empty() && pay_share_ppm > 0 {
             Tier::Rewarded
         } else if own_below_zero
             && !peers_vouch
@@ -646,7 +644,7 @@ fn judge(
     (result, FeeOwed { fee, cap })
 }
 
-/// The reward test's verdict on a labeler: its p-value (none when its mean is not above zero).
+/// The reward test on a labeler: its verdict (none when its mean is not above zero).
 struct Reward<'a> {
     verdict: Option<Verdict>,
     test: &'a RewardTest,
