@@ -94,10 +94,11 @@ pub struct LabelerResult {
     /// [`Tally::gold_capped_by_peers`]), when anything was scored: what pay uses.
     pub score: Option<i64>,
     /// The reward test's p-value in parts per million (see [`crate::reward_test`]): the share
-    /// of the arrangements of its labels over its tasks, its own included, whose mean of every
-    /// item alike (gold capped by peers) is at least its own; at most δ_reward to be rewarded.
-    /// Counting stops once the test has failed, so a failing value is a lower bound. None when
-    /// that mean is not above zero.
+    /// of the arrangements of its labels over its tasks (among tasks that look alike), its own
+    /// included, whose mean of every item alike (gold capped by peers) is at least its own; at
+    /// most δ_reward to be rewarded. Counting stops once more than half of the arrangements
+    /// score strictly higher, so such a value is a lower bound. None when that mean is not
+    /// above zero.
     pub reward_p_ppm: Option<u32>,
     /// The slashing test's p-value in parts per million (see [`slash_test`]): the share of
     /// the arrangements of its labels over all its tasks, its own included, whose mean of every
