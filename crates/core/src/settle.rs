@@ -579,22 +579,15 @@ fn judge(
         }
         _ => None,
     };
-    // Careful-looking overall but below chance on a declared stratum (targeted poison): the
-    // chance fee weighted as its reward would have been, so that poisoning a slice loses in
-    // expectation whenever it is caught more often than not.
-    let stratum_fee = match (score, paid.mean()) {
-        (Some(s), Some(m)) if tier == Tier::Even && !strata.below.is_empty() && s > 0 && m > 0 => {
-            Some(reward_weight(paid.n(), s.min(m) as u64, pay_share_ppm))
-        }
-        _ => None,
-    };
-    // Above zero, but beaten by most of its own labels' rearrangements among tasks that look
-    // alike (guessing beside what the lengths give, say): the chance fee weighted as its
-    // reward would have been, so that passing the reward test by the false reward rate's luck
-    // does not pay in expectation.
-    let look_fee = match (score, paid.mean(), reward.verdict) {
-        (Some(s), Some(m), Some(verdict))
-            if tier == Tier::Even && s > 0 && m > 0 && verdict.beaten_by_most =>
+    // Above zero yet not paid for it, when that is evidence of work not done: below chance on
+    // a declared stratum (targeted poison), or beaten by most of its own labels' rearrangements
+    // among tasks that look alike (guessing beside what the lengths give, say). It owes the
+    // chance fee weighted as its reward would have been, so that poisoning a slice, or passing
+    // the reward test by the false reward rate's luck, loses in expectation.
+    let beaten = reward.verdict.is_some_and(|v| v.beaten_by_most);
+    let forgone_fee = match (score, paid.mean()) {
+        (Some(s), Some(m))
+            if tier == Tier::Even && (!strata.below.is_empty() || beaten) && s > 0 && m > 0 =>
         {
             Some(reward_weight(paid.n(), s.min(m) as u64, pay_share_ppm))
         }
@@ -605,7 +598,7 @@ fn judge(
     let fee = if pay.caught_copying && tier == Tier::Even {
         Some(Fee::Copy)
     } else {
-        chance_fee.or(stratum_fee).or(look_fee).map(Fee::Chance)
+        chance_fee.or(forgone_fee).map(Fee::Chance)
     };
 
     let bps = basis_points;
