@@ -53,7 +53,7 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Recompute an experiment's settlement from its public record and compare it byte for byte.
     Audit(cmd::audit::AuditArgs),
-    /// Run the market server (HTTP API on a SQLite file).
+    /// Run the market server (HTTP API on a SQLite file or PostgreSQL; optionally in chain mode).
     Serve(cmd::serve::ServeArgs),
     /// Simulate a labeling market of honest and adversarial labelers through the real protocol.
     Simulate(cmd::simulate::SimulateArgs),

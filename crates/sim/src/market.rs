@@ -31,7 +31,7 @@ use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::{Address, B256};
 use std::collections::BTreeMap;
 
-/// When the first simulated experiment opens (unix seconds); later rounds open a day apart.
+/// When the first simulated experiment opens (unix seconds); later rounds open a week apart.
 pub const START: u64 = 1_800_000_000;
 /// Seconds between the openings of consecutive rounds.
 const ROUND_SECS: u64 = 86_400 * 7;
