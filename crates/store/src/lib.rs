@@ -250,7 +250,14 @@ pub trait LogWriter: Send {
     /// The entries beyond `seen` (see [`Store::log_after`]).
     async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog>;
 
-    /// Appends a join (see [`Store::append_join`]) and gives the log back.
+    /// Appends a join to the log and locks its stake (available → locked) in one transaction,
+    /// if the log is still at `seen`, and gives the log back. Fails with
+    /// [`StoreError::InsufficientFunds`] when the labeler cannot cover the stake. A chain
+    /// experiment's stakes are locked by the market contract: its joins lock nothing here, and
+    /// `market_free` is the labeler's free balance there, read before; the join is refused with
+    /// [`StoreError::InsufficientFunds`] unless it covers this stake and those of the labeler's
+    /// joins to open chain experiments not yet locked on chain, checked atomically with the
+    /// append.
     async fn append_join(
         self: Box<Self>,
         entry: &JoinEntry,
@@ -259,7 +266,10 @@ pub trait LogWriter: Send {
         seen: LogPosition,
     ) -> Result<()>;
 
-    /// Appends commits and reveals (see [`Store::append_group`]) and gives the log back.
+    /// Appends a group of accepted commits (with the clients' optional backups) and reveals, in
+    /// their order, all or none, if the experiment is open or revealing and its log still at
+    /// `seen`, and gives the log back. The server gathers the commits and reveals that arrive
+    /// together into one group, so that they share one transaction and one sync to disk.
     async fn append_group(
         self: Box<Self>,
         commits: &[StoredCommit],
@@ -394,62 +404,10 @@ pub trait Store: Send + Sync + 'static {
     async fn sealed_reveals(&self, experiment_id: B256) -> Result<Vec<(u64, String)>>;
 
     /// Takes the right to append to an experiment's log, waiting while another process holds
-    /// it. [`StoreError::NotFound`] for an unknown experiment.
+    /// it. An unknown experiment gives [`StoreError::NotFound`], here (PostgreSQL, which reads
+    /// the log's position under the lock) or at the first append (SQLite, whose writes queue
+    /// on its one write connection instead).
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>>;
-
-    /// Appends a join to the log and locks its stake (available → locked) in one transaction,
-    /// if the log is still at `seen`. Fails with [`StoreError::InsufficientFunds`] when the
-    /// labeler cannot cover the stake. A chain experiment's stakes are locked by the market
-    /// contract: its joins lock nothing here, and `market_free` is the labeler's free balance
-    /// there, read before; the join is refused with [`StoreError::InsufficientFunds`] unless it
-    /// covers this stake and those of the labeler's joins to open chain experiments not yet
-    /// locked on chain, checked atomically with the append.
-    async fn append_join(
-        &self,
-        experiment_id: B256,
-        entry: &JoinEntry,
-        stake: Amount,
-        market_free: Option<U256>,
-        seen: LogPosition,
-    ) -> Result<()>;
-
-    /// Appends a group of accepted commits (with the clients' optional backups) and reveals, in
-    /// their order, all or none, if the experiment is open or revealing and its log still at
-    /// `seen`. The server gathers the commits and reveals that arrive together into one group,
-    /// so that they share one transaction and one sync to disk.
-    async fn append_group(
-        &self,
-        experiment_id: B256,
-        commits: &[StoredCommit],
-        reveals: &[RevealEntry],
-        seen: LogPosition,
-    ) -> Result<()>;
-
-    /// Appends an accepted commit, with the client's optional backup, if the log is at `seen`.
-    async fn append_commit(
-        &self,
-        experiment_id: B256,
-        entry: &CommitEntry,
-        backup: Option<&str>,
-        seen: LogPosition,
-    ) -> Result<()> {
-        let commit = StoredCommit {
-            entry: entry.clone(),
-            backup: backup.map(str::to_owned),
-            sealed_reveal: None,
-        };
-        self.append_group(experiment_id, &[commit], &[], seen).await
-    }
-
-    /// Appends an accepted reveal, if the log is at `seen`.
-    async fn append_reveal(
-        &self,
-        experiment_id: B256,
-        entry: &RevealEntry,
-        seen: LogPosition,
-    ) -> Result<()> {
-        self.append_group(experiment_id, &[], std::slice::from_ref(entry), seen).await
-    }
 
     /// The stored reputations of these addresses (addresses without one are absent).
     async fn reputations(&self, addresses: &[Address]) -> Result<BTreeMap<Address, Reputation>>;

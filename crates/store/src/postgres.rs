@@ -314,7 +314,7 @@ async fn log_after_in(
     Ok(ExperimentLog { joins, commits, reveals })
 }
 
-/// Appends a join inside the caller's transaction (see [`Store::append_join`]).
+/// Appends a join inside the caller's transaction (see [`LogWriter::append_join`]).
 async fn append_join_in(
     conn: &mut PgConnection,
     experiment_id: B256,
@@ -388,7 +388,7 @@ async fn append_join_in(
     Ok(())
 }
 
-/// Appends commits and reveals inside the caller's transaction (see [`Store::append_group`]).
+/// Appends commits and reveals inside the caller's transaction (see [`LogWriter::append_group`]).
 async fn append_group_in(
     conn: &mut PgConnection,
     experiment_id: B256,
@@ -1005,33 +1005,6 @@ impl Store for PgStore {
         };
         let commits_closed_at = row.opt_int("commits_closed_at")?.map(from_sql_int).transpose()?;
         Ok(Box::new(PgLogWriter { tx, experiment_id, position, commits_closed_at }))
-    }
-
-    async fn append_join(
-        &self,
-        experiment_id: B256,
-        entry: &JoinEntry,
-        stake: Amount,
-        market_free: Option<U256>,
-        seen: LogPosition,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        append_join_in(&mut tx, experiment_id, entry, stake, market_free, seen).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn append_group(
-        &self,
-        experiment_id: B256,
-        commits: &[StoredCommit],
-        reveals: &[RevealEntry],
-        seen: LogPosition,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        append_group_in(&mut tx, experiment_id, commits, reveals, seen).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn lease(&self, name: &str, holder: &str, now_ms: u64, ttl_ms: u64) -> Result<bool> {

@@ -325,6 +325,146 @@ impl LogWriter for SqliteLogWriter {
     async fn release(self: Box<Self>) {}
 }
 
+/// The appends behind [`SqliteLogWriter`]: with one process writing the file, they need no
+/// lock beyond the write connection.
+impl SqliteStore {
+    /// Appends a join, for [`SqliteLogWriter`] (see [`LogWriter::append_join`]).
+    async fn append_join(
+        &self,
+        experiment_id: B256,
+        entry: &JoinEntry,
+        stake: Amount,
+        market_free: Option<U256>,
+        seen: LogPosition,
+    ) -> Result<()> {
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, "join")?;
+        expect_commits_open(&row, "join")?;
+        expect_log(&row, seen)?;
+        expect_next_batch(&row, entry.batch_id)?;
+        let labeler = entry.join.labeler;
+        remember_account(&mut tx, labeler, entry.at).await?;
+        if let Some(free) = market_free {
+            // One writer at a time: the sum cannot change before this transaction commits.
+            let pending: Vec<String> = sqlx::query_scalar(
+                "SELECT j.entry FROM joins j \
+             JOIN chain_relays r ON r.chain_relay_id = j.experiment_id \
+             JOIN experiments e ON e.experiment_id = j.experiment_id \
+             WHERE j.labeler = ? AND e.phase = 'open' AND j.batch_id >= r.joins_relayed",
+            )
+            .bind(hex(labeler.as_slice()))
+            .fetch_all(&mut *tx)
+            .await?;
+            check_market_stake(labeler, stake, free, &pending)?;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(hex(experiment_id.as_slice()))
+        .bind(sql_int(entry.batch_id)?)
+        .bind(hex(labeler.as_slice()))
+        .bind(to_json(entry))
+        .bind(sql_int(entry.at)?)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "batch {} is already assigned",
+                    entry.batch_id
+                )));
+            }
+            other => other?,
+        };
+        sqlx::query("UPDATE experiments SET log_joins = log_joins + 1 WHERE experiment_id = ?")
+            .bind(hex(experiment_id.as_slice()))
+            .execute(&mut *tx)
+            .await?;
+        if row.market.is_none() {
+            transfer(
+                &mut tx,
+                LedgerAccount::Available(labeler),
+                LedgerAccount::Locked(labeler),
+                stake,
+                TransferKind::StakeLock,
+                Some(experiment_id),
+                entry.at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends commits and reveals, for [`SqliteLogWriter`] (see [`LogWriter::append_group`]).
+    async fn append_group(
+        &self,
+        experiment_id: B256,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+        seen: LogPosition,
+    ) -> Result<()> {
+        let id = hex(experiment_id.as_slice());
+        let action = if reveals.is_empty() { "commit" } else { "reveal" };
+        let mut writer = self.writer().await?;
+        let mut tx = writer.begin().await?;
+        let row = experiment_in(&mut tx, experiment_id).await?;
+        expect_phase(&row, &LIVE, action)?;
+        if !commits.is_empty() {
+            expect_commits_open(&row, "commit")?;
+        }
+        expect_log(&row, seen)?;
+        // Commits before reveals: a reveal's row refers to its batch's commit.
+        for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO commits (experiment_id, batch_id, entry, backup, sealed_reveal, created_at) ",
+            );
+            insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
+                row.push_bind(id.clone())
+                    .push_bind(batch)
+                    .push_bind(entry)
+                    .push_bind(c.backup.clone())
+                    .push_bind(c.sealed_reveal.clone())
+                    .push_bind(at);
+            });
+            let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();
+            insert_rows(&mut tx, insert, "committed", &batches).await?;
+        }
+        for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
+            let rows = chunk
+                .iter()
+                .map(|r| Ok((sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) ",
+            );
+            insert.push_values(rows, |mut row, (batch, entry, at)| {
+                row.push_bind(id.clone()).push_bind(batch).push_bind(entry).push_bind(at);
+            });
+            let batches: Vec<u64> = chunk.iter().map(|r| r.batch_id).collect();
+            insert_rows(&mut tx, insert, "revealed", &batches).await?;
+        }
+        sqlx::query(
+            "UPDATE experiments SET log_commits = log_commits + ?, log_reveals = log_reveals + ? \
+             WHERE experiment_id = ?",
+        )
+        .bind(sql_int(commits.len() as u64)?)
+        .bind(sql_int(reveals.len() as u64)?)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn put_challenge(&self, challenge: &Challenge) -> Result<()> {
@@ -808,140 +948,6 @@ impl Store for SqliteStore {
 
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>> {
         Ok(Box::new(SqliteLogWriter { store: self.clone(), experiment_id }))
-    }
-
-    async fn append_join(
-        &self,
-        experiment_id: B256,
-        entry: &JoinEntry,
-        stake: Amount,
-        market_free: Option<U256>,
-        seen: LogPosition,
-    ) -> Result<()> {
-        let mut writer = self.writer().await?;
-        let mut tx = writer.begin().await?;
-        let row = experiment_in(&mut tx, experiment_id).await?;
-        expect_phase(&row, &LIVE, "join")?;
-        expect_commits_open(&row, "join")?;
-        expect_log(&row, seen)?;
-        expect_next_batch(&row, entry.batch_id)?;
-        let labeler = entry.join.labeler;
-        remember_account(&mut tx, labeler, entry.at).await?;
-        if let Some(free) = market_free {
-            // One writer at a time: the sum cannot change before this transaction commits.
-            let pending: Vec<String> = sqlx::query_scalar(
-                "SELECT j.entry FROM joins j \
-             JOIN chain_relays r ON r.chain_relay_id = j.experiment_id \
-             JOIN experiments e ON e.experiment_id = j.experiment_id \
-             WHERE j.labeler = ? AND e.phase = 'open' AND j.batch_id >= r.joins_relayed",
-            )
-            .bind(hex(labeler.as_slice()))
-            .fetch_all(&mut *tx)
-            .await?;
-            check_market_stake(labeler, stake, free, &pending)?;
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO joins (experiment_id, batch_id, labeler, entry, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(hex(experiment_id.as_slice()))
-        .bind(sql_int(entry.batch_id)?)
-        .bind(hex(labeler.as_slice()))
-        .bind(to_json(entry))
-        .bind(sql_int(entry.at)?)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "batch {} is already assigned",
-                    entry.batch_id
-                )));
-            }
-            other => other?,
-        };
-        sqlx::query("UPDATE experiments SET log_joins = log_joins + 1 WHERE experiment_id = ?")
-            .bind(hex(experiment_id.as_slice()))
-            .execute(&mut *tx)
-            .await?;
-        if row.market.is_none() {
-            transfer(
-                &mut tx,
-                LedgerAccount::Available(labeler),
-                LedgerAccount::Locked(labeler),
-                stake,
-                TransferKind::StakeLock,
-                Some(experiment_id),
-                entry.at,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn append_group(
-        &self,
-        experiment_id: B256,
-        commits: &[StoredCommit],
-        reveals: &[RevealEntry],
-        seen: LogPosition,
-    ) -> Result<()> {
-        let id = hex(experiment_id.as_slice());
-        let action = if reveals.is_empty() { "commit" } else { "reveal" };
-        let mut writer = self.writer().await?;
-        let mut tx = writer.begin().await?;
-        let row = experiment_in(&mut tx, experiment_id).await?;
-        expect_phase(&row, &LIVE, action)?;
-        if !commits.is_empty() {
-            expect_commits_open(&row, "commit")?;
-        }
-        expect_log(&row, seen)?;
-        // Commits before reveals: a reveal's row refers to its batch's commit.
-        for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(|c| Ok((sql_int(c.entry.batch_id)?, to_json(&c.entry), sql_int(c.entry.at)?)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO commits (experiment_id, batch_id, entry, backup, sealed_reveal, created_at) ",
-            );
-            insert.push_values(rows.into_iter().zip(chunk), |mut row, ((batch, entry, at), c)| {
-                row.push_bind(id.clone())
-                    .push_bind(batch)
-                    .push_bind(entry)
-                    .push_bind(c.backup.clone())
-                    .push_bind(c.sealed_reveal.clone())
-                    .push_bind(at);
-            });
-            let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();
-            insert_rows(&mut tx, insert, "committed", &batches).await?;
-        }
-        for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(|r| Ok((sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?)))
-                .collect::<Result<Vec<_>>>()?;
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) ",
-            );
-            insert.push_values(rows, |mut row, (batch, entry, at)| {
-                row.push_bind(id.clone()).push_bind(batch).push_bind(entry).push_bind(at);
-            });
-            let batches: Vec<u64> = chunk.iter().map(|r| r.batch_id).collect();
-            insert_rows(&mut tx, insert, "revealed", &batches).await?;
-        }
-        sqlx::query(
-            "UPDATE experiments SET log_commits = log_commits + ?, log_reveals = log_reveals + ? \
-             WHERE experiment_id = ?",
-        )
-        .bind(sql_int(commits.len() as u64)?)
-        .bind(sql_int(reveals.len() as u64)?)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn lease(&self, name: &str, holder: &str, now_ms: u64, ttl_ms: u64) -> Result<bool> {

@@ -1,7 +1,8 @@
 //! Store tests, each run against both implementations: a temporary SQLite file, and a fresh
 //! PostgreSQL schema. They cover the ledger's conservation and hash chain, two-phase stakes
 //! through a whole settled experiment, transactions that roll back on error, and (PostgreSQL
-//! only) several stores writing to one database at once.
+//! only) several stores writing to one database at once. Every append goes through a
+//! [`Store::log_writer`], as the server's do (see [`Appends`]).
 //!
 //! PostgreSQL is found at `PLUMBLINE_TEST_POSTGRES` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); `crates/store/ci-postgres.sh` starts it and
@@ -11,11 +12,11 @@
 use plumbline_core::label::Label;
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::practice::{self, PracticeAnswer};
-use plumbline_core::record::{JoinEntry, PublicRecord};
+use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::settle::Tier;
 use plumbline_core::synthetic::{self, Behavior, Params};
-use plumbline_core::{Address, B256, U256};
+use plumbline_core::{Address, Amount, B256, U256};
 use plumbline_store::{
     Balances, ChainRelay, Challenge, LedgerAccount, LogPosition, NewExperiment, OnChain, PgStore,
     Session, SqliteStore, Store, StoreError, StoredCommit, TransferKind,
@@ -26,6 +27,96 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The appends the tests make, each through a [`plumbline_store::LogWriter`] taken for it
+/// from [`Store::log_writer`], the only way the server appends: on PostgreSQL the writer holds
+/// the experiment's advisory lock, so racing appends run one at a time, and a loser whose copy
+/// is now behind is refused as stale. `seen` is passed through unchanged, so a test can still
+/// append from a position it knows to be stale.
+trait Appends {
+    /// [`plumbline_store::LogWriter::append_join`] on a writer taken for `id`.
+    async fn append_join(
+        &self,
+        id: B256,
+        entry: &JoinEntry,
+        stake: Amount,
+        market_free: Option<U256>,
+        seen: LogPosition,
+    ) -> Result<(), StoreError>;
+
+    /// [`plumbline_store::LogWriter::append_group`] on a writer taken for `id`.
+    async fn append_group(
+        &self,
+        id: B256,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+        seen: LogPosition,
+    ) -> Result<(), StoreError>;
+
+    /// A group of one commit, with its optional backup and no sealed reveal.
+    async fn append_commit(
+        &self,
+        id: B256,
+        entry: &CommitEntry,
+        backup: Option<&str>,
+        seen: LogPosition,
+    ) -> Result<(), StoreError>;
+
+    /// A group of one reveal.
+    async fn append_reveal(
+        &self,
+        id: B256,
+        entry: &RevealEntry,
+        seen: LogPosition,
+    ) -> Result<(), StoreError>;
+}
+
+impl<S: Store + ?Sized> Appends for S {
+    async fn append_join(
+        &self,
+        id: B256,
+        entry: &JoinEntry,
+        stake: Amount,
+        market_free: Option<U256>,
+        seen: LogPosition,
+    ) -> Result<(), StoreError> {
+        self.log_writer(id).await?.append_join(entry, stake, market_free, seen).await
+    }
+
+    async fn append_group(
+        &self,
+        id: B256,
+        commits: &[StoredCommit],
+        reveals: &[RevealEntry],
+        seen: LogPosition,
+    ) -> Result<(), StoreError> {
+        self.log_writer(id).await?.append_group(commits, reveals, seen).await
+    }
+
+    async fn append_commit(
+        &self,
+        id: B256,
+        entry: &CommitEntry,
+        backup: Option<&str>,
+        seen: LogPosition,
+    ) -> Result<(), StoreError> {
+        let commit = StoredCommit {
+            entry: entry.clone(),
+            backup: backup.map(str::to_owned),
+            sealed_reveal: None,
+        };
+        self.append_group(id, &[commit], &[], seen).await
+    }
+
+    async fn append_reveal(
+        &self,
+        id: B256,
+        entry: &RevealEntry,
+        seen: LogPosition,
+    ) -> Result<(), StoreError> {
+        self.append_group(id, &[], std::slice::from_ref(entry), seen).await
+    }
+}
 
 /// A fresh database for one test, and how to open stores on it.
 trait Backend: Sized {
@@ -575,7 +666,7 @@ async fn a_group_of_commits_and_reveals_is_stored_whole_or_not_at_all<B: Backend
     let id = record.experiment_id;
     let spec = &record.spec;
     let unknown = B256::repeat_byte(7);
-    let stored = |c: &plumbline_core::record::CommitEntry| StoredCommit {
+    let stored = |c: &CommitEntry| StoredCommit {
         entry: c.clone(),
         backup: Some(format!("backup of {}", c.batch_id)),
         sealed_reveal: Some(format!("sealed {}", c.batch_id)),
@@ -795,8 +886,11 @@ where
 
 /// Two stores on one PostgreSQL database, as two server processes would be, write at once:
 /// every join, commit, reveal and the settlement is attempted through both, while mints
-/// through both race them for the journal. Each batch is stored once, the settlement happens
-/// once, the journal stays one unbroken chain and the ledger balances.
+/// through both race them for the journal. The appends take each store's log writer, so they
+/// queue for the experiment's advisory lock, one at a time: the loser of a race finds the log
+/// moved past the position it read and is refused as stale, reads again and is refused as a
+/// conflict, its batch being taken. Each batch is stored once, the settlement happens once, the
+/// journal stays one unbroken chain and the ledger balances.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_postgres_stores_writing_at_once_keep_one_ledger() {
     use std::sync::Arc;
