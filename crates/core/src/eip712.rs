@@ -28,6 +28,9 @@ pub const DOMAIN_VERSION: &str = "1";
 /// embedded deployment and a local chain agree.
 pub const EMBEDDED_CHAIN_ID: u64 = 31337;
 
+/// The verifying contract of embedded mode's domain: there is none, so the zero address.
+pub const EMBEDDED_VERIFYING_CONTRACT: Address = Address::ZERO;
+
 /// The length of a signature: r (32 bytes), s (32 bytes) and v (1 byte).
 pub const SIGNATURE_LEN: usize = 65;
 
@@ -130,9 +133,9 @@ pub fn domain(chain_id: u64, verifying_contract: Address) -> Eip712Domain {
     )
 }
 
-/// The domain of embedded mode: chain [`EMBEDDED_CHAIN_ID`] and the zero address.
+/// The domain of embedded mode: chain [`EMBEDDED_CHAIN_ID`] and [`EMBEDDED_VERIFYING_CONTRACT`].
 pub fn embedded_domain() -> Eip712Domain {
-    domain(EMBEDDED_CHAIN_ID, Address::ZERO)
+    domain(EMBEDDED_CHAIN_ID, EMBEDDED_VERIFYING_CONTRACT)
 }
 
 /// The `cohort` field of a [`Join`]: `keccak256` of the cohort's UTF-8 name, or zero when the

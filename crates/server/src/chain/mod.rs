@@ -14,12 +14,11 @@
 pub mod relay;
 
 use crate::error::{AppError, AppResult};
-use crate::service::VERIFYING_CONTRACT;
 use crate::state::{AppState, random_b256};
 use axum::http::StatusCode;
 use plumbline_chain::{Market, Terms};
 use plumbline_core::client::SignedJoin;
-use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
+use plumbline_core::eip712::{EMBEDDED_CHAIN_ID, EMBEDDED_VERIFYING_CONTRACT};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::JoinEntry;
 use plumbline_core::{Address, B256, U256};
@@ -75,7 +74,7 @@ impl ChainConfig {
 pub fn domain_of(row: &ExperimentRow) -> (u64, Address) {
     match row.market {
         Some(on_chain) => (on_chain.chain_id, on_chain.market),
-        None => (EMBEDDED_CHAIN_ID, VERIFYING_CONTRACT),
+        None => (EMBEDDED_CHAIN_ID, EMBEDDED_VERIFYING_CONTRACT),
     }
 }
 
