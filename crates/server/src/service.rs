@@ -14,7 +14,7 @@
 
 use crate::chain::{chain_failed, domain_of};
 use crate::error::{AppError, AppResult};
-use crate::state::{AppState, Cached, TIME_MAX, system_now_ms};
+use crate::state::{AppState, Cached, TIME_MAX};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
@@ -31,12 +31,6 @@ use plumbline_store::{
 };
 use std::collections::BTreeMap;
 use tokio::sync::oneshot;
-
-/// The embedded deployment's EIP-712 verifying contract: none, so the zero address.
-pub const VERIFYING_CONTRACT: Address = Address::ZERO;
-
-/// The lease of the process that runs the scheduler.
-const SCHEDULER_LEASE: &str = "scheduler";
 
 /// Attempts at a settlement that another process's writes keep making stale.
 const SETTLE_ATTEMPTS: u32 = 5;
@@ -807,47 +801,6 @@ impl AppState {
         })
     }
 
-    /// Reveals the sealed reveals of an experiment's batches that their labelers have not
-    /// revealed themselves; once its commit deadline has passed. Failures are logged and tried
-    /// again at the next tick. A server restarted without its sealing key leaves them sealed:
-    /// their labelers can still reveal themselves.
-    async fn reveal_sealed(&self, experiment_id: B256, now: u64) {
-        // Without a sealing key no commit carried a sealed reveal: nothing to read each tick.
-        let Some(key) = self.config().sealing_key.as_ref() else { return };
-        let sealed = match self.store().sealed_reveals(experiment_id).await {
-            Ok(sealed) if sealed.is_empty() => return,
-            Ok(sealed) => sealed,
-            Err(e) => {
-                tracing::error!(experiment_id = %experiment_id, error = %e, "cannot read sealed reveals");
-                return;
-            }
-        };
-        let batches = match self.batches(experiment_id).await {
-            Ok(batches) => batches,
-            Err(e) => {
-                tracing::error!(experiment_id = %experiment_id, error = %e.message, "cannot read batches");
-                return;
-            }
-        };
-        for (batch_id, sealed) in sealed {
-            let Some(batch) = batches.get(batch_id as usize) else { continue };
-            let context = SealContext { experiment_id, batch_id, labeler: batch.labeler };
-            let revealed = match seal::open_reveal(key, &context, &sealed) {
-                Ok(reveal) => self.reveal(experiment_id, batch_id, &reveal, now).await,
-                Err(e) => Err(AppError::internal(e)),
-            };
-            match revealed {
-                Ok(_) => {
-                    tracing::info!(experiment_id = %experiment_id, batch_id, "revealed a sealed reveal")
-                }
-                Err(e) => tracing::error!(
-                    experiment_id = %experiment_id, batch_id, error = %e.message,
-                    "cannot reveal a sealed reveal"
-                ),
-            }
-        }
-    }
-
     /// Rebuilds an experiment that is open or revealing from its stored log.
     async fn rebuild_live(&self, experiment_id: B256, action: &str) -> AppResult<Cached> {
         let row = self.live_row(experiment_id, action).await?;
@@ -936,61 +889,6 @@ impl AppState {
                 // The core settled in memory what the store did not.
                 *live = None;
                 Err(persist_failed(e))
-            }
-        }
-    }
-
-    /// Whether this process runs the scheduler now: of the processes sharing the store, the
-    /// one holding its lease, which it renews at every tick; when it dies, another takes over
-    /// once the lease expires.
-    pub async fn leads(&self) -> bool {
-        let ttl = self.config().scheduler_lease.as_millis() as u64;
-        match self.store().lease(SCHEDULER_LEASE, &self.0.instance, system_now_ms(), ttl).await {
-            Ok(held) => held,
-            Err(e) => {
-                tracing::error!(error = %e, "scheduler cannot renew its lease");
-                false
-            }
-        }
-    }
-
-    /// One pass of the scheduler: marks experiments whose commit deadline passed as revealing,
-    /// and settles those whose reveal deadline passed. Errors are logged; the next pass tries
-    /// again.
-    pub async fn tick(&self) {
-        let now = self.now();
-        let live = match self.store().experiments_in(&[Phase::Open, Phase::Revealing]).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(error = %e, "scheduler cannot list experiments");
-                return;
-            }
-        };
-        for row in live {
-            let id = row.experiment_id;
-            // The core's rules: time or an early close ends the commit phase.
-            let lifecycle = Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) };
-            let revealing = lifecycle.phase_at(now) == Phase::Revealing;
-            if row.phase == Phase::Open && revealing {
-                match self.store().set_phase(id, Phase::Open, Phase::Revealing).await {
-                    Ok(_) => {
-                        tracing::info!(experiment_id = %id, "commit deadline passed; revealing")
-                    }
-                    Err(e) => {
-                        tracing::error!(experiment_id = %id, error = %e, "cannot mark revealing")
-                    }
-                }
-            }
-            if revealing && now < row.spec.reveal_deadline {
-                self.reveal_sealed(id, now).await;
-            }
-            // Every commit revealed counts only off chain: the contract takes a settlement only
-            // after the reveal deadline.
-            let every_commit_revealed = row.log.reveals >= row.log.commits;
-            if lifecycle.due_for_settlement(now, self.chain().is_none() && every_commit_revealed)
-                && let Err(e) = self.settle(id, now).await
-            {
-                tracing::error!(experiment_id = %id, error = %e.message, "scheduled settlement failed");
             }
         }
     }
