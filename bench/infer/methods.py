@@ -2,7 +2,7 @@
 dataset in ../shared/datasets with a truth, in one run: accuracy in percent over the tasks
 with a truth, both sides keeping the last of a worker's repeated labels on a task and, on the
 sets where workers repeat themselves, again keeping every label (crowd-kit's default). Then
-Bradley-Terry and noisy Bradley-Terry on the pairwise music set, with its ties and without,
+M-MSR on seeded subsamples of each set's tasks. Then Bradley-Terry and noisy Bradley-Terry on the pairwise music set, with its ties and without,
 against crowd-kit's (Spearman correlation of the scores).
 
 Writes bench/results/infer-methods.md and bench/results/infer-methods.json.
@@ -57,8 +57,13 @@ def theirs(folder: Path, method: str, repeats: str, sort_labels: bool = False) -
     labels, truth = load(folder, repeats)
     if sort_labels:
         labels = labels.sort_values("label", kind="stable")
+    return crowdkit_accuracy(METHODS[method](), labels, truth)
+
+
+def crowdkit_accuracy(model, labels: pd.DataFrame, truth: pd.Series) -> float | str:
+    """A crowd-kit model's accuracy in percent on `labels`, or why it could not run."""
     try:
-        predicted = METHODS[method]().fit_predict(labels)
+        predicted = model.fit_predict(labels)
     except Exception as error:  # crowd-kit's own failures are reported, not hidden
         return f"{type(error).__name__}: {str(error).splitlines()[0][:60]}"
     common = truth.index.intersection(predicted.index)
@@ -163,10 +168,9 @@ def mmsr_signs(binary: str, folder: Path) -> dict:
         @staticmethod
         def _sign_determination_valid(covariation, magnitudes):
             return np.abs(magnitudes)
-    positive = PositiveMMSR().fit_predict(labels)
-    known_tasks = truth.index.intersection(positive.index)
-    positive_accuracy = 100 * float((positive.loc[known_tasks] == truth.loc[known_tasks]).mean())
-    positive = positive.astype(str)
+    positive_model = PositiveMMSR()
+    positive_accuracy = crowdkit_accuracy(positive_model, labels, truth)
+    positive = positive_model.labels_.astype(str)
     negative = model.skills_[model.skills_ < 0].index
     known = labels[labels["task"].isin(truth.index)]
     right = known["label"].astype(str) == known["task"].map(truth).astype(str)
@@ -229,13 +233,7 @@ def mmsr_subsamples(binary: str, folders: list[Path]) -> list[dict]:
                 sample.to_csv(Path(scratch) / "labels.csv", index=False)
                 (Path(scratch) / "truth.csv").write_text((folder / "truth.csv").read_text())
                 ours_acc = ours(binary, Path(scratch), "mmsr", "last")
-            try:
-                predicted = MMSR().fit_predict(sample)
-            except Exception as error:  # reported, not hidden
-                theirs_acc: float | str = f"{type(error).__name__}: {str(error).splitlines()[0][:60]}"
-            else:
-                common = truth.index.intersection(predicted.index)
-                theirs_acc = 100 * float((predicted.loc[common] == truth.loc[common]).mean())
+            theirs_acc = crowdkit_accuracy(MMSR(), sample, truth)
             rows.append({"dataset": folder.name, "seed": seed, "ours": ours_acc, "crowdkit": theirs_acc})
             print(f"{folder.name:12} subsample {seed} mmsr ours {cell(ours_acc):>6}  crowd-kit {cell(theirs_acc):>6}", file=sys.stderr)
     return rows
