@@ -4,7 +4,7 @@
 //! to an experiment that requires a qualification is refused until the labeler has passed.
 
 use crate::error::{AppError, AppResult};
-use crate::service::{phase_at, require_creator};
+use crate::service::require_creator;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use plumbline_core::assign::{to_canonical, to_shown};
@@ -133,7 +133,7 @@ impl AppState {
             return Err(AppError::new(
                 StatusCode::CONFLICT,
                 "wrong_phase",
-                format!("cannot import practice tasks: the experiment is {}", phase_at(&row, now)),
+                format!("cannot import practice tasks: the experiment is {}", row.phase_at(now)),
             ));
         }
         let pool = practice::parse_jsonl(text, &row.spec.question.kind)?;
@@ -271,7 +271,7 @@ impl AppState {
                 "this experiment has no practice tasks",
             ));
         }
-        let phase = phase_at(&row, now);
+        let phase = row.phase_at(now);
         let Some(seed) = row.seed.filter(|_| phase == Phase::Open) else {
             return Err(AppError::new(
                 StatusCode::CONFLICT,

@@ -7,7 +7,7 @@
 use crate::error::AppError;
 use crate::state::{AppState, system_now_ms};
 use plumbline_core::B256;
-use plumbline_core::lifecycle::{Lifecycle, Phase};
+use plumbline_core::lifecycle::Phase;
 use plumbline_core::seal::{self, SealContext};
 use tokio::task::JoinHandle;
 
@@ -61,7 +61,7 @@ impl AppState {
         for row in live {
             let id = row.experiment_id;
             // The core's rules: time or an early close ends the commit phase.
-            let lifecycle = Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) };
+            let lifecycle = row.lifecycle();
             let revealing = lifecycle.phase_at(now) == Phase::Revealing;
             if row.phase == Phase::Open && revealing {
                 match self.store().set_phase(id, Phase::Open, Phase::Revealing).await {

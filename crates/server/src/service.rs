@@ -18,7 +18,7 @@ use crate::state::{AppState, Cached, TIME_MAX};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
-use plumbline_core::lifecycle::{Lifecycle, Phase};
+use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::seal::{self, SealContext};
@@ -87,12 +87,6 @@ pub(crate) type HeldLive = tokio::sync::OwnedMutexGuard<Option<Cached>>;
 /// The same error again, for each request of a group that failed as a whole.
 fn copy_of(error: &AppError) -> AppError {
     AppError::new(error.status, error.code, error.message.clone())
-}
-
-/// The phase of a stored experiment at `now`: time (or an early close) moves `Open` on to
-/// `Revealing`.
-pub fn phase_at(row: &ExperimentRow, now: u64) -> Phase {
-    Lifecycle { phase: row.phase, ..Lifecycle::new(&row.spec) }.phase_at(now)
 }
 
 pub(crate) fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult<()> {
@@ -241,7 +235,7 @@ impl AppState {
             return Err(AppError::new(
                 axum::http::StatusCode::CONFLICT,
                 "wrong_phase",
-                format!("cannot import tasks: the experiment is {}", phase_at(&row, now)),
+                format!("cannot import tasks: the experiment is {}", row.phase_at(now)),
             ));
         }
         if row.task_count > 0 {

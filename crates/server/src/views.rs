@@ -1,7 +1,6 @@
 //! The JSON shapes the API answers with (`EXPERIMENT`, `BATCH`, ...), built from stored rows
 //! and core values.
 
-use crate::service::phase_at;
 use plumbline_core::assign::{Batch, seed_hash};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::spec::ExperimentSpec;
@@ -64,7 +63,7 @@ impl ExperimentView {
             experiment_id: row.experiment_id,
             creator: row.creator,
             title: row.spec.title.clone(),
-            phase: phase_at(&row, now),
+            phase: row.phase_at(now),
             funded: row.funded,
             tasks: TaskCounts {
                 tasks: row.task_count,

@@ -12,7 +12,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
-use plumbline_core::lifecycle::Phase;
+use plumbline_core::lifecycle::{Lifecycle, Phase};
 use plumbline_core::practice::{PracticeAnswer, PracticeTask};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
@@ -147,7 +147,7 @@ pub struct ExperimentRow {
     /// The spec.
     pub spec: ExperimentSpec,
     /// The stored phase. Time moves `Open` on to `Revealing` before the store hears of it;
-    /// the lifecycle's `phase_at` gives the phase at an instant.
+    /// [`ExperimentRow::phase_at`] gives the phase at an instant.
     pub phase: Phase,
     /// Whether the reward pool is in escrow.
     pub funded: bool,
@@ -171,6 +171,18 @@ pub struct ExperimentRow {
     pub created_at: u64,
     /// How far its protocol log goes.
     pub log: LogPosition,
+}
+
+impl ExperimentRow {
+    /// Its lifecycle: the stored phase with the spec's deadlines and early close.
+    pub fn lifecycle(&self) -> Lifecycle {
+        Lifecycle { phase: self.phase, ..Lifecycle::new(&self.spec) }
+    }
+
+    /// Its phase at `now`: time, or an early close, moves `Open` on to `Revealing`.
+    pub fn phase_at(&self, now: u64) -> Phase {
+        self.lifecycle().phase_at(now)
+    }
 }
 
 /// How far an experiment's protocol log goes: the entries of each kind stored so far. The log

@@ -355,7 +355,7 @@ async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> AppResu
     let row = state.experiment_row(id).await?;
     let log = state.store().log(id).await?;
     let settlement = state.store().settlement(id).await?;
-    let phase = crate::service::phase_at(&row, now);
+    let phase = row.phase_at(now);
     // Revealed labels name tasks by position in their batch; the batches map them to tasks.
     let batches = if log.reveals.is_empty() { Vec::new() } else { state.batches(id).await? };
     // Gold answers are public once settled, and only then.
