@@ -38,6 +38,7 @@ use crate::synthetic::SplitMix64;
 use crate::task::Task;
 use crate::{Address, B256};
 use alloy_primitives::keccak256;
+use std::cmp::Ordering;
 
 /// Rearrangements per test are `⌈20/δ⌉ − 1`, at least 99 and at most this many minus one.
 const ARRANGEMENTS_MAX: u64 = 10_000;
@@ -105,7 +106,7 @@ impl RewardTest {
             return None;
         }
         let mut rng = generator_for(b"plumbline/reward-test", labeler);
-        let compare = |s: Option<i64>| s.map_or(Compared::Below, |s| Compared::of(s, own));
+        let compare = |s: Option<i64>| s.map_or(Ordering::Less, |s| s.cmp(&own));
         let stop = |counts: Counts| counts.above > self.median_count();
         // The labels that make the dataset are rearranged; gold only without them.
         let counts = if own_tally.peer_n > 0 {
@@ -153,20 +154,21 @@ impl RewardTest {
         let stop = |counts: Counts| counts.at_least > self.allowed;
         let counts = self.rearrange(&mut rng, looks, regular, stop, |regular| {
             let tally = scorer.stratum_tally_of(&peers, regular, on_gold, strata, stratum);
-            statistic(&tally).map_or(Compared::Below, |s| Compared::of(own, s))
+            statistic(&tally).map_or(Ordering::Less, |s| own.cmp(&s))
         });
         Some(self.p_ppm(counts.at_least))
     }
 
     /// Counts how `K` rearrangements of `labels`' values among tasks that look alike compare
-    /// with the labeler's own arrangement (`compare`), until `stop` says enough are known.
+    /// with the labeler's own arrangement (`compare`: `Greater` when one is more extreme in the
+    /// direction tested), until `stop` says enough are known.
     fn rearrange(
         &self,
         rng: &mut SplitMix64,
         looks: &Looks,
         labels: &Labels,
         stop: impl Fn(Counts) -> bool,
-        mut compare: impl FnMut(&Labels) -> Compared,
+        mut compare: impl FnMut(&Labels) -> Ordering,
     ) -> Counts {
         let mut labels = labels.to_vec();
         let alike = looks.positions_alike(&labels);
@@ -174,12 +176,12 @@ impl RewardTest {
         for _ in 1..self.arrangements {
             shuffle_values_alike(rng, &mut labels, &alike);
             match compare(&labels) {
-                Compared::Above => {
+                Ordering::Greater => {
                     counts.at_least += 1;
                     counts.above += 1;
                 }
-                Compared::Tied => counts.at_least += 1,
-                Compared::Below => {}
+                Ordering::Equal => counts.at_least += 1,
+                Ordering::Less => {}
             }
             if stop(counts) {
                 break;
@@ -199,24 +201,6 @@ pub(crate) struct Verdict {
     /// tasks that look alike. Labels the lengths alone decide tie with every rearrangement
     /// and are not beaten.
     pub beaten_by_most: bool,
-}
-
-/// How a rearrangement's statistic compares with the labeler's own, in the direction tested.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Compared {
-    Above,
-    Tied,
-    Below,
-}
-
-impl Compared {
-    fn of(rearranged: i64, own: i64) -> Compared {
-        match rearranged.cmp(&own) {
-            std::cmp::Ordering::Greater => Compared::Above,
-            std::cmp::Ordering::Equal => Compared::Tied,
-            std::cmp::Ordering::Less => Compared::Below,
-        }
-    }
 }
 
 /// Rearrangements counted so far: at least as extreme as the labeler's own, and strictly more.
@@ -299,9 +283,9 @@ impl Looks {
                 .iter()
                 .map(|task| match (pairwise, task.responses.as_slice()) {
                     (true, [a, b]) => match a.chars().count().cmp(&b.chars().count()) {
-                        std::cmp::Ordering::Greater => Look::FirstLonger,
-                        std::cmp::Ordering::Less => Look::SecondLonger,
-                        std::cmp::Ordering::Equal => Look::Plain,
+                        Ordering::Greater => Look::FirstLonger,
+                        Ordering::Less => Look::SecondLonger,
+                        Ordering::Equal => Look::Plain,
                     },
                     _ => Look::Plain,
                 })
