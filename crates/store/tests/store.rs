@@ -33,45 +33,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// the experiment's advisory lock, so racing appends run one at a time, and a loser whose copy
 /// is now behind is refused as stale. `seen` is passed through unchanged, so a test can still
 /// append from a position it knows to be stale.
-trait Appends {
+trait Appends: Store {
     /// [`plumbline_store::LogWriter::append_join`] on a writer taken for `id`.
-    async fn append_join(
-        &self,
-        id: B256,
-        entry: &JoinEntry,
-        stake: Amount,
-        market_free: Option<U256>,
-        seen: LogPosition,
-    ) -> Result<(), StoreError>;
-
-    /// [`plumbline_store::LogWriter::append_group`] on a writer taken for `id`.
-    async fn append_group(
-        &self,
-        id: B256,
-        commits: &[StoredCommit],
-        reveals: &[RevealEntry],
-        seen: LogPosition,
-    ) -> Result<(), StoreError>;
-
-    /// A group of one commit, with its optional backup and no sealed reveal.
-    async fn append_commit(
-        &self,
-        id: B256,
-        entry: &CommitEntry,
-        backup: Option<&str>,
-        seen: LogPosition,
-    ) -> Result<(), StoreError>;
-
-    /// A group of one reveal.
-    async fn append_reveal(
-        &self,
-        id: B256,
-        entry: &RevealEntry,
-        seen: LogPosition,
-    ) -> Result<(), StoreError>;
-}
-
-impl<S: Store + ?Sized> Appends for S {
     async fn append_join(
         &self,
         id: B256,
@@ -83,6 +46,7 @@ impl<S: Store + ?Sized> Appends for S {
         self.log_writer(id).await?.append_join(entry, stake, market_free, seen).await
     }
 
+    /// [`plumbline_store::LogWriter::append_group`] on a writer taken for `id`.
     async fn append_group(
         &self,
         id: B256,
@@ -93,6 +57,7 @@ impl<S: Store + ?Sized> Appends for S {
         self.log_writer(id).await?.append_group(commits, reveals, seen).await
     }
 
+    /// A group of one commit, with its optional backup and no sealed reveal.
     async fn append_commit(
         &self,
         id: B256,
@@ -108,6 +73,7 @@ impl<S: Store + ?Sized> Appends for S {
         self.append_group(id, &[commit], &[], seen).await
     }
 
+    /// A group of one reveal.
     async fn append_reveal(
         &self,
         id: B256,
@@ -117,6 +83,8 @@ impl<S: Store + ?Sized> Appends for S {
         self.append_group(id, &[], std::slice::from_ref(entry), seen).await
     }
 }
+
+impl<S: Store + ?Sized> Appends for S {}
 
 /// A fresh database for one test, and how to open stores on it.
 trait Backend: Sized {
