@@ -4,12 +4,14 @@ mod common;
 mod error;
 pub mod ledger;
 mod postgres;
+mod sql;
 mod sqlite;
 
 pub use error::{Result, StoreError};
 pub use ledger::{LedgerAccount, LedgerReport, Transfer, TransferKind};
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PgEngine, PgStore};
+pub use sql::SqlStore;
+pub use sqlite::{SqliteEngine, SqliteStore};
 
 use async_trait::async_trait;
 use plumbline_core::lifecycle::{Lifecycle, Phase};
