@@ -12,6 +12,7 @@ pub mod fixed;
 pub mod label;
 pub mod lifecycle;
 pub mod limits;
+pub mod log;
 pub mod merkle;
 pub mod odds;
 pub mod practice;

@@ -277,35 +277,22 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
     experiment
         .open(record.seed, true, record.opened_at)
         .map_err(|e| fail(format!("opening at {}: {e}", record.opened_at)))?;
-    for (index, entry) in record.joins.iter().enumerate() {
-        if entry.batch_id != index as u64 {
-            return Err(fail(format!("joins[{index}]: batch_id is {}", entry.batch_id)));
-        }
-        experiment
-            .join(&entry.join, entry.at)
-            .map_err(|e| fail(format!("joins[{index}] (batch {}): {e}", entry.batch_id)))?;
-    }
+    let start = crate::log::LogPosition::default();
+    crate::log::replay_joins(&mut experiment, &record.joins, start).map_err(fail)?;
     check_qualifications(record)?;
     let unbacked: BTreeSet<u64> = record.unbacked.iter().copied().collect();
     if unbacked.len() != record.unbacked.len() || !record.unbacked.is_sorted() {
         return Err(fail("unbacked: not ascending and distinct".into()));
     }
     experiment.set_unbacked(unbacked).map_err(|e| fail(e.to_string()))?;
-    for (index, entry) in record.commits.iter().enumerate() {
-        experiment
-            .commit(entry.batch_id, &entry.commit, entry.at)
-            .map_err(|e| fail(format!("commits[{index}] (batch {}): {e}", entry.batch_id)))?;
-    }
-    if let Some(closed) = record.spec.commits_closed_at {
-        experiment
-            .close_commits(closed)
-            .map_err(|e| fail(format!("commits_closed_at {closed}: {e}")))?;
-    }
-    for (index, entry) in record.reveals.iter().enumerate() {
-        experiment
-            .reveal(entry.batch_id, &entry.reveal, entry.at)
-            .map_err(|e| fail(format!("reveals[{index}] (batch {}): {e}", entry.batch_id)))?;
-    }
+    crate::log::replay_commits_and_reveals(
+        &mut experiment,
+        &record.commits,
+        record.spec.commits_closed_at,
+        &record.reveals,
+        start,
+    )
+    .map_err(fail)?;
     Ok(experiment)
 }
 

@@ -15,6 +15,7 @@ pub use sqlite::{SqliteEngine, SqliteStore};
 
 use async_trait::async_trait;
 use plumbline_core::lifecycle::{Lifecycle, Phase};
+pub use plumbline_core::log::LogPosition;
 use plumbline_core::practice::{PracticeAnswer, PracticeTask};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
@@ -184,24 +185,6 @@ impl ExperimentRow {
     /// Its phase at `now`: time, or an early close, moves `Open` on to `Revealing`.
     pub fn phase_at(&self, now: u64) -> Phase {
         self.lifecycle().phase_at(now)
-    }
-}
-
-/// How far an experiment's protocol log goes: the entries of each kind stored so far. The log
-/// only grows, so equal positions mean equal logs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LogPosition {
-    /// Joins stored (batch ids `0..joins`).
-    pub joins: u64,
-    /// Commits stored.
-    pub commits: u64,
-    /// Reveals stored.
-    pub reveals: u64,
-}
-
-impl std::fmt::Display for LogPosition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} joins, {} commits, {} reveals", self.joins, self.commits, self.reveals)
     }
 }
 
