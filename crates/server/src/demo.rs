@@ -2,7 +2,7 @@
 //! helpful?" tasks written for this project (harmless everyday questions, four of them gold),
 //! funded by the operator and open for a week.
 
-use crate::error::AppResult;
+use crate::fault::ServiceResult;
 use crate::state::AppState;
 use plumbline_core::fixed::Ppm;
 use plumbline_core::lifecycle::Phase;
@@ -81,7 +81,7 @@ pub async fn seed(
     state: &AppState,
     operator: Address,
     labelers: &[Address],
-) -> AppResult<DemoSeed> {
+) -> ServiceResult<DemoSeed> {
     let existing = state.store().experiments().await?.into_iter().find(|row| {
         row.creator == operator && row.spec.title == DEMO_TITLE && row.phase != Phase::Cancelled
     });

@@ -1,13 +1,12 @@
-//! `AppError`: every refusal as JSON `{code, message}` with its status. Client errors say what
-//! is wrong; internal errors are logged and answered with a generic message, so nothing about
-//! the server's insides leaks.
+//! `AppError`: every refusal as JSON `{code, message}` with its status, the HTTP face of a
+//! [`ServiceError`]. Client errors say what is wrong; internal errors are logged and answered
+//! with a generic message, so nothing about the server's insides leaks.
 
+use crate::fault::{Reason, ServiceError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use plumbline_core::Error as CoreError;
-use plumbline_core::assign::AssignError;
-use plumbline_core::lifecycle::LifecycleError;
 use plumbline_store::StoreError;
 use serde::Serialize;
 
@@ -85,62 +84,38 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<CoreError> for AppError {
-    fn from(e: CoreError) -> AppError {
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> AppError {
         use StatusCode as S;
-        let message = e.to_string();
-        let (status, code) = match &e {
-            CoreError::Spec(_) => (S::UNPROCESSABLE_ENTITY, "invalid_spec"),
-            CoreError::Label(_) => (S::UNPROCESSABLE_ENTITY, "invalid_label"),
-            CoreError::Task(_) => (S::UNPROCESSABLE_ENTITY, "invalid_tasks"),
-            CoreError::Merkle(_) => (S::UNPROCESSABLE_ENTITY, "invalid_labels"),
-            CoreError::Lifecycle(LifecycleError::WrongPhase { .. }) => (S::CONFLICT, "wrong_phase"),
-            CoreError::Lifecycle(LifecycleError::Timing { .. }) => (S::CONFLICT, "deadline"),
-            CoreError::Lifecycle(LifecycleError::NotReady { .. }) => (S::CONFLICT, "not_ready"),
-            CoreError::Assign(
-                AssignError::CohortRequired(_)
-                | AssignError::UnknownCohort(_)
-                | AssignError::NoCohorts,
-            ) => (S::UNPROCESSABLE_ENTITY, "invalid_cohort"),
-            CoreError::Assign(_) => (S::CONFLICT, "no_batch"),
-            CoreError::Signature(_) => (S::FORBIDDEN, "bad_signature"),
-            CoreError::WrongSigner { .. } => (S::FORBIDDEN, "wrong_signer"),
-            CoreError::UnknownBatch(_) => (S::NOT_FOUND, "not_found"),
-            CoreError::Mismatch { field: "nonce", .. } => (S::CONFLICT, "nonce"),
-            CoreError::Mismatch { .. } => (S::UNPROCESSABLE_ENTITY, "mismatch"),
-            CoreError::Ineligible => (S::FORBIDDEN, "ineligible"),
-            CoreError::NotQualified(_) => (S::FORBIDDEN, "not_qualified"),
-            CoreError::Conflict { .. } => (S::CONFLICT, "conflict"),
-            CoreError::NotCommitted(_) => (S::CONFLICT, "not_committed"),
-            CoreError::NotAllCommitted { .. } => (S::CONFLICT, "not_all_committed"),
-            CoreError::Reveal { .. } => (S::UNPROCESSABLE_ENTITY, "reveal_mismatch"),
-            // Only the contract's positions, read by the server, name unbacked batches.
-            CoreError::Unbacked(_) => (S::BAD_GATEWAY, "chain_inconsistent"),
-        };
-        AppError::new(status, code, message)
-    }
-}
-
-impl From<plumbline_core::task::TaskError> for AppError {
-    fn from(e: plumbline_core::task::TaskError) -> AppError {
-        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_tasks", e.to_string())
-    }
-}
-
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> AppError {
-        match e {
-            StoreError::NotFound(_) => AppError::not_found(e.to_string()),
-            StoreError::Conflict(_) => AppError::conflict(e.to_string()),
-            StoreError::InsufficientFunds { .. } => {
-                AppError::new(StatusCode::CONFLICT, "insufficient_funds", e.to_string())
-            }
+        let (reason, code) = e.kind();
+        let status = match reason {
+            Reason::BadRequest => S::BAD_REQUEST,
+            Reason::Unauthorized => S::UNAUTHORIZED,
+            Reason::Forbidden => S::FORBIDDEN,
+            Reason::NotFound => S::NOT_FOUND,
+            Reason::Conflict => S::CONFLICT,
+            Reason::Invalid => S::UNPROCESSABLE_ENTITY,
+            Reason::RateLimited => S::TOO_MANY_REQUESTS,
             // Another process moved the state this one decided from; the server retries,
             // and a client seeing this may too.
-            StoreError::Stale(_) => {
-                AppError::new(StatusCode::SERVICE_UNAVAILABLE, "stale", format!("{e}; retry"))
+            Reason::Stale => {
+                return AppError::new(S::SERVICE_UNAVAILABLE, code, format!("{e}; retry"));
             }
-            StoreError::Corrupt(_) | StoreError::Database(_) => AppError::internal(e),
-        }
+            Reason::Chain => S::BAD_GATEWAY,
+            Reason::Internal => return AppError::internal(e),
+        };
+        AppError::new(status, code, e.to_string())
     }
 }
+
+/// Errors of the layers below, met directly by a route.
+macro_rules! through_service {
+    ($($error:ty),*) => {$(
+        impl From<$error> for AppError {
+            fn from(e: $error) -> AppError {
+                AppError::from(ServiceError::from(e))
+            }
+        }
+    )*};
+}
+through_service!(CoreError, StoreError, plumbline_core::task::TaskError);

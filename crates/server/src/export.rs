@@ -10,7 +10,7 @@
 //! Plackett-Luce for rankings; none for free text. Class and side confidences are recalibrated
 //! on the gold tasks (see [`plumbline_infer::fit_recalibration`]).
 
-use crate::error::{AppError, AppResult};
+use crate::fault::{ServiceError, ServiceResult};
 use alloy_primitives::keccak256;
 use plumbline_core::label::{Agreement, Label};
 use plumbline_core::record::PublicRecord;
@@ -44,7 +44,7 @@ pub enum Format {
 
 impl Format {
     /// The format named in `?format=`.
-    pub fn parse(name: &str) -> AppResult<Format> {
+    pub fn parse(name: &str) -> ServiceResult<Format> {
         Ok(match name {
             "trl" => Format::Trl,
             "jsonl" => Format::Jsonl,
@@ -53,7 +53,7 @@ impl Format {
             "raw" => Format::Raw,
             "card" => Format::Card,
             other => {
-                return Err(AppError::bad_request(format!(
+                return Err(ServiceError::bad_request(format!(
                     "unknown format {other:?}: use trl, jsonl, csv, parquet, raw or card"
                 )));
             }
@@ -435,7 +435,7 @@ pub struct Exported {
 }
 
 /// The dataset in `format` (see [`export_with`] for the TRL options).
-pub fn export(record: &PublicRecord, format: Format) -> AppResult<Vec<u8>> {
+pub fn export(record: &PublicRecord, format: Format) -> ServiceResult<Vec<u8>> {
     Ok(export_with(record, format, &TrlOptions::default())?.bytes)
 }
 
@@ -444,10 +444,10 @@ pub fn export_with(
     record: &PublicRecord,
     format: Format,
     trl_options: &TrlOptions,
-) -> AppResult<Exported> {
+) -> ServiceResult<Exported> {
     let kind = &record.spec.question.kind;
     if format == Format::Trl && !matches!(kind, QuestionKind::Pairwise { .. }) {
-        return Err(AppError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "the trl format holds preference pairs; this question is {}",
             kind.name()
         )));
@@ -473,7 +473,7 @@ pub fn export_with(
                 PairsFrom::Everyone => everyone(),
                 PairsFrom::Cohort(cohort) => {
                     if record.spec.cohort_index(cohort).is_none() {
-                        return Err(AppError::bad_request(format!(
+                        return Err(ServiceError::bad_request(format!(
                             "this experiment has no cohort {cohort:?}"
                         )));
                     }
@@ -482,7 +482,7 @@ pub fn export_with(
                 PairsFrom::Bridging => {
                     let per_cohort = by_cohort();
                     if per_cohort.len() < 2 {
-                        return Err(AppError::bad_request(
+                        return Err(ServiceError::bad_request(
                             "a bridging consensus needs an experiment with cohorts",
                         ));
                     }
@@ -494,9 +494,11 @@ pub fn export_with(
             bytes
         }
         Format::Jsonl => jsonl(record, &rows, &everyone(), &by_cohort()),
-        Format::Csv => csv_table(record, &rows, &everyone()).map_err(AppError::internal)?,
-        Format::Parquet => parquet_table(record, &rows, &everyone()).map_err(AppError::internal)?,
-        Format::Raw => raw(record, &rows).map_err(AppError::internal)?,
+        Format::Csv => csv_table(record, &rows, &everyone()).map_err(ServiceError::internal)?,
+        Format::Parquet => {
+            parquet_table(record, &rows, &everyone()).map_err(ServiceError::internal)?
+        }
+        Format::Raw => raw(record, &rows).map_err(ServiceError::internal)?,
         Format::Card => unreachable!("the card is written above, without the consensus"),
     };
     Ok(Exported { bytes, left_out })

@@ -6,6 +6,8 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod fault;
+mod group;
 pub mod listen;
 pub mod practice;
 pub mod routes;
@@ -18,6 +20,7 @@ pub mod views;
 pub mod web;
 
 pub use error::{AppError, AppResult};
+pub use fault::{Reason, ServiceError, ServiceResult};
 pub use state::{AppState, Clock, Config};
 
 use axum::Router;

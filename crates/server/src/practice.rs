@@ -3,10 +3,9 @@
 //! draw one task at a time, answers each once and sees the answer and its explanation; a join
 //! to an experiment that requires a qualification is refused until the labeler has passed.
 
-use crate::error::{AppError, AppResult};
+use crate::fault::{Reason, ServiceError, ServiceResult};
 use crate::service::require_creator;
 use crate::state::AppState;
-use axum::http::StatusCode;
 use plumbline_core::assign::{to_canonical, to_shown};
 use plumbline_core::label::Label;
 use plumbline_core::lifecycle::Phase;
@@ -126,12 +125,12 @@ impl AppState {
         caller: Address,
         text: &str,
         now: u64,
-    ) -> AppResult<usize> {
+    ) -> ServiceResult<usize> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
         if row.phase != Phase::Draft {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "wrong_phase",
                 format!("cannot import practice tasks: the experiment is {}", row.phase_at(now)),
             ));
@@ -147,7 +146,7 @@ impl AppState {
         experiment_id: B256,
         labeler: Address,
         now: u64,
-    ) -> AppResult<PracticeView> {
+    ) -> ServiceResult<PracticeView> {
         Ok(self.practice_session(experiment_id, labeler, now).await?.view())
     }
 
@@ -160,34 +159,34 @@ impl AppState {
         task_id: &str,
         shown: &serde_json::Value,
         now: u64,
-    ) -> AppResult<FeedbackView> {
+    ) -> ServiceResult<FeedbackView> {
         let mut session = self.practice_session(experiment_id, labeler, now).await?;
         let position = session.answers.len();
         let Some(&current) = session.drawn.get(position) else {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "practice_done",
                 format!("every one of the {} practice tasks is answered", session.drawn.len()),
             ));
         };
         let expected = &session.pool[current].task.id;
         if task_id != expected {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "not_current",
                 format!("the current practice task is {expected:?}, not {task_id:?}"),
             ));
         }
         let kind = session.row.spec.question.kind.clone();
-        let shown =
-            Label::from_json(shown, &kind).map_err(|e| AppError::invalid(format!("label: {e}")))?;
+        let shown = Label::from_json(shown, &kind)
+            .map_err(|e| ServiceError::invalid(format!("label: {e}")))?;
         let order = session.response_order(current);
         let label = to_canonical(&shown, &order);
         let answer =
             PracticeAnswer { labeler, task: task_id.to_string(), label: label.clone(), at: now };
         if !self.store().add_practice_answer(experiment_id, position as u64, &answer).await? {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "not_current",
                 "this practice task was answered meanwhile",
             ));
@@ -209,7 +208,7 @@ impl AppState {
         &self,
         row: &ExperimentRow,
         labeler: Address,
-    ) -> AppResult<()> {
+    ) -> ServiceResult<()> {
         let Some(qualification) = &row.spec.qualification else { return Ok(()) };
         let (Some(seed), true) = (row.seed, row.practice_count > 0) else {
             return Err(not_qualified("this experiment has no practice tasks to qualify on"));
@@ -227,7 +226,7 @@ impl AppState {
             &answers,
             u64::MAX,
         )
-        .map_err(|e| AppError::internal(format!("stored practice answers: {e}")))?;
+        .map_err(|e| ServiceError::internal(format!("stored practice answers: {e}")))?;
         match standing.qualified {
             Some(true) => Ok(()),
             Some(false) => Err(not_qualified(format!(
@@ -247,7 +246,7 @@ impl AppState {
     pub(crate) async fn practice_record(
         &self,
         row: &ExperimentRow,
-    ) -> AppResult<Option<PracticeRecord>> {
+    ) -> ServiceResult<Option<PracticeRecord>> {
         if row.practice_count == 0 {
             return Ok(None);
         }
@@ -262,19 +261,19 @@ impl AppState {
         experiment_id: B256,
         labeler: Address,
         now: u64,
-    ) -> AppResult<Session> {
+    ) -> ServiceResult<Session> {
         let row = self.experiment_row(experiment_id).await?;
         if row.practice_count == 0 {
-            return Err(AppError::new(
-                StatusCode::NOT_FOUND,
+            return Err(ServiceError::new(
+                Reason::NotFound,
                 "no_practice",
                 "this experiment has no practice tasks",
             ));
         }
         let phase = row.phase_at(now);
         let Some(seed) = row.seed.filter(|_| phase == Phase::Open) else {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "wrong_phase",
                 format!("practice is open while the experiment is open; it is {phase}"),
             ));
@@ -296,6 +295,6 @@ impl AppState {
     }
 }
 
-fn not_qualified(message: impl Into<String>) -> AppError {
-    AppError::new(StatusCode::FORBIDDEN, "not_qualified", message)
+fn not_qualified(message: impl Into<String>) -> ServiceError {
+    ServiceError::new(Reason::Forbidden, "not_qualified", message)
 }

@@ -4,7 +4,7 @@
 //! once; the store refuses a second settlement). In chain mode the relayer's pass follows
 //! (`chain::relay`), so a settlement is posted on chain in the tick that stored it.
 
-use crate::error::AppError;
+use crate::fault::ServiceError;
 use crate::state::{AppState, system_now_ms};
 use plumbline_core::B256;
 use plumbline_core::lifecycle::Phase;
@@ -82,7 +82,7 @@ impl AppState {
             if lifecycle.due_for_settlement(now, self.chain().is_none() && every_commit_revealed)
                 && let Err(e) = self.settle(id, now).await
             {
-                tracing::error!(experiment_id = %id, error = %e.message, "scheduled settlement failed");
+                tracing::error!(experiment_id = %id, error = %e, "scheduled settlement failed");
             }
         }
     }
@@ -105,7 +105,7 @@ impl AppState {
         let batches = match self.batches(experiment_id).await {
             Ok(batches) => batches,
             Err(e) => {
-                tracing::error!(experiment_id = %experiment_id, error = %e.message, "cannot read batches");
+                tracing::error!(experiment_id = %experiment_id, error = %e, "cannot read batches");
                 return;
             }
         };
@@ -114,14 +114,14 @@ impl AppState {
             let context = SealContext { experiment_id, batch_id, labeler: batch.labeler };
             let revealed = match seal::open_reveal(key, &context, &sealed) {
                 Ok(reveal) => self.reveal(experiment_id, batch_id, &reveal, now).await,
-                Err(e) => Err(AppError::internal(e)),
+                Err(e) => Err(ServiceError::internal(e)),
             };
             match revealed {
                 Ok(_) => {
                     tracing::info!(experiment_id = %experiment_id, batch_id, "revealed a sealed reveal")
                 }
                 Err(e) => tracing::error!(
-                    experiment_id = %experiment_id, batch_id, error = %e.message,
+                    experiment_id = %experiment_id, batch_id, error = %e,
                     "cannot reveal a sealed reveal"
                 ),
             }

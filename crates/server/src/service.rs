@@ -12,13 +12,15 @@
 //! the lot) and only then answers each. Nobody is answered, and nobody else sees the in-memory
 //! state, before the group is on disk, exactly as when each write went alone.
 
-use crate::chain::{chain_failed, domain_of};
-use crate::error::{AppError, AppResult};
+use crate::chain::config::domain_of;
+use crate::fault::{Reason, ServiceError, ServiceResult, chain_failed};
+use crate::group::{Append, Pending};
 use crate::state::{AppState, Cached, TIME_MAX};
 use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
 use plumbline_core::lifecycle::Phase;
+use plumbline_core::log;
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::seal::{self, SealContext};
@@ -43,13 +45,6 @@ pub const DRAFTS_PER_CREATOR_MAX: usize = 20;
 /// experiment stays locked for it.
 pub const APPEND_GROUP_MAX: usize = 256;
 
-/// A commit or reveal waiting for its experiment's next group write.
-pub(crate) struct Pending {
-    append: Append,
-    now: u64,
-    answer: oneshot::Sender<AppResult<Accepted>>,
-}
-
 /// What a commit may leave with the server beside the commitment.
 #[derive(Clone, Copy, Default)]
 pub struct CommitExtras<'a> {
@@ -59,41 +54,14 @@ pub struct CommitExtras<'a> {
     pub sealed_reveal: Option<&'a str>,
 }
 
-enum Append {
-    Commit {
-        batch_id: u64,
-        commit: SignedCommit,
-        backup: Option<String>,
-        sealed_reveal: Option<String>,
-    },
-    Reveal {
-        batch_id: u64,
-        reveal: SignedReveal,
-    },
-}
-
-impl Append {
-    fn action(&self) -> &'static str {
-        match self {
-            Append::Commit { .. } => "commit",
-            Append::Reveal { .. } => "reveal",
-        }
-    }
-}
-
 /// A live experiment locked for one request (see `AppState::hold`).
 pub(crate) type HeldLive = tokio::sync::OwnedMutexGuard<Option<Cached>>;
 
-/// The same error again, for each request of a group that failed as a whole.
-fn copy_of(error: &AppError) -> AppError {
-    AppError::new(error.status, error.code, error.message.clone())
-}
-
-pub(crate) fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult<()> {
+pub(crate) fn require_creator(row: &ExperimentRow, caller: Address) -> ServiceResult<()> {
     if row.creator == caller {
         Ok(())
     } else {
-        Err(AppError::forbidden(format!(
+        Err(ServiceError::forbidden(format!(
             "only the experiment's creator {} may do this",
             row.creator
         )))
@@ -102,44 +70,30 @@ pub(crate) fn require_creator(row: &ExperimentRow, caller: Address) -> AppResult
 
 /// The error of a write the core accepted in memory but the store refused. The store is the
 /// truth: the caller drops the in-memory state, to be rebuilt from the log on the next use.
-fn persist_failed(error: StoreError) -> AppError {
-    AppError::from(error)
+fn persist_failed(error: StoreError) -> ServiceError {
+    ServiceError::from(error)
 }
 
 /// The error of a stored log that does not replay through the core: a bug or tampering.
-fn broken_log(experiment_id: B256, what: String) -> AppError {
-    AppError::internal(format!("experiment {experiment_id}: stored log fails replay: {what}"))
+fn broken_log(experiment_id: B256, what: String) -> ServiceError {
+    ServiceError::internal(format!("experiment {experiment_id}: stored log fails replay: {what}"))
 }
 
-/// Replays log entries through the core in the order `audit` does: joins (each must get the
-/// batch it got when accepted), then commits, then reveals.
+/// Replays log entries through the core, as `audit` does (`plumbline_core::log`).
 fn replay(
     experiment: &mut Experiment,
     log: &ExperimentLog,
     commits_closed_at: Option<u64>,
+    start: LogPosition,
 ) -> Result<(), String> {
-    for entry in &log.joins {
-        let batch = experiment
-            .join(&entry.join, entry.at)
-            .map_err(|e| format!("join {}: {e}", entry.batch_id))?;
-        if batch.batch_id != entry.batch_id {
-            return Err(format!("join {} was assigned batch {}", entry.batch_id, batch.batch_id));
-        }
-    }
-    for entry in &log.commits {
-        experiment
-            .commit(entry.batch_id, &entry.commit, entry.at)
-            .map_err(|e| format!("commit {}: {e}", entry.batch_id))?;
-    }
-    if let Some(at) = commits_closed_at {
-        experiment.close_commits(at).map_err(|e| format!("closing commits at {at}: {e}"))?;
-    }
-    for entry in &log.reveals {
-        experiment
-            .reveal(entry.batch_id, &entry.reveal, entry.at)
-            .map_err(|e| format!("reveal {}: {e}", entry.batch_id))?;
-    }
-    Ok(())
+    log::replay_joins(experiment, &log.joins, start)?;
+    log::replay_commits_and_reveals(
+        experiment,
+        &log.commits,
+        commits_closed_at,
+        &log.reveals,
+        start,
+    )
 }
 
 impl AppState {
@@ -149,21 +103,21 @@ impl AppState {
         creator: Address,
         spec: ExperimentSpec,
         now: u64,
-    ) -> AppResult<ExperimentRow> {
+    ) -> ServiceResult<ExperimentRow> {
         spec.validate().map_err(plumbline_core::Error::from)?;
         if spec.commits_closed_at.is_some() {
-            return Err(AppError::invalid(
+            return Err(ServiceError::invalid(
                 "spec field `commits_closed_at`: is set when the creator closes commits, \
                  never in a spec",
             ));
         }
         if spec.reveal_deadline > TIME_MAX {
-            return Err(AppError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "spec field `reveal_deadline`: must be at most {TIME_MAX}"
             )));
         }
         if !spec.deadlines_fixed() && self.chain().is_some() {
-            return Err(AppError::invalid(
+            return Err(ServiceError::invalid(
                 "spec fields `commit_within`, `reveal_within`: the market contract fixes the \
                  deadlines when the pool is escrowed, so chain mode needs commit_deadline and \
                  reveal_deadline (unix seconds)",
@@ -171,7 +125,7 @@ impl AppState {
         }
         // A draft whose commit deadline has passed could be funded but never opened.
         if spec.deadlines_fixed() && spec.commit_deadline <= now {
-            return Err(AppError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "spec field `commit_deadline`: {} is not in the future (the server's clock reads \
                  {now}; deadlines are unix seconds)",
                 spec.commit_deadline
@@ -180,8 +134,8 @@ impl AppState {
         self.require_pool_at_hand(creator, spec.reward_pool).await?;
         let drafts = self.store().experiments_in(&[Phase::Draft]).await?;
         if drafts.iter().filter(|row| row.creator == creator).count() >= DRAFTS_PER_CREATOR_MAX {
-            return Err(AppError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
+            return Err(ServiceError::new(
+                Reason::RateLimited,
                 "too_many_drafts",
                 format!(
                     "{creator} has {DRAFTS_PER_CREATOR_MAX} drafts: open or cancel one before \
@@ -198,7 +152,7 @@ impl AppState {
     /// Refuses a creator who could not fund a draft of `pool` now: drafts and their tasks are
     /// stored for whoever holds the money to run them, not for any fresh key. The funds are
     /// not reserved; `fund` moves them.
-    async fn require_pool_at_hand(&self, creator: Address, pool: Amount) -> AppResult<()> {
+    async fn require_pool_at_hand(&self, creator: Address, pool: Amount) -> ServiceResult<()> {
         let (at_hand, where_) = match self.chain() {
             Some(chain) => {
                 let market = &chain.market;
@@ -211,8 +165,8 @@ impl AppState {
         if at_hand >= U256::from(pool) {
             return Ok(());
         }
-        Err(AppError::new(
-            axum::http::StatusCode::CONFLICT,
+        Err(ServiceError::new(
+            Reason::Conflict,
             "insufficient_funds",
             format!(
                 "{creator} has {at_hand} {where_}; a draft and its tasks are kept only for a \
@@ -228,18 +182,18 @@ impl AppState {
         caller: Address,
         text: &str,
         now: u64,
-    ) -> AppResult<TaskSummary> {
+    ) -> ServiceResult<TaskSummary> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
         if row.phase != Phase::Draft {
-            return Err(AppError::new(
-                axum::http::StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "wrong_phase",
                 format!("cannot import tasks: the experiment is {}", row.phase_at(now)),
             ));
         }
         if row.task_count > 0 {
-            return Err(AppError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "{} tasks were already imported; an import replaces nothing",
                 row.task_count
             )));
@@ -259,15 +213,15 @@ impl AppState {
         experiment_id: B256,
         caller: Address,
         now: u64,
-    ) -> AppResult<ExperimentRow> {
+    ) -> ServiceResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
         if row.phase == Phase::Draft
             && row.spec.deadlines_fixed()
             && now >= row.spec.commit_deadline
         {
-            return Err(AppError::new(
-                axum::http::StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "deadline",
                 format!(
                     "cannot fund: the commit deadline ({}) has passed, so the experiment could \
@@ -290,7 +244,7 @@ impl AppState {
         experiment_id: B256,
         caller: Address,
         now: u64,
-    ) -> AppResult<ExperimentRow> {
+    ) -> ServiceResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
         let slot = self.slot(experiment_id);
@@ -298,7 +252,7 @@ impl AppState {
         if let Some(qualification) = &row.spec.qualification
             && row.practice_count < u64::from(qualification.items)
         {
-            return Err(AppError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "cannot open: the qualification asks {} practice tasks of each labeler and \
                  {} are imported (POST /experiments/{{id}}/practice)",
                 qualification.items, row.practice_count
@@ -325,11 +279,11 @@ impl AppState {
         experiment_id: B256,
         caller: Address,
         now: u64,
-    ) -> AppResult<ExperimentRow> {
+    ) -> ServiceResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
         if row.market.is_some() {
-            return Err(AppError::conflict(
+            return Err(ServiceError::conflict(
                 "cannot close commits early: the market contract takes commits until its commit \
                  deadline",
             ));
@@ -355,11 +309,11 @@ impl AppState {
         experiment_id: B256,
         caller: Address,
         now: u64,
-    ) -> AppResult<ExperimentRow> {
+    ) -> ServiceResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         require_creator(&row, caller)?;
         if row.market.is_some() && row.funded {
-            return Err(AppError::conflict(
+            return Err(ServiceError::conflict(
                 "cannot cancel: the pool is escrowed on chain, where it returns to the creator \
                  only once the experiment is abandoned",
             ));
@@ -372,10 +326,10 @@ impl AppState {
     /// Rebuilds a live experiment by replaying its stored log through the core, as `audit`
     /// replays a record. Joins replay with an empty reputation: eligibility was checked when
     /// each join was accepted, and reputations have moved on since.
-    async fn rebuild(&self, row: &ExperimentRow) -> AppResult<Cached> {
+    async fn rebuild(&self, row: &ExperimentRow) -> ServiceResult<Cached> {
         let id = row.experiment_id;
         let (Some(seed), Some(opened_at)) = (row.seed, row.opened_at) else {
-            return Err(AppError::internal(format!(
+            return Err(ServiceError::internal(format!(
                 "experiment {id} is live but was never opened"
             )));
         };
@@ -385,14 +339,14 @@ impl AppState {
         let mut experiment = Experiment::new(id, chain_id, contract, row.spec.clone(), tasks)
             .map_err(|e| broken_log(id, e.to_string()))?;
         experiment.open(seed, true, opened_at).map_err(|e| broken_log(id, e.to_string()))?;
-        replay(&mut experiment, &log, row.spec.commits_closed_at)
+        replay(&mut experiment, &log, row.spec.commits_closed_at, LogPosition::default())
             .map_err(|what| broken_log(id, what))?;
         Ok(Cached { experiment, seen: log.end(LogPosition::default()) })
     }
 
     /// Brings a live experiment up to where the writer says the stored log is: other
     /// processes on the same store may have appended since this one last read it.
-    async fn catch_up(&self, cached: &mut Cached, writer: &mut dyn LogWriter) -> AppResult<()> {
+    async fn catch_up(&self, cached: &mut Cached, writer: &mut dyn LogWriter) -> ServiceResult<()> {
         let Some(position) = writer.position() else { return Ok(()) };
         // A close by another process is not in the log: the writer reads it beside it.
         let closed = writer
@@ -403,7 +357,8 @@ impl AppState {
         }
         let id = cached.experiment.id();
         let tail = writer.log_after(cached.seen).await?;
-        replay(&mut cached.experiment, &tail, closed).map_err(|what| broken_log(id, what))?;
+        replay(&mut cached.experiment, &tail, closed, cached.seen)
+            .map_err(|what| broken_log(id, what))?;
         cached.seen = tail.end(cached.seen);
         if cached.seen != position {
             return Err(broken_log(id, format!("read up to {}, not {position}", cached.seen)));
@@ -425,7 +380,7 @@ impl AppState {
         &self,
         experiment_id: B256,
         action: &str,
-    ) -> AppResult<(HeldLive, Box<dyn LogWriter>)> {
+    ) -> ServiceResult<(HeldLive, Box<dyn LogWriter>)> {
         let (slot, mut row) = match self.existing_slot(experiment_id) {
             Some(slot) => (slot, None),
             // Unknown and closed experiments are refused before a slot is made for them.
@@ -453,11 +408,11 @@ impl AppState {
     }
 
     /// The stored row of an experiment that is open or revealing; 409 for another phase.
-    async fn live_row(&self, experiment_id: B256, action: &str) -> AppResult<ExperimentRow> {
+    async fn live_row(&self, experiment_id: B256, action: &str) -> ServiceResult<ExperimentRow> {
         let row = self.experiment_row(experiment_id).await?;
         if !matches!(row.phase, Phase::Open | Phase::Revealing) {
-            return Err(AppError::new(
-                axum::http::StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "wrong_phase",
                 format!("cannot {action}: the experiment is {}", row.phase),
             ));
@@ -472,7 +427,7 @@ impl AppState {
         experiment_id: B256,
         join: &SignedJoin,
         now: u64,
-    ) -> AppResult<(Batch, bool)> {
+    ) -> ServiceResult<(Batch, bool)> {
         // The balance is checked before the core assigns a batch, so that this common refusal
         // leaves the in-memory state untouched; the store checks it again inside its
         // transaction. A chain experiment's stake is checked against the market. These reads
@@ -541,14 +496,14 @@ impl AppState {
         &self,
         experiment_id: B256,
         join: &SignedJoin,
-    ) -> AppResult<Option<Batch>> {
+    ) -> ServiceResult<Option<Batch>> {
         let (live, writer) = self.hold(experiment_id, "find a repeated join").await?;
         writer.release().await;
         Ok(live.as_ref().expect("held live").experiment.joined_batch(join).cloned())
     }
 
     /// Every batch of an experiment, from memory when live, else replayed from its record.
-    pub async fn batches(&self, experiment_id: B256) -> AppResult<Vec<Batch>> {
+    pub async fn batches(&self, experiment_id: B256) -> ServiceResult<Vec<Batch>> {
         let row = self.experiment_row(experiment_id).await?;
         match row.phase {
             Phase::Open | Phase::Revealing => {
@@ -561,11 +516,11 @@ impl AppState {
         }
     }
 
-    async fn settled_record(&self, experiment_id: B256) -> AppResult<PublicRecord> {
+    async fn settled_record(&self, experiment_id: B256) -> ServiceResult<PublicRecord> {
         self.store()
             .record(experiment_id)
             .await?
-            .ok_or_else(|| AppError::internal("a settled experiment has no record"))
+            .ok_or_else(|| ServiceError::internal("a settled experiment has no record"))
     }
 
     /// One batch of an experiment and its tasks, from memory when live, else replayed.
@@ -573,9 +528,9 @@ impl AppState {
         &self,
         experiment_id: B256,
         batch_id: u64,
-    ) -> AppResult<(Batch, Vec<plumbline_core::task::Task>, ExperimentRow)> {
+    ) -> ServiceResult<(Batch, Vec<plumbline_core::task::Task>, ExperimentRow)> {
         let row = self.experiment_row(experiment_id).await?;
-        let missing = || AppError::not_found(format!("batch {batch_id} does not exist"));
+        let missing = || ServiceError::not_found(format!("batch {batch_id} does not exist"));
         match row.phase {
             Phase::Open | Phase::Revealing => {
                 let (live, writer) = self.hold(experiment_id, "read a batch").await?;
@@ -607,7 +562,7 @@ impl AppState {
         commit: &SignedCommit,
         left: CommitExtras<'_>,
         now: u64,
-    ) -> AppResult<Accepted> {
+    ) -> ServiceResult<Accepted> {
         let append = Append::Commit {
             batch_id,
             commit: commit.clone(),
@@ -624,7 +579,7 @@ impl AppState {
         batch_id: u64,
         reveal: &SignedReveal,
         now: u64,
-    ) -> AppResult<Accepted> {
+    ) -> ServiceResult<Accepted> {
         let append = Append::Reveal { batch_id, reveal: reveal.clone() };
         self.append(experiment_id, append, now).await
     }
@@ -633,7 +588,12 @@ impl AppState {
     /// answer. The first request to find no group under way starts a task that writes groups
     /// until the queue is empty; a task of its own, so that a client hanging up cannot cut a
     /// write short for the others in its group.
-    async fn append(&self, experiment_id: B256, append: Append, now: u64) -> AppResult<Accepted> {
+    async fn append(
+        &self,
+        experiment_id: B256,
+        append: Append,
+        now: u64,
+    ) -> ServiceResult<Accepted> {
         let slot = match self.existing_slot(experiment_id) {
             Some(slot) => slot,
             // Unknown and closed experiments are refused before a slot is made for them.
@@ -651,7 +611,9 @@ impl AppState {
         if start {
             tokio::spawn(self.clone().drain(experiment_id, slot));
         }
-        answered.await.unwrap_or_else(|_| Err(AppError::internal("a group write ended unanswered")))
+        answered
+            .await
+            .unwrap_or_else(|_| Err(ServiceError::internal("a group write ended unanswered")))
     }
 
     /// Writes groups of the experiment's pending commits and reveals until none is left.
@@ -699,7 +661,7 @@ impl AppState {
             Ok(prepared) => prepared,
             Err(error) => {
                 for pending in group {
-                    let _ = pending.answer.send(Err(copy_of(&error)));
+                    let _ = pending.answer.send(Err(ServiceError::copy(&error)));
                 }
                 return;
             }
@@ -731,7 +693,7 @@ impl AppState {
                 // accepted fails with the store's error, and the experiment stays out.
                 let error = persist_failed(e);
                 for (answer, result) in answers {
-                    let _ = answer.send(result.and_then(|_| Err(copy_of(&error))));
+                    let _ = answer.send(result.and_then(|_| Err(ServiceError::copy(&error))));
                 }
             }
         }
@@ -746,7 +708,7 @@ impl AppState {
         now: u64,
         commits: &mut Vec<StoredCommit>,
         reveals: &mut Vec<RevealEntry>,
-    ) -> AppResult<Accepted> {
+    ) -> ServiceResult<Accepted> {
         match append {
             Append::Commit { batch_id, commit, backup, sealed_reveal } => {
                 if let Some(sealed) = &sealed_reveal {
@@ -776,10 +738,10 @@ impl AppState {
         experiment: &Experiment,
         batch_id: u64,
         sealed: &str,
-    ) -> AppResult<SignedReveal> {
+    ) -> ServiceResult<SignedReveal> {
         let key = self.config().sealing_key.as_ref().ok_or_else(|| {
-            AppError::new(
-                axum::http::StatusCode::BAD_REQUEST,
+            ServiceError::new(
+                Reason::BadRequest,
                 "sealing_unavailable",
                 "this server holds no sealing key (`serve --sealing-key`): reveal yourself",
             )
@@ -787,16 +749,15 @@ impl AppState {
         let batch = experiment
             .batches()
             .get(batch_id as usize)
-            .ok_or_else(|| AppError::not_found(format!("batch {batch_id} does not exist")))?;
+            .ok_or_else(|| ServiceError::not_found(format!("batch {batch_id} does not exist")))?;
         let context =
             SealContext { experiment_id: experiment.id(), batch_id, labeler: batch.labeler };
-        seal::open_reveal(key, &context, sealed).map_err(|e| {
-            AppError::new(axum::http::StatusCode::BAD_REQUEST, "bad_sealed_reveal", e.to_string())
-        })
+        seal::open_reveal(key, &context, sealed)
+            .map_err(|e| ServiceError::new(Reason::BadRequest, "bad_sealed_reveal", e.to_string()))
     }
 
     /// Rebuilds an experiment that is open or revealing from its stored log.
-    async fn rebuild_live(&self, experiment_id: B256, action: &str) -> AppResult<Cached> {
+    async fn rebuild_live(&self, experiment_id: B256, action: &str) -> ServiceResult<Cached> {
         let row = self.live_row(experiment_id, action).await?;
         self.rebuild(&row).await
     }
@@ -807,7 +768,7 @@ impl AppState {
     /// Another process on the same store may settle it first, or settle another experiment
     /// of the same labelers in between (their reputations move); the store refuses the stale
     /// settlement and it is computed again.
-    pub async fn settle(&self, experiment_id: B256, now: u64) -> AppResult<Settlement> {
+    pub async fn settle(&self, experiment_id: B256, now: u64) -> ServiceResult<Settlement> {
         let _one_at_a_time = self.0.settle_lock.lock().await;
         let mut attempts = 0;
         loop {
@@ -823,8 +784,8 @@ impl AppState {
                     self.check_ledger().await?;
                     return Ok(settlement);
                 }
-                Err(e) if e.code == "stale" && attempts < SETTLE_ATTEMPTS => {
-                    tracing::info!(%experiment_id, error = %e.message, "settling again");
+                Err(e) if e.is_stale() && attempts < SETTLE_ATTEMPTS => {
+                    tracing::info!(%experiment_id, error = %e, "settling again");
                 }
                 Err(e) => {
                     // Lost the race to another process: its settlement is the one.
@@ -840,7 +801,7 @@ impl AppState {
 
     /// One attempt at settling: the experiment caught up with the stored log, the labelers'
     /// reputations read, the core's settlement stored if neither moved meanwhile.
-    async fn settle_once(&self, experiment_id: B256, now: u64) -> AppResult<Settlement> {
+    async fn settle_once(&self, experiment_id: B256, now: u64) -> ServiceResult<Settlement> {
         let (mut live, writer) = self.hold(experiment_id, "settle").await?;
         // The log is given back before the reads below (see `LogWriter`); the store checks at
         // settlement that it has not grown since.
@@ -848,7 +809,7 @@ impl AppState {
         let cached = live.as_mut().expect("held live");
         let row = self.experiment_row(experiment_id).await?;
         if self.chain().is_some() && now < row.spec.reveal_deadline {
-            return Err(AppError::conflict(
+            return Err(ServiceError::conflict(
                 "the market contract takes a settlement only after the reveal deadline",
             ));
         }

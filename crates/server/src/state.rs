@@ -1,7 +1,7 @@
 //! The server's state: configuration, the clock, the store, the rate limiter, and one core
 //! `Experiment` in memory per live experiment.
 
-use crate::error::{AppError, AppResult};
+use crate::fault::{Reason, ServiceError, ServiceResult};
 use plumbline_core::experiment::Experiment;
 use plumbline_core::{Address, B256};
 use plumbline_store::{ExperimentRow, LogPosition, Store};
@@ -55,7 +55,7 @@ pub struct Config {
     pub scheduler_lease: Duration,
     /// Chain mode: experiments keep their money in this market instead of the embedded
     /// ledger. `None` for the embedded ledger.
-    pub chain: Option<crate::chain::ChainConfig>,
+    pub chain: Option<crate::chain::config::ChainConfig>,
     /// The key labelers may seal their reveals to at commit, so that the server reveals them
     /// once the commit deadline passes (`plumbline_core::seal`). `None`: no reveal is held.
     pub sealing_key: Option<k256::SecretKey>,
@@ -205,7 +205,7 @@ pub(crate) struct Cached {
 #[derive(Default)]
 pub(crate) struct Appends {
     /// Waiting for the next group, in arrival order.
-    pub(crate) pending: Vec<crate::service::Pending>,
+    pub(crate) pending: Vec<crate::group::Pending>,
     /// Whether a task is writing groups; it takes whatever is pending until nothing is.
     pub(crate) draining: bool,
 }
@@ -273,7 +273,7 @@ impl AppState {
 
     /// Counts one write against the rate limit of `address`, which must be authenticated (a
     /// session, or a signature just verified).
-    pub fn rate_limit(&self, address: Address) -> AppResult<()> {
+    pub fn rate_limit(&self, address: Address) -> ServiceResult<()> {
         if self.0.rate.check(RateKey::Signer(address)) {
             Ok(())
         } else {
@@ -282,7 +282,7 @@ impl AppState {
     }
 
     /// Counts one unauthenticated write against the client's rate limit.
-    pub fn rate_limit_client(&self, client: RateKey) -> AppResult<()> {
+    pub fn rate_limit_client(&self, client: RateKey) -> ServiceResult<()> {
         if self.0.client_rate.check(client) {
             Ok(())
         } else {
@@ -291,18 +291,18 @@ impl AppState {
     }
 
     /// The address behind a bearer token.
-    pub async fn authenticate(&self, token: &str) -> AppResult<Address> {
+    pub async fn authenticate(&self, token: &str) -> ServiceResult<Address> {
         let hash = alloy_primitives::keccak256(token.as_bytes());
         match self.0.store.session(hash, self.now()).await? {
             Some(session) => Ok(session.address),
-            None => Err(AppError::unauthorized("the session token is unknown or expired")),
+            None => Err(ServiceError::unauthorized("the session token is unknown or expired")),
         }
     }
 
     /// An experiment's stored row, or 404.
-    pub async fn experiment_row(&self, experiment_id: B256) -> AppResult<ExperimentRow> {
+    pub async fn experiment_row(&self, experiment_id: B256) -> ServiceResult<ExperimentRow> {
         self.0.store.experiment(experiment_id).await?.ok_or_else(|| {
-            AppError::not_found(format!("experiment {experiment_id} does not exist"))
+            ServiceError::not_found(format!("experiment {experiment_id} does not exist"))
         })
     }
 
@@ -324,7 +324,7 @@ impl AppState {
     }
 
     /// Runs the ledger check and logs every problem it finds.
-    pub async fn check_ledger(&self) -> AppResult<plumbline_store::LedgerReport> {
+    pub async fn check_ledger(&self) -> ServiceResult<plumbline_store::LedgerReport> {
         let report = self.0.store.check_ledger().await?;
         for problem in &report.problems {
             tracing::error!(%problem, "ledger check failed");
@@ -334,12 +334,12 @@ impl AppState {
 }
 
 /// 32 bytes from the operating system's generator.
-pub(crate) fn random_b256() -> AppResult<B256> {
+pub(crate) fn random_b256() -> ServiceResult<B256> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(AppError::internal)?;
+    getrandom::fill(&mut bytes).map_err(ServiceError::internal)?;
     Ok(B256::from(bytes))
 }
 
-fn rate_limited(message: String) -> AppError {
-    AppError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+fn rate_limited(message: String) -> ServiceError {
+    ServiceError::new(Reason::RateLimited, "rate_limited", message)
 }

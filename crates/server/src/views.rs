@@ -75,8 +75,8 @@ impl ExperimentView {
             tasks_hash: row.tasks_hash,
             commit_deadline: row.spec.commits_end(),
             reveal_deadline: row.spec.reveal_deadline,
-            chain_id: crate::chain::domain_of(&row).0,
-            verifying_contract: crate::chain::domain_of(&row).1,
+            chain_id: crate::chain::config::domain_of(&row).0,
+            verifying_contract: crate::chain::config::domain_of(&row).1,
             spec: row.spec,
         }
     }

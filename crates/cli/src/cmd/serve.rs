@@ -179,7 +179,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), config);
 
     // A ledger that does not balance means tampering or a bug: refuse to serve on it.
-    let report = state.check_ledger().await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let report = state.check_ledger().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     if !report.balanced {
         anyhow::bail!("the ledger check failed: {}", report.problems.join("; "));
     }
@@ -193,7 +193,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let labelers: Vec<Address> = keys[1..].iter().map(|(_, k)| k.address()).collect();
         let seeded = demo::seed(&state, keys[0].1.address(), &labelers)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot set up the demo: {}", e.message))?;
+            .map_err(|e| anyhow::anyhow!("cannot set up the demo: {e}"))?;
         print_demo(local, dir, keys, seeded);
     }
 

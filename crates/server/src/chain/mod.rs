@@ -11,78 +11,21 @@
 //!   commits that labelers sent there themselves, and posts, pays out and refunds each
 //!   settlement once.
 
+pub mod config;
 pub mod relay;
 
-use crate::error::{AppError, AppResult};
+pub use config::{ChainConfig, RELAY_ENTRIES, RELAY_MARGIN_SECS, RELAY_WAIT_SECS, domain_of};
+
+use crate::fault::{Reason, ServiceError, ServiceResult, chain_failed};
 use crate::state::{AppState, random_b256};
-use axum::http::StatusCode;
-use plumbline_chain::{Market, Terms};
+use plumbline_chain::Terms;
 use plumbline_core::client::SignedJoin;
-use plumbline_core::eip712::{EMBEDDED_CHAIN_ID, EMBEDDED_VERIFYING_CONTRACT};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::JoinEntry;
 use plumbline_core::{Address, B256, U256};
 use plumbline_store::{ChainRelay, ExperimentRow, OnChain};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
-
-/// Entries per relay transaction: 50 stake locks or commits, in arrival order. The contract's
-/// gas per label stays under 1,000 at this size (`contracts/README.md`, Gas).
-pub const RELAY_ENTRIES: usize = 50;
-
-/// How long a join or commit waits for its relay transaction to fill up before it is sent in
-/// a partial one.
-pub const RELAY_WAIT_SECS: u64 = 60;
-
-/// How long before the commit deadline every waiting join and commit is relayed, full
-/// transaction or not: the contract refuses both from the deadline on.
-pub const RELAY_MARGIN_SECS: u64 = 600;
-
-/// The chain setup of a server in chain mode.
-#[derive(Clone, Debug)]
-pub struct ChainConfig {
-    /// The market, as the operator's client: relays, settlements and payouts are sent with
-    /// the operator's key.
-    pub market: Market,
-    /// Entries per stake-lock or commit relay transaction. A full transaction is sent as soon
-    /// as its entries are in; a partial one waits (see [`RELAY_WAIT_SECS`]).
-    pub relay_entries: usize,
-    /// How long the oldest waiting entry waits before a partial relay transaction is sent.
-    pub relay_wait_secs: u64,
-}
-
-impl ChainConfig {
-    /// Chain mode on `market` (connected with the operator's key), relaying
-    /// [`RELAY_ENTRIES`] entries a transaction.
-    pub fn new(market: Market) -> ChainConfig {
-        ChainConfig { market, relay_entries: RELAY_ENTRIES, relay_wait_secs: RELAY_WAIT_SECS }
-    }
-
-    /// Where the experiments of this server keep their money.
-    pub fn on_chain(&self) -> OnChain {
-        OnChain { chain_id: self.market.chain_id(), market: self.market.address() }
-    }
-
-    /// The operator: it relays and settles, and experiments must name it on chain.
-    pub fn operator(&self) -> Address {
-        self.market.account()
-    }
-}
-
-/// The EIP-712 domain an experiment's messages are signed in, as (chain id, verifying
-/// contract): the market's on chain, the embedded one otherwise.
-pub fn domain_of(row: &ExperimentRow) -> (u64, Address) {
-    match row.market {
-        Some(on_chain) => (on_chain.chain_id, on_chain.market),
-        None => (EMBEDDED_CHAIN_ID, EMBEDDED_VERIFYING_CONTRACT),
-    }
-}
-
-/// A failure to talk to the chain, or a transaction it refused: not the caller's fault.
-pub(crate) fn chain_failed(error: plumbline_chain::Error) -> AppError {
-    tracing::warn!(error = %error, "chain call failed");
-    AppError::new(StatusCode::BAD_GATEWAY, "chain_unavailable", format!("the chain: {error}"))
-}
 
 impl AppState {
     /// The chain setup, in chain mode.
@@ -92,15 +35,15 @@ impl AppState {
 
     /// The chain setup for an experiment whose money is on chain: it must be this server's
     /// market.
-    pub(crate) fn chain_of(&self, row: &ExperimentRow) -> AppResult<&ChainConfig> {
+    pub(crate) fn chain_of(&self, row: &ExperimentRow) -> ServiceResult<&ChainConfig> {
         match (self.chain(), row.market) {
             (Some(chain), Some(on_chain)) if chain.on_chain() == on_chain => Ok(chain),
-            (_, Some(on_chain)) => Err(AppError::conflict(format!(
+            (_, Some(on_chain)) => Err(ServiceError::conflict(format!(
                 "experiment {} keeps its money in market {} on chain {}, which this server \
                  does not serve",
                 row.experiment_id, on_chain.market, on_chain.chain_id
             ))),
-            (_, None) => Err(AppError::conflict(format!(
+            (_, None) => Err(ServiceError::conflict(format!(
                 "experiment {} keeps its money in the embedded ledger",
                 row.experiment_id
             ))),
@@ -109,7 +52,10 @@ impl AppState {
 
     /// A new experiment's id and where its money will be: in chain mode the creator's address
     /// and 12 random bytes, on this server's market; otherwise 32 random bytes.
-    pub(crate) fn new_experiment_id(&self, creator: Address) -> AppResult<(B256, Option<OnChain>)> {
+    pub(crate) fn new_experiment_id(
+        &self,
+        creator: Address,
+    ) -> ServiceResult<(B256, Option<OnChain>)> {
         let random = random_b256()?;
         match self.chain() {
             Some(chain) => {
@@ -124,12 +70,12 @@ impl AppState {
     /// Funds a chain experiment: checks that the creator created it on chain with the terms
     /// of its spec and this server as operator (so the pool is in the contract's escrow), then
     /// marks it funded and starts its relay state. A mismatch is refused and changes nothing.
-    pub(crate) async fn fund_on_chain(&self, row: &ExperimentRow, now: u64) -> AppResult<()> {
+    pub(crate) async fn fund_on_chain(&self, row: &ExperimentRow, now: u64) -> ServiceResult<()> {
         let chain = self.chain_of(row)?;
         let market = &chain.market;
         let id = row.experiment_id;
         if row.phase != Phase::Draft || row.funded {
-            return Err(AppError::conflict(if row.funded {
+            return Err(ServiceError::conflict(if row.funded {
                 "the experiment is already funded".to_string()
             } else {
                 format!("cannot fund: the experiment is {}", row.phase)
@@ -137,8 +83,8 @@ impl AppState {
         }
         let held = market.experiment(id).await.map_err(chain_failed)?;
         if held.creator == Address::ZERO {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "not_on_chain",
                 format!(
                     "experiment {id} does not exist in market {} yet: create it on chain first \
@@ -184,8 +130,8 @@ impl AppState {
             ));
         }
         if !wrong.is_empty() {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
+            return Err(ServiceError::new(
+                Reason::Conflict,
                 "chain_terms_mismatch",
                 format!("the experiment on chain does not match its spec: {}", wrong.join("; ")),
             ));
@@ -215,7 +161,7 @@ impl AppState {
         &self,
         row: &ExperimentRow,
         labeler: Address,
-    ) -> AppResult<Option<U256>> {
+    ) -> ServiceResult<Option<U256>> {
         if row.market.is_none() {
             return Ok(None);
         }
@@ -229,7 +175,7 @@ impl AppState {
         &self,
         chain: &ChainConfig,
         address: Address,
-    ) -> AppResult<(U256, U256)> {
+    ) -> ServiceResult<(U256, U256)> {
         let market = &chain.market;
         let available = market.balance_of(address).await.map_err(chain_failed)?;
         let mut locked = U256::ZERO;
@@ -258,14 +204,14 @@ impl AppState {
         &self,
         row: &ExperimentRow,
         joins: &[JoinEntry],
-    ) -> AppResult<BTreeSet<u64>> {
+    ) -> ServiceResult<BTreeSet<u64>> {
         if row.market.is_none() {
             return Ok(BTreeSet::new());
         }
         let market = &self.chain_of(row)?.market;
         let chain_now = market.now().await.map_err(chain_failed)?;
         if chain_now < row.spec.commit_deadline {
-            return Err(AppError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "the chain is at {chain_now}, before the commit deadline {}: stakes may still be \
                  locked",
                 row.spec.commit_deadline
@@ -291,10 +237,10 @@ impl AppState {
 }
 
 /// The refusal of a join whose labeler's free market balance is below its stake.
-pub(crate) fn market_too_low(row: &ExperimentRow, join: &SignedJoin, free: U256) -> AppError {
+pub(crate) fn market_too_low(row: &ExperimentRow, join: &SignedJoin, free: U256) -> ServiceError {
     let market = row.market.map(|m| m.market.to_string()).unwrap_or_default();
-    AppError::new(
-        StatusCode::CONFLICT,
+    ServiceError::new(
+        Reason::Conflict,
         "insufficient_funds",
         format!(
             "{} has {free} free in market {market}; this join needs {} (deposit with \

@@ -21,8 +21,8 @@
 //! (the contract skips stake locks already made, commits already on chain are not sent twice,
 //! and a settlement, payout or refund already made is recorded from its event, not resent).
 
-use super::{ChainConfig, RELAY_MARGIN_SECS, chain_failed};
-use crate::error::{AppError, AppResult};
+use super::{ChainConfig, RELAY_MARGIN_SECS};
+use crate::fault::{ServiceError, ServiceResult, chain_failed};
 use crate::service::CommitExtras;
 use crate::state::AppState;
 use plumbline_chain::{BatchCommit, ChainCommit, CommitIndex, Event, Market, Phase as ChainPhase};
@@ -40,7 +40,11 @@ use std::collections::{HashMap, HashSet};
 /// from the contract's positions (see [`AppState::unbacked`]). Joins the contract locked
 /// already are left out too. A balance that falls after this read makes the transaction
 /// revert, and the next tick reads again.
-async fn lockable(market: &Market, id: B256, entries: &[JoinEntry]) -> AppResult<Vec<SignedJoin>> {
+async fn lockable(
+    market: &Market,
+    id: B256,
+    entries: &[JoinEntry],
+) -> ServiceResult<Vec<SignedJoin>> {
     use std::collections::hash_map::Entry;
     // Per labeler: the nonce the contract expects next, and its free balance, as this list
     // leaves them.
@@ -98,13 +102,17 @@ impl AppState {
         };
         for row in rows.iter().filter(|r| r.market == Some(chain.on_chain())) {
             if let Err(e) = self.relay_experiment(&chain, row).await {
-                tracing::error!(experiment_id = %row.experiment_id, error = %e.message, "relay failed");
+                tracing::error!(experiment_id = %row.experiment_id, error = %e, "relay failed");
             }
         }
     }
 
     /// Brings one experiment's on-chain state up to its log.
-    async fn relay_experiment(&self, chain: &ChainConfig, row: &ExperimentRow) -> AppResult<()> {
+    async fn relay_experiment(
+        &self,
+        chain: &ChainConfig,
+        row: &ExperimentRow,
+    ) -> ServiceResult<()> {
         let id = row.experiment_id;
         let Some(mut relay) = self.store().chain_relay(id).await? else {
             return Ok(());
@@ -147,7 +155,7 @@ impl AppState {
         market: &Market,
         id: B256,
         from_block: u64,
-    ) -> AppResult<Vec<ChainCommit>> {
+    ) -> ServiceResult<Vec<ChainCommit>> {
         let taken = self.0.chain_commits.lock().expect("not poisoned").remove(&id);
         let mut index = taken.unwrap_or_else(|| CommitIndex::new(id, from_block));
         let read = index.update(market).await.map(<[ChainCommit]>::to_vec);
@@ -182,7 +190,7 @@ impl AppState {
                     );
                 }
                 Err(e) => tracing::warn!(
-                    experiment_id = %id, batch_id = found.batch_id, error = %e.message,
+                    experiment_id = %id, batch_id = found.batch_id, error = %e,
                     "a commit on chain is not valid for the log"
                 ),
             }
@@ -198,7 +206,7 @@ impl AppState {
         relay: &mut ChainRelay,
         log: &ExperimentLog,
         due: &impl Fn(u64) -> bool,
-    ) -> AppResult<()> {
+    ) -> ServiceResult<()> {
         let per_tx = chain.relay_entries.max(1);
         while (relay.joins_relayed as usize) < log.joins.len() {
             let start = relay.joins_relayed as usize;
@@ -232,7 +240,7 @@ impl AppState {
         log: &ExperimentLog,
         on_chain: &[ChainCommit],
         due: &impl Fn(u64) -> bool,
-    ) -> AppResult<()> {
+    ) -> ServiceResult<()> {
         let per_tx = chain.relay_entries.max(1);
         let recorded: HashSet<(u64, B256)> =
             on_chain.iter().map(|c| (c.batch_id, c.commitment)).collect();
@@ -280,10 +288,10 @@ impl AppState {
         market: &Market,
         relay: &mut ChainRelay,
         chain_now: u64,
-    ) -> AppResult<()> {
+    ) -> ServiceResult<()> {
         let id = relay.experiment_id;
         let settlement = self.store().settlement(id).await?.ok_or_else(|| {
-            AppError::internal(format!("settled experiment {id} has no settlement"))
+            ServiceError::internal(format!("settled experiment {id} has no settlement"))
         })?;
         let held = market.experiment(id).await.map_err(chain_failed)?;
         if relay.settle_tx.is_some() && relay.distribute_tx.is_none() && held.payoutRoot.is_zero() {
@@ -365,15 +373,13 @@ impl AppState {
         id: B256,
         event: Event,
         from_block: u64,
-    ) -> AppResult<B256> {
-        market
-            .last_transaction(id, event, from_block)
-            .await
-            .map_err(chain_failed)?
-            .ok_or_else(|| AppError::internal(format!("experiment {id}: no {event:?} event found")))
+    ) -> ServiceResult<B256> {
+        market.last_transaction(id, event, from_block).await.map_err(chain_failed)?.ok_or_else(
+            || ServiceError::internal(format!("experiment {id}: no {event:?} event found")),
+        )
     }
 
-    async fn save_relay(&self, relay: &mut ChainRelay) -> AppResult<()> {
+    async fn save_relay(&self, relay: &mut ChainRelay) -> ServiceResult<()> {
         relay.updated_at = self.now();
         Ok(self.store().put_chain_relay(relay).await?)
     }
