@@ -26,17 +26,22 @@
 //! `reveal_secs` must be short. The server draws its own assignment seed, so a server run is
 //! not reproducible bit for bit; labels still come from the same seeded streams.
 
-use crate::agents::roster;
+use crate::agents::{Agent, roster};
 use crate::error::{Result, SimError};
 use crate::market::{Round, Run, identity_key};
 use crate::report::ServerStats;
 use crate::rng::{Rng, Tag};
 use crate::scenario::Scenario;
 use crate::tasks::{self, Pool};
-use plumbline_core::B256;
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712;
+use plumbline_core::label::Label;
 use plumbline_core::record::PublicRecord;
+use plumbline_core::spec::ExperimentSpec;
+use plumbline_core::task::Prompt;
+use plumbline_core::{Address, B256};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
@@ -622,6 +627,73 @@ fn parallel<T: Send>(
 /// One labeler's joined batch: its id and canonical labels.
 type Joined = (u64, Vec<RevealedLabel>);
 
+/// The answer to creating an experiment, as the driver reads it.
+#[derive(Deserialize)]
+struct Created {
+    experiment_id: B256,
+}
+
+/// The answer to opening an experiment: the EIP-712 domain its messages are signed in.
+#[derive(Deserialize)]
+struct Opened {
+    chain_id: Option<u64>,
+    verifying_contract: Option<Address>,
+}
+
+/// The answer to a join: the batch, with its tasks unless the join was a repeat.
+#[derive(Deserialize)]
+struct JoinedBatch {
+    batch_id: u64,
+    tasks: Option<Vec<ShownTask>>,
+}
+
+/// A task as a batch shows it: its position, and its responses in the order shown.
+#[derive(Deserialize)]
+struct ShownTask {
+    task: u32,
+    #[serde(default)]
+    prompt: Prompt,
+    #[serde(default)]
+    responses: Vec<String>,
+    #[serde(default)]
+    response_order: Vec<u8>,
+}
+
+/// A JSON answer read as `T`.
+fn read<T: DeserializeOwned>(client: &Client, what: &str, value: Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| client.fail(format!("{what}: {e}")))
+}
+
+/// What the labelers' joins of one round gave.
+struct Joins {
+    /// Each labeler's batches, by roster index.
+    batches: Vec<Vec<Joined>>,
+    /// Labels poisoners replaced on triggered tasks: (batch id, task) → the honest label.
+    unpoisoned: BTreeMap<(u64, u32), Label>,
+    /// Labelers refused a batch.
+    refused: usize,
+}
+
+/// One round's experiment, opened: what its labelers need to address and sign for it.
+struct OpenRound {
+    id: B256,
+    path: String,
+    domain: eip712::Eip712Domain,
+}
+
+/// The market of one seed: the scenario's labelers with their keys, the replicas, and the
+/// operator signed in at each.
+struct Market<'a> {
+    scenario: &'a Scenario,
+    seed: u64,
+    target: &'a ServerTarget,
+    replicas: Arc<Replicas>,
+    agents: Vec<Agent>,
+    keys: Vec<LabelerKey>,
+    operators: Vec<Client>,
+    timing: Timing,
+}
+
 /// Runs one seed of a scenario against the servers; `stats` accumulates their load figures.
 pub fn run(
     scenario: &Scenario,
@@ -643,30 +715,19 @@ pub fn run(
     let replicas = Arc::new(Replicas::new(&target.urls));
     let agents = roster(scenario, seed);
     let keys: Vec<LabelerKey> = (0..agents.len()).map(|i| identity_key(seed, i)).collect();
-    let addresses = keys.iter().map(LabelerKey::address).collect::<Vec<_>>();
-    let kind = scenario.question.kind.clone();
-    let batches = scenario.market.batches_per_labeler as usize;
-
-    // The operator signs in everywhere; the latest clock among the servers is "now".
-    let mut operators: Vec<Client> =
-        (0..target.urls.len()).map(|r| Client::new(&replicas, r)).collect();
-    let mut now = 0;
-    for client in &mut operators {
-        now = now.max(client.login(&target.operator)?);
-    }
-    let has = Clocks::set_all(&replicas, now)?;
-    if has.iter().any(|&h| h != has[0]) {
-        return Err(SimError::Server {
-            url: target.urls.join(","),
-            message: "some servers have a test clock and some do not".into(),
-        });
-    }
-    let test = has[0];
-    let mut clocks = Clocks { replicas: replicas.clone(), test, now };
-    let operator = &operators[0];
-    let timing = Timing::default();
+    let (operators, mut clocks) = sign_in_operator(target, &replicas)?;
+    let test = clocks.test;
+    let market = Market {
+        scenario,
+        seed,
+        target,
+        replicas,
+        agents,
+        keys,
+        operators,
+        timing: Timing::default(),
+    };
     let mut labeler_secs = 0.0;
-
     let mut rounds = Vec::new();
     for round in 0..scenario.rounds {
         let start = if test { clocks.now } else { system_now() };
@@ -679,203 +740,30 @@ pub fn run(
             scenario.regular_tasks(),
             scenario.tasks.gold,
         )?;
-        // A batch shows its tasks by position only; labelers recognise them by their content.
-        let task_of = tasks_by_content(&set.tasks);
-        let stake = u128::from(scenario.market.stake_per_batch);
-        let creator_key = LabelerKey::derived(seed ^ 0xc0ea_7000_0000_0000, u64::from(round));
-        // Mints go round-robin over the replicas like the labelers they fund, each with the
-        // operator's session there (a replica limits each address's writes on its own).
-        let mint = |via: usize, to: &LabelerKey, amount: u128| {
-            operators[via % operators.len()].post_json(
-                "/ledger/mint",
-                &json!({ "to": to.address().to_string(), "amount": amount.to_string() }),
-                Repeat::IfRefused,
-            )
-        };
-        mint(0, &creator_key, u128::from(scenario.market.reward_pool))?;
-        for (i, key) in keys.iter().enumerate() {
-            mint(i, key, stake * batches as u128)?;
-        }
-        let mut creator = Client::new(&replicas, 0);
-        creator.login(&creator_key)?;
-        let created =
-            creator.post_json("/experiments", &json!({ "spec": spec }), Repeat::IfRefused)?;
-        let id_text = created["experiment_id"]
-            .as_str()
-            .ok_or_else(|| creator.fail("the created experiment has no id"))?
-            .to_owned();
-        let id: B256 = id_text.parse().map_err(|_| creator.fail("the experiment id is not hex"))?;
-        let jsonl: String = set
-            .tasks
-            .iter()
-            .map(|t| serde_json::to_string(t).expect("tasks serialize") + "\n")
-            .collect();
-        creator.ok(
-            "POST",
-            &format!("/experiments/{id_text}/tasks"),
-            Some(("application/x-ndjson", jsonl)),
-            Repeat::IfRefused,
-        )?;
-        creator.post_json(
-            &format!("/experiments/{id_text}/fund"),
-            &json!({}),
-            Repeat::IfRefused,
-        )?;
-        let opened = creator.post_json(
-            &format!("/experiments/{id_text}/open"),
-            &json!({}),
-            Repeat::IfRefused,
-        )?;
-        let chain_id = opened["chain_id"].as_u64().unwrap_or(eip712::EMBEDDED_CHAIN_ID);
-        let contract = opened["verifying_contract"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(plumbline_core::Address::ZERO);
-        let domain = eip712::domain(chain_id, contract);
-        let clients: Vec<Client> =
-            (0..target.urls.len()).map(|r| Client::new(&replicas, r)).collect();
-        let client_of = |i: usize| &clients[i % clients.len()];
-
-        // Joins: each labeler takes its batches in turn; its answers are drawn at once.
+        let open = market.open_round(round, &spec, &set.tasks)?;
         let phase = Instant::now();
-        let unpoisoned = Mutex::new(BTreeMap::new());
-        // Labelers join in a seeded order, as in process, so that no strategy gets the
-        // first or the last blocks by the roster's order.
-        let mut order: Vec<usize> = (0..agents.len()).collect();
-        Rng::stream(seed, Tag::JoinOrder, &[u64::from(round), u64::MAX]).shuffle(&mut order);
-        let by_turn: Vec<(usize, Vec<Joined>, bool)> =
-            parallel(agents.len(), target.threads, |turn| {
-                let i = order[turn];
-                let (agent, key, client) = (&agents[i], &keys[i], client_of(i));
-                let cohort = spec.cohorts.as_ref().map(|_| agent.cohort);
-                let mut mine = Vec::new();
-                let mut position = 0u64;
-                for nonce in 0..batches as u64 {
-                    let join = key.join(&domain, id, cohort, spec.stake_per_batch, nonce);
-                    let body = serde_json::to_string(&join).expect("joins serialize");
-                    let answer = timing.timed(|| {
-                        client.send(
-                            "POST",
-                            &format!("/experiments/{id_text}/join"),
-                            Some(("application/json", body)),
-                            Repeat::Safe,
-                        )
-                    })?;
-                    let mut batch = match answer {
-                        Ok(batch) => batch,
-                        Err(r) if r.code == "no_batch" => return Ok((i, mine, true)),
-                        Err(r) => {
-                            return Err(client
-                                .fail(format!("join: {} {}: {}", r.status, r.code, r.message)));
-                        }
-                    };
-                    let batch_id = batch["batch_id"]
-                        .as_u64()
-                        .ok_or_else(|| client.fail("a batch without an id"))?;
-                    if batch.get("tasks").is_none() {
-                        // A join repeated after a broken connection answers without the
-                        // tasks, which only the labeler, signed in, may read.
-                        let mut own = Client::new(&replicas, i % clients.len());
-                        own.login(key)?;
-                        let path = format!("/experiments/{id_text}/batches/{batch_id}");
-                        batch = own.ok("GET", &path, None, Repeat::Safe)?;
-                    }
-                    let mut labels = Vec::new();
-                    for task in batch["tasks"].as_array().into_iter().flatten() {
-                        let shown_at = task["task"]
-                            .as_u64()
-                            .ok_or_else(|| client.fail("a batch task without a position"))?
-                            as u32;
-                        let order: Vec<u8> = task["response_order"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|v| v.as_u64().map(|v| v as u8))
-                            .collect();
-                        let index = task_of
-                            .get(&content_key(task, &order))
-                            .copied()
-                            .ok_or_else(|| client.fail("a batch task that is not one of ours"))?;
-                        let truth = &set.truth[index as usize];
-                        let a = agent.answer(&kind, seed, round, index, truth, &order, position);
-                        position += 1;
-                        if let Some(honest) = a.unpoisoned {
-                            unpoisoned
-                                .lock()
-                                .expect("no thread panics holding it")
-                                .insert((batch_id, index), honest);
-                        }
-                        labels.push(RevealedLabel { task: shown_at, label: a.label });
-                    }
-                    mine.push((batch_id, labels));
-                }
-                Ok((i, mine, false))
-            })?;
-        let joins_refused = by_turn.iter().filter(|(_, _, refused)| *refused).count();
-        let mut joined: Vec<(Vec<Joined>, bool)> =
-            (0..agents.len()).map(|_| (Vec::new(), false)).collect();
-        for (i, mine, refused) in by_turn {
-            joined[i] = (mine, refused);
-        }
+        let joins = market.join_all(round, &spec, &set, &open)?;
         labeler_secs += phase.elapsed().as_secs_f64();
-
         let work = u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min);
         if work > 0 {
             clocks.advance(start + work)?;
         }
         let phase = Instant::now();
-        parallel(agents.len(), target.threads, |i| {
-            for (batch_id, labels) in &joined[i].0 {
-                let commit = keys[i]
-                    .commit(&domain, id, *batch_id, labels)
-                    .map_err(plumbline_core::Error::from)?;
-                let body = serde_json::to_string(&commit).expect("commits serialize");
-                let path = format!("/experiments/{id_text}/batches/{batch_id}/commit");
-                timing.timed(|| {
-                    client_of(i).ok("POST", &path, Some(("application/json", body)), Repeat::Safe)
-                })?;
-            }
-            Ok(())
-        })?;
+        market.send_all(&open, &joins.batches, Step::Commit)?;
         labeler_secs += phase.elapsed().as_secs_f64();
         clocks.advance(spec.commit_deadline)?;
         let phase = Instant::now();
-        parallel(agents.len(), target.threads, |i| {
-            for (batch_id, labels) in &joined[i].0 {
-                let reveal = keys[i]
-                    .reveal(&domain, id, *batch_id, labels.clone())
-                    .map_err(plumbline_core::Error::from)?;
-                let body = serde_json::to_string(&reveal).expect("reveals serialize");
-                let path = format!("/experiments/{id_text}/batches/{batch_id}/reveal");
-                timing.timed(|| {
-                    client_of(i).ok("POST", &path, Some(("application/json", body)), Repeat::Safe)
-                })?;
-            }
-            Ok(())
-        })?;
+        market.send_all(&open, &joins.batches, Step::Reveal)?;
         labeler_secs += phase.elapsed().as_secs_f64();
         clocks.advance(spec.reveal_deadline)?;
-        // The scheduler may have settled it already; settling again answers the stored one, so
-        // a settle cut short may be sent again to another replica.
-        operator.post_json(&format!("/experiments/{id_text}/settle"), &json!({}), Repeat::Safe)?;
-        let record_json =
-            operator.ok("GET", &format!("/experiments/{id_text}/record"), None, Repeat::Safe)?;
-        let record: PublicRecord = serde_json::from_value(record_json)
-            .map_err(|e| operator.fail(format!("the record does not parse: {e}")))?;
-        let export = operator.send(
-            "GET",
-            &format!("/experiments/{id_text}/export?format=jsonl"),
-            None,
-            Repeat::Safe,
-        )?;
-        let server_export = Some(export_classes(operator, export, &kind)?);
+        let (record, server_export) = market.settled(&open)?;
         rounds.push(Round {
             record,
             truth: set.truth,
-            addresses: addresses.clone(),
-            unpoisoned: unpoisoned.into_inner().expect("no thread panics holding it"),
-            joins_refused,
-            server_export,
+            addresses: market.keys.iter().map(LabelerKey::address).collect(),
+            unpoisoned: joins.unpoisoned,
+            joins_refused: joins.refused,
+            server_export: Some(server_export),
             qualified: None,
             ungated: None,
         });
@@ -883,40 +771,261 @@ pub fn run(
             clocks.advance(spec.reveal_deadline + 1)?;
         }
     }
+    market.record_stats(stats, test, labeler_secs);
+    Ok(Run { seed, agents: market.agents, rounds })
+}
 
-    let seconds = labeler_secs;
-    let mut latencies = timing.latencies_ms.into_inner().expect("no thread panics holding it");
-    latencies.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        if latencies.is_empty() {
-            0.0
-        } else {
-            latencies[((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1]
+/// The operator signs in at every replica; the latest clock among them is "now", to which
+/// their test clocks, if they have them, are set.
+fn sign_in_operator(
+    target: &ServerTarget,
+    replicas: &Arc<Replicas>,
+) -> Result<(Vec<Client>, Clocks)> {
+    let mut operators: Vec<Client> =
+        (0..target.urls.len()).map(|r| Client::new(replicas, r)).collect();
+    let mut now = 0;
+    for client in &mut operators {
+        now = now.max(client.login(&target.operator)?);
+    }
+    let has = Clocks::set_all(replicas, now)?;
+    if has.iter().any(|&h| h != has[0]) {
+        return Err(SimError::Server {
+            url: target.urls.join(","),
+            message: "some servers have a test clock and some do not".into(),
+        });
+    }
+    Ok((operators, Clocks { replicas: replicas.clone(), test: has[0], now }))
+}
+
+/// The labelers' second and third steps.
+#[derive(Clone, Copy)]
+enum Step {
+    Commit,
+    Reveal,
+}
+
+impl Market<'_> {
+    /// The client of labeler `i`: labelers are spread round-robin over the replicas.
+    fn client(&self, i: usize) -> Client {
+        Client::new(&self.replicas, i % self.target.urls.len())
+    }
+
+    /// Funds a new creator and the labelers' stakes, and has the creator create, import,
+    /// fund and open the round's experiment.
+    fn open_round(
+        &self,
+        round: u32,
+        spec: &ExperimentSpec,
+        tasks: &[plumbline_core::task::Task],
+    ) -> Result<OpenRound> {
+        let market = &self.scenario.market;
+        let stake = u128::from(market.stake_per_batch);
+        let creator_key = LabelerKey::derived(self.seed ^ 0xc0ea_7000_0000_0000, u64::from(round));
+        // Mints go round-robin over the replicas like the labelers they fund, each with the
+        // operator's session there (a replica limits each address's writes on its own).
+        let mint = |via: usize, to: &LabelerKey, amount: u128| {
+            self.operators[via % self.operators.len()].post_json(
+                "/ledger/mint",
+                &json!({ "to": to.address().to_string(), "amount": amount.to_string() }),
+                Repeat::IfRefused,
+            )
+        };
+        mint(0, &creator_key, u128::from(market.reward_pool))?;
+        for (i, key) in self.keys.iter().enumerate() {
+            mint(i, key, stake * u128::from(market.batches_per_labeler))?;
         }
-    };
-    stats.urls = target.urls.clone();
-    stats.threads = target.threads;
-    stats.test_clock = test;
-    let before = stats.labeler_requests;
-    stats.labeler_requests += latencies.len() as u64;
-    stats.errors += timing.errors.into_inner() as u64;
-    stats.seconds += seconds;
-    stats.requests_per_sec =
-        if stats.seconds > 0.0 { stats.labeler_requests as f64 / stats.seconds } else { 0.0 };
-    // Percentiles of the latest run, weighted into the running figures by request count.
-    let weight = |old: f64, new: f64| {
-        let n = stats.labeler_requests as f64;
-        if n == 0.0 { 0.0 } else { (old * before as f64 + new * (n - before as f64)) / n }
-    };
-    stats.latency_p50_ms = weight(stats.latency_p50_ms, pick(0.5));
-    stats.latency_p99_ms = weight(stats.latency_p99_ms, pick(0.99));
-    stats.failovers += replicas.failovers.load(Ordering::Relaxed);
-    for down in replicas.downs.lock().expect("no thread panics holding it").iter() {
-        if !stats.replicas_down.contains(down) {
-            stats.replicas_down.push(down.clone());
+        let mut creator = Client::new(&self.replicas, 0);
+        creator.login(&creator_key)?;
+        let created =
+            creator.post_json("/experiments", &json!({ "spec": spec }), Repeat::IfRefused)?;
+        let Created { experiment_id: id } = read(&creator, "the created experiment", created)?;
+        let path = format!("/experiments/{id}");
+        let jsonl: String = tasks
+            .iter()
+            .map(|t| serde_json::to_string(t).expect("tasks serialize") + "\n")
+            .collect();
+        let tasks_body = Some(("application/x-ndjson", jsonl));
+        creator.ok("POST", &format!("{path}/tasks"), tasks_body, Repeat::IfRefused)?;
+        creator.post_json(&format!("{path}/fund"), &json!({}), Repeat::IfRefused)?;
+        let opened = creator.post_json(&format!("{path}/open"), &json!({}), Repeat::IfRefused)?;
+        let opened: Opened = read(&creator, "the opened experiment", opened)?;
+        let domain = eip712::domain(
+            opened.chain_id.unwrap_or(eip712::EMBEDDED_CHAIN_ID),
+            opened.verifying_contract.unwrap_or(Address::ZERO),
+        );
+        Ok(OpenRound { id, path, domain })
+    }
+
+    /// Every labeler takes its batches in turn, in a seeded order (as in process, so that no
+    /// strategy gets the first or the last blocks by the roster's order), and draws its
+    /// answers at once.
+    fn join_all(
+        &self,
+        round: u32,
+        spec: &ExperimentSpec,
+        set: &tasks::TaskSet,
+        open: &OpenRound,
+    ) -> Result<Joins> {
+        let task_of = tasks_by_content(&set.tasks);
+        let unpoisoned = Mutex::new(BTreeMap::new());
+        let mut order: Vec<usize> = (0..self.agents.len()).collect();
+        Rng::stream(self.seed, Tag::JoinOrder, &[u64::from(round), u64::MAX]).shuffle(&mut order);
+        let by_turn = parallel(self.agents.len(), self.target.threads, |turn| {
+            let i = order[turn];
+            let mut mine = Vec::new();
+            let mut position = 0u64;
+            for nonce in 0..u64::from(self.scenario.market.batches_per_labeler) {
+                let Some((batch_id, shown)) = self.join(i, spec, open, nonce)? else {
+                    return Ok((i, mine, true));
+                };
+                let agent = &self.agents[i];
+                let mut labels = Vec::new();
+                for task in &shown {
+                    // A batch shows its tasks by position only; labelers recognise them by
+                    // their content.
+                    let index = task_of.get(&content_key(task)).copied().ok_or_else(|| {
+                        self.client(i).fail("a batch task that is not one of ours")
+                    })?;
+                    let truth = &set.truth[index as usize];
+                    let kind = &self.scenario.question.kind;
+                    let order = &task.response_order;
+                    let a = agent.answer(kind, self.seed, round, index, truth, order, position);
+                    position += 1;
+                    if let Some(honest) = a.unpoisoned {
+                        let mut unpoisoned =
+                            unpoisoned.lock().expect("no thread panics holding it");
+                        unpoisoned.insert((batch_id, index), honest);
+                    }
+                    labels.push(RevealedLabel { task: task.task, label: a.label });
+                }
+                mine.push((batch_id, labels));
+            }
+            Ok((i, mine, false))
+        })?;
+        let refused = by_turn.iter().filter(|(_, _, refused)| *refused).count();
+        let mut batches: Vec<Vec<Joined>> = vec![Vec::new(); self.agents.len()];
+        for (i, mine, _) in by_turn {
+            batches[i] = mine;
+        }
+        let unpoisoned = unpoisoned.into_inner().expect("no thread panics holding it");
+        Ok(Joins { batches, unpoisoned, refused })
+    }
+
+    /// Labeler `i` joins for its `nonce`th batch: the batch's id and tasks, or `None` when no
+    /// batch is left for it.
+    fn join(
+        &self,
+        i: usize,
+        spec: &ExperimentSpec,
+        open: &OpenRound,
+        nonce: u64,
+    ) -> Result<Option<(u64, Vec<ShownTask>)>> {
+        let (key, client) = (&self.keys[i], self.client(i));
+        let cohort = spec.cohorts.as_ref().map(|_| self.agents[i].cohort);
+        let join = key.join(&open.domain, open.id, cohort, spec.stake_per_batch, nonce);
+        let body =
+            Some(("application/json", serde_json::to_string(&join).expect("joins serialize")));
+        let path = format!("{}/join", open.path);
+        let answer = self.timing.timed(|| client.send("POST", &path, body, Repeat::Safe))?;
+        let batch: JoinedBatch = match answer {
+            Ok(batch) => read(&client, "the joined batch", batch)?,
+            Err(r) if r.code == "no_batch" => return Ok(None),
+            Err(r) => {
+                return Err(client.fail(format!("join: {} {}: {}", r.status, r.code, r.message)));
+            }
+        };
+        if let Some(tasks) = batch.tasks {
+            return Ok(Some((batch.batch_id, tasks)));
+        }
+        // A join repeated after a broken connection answers without the tasks, which only
+        // the labeler, signed in, may read.
+        let mut own = client.clone();
+        own.login(key)?;
+        let path = format!("{}/batches/{}", open.path, batch.batch_id);
+        let batch: JoinedBatch =
+            read(&own, "the batch", own.ok("GET", &path, None, Repeat::Safe)?)?;
+        Ok(Some((batch.batch_id, batch.tasks.unwrap_or_default())))
+    }
+
+    /// Every labeler commits, or reveals, each of its batches.
+    fn send_all(&self, open: &OpenRound, joined: &[Vec<Joined>], step: Step) -> Result<()> {
+        parallel(self.agents.len(), self.target.threads, |i| {
+            for (batch_id, labels) in &joined[i] {
+                let key = &self.keys[i];
+                let (path, body) = match step {
+                    Step::Commit => {
+                        let commit = key
+                            .commit(&open.domain, open.id, *batch_id, labels)
+                            .map_err(plumbline_core::Error::from)?;
+                        ("commit", serde_json::to_string(&commit).expect("commits serialize"))
+                    }
+                    Step::Reveal => {
+                        let reveal = key
+                            .reveal(&open.domain, open.id, *batch_id, labels.clone())
+                            .map_err(plumbline_core::Error::from)?;
+                        ("reveal", serde_json::to_string(&reveal).expect("reveals serialize"))
+                    }
+                };
+                let path = format!("{}/batches/{batch_id}/{path}", open.path);
+                let body = Some(("application/json", body));
+                self.timing.timed(|| self.client(i).ok("POST", &path, body, Repeat::Safe))?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Settles the round's experiment once its reveals are in, and reads its public record
+    /// and the consensus class of each task in its export.
+    fn settled(&self, open: &OpenRound) -> Result<(PublicRecord, BTreeMap<u32, i64>)> {
+        let operator = &self.operators[0];
+        // The scheduler may have settled it already; settling again answers the stored one, so
+        // a settle cut short may be sent again to another replica.
+        operator.post_json(&format!("{}/settle", open.path), &json!({}), Repeat::Safe)?;
+        let record = operator.ok("GET", &format!("{}/record", open.path), None, Repeat::Safe)?;
+        let record: PublicRecord = read(operator, "the record", record)?;
+        let path = format!("{}/export?format=jsonl", open.path);
+        let export = operator.send("GET", &path, None, Repeat::Safe)?;
+        let classes = export_classes(operator, export, &self.scenario.question.kind)?;
+        Ok((record, classes))
+    }
+
+    /// Adds this run's load figures to `stats`.
+    fn record_stats(&self, stats: &mut ServerStats, test: bool, seconds: f64) {
+        let mut latencies =
+            self.timing.latencies_ms.lock().expect("no thread panics holding it").clone();
+        latencies.sort_by(f64::total_cmp);
+        let pick = |q: f64| {
+            if latencies.is_empty() {
+                0.0
+            } else {
+                latencies
+                    [((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1]
+            }
+        };
+        stats.urls = self.target.urls.clone();
+        stats.threads = self.target.threads;
+        stats.test_clock = test;
+        let before = stats.labeler_requests;
+        stats.labeler_requests += latencies.len() as u64;
+        stats.errors += self.timing.errors.load(Ordering::Relaxed) as u64;
+        stats.seconds += seconds;
+        stats.requests_per_sec =
+            if stats.seconds > 0.0 { stats.labeler_requests as f64 / stats.seconds } else { 0.0 };
+        // Percentiles of the latest run, weighted into the running figures by request count.
+        let weight = |old: f64, new: f64| {
+            let n = stats.labeler_requests as f64;
+            if n == 0.0 { 0.0 } else { (old * before as f64 + new * (n - before as f64)) / n }
+        };
+        stats.latency_p50_ms = weight(stats.latency_p50_ms, pick(0.5));
+        stats.latency_p99_ms = weight(stats.latency_p99_ms, pick(0.99));
+        stats.failovers += self.replicas.failovers.load(Ordering::Relaxed);
+        for down in self.replicas.downs.lock().expect("no thread panics holding it").iter() {
+            if !stats.replicas_down.contains(down) {
+                stats.replicas_down.push(down.clone());
+            }
         }
     }
-    Ok(Run { seed, agents, rounds })
 }
 
 /// A task's content as a labeler sees it: the prompt and the responses in canonical order.
@@ -933,23 +1042,16 @@ fn tasks_by_content(tasks: &[plumbline_core::task::Task]) -> HashMap<ContentKey,
 }
 
 /// The content of a shown task: its responses put back in canonical order.
-fn content_key(task: &Value, order: &[u8]) -> ContentKey {
-    let shown: Vec<String> = task["responses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| r.as_str().unwrap_or_default().to_owned())
-        .collect();
-    let mut canonical = shown.clone();
-    for (position, &index) in order.iter().enumerate() {
+fn content_key(task: &ShownTask) -> ContentKey {
+    let mut canonical = task.responses.clone();
+    for (position, &index) in task.response_order.iter().enumerate() {
         if let (Some(slot), Some(response)) =
-            (canonical.get_mut(index as usize), shown.get(position))
+            (canonical.get_mut(index as usize), task.responses.get(position))
         {
             *slot = response.clone();
         }
     }
-    let prompt = serde_json::from_value(task["prompt"].clone()).unwrap_or_default();
-    (prompt, canonical)
+    (task.prompt.clone(), canonical)
 }
 
 #[cfg(test)]
