@@ -10,13 +10,11 @@ mod store;
 use crate::common::{Fields, experiment_row, from_json, parse};
 use crate::ledger::hex;
 use crate::{ExperimentRow, Result, StoreError};
-use dialect::{Conn, Dialect, args, placeholders};
+use dialect::{Arg, Conn, Dialect, args, placeholders};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::{Address, B256};
 use sqlx::Transaction;
 use std::collections::BTreeMap;
-
-pub(crate) use dialect::Arg;
 
 /// Addresses per `IN (…)` when reading reputations: far below either engine's limit on
 /// parameters per statement.
