@@ -36,34 +36,38 @@ impl AppError {
         AppError { status, code, message: message.into() }
     }
 
+    // The routes' own refusals: the same reasons and codes as the service's, so that each
+    // kind's status and code is stated once (`ServiceError`'s constructors, and the mapping
+    // below).
+
     /// 400: the request is malformed.
     pub fn bad_request(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        ServiceError::bad_request(message).into()
     }
 
     /// 401: no valid session.
     pub fn unauthorized(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        ServiceError::unauthorized(message).into()
     }
 
     /// 403: signed in, but not allowed.
     pub fn forbidden(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ServiceError::forbidden(message).into()
     }
 
     /// 404: no such thing.
     pub fn not_found(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ServiceError::not_found(message).into()
     }
 
     /// 409: the state does not allow it now.
     pub fn conflict(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::CONFLICT, "conflict", message)
+        ServiceError::conflict(message).into()
     }
 
     /// 422: well-formed, but breaks a rule.
     pub fn invalid(message: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        ServiceError::invalid(message).into()
     }
 
     /// 500: logged here with its cause; the client sees only that it failed.
