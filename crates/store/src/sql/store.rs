@@ -68,7 +68,7 @@ impl<D: Dialect> SqlStore<D> {
         &self,
         experiment_id: B256,
         tasks: &[T],
-        import: Import<'_>,
+        import: Import,
     ) -> Result<()> {
         let mut writer = self.dialect.write().await?;
         let mut tx = writer.begin().await?;
@@ -98,27 +98,16 @@ impl<D: Dialect> SqlStore<D> {
             );
             D::execute(&mut tx, &sql, values).await?;
         }
-        let set: Vec<String> = import
-            .counts
-            .iter()
-            .enumerate()
-            .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
-            .collect();
-        let sql = format!(
-            "UPDATE experiments SET {} WHERE experiment_id = ${}",
-            set.join(", "),
-            import.counts.len() + 1
-        );
-        let mut values: Vec<Arg> = import.counts.iter().map(|(_, n)| Arg::from(*n)).collect();
-        values.push(Arg::from(id));
-        D::execute(&mut tx, &sql, values).await?;
+        let mut counts = import.counts;
+        counts.push(Arg::from(id));
+        D::execute(&mut tx, import.count_update, counts).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
 /// What [`SqlStore::import`] imports: into which table, and which counts it sets.
-struct Import<'a> {
+struct Import {
     table: &'static str,
     /// What the rows are, for messages.
     what: &'static str,
@@ -126,8 +115,11 @@ struct Import<'a> {
     imported: fn(&ExperimentRow) -> u64,
     /// When they were imported, for a table that keeps it.
     created_at: Option<i64>,
-    /// The experiment's columns that count them, with their values.
-    counts: &'a [(&'static str, i64)],
+    /// The statement that stores their counts in the experiment's row, the experiment's id
+    /// its last parameter.
+    count_update: &'static str,
+    /// The counts, its first parameters.
+    counts: Vec<Arg>,
 }
 
 #[async_trait]
@@ -348,7 +340,9 @@ impl<D: Dialect> Store for SqlStore<D> {
             what: "tasks",
             imported: |row| row.task_count,
             created_at: Some(sql_int(now)?),
-            counts: &[("task_count", tasks.len() as i64), ("gold_count", gold as i64)],
+            count_update: "UPDATE experiments SET task_count = $1, gold_count = $2 \
+                           WHERE experiment_id = $3",
+            counts: args![tasks.len() as i64, gold as i64],
         };
         self.import(experiment_id, tasks, import).await
     }
@@ -488,7 +482,8 @@ impl<D: Dialect> Store for SqlStore<D> {
             what: "practice tasks",
             imported: |row| row.practice_count,
             created_at: None,
-            counts: &[("practice_count", tasks.len() as i64)],
+            count_update: "UPDATE experiments SET practice_count = $1 WHERE experiment_id = $2",
+            counts: args![tasks.len() as i64],
         };
         self.import(experiment_id, tasks, import).await
     }
