@@ -39,8 +39,9 @@ pub fn report(result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            let refused = err.downcast_ref::<crate::api::Refusal>();
-            if err.downcast_ref::<BadInput>().is_some() || refused.is_some_and(|r| r.is_bad_input())
+            let refused = crate::api::refusal_in(&err);
+            if err.downcast_ref::<BadInput>().is_some()
+                || refused.is_some_and(|r| r.is_bad_request())
             {
                 ExitCode::from(2)
             } else {

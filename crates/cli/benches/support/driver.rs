@@ -14,16 +14,18 @@
 //! request's latency is recorded, from just before it is sent until its answer is read.
 #![allow(dead_code)]
 
+use plumbline_client::api::{BatchTaskView, BatchView, CreateRequest, ExperimentView, MintRequest};
+use plumbline_client::{Client, Repeat, Replicas};
+use plumbline_core::Address;
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712::embedded_domain;
 use plumbline_core::label::Label;
 use plumbline_core::synthetic::{SplitMix64, binary_spec};
-use plumbline_core::{Address, B256};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[allow(dead_code)]
@@ -150,24 +152,20 @@ pub fn measure(config: &Config) -> Measurement {
         .map(|i| Server::start(&db_arg, &dir.0.join(format!("server{i}.log")), operator.address()))
         .collect();
     let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
-    let client = Client::new(&urls[0]);
+    let timeout = Some(Duration::from_secs(REQUEST_TIMEOUT_SECS));
+    let replicas = Arc::new(Replicas::new(&urls, timeout));
+    let mut client = Client::on(&replicas, 0);
     // Every replica has a clock of its own; each is set alike.
+    let clocks = Client::on(&replicas, 0);
     let set_clocks = |now: u64| {
-        for url in &urls {
-            Client::new(url).expect(
-                200..=200,
-                "POST",
-                "/test/clock",
-                Some(json!({ "now": now })),
-                None,
-            );
-        }
+        let test = clocks.set_test_clocks(now).expect("the servers' clocks are set");
+        assert!(test, "the servers run with --test-clock");
     };
 
     // Set-up, not timed: credits, the experiment, its tasks.
     let start = unix_now();
     set_clocks(start);
-    let operator_token = client.login(&operator);
+    client.login(&operator).expect("the operator signs in");
     let batches = LABELERS * BATCHES_PER_LABELER;
     let blocks = batches / OVERLAP as usize * (100 + SPARE_BLOCKS_PERCENT) / 100;
     let mut spec = binary_spec(BLOCK_SIZE, OVERLAP, 0);
@@ -176,38 +174,32 @@ pub fn measure(config: &Config) -> Measurement {
     spec.reveal_deadline = start + 7_200;
     spec.limits.batches_per_labeler_max = BATCHES_PER_LABELER as u32;
     let labeler_credit = spec.stake_per_batch * BATCHES_PER_LABELER as u128;
-    mint(&client, &operator_token, creator.address(), spec.reward_pool);
+    // The operator's writes are rate limited; the client waits a refusal out.
+    let mint = |to: Address, amount: u128| {
+        let _: Value =
+            client.post_once("/ledger/mint", &MintRequest { to, amount }).expect("a mint");
+    };
+    mint(creator.address(), spec.reward_pool);
     for labeler in &labelers {
-        mint(&client, &operator_token, labeler.address(), labeler_credit);
+        mint(labeler.address(), labeler_credit);
     }
-    let creator_token = client.login(&creator);
-    let experiment = client.expect(
-        201..=201,
-        "POST",
-        "/experiments",
-        Some(json!({ "spec": spec })),
-        Some(&creator_token),
-    );
-    let id = experiment["experiment_id"].as_str().expect("the experiment has an id").to_owned();
-    let experiment_id: B256 = id.parse().expect("the id is 32 bytes of hex");
+    client.login(&creator).expect("the creator signs in");
+    let spec_json = serde_json::to_value(&spec).expect("a spec serializes");
+    let experiment: ExperimentView = client
+        .post_once("/experiments", &CreateRequest { spec: spec_json })
+        .expect("the experiment is created");
+    let experiment_id = experiment.experiment_id;
+    let id = experiment_id.to_string();
     let tasks: String = (0..blocks * BLOCK_SIZE as usize)
         .map(|i| format!("{{\"id\": \"t{i}\", \"prompt\": \"Is statement {i} true?\"}}\n"))
         .collect();
-    client.send_text(&format!("/experiments/{id}/tasks"), tasks, &creator_token);
-    client.expect(
-        200..=200,
-        "POST",
-        &format!("/experiments/{id}/fund"),
-        None,
-        Some(&creator_token),
-    );
-    client.expect(
-        200..=200,
-        "POST",
-        &format!("/experiments/{id}/open"),
-        None,
-        Some(&creator_token),
-    );
+    let _: Value = client
+        .post_text(&format!("/experiments/{id}/tasks"), "application/x-ndjson", &tasks)
+        .expect("the tasks are imported");
+    for step in ["fund", "open"] {
+        let _: Value =
+            client.post_once(&format!("/experiments/{id}/{step}"), &json!({})).expect(step);
+    }
     let domain = embedded_domain();
 
     // Joins, timed on their own: each labeler's joins go in nonce order, labelers in parallel.
@@ -219,7 +211,7 @@ pub fn measure(config: &Config) -> Measurement {
             joins.push((index, serde_json::to_string(&join).expect("a join serializes")));
         }
     }
-    let join_path = format!("/api/v1/experiments/{id}/join");
+    let join_path = format!("/experiments/{id}/join");
     let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
     let mut join_phase = drive(&urls, clients, &joins, |(labeler, body)| Request {
         path: join_path.clone(),
@@ -235,19 +227,18 @@ pub fn measure(config: &Config) -> Measurement {
         .iter()
         .zip(&joins)
         .filter_map(|(answer, (labeler, _))| {
-            let batch: Value = serde_json::from_str(answer.as_deref()?).ok()?;
+            let batch: BatchView = serde_json::from_slice(answer.as_deref()?).ok()?;
             // A batch names its tasks by position; the prompt says which task each is.
-            let number = |t: &Value| -> Option<u32> {
-                t["prompt"]
-                    .as_str()?
+            let number = |t: &BatchTaskView| -> Option<u32> {
+                t.prompt
+                    .to_text()
                     .strip_prefix("Is statement ")?
                     .strip_suffix(" true?")?
                     .parse()
                     .ok()
             };
-            let tasks = batch["tasks"].as_array()?.iter().map(number);
-            let tasks = tasks.collect::<Option<Vec<u32>>>()?;
-            Some((*labeler, batch["batch_id"].as_u64()?, tasks))
+            let tasks = batch.tasks.iter().map(number).collect::<Option<Vec<u32>>>()?;
+            Some((*labeler, batch.batch_id, tasks))
         })
         .collect();
 
@@ -289,27 +280,29 @@ pub fn measure(config: &Config) -> Measurement {
 
     let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
     let mut commit_phase = drive(&urls, clients, &commits, |(batch_id, body)| Request {
-        path: format!("/api/v1/experiments/{id}/batches/{batch_id}/commit"),
+        path: format!("/experiments/{id}/batches/{batch_id}/commit"),
         body: body.clone(),
         expect: 201,
         lane: None,
     });
     commit_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
     commit_phase.client_cpu_seconds = cpu_seconds("self") - own;
-    let stats_after_commits = client.get(&format!("/experiments/{id}/stats"));
+    let stats_after_commits: Value =
+        client.get(&format!("/experiments/{id}/stats")).expect("the stats");
 
     set_clocks(spec.commit_deadline);
     let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
     let mut reveal_phase = drive(&urls, clients, &reveals, |(batch_id, body)| Request {
-        path: format!("/api/v1/experiments/{id}/batches/{batch_id}/reveal"),
+        path: format!("/experiments/{id}/batches/{batch_id}/reveal"),
         body: body.clone(),
         expect: 201,
         lane: None,
     });
     reveal_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
     reveal_phase.client_cpu_seconds = cpu_seconds("self") - own;
-    let stats_after_reveals = client.get(&format!("/experiments/{id}/stats"));
-    let health = client.get("/health");
+    let stats_after_reveals: Value =
+        client.get(&format!("/experiments/{id}/stats")).expect("the stats");
+    let health: Value = client.get("/health").expect("the health");
     for server in &mut servers {
         server.stop();
     }
@@ -362,23 +355,6 @@ fn shuffle<T>(items: &mut [T], rng: &mut SplitMix64) {
     }
 }
 
-/// Mints credits, waiting out the operator's rate limit (50 writes per second after a burst).
-fn mint(client: &Client, token: &str, to: Address, amount: u128) {
-    let body = json!({ "to": to, "amount": amount.to_string() });
-    loop {
-        let (status, answer) = client.call("POST", "/ledger/mint", Some(body.clone()), Some(token));
-        match status {
-            200 => return,
-            429 => std::thread::sleep(Duration::from_millis(20)),
-            _ => panic!("POST /ledger/mint: {status} {answer}"),
-        }
-    }
-}
-
-fn hex0x(bytes: &[u8]) -> String {
-    std::iter::once("0x".to_owned()).chain(bytes.iter().map(|b| format!("{b:02x}"))).collect()
-}
-
 /// A fresh directory under the system's temporary one, removed on drop.
 struct TempDir(PathBuf);
 
@@ -423,12 +399,10 @@ impl Server {
             .spawn()
             .expect("the server starts");
         let server = Server { child, url: format!("http://{addr}"), log: log.to_path_buf() };
-        let agent = agent();
+        let client = Client::with_timeout(&server.url, Duration::from_secs(REQUEST_TIMEOUT_SECS));
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(response) = agent.get(format!("{}/api/v1/health", server.url)).call()
-                && response.status() == 200
-            {
+            if client.get::<Value>("/health").is_ok() {
                 return server;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -471,101 +445,6 @@ impl Drop for Server {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(REQUEST_TIMEOUT_SECS)))
-        .build()
-        .into()
-}
-
-/// The set-up's client: every answer must have the expected status, or the benchmark stops.
-struct Client {
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Client {
-    fn new(url: &str) -> Client {
-        Client { base: format!("{url}/api/v1"), agent: agent() }
-    }
-
-    fn expect(
-        &self,
-        statuses: std::ops::RangeInclusive<u16>,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> Value {
-        let (status, answer) = self.call(method, path, body, token);
-        assert!(statuses.contains(&status), "{method} {path}: {status} {answer}");
-        answer
-    }
-
-    /// Sends a request; returns the status and the answer (JSON, or the text as a string).
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let with_token = |request: ureq::RequestBuilder<ureq::typestate::WithBody>| match token {
-            Some(token) => request.header("Authorization", format!("Bearer {token}")),
-            None => request,
-        };
-        let response = match (method, body) {
-            ("POST", Some(body)) => with_token(self.agent.post(&url)).send_json(&body),
-            ("POST", None) => with_token(self.agent.post(&url)).send_empty(),
-            _ => self.agent.get(&url).call(),
-        };
-        let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().expect("a readable answer");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    fn get(&self, path: &str) -> Value {
-        self.expect(200..=200, "GET", path, None, None)
-    }
-
-    fn send_text(&self, path: &str, text: String, token: &str) {
-        let mut response = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("Content-Type", "application/x-ndjson")
-            .send(text)
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = response.status().as_u16();
-        let answer = response.body_mut().read_to_string().unwrap_or_default();
-        assert_eq!(status, 200, "POST {path}: {answer}");
-    }
-
-    /// Signs in with Sign-In with Ethereum; returns the session token.
-    fn login(&self, key: &LabelerKey) -> String {
-        let challenge = self.expect(
-            200..=200,
-            "POST",
-            "/auth/challenge",
-            Some(json!({ "address": key.address() })),
-            None,
-        );
-        let message = challenge["message"].as_str().expect("a sign-in message").to_owned();
-        let signature = hex0x(&key.sign_personal(message.as_bytes()));
-        let login = self.expect(
-            200..=200,
-            "POST",
-            "/auth/login",
-            Some(json!({ "message": message, "signature": signature })),
-            None,
-        );
-        login["token"].as_str().expect("a session token").to_owned()
-    }
-}
-
 /// One request of a timed phase.
 struct Request {
     path: String,
@@ -588,7 +467,7 @@ pub struct Phase {
     /// The first few failures, for the log.
     pub failures: Vec<String>,
     /// The answer to each request, in the order given, when it had the expected status.
-    answers: Vec<Option<String>>,
+    answers: Vec<Option<Vec<u8>>>,
 }
 
 /// Failures kept for the log.
@@ -657,7 +536,7 @@ fn drive<T: Sync>(
         }
         queues
     };
-    let answers: Vec<Mutex<Option<String>>> = requests.iter().map(|_| Mutex::new(None)).collect();
+    let answers: Vec<Mutex<Option<Vec<u8>>>> = requests.iter().map(|_| Mutex::new(None)).collect();
     let failures = Mutex::new(Vec::new());
     let errors = AtomicUsize::new(0);
     let started = Instant::now();
@@ -670,23 +549,26 @@ fn drive<T: Sync>(
                 let (requests, answers, failures, errors) =
                     (&requests, &answers, &failures, &errors);
                 scope.spawn(move || {
-                    let agent = agent();
+                    // Its own client: one keep-alive connection to its replica.
+                    let timeout = Duration::from_secs(REQUEST_TIMEOUT_SECS);
+                    let client = Client::with_timeout(url, timeout);
                     let mut latencies = Vec::with_capacity(queue.len());
                     for &index in queue {
                         let r = &requests[index];
+                        let request = plumbline_client::Request {
+                            method: "POST",
+                            path: &r.path,
+                            query: &[],
+                            body: Some(("application/json", &r.body)),
+                            token: None,
+                            repeat: Repeat::Safe,
+                        };
                         let sent = Instant::now();
-                        let result = agent
-                            .post(format!("{url}{}", r.path))
-                            .header("Content-Type", "application/json")
-                            .send(r.body.as_str())
-                            .and_then(|mut response| {
-                                let text = response.body_mut().read_to_string()?;
-                                Ok((response.status().as_u16(), text))
-                            });
+                        let result = client.send(&request);
                         latencies.push(sent.elapsed().as_secs_f64());
                         match result {
-                            Ok((status, text)) if status == r.expect => {
-                                *answers[index].lock().expect("unpoisoned") = Some(text);
+                            Ok(answer) if answer.status == r.expect => {
+                                *answers[index].lock().expect("unpoisoned") = Some(answer.body);
                             }
                             other => {
                                 errors.fetch_add(1, Ordering::Relaxed);

@@ -11,12 +11,13 @@
 //! `--direct-commits N`, N labelers never send their commit to the server: they send it to the
 //! contract themselves, and must still be revealed, settled and paid.
 
-use crate::api::{Api, domain_of};
 use crate::exit::bad_input;
 use anyhow::{Context, anyhow, bail, ensure};
 use clap::{Args, Subcommand};
 use plumbline_chain::anvil::DEV_KEYS;
 use plumbline_chain::{Anvil, BatchCommit, Market, Terms};
+use plumbline_client::Client;
+use plumbline_client::api::{BatchView, ClockRequest, CreateRequest, ExperimentView};
 use plumbline_core::client::{LabelerKey, RevealedLabel, SignedJoin};
 use plumbline_core::label::Label;
 use plumbline_core::record::PublicRecord;
@@ -181,7 +182,7 @@ fn run_gas(
         scheduler::spawn(state)
     };
     let server_url = format!("http://{local}");
-    let anonymous = Api::new(&server_url);
+    let anonymous = Client::new(&server_url);
 
     // Server and chain start at the same instant and move together.
     let now = runtime.block_on(operator.now())?.max(server_now) + 1;
@@ -190,7 +191,7 @@ fn run_gas(
     let advance = |to: u64| -> anyhow::Result<u64> {
         let to = to.max(runtime.block_on(operator.now())? + 1);
         runtime.block_on(operator.mine_at(to))?;
-        let _: Value = anonymous.post("/test/clock", &json!({ "now": to }))?;
+        let _: Value = anonymous.post("/test/clock", &ClockRequest { now: to })?;
         Ok(to)
     };
     let now = advance(now)?;
@@ -198,11 +199,11 @@ fn run_gas(
     spec.reveal_deadline = spec.commit_deadline + 3_600;
 
     // The experimenter: create, import, escrow on chain, fund, open.
-    let mut api = Api::new(&server_url);
+    let mut api = Client::new(&server_url);
     api.login(&creator_key)?;
-    let created: Value = api.post("/experiments", &json!({ "spec": spec }))?;
-    let id_text = created["experiment_id"].as_str().context("no experiment id")?.to_owned();
-    let id: B256 = id_text.parse()?;
+    let created: ExperimentView =
+        api.post_once("/experiments", &CreateRequest { spec: serde_json::to_value(&spec)? })?;
+    let id = created.experiment_id;
     let tasks: Vec<String> = (0..args.tasks)
         .map(|i| {
             let task = Task {
@@ -218,19 +219,18 @@ fn run_gas(
     let _: Value = api.post_text(
         &format!("/experiments/{id}/tasks"),
         "application/x-ndjson",
-        tasks.join("\n"),
+        &tasks.join("\n"),
     )?;
-    let view: Value = api.get(&format!("/experiments/{id}"))?;
-    let domain = domain_of(&view);
-    let served: plumbline_core::spec::ExperimentSpec =
-        serde_json::from_value(view["spec"].clone())?;
+    let view: ExperimentView = api.get(&format!("/experiments/{id}"))?;
+    let domain = view.domain();
+    let served = view.spec;
     let chain_info: Value = api.get("/chain")?;
     let operator_address: Address =
         chain_info["operator"].as_str().and_then(|s| s.parse().ok()).context("no operator")?;
     let terms = Terms::of_spec(&served, operator_address, Address::ZERO, CHALLENGE_WINDOW_SECS);
     runtime.block_on(creator.create_experiment(id, &terms))?;
-    let _: Value = api.post(&format!("/experiments/{id}/fund"), &json!({}))?;
-    let _: Value = api.post(&format!("/experiments/{id}/open"), &json!({}))?;
+    let _: Value = api.post_once(&format!("/experiments/{id}/fund"), &json!({}))?;
+    let _: Value = api.post_once(&format!("/experiments/{id}/open"), &json!({}))?;
 
     // Joins and commits, each labeler a batch at a time; the first `direct_commits` labelers
     // send their first commit to the contract instead of the server.
@@ -243,18 +243,17 @@ fn run_gas(
         for (index, labeler) in labelers.iter().enumerate() {
             let key = &labeler.key;
             let join: SignedJoin = key.join(&domain, id, None, stake, round);
-            let batch: Value = anonymous.post(&format!("/experiments/{id}/join"), &join)?;
-            let batch_id = batch["batch_id"].as_u64().context("no batch id")?;
-            let labels: Vec<RevealedLabel> = batch["tasks"]
-                .as_array()
-                .context("no tasks")?
+            let batch: BatchView = anonymous.post(&format!("/experiments/{id}/join"), &join)?;
+            let batch_id = batch.batch_id;
+            let labels: Vec<RevealedLabel> = batch
+                .tasks
                 .iter()
                 .map(|t| {
                     // A batch names its tasks by position; the prompt says which task it is.
-                    let position = t["task"].as_u64().unwrap_or_default() as u32;
-                    let index = t["prompt"]
-                        .as_str()
-                        .and_then(|p| p.strip_prefix("Question ")?.parse::<usize>().ok());
+                    let position = t.task;
+                    let text = t.prompt.to_text();
+                    let index =
+                        text.strip_prefix("Question ").and_then(|p| p.parse::<usize>().ok());
                     let truth = index.and_then(|i| truth.get(i).copied()).unwrap_or(0);
                     let answer = if rng.chance(900_000) { truth } else { 1 - truth };
                     RevealedLabel { task: position, label: Label::Int(answer) }
@@ -300,7 +299,7 @@ fn run_gas(
     })?;
     let last_block = runtime.block_on(operator.block_number())?;
     let record_text =
-        String::from_utf8(anonymous.get_bytes(&format!("/experiments/{id}/record"))?)?;
+        String::from_utf8(anonymous.get_bytes(&format!("/experiments/{id}/record"), &[])?)?;
     let record = PublicRecord::from_json(&record_text).map_err(|e| anyhow!("the record: {e}"))?;
     ticks.abort();
     server.abort();
@@ -403,7 +402,7 @@ fn run_gas(
 
 /// Polls the experiment's relay state until `done` holds for it.
 fn wait_for(
-    api: &Api,
+    api: &Client,
     id: B256,
     what: &str,
     done: impl Fn(&Value) -> bool,

@@ -3,6 +3,8 @@
 use super::{Connection, read_input};
 use crate::exit::bad_input;
 use clap::{Args, Subcommand};
+use plumbline_client::Client;
+use plumbline_client::api::{CreateRequest, ExperimentView};
 use std::path::{Path, PathBuf};
 
 /// Experiment commands.
@@ -133,16 +135,16 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
         ExperimentCommand::Create { spec, connection } => {
             let spec = super::spec::load(&spec)?;
             let api = connection.signed_in()?;
-            let created: serde_json::Value =
-                api.post("/experiments", &serde_json::json!({ "spec": spec }))?;
-            println!("{}", created["experiment_id"].as_str().unwrap_or_default());
-            eprintln!("created a draft experiment: {}", created["title"]);
+            let spec = serde_json::to_value(spec)?;
+            let created: ExperimentView = api.post_once("/experiments", &CreateRequest { spec })?;
+            println!("{}", created.experiment_id);
+            eprintln!("created a draft experiment: {:?}", created.title);
         }
         ExperimentCommand::Import { id, tasks, connection } => {
             let text = read_input(&tasks)?;
             let api = connection.signed_in()?;
             let path = format!("/experiments/{id}/tasks");
-            let summary: serde_json::Value = api.post_text(&path, "application/x-ndjson", text)?;
+            let summary: serde_json::Value = api.post_text(&path, "application/x-ndjson", &text)?;
             println!("{summary}");
         }
         ExperimentCommand::Practice { id, practice, connection } => {
@@ -211,12 +213,12 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
                 query.push(("prompt", "implicit".into()));
             }
             let api = connection.anonymous();
-            let bytes = api.get_bytes_with(&format!("/experiments/{id}/export"), &query)?;
+            let bytes = api.get_bytes(&format!("/experiments/{id}/export"), &query)?;
             write_out(out, &bytes)?;
         }
         ExperimentCommand::Record { id, out, connection } => {
             let api = connection.anonymous();
-            let bytes = api.get_bytes(&format!("/experiments/{id}/record"))?;
+            let bytes = api.get_bytes(&format!("/experiments/{id}/record"), &[])?;
             write_out(out, &bytes)?;
         }
     }
@@ -229,10 +231,8 @@ pub fn run(command: ExperimentCommand) -> anyhow::Result<()> {
 fn import_practice(id: &str, file: &Path, connection: &Connection) -> anyhow::Result<()> {
     let text = read_input(file)?;
     let api = connection.signed_in()?;
-    let experiment: serde_json::Value = api.get(&format!("/experiments/{id}"))?;
-    let spec: plumbline_core::spec::ExperimentSpec =
-        serde_json::from_value(experiment["spec"].clone())
-            .map_err(|e| anyhow::anyhow!("the server's spec does not parse: {e}"))?;
+    let experiment: ExperimentView = api.get(&format!("/experiments/{id}"))?;
+    let spec = experiment.spec;
     let pool = plumbline_core::practice::parse_jsonl(&text, &spec.question.kind)
         .map_err(|e| bad_input(format!("{}: {e}", file.display())))?;
     if let Some(qualification) = &spec.qualification
@@ -246,7 +246,7 @@ fn import_practice(id: &str, file: &Path, connection: &Connection) -> anyhow::Re
         )));
     }
     let path = format!("/experiments/{id}/practice");
-    let summary: serde_json::Value = api.post_text(&path, "application/x-ndjson", text)?;
+    let summary: serde_json::Value = api.post_text(&path, "application/x-ndjson", &text)?;
     println!("{summary}");
     eprintln!("imported {} practice tasks", summary["practice_tasks"]);
     Ok(())
@@ -266,8 +266,8 @@ fn print_action(args: IdArgs, action: &str) -> anyhow::Result<()> {
 
 fn fund(args: FundArgs) -> anyhow::Result<()> {
     let api = args.connection.signed_in()?;
-    let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
-    let domain = crate::api::domain_of(&experiment);
+    let experiment: ExperimentView = api.get(&format!("/experiments/{}", args.id))?;
+    let domain = experiment.domain();
     let contract = domain.verifying_contract.unwrap_or_default();
     if !contract.is_zero() {
         let Some(rpc) = &args.chain_rpc else {
@@ -290,19 +290,13 @@ fn fund(args: FundArgs) -> anyhow::Result<()> {
 /// escrowing the pool from the key's wallet; an experiment already there is left as it is.
 fn create_on_chain(
     args: &FundArgs,
-    api: &crate::api::Api,
-    experiment: &serde_json::Value,
+    api: &Client,
+    experiment: &ExperimentView,
     rpc: &str,
     contract: plumbline_core::Address,
 ) -> anyhow::Result<()> {
     use plumbline_chain::{Market, Terms};
-    let id: plumbline_core::B256 = experiment["experiment_id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("the server's experiment has no id"))?;
-    let spec: plumbline_core::spec::ExperimentSpec =
-        serde_json::from_value(experiment["spec"].clone())
-            .map_err(|e| anyhow::anyhow!("the server's spec does not parse: {e}"))?;
+    let (id, spec) = (experiment.experiment_id, &experiment.spec);
     let chain: serde_json::Value = api.get("/chain")?;
     let operator: plumbline_core::Address = chain["operator"]
         .as_str()
@@ -315,7 +309,7 @@ fn create_on_chain(
         None => plumbline_core::Address::ZERO,
     };
     let secret = plumbline_core::B256::from(args.connection.key()?.secret_bytes());
-    let terms = Terms::of_spec(&spec, operator, challenger, args.challenge_window_secs);
+    let terms = Terms::of_spec(spec, operator, challenger, args.challenge_window_secs);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let market = Market::connect(rpc, &secret, contract).await?;

@@ -4,12 +4,14 @@ use super::{Connection, read_input};
 use crate::exit::{Failed, bad_input};
 use anyhow::Context;
 use clap::Subcommand;
+use plumbline_client::Client;
+use plumbline_client::api::{BatchView, ExperimentView};
 use plumbline_core::B256;
 use plumbline_core::assign::{to_canonical, to_shown};
 use plumbline_core::client::{JOIN_VALID_SECS, RevealedLabel, SignedCommit, SignedJoin};
 use plumbline_core::label::Label;
 use plumbline_core::seal::{SealContext, public_key_from_hex, seal_reveal};
-use plumbline_core::spec::{Question, QuestionKind};
+use plumbline_core::spec::QuestionKind;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -86,30 +88,28 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
             let key = connection.key()?;
             // Signed in, so that a repeated join shows the batch too.
             let api = connection.signed_in()?;
-            let experiment: serde_json::Value = api.get(&format!("/experiments/{id}"))?;
+            let experiment: ExperimentView = api.get(&format!("/experiments/{id}"))?;
             let experiment_id = parse_id(&id)?;
-            let stake = experiment["spec"]["stake_per_batch"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| anyhow::anyhow!("the experiment has no stake_per_batch"))?;
+            let stake = experiment.spec.stake_per_batch;
             let mine: serde_json::Value =
                 api.get(&format!("/experiments/{id}/labelers/{}", key.address()))?;
             let nonce = mine["next_nonce"].as_u64().unwrap_or(0);
             let server_now = mine["now"]
                 .as_u64()
                 .ok_or_else(|| anyhow::anyhow!("the server did not say what time it is"))?;
-            let domain = crate::api::domain_of(&experiment);
+            let domain = experiment.domain();
             let expires_at = server_now.saturating_add(JOIN_VALID_SECS);
             let join: SignedJoin =
                 key.join_until(&domain, experiment_id, cohort.as_deref(), stake, nonce, expires_at);
-            let batch: serde_json::Value = api
-                .post(&format!("/experiments/{id}/join"), &join)
-                .map_err(|e| crate::api::hint_on(e, "not_qualified", || practice_hint(&id)))?;
+            let batch: serde_json::Value =
+                api.post(&format!("/experiments/{id}/join"), &join).map_err(|e| {
+                    crate::api::hint_on(e.into(), "not_qualified", || practice_hint(&id))
+                })?;
             println!("{batch:#}");
         }
         LabelerCommand::Commit { labels: args, leave_reveal } => {
             let (api, key, experiment, labels) = prepare(&args)?;
-            let domain = crate::api::domain_of(&experiment);
+            let domain = experiment.domain();
             let experiment_id = parse_id(&args.id)?;
             let commit: SignedCommit = key.commit(&domain, experiment_id, args.batch, &labels)?;
             let mut body = serde_json::to_value(&commit)?;
@@ -128,7 +128,7 @@ pub fn run(command: LabelerCommand) -> anyhow::Result<()> {
         }
         LabelerCommand::Reveal(args) => {
             let (api, key, experiment, labels) = prepare(&args)?;
-            let domain = crate::api::domain_of(&experiment);
+            let domain = experiment.domain();
             let reveal = key.reveal(&domain, parse_id(&args.id)?, args.batch, labels)?;
             let answer: serde_json::Value = api.post(
                 &format!("/experiments/{}/batches/{}/reveal", args.id, args.batch),
@@ -165,10 +165,8 @@ fn practice(args: PracticeArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     };
-    let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
-    let question: Question = serde_json::from_value(experiment["spec"]["question"].clone())
-        .map_err(|e| anyhow::anyhow!("the experiment's question does not parse: {e}"))?;
-    let kind = question.kind;
+    let experiment: ExperimentView = api.get(&format!("/experiments/{}", args.id))?;
+    let kind = experiment.spec.question.kind;
     let given = read_practice_answers(file, &text, &kind)?;
     let mut answered = Vec::new();
     let mut stopped = None;
@@ -314,7 +312,7 @@ fn print_task(progress: &serde_json::Value) {
 }
 
 /// The server's sealing key, or an error naming why a reveal cannot be left with it.
-fn sealing_key(api: &crate::api::Api) -> anyhow::Result<k256::PublicKey> {
+fn sealing_key(api: &Client) -> anyhow::Result<k256::PublicKey> {
     let answer: serde_json::Value = api.get("/sealing-key")?;
     let text = answer["public_key"].as_str().ok_or_else(|| {
         bad_input("this server holds no sealing key (serve --sealing-key): reveal yourself")
@@ -330,32 +328,21 @@ fn seal_randomness() -> anyhow::Result<(k256::SecretKey, [u8; 12])> {
     Ok((super::keys::new_key()?.sealing_key(), iv))
 }
 
-type Prepared =
-    (crate::api::Api, plumbline_core::client::LabelerKey, serde_json::Value, Vec<RevealedLabel>);
+type Prepared = (Client, plumbline_core::client::LabelerKey, ExperimentView, Vec<RevealedLabel>);
 
 /// Loads the key, the experiment, the batch, and the labels file mapped onto the batch's tasks.
 fn prepare(args: &LabelsArgs) -> anyhow::Result<Prepared> {
     let key = args.connection.key()?;
     // Batches are private to their labeler until settlement.
     let api = args.connection.signed_in()?;
-    let experiment: serde_json::Value = api.get(&format!("/experiments/{}", args.id))?;
-    let question: Question = serde_json::from_value(experiment["spec"]["question"].clone())
-        .map_err(|e| anyhow::anyhow!("the experiment's question does not parse: {e}"))?;
-    let kind = question.kind;
-    let batch: serde_json::Value =
-        api.get(&format!("/experiments/{}/batches/{}", args.id, args.batch))?;
-    if batch["labeler"].as_str().map(str::to_lowercase)
-        != Some(key.address().to_string().to_lowercase())
-    {
+    let experiment: ExperimentView = api.get(&format!("/experiments/{}", args.id))?;
+    let kind = experiment.spec.question.kind.clone();
+    let batch: BatchView = api.get(&format!("/experiments/{}/batches/{}", args.id, args.batch))?;
+    if batch.labeler != key.address() {
         return Err(bad_input(format!("batch {} is not yours", args.batch)));
     }
     let given = read_labels(&args.labels, &kind)?;
-    let tasks: Vec<u32> = batch["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|task| task["task"].as_u64().unwrap_or_default() as u32)
-        .collect();
+    let tasks: Vec<u32> = batch.tasks.iter().map(|task| task.task).collect();
     let labels = labels_for_batch(given, &tasks, &args.labels, args.batch)?;
     Ok((api, key, experiment, labels))
 }

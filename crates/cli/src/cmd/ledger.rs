@@ -34,7 +34,7 @@ pub fn run(command: LedgerCommand) -> anyhow::Result<()> {
             plumbline_core::amount::parse(&amount).map_err(bad_input)?;
             let api = connection.signed_in()?;
             let answer: serde_json::Value =
-                api.post("/ledger/mint", &serde_json::json!({ "to": to, "amount": amount }))?;
+                api.post_once("/ledger/mint", &serde_json::json!({ "to": to, "amount": amount }))?;
             println!("{answer}");
         }
         LedgerCommand::Balance { address, connection } => {

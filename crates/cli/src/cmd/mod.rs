@@ -42,12 +42,12 @@ impl Connection {
     }
 
     /// A client that is not signed in.
-    pub fn anonymous(&self) -> crate::api::Api {
-        crate::api::Api::new(&crate::api::server_url(self.server.clone()))
+    pub fn anonymous(&self) -> plumbline_client::Client {
+        plumbline_client::Client::new(&crate::api::server_url(self.server.clone()))
     }
 
     /// A client signed in with the key.
-    pub fn signed_in(&self) -> anyhow::Result<crate::api::Api> {
+    pub fn signed_in(&self) -> anyhow::Result<plumbline_client::Client> {
         let key = self.key()?;
         let mut api = self.anonymous();
         api.login(&key)?;

@@ -3,8 +3,8 @@
 use crate::exit::{Failed, bad_input};
 use clap::Args;
 use plumbline_sim::SimError;
-use plumbline_sim::http::ServerTarget;
 use plumbline_sim::scenario::Scenario;
+use plumbline_sim::servers::ServerTarget;
 use plumbline_sim::simulate::{Options, simulate, write_report};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

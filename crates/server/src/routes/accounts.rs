@@ -9,9 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use plumbline_client::api::MintRequest;
+use plumbline_core::Amount;
 use plumbline_core::limits::AMOUNT_MAX;
-use plumbline_core::{Address, Amount};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// This module's routes.
@@ -103,14 +103,6 @@ async fn account(
         "locked": balances.locked.to_string(),
         "reputation": reputation,
     })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MintRequest {
-    to: Address,
-    #[serde(with = "plumbline_core::amount")]
-    amount: Amount,
 }
 
 async fn mint(

@@ -10,10 +10,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use plumbline_core::Address;
+use plumbline_client::api::{
+    Challenge as ChallengeAnswer, ChallengeRequest, LoginRequest, Session as SessionAnswer,
+};
 use plumbline_core::eip712::{personal_hash, recover};
 use plumbline_store::{Challenge, Session};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// This module's routes.
@@ -59,17 +60,11 @@ pub fn router() -> Router<AppState> {
     router_of(routes())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChallengeRequest {
-    address: Address,
-}
-
 async fn challenge(
     State(state): State<AppState>,
     Client(client): Client,
     Body(request): Body<ChallengeRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ChallengeAnswer>> {
     state.rate_limit_client(client)?;
     let now = state.now();
     let config = state.config();
@@ -92,7 +87,7 @@ async fn challenge(
         created_at: now,
     };
     state.store().put_challenge(&stored).await?;
-    Ok(Json(json!({ "message": message, "nonce": nonce, "expires_at": expires_at })))
+    Ok(Json(ChallengeAnswer { message, nonce, expires_at }))
 }
 
 /// Ends the caller's session: its token stops working at once, on every replica.
@@ -110,18 +105,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<
     Ok(Json(json!({ "signed_out": true })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginRequest {
-    message: String,
-    signature: String,
-}
-
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
     Body(request): Body<LoginRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<SessionAnswer>> {
     state.rate_limit_client(client)?;
     let now = state.now();
     let nonce = siwe::nonce_of(&request.message)
@@ -157,5 +145,5 @@ async fn login(
         created_at: now,
     };
     state.store().put_session(&session).await?;
-    Ok(Json(json!({ "token": token, "address": signer, "expires_at": expires_at })))
+    Ok(Json(SessionAnswer { token, address: signer, expires_at }))
 }

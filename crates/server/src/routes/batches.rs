@@ -6,11 +6,12 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Client, MaybeCaller, parse_address, parse_batch, parse_id};
 use crate::service::CommitExtras;
 use crate::state::AppState;
-use crate::views::BatchView;
+use crate::views::{BatchView, batch_view};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use plumbline_client::api::{JoinAnswer, RepeatedJoin};
 use plumbline_core::B256;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal, labels_root};
 use plumbline_core::experiment::Accepted;
@@ -137,7 +138,7 @@ async fn join(
     MaybeCaller(caller): MaybeCaller,
     Client(client): Client,
     Body(join): Body<SignedJoin>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<JoinAnswer>)> {
     let id = parse_id(&id)?;
     state.rate_limit_client(client)?;
     let now = state.now();
@@ -145,13 +146,12 @@ async fn join(
     // A signed join becomes public (relayed on chain, in the record), so a repeat shows the
     // batch's tasks only to its labeler: batch views stay private, as gold's secrecy needs.
     if !new && caller != Some(join.labeler) {
-        let answer = json!({ "batch_id": batch.batch_id, "labeler": join.labeler, "repeat": true });
-        return Ok((StatusCode::OK, Json(answer)));
+        let repeat = RepeatedJoin { batch_id: batch.batch_id, labeler: join.labeler, repeat: true };
+        return Ok((StatusCode::OK, Json(JoinAnswer::Repeated(repeat))));
     }
     let (batch, tasks, row) = state.batch(id, batch.batch_id).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
-    let view = serde_json::to_value(BatchView::new(batch, &tasks, &row.spec)).expect("serializes");
-    Ok((status, Json(view)))
+    Ok((status, Json(JoinAnswer::Batch(batch_view(batch, &tasks, &row.spec)))))
 }
 
 async fn labeler(
@@ -197,7 +197,7 @@ async fn batch(
             Some(_) => {}
         }
     }
-    Ok(Json(BatchView::new(batch, &tasks, &row.spec)))
+    Ok(Json(batch_view(batch, &tasks, &row.spec)))
 }
 
 #[derive(Deserialize)]

@@ -6,14 +6,14 @@ use crate::error::{AppError, AppResult};
 use crate::export::{self, Format};
 use crate::extract::{Body, Caller, RawBody, parse_address, parse_id};
 use crate::state::{AppState, Config};
-use crate::views::ExperimentView;
+use crate::views::{ExperimentView, experiment_view};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use plumbline_client::api::CreateRequest;
 use plumbline_core::spec::ExperimentSpec;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -197,12 +197,6 @@ pub fn router(config: &Config) -> Router<AppState> {
     router_of(routes(config))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    spec: Value,
-}
-
 async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -211,7 +205,7 @@ async fn create(
     let now = state.now();
     let spec = ExperimentSpec::from_value(request.spec).map_err(plumbline_core::Error::from)?;
     let row = state.create_experiment(caller, spec, now).await?;
-    Ok((StatusCode::CREATED, Json(ExperimentView::new(row, now))))
+    Ok((StatusCode::CREATED, Json(experiment_view(row, now))))
 }
 
 /// Experiments a list answers with when it names no limit, and at most.
@@ -248,7 +242,7 @@ async fn list(
     let views = rows
         .into_iter()
         .filter(|row| creator.is_none_or(|c| row.creator == c))
-        .map(|row| ExperimentView::new(row, now))
+        .map(|row| experiment_view(row, now))
         .filter(|view| {
             phases.as_ref().is_none_or(|wanted| wanted.iter().any(|p| *p == view.phase.to_string()))
         })
@@ -264,7 +258,7 @@ async fn one(
 ) -> AppResult<Json<ExperimentView>> {
     let now = state.now();
     let row = state.experiment_row(parse_id(&id)?).await?;
-    Ok(Json(ExperimentView::new(row, now)))
+    Ok(Json(experiment_view(row, now)))
 }
 
 async fn import(
@@ -286,7 +280,7 @@ async fn fund(
 ) -> AppResult<Json<ExperimentView>> {
     let now = state.now();
     let row = state.fund(parse_id(&id)?, caller, now).await?;
-    Ok(Json(ExperimentView::new(row, now)))
+    Ok(Json(experiment_view(row, now)))
 }
 
 async fn open(
@@ -296,7 +290,7 @@ async fn open(
 ) -> AppResult<Json<ExperimentView>> {
     let now = state.now();
     let row = state.open(parse_id(&id)?, caller, now).await?;
-    Ok(Json(ExperimentView::new(row, now)))
+    Ok(Json(experiment_view(row, now)))
 }
 
 async fn close(
@@ -306,7 +300,7 @@ async fn close(
 ) -> AppResult<Json<ExperimentView>> {
     let now = state.now();
     let row = state.close_commits(parse_id(&id)?, caller, now).await?;
-    Ok(Json(ExperimentView::new(row, now)))
+    Ok(Json(experiment_view(row, now)))
 }
 
 async fn cancel(
@@ -316,7 +310,7 @@ async fn cancel(
 ) -> AppResult<Json<ExperimentView>> {
     let now = state.now();
     let row = state.cancel(parse_id(&id)?, caller, now).await?;
-    Ok(Json(ExperimentView::new(row, now)))
+    Ok(Json(experiment_view(row, now)))
 }
 
 async fn settle(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Value>> {

@@ -7,7 +7,7 @@ use crate::state::{AppState, TIME_MAX};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
+use plumbline_client::api::ClockRequest;
 use serde_json::{Value, json};
 
 /// This module's routes.
@@ -32,15 +32,9 @@ pub fn router() -> Router<AppState> {
     router_of(routes())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetClock {
-    now: u64,
-}
-
 async fn set_clock(
     State(state): State<AppState>,
-    Body(body): Body<SetClock>,
+    Body(body): Body<ClockRequest>,
 ) -> AppResult<Json<Value>> {
     if body.now > TIME_MAX {
         return Err(AppError::invalid(format!("`now` must be at most {TIME_MAX}")));
