@@ -29,6 +29,9 @@ pub enum SimError {
         message: String,
     },
     /// A server answered with an error, or could not be reached.
+    #[error("server: {0}")]
+    Client(#[from] plumbline_client::ClientError),
+    /// A server's answer, or the servers given, that the simulator cannot use.
     #[error("server {url}: {message}")]
     Server {
         /// The server's base URL.

@@ -5,14 +5,16 @@ pub mod analysis;
 pub mod baseline;
 pub mod chart;
 pub mod error;
-pub mod http;
+pub mod in_process;
 pub mod market;
 pub mod plot;
 pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod servers;
 pub mod simulate;
 pub mod tasks;
+pub mod venue;
 
 pub use error::{Result, SimError};

@@ -1,40 +1,31 @@
-//! The in-process driver: every identity goes through the real protocol of
-//! [`plumbline_core::experiment::Experiment`], exactly as the server drives it — a derived
-//! secp256k1 key, a signed `Join` (stake locked, batch assigned by the seeded PRF), labels
-//! mapped back from the shown response order, a signed commitment over the labels' Merkle
-//! root, a signed reveal after the commit deadline, and settlement with each identity's
-//! reputation so far. A run is a sequence of `rounds` experiments over the same population;
-//! reputation carries from one to the next, so a repeat offender's cumulative record can slash
-//! it sooner.
-//!
-//! With a qualification, every identity first answers its practice draw, and only those who
-//! qualify join; the same experiment is then run again with everyone admitted, so that a run
-//! measures the export with the gate against the export without it on the very same labels.
+//! The market's loop, written once over a [`Venue`]: a run is a sequence of `rounds`
+//! experiments over the same population, and every round goes through the real protocol —
+//! each identity a derived secp256k1 key, a signed `Join` (stake locked, batch assigned),
+//! labels mapped back from the shown response order, a signed commitment over the labels'
+//! Merkle root after the work's minimum time, a signed reveal after the commit deadline, and
+//! settlement after the reveal deadline.
 //!
 //! Joins go batch by batch: every identity's first batch (in a seeded order), then every
 //! second batch, and so on, so that each block is filled by a mix of strategies.
+//!
+//! With a qualification, every identity first answers its practice draw, and only those who
+//! qualify join; the same experiment is then run again with everyone admitted, on a
+//! [`Venue::rehearsal`] of the venue, so that a run measures the export with the gate against
+//! the export without it on the very same labels.
 
 use crate::agents::{Agent, roster};
-use crate::error::Result;
+use crate::error::{Result, SimError};
 use crate::rng::{Rng, Tag};
 use crate::scenario::Scenario;
 use crate::tasks::{self, Pool, Truth};
-use plumbline_core::assign::AssignError;
+use crate::venue::{Funding, Joining, Sent, Venue};
 use plumbline_core::client::{LabelerKey, RevealedLabel};
-use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
-use plumbline_core::experiment::Experiment;
 use plumbline_core::label::Label;
 use plumbline_core::practice::{self, PracticeAnswer, PracticeRecord, PracticeTask};
 use plumbline_core::record::PublicRecord;
-use plumbline_core::reputation::Reputation;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::{Address, B256};
 use std::collections::BTreeMap;
-
-/// When the first simulated experiment opens (unix seconds); later rounds open a week apart.
-pub const START: u64 = 1_800_000_000;
-/// Seconds between the openings of consecutive rounds.
-const ROUND_SECS: u64 = 86_400 * 7;
 
 /// One settled experiment of a run, with what the simulator knows about it.
 #[derive(Clone, Debug)]
@@ -84,40 +75,29 @@ pub(crate) fn word(seed: u64, round: u32, what: u64) -> B256 {
     B256::from(bytes)
 }
 
-/// Runs one seed of a scenario in process.
-pub fn run(scenario: &Scenario, pool: Option<&Pool>, seed: u64) -> Result<Run> {
+/// Runs one seed of a scenario at `venue`.
+pub fn run<V: Venue>(
+    scenario: &Scenario,
+    pool: Option<&Pool>,
+    seed: u64,
+    venue: &mut V,
+) -> Result<Run> {
     let agents = roster(scenario, seed);
     let keys: Vec<LabelerKey> = (0..agents.len()).map(|i| identity_key(seed, i)).collect();
     let addresses: Vec<Address> = keys.iter().map(LabelerKey::address).collect();
-    let mut reputations: BTreeMap<Address, Reputation> = BTreeMap::new();
+    let population = Population { scenario, pool, seed, agents: &agents, keys: &keys };
     let mut rounds = Vec::new();
     for round in 0..scenario.rounds {
-        let start = START + u64::from(round) * ROUND_SECS;
-        let gated = Gate::Practice;
-        let mut outcome =
-            one_round(scenario, pool, seed, round, start, &agents, &keys, &reputations, gated)?;
+        let rehearsal = venue.rehearsal();
+        let mut outcome = population.round(round, venue, Gate::Practice)?;
         if scenario.qualification.is_some() {
-            let everyone = Gate::Open;
-            let ungated = one_round(
-                scenario,
-                pool,
-                seed,
-                round,
-                start,
-                &agents,
-                &keys,
-                &reputations,
-                everyone,
-            )?;
+            let mut everyone = rehearsal.ok_or_else(|| SimError::Server {
+                url: String::new(),
+                message: "a scenario with a qualification runs in process only (without --server)"
+                    .into(),
+            })?;
+            let ungated = population.round(round, &mut everyone, Gate::Open)?;
             outcome.ungated = Some(Box::new(Round { addresses: addresses.clone(), ..ungated }));
-        }
-        for result in &outcome.record.settlement.labelers {
-            reputations.entry(result.labeler).or_default().update(result);
-        }
-        if let Some(practice) = &outcome.record.practice {
-            for (labeler, tally) in practice.tallies(&scenario.question.kind) {
-                reputations.entry(labeler).or_default().add_practice(&tally);
-            }
         }
         rounds.push(Round { addresses: addresses.clone(), ..outcome });
     }
@@ -135,162 +115,198 @@ enum Gate {
 /// experiment's.
 const PRACTICE_ROUND: u32 = 1 << 31;
 
-/// Every identity answers its practice draw from a pool of the scenario's gold-like tasks;
-/// returns whether each qualified and the answers, as the record publishes them.
-#[allow(clippy::too_many_arguments)]
-fn practise(
-    scenario: &Scenario,
-    pool: Option<&Pool>,
+/// A run's scenario and population: who labels, with which keys, from which random streams.
+struct Population<'a> {
+    scenario: &'a Scenario,
+    pool: Option<&'a Pool>,
     seed: u64,
-    round: u32,
-    experiment_seed: B256,
-    spec: &ExperimentSpec,
-    agents: &[Agent],
-    keys: &[LabelerKey],
-    at: u64,
-) -> Result<(Vec<bool>, PracticeRecord)> {
-    let qualification = spec.qualification.as_ref().expect("practice needs a qualification");
-    let size = scenario.qualification.as_ref().map_or(0, |q| q.practice_tasks);
-    let practice_round = PRACTICE_ROUND | round;
-    let set = tasks::draw(scenario, pool, seed, practice_round, 0, size)?;
-    let kind = &spec.question.kind;
-    let tasks: Vec<PracticeTask> = set
-        .tasks
-        .into_iter()
-        .map(|task| PracticeTask { task, explanation: String::new() })
-        .collect();
-    let mut qualified = Vec::with_capacity(agents.len());
-    let mut published = Vec::new();
-    for (agent, key) in agents.iter().zip(keys) {
-        let labeler = key.address();
-        let drawn = practice::draw(experiment_seed, labeler, &tasks, qualification.items as usize);
-        let mut answers = Vec::with_capacity(drawn.len());
-        for (position, &t) in drawn.iter().enumerate() {
-            let order = practice::response_order(&tasks[t].task);
-            let label = agent
-                .answer(
-                    kind,
-                    seed,
-                    practice_round,
-                    t as u32,
-                    &set.truth[t],
-                    &order,
-                    position as u64,
-                )
-                .label;
-            published.push(PracticeAnswer {
-                labeler,
-                task: tasks[t].task.id.clone(),
-                label: label.clone(),
-                at,
-            });
-            answers.push((t, label));
-        }
-        let standing = practice::standing(kind, Some(qualification), &tasks, &answers, drawn.len());
-        qualified.push(standing.qualified == Some(true));
-    }
-    Ok((qualified, PracticeRecord { tasks, answers: published }))
+    agents: &'a [Agent],
+    keys: &'a [LabelerKey],
 }
 
-#[allow(clippy::too_many_arguments)]
-fn one_round(
-    scenario: &Scenario,
-    pool: Option<&Pool>,
-    seed: u64,
-    round: u32,
-    start: u64,
-    agents: &[Agent],
-    keys: &[LabelerKey],
-    reputations: &BTreeMap<Address, Reputation>,
-    gate: Gate,
-) -> Result<Round> {
-    let mut spec = scenario.spec(start)?;
-    if gate == Gate::Open {
-        spec.qualification = None;
-    }
-    let set =
-        tasks::draw(scenario, pool, seed, round, scenario.regular_tasks(), scenario.tasks.gold)?;
-    let id = word(seed, round, 0);
-    let mut experiment =
-        Experiment::new(id, EMBEDDED_CHAIN_ID, Address::ZERO, spec.clone(), set.tasks)?;
-    experiment.open(word(seed, round, 1), true, start)?;
-    let domain = experiment.domain().clone();
-    let kind = spec.question.kind.clone();
-    let work_secs = u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min);
-    let joined_at = start + 1;
-    let practice = match spec.qualification {
-        Some(_) => {
-            let seed_word = word(seed, round, 1);
-            Some(practise(scenario, pool, seed, round, seed_word, &spec, agents, keys, start)?)
-        }
-        None => None,
-    };
+/// A labeler's batch with its labels, signed and sent once the work is done.
+struct Labeled {
+    labeler: usize,
+    batch_id: u64,
+    labels: Vec<RevealedLabel>,
+}
 
-    let mut nonces = vec![0u64; agents.len()];
-    let mut positions = vec![0u64; agents.len()];
-    let mut done: Vec<bool> = match &practice {
-        Some((qualified, _)) => qualified.iter().map(|q| !q).collect(),
-        None => vec![false; agents.len()],
-    };
-    let mut unpoisoned = BTreeMap::new();
-    let mut pending = Vec::new();
-    let mut joins_refused = 0;
-    for b in 0..scenario.market.batches_per_labeler {
-        let mut order: Vec<usize> = (0..agents.len()).collect();
-        Rng::stream(seed, Tag::JoinOrder, &[u64::from(round), u64::from(b)]).shuffle(&mut order);
-        for i in order {
-            if done[i] {
-                continue;
-            }
-            let (agent, key) = (&agents[i], &keys[i]);
-            let cohort = spec.cohorts.as_ref().map(|_| agent.cohort);
-            let join = key.join(&domain, id, cohort, spec.stake_per_batch, nonces[i]);
-            let reputation = reputations.get(&key.address()).copied().unwrap_or_default();
-            experiment.check_eligible(&reputation)?;
-            let batch = match experiment.join(&join, joined_at) {
-                Ok(batch) => batch,
-                Err(plumbline_core::Error::Assign(AssignError::NoBlockLeft)) => {
+impl Population<'_> {
+    /// One round at `venue`: open, joins, commits, reveals, settlement.
+    fn round(&self, round: u32, venue: &mut impl Venue, gate: Gate) -> Result<Round> {
+        let (scenario, seed) = (self.scenario, self.seed);
+        let start = venue.round_start(round)?;
+        let mut spec = scenario.spec(start)?;
+        if gate == Gate::Open {
+            spec.qualification = None;
+        }
+        let set = tasks::draw(
+            scenario,
+            self.pool,
+            seed,
+            round,
+            scenario.regular_tasks(),
+            scenario.tasks.gold,
+        )?;
+        let market = &scenario.market;
+        let funding = Funding {
+            pool: u128::from(market.reward_pool),
+            labelers: self.keys,
+            stakes: u128::from(market.stake_per_batch) * u128::from(market.batches_per_labeler),
+        };
+        let opened = venue.open(round, &spec, &set.tasks, &funding)?;
+        let practice = match spec.qualification {
+            Some(_) => Some(self.practise(round, word(seed, round, 1), &spec, start)?),
+            None => None,
+        };
+        let joined_at = start + 1;
+        venue.advance(joined_at)?;
+
+        let mut nonces = vec![0u64; self.agents.len()];
+        let mut positions = vec![0u64; self.agents.len()];
+        let mut done: Vec<bool> = match &practice {
+            Some((qualified, _)) => qualified.iter().map(|q| !q).collect(),
+            None => vec![false; self.agents.len()],
+        };
+        let mut unpoisoned = BTreeMap::new();
+        let mut labeled = Vec::new();
+        let mut joins_refused = 0;
+        for b in 0..market.batches_per_labeler {
+            let mut order: Vec<usize> = (0..self.agents.len()).collect();
+            Rng::stream(seed, Tag::JoinOrder, &[u64::from(round), u64::from(b)])
+                .shuffle(&mut order);
+            let joins: Vec<Joining> = order
+                .into_iter()
+                .filter(|&i| !done[i])
+                .map(|i| {
+                    let (agent, key) = (&self.agents[i], &self.keys[i]);
+                    let cohort = spec.cohorts.as_ref().map(|_| agent.cohort);
+                    let join = key.join(
+                        &opened.domain,
+                        opened.id,
+                        cohort,
+                        spec.stake_per_batch,
+                        nonces[i],
+                    );
+                    Joining { labeler: i, key, join }
+                })
+                .collect();
+            let shown = venue.join(&joins)?;
+            for (joining, batch) in joins.iter().zip(shown) {
+                let i = joining.labeler;
+                let Some(batch) = batch else {
                     joins_refused += 1;
                     done[i] = true;
                     continue;
+                };
+                nonces[i] += 1;
+                let mut labels = Vec::with_capacity(batch.tasks.len());
+                for (position, (task, order)) in batch.tasks.iter().enumerate() {
+                    let truth = &set.truth[*task as usize];
+                    let kind = &spec.question.kind;
+                    let answer =
+                        self.agents[i].answer(kind, seed, round, *task, truth, order, positions[i]);
+                    positions[i] += 1;
+                    if let Some(honest) = answer.unpoisoned {
+                        unpoisoned.insert((batch.batch_id, *task), honest);
+                    }
+                    labels.push(RevealedLabel { task: position as u32, label: answer.label });
                 }
-                Err(e) => return Err(e.into()),
-            };
-            nonces[i] += 1;
-            let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
-                let truth = &set.truth[task as usize];
-                let answer = agent.answer(&kind, seed, round, task, truth, order, positions[i]);
-                positions[i] += 1;
-                if let Some(honest) = answer.unpoisoned {
-                    unpoisoned.insert((batch.batch_id, task), honest);
-                }
-                answer.label
-            });
-            let commit = key
-                .commit(&domain, id, batch.batch_id, &labels)
-                .map_err(plumbline_core::Error::from)?;
-            experiment.commit(batch.batch_id, &commit, joined_at + work_secs)?;
-            pending.push((i, batch.batch_id, labels));
+                labeled.push(Labeled { labeler: i, batch_id: batch.batch_id, labels });
+            }
         }
+
+        let work_secs = u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min);
+        venue.advance(joined_at + work_secs)?;
+        let commits = labeled
+            .iter()
+            .map(|l| {
+                let commit =
+                    self.keys[l.labeler].commit(&opened.domain, opened.id, l.batch_id, &l.labels);
+                let message = commit.map_err(plumbline_core::Error::from)?;
+                Ok(Sent { labeler: l.labeler, batch_id: l.batch_id, message })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        venue.commit(&commits)?;
+        venue.advance(spec.commit_deadline)?;
+        let reveals = labeled
+            .into_iter()
+            .map(|l| {
+                let reveal =
+                    self.keys[l.labeler].reveal(&opened.domain, opened.id, l.batch_id, l.labels);
+                let message = reveal.map_err(plumbline_core::Error::from)?;
+                Ok(Sent { labeler: l.labeler, batch_id: l.batch_id, message })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        venue.reveal(&reveals)?;
+        venue.advance(spec.reveal_deadline)?;
+        let (qualified, published) = practice.unzip();
+        let settled = venue.settle(published)?;
+        Ok(Round {
+            record: settled.record,
+            truth: set.truth,
+            addresses: Vec::new(),
+            unpoisoned,
+            joins_refused,
+            server_export: settled.export_classes,
+            qualified,
+            ungated: None,
+        })
     }
-    for (i, batch_id, labels) in pending {
-        let reveal =
-            keys[i].reveal(&domain, id, batch_id, labels).map_err(plumbline_core::Error::from)?;
-        experiment.reveal(batch_id, &reveal, spec.commit_deadline)?;
+
+    /// Every identity answers its practice draw from a pool of the scenario's gold-like
+    /// tasks; returns whether each qualified and the answers, as the record publishes them.
+    fn practise(
+        &self,
+        round: u32,
+        experiment_seed: B256,
+        spec: &ExperimentSpec,
+        at: u64,
+    ) -> Result<(Vec<bool>, PracticeRecord)> {
+        let scenario = self.scenario;
+        let qualification = spec.qualification.as_ref().expect("practice needs a qualification");
+        let size = scenario.qualification.as_ref().map_or(0, |q| q.practice_tasks);
+        let practice_round = PRACTICE_ROUND | round;
+        let set = tasks::draw(scenario, self.pool, self.seed, practice_round, 0, size)?;
+        let kind = &spec.question.kind;
+        let tasks: Vec<PracticeTask> = set
+            .tasks
+            .into_iter()
+            .map(|task| PracticeTask { task, explanation: String::new() })
+            .collect();
+        let mut qualified = Vec::with_capacity(self.agents.len());
+        let mut published = Vec::new();
+        for (agent, key) in self.agents.iter().zip(self.keys) {
+            let labeler = key.address();
+            let drawn =
+                practice::draw(experiment_seed, labeler, &tasks, qualification.items as usize);
+            let mut answers = Vec::with_capacity(drawn.len());
+            for (position, &t) in drawn.iter().enumerate() {
+                let order = practice::response_order(&tasks[t].task);
+                let truth = &set.truth[t];
+                let label = agent
+                    .answer(
+                        kind,
+                        self.seed,
+                        practice_round,
+                        t as u32,
+                        truth,
+                        &order,
+                        position as u64,
+                    )
+                    .label;
+                published.push(PracticeAnswer {
+                    labeler,
+                    task: tasks[t].task.id.clone(),
+                    label: label.clone(),
+                    at,
+                });
+                answers.push((t, label));
+            }
+            let standing =
+                practice::standing(kind, Some(qualification), &tasks, &answers, drawn.len());
+            qualified.push(standing.qualified == Some(true));
+        }
+        Ok((qualified, PracticeRecord { tasks, answers: published }))
     }
-    let mut record = experiment.settle(reputations, spec.reveal_deadline)?;
-    let qualified = practice.map(|(qualified, published)| {
-        record.practice = Some(published);
-        qualified
-    });
-    Ok(Round {
-        record,
-        truth: set.truth,
-        addresses: Vec::new(),
-        unpoisoned,
-        joins_refused,
-        server_export: None,
-        qualified,
-        ungated: None,
-    })
 }

@@ -549,7 +549,7 @@ impl Scenario {
         self.validate_market()?;
         self.validate_population()?;
         // The spec is checked by the core itself; its field names are mapped back to ours.
-        self.spec(crate::market::START)?;
+        self.spec(crate::in_process::START)?;
         if self.server.threads == 0 || self.server.threads > 256 {
             return Err(invalid("server.threads", "must be 1 to 256"));
         }

@@ -7,11 +7,11 @@
 use crate::analysis::{RunOutcome, analyze};
 use crate::chart::roi_chart;
 use crate::error::{Result, SimError};
-use crate::http::{self, ServerTarget};
-use crate::market;
+use crate::in_process::{self, START};
 use crate::plot::score_against_accuracy;
 use crate::report::{self, Report, ServerStats};
 use crate::scenario::Scenario;
+use crate::servers::{self, ServerTarget};
 use crate::tasks::Pool;
 use std::path::Path;
 use std::sync::Mutex;
@@ -75,14 +75,14 @@ pub fn simulate(
             let mut stats = ServerStats::default();
             let mut outcomes = Vec::new();
             for (done, seed) in seeds.iter().enumerate() {
-                let run = http::run(scenario, pool.as_ref(), *seed, target, &mut stats)?;
+                let run = servers::run(scenario, pool.as_ref(), *seed, target, &mut stats)?;
                 outcomes.push(analyze(&run.agents, &run.rounds, &scenario.baseline, run.seed));
                 progress(done + 1, total);
             }
             (outcomes, "server", Some(stats))
         }
     };
-    let spec = scenario.spec(market::START)?;
+    let spec = scenario.spec(START)?;
     let points = outcomes.first().map(|o| o.points.clone()).unwrap_or_default();
     Ok(Simulation { report: report::build(scenario, &spec, &outcomes, mode, server), points })
 }
@@ -106,7 +106,7 @@ fn in_process(
                     if i >= seeds.len() {
                         break;
                     }
-                    let outcome = market::run(scenario, pool, seeds[i])
+                    let outcome = in_process::run(scenario, pool, seeds[i])
                         .map(|run| analyze(&run.agents, &run.rounds, &scenario.baseline, run.seed));
                     slots.lock().expect("no thread panics holding it")[i] = Some(outcome);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, seeds.len());

@@ -140,7 +140,7 @@ fn a_qualification_admits_careful_labelers_only_and_its_records_audit() {
     let text = format!("{SMALL}\n[qualification]\nitems = 30\nscore_min = 0.15\n");
     let scenario = Scenario::parse(&text, Path::new(".")).unwrap();
     let seed = seed();
-    let run = plumbline_sim::market::run(&scenario, None, seed).unwrap();
+    let run = plumbline_sim::in_process::run(&scenario, None, seed).unwrap();
     for round in &run.rounds {
         plumbline_core::record::audit(&round.record).expect("the gated record audits");
         let practice = round.record.practice.as_ref().expect("the record carries the practice");

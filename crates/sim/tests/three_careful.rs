@@ -4,7 +4,7 @@
 //! the Bernstein bounds).
 
 use plumbline_core::settle::Tier;
-use plumbline_sim::market;
+use plumbline_sim::in_process;
 use plumbline_sim::scenario::Scenario;
 use std::path::Path;
 
@@ -43,7 +43,8 @@ fn three_careful_labelers_on_forty_pairs_are_mostly_rewarded_two_or_more() {
     let mut two_or_more = 0;
     let mut rewarded = 0;
     for seed in 1..=RUNS {
-        let run = market::run(&scenario, None, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let run =
+            in_process::run(&scenario, None, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let settlement = &run.rounds[0].record.settlement;
         let n = settlement.labelers.iter().filter(|l| l.tier == Tier::Rewarded).count();
         assert!(settlement.labelers.iter().all(|l| l.tier != Tier::Slashed), "seed {seed}");
