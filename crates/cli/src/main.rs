@@ -32,10 +32,6 @@ enum Command {
     /// The market contract on an EVM chain: deploy, deposit, withdraw, claim.
     #[command(subcommand)]
     Chain(cmd::chain::ChainCommand),
-    /// Benchmarks that need a whole market: `bench gas`, an experiment through the server in
-    /// chain mode on anvil.
-    #[command(subcommand)]
-    Bench(cmd::bench::BenchCommand),
     /// Run a whole experiment in process through the real protocol and write its record.
     Demo(cmd::demo::DemoArgs),
     /// Experimenter commands over the HTTP API.
@@ -66,7 +62,6 @@ fn main() -> ExitCode {
         Command::Tasks(c) => cmd::tasks::run(c),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Chain(c) => cmd::chain::run(c),
-        Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Experiment(c) => cmd::experiment::run(c),
         Command::Labeler(c) => cmd::labeler::run(c),

@@ -16,7 +16,7 @@ use plumbline_core::practice::PracticeRecord;
 use plumbline_core::reputation::Reputation;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::Task;
-use plumbline_core::{Address, Error};
+use plumbline_core::{Address, B256, Error};
 use std::collections::BTreeMap;
 
 /// When the first simulated experiment opens (unix seconds); later rounds open a week apart.
@@ -33,15 +33,49 @@ pub fn run(scenario: &Scenario, pool: Option<&Pool>, seed: u64) -> Result<Run> {
 #[derive(Clone)]
 pub struct InProcess {
     seed: u64,
+    chain_id: u64,
+    contract: Address,
     now: u64,
     reputations: BTreeMap<Address, Reputation>,
     experiment: Option<Experiment>,
 }
 
 impl InProcess {
-    /// A venue for the run of `seed`: experiment ids and assignment seeds follow from it.
+    /// A venue for the run of `seed`, in the embedded ledger's domain: experiment ids and
+    /// assignment seeds follow from the seed.
     pub fn new(seed: u64) -> InProcess {
-        InProcess { seed, now: START, reputations: BTreeMap::new(), experiment: None }
+        InProcess::in_domain(seed, EMBEDDED_CHAIN_ID, Address::ZERO)
+    }
+
+    /// A venue whose messages are signed in the domain of the market contract `contract` on
+    /// chain `chain_id`, for a venue that settles there.
+    pub fn in_domain(seed: u64, chain_id: u64, contract: Address) -> InProcess {
+        InProcess {
+            seed,
+            chain_id,
+            contract,
+            now: START,
+            reputations: BTreeMap::new(),
+            experiment: None,
+        }
+    }
+
+    /// Opens round `round`'s experiment as `id` at `start`.
+    pub fn open_as(
+        &mut self,
+        id: B256,
+        round: u32,
+        spec: &ExperimentSpec,
+        tasks: &[Task],
+        start: u64,
+    ) -> Result<Opened> {
+        let mut experiment =
+            Experiment::new(id, self.chain_id, self.contract, spec.clone(), tasks.to_vec())?;
+        experiment.open(word(self.seed, round, 1), true, start)?;
+        let domain = experiment.domain().clone();
+        self.experiment = Some(experiment);
+        self.now = start;
+        Ok(Opened { id, domain })
     }
 
     fn experiment(&mut self) -> &mut Experiment {
@@ -61,15 +95,8 @@ impl Venue for InProcess {
         tasks: &[Task],
         _funding: &Funding,
     ) -> Result<Opened> {
-        let id = word(self.seed, round, 0);
         let start = self.round_start(round)?;
-        let mut experiment =
-            Experiment::new(id, EMBEDDED_CHAIN_ID, Address::ZERO, spec.clone(), tasks.to_vec())?;
-        experiment.open(word(self.seed, round, 1), true, start)?;
-        let domain = experiment.domain().clone();
-        self.experiment = Some(experiment);
-        self.now = start;
-        Ok(Opened { id, domain })
+        self.open_as(word(self.seed, round, 0), round, spec, tasks, start)
     }
 
     fn advance(&mut self, t: u64) -> Result<()> {

@@ -96,6 +96,8 @@ pub struct Servers {
 /// The round's experiment on the servers.
 struct Round {
     path: String,
+    /// Its creator, signed in.
+    creator: Client,
     /// Each task's index by its content.
     task_of: HashMap<ContentKey, u32>,
 }
@@ -129,6 +131,45 @@ impl Servers {
             timing: Timing::default(),
             round: None,
         })
+    }
+
+    /// The operator's client at the first replica.
+    pub fn operator(&self) -> &Client {
+        &self.operators[0]
+    }
+
+    /// The key of round `round`'s creator: one of its own per round.
+    pub fn creator_key(&self, round: u32) -> LabelerKey {
+        LabelerKey::derived(self.seed ^ 0xc0ea_7000_0000_0000, u64::from(round))
+    }
+
+    /// The creator signs in, creates the round's experiment from `spec` and imports `tasks`.
+    pub fn create(
+        &mut self,
+        creator_key: &LabelerKey,
+        spec: &ExperimentSpec,
+        tasks: &[Task],
+    ) -> Result<ExperimentView> {
+        let mut creator = Client::on(&self.replicas, 0);
+        creator.login(creator_key)?;
+        let spec = serde_json::to_value(spec).expect("specs serialize");
+        let created: ExperimentView = creator.post_once("/experiments", &CreateRequest { spec })?;
+        let path = format!("/experiments/{}", created.experiment_id);
+        let jsonl: String = tasks
+            .iter()
+            .map(|t| serde_json::to_string(t).expect("tasks serialize") + "\n")
+            .collect();
+        creator.post_text::<Value>(&format!("{path}/tasks"), "application/x-ndjson", &jsonl)?;
+        self.round = Some(Round { path, creator, task_of: tasks_by_content(tasks) });
+        Ok(created)
+    }
+
+    /// The creator funds and opens the created experiment.
+    pub fn fund_and_open(&mut self) -> Result<Opened> {
+        let Round { path, creator, .. } = self.round();
+        creator.post_once::<Value>(&format!("{path}/fund"), &json!({}))?;
+        let opened: ExperimentView = creator.post_once(&format!("{path}/open"), &json!({}))?;
+        Ok(Opened { id: opened.experiment_id, domain: opened.domain() })
     }
 
     /// The client of labeler `i`: labelers are spread round-robin over the replicas.
@@ -277,7 +318,7 @@ impl Venue for Servers {
         tasks: &[Task],
         funding: &Funding,
     ) -> Result<Opened> {
-        let creator_key = LabelerKey::derived(self.seed ^ 0xc0ea_7000_0000_0000, u64::from(round));
+        let creator_key = self.creator_key(round);
         // Mints go round-robin over the replicas like the labelers they fund, each with the
         // operator's session there (a replica limits each address's writes on its own).
         let mint = |via: usize, to: &LabelerKey, amount: u128| {
@@ -288,20 +329,8 @@ impl Venue for Servers {
         for (i, key) in funding.labelers.iter().enumerate() {
             mint(i, key, funding.stakes)?;
         }
-        let mut creator = Client::on(&self.replicas, 0);
-        creator.login(&creator_key)?;
-        let spec = serde_json::to_value(spec).expect("specs serialize");
-        let created: ExperimentView = creator.post_once("/experiments", &CreateRequest { spec })?;
-        let path = format!("/experiments/{}", created.experiment_id);
-        let jsonl: String = tasks
-            .iter()
-            .map(|t| serde_json::to_string(t).expect("tasks serialize") + "\n")
-            .collect();
-        creator.post_text::<Value>(&format!("{path}/tasks"), "application/x-ndjson", &jsonl)?;
-        creator.post_once::<Value>(&format!("{path}/fund"), &json!({}))?;
-        let opened: ExperimentView = creator.post_once(&format!("{path}/open"), &json!({}))?;
-        self.round = Some(Round { path, task_of: tasks_by_content(tasks) });
-        Ok(Opened { id: opened.experiment_id, domain: opened.domain() })
+        self.create(&creator_key, spec, tasks)?;
+        self.fund_and_open()
     }
 
     fn advance(&mut self, t: u64) -> Result<()> {

@@ -32,8 +32,6 @@ pub enum ChainCommand {
     Balance(BalanceArgs),
     /// Claim a payout leaf of a final settlement, with its proof, from the public record.
     Claim(ClaimArgs),
-    /// Measure the gas of one whole experiment relayed on a local anvil (deposits left out).
-    Gas(GasArgs),
 }
 
 /// The chain and the signing key, shared by every subcommand.
@@ -144,7 +142,6 @@ pub fn run(command: ChainCommand) -> anyhow::Result<()> {
             ChainCommand::Withdraw(args) => withdraw(args).await,
             ChainCommand::Balance(args) => balance(args).await,
             ChainCommand::Claim(args) => claim(args).await,
-            ChainCommand::Gas(args) => gas(args).await,
         }
     })
 }
@@ -289,159 +286,4 @@ fn chain_error(error: ChainError) -> anyhow::Error {
         | ChainError::TestTokenOffLocal { .. } => bad_input(error),
         other => anyhow::Error::new(other),
     }
-}
-
-/// Arguments of `chain gas`.
-#[derive(Args)]
-pub struct GasArgs {
-    /// Regular tasks.
-    #[arg(long, default_value_t = 1_000)]
-    pub tasks: u32,
-    /// Labels per task.
-    #[arg(long, default_value_t = 5)]
-    pub overlap: u32,
-    /// Tasks per batch (the spec's block size).
-    #[arg(long, default_value_t = 50)]
-    pub tasks_per_batch: u32,
-    /// Batches each labeler takes.
-    #[arg(long, default_value_t = 2)]
-    pub batches_per_labeler: u32,
-    /// Entries per relay transaction.
-    #[arg(long, default_value_t = 50)]
-    pub relay_entries: usize,
-    /// Seed of the labelers' keys and answers.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Print one JSON document instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Runs one experiment in process, relays it on a fresh anvil as the operator would, and sums
-/// the gas of its transactions from their receipts: creation, stake-lock relays, commit
-/// relays, settlement, distribution and refund. The labelers' one-time deposits serve every
-/// later experiment and are left out, as in the contract's gas test.
-async fn gas(args: GasArgs) -> anyhow::Result<()> {
-    use plumbline_chain::{Anvil, BatchCommit, Terms, anvil::DEV_KEYS, experiment_id};
-    use plumbline_core::U256;
-    use plumbline_core::assign::to_canonical;
-    use plumbline_core::client::{LabelerKey, RevealedLabel};
-    use plumbline_core::experiment::Experiment;
-    use plumbline_core::label::Label;
-    use plumbline_core::synthetic::{SplitMix64, binary_spec};
-    use plumbline_core::task::Task;
-
-    if args.tasks == 0 || args.overlap == 0 || args.tasks_per_batch == 0 {
-        return Err(bad_input("--tasks, --overlap and --tasks-per-batch must be positive"));
-    }
-    let batches = args.tasks.div_ceil(args.tasks_per_batch) * args.overlap;
-    if args.batches_per_labeler == 0 || !batches.is_multiple_of(args.batches_per_labeler) {
-        return Err(bad_input("--batches-per-labeler must divide the batch count"));
-    }
-    let labelers = batches / args.batches_per_labeler;
-    let anvil = Anvil::spawn().map_err(chain_error)?;
-    let operator = Market::deploy(&anvil.endpoint(), &DEV_KEYS[0], None).await?;
-    let mut spec = binary_spec(args.tasks_per_batch, args.overlap, 0);
-    spec.limits.batches_per_labeler_max = args.batches_per_labeler;
-    let stake = spec.stake_per_batch;
-    let keys: Vec<LabelerKey> =
-        (0..u64::from(labelers)).map(|i| LabelerKey::derived(args.seed, i)).collect();
-    eprintln!("funding {labelers} labelers...");
-    for key in &keys {
-        let labeler = operator.with_key(&B256::from(key.secret_bytes()))?;
-        operator.set_native_balance(key.address(), U256::from(10u64).pow(U256::from(18))).await?;
-        // One stake more than the joins lock, so that balances stay non-zero as a returning
-        // labeler's do: crediting an emptied balance costs a fresh storage write.
-        let deposit = stake * Amount::from(args.batches_per_labeler + 1);
-        operator.mint(key.address(), deposit).await?;
-        labeler.deposit(deposit).await?;
-    }
-    operator.mint(operator.account(), spec.reward_pool).await?;
-    let now = operator.now().await?;
-    spec.commit_deadline = now + 3_600;
-    spec.reveal_deadline = spec.commit_deadline + 3_600;
-    let mut rng = SplitMix64::new(args.seed);
-    let tasks: Vec<Task> = (0..args.tasks)
-        .map(|i| Task {
-            id: format!("task-{i}"),
-            prompt: format!("Question {i}").into(),
-            responses: Vec::new(),
-            gold: None,
-            meta: Default::default(),
-        })
-        .collect();
-    let truth: Vec<i64> = (0..args.tasks).map(|_| i64::from(rng.chance(500_000))).collect();
-    let id = experiment_id(operator.account(), [0; 12]);
-    let mut experiment =
-        Experiment::new(id, operator.chain_id(), operator.address(), spec.clone(), tasks)?;
-    experiment.open(B256::repeat_byte(7), true, now)?;
-    let domain = operator.domain();
-    let (mut joins, mut commits, mut reveals) = (Vec::new(), Vec::new(), Vec::new());
-    eprintln!("running {batches} batches through join, commit and reveal...");
-    for round in 0..u64::from(args.batches_per_labeler) {
-        for key in &keys {
-            let join = key.join(&domain, id, None, stake, round);
-            let batch = experiment.join(&join, now)?;
-            let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
-                let truth = truth[task as usize];
-                let answer = if rng.chance(900_000) { truth } else { 1 - truth };
-                to_canonical(&Label::Int(answer), order)
-            });
-            let commit = key.commit(&domain, id, batch.batch_id, &labels)?;
-            experiment.commit(batch.batch_id, &commit, now)?;
-            joins.push(join);
-            commits.push(BatchCommit { labeler: key.address(), batch_id: batch.batch_id, commit });
-            reveals.push((batch.batch_id, key.reveal(&domain, id, batch.batch_id, labels)?));
-        }
-    }
-    for (batch_id, reveal) in &reveals {
-        experiment.reveal(*batch_id, reveal, spec.commit_deadline)?;
-    }
-    let settlement = experiment.settle(&Default::default(), spec.reveal_deadline)?.settlement;
-
-    eprintln!("relaying on anvil...");
-    let terms = Terms::of_spec(&spec, operator.account(), Address::ZERO, 3_600);
-    let create = operator.create_experiment(id, &terms).await?.gas_used;
-    let locks = operator.lock_stakes(id, &joins, args.relay_entries).await?.gas_used();
-    let commit_gas = operator.commit_batches(id, &commits, args.relay_entries).await?.gas_used();
-    operator.mine_at(spec.reveal_deadline).await?;
-    let settle = operator.settle(id, &settlement).await?.gas_used;
-    // The challenge window runs from the settle transaction's block, whose time the chain
-    // chose (a slow machine leaves it a second or more past the one mined above).
-    let held = operator.experiment(id).await?;
-    operator.mine_at(held.rootPostedAt + u64::from(held.challengeWindowSecs) + 1).await?;
-    let distribute = operator.distribute(id, &settlement).await?.gas_used;
-    let refund = operator.refund(id).await?.gas_used;
-    let gas_total = create + locks + commit_gas + settle + distribute + refund;
-    let labels = u64::from(args.tasks) * u64::from(args.overlap);
-    let gas_per_label = gas_total / labels;
-    if args.json {
-        let document = serde_json::json!({
-            "tasks": args.tasks,
-            "overlap": args.overlap,
-            "tasks_per_batch": args.tasks_per_batch,
-            "batches": batches,
-            "labelers": labelers,
-            "labels": labels,
-            "relay_entries": args.relay_entries,
-            "gas_total": gas_total,
-            "gas_per_label": gas_per_label,
-            "gas": {
-                "create": create,
-                "lock_stakes": locks,
-                "commit_batches": commit_gas,
-                "settle": settle,
-                "distribute": distribute,
-                "refund": refund,
-            },
-        });
-        println!("{document}");
-    } else {
-        println!(
-            "{labels} labels ({} tasks x {}, {batches} batches of {}, {labelers} labelers): \
-             {gas_total} gas, {gas_per_label} per label",
-            args.tasks, args.overlap, args.tasks_per_batch
-        );
-    }
-    Ok(())
 }

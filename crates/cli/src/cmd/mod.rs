@@ -2,7 +2,6 @@
 
 pub mod aggregate;
 pub mod audit;
-pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod experiment;
