@@ -171,17 +171,3 @@ fn chain_claim_pays_a_labelers_leaf_from_the_public_record() {
 fn spawn_anvil() -> Anvil {
     Anvil::spawn().unwrap_or_else(|e| panic!("{e}"))
 }
-
-#[test]
-fn chain_gas_sums_the_receipts_of_a_whole_experiment() {
-    let output = run_ok(
-        &["chain", "gas", "--tasks", "100", "--overlap", "5", "--tasks-per-batch", "25", "--json"],
-        &[],
-    );
-    let report = json(&output);
-    assert_eq!(report["labels"], 500);
-    assert_eq!(report["batches"], 20);
-    let steps: u64 = report["gas"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-    assert_eq!(report["gas_total"].as_u64().unwrap(), steps);
-    assert_eq!(report["gas_per_label"].as_u64().unwrap(), steps / 500);
-}

@@ -46,21 +46,11 @@ fn serve_on_chain(dir: &TempDir, rpc: &str, market: &str, operator_key: &str) ->
         .expect("the server starts");
     let url = format!("http://{addr}");
     let server = Server { child, url, db: db.clone(), operator: String::new(), log: log_path };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        if let Ok(response) = agent.get(format!("{}/api/v1/health", server.url)).call()
-            && response.status() == 200
-        {
-            return server;
-        }
-        if std::time::Instant::now() > deadline {
-            let log = std::fs::read_to_string(db.with_extension("log")).unwrap_or_default();
-            panic!("the chain-mode server did not become healthy in 30 s; its log:\n{log}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    if !common::wait_healthy(&server.url) {
+        let log = std::fs::read_to_string(db.with_extension("log")).unwrap_or_default();
+        panic!("the chain-mode server did not become healthy in 30 s; its log:\n{log}");
     }
+    server
 }
 
 #[test]

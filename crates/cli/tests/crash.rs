@@ -35,11 +35,7 @@ fn load_and_kill(
             let (requests, next, acknowledged, dead, url) =
                 (requests.clone(), next.clone(), acknowledged.clone(), dead.clone(), url.clone());
             std::thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(5)))
-                    .build()
-                    .into();
+                let client = plumbline_client::Client::with_timeout(&url, Duration::from_secs(5));
                 loop {
                     let index = {
                         let mut n = next.lock().unwrap();
@@ -50,11 +46,11 @@ fn load_and_kill(
                         *n - 1
                     };
                     let (path, body) = &requests[index];
-                    match agent.post(format!("{url}/api/v1{path}")).send_json(body) {
-                        Ok(response) if response.status().is_success() => {
-                            acknowledged.lock().unwrap().push(index);
+                    match client.post::<serde_json::Value>(path, body) {
+                        Ok(_) => acknowledged.lock().unwrap().push(index),
+                        Err(plumbline_client::ClientError::Refused { refusal, .. }) => {
+                            panic!("{path}: {refusal}")
                         }
-                        Ok(response) => panic!("{path}: refused with {}", response.status()),
                         Err(_) => {
                             dead.store(true, Ordering::SeqCst);
                             return;

@@ -40,15 +40,7 @@ fn tasks() -> String {
 }
 
 fn get_as(server: &Server, token: Option<&str>, path: &str) -> (u16, Value) {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut request = agent.get(format!("{}/api/v1{path}", server.url));
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    let mut response = request.call().unwrap();
-    let status = response.status().as_u16();
-    (status, response.body_mut().read_json().unwrap_or(Value::Null))
+    server.send(token, "GET", path, None)
 }
 
 #[test]

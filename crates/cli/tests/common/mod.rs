@@ -3,6 +3,8 @@
 
 pub mod postgres;
 
+use plumbline_client::{Answer, Client, ClientError, Repeat, Request};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -122,19 +124,10 @@ impl Server {
     }
 
     fn wait_healthy(&self) {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(response) = agent.get(format!("{}/api/v1/health", self.url)).call()
-                && response.status() == 200
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !wait_healthy(&self.url) {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            panic!("the server did not become healthy in 30 s; its log:\n{log}");
         }
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        panic!("the server did not become healthy in 30 s; its log:\n{log}");
     }
 
     /// Kills the server with SIGKILL and waits for it.
@@ -143,23 +136,32 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// A client of this server, signed out.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
     /// GET a JSON document.
-    pub fn get(&self, path: &str) -> serde_json::Value {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut response = agent.get(format!("{}/api/v1{path}", self.url)).call().unwrap();
-        response.body_mut().read_json().unwrap()
+    pub fn get(&self, path: &str) -> Value {
+        self.client().get(path).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// POST JSON; returns the status and the answer.
-    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut response =
-            agent.post(format!("{}/api/v1{path}", self.url)).send_json(body).unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(None, "POST", path, Some(("application/json", &body.to_string())))
+    }
+
+    /// Sends a request with an optional bearer token; returns the status and the answer (the
+    /// JSON of a success or of a refusal, or the text as a string).
+    pub fn send(
+        &self,
+        token: Option<&str>,
+        method: &'static str,
+        path: &str,
+        body: Option<(&str, &str)>,
+    ) -> (u16, Value) {
+        let request = Request { method, path, query: &[], body, token, repeat: Repeat::Safe };
+        status_and_answer(self.client().send(&request))
     }
 
     /// Sets the server's test clock.
@@ -262,19 +264,38 @@ impl Server {
         path: &str,
         content_type: &str,
         body: String,
-    ) -> (u16, serde_json::Value) {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut response = agent
-            .post(format!("{}/api/v1{path}", self.url))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("Content-Type", content_type)
-            .send(body)
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    ) -> (u16, Value) {
+        self.send(Some(token), "POST", path, Some((content_type, &body)))
     }
+}
+
+/// A request's status and answer: the JSON of a success (or its text as a string), or the
+/// `{code, message}` of a refusal. A server that cannot be reached fails the test.
+pub fn status_and_answer(result: plumbline_client::Result<Answer>) -> (u16, Value) {
+    match result {
+        Ok(answer) => {
+            let text = String::from_utf8_lossy(&answer.body).into_owned();
+            (answer.status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        }
+        Err(ClientError::Refused { refusal, .. }) => (
+            refusal.status,
+            serde_json::json!({ "code": refusal.code, "message": refusal.message }),
+        ),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Waits up to 30 s for `GET /health` at `url` to answer; whether it did.
+pub fn wait_healthy(url: &str) -> bool {
+    let client = Client::with_timeout(url, Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if client.get::<Value>("/health").is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 /// The number `i` of a task with the prompt `"Question {i}?"`, as the task files here write it.
