@@ -7,14 +7,12 @@
 
 use crate::shape::CHALLENGE_WINDOW_SECS;
 use plumbline_chain::{BatchCommit, Market, Terms, experiment_id};
+use plumbline_core::Address;
 use plumbline_core::practice::PracticeRecord;
 use plumbline_core::record::PublicRecord;
-use plumbline_core::spec::ExperimentSpec;
-use plumbline_core::task::Task;
-use plumbline_core::{Address, Amount};
 use plumbline_sim::Result;
 use plumbline_sim::in_process::InProcess;
-use plumbline_sim::venue::{Funding, Joining, Opened, Sent, Settled, Shown, Venue};
+use plumbline_sim::venue::{Joining, Opened, Opening, Sent, Settled, Shown, Venue};
 use std::collections::HashMap;
 use tokio::runtime::Runtime;
 
@@ -88,13 +86,8 @@ impl<'a> Venue for Relayed<'a> {
         self.runtime.block_on(self.operator.now()).map_err(chain_failed)
     }
 
-    fn open(
-        &mut self,
-        round: u32,
-        spec: &ExperimentSpec,
-        tasks: &[Task],
-        funding: &Funding,
-    ) -> Result<Opened> {
+    fn open(&mut self, opening: &Opening) -> Result<Opened> {
+        let Opening { round, spec, tasks, pool, .. } = *opening;
         let start = self.round_start(round)?;
         let operator = self.operator;
         let mut tag = [0u8; 12];
@@ -103,7 +96,7 @@ impl<'a> Venue for Relayed<'a> {
         let terms = Terms::of_spec(spec, operator.account(), Address::ZERO, CHALLENGE_WINDOW_SECS);
         self.runtime
             .block_on(async {
-                operator.mint(operator.account(), funding.pool as Amount).await?;
+                operator.mint(operator.account(), pool).await?;
                 operator.create_experiment(id, &terms).await
             })
             .map_err(chain_failed)?;

@@ -12,11 +12,9 @@ use crate::shape::CHALLENGE_WINDOW_SECS;
 use plumbline_chain::{BatchCommit, Market, Terms};
 use plumbline_core::client::{SignedCommit, SignedReveal};
 use plumbline_core::practice::PracticeRecord;
-use plumbline_core::spec::ExperimentSpec;
-use plumbline_core::task::Task;
 use plumbline_core::{Address, B256, U256};
 use plumbline_sim::servers::Servers;
-use plumbline_sim::venue::{Funding, Joining, Opened, Sent, Settled, Shown, Venue};
+use plumbline_sim::venue::{Joining, Opened, Opening, Sent, Settled, Shown, Venue};
 use plumbline_sim::{Result, SimError};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -106,13 +104,8 @@ impl<'a> Venue for Served<'a> {
         self.chain_now()
     }
 
-    fn open(
-        &mut self,
-        round: u32,
-        spec: &ExperimentSpec,
-        tasks: &[Task],
-        funding: &Funding,
-    ) -> Result<Opened> {
+    fn open(&mut self, opening: &Opening) -> Result<Opened> {
+        let Opening { round, spec, tasks, pool, .. } = *opening;
         let (runtime, operator) = (self.runtime, self.operator);
         let creator_key = self.servers.creator_key(round);
         let creator = operator.with_key(&B256::from(creator_key.secret_bytes())).map_err(failed)?;
@@ -120,7 +113,7 @@ impl<'a> Venue for Served<'a> {
         self.creator.1 = runtime
             .block_on(async {
                 operator.set_native_balance(creator.account(), one_ether()).await?;
-                operator.mint(creator.account(), funding.pool).await?;
+                operator.mint(creator.account(), pool).await?;
                 operator.balance_of(creator.account()).await
             })
             .map_err(failed)?;

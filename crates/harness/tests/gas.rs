@@ -8,23 +8,12 @@
 //!   the unit.
 //! - A shape that does not make an experiment exits 2 and says why.
 //!
-//! Needs anvil: `bash contracts/ci.sh` installs it. Without it these tests fail and say so.
+//! Needs anvil: `bash contracts/ci.sh` installs it. Without it the harness fails and says so.
 
-use plumbline_chain::Anvil;
 use plumbline_core::record::{PublicRecord, audit};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-/// Fails with how to install anvil when it is missing.
-fn require_anvil() {
-    let binary = Anvil::binary();
-    assert!(
-        binary.exists() || std::env::var_os("PLUMBLINE_ANVIL").is_some(),
-        "anvil not found at {}: run `bash contracts/ci.sh` to install it",
-        binary.display()
-    );
-}
 
 fn bench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_plumbline-bench")).args(args).output().expect("it runs")
@@ -59,7 +48,6 @@ const SHAPE: [&str; 10] = [
 
 #[test]
 fn twenty_labelers_through_the_server_in_chain_mode_are_paid_exactly_and_audited() {
-    require_anvil();
     let record_path = temp_file("record.json");
     let record_arg = record_path.to_string_lossy().into_owned();
     let mut args = vec!["gas"];
@@ -100,7 +88,6 @@ fn twenty_labelers_through_the_server_in_chain_mode_are_paid_exactly_and_audited
 
 #[test]
 fn an_experiment_relayed_from_the_core_pays_every_balance_exactly() {
-    require_anvil();
     let mut args = vec!["relay-gas"];
     args.extend(SHAPE);
     args.extend(["--relay-entries", "8", "--json"]);

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::market::{self, Run, word};
 use crate::scenario::Scenario;
 use crate::tasks::Pool;
-use crate::venue::{Funding, Joining, Opened, Sent, Settled, Shown, Venue};
+use crate::venue::{Joining, Opened, Opening, Sent, Settled, Shown, Venue};
 use plumbline_core::assign::AssignError;
 use plumbline_core::client::{SignedCommit, SignedReveal};
 use plumbline_core::eip712::EMBEDDED_CHAIN_ID;
@@ -88,13 +88,8 @@ impl Venue for InProcess {
         Ok(START + u64::from(round) * ROUND_SECS)
     }
 
-    fn open(
-        &mut self,
-        round: u32,
-        spec: &ExperimentSpec,
-        tasks: &[Task],
-        _funding: &Funding,
-    ) -> Result<Opened> {
+    fn open(&mut self, opening: &Opening) -> Result<Opened> {
+        let Opening { round, spec, tasks, .. } = *opening;
         let start = self.round_start(round)?;
         self.open_as(word(self.seed, round, 0), round, spec, tasks, start)
     }

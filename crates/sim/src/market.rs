@@ -18,7 +18,7 @@ use crate::error::{Result, SimError};
 use crate::rng::{Rng, Tag};
 use crate::scenario::Scenario;
 use crate::tasks::{self, Pool, Truth};
-use crate::venue::{Funding, Joining, Sent, Venue};
+use crate::venue::{Joining, Opening, Sent, Venue};
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::label::Label;
 use plumbline_core::practice::{self, PracticeAnswer, PracticeRecord, PracticeTask};
@@ -149,12 +149,14 @@ impl Population<'_> {
             scenario.tasks.gold,
         )?;
         let market = &scenario.market;
-        let funding = Funding {
+        let opened = venue.open(&Opening {
+            round,
+            spec: &spec,
+            tasks: &set.tasks,
             pool: u128::from(market.reward_pool),
             labelers: self.keys,
             stakes: u128::from(market.stake_per_batch) * u128::from(market.batches_per_labeler),
-        };
-        let opened = venue.open(round, &spec, &set.tasks, &funding)?;
+        })?;
         let practice = match spec.qualification {
             Some(_) => Some(self.practise(round, word(seed, round, 1), &spec, start)?),
             None => None,

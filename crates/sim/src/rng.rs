@@ -1,7 +1,7 @@
 //! Seeded randomness for simulations. Every draw comes from a stream keyed by what it decides
 //! (run seed, round, labeler, task...), so a labeler's answer to a task does not depend on the
-//! order in which labelers happen to be driven: the in-process driver and the HTTP driver,
-//! whose threads interleave freely, give the same labels for the same assignment.
+//! order in which labelers happen to be driven: every venue (in process, or servers whose
+//! client threads interleave freely) gives the same labels for the same assignment.
 
 use plumbline_core::synthetic::SplitMix64;
 

@@ -26,7 +26,7 @@ use crate::market::{self, Run};
 use crate::report::ServerStats;
 use crate::scenario::Scenario;
 use crate::tasks::Pool;
-use crate::venue::{Funding, Joining, Opened, Sent, Settled, Shown, Venue};
+use crate::venue::{Joining, Opened, Opening, Sent, Settled, Shown, Venue};
 use plumbline_client::api::{
     BatchTaskView, BatchView, CreateRequest, ExperimentView, JoinAnswer, MintRequest,
 };
@@ -311,25 +311,19 @@ impl Venue for Servers {
         Ok(if self.clock.test { self.clock.now } else { system_now() })
     }
 
-    fn open(
-        &mut self,
-        round: u32,
-        spec: &ExperimentSpec,
-        tasks: &[Task],
-        funding: &Funding,
-    ) -> Result<Opened> {
-        let creator_key = self.creator_key(round);
+    fn open(&mut self, opening: &Opening) -> Result<Opened> {
+        let creator_key = self.creator_key(opening.round);
         // Mints go round-robin over the replicas like the labelers they fund, each with the
         // operator's session there (a replica limits each address's writes on its own).
         let mint = |via: usize, to: &LabelerKey, amount: u128| {
             let request = MintRequest { to: to.address(), amount };
             self.operators[via % self.operators.len()].post_once::<Value>("/ledger/mint", &request)
         };
-        mint(0, &creator_key, funding.pool)?;
-        for (i, key) in funding.labelers.iter().enumerate() {
-            mint(i, key, funding.stakes)?;
+        mint(0, &creator_key, opening.pool)?;
+        for (i, key) in opening.labelers.iter().enumerate() {
+            mint(i, key, opening.stakes)?;
         }
-        self.create(&creator_key, spec, tasks)?;
+        self.create(&creator_key, opening.spec, opening.tasks)?;
         self.fund_and_open()
     }
 

@@ -23,12 +23,19 @@ pub struct Opened {
     pub domain: Eip712Domain,
 }
 
-/// What a round's experiment is funded with before it opens.
+/// A round's experiment, to open, and what it is funded with.
 #[derive(Clone, Debug)]
-pub struct Funding<'a> {
+pub struct Opening<'a> {
+    /// The round.
+    pub round: u32,
+    /// Its spec, deadlines counted from the round's start.
+    pub spec: &'a ExperimentSpec,
+    /// Its tasks.
+    pub tasks: &'a [Task],
     /// The reward pool, escrowed by the round's creator.
     pub pool: Amount,
-    /// The labelers, each credited `stakes` to lock for its batches.
+    /// The labelers, each credited `stakes` to lock for its batches (where the venue keeps
+    /// the money in its own ledger; a venue on chain has them deposit before the run).
     pub labelers: &'a [LabelerKey],
     /// Each labeler's credit.
     pub stakes: Amount,
@@ -83,14 +90,8 @@ pub trait Venue {
     /// When round `round` starts: the instant its spec's deadlines count from.
     fn round_start(&mut self, round: u32) -> Result<u64>;
 
-    /// Funds, creates, imports and opens round `round`'s experiment.
-    fn open(
-        &mut self,
-        round: u32,
-        spec: &ExperimentSpec,
-        tasks: &[Task],
-        funding: &Funding,
-    ) -> Result<Opened>;
+    /// Funds, creates, imports and opens a round's experiment.
+    fn open(&mut self, opening: &Opening) -> Result<Opened>;
 
     /// Moves the venue's clock to `t`, or past it.
     fn advance(&mut self, t: u64) -> Result<()>;
