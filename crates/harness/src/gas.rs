@@ -89,6 +89,53 @@ pub fn relay_gas(shape: &Shape, runtime: &Runtime) -> anyhow::Result<Measured> {
     Ok(Measured { record, report })
 }
 
+/// The server in process, in chain mode on `operator`'s market with a test clock, on a free
+/// port and a SQLite file in `dir`, with its scheduler.
+struct ChainServer {
+    url: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    ticks: tokio::task::JoinHandle<()>,
+}
+
+impl ChainServer {
+    fn start(
+        runtime: &Runtime,
+        operator: &Market,
+        relay_entries: usize,
+        dir: &std::path::Path,
+    ) -> anyhow::Result<ChainServer> {
+        let db = dir.join("bench.db").display().to_string();
+        let store = runtime.block_on(plumbline_store::open(&db))?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let local = listener.local_addr()?;
+        let mut chain = ChainConfig::new(operator.clone());
+        chain.relay_entries = relay_entries;
+        let config = Config {
+            test_clock: true,
+            siwe_domain: local.to_string(),
+            siwe_uri: format!("http://{local}"),
+            tick: Duration::from_millis(100),
+            chain: Some(chain),
+            ..Config::default()
+        };
+        let state = AppState::new(store, config);
+        let service =
+            app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = runtime.spawn(axum::serve(listener, service).into_future());
+        let ticks = {
+            // The scheduler spawns its task on the runtime it finds itself in.
+            let _entered = runtime.enter();
+            scheduler::spawn(state)
+        };
+        Ok(ChainServer { url: format!("http://{local}"), server, ticks })
+    }
+
+    fn stop(self) {
+        self.ticks.abort();
+        self.server.abort();
+    }
+}
+
 /// One experiment through the server in chain mode: the server runs in process (test clock,
 /// on a free port, on a SQLite file in `dir`), its relayer puts everything on chain.
 pub fn server_gas(
@@ -105,39 +152,16 @@ pub fn server_gas(
     let (_anvil, operator) = deploy(runtime)?;
     let labelers = labelers(shape, runtime, &operator)?;
 
-    // The server, in process, in chain mode with a test clock.
-    let store =
-        runtime.block_on(plumbline_store::open(&dir.join("bench.db").display().to_string()))?;
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let local = listener.local_addr()?;
-    let mut chain = ChainConfig::new(operator.clone());
-    chain.relay_entries = shape.relay_entries;
-    let config = Config {
-        test_clock: true,
-        siwe_domain: local.to_string(),
-        siwe_uri: format!("http://{local}"),
-        tick: Duration::from_millis(100),
-        chain: Some(chain),
-        ..Config::default()
-    };
-    let state = AppState::new(store, config);
-    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = runtime.spawn(axum::serve(listener, service).into_future());
-    let ticks = {
-        // The scheduler spawns its task on the runtime it finds itself in.
-        let _entered = runtime.enter();
-        scheduler::spawn(state)
-    };
+    let server = ChainServer::start(runtime, &operator, shape.relay_entries, dir)?;
     let operator_key = LabelerKey::from_bytes(&DEV_KEYS[0].0).context("a dev key")?;
     let target =
-        ServerTarget { urls: vec![format!("http://{local}")], operator: operator_key, threads: 4 };
+        ServerTarget { urls: vec![server.url.clone()], operator: operator_key, threads: 4 };
     let servers = Servers::connect(&target, shape.seed, &scenario.question.kind)?;
     let first_block = runtime.block_on(operator.block_number())? + 1;
     let mut venue = Served::new(servers, runtime, &operator, &labelers, direct_commits as usize);
     eprintln!("{} batches through join, commit and reveal...", shape.batches());
     let run = market::run(&scenario, None, shape.seed, &mut venue);
-    ticks.abort();
-    server.abort();
+    server.stop();
     let record = run?.rounds.into_iter().next().context("the run has a round")?.record;
     let last_block = runtime.block_on(operator.block_number())?;
 

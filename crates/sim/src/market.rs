@@ -18,7 +18,7 @@ use crate::error::{Result, SimError};
 use crate::rng::{Rng, Tag};
 use crate::scenario::Scenario;
 use crate::tasks::{self, Pool, Truth};
-use crate::venue::{Joining, Opening, Sent, Venue};
+use crate::venue::{Joining, Opened, Opening, Sent, Venue};
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::label::Label;
 use plumbline_core::practice::{self, PracticeAnswer, PracticeRecord, PracticeTask};
@@ -124,6 +124,16 @@ struct Population<'a> {
     keys: &'a [LabelerKey],
 }
 
+/// What the joins of a round came to.
+struct Labeling {
+    /// Every batch joined, with its labels.
+    labeled: Vec<Labeled>,
+    /// Labels poisoners replaced on triggered tasks: (batch id, task) → the honest label.
+    unpoisoned: BTreeMap<(u64, u32), Label>,
+    /// Joins refused because no block was left that the identity had not done.
+    joins_refused: usize,
+}
+
 /// A labeler's batch with its labels, signed and sent once the work is done.
 struct Labeled {
     labeler: usize,
@@ -164,59 +174,12 @@ impl Population<'_> {
         let joined_at = start + 1;
         venue.advance(joined_at)?;
 
-        let mut nonces = vec![0u64; self.agents.len()];
-        let mut positions = vec![0u64; self.agents.len()];
-        let mut done: Vec<bool> = match &practice {
+        let excluded: Vec<bool> = match &practice {
             Some((qualified, _)) => qualified.iter().map(|q| !q).collect(),
             None => vec![false; self.agents.len()],
         };
-        let mut unpoisoned = BTreeMap::new();
-        let mut labeled = Vec::new();
-        let mut joins_refused = 0;
-        for b in 0..market.batches_per_labeler {
-            let mut order: Vec<usize> = (0..self.agents.len()).collect();
-            Rng::stream(seed, Tag::JoinOrder, &[u64::from(round), u64::from(b)])
-                .shuffle(&mut order);
-            let joins: Vec<Joining> = order
-                .into_iter()
-                .filter(|&i| !done[i])
-                .map(|i| {
-                    let (agent, key) = (&self.agents[i], &self.keys[i]);
-                    let cohort = spec.cohorts.as_ref().map(|_| agent.cohort);
-                    let join = key.join(
-                        &opened.domain,
-                        opened.id,
-                        cohort,
-                        spec.stake_per_batch,
-                        nonces[i],
-                    );
-                    Joining { labeler: i, key, join }
-                })
-                .collect();
-            let shown = venue.join(&joins)?;
-            for (joining, batch) in joins.iter().zip(shown) {
-                let i = joining.labeler;
-                let Some(batch) = batch else {
-                    joins_refused += 1;
-                    done[i] = true;
-                    continue;
-                };
-                nonces[i] += 1;
-                let mut labels = Vec::with_capacity(batch.tasks.len());
-                for (position, (task, order)) in batch.tasks.iter().enumerate() {
-                    let truth = &set.truth[*task as usize];
-                    let kind = &spec.question.kind;
-                    let answer =
-                        self.agents[i].answer(kind, seed, round, *task, truth, order, positions[i]);
-                    positions[i] += 1;
-                    if let Some(honest) = answer.unpoisoned {
-                        unpoisoned.insert((batch.batch_id, *task), honest);
-                    }
-                    labels.push(RevealedLabel { task: position as u32, label: answer.label });
-                }
-                labeled.push(Labeled { labeler: i, batch_id: batch.batch_id, labels });
-            }
-        }
+        let Labeling { labeled, unpoisoned, joins_refused } =
+            self.labeling(round, venue, &spec, &opened, &set, excluded)?;
 
         let work_secs = u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min);
         venue.advance(joined_at + work_secs)?;
@@ -254,6 +217,64 @@ impl Population<'_> {
             qualified,
             ungated: None,
         })
+    }
+
+    /// The joins, batch by batch, and the labels each identity gives its batches. Identities
+    /// marked `done` (not qualified) do not join; one refused a batch joins no more.
+    fn labeling(
+        &self,
+        round: u32,
+        venue: &mut impl Venue,
+        spec: &ExperimentSpec,
+        opened: &Opened,
+        set: &tasks::TaskSet,
+        mut done: Vec<bool>,
+    ) -> Result<Labeling> {
+        let seed = self.seed;
+        let mut nonces = vec![0u64; self.agents.len()];
+        let mut positions = vec![0u64; self.agents.len()];
+        let mut out =
+            Labeling { labeled: Vec::new(), unpoisoned: BTreeMap::new(), joins_refused: 0 };
+        for b in 0..self.scenario.market.batches_per_labeler {
+            let mut order: Vec<usize> = (0..self.agents.len()).collect();
+            Rng::stream(seed, Tag::JoinOrder, &[u64::from(round), u64::from(b)])
+                .shuffle(&mut order);
+            let joins: Vec<Joining> = order
+                .into_iter()
+                .filter(|&i| !done[i])
+                .map(|i| {
+                    let (agent, key) = (&self.agents[i], &self.keys[i]);
+                    let cohort = spec.cohorts.as_ref().map(|_| agent.cohort);
+                    let stake = spec.stake_per_batch;
+                    let join = key.join(&opened.domain, opened.id, cohort, stake, nonces[i]);
+                    Joining { labeler: i, key, join }
+                })
+                .collect();
+            let shown = venue.join(&joins)?;
+            for (joining, batch) in joins.iter().zip(shown) {
+                let i = joining.labeler;
+                let Some(batch) = batch else {
+                    out.joins_refused += 1;
+                    done[i] = true;
+                    continue;
+                };
+                nonces[i] += 1;
+                let mut labels = Vec::with_capacity(batch.tasks.len());
+                for (position, (task, order)) in batch.tasks.iter().enumerate() {
+                    let truth = &set.truth[*task as usize];
+                    let kind = &spec.question.kind;
+                    let answer =
+                        self.agents[i].answer(kind, seed, round, *task, truth, order, positions[i]);
+                    positions[i] += 1;
+                    if let Some(honest) = answer.unpoisoned {
+                        out.unpoisoned.insert((batch.batch_id, *task), honest);
+                    }
+                    labels.push(RevealedLabel { task: position as u32, label: answer.label });
+                }
+                out.labeled.push(Labeled { labeler: i, batch_id: batch.batch_id, labels });
+            }
+        }
+        Ok(out)
     }
 
     /// Every identity answers its practice draw from a pool of the scenario's gold-like

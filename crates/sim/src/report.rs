@@ -9,7 +9,7 @@
 //! stake).
 
 use crate::analysis::{DatasetCounts, IdentityOutcome, RunOutcome, roi};
-use crate::scenario::{Group, Scenario};
+use crate::scenario::{Counts, Group, Scenario};
 use plumbline_core::odds::normal_quantile;
 use plumbline_core::score::Tally;
 use plumbline_core::settle::Tier;
@@ -330,27 +330,7 @@ pub fn build(
         dataset.add(&run.dataset);
     }
     let all: Vec<&IdentityOutcome> = runs.iter().flat_map(|r| &r.identities).collect();
-    let labeler_rounds: u64 =
-        all.iter().map(|o| o.tiers.iter().map(|&t| u64::from(t)).sum::<u64>()).sum();
-    let mut sum = Tally::default();
-    for o in &all {
-        sum.add(&o.tally);
-    }
-    let scored = sum.n();
-    let per_round = |n: u64| n.checked_div(labeler_rounds).unwrap_or(0);
-    let typical = Tally {
-        peer_n: per_round(sum.peer_n),
-        peer_squares: per_round(sum.peer_squares),
-        gold_n: per_round(sum.gold_n),
-        gold_squares: per_round(sum.gold_squares),
-        ..Tally::default()
-    };
-    let reward_threshold = normal_quantile(1.0 - spec.false_reward_rate.as_f64())
-        * (typical.peer_squares as f64 / 1e6).sqrt()
-        / typical.n().max(1) as f64;
-    let slash_threshold = -normal_quantile(1.0 - p_slashing_alone(spec.false_slash_rate.as_f64()))
-        * ((typical.peer_squares + typical.gold_squares) as f64 / 1e6).sqrt()
-        / typical.n().max(1) as f64;
+    let scale = Scale::of(&all, spec);
 
     let ours = Side::Mechanism;
     let strategies = strategy_stats(runs, ours);
@@ -360,49 +340,8 @@ pub fn build(
     let minority_ratio = minority_ratio_of(&strategies);
     let baseline_minority_ratio = minority_ratio_of(&baseline_strategies);
 
-    let frac = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-    let poisoned = |n: u64| (dataset.attacked > 0).then(|| frac(n, dataset.attacked));
-    let data = DatasetSummary {
-        evaluated_tasks: dataset.evaluated,
-        accuracy: frac(dataset.export_right, dataset.evaluated),
-        majority_vote_accuracy: frac(dataset.majority_vote_right, dataset.evaluated),
-        ds_accuracy: frac(dataset.ds_right, dataset.evaluated),
-        attacked_tasks: dataset.attacked,
-        poisoned_fraction: poisoned(dataset.export_poisoned),
-        majority_vote_poisoned_fraction: poisoned(dataset.majority_vote_poisoned),
-        ds_poisoned_fraction: poisoned(dataset.ds_poisoned),
-        labels_left_out_share: frac(dataset.labels_left_out, dataset.labels),
-        labels_tired_share: frac(dataset.labels_tired, dataset.labels),
-        accuracy_untired: frac(dataset.untired_export_right, dataset.evaluated),
-        server_export_mismatches: (mode == "server").then_some(dataset.export_mismatches),
-    };
-    let baseline_data = BaselineDataset {
-        accuracy: frac(dataset.baseline_right, dataset.evaluated),
-        poisoned_fraction: poisoned(dataset.baseline_poisoned),
-    };
-    let qualification = scenario.qualification.as_ref().map(|q| {
-        let mut qualified_share = BTreeMap::new();
-        for (group, _) in &counts.groups {
-            let (practised, qualified) =
-                all.iter().filter(|o| o.group == *group).fold((0u64, 0u64), |(p, q), o| {
-                    (p + u64::from(o.practised), q + u64::from(o.qualified))
-                });
-            qualified_share.insert(group.name().to_owned(), frac(qualified, practised));
-        }
-        QualificationSummary {
-            items: q.items,
-            score_min: q.score_min,
-            practice_tasks: q.practice_tasks,
-            qualified_share,
-            evaluated_tasks: dataset.evaluated,
-            export_accuracy: data.accuracy,
-            evaluated_tasks_without_gate: dataset.ungated_evaluated,
-            export_accuracy_without_gate: frac(
-                dataset.ungated_export_right,
-                dataset.ungated_evaluated,
-            ),
-        }
-    });
+    let (data, baseline_data) = dataset_summaries(&dataset, mode);
+    let qualification = qualification_summary(scenario, &counts, &all, &dataset);
     let delta = spec.false_slash_rate.as_f64();
     let sybil_strategy = scenario.population.sybil.as_ref().map(|s| s.strategy.clone());
     let mut mechanism_targets = targets(
@@ -427,68 +366,16 @@ pub fn build(
         sybil_strategy.as_deref(),
     );
 
-    let per_run = runs
-        .iter()
-        .map(|run| {
-            let mut roi_mean = BTreeMap::new();
-            for (group, _) in &counts.groups {
-                let rois: Vec<f64> = run
-                    .identities
-                    .iter()
-                    .filter(|o| o.group == *group)
-                    .map(IdentityOutcome::roi)
-                    .collect();
-                roi_mean.insert(group.name().to_owned(), mean(&rois));
-            }
-            let d = &run.dataset;
-            RunSummary {
-                seed: run.seed,
-                roi_mean,
-                accuracy: frac(d.export_right, d.evaluated),
-                ds_accuracy: frac(d.ds_right, d.evaluated),
-                majority_vote_accuracy: frac(d.majority_vote_right, d.evaluated),
-            }
-        })
-        .collect();
+    let per_run = run_summaries(runs, &counts);
 
-    let m = &scenario.market;
     Report {
         scenario: scenario.name.clone(),
         description: scenario.description.trim().to_owned(),
         mode: mode.to_owned(),
         seeds: runs.iter().map(|r| r.seed).collect(),
         rounds: scenario.rounds,
-        market: MarketSummary {
-            question: spec.question.kind.name().to_owned(),
-            tasks_source: scenario.tasks.source.clone(),
-            identities: scenario.identities(),
-            population: counts.groups.iter().map(|(g, n)| (g.name().to_owned(), *n)).collect(),
-            block_size: m.block_size,
-            overlap: m.overlap,
-            gold_per_batch: m.gold_per_batch,
-            batches_per_labeler: m.batches_per_labeler,
-            regular_tasks: scenario.regular_tasks(),
-            gold_tasks: scenario.tasks.gold,
-            stake_per_batch: m.stake_per_batch.to_string(),
-            reward_pool: m.reward_pool.to_string(),
-            subjective: m.subjective,
-            cohorts: m.cohorts,
-            scored_items_mean: frac(scored, labeler_rounds),
-            joins_refused: dataset.joins_refused,
-            reward_threshold,
-            slash_threshold,
-        },
-        mechanism: MechanismSummary {
-            false_slash_rate: delta,
-            false_reward_rate: spec.false_reward_rate.as_f64(),
-            peer_weight: spec.peer_weight.as_f64(),
-            slash_bps: spec.slash_bps,
-            non_reveal_slash_bps: spec.non_reveal_slash_bps,
-            slashed_funds: serde_json::to_value(spec.slashed_funds)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-        },
+        market: market_summary(scenario, spec, &counts, &scale, dataset.joins_refused),
+        mechanism: mechanism_summary(spec),
         strategies,
         honest_false_slash_rate: false_slash,
         honest_minority_roi_ratio: minority_ratio,
@@ -509,6 +396,181 @@ pub fn build(
         per_run,
         server,
     }
+}
+
+/// The market's shape as the report states it.
+fn market_summary(
+    scenario: &Scenario,
+    spec: &ExperimentSpec,
+    counts: &Counts,
+    scale: &Scale,
+    joins_refused: u64,
+) -> MarketSummary {
+    let m = &scenario.market;
+    MarketSummary {
+        question: spec.question.kind.name().to_owned(),
+        tasks_source: scenario.tasks.source.clone(),
+        identities: scenario.identities(),
+        population: counts.groups.iter().map(|(g, n)| (g.name().to_owned(), *n)).collect(),
+        block_size: m.block_size,
+        overlap: m.overlap,
+        gold_per_batch: m.gold_per_batch,
+        batches_per_labeler: m.batches_per_labeler,
+        regular_tasks: scenario.regular_tasks(),
+        gold_tasks: scenario.tasks.gold,
+        stake_per_batch: m.stake_per_batch.to_string(),
+        reward_pool: m.reward_pool.to_string(),
+        subjective: m.subjective,
+        cohorts: m.cohorts,
+        scored_items_mean: scale.scored_items_mean,
+        joins_refused,
+        reward_threshold: scale.reward_threshold,
+        slash_threshold: scale.slash_threshold,
+    }
+}
+
+/// The mechanism's parameters as the report states them.
+fn mechanism_summary(spec: &ExperimentSpec) -> MechanismSummary {
+    MechanismSummary {
+        false_slash_rate: spec.false_slash_rate.as_f64(),
+        false_reward_rate: spec.false_reward_rate.as_f64(),
+        peer_weight: spec.peer_weight.as_f64(),
+        slash_bps: spec.slash_bps,
+        non_reveal_slash_bps: spec.non_reveal_slash_bps,
+        slashed_funds: serde_json::to_value(spec.slashed_funds)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+/// The share `n / d`, 0 when `d` is.
+fn frac(n: u64, d: u64) -> f64 {
+    if d == 0 { 0.0 } else { n as f64 / d as f64 }
+}
+
+/// How much a typical identity is scored on in a round, and the score bounds that follow.
+struct Scale {
+    /// Scored items per identity and round.
+    scored_items_mean: f64,
+    /// The reward bound of a typical identity's score.
+    reward_threshold: f64,
+    /// The slash bound of a typical identity's score.
+    slash_threshold: f64,
+}
+
+impl Scale {
+    fn of(all: &[&IdentityOutcome], spec: &ExperimentSpec) -> Scale {
+        let labeler_rounds: u64 =
+            all.iter().map(|o| o.tiers.iter().map(|&t| u64::from(t)).sum::<u64>()).sum();
+        let mut sum = Tally::default();
+        for o in all {
+            sum.add(&o.tally);
+        }
+        let per_round = |n: u64| n.checked_div(labeler_rounds).unwrap_or(0);
+        let typical = Tally {
+            peer_n: per_round(sum.peer_n),
+            peer_squares: per_round(sum.peer_squares),
+            gold_n: per_round(sum.gold_n),
+            gold_squares: per_round(sum.gold_squares),
+            ..Tally::default()
+        };
+        let reward_threshold = normal_quantile(1.0 - spec.false_reward_rate.as_f64())
+            * (typical.peer_squares as f64 / 1e6).sqrt()
+            / typical.n().max(1) as f64;
+        let slash_threshold =
+            -normal_quantile(1.0 - p_slashing_alone(spec.false_slash_rate.as_f64()))
+                * ((typical.peer_squares + typical.gold_squares) as f64 / 1e6).sqrt()
+                / typical.n().max(1) as f64;
+        Scale {
+            scored_items_mean: frac(sum.n(), labeler_rounds),
+            reward_threshold,
+            slash_threshold,
+        }
+    }
+}
+
+/// The exported dataset's figures, and the naive baseline's.
+fn dataset_summaries(dataset: &DatasetCounts, mode: &str) -> (DatasetSummary, BaselineDataset) {
+    let poisoned = |n: u64| (dataset.attacked > 0).then(|| frac(n, dataset.attacked));
+    let data = DatasetSummary {
+        evaluated_tasks: dataset.evaluated,
+        accuracy: frac(dataset.export_right, dataset.evaluated),
+        majority_vote_accuracy: frac(dataset.majority_vote_right, dataset.evaluated),
+        ds_accuracy: frac(dataset.ds_right, dataset.evaluated),
+        attacked_tasks: dataset.attacked,
+        poisoned_fraction: poisoned(dataset.export_poisoned),
+        majority_vote_poisoned_fraction: poisoned(dataset.majority_vote_poisoned),
+        ds_poisoned_fraction: poisoned(dataset.ds_poisoned),
+        labels_left_out_share: frac(dataset.labels_left_out, dataset.labels),
+        labels_tired_share: frac(dataset.labels_tired, dataset.labels),
+        accuracy_untired: frac(dataset.untired_export_right, dataset.evaluated),
+        server_export_mismatches: (mode == "server").then_some(dataset.export_mismatches),
+    };
+    let baseline = BaselineDataset {
+        accuracy: frac(dataset.baseline_right, dataset.evaluated),
+        poisoned_fraction: poisoned(dataset.baseline_poisoned),
+    };
+    (data, baseline)
+}
+
+/// With a qualification: who qualified, by strategy, and the export with the gate and
+/// without it.
+fn qualification_summary(
+    scenario: &Scenario,
+    counts: &Counts,
+    all: &[&IdentityOutcome],
+    dataset: &DatasetCounts,
+) -> Option<QualificationSummary> {
+    scenario.qualification.as_ref().map(|q| {
+        let mut qualified_share = BTreeMap::new();
+        for (group, _) in &counts.groups {
+            let (practised, qualified) =
+                all.iter().filter(|o| o.group == *group).fold((0u64, 0u64), |(p, q), o| {
+                    (p + u64::from(o.practised), q + u64::from(o.qualified))
+                });
+            qualified_share.insert(group.name().to_owned(), frac(qualified, practised));
+        }
+        QualificationSummary {
+            items: q.items,
+            score_min: q.score_min,
+            practice_tasks: q.practice_tasks,
+            qualified_share,
+            evaluated_tasks: dataset.evaluated,
+            export_accuracy: frac(dataset.export_right, dataset.evaluated),
+            evaluated_tasks_without_gate: dataset.ungated_evaluated,
+            export_accuracy_without_gate: frac(
+                dataset.ungated_export_right,
+                dataset.ungated_evaluated,
+            ),
+        }
+    })
+}
+
+/// Each run's mean ROI by strategy and its dataset's accuracy.
+fn run_summaries(runs: &[RunOutcome], counts: &Counts) -> Vec<RunSummary> {
+    runs.iter()
+        .map(|run| {
+            let mut roi_mean = BTreeMap::new();
+            for (group, _) in &counts.groups {
+                let rois: Vec<f64> = run
+                    .identities
+                    .iter()
+                    .filter(|o| o.group == *group)
+                    .map(IdentityOutcome::roi)
+                    .collect();
+                roi_mean.insert(group.name().to_owned(), mean(&rois));
+            }
+            let d = &run.dataset;
+            RunSummary {
+                seed: run.seed,
+                roi_mean,
+                accuracy: frac(d.export_right, d.evaluated),
+                ds_accuracy: frac(d.ds_right, d.evaluated),
+                majority_vote_accuracy: frac(d.majority_vote_right, d.evaluated),
+            }
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, PartialEq)]
