@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# The load benchmark (`cargo bench -p plumbline --bench load`) of two revisions in one run: the
-# working tree against REV, alternated ROUNDS times so that a drift of the machine weighs on both
-# alike. REV is built in a temporary worktree into a target directory of its own
+# A server load benchmark of two revisions in one run: the working tree against REV, alternated
+# ROUNDS times so that a drift of the machine weighs on both alike. BENCH is `load` (one SQLite
+# server; the default) or `scale` (SQLite, PostgreSQL with one replica and with three; about 15
+# minutes a run). REV is built in a temporary worktree into a target directory of its own
 # (target/bench-load-ab-base, kept for the next run): cargo names a workspace crate's artifacts
 # by its path inside the workspace, so two checkouts sharing one target directory would take
-# each other's crates for their own. Writes bench/results/load-ab.{md,json}.
+# each other's crates for their own. Writes bench/results/BENCH-ab.{md,json}.
 #
-#   bash bench/load-ab.sh REV [ROUNDS]
+#   bash bench/load-ab.sh REV [ROUNDS] [BENCH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rev=${1:?usage: bash bench/load-ab.sh REV [ROUNDS]}
+rev=${1:?usage: bash bench/load-ab.sh REV [ROUNDS] [load|scale]}
 rounds=${2:-3}
+bench=${3:-load}
+case "$bench" in
+  load) results=load ;;
+  scale) results=load-scale ;;
+  *) echo "BENCH is load or scale, not $bench" >&2; exit 2 ;;
+esac
 root=$PWD
 target=$root/target
-work=$target/bench-load-ab
+work=$target/bench-$bench-ab
 rm -rf "$work" && mkdir -p "$work"
 worktree=$work/base
 git worktree add --detach -f "$worktree" "$rev" >/dev/null
@@ -24,16 +31,16 @@ trap 'git worktree remove --force "$worktree"' EXIT
 build() {
   local side=$1 dir=$2 side_target=$3
   local exe
-  exe=$(cd "$dir" && CARGO_TARGET_DIR=$side_target cargo bench -p plumbline --bench load --no-run \
-    --message-format=json 2>>"$work/build.log" | python3 -c '
-import json, sys
+  exe=$(cd "$dir" && CARGO_TARGET_DIR=$side_target cargo bench -p plumbline --bench "$bench" --no-run \
+    --message-format=json 2>>"$work/build.log" | BENCH=$bench python3 -c '
+import json, os, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-message":
         print(m["message"]["rendered"], file=sys.stderr)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "load" and m.get("executable"):
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == os.environ["BENCH"] and m.get("executable"):
         print(m["executable"])' 2>>"$work/build.log")
-  cp "$exe" "$work/load-$side"
+  cp "$exe" "$work/$bench-$side"
   echo "$dir" >"$work/dir-$side"
 }
 echo "building $rev"
@@ -45,15 +52,15 @@ for round in $(seq 1 "$rounds"); do
   for side in base head; do
     echo "round $round: $side"
     # A benchmark writes its results beside its own sources: read them back from there.
-    (cd "$(cat "$work/dir-$side")/crates/cli" && "$work/load-$side" --bench >"$work/$side-$round.log" 2>&1)
-    cp "$(cat "$work/dir-$side")/bench/results/load.json" "$work/$side-$round.json"
+    (cd "$(cat "$work/dir-$side")/crates/cli" && "$work/$bench-$side" --bench >"$work/$side-$round.log" 2>&1)
+    cp "$(cat "$work/dir-$side")/bench/results/$results.json" "$work/$side-$round.json"
   done
 done
-git checkout -- bench/results/load.json bench/results/load.md 2>/dev/null || true
+git checkout -- "bench/results/$results.json" "bench/results/$results.md" 2>/dev/null || true
 
-python3 - "$work" "$rev" "$rounds" <<'EOF'
+python3 - "$work" "$rev" "$rounds" "$bench" <<'EOF'
 import json, statistics, sys
-work, rev, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+work, rev, rounds, bench = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 runs = {side: [json.load(open(f"{work}/{side}-{r}.json")) for r in range(1, rounds + 1)]
         for side in ("base", "head")}
 def figures(run):
@@ -65,32 +72,45 @@ def figures(run):
         "commit_server_cpu_ms": run["commit"]["server_cpu_ms_per_request"],
         "passed": run["passed"],
     }
-table = {side: [figures(r) for r in rs] for side, rs in runs.items()}
-medians = {side: {k: statistics.median(f[k] for f in fs) for k in fs[0] if k != "passed"}
-           for side, fs in table.items()}
-ratios = {k: medians["head"][k] / medians["base"][k] for k in medians["head"]}
-out = {"benchmark": "load-ab", "command": f"bash bench/load-ab.sh {rev} {rounds}", "base": rev,
-       "rounds": rounds, "runs": table, "medians": medians, "head_over_base": ratios}
-json.dump(out, open("bench/results/load-ab.json", "w"), indent=1)
-names = [("committed_labels_per_sec", "committed labels/s", "{:.0f}"),
-         ("commit_p99_ms", "commit p99 ms", "{:.2f}"),
-         ("join_per_sec", "joins/s", "{:.0f}"),
-         ("reveal_per_sec", "reveals/s", "{:.0f}"),
-         ("commit_server_cpu_ms", "server CPU ms per commit", "{:.3f}")]
-lines = ["# Load benchmark, two revisions in one run", "",
-         f"`bash bench/load-ab.sh {rev} {rounds}`: `cargo bench -p plumbline --bench load` of "
-         f"`{rev}` (base) and of the working tree (head), alternated {rounds} times on this machine "
-         "(2 cores); medians of the runs, and head over base.", "",
-         "| figure | base | head | head / base |", "|---|---|---|---|"]
-for key, name, fmt in names:
-    lines.append(f"| {name} | {fmt.format(medians['base'][key])} | {fmt.format(medians['head'][key])} "
-                 f"| {ratios[key]:.3f} |")
-lines += ["", "Every run:", "", "| side | round | " + " | ".join(n for _, n, _ in names) + " | checks |",
-          "|---|---|" + "---|" * len(names) + "---|"]
-for side in ("base", "head"):
-    for r, f in enumerate(table[side], 1):
-        cells = " | ".join(fmt.format(f[k]) for k, _, fmt in names)
-        lines.append(f"| {side} | {r} | {cells} | {'passed' if f['passed'] else 'FAILED'} |")
-open("bench/results/load-ab.md", "w").write("\n".join(lines) + "\n")
+def configurations(run):
+    # `load` is one configuration; `scale` lists several.
+    if "configurations" not in run:
+        return {"sqlite, 1 replica": figures(run)}
+    return {f"{c['db']}, {c['replicas']} replica{'s' if c['replicas'] > 1 else ''}": figures(c)
+            for c in run["configurations"]}
+table = {side: [configurations(r) for r in rs] for side, rs in runs.items()}
+names = list(table["base"][0])
+keys = [k for k in table["base"][0][names[0]] if k != "passed"]
+medians = {side: {n: {k: statistics.median(run[n][k] for run in table[side]) for k in keys}
+                  for n in names} for side in table}
+ratios = {n: {k: medians["head"][n][k] / medians["base"][n][k] for k in keys} for n in names}
+command = f"bash bench/load-ab.sh {rev} {rounds} {bench}"
+out = {"benchmark": f"{bench}-ab", "command": command, "base": rev, "rounds": rounds,
+       "runs": table, "medians": medians, "head_over_base": ratios}
+json.dump(out, open(f"bench/results/{bench}-ab.json", "w"), indent=1)
+labels = [("committed_labels_per_sec", "committed labels/s", "{:.0f}"),
+          ("commit_p99_ms", "commit p99 ms", "{:.2f}"),
+          ("join_per_sec", "joins/s", "{:.0f}"),
+          ("reveal_per_sec", "reveals/s", "{:.0f}"),
+          ("commit_server_cpu_ms", "server CPU ms per commit", "{:.3f}")]
+lines = [f"# {bench.capitalize()} benchmark, two revisions in one run", "",
+         f"`{command}`: `cargo bench -p plumbline --bench {bench}` of `{rev}` (base) and of the "
+         f"working tree (head), alternated {rounds} time{'s' if rounds > 1 else ''} on this "
+         "machine (2 cores); medians of the runs, and head over base.", "",
+         "| configuration | figure | base | head | head / base |", "|---|---|---|---|---|"]
+for n in names:
+    for key, name, fmt in labels:
+        lines.append(f"| {n} | {name} | {fmt.format(medians['base'][n][key])} | "
+                     f"{fmt.format(medians['head'][n][key])} | {ratios[n][key]:.3f} |")
+lines += ["", "Every run:", "",
+          "| configuration | side | round | " + " | ".join(l for _, l, _ in labels) + " | checks |",
+          "|---|---|---|" + "---|" * len(labels) + "---|"]
+for n in names:
+    for side in ("base", "head"):
+        for r, run in enumerate(table[side], 1):
+            f = run[n]
+            cells = " | ".join(fmt.format(f[k]) for k, _, fmt in labels)
+            lines.append(f"| {n} | {side} | {r} | {cells} | {'passed' if f['passed'] else 'FAILED'} |")
+open(f"bench/results/{bench}-ab.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF

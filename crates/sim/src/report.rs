@@ -912,7 +912,20 @@ fn fraction(v: Option<f64>) -> String {
 /// The report as markdown; `command` is the command line that produced it.
 pub fn markdown(report: &Report, command: &str) -> String {
     let mut md = String::new();
-    let r = report;
+    markdown_setting(&mut md, report, command);
+    markdown_targets(&mut md, report);
+    markdown_strategies(&mut md, report);
+    markdown_dataset(&mut md, report);
+    markdown_server(&mut md, report);
+    let _ = writeln!(
+        md,
+        "\nPlots: `roi.svg` (ROI per strategy, both rules), `scores.svg` (score against true label accuracy, first run)."
+    );
+    md
+}
+
+/// The scenario, the market and the mechanism, in prose.
+fn markdown_setting(md: &mut String, r: &Report, command: &str) {
     let _ = writeln!(md, "# Simulation: {}\n", r.scenario);
     if !r.description.is_empty() {
         let _ = writeln!(md, "{}\n", r.description);
@@ -974,6 +987,10 @@ pub fn markdown(report: &Report, command: &str) -> String {
                 .join(", "),
         );
     }
+}
+
+/// Each target, met or not, under both rules.
+fn markdown_targets(md: &mut String, r: &Report) {
     let _ = writeln!(
         md,
         "## Targets\n\n| target | mechanism | | naive baseline | |\n|---|---|---|---|---|"
@@ -991,6 +1008,10 @@ pub fn markdown(report: &Report, command: &str) -> String {
             base.map_or(String::new(), |b| b.detail.clone()),
         );
     }
+}
+
+/// ROI, tiers and scores per strategy, and the false-slash rates.
+fn markdown_strategies(md: &mut String, r: &Report) {
     let _ = writeln!(
         md,
         "\n## ROI net of stake, per strategy\n\nMean ± standard deviation over identities and runs; p10 / median / p90; tier shares rewarded / even / slashed; score mean ± sd.\n\n| strategy | identities | mechanism ROI | p10 / median / p90 | tiers | score | label accuracy | naive ROI | naive tiers |\n|---|---:|---:|---|---|---:|---:|---:|---|"
@@ -1037,6 +1058,10 @@ pub fn markdown(report: &Report, command: &str) -> String {
             fraction(r.baseline.honest_minority_roi_ratio)
         );
     }
+}
+
+/// The export's accuracy beside the other aggregations.
+fn markdown_dataset(md: &mut String, r: &Report) {
     let d = &r.dataset;
     let _ = writeln!(
         md,
@@ -1059,6 +1084,10 @@ pub fn markdown(report: &Report, command: &str) -> String {
         r.baseline.dataset.accuracy,
         fraction(r.baseline.dataset.poisoned_fraction),
     );
+}
+
+/// With `--server`: the load figures.
+fn markdown_server(md: &mut String, r: &Report) {
     if let Some(s) = &r.server {
         let _ = writeln!(
             md,
@@ -1086,11 +1115,6 @@ pub fn markdown(report: &Report, command: &str) -> String {
             );
         }
     }
-    let _ = writeln!(
-        md,
-        "\nPlots: `roi.svg` (ROI per strategy, both rules), `scores.svg` (score against true label accuracy, first run)."
-    );
-    md
 }
 
 #[cfg(test)]
