@@ -1,5 +1,6 @@
-//! The JSON shapes the API answers with (`EXPERIMENT`, `BATCH`, ...), built from stored rows
-//! and core values.
+//! The API's answers (`EXPERIMENT`, `BATCH`, ...), built from stored rows and core values.
+//! Their types are `plumbline_client::api`'s, so the server and its clients share one
+//! definition.
 
 pub use plumbline_client::api::{BatchTaskView, BatchView, ExperimentView, TaskCounts};
 use plumbline_core::assign::{Batch, seed_hash};
