@@ -9,6 +9,12 @@ use plumbline_core::{Address, Amount, B256, U256};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
+/// A failure on chain or in the relay, as the simulator's error (the venues on chain report
+/// through it).
+pub fn chain_failed(error: impl std::fmt::Display) -> plumbline_sim::SimError {
+    plumbline_sim::SimError::Server { url: "chain".into(), message: error.to_string() }
+}
+
 /// Where burned stakes go.
 const BURN_ADDRESS: &str = "0x000000000000000000000000000000000000dEaD";
 

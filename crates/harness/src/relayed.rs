@@ -5,6 +5,7 @@
 //! posted after the reveal deadline and paid out after the challenge window, and what is left
 //! of the pool is refunded. The chain's clock moves only for those last steps.
 
+use crate::chain::chain_failed;
 use crate::shape::CHALLENGE_WINDOW_SECS;
 use plumbline_chain::{BatchCommit, Market, Terms, experiment_id};
 use plumbline_core::Address;
@@ -74,11 +75,6 @@ impl<'a> Relayed<'a> {
         })?;
         Ok(())
     }
-}
-
-/// A chain failure, as the simulator's error.
-fn chain_failed(error: impl std::fmt::Display) -> plumbline_sim::SimError {
-    plumbline_sim::SimError::Server { url: "chain".into(), message: error.to_string() }
 }
 
 impl<'a> Venue for Relayed<'a> {

@@ -7,15 +7,15 @@
 //! commit on chain; at settlement, until the settlement is posted, and past the challenge
 //! window until the payouts and the refund are.
 
-use crate::chain::{ChainLabeler, one_ether};
+use crate::chain::{ChainLabeler, chain_failed, one_ether};
 use crate::shape::CHALLENGE_WINDOW_SECS;
 use plumbline_chain::{BatchCommit, Market, Terms};
 use plumbline_core::client::{SignedCommit, SignedReveal};
 use plumbline_core::practice::PracticeRecord;
 use plumbline_core::{Address, B256, U256};
+use plumbline_sim::Result;
 use plumbline_sim::servers::Servers;
 use plumbline_sim::venue::{Joining, Opened, Opening, Sent, Settled, Shown, Venue};
-use plumbline_sim::{Result, SimError};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -42,11 +42,6 @@ pub struct Served<'a> {
     pub creator: (Address, U256),
     /// The experiment's relay state once everything is paid (`GET /experiments/{id}/chain`).
     pub relay: Value,
-}
-
-/// A failure on chain or in the relay, as the simulator's error.
-fn failed(error: impl std::fmt::Display) -> SimError {
-    SimError::Server { url: "chain".into(), message: error.to_string() }
 }
 
 impl<'a> Served<'a> {
@@ -83,7 +78,7 @@ impl<'a> Served<'a> {
                 return Ok(status);
             }
             if started.elapsed() > Duration::from_secs(WAIT_SECS_MAX) {
-                return Err(failed(format!(
+                return Err(chain_failed(format!(
                     "waited {WAIT_SECS_MAX} s for {what}; the relay stands at {status}"
                 )));
             }
@@ -92,7 +87,7 @@ impl<'a> Served<'a> {
     }
 
     fn chain_now(&self) -> Result<u64> {
-        self.runtime.block_on(self.operator.now()).map_err(failed)
+        self.runtime.block_on(self.operator.now()).map_err(chain_failed)
     }
 }
 
@@ -108,7 +103,8 @@ impl<'a> Venue for Served<'a> {
         let Opening { round, spec, tasks, pool, .. } = *opening;
         let (runtime, operator) = (self.runtime, self.operator);
         let creator_key = self.servers.creator_key(round);
-        let creator = operator.with_key(&B256::from(creator_key.secret_bytes())).map_err(failed)?;
+        let creator =
+            operator.with_key(&B256::from(creator_key.secret_bytes())).map_err(chain_failed)?;
         self.creator.0 = creator.account();
         self.creator.1 = runtime
             .block_on(async {
@@ -116,16 +112,16 @@ impl<'a> Venue for Served<'a> {
                 operator.mint(creator.account(), pool).await?;
                 operator.balance_of(creator.account()).await
             })
-            .map_err(failed)?;
+            .map_err(chain_failed)?;
         let created = self.servers.create(&creator_key, spec, tasks)?;
         self.id = created.experiment_id;
         let chain: Value = self.servers.operator().get("/chain")?;
         let relayer: Address = chain["operator"]
             .as_str()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| failed("the server names no operator"))?;
+            .ok_or_else(|| chain_failed("the server names no operator"))?;
         let terms = Terms::of_spec(&created.spec, relayer, Address::ZERO, CHALLENGE_WINDOW_SECS);
-        runtime.block_on(creator.create_experiment(self.id, &terms)).map_err(failed)?;
+        runtime.block_on(creator.create_experiment(self.id, &terms)).map_err(chain_failed)?;
         self.joined = 0;
         self.servers.fund_and_open()
     }
@@ -134,7 +130,7 @@ impl<'a> Venue for Served<'a> {
     /// (anvil's time runs on with the wall clock between blocks).
     fn advance(&mut self, t: u64) -> Result<()> {
         let to = t.max(self.chain_now()? + 1);
-        self.runtime.block_on(self.operator.mine_at(to)).map_err(failed)?;
+        self.runtime.block_on(self.operator.mine_at(to)).map_err(chain_failed)?;
         self.servers.advance(to)
     }
 
@@ -158,7 +154,7 @@ impl<'a> Venue for Served<'a> {
             };
             self.runtime
                 .block_on(labeler.market.commit_batches(self.id, &[entry], 1))
-                .map_err(failed)?;
+                .map_err(chain_failed)?;
             self.direct.push((labeler.key.address(), sent.batch_id));
         }
         let relayed: Vec<Sent<SignedCommit>> = relayed.into_iter().cloned().collect();
@@ -186,7 +182,8 @@ impl<'a> Venue for Served<'a> {
 
     fn settle(&mut self, practice: Option<PracticeRecord>) -> Result<Settled> {
         self.wait_for("the settlement posted on chain", |s| !s["settle_tx"].is_null())?;
-        let held = self.runtime.block_on(self.operator.experiment(self.id)).map_err(failed)?;
+        let held =
+            self.runtime.block_on(self.operator.experiment(self.id)).map_err(chain_failed)?;
         self.advance(held.rootPostedAt + u64::from(held.challengeWindowSecs) + 1)?;
         self.relay =
             self.wait_for("payouts and refund paid on chain", |s| !s["refund_tx"].is_null())?;

@@ -199,10 +199,7 @@ impl Servers {
                 own.login(joining.key)?;
                 own.get::<BatchView>(&format!("{}/batches/{}", round.path, repeat.batch_id))?
             }
-            Err(e) if refused => {
-                drop(e);
-                return Ok(None);
-            }
+            Err(_) if refused => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         // A batch shows its tasks by position only; labelers recognise them by their content.
