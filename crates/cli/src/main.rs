@@ -47,6 +47,9 @@ enum Command {
     Aggregate(cmd::aggregate::AggregateArgs),
     /// Run a real crowd dataset through scoring and settlement and compare with its truth.
     Replay(cmd::replay::ReplayArgs),
+    /// What adaptive rounds buy: dynamic overlap on real data, the crowd's best of N.
+    #[command(subcommand)]
+    Rounds(cmd::rounds::RoundsCommand),
     /// Recompute an experiment's settlement from its public record and compare it byte for byte.
     Audit(cmd::audit::AuditArgs),
     /// Run the market server (HTTP API on a SQLite file or PostgreSQL; optionally in chain mode).
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::run(c),
         Command::Aggregate(a) => cmd::aggregate::run(a),
         Command::Replay(a) => cmd::replay::run(a),
+        Command::Rounds(c) => cmd::rounds::run(c),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),

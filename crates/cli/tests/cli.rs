@@ -311,6 +311,36 @@ fn replay_reports_tiers_accuracy_and_a_plot() {
 }
 
 #[test]
+fn rounds_measures_dynamic_overlap_and_the_best_of_n() {
+    let data = datasets().join("wsd");
+    let labels = data.join("labels.csv").to_string_lossy().into_owned();
+    let truth = data.join("truth.csv").to_string_lossy().into_owned();
+    let output = plumbline(&["rounds", "overlap", "--input", &labels, "--truth", &truth, "--json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["labels_full"], 1770);
+    assert!(report["share"].as_f64().unwrap() < 0.5);
+    let output = plumbline(&["rounds", "overlap", "--input", &labels, "--truth", &truth]);
+    assert!(stdout(&output).contains("fixed overlap, same budget"), "{}", stdout(&output));
+    for bad in [["--confidence", "1"], ["--start", "0"]] {
+        let output = plumbline(&[
+            "rounds", "overlap", "--input", &labels, "--truth", &truth, bad[0], bad[1],
+        ]);
+        assert_eq!(code(&output), 2, "{bad:?}");
+    }
+
+    let output = plumbline(&["rounds", "best-of", "--runs", "20", "--responses", "16", "--json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["setup"]["rule"]["budget"], 100);
+    assert!(report["tournament"]["comparisons_max"].as_u64().unwrap() <= 100);
+    for bad in [["--responses", "65"], ["--budget", "10"], ["--spread", "-1"], ["--runs", "0"]] {
+        let output = plumbline(&["rounds", "best-of", bad[0], bad[1]]);
+        assert_eq!(code(&output), 2, "{bad:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
 fn serve_refuses_a_bad_faucet_before_writing_anything() {
     let dir = TempDir::new("faucet");
     let db = dir.path("market.db");

@@ -22,7 +22,7 @@
 //! do not depend on the order in which labelers are driven.
 
 use crate::rng::{Rng, Tag};
-use crate::scenario::{Group, Lazy, MAJORITY, MINORITY, Scenario, Skill};
+use crate::scenario::{Group, Lazy, MAJORITY, MINORITY, Scenario};
 use crate::tasks::{Truth, other_preference};
 use plumbline_core::assign::to_canonical;
 use plumbline_core::label::Label;
@@ -118,19 +118,18 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
         for _ in 0..count {
             let index = agents.len() as u64;
             let mut rng = Rng::stream(seed, Tag::Roster, &[index]);
-            let skilled = |s: &Skill, rng: &mut Rng| draw_skill(s, rng);
             let (behaviour, swarm) = match group {
                 Group::Honest => {
                     let s = &p.honest.as_ref().expect("counted").skill;
-                    (Behaviour::Honest { skill: skilled(s, &mut rng) }, None)
+                    (Behaviour::Honest { skill: s.draw(&mut rng) }, None)
                 }
                 Group::HonestMinority => {
                     let s = &p.honest_minority.as_ref().expect("counted").skill;
-                    (Behaviour::Minority { skill: skilled(s, &mut rng) }, None)
+                    (Behaviour::Minority { skill: s.draw(&mut rng) }, None)
                 }
                 Group::Fatigue => {
                     let f = p.fatigue.as_ref().expect("counted");
-                    let skill = skilled(&f.skill, &mut rng);
+                    let skill = f.skill.draw(&mut rng);
                     (Behaviour::Fatigue { skill, half_life_items: f.half_life_items }, None)
                 }
                 Group::Lazy => (Behaviour::Lazy { answer: constant(&p.lazy) }, None),
@@ -142,11 +141,11 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
                 Group::Colluding => (Behaviour::Colluding, None),
                 Group::Flipper => {
                     let s = &p.flipper.as_ref().expect("counted").skill;
-                    (Behaviour::Flipper { skill: skilled(s, &mut rng) }, None)
+                    (Behaviour::Flipper { skill: s.draw(&mut rng) }, None)
                 }
                 Group::Poisoner => {
                     let s = &p.poisoner.as_ref().expect("counted").skill;
-                    (Behaviour::Poisoner { skill: skilled(s, &mut rng) }, None)
+                    (Behaviour::Poisoner { skill: s.draw(&mut rng) }, None)
                 }
                 Group::Sybil => {
                     let sybil = p.sybil.as_ref().expect("counted");
@@ -156,7 +155,7 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
                     // The actor draws one skill for its whole swarm.
                     let mut swarm_rng =
                         Rng::stream(seed, Tag::Roster, &[SWARM_STREAMS | u64::from(swarm)]);
-                    let skill = draw_skill(&sybil.skill, &mut swarm_rng);
+                    let skill = sybil.skill.draw(&mut swarm_rng);
                     let inner = Group::from_name(&sybil.strategy).expect("checked");
                     let behaviour = match inner {
                         Group::Honest => Behaviour::Honest { skill },
@@ -193,14 +192,6 @@ pub fn roster(scenario: &Scenario, seed: u64) -> Vec<Agent> {
         }
     }
     agents
-}
-
-fn draw_skill(skill: &Skill, rng: &mut Rng) -> f64 {
-    match *skill {
-        Skill::Fixed(p) => p,
-        Skill::Uniform([lo, hi]) => lo + (hi - lo) * rng.unit(),
-        Skill::Beta([a, b]) => rng.beta(a, b),
-    }
 }
 
 /// Whether `value` is a label of the question (in shown or canonical order alike).

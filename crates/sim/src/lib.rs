@@ -3,7 +3,9 @@
 pub mod agents;
 pub mod analysis;
 pub mod baseline;
+pub mod best_of;
 pub mod chart;
+pub mod dynamic_overlap;
 pub mod error;
 pub mod in_process;
 pub mod market;

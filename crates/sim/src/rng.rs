@@ -23,6 +23,8 @@ pub enum Tag {
     JoinOrder = 4,
     /// Experiment ids and assignment seeds.
     Experiment = 5,
+    /// Adaptive rounds: response qualities, brackets, votes, the order labels arrive in.
+    Adaptive = 6,
 }
 
 impl Rng {

@@ -270,7 +270,7 @@ impl Default for BaselineRule {
 }
 
 /// How an honest-type labeler's skill (the probability of the right answer) is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Skill {
     /// Everyone the same.
@@ -279,6 +279,17 @@ pub enum Skill {
     Uniform([f64; 2]),
     /// Beta(a, b).
     Beta([f64; 2]),
+}
+
+impl Skill {
+    /// One labeler's skill.
+    pub fn draw(&self, rng: &mut crate::rng::Rng) -> f64 {
+        match *self {
+            Skill::Fixed(p) => p,
+            Skill::Uniform([lo, hi]) => lo + (hi - lo) * rng.unit(),
+            Skill::Beta([a, b]) => rng.beta(a, b),
+        }
+    }
 }
 
 impl Default for Skill {

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod labeler;
 pub mod ledger;
 pub mod replay;
+pub mod rounds;
 pub mod serve;
 pub mod simulate;
 pub mod spec;
