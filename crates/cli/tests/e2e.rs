@@ -169,6 +169,18 @@ fn twenty_labelers_run_a_whole_experiment_through_the_cli() {
     assert!(stderr.contains("no cohort \"north & south\""), "{stderr}");
     let health = server.get("/health");
     assert_eq!(health["ledger_balanced"], true, "{health}");
+    // The full check on demand, straight on the database the server is using.
+    let checked = run(&["ledger", "check", "--db", &db.to_string_lossy(), "--json"], &env);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(report["balanced"], true, "{report}");
+    assert!(
+        report["journal_entries"].as_u64().unwrap() >= health["journal_entries"].as_u64().unwrap()
+    );
+    let missing = dir.0.join("nothing-here.db");
+    let refused = run(&["ledger", "check", "--db", &missing.to_string_lossy()], &env);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(!missing.exists(), "a check must not create the database");
 }
 
 #[test]

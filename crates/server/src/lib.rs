@@ -21,7 +21,7 @@ pub mod web;
 
 pub use error::{AppError, AppResult};
 pub use fault::{Reason, ServiceError, ServiceResult};
-pub use state::{AppState, Clock, Config};
+pub use state::{AppState, Clock, Config, LedgerVerdict};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};

@@ -31,6 +31,24 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
     })
 }
 
+/// Starts the periodic ledger check on the runtime: every `ledger_check_every`, in every
+/// process (it only reads), so that each one's `/health` reports a recent verdict without
+/// reading the journal itself. Abort the handle to stop it.
+pub fn spawn_ledger_checks(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(state.config().ledger_check_every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate, and the server checked just before it started.
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            if let Err(e) = state.check_ledger().await {
+                tracing::error!(error = %e, "cannot run the ledger check");
+            }
+        }
+    })
+}
+
 impl AppState {
     /// Whether this process runs the scheduler now: of the processes sharing the store, the
     /// one holding its lease, which it renews at every tick; when it dies, another takes over

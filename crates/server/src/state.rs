@@ -53,6 +53,8 @@ pub struct Config {
     /// How long the scheduler's lease lasts unrenewed: when several processes share the
     /// store, one runs the scheduler, and another takes over this long after it died.
     pub scheduler_lease: Duration,
+    /// How often each process runs the full ledger check, whose verdict `/health` reports.
+    pub ledger_check_every: Duration,
     /// Chain mode: experiments keep their money in this market instead of the embedded
     /// ledger. `None` for the embedded ledger.
     pub chain: Option<crate::chain::config::ChainConfig>,
@@ -84,6 +86,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(120),
             tick: Duration::from_secs(1),
             scheduler_lease: Duration::from_secs(5),
+            ledger_check_every: Duration::from_secs(300),
             chain: None,
             sealing_key: None,
             faucet: None,
@@ -226,6 +229,9 @@ pub(crate) struct Inner {
     pub(crate) settle_lock: tokio::sync::Mutex<()>,
     /// This process's name among those sharing the store (holder of the scheduler's lease).
     pub(crate) instance: String,
+    /// The last full ledger check's verdict, which `/health` reports without reading the
+    /// journal.
+    pub(crate) ledger_verdict: Mutex<Option<LedgerVerdict>>,
     rate: RateLimiter,
     client_rate: RateLimiter,
 }
@@ -246,6 +252,7 @@ impl AppState {
                 |_| format!("{}-{}", std::process::id(), system_now_ms()),
                 |id| id.to_string(),
             ),
+            ledger_verdict: Mutex::new(None),
             rate,
             client_rate,
         }))
@@ -323,14 +330,49 @@ impl AppState {
         self.0.live.lock().expect("the live map never panics holding it").remove(&experiment_id);
     }
 
-    /// Runs the ledger check and logs every problem it finds.
+    /// Runs the full ledger check (its cost grows with the journal), logs every problem it
+    /// finds, and keeps its verdict for `/health`.
     pub async fn check_ledger(&self) -> ServiceResult<plumbline_store::LedgerReport> {
         let report = self.0.store.check_ledger().await?;
         for problem in &report.problems {
             tracing::error!(%problem, "ledger check failed");
         }
+        let verdict = LedgerVerdict {
+            checked_at: self.now(),
+            balanced: report.balanced,
+            journal_entries: report.journal_entries,
+        };
+        *self.0.ledger_verdict.lock().expect("the verdict never panics holding it") = Some(verdict);
         Ok(report)
     }
+
+    /// The last ledger check's verdict, without reading the journal; the first call in a
+    /// process that has not checked yet runs the check.
+    pub async fn ledger_verdict(&self) -> ServiceResult<LedgerVerdict> {
+        let last = *self.0.ledger_verdict.lock().expect("the verdict never panics holding it");
+        match last {
+            Some(verdict) => Ok(verdict),
+            None => {
+                let report = self.check_ledger().await?;
+                Ok(LedgerVerdict {
+                    checked_at: self.now(),
+                    balanced: report.balanced,
+                    journal_entries: report.journal_entries,
+                })
+            }
+        }
+    }
+}
+
+/// What the last full ledger check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerVerdict {
+    /// When it ran (unix seconds, by the server's clock).
+    pub checked_at: u64,
+    /// Whether it found nothing wrong.
+    pub balanced: bool,
+    /// Journal entries it verified.
+    pub journal_entries: u64,
 }
 
 /// 32 bytes from the operating system's generator.

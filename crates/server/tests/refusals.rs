@@ -80,13 +80,9 @@ fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &s
 async fn snapshot(h: &Harness, id: B256) -> (Value, Value, u64) {
     let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
     let (_, stats) = h.call("GET", &format!("/experiments/{id}/stats"), None, None).await;
-    let (_, health) = h.call("GET", "/health", None, None).await;
-    assert_eq!(health["ledger_balanced"], true, "{health}");
-    (
-        experiment["tasks"].clone(),
-        stats["batches"].clone(),
-        health["journal_entries"].as_u64().unwrap(),
-    )
+    let ledger = h.state.check_ledger().await.unwrap();
+    assert!(ledger.balanced, "{:?}", ledger.problems);
+    (experiment["tasks"].clone(), stats["batches"].clone(), ledger.journal_entries)
 }
 
 #[tokio::test]
@@ -722,6 +718,53 @@ async fn the_faucet_tops_an_account_up_to_its_amount_and_no_further() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["amount"], "3800");
     assert_eq!(h.balances(other.address()).await, (5_000, 0));
+    let ledger = h.state.check_ledger().await.unwrap();
+    assert!(ledger.balanced, "{:?}", ledger.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_the_last_ledger_check_and_the_periodic_check_finds_tampering() {
+    let h = Harness::new(Config {
+        ledger_check_every: std::time::Duration::from_millis(50),
+        ..config()
+    })
+    .await;
+    // As `serve` does before it listens.
+    h.state.check_ledger().await.unwrap();
+    let operator_token = h.login(&operator()).await;
+    let holder = LabelerKey::derived(78, 1);
+    h.mint(&operator_token, holder.address(), 1_000).await;
     let (_, health) = h.call("GET", "/health", None, None).await;
     assert_eq!(health["ledger_balanced"], true, "{health}");
+    let checked = health["journal_entries"].clone();
+
+    // A balance edited behind the ledger's back: `/health` does not read the journal, so it
+    // still reports the last check.
+    let tamper = plumbline_store::SqliteStore::open(&h.db.0).await.unwrap();
+    let account = plumbline_store::LedgerAccount::Available(holder.address()).to_string();
+    tamper
+        .execute_raw(&format!(
+            "UPDATE ledger_accounts SET credits = '999999' WHERE ledger_account_id = '{account}'"
+        ))
+        .await
+        .unwrap();
+    tamper.close().await;
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(health["ledger_balanced"], true, "{health}");
+    assert_eq!(health["journal_entries"], checked);
+
+    // The periodic check finds it, and `/health` says so.
+    let job = plumbline_server::scheduler::spawn_ledger_checks(h.state.clone());
+    let mut degraded = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (_, health) = h.call("GET", "/health", None, None).await;
+        if health["status"] == "degraded" {
+            assert_eq!(health["ledger_balanced"], false, "{health}");
+            degraded = true;
+            break;
+        }
+    }
+    job.abort();
+    assert!(degraded, "the periodic check never reported the tampered balance");
 }

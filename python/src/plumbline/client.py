@@ -140,8 +140,9 @@ class Client:
     # -- the server and accounts -----------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """``{"status", "ledger_balanced", "journal_entries", "version", "now"}`` (``now``: the
-        server's clock, which deadlines are measured by)."""
+        """``{"status", "ledger_balanced", "ledger_checked_at", "journal_entries", "version",
+        "now"}``: the verdict of the server's last full ledger check and when it ran (``now``:
+        the server's clock, which deadlines are measured by)."""
         result: dict[str, Any] = self._http.get("/health")
         return result
 

@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// 100000 unless given).
     #[arg(long, value_name = "AMOUNT")]
     pub faucet: Option<String>,
+    /// How often the full ledger check runs, whose verdict `GET /health` reports (seconds).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub ledger_check_every: u64,
 }
 
 /// What the faucet tops accounts up to with --demo: the demo's reward pool, so that a new
@@ -128,6 +131,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "--faucet issues credits in the embedded ledger; in chain mode the money is tokens",
         ));
     }
+    if args.ledger_check_every == 0 {
+        return Err(bad_input("--ledger-check-every must be at least 1 second"));
+    }
     let addr: SocketAddr =
         args.addr.parse().map_err(|e| bad_input(format!("--addr {:?}: {e}", args.addr)))?;
     let public = match &args.public_url {
@@ -174,6 +180,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         chain,
         sealing_key,
         faucet,
+        ledger_check_every: std::time::Duration::from_secs(args.ledger_check_every),
         ..Config::default()
     };
     let state = AppState::new(store.clone(), config);
@@ -194,15 +201,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let seeded = demo::seed(&state, keys[0].1.address(), &labelers)
             .await
             .map_err(|e| anyhow::anyhow!("cannot set up the demo: {e}"))?;
+        // `/health` reports the last check: let it count the demo's own entries.
+        state.check_ledger().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         print_demo(local, dir, keys, seeded);
     }
 
     let scheduler = scheduler::spawn(state.clone());
+    let ledger_checks = scheduler::spawn_ledger_checks(state.clone());
     tracing::info!(url = %format!("http://{local}/api/v1"), "listening");
     let header_read_timeout = state.config().header_read_timeout;
     plumbline_server::listen::serve(listener, app(state), header_read_timeout, shutdown_signal())
         .await;
     scheduler.abort();
+    ledger_checks.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,5 +1,6 @@
-//! `GET /health`: liveness and the ledger's verdict; `GET /sealing-key`: the key reveals may
-//! be sealed to.
+//! `GET /health`: liveness and the last ledger check's verdict (the check itself runs at
+//! start, after each settlement and periodically, never in the request); `GET /sealing-key`:
+//! the key reveals may be sealed to.
 
 use super::{Access, Route, router_of};
 use crate::error::AppResult;
@@ -16,12 +17,12 @@ pub fn routes() -> Vec<Route> {
         Route {
             method: "get",
             path: "/health",
-            summary: "Liveness, and whether the ledger check passes (run now)",
+            summary: "Liveness, and the verdict of the last full ledger check (run at start, after each settlement and periodically)",
             access: Access::Anyone,
             body: None,
             responses: &[(
                 200,
-                "`{status, ledger_balanced, journal_entries, version, now, ledger, operator}`",
+                "`{status, ledger_balanced, ledger_checked_at, journal_entries, version, now, ledger, operator}`",
             )],
             handler: get(health),
         },
@@ -46,11 +47,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    let report = state.check_ledger().await?;
+    let verdict = state.ledger_verdict().await?;
     Ok(Json(json!({
-        "status": if report.balanced { "ok" } else { "degraded" },
-        "ledger_balanced": report.balanced,
-        "journal_entries": report.journal_entries,
+        "status": if verdict.balanced { "ok" } else { "degraded" },
+        "ledger_balanced": verdict.balanced,
+        "ledger_checked_at": verdict.checked_at,
+        "journal_entries": verdict.journal_entries,
         "version": env!("CARGO_PKG_VERSION"),
         // Deadlines are measured by this clock, which a client's may differ from.
         "now": state.now(),
