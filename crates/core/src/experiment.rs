@@ -25,6 +25,11 @@ pub enum Accepted {
     Repeat,
 }
 
+/// Who signed a message, as recovered from its signature, or why none could be: computed before
+/// the experiment is locked ([`Experiment::commit_signer`], [`Experiment::reveal_signer`]), so
+/// that a server recovers many signatures at once and the locked part only compares addresses.
+pub type Recovered = std::result::Result<Address, eip712::SignatureError>;
+
 /// An experiment's protocol state.
 #[derive(Clone, Debug)]
 pub struct Experiment {
@@ -246,6 +251,18 @@ impl Experiment {
     /// Accepts a signed commit for a batch. Repeating it is harmless; a different commitment
     /// for the same batch is a conflict.
     pub fn commit(&mut self, batch_id: u64, commit: &SignedCommit, now: u64) -> Result<Accepted> {
+        self.commit_recovered(batch_id, commit, None, now)
+    }
+
+    /// [`Experiment::commit`] with its signer recovered beforehand by
+    /// [`Experiment::commit_signer`] in this experiment's domain (`None`: recovered here).
+    pub fn commit_recovered(
+        &mut self,
+        batch_id: u64,
+        commit: &SignedCommit,
+        signer: Option<Recovered>,
+        now: u64,
+    ) -> Result<Accepted> {
         let batch = self.batch(batch_id)?;
         if let Some(existing) = self.commits.get(&batch_id) {
             return if existing.commit.commitment == commit.commitment {
@@ -257,11 +274,37 @@ impl Experiment {
         let work_secs =
             u64::from(self.spec.block_size) * u64::from(self.spec.limits.seconds_per_task_min);
         self.lifecycle.check_commit(batch.assigned_at, work_secs, now)?;
-        let message =
-            Commit { experimentId: self.id, batchId: batch_id, commitment: commit.commitment };
-        self.check_signer(&message, &commit.signature, batch.labeler)?;
+        let signer =
+            signer.unwrap_or_else(|| Self::commit_signer(&self.domain, self.id, batch_id, commit));
+        expect_signer(signer, batch.labeler)?;
         self.commits.insert(batch_id, CommitEntry { batch_id, commit: commit.clone(), at: now });
         Ok(Accepted::New)
+    }
+
+    /// Who signed `commit` for batch `batch_id` of experiment `id` in `domain`. It reads no
+    /// state, so it may run before the experiment is locked.
+    pub fn commit_signer(
+        domain: &Eip712Domain,
+        id: B256,
+        batch_id: u64,
+        commit: &SignedCommit,
+    ) -> Recovered {
+        let message = Commit { experimentId: id, batchId: batch_id, commitment: commit.commitment };
+        eip712::recover(eip712::signing_hash(&message, domain), &commit.signature)
+    }
+
+    /// Who signed `reveal` for batch `batch_id` of experiment `id` in `domain`; `None` when its
+    /// labels form no root (the locked check then says why). It reads no state.
+    pub fn reveal_signer(
+        domain: &Eip712Domain,
+        id: B256,
+        batch_id: u64,
+        reveal: &SignedReveal,
+    ) -> Option<Recovered> {
+        let root = labels_root(&reveal.labels).ok()?;
+        let message =
+            Reveal { experimentId: id, batchId: batch_id, labelsRoot: root, salt: reveal.salt };
+        Some(eip712::recover(eip712::signing_hash(&message, domain), &reveal.signature))
     }
 
     /// Verifies a reveal against its batch, its commitment and its signature, whatever the
@@ -280,6 +323,18 @@ impl Experiment {
         batch_id: u64,
         committed: B256,
         reveal: &SignedReveal,
+    ) -> Result<()> {
+        self.check_reveal_recovered(batch_id, committed, reveal, None)
+    }
+
+    /// [`Experiment::check_reveal_of`] with its signer recovered beforehand by
+    /// [`Experiment::reveal_signer`] (`None`: recovered here).
+    fn check_reveal_recovered(
+        &self,
+        batch_id: u64,
+        committed: B256,
+        reveal: &SignedReveal,
+        signer: Option<Recovered>,
     ) -> Result<()> {
         let batch = self.batch(batch_id)?;
         let fail = |reason: String| Error::Reveal { batch_id, reason };
@@ -303,17 +358,32 @@ impl Experiment {
         if commitment != committed {
             return Err(fail("the labels and salt do not match the commitment".into()));
         }
-        let message = Reveal {
-            experimentId: self.id,
-            batchId: batch_id,
-            labelsRoot: root,
-            salt: reveal.salt,
-        };
-        self.check_signer(&message, &reveal.signature, batch.labeler)
+        let signer = signer.unwrap_or_else(|| {
+            let message = Reveal {
+                experimentId: self.id,
+                batchId: batch_id,
+                labelsRoot: root,
+                salt: reveal.salt,
+            };
+            eip712::recover(eip712::signing_hash(&message, &self.domain), &reveal.signature)
+        });
+        expect_signer(signer, batch.labeler)
     }
 
     /// Accepts a reveal after the commit deadline. Revealing twice is harmless.
     pub fn reveal(&mut self, batch_id: u64, reveal: &SignedReveal, now: u64) -> Result<Accepted> {
+        self.reveal_recovered(batch_id, reveal, None, now)
+    }
+
+    /// [`Experiment::reveal`] with its signer recovered beforehand by
+    /// [`Experiment::reveal_signer`] in this experiment's domain (`None`: recovered here).
+    pub fn reveal_recovered(
+        &mut self,
+        batch_id: u64,
+        reveal: &SignedReveal,
+        signer: Option<Recovered>,
+        now: u64,
+    ) -> Result<Accepted> {
         self.batch(batch_id)?;
         if let Some(existing) = self.reveals.get(&batch_id) {
             return if existing.reveal.salt == reveal.salt
@@ -325,7 +395,8 @@ impl Experiment {
             };
         }
         self.lifecycle.check_reveal(now)?;
-        self.check_reveal(batch_id, reveal)?;
+        let committed = self.commits.get(&batch_id).ok_or(Error::NotCommitted(batch_id))?;
+        self.check_reveal_recovered(batch_id, committed.commit.commitment, reveal, signer)?;
         self.reveals.insert(batch_id, RevealEntry { batch_id, reveal: reveal.clone(), at: now });
         Ok(Accepted::New)
     }
@@ -433,12 +504,20 @@ impl Experiment {
         signature: &[u8],
         expected: Address,
     ) -> Result<()> {
-        let signer = eip712::recover(eip712::signing_hash(message, &self.domain), signature)?;
-        if signer != expected {
-            return Err(Error::WrongSigner { expected, signer });
-        }
-        Ok(())
+        expect_signer(
+            eip712::recover(eip712::signing_hash(message, &self.domain), signature),
+            expected,
+        )
     }
+}
+
+/// The signer must be the one expected (the batch's labeler).
+fn expect_signer(signer: Recovered, expected: Address) -> Result<()> {
+    let signer = signer?;
+    if signer != expected {
+        return Err(Error::WrongSigner { expected, signer });
+    }
+    Ok(())
 }
 
 fn mismatch(field: &'static str, expected: impl ToString, got: impl ToString) -> Error {

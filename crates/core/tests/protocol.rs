@@ -258,6 +258,56 @@ fn labels_for(batch: &Batch, value: i64) -> Vec<RevealedLabel> {
 }
 
 #[test]
+fn signers_recovered_before_the_lock_are_still_checked_against_the_batch() {
+    let (mut experiment, keys) = small_experiment();
+    let domain = experiment.domain().clone();
+    let id = experiment.id();
+    let stake = experiment.spec().stake_per_batch;
+    let batch = experiment.join(&keys[0].join(&domain, id, None, stake, 0), 1_001).unwrap();
+    let labels = labels_for(&batch, 1);
+    let commit = keys[0].commit(&domain, id, batch.batch_id, &labels).unwrap();
+    let before_deadline = experiment.spec().commit_deadline - 1;
+
+    // Recovered beforehand, the signer is the labeler's key; anyone else's is refused, and so
+    // is a signature that recovers nobody.
+    let recovered = Experiment::commit_signer(&domain, id, batch.batch_id, &commit);
+    assert_eq!(recovered, Ok(keys[0].address()));
+    let someone_else = Some(Ok(keys[1].address()));
+    assert!(matches!(
+        experiment.commit_recovered(batch.batch_id, &commit, someone_else, before_deadline),
+        Err(Error::WrongSigner { .. })
+    ));
+    let nobody = Some(Err(plumbline_core::eip712::SignatureError::Invalid));
+    assert!(experiment.commit_recovered(batch.batch_id, &commit, nobody, before_deadline).is_err());
+    assert_eq!(
+        experiment
+            .commit_recovered(batch.batch_id, &commit, Some(recovered), before_deadline)
+            .unwrap(),
+        Accepted::New
+    );
+
+    let after_deadline = experiment.spec().commit_deadline;
+    let reveal = keys[0].reveal(&domain, id, batch.batch_id, labels).unwrap();
+    let recovered = Experiment::reveal_signer(&domain, id, batch.batch_id, &reveal).unwrap();
+    assert_eq!(recovered, Ok(keys[0].address()));
+    assert!(matches!(
+        experiment.reveal_recovered(
+            batch.batch_id,
+            &reveal,
+            Some(Ok(keys[2].address())),
+            after_deadline
+        ),
+        Err(Error::WrongSigner { .. })
+    ));
+    assert_eq!(
+        experiment
+            .reveal_recovered(batch.batch_id, &reveal, Some(recovered), after_deadline)
+            .unwrap(),
+        Accepted::New
+    );
+}
+
+#[test]
 fn bad_requests_are_refused_and_change_nothing() {
     let (mut experiment, keys) = small_experiment();
     let domain = experiment.domain().clone();

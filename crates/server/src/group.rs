@@ -3,7 +3,7 @@
 
 use crate::fault::ServiceResult;
 use plumbline_core::client::{SignedCommit, SignedReveal};
-use plumbline_core::experiment::Accepted;
+use plumbline_core::experiment::{Accepted, Recovered};
 use tokio::sync::oneshot;
 
 /// A commit or reveal waiting for its experiment's next group write.
@@ -20,10 +20,13 @@ pub(crate) enum Append {
         commit: SignedCommit,
         backup: Option<String>,
         sealed_reveal: Option<String>,
+        /// Recovered before queueing when the experiment's domain was known.
+        signer: Option<Recovered>,
     },
     Reveal {
         batch_id: u64,
         reveal: SignedReveal,
+        signer: Option<Recovered>,
     },
 }
 

@@ -568,6 +568,7 @@ impl AppState {
             commit: commit.clone(),
             backup: left.backup.map(str::to_owned),
             sealed_reveal: left.sealed_reveal.map(str::to_owned),
+            signer: None,
         };
         self.append(experiment_id, append, now).await
     }
@@ -580,7 +581,7 @@ impl AppState {
         reveal: &SignedReveal,
         now: u64,
     ) -> ServiceResult<Accepted> {
-        let append = Append::Reveal { batch_id, reveal: reveal.clone() };
+        let append = Append::Reveal { batch_id, reveal: reveal.clone(), signer: None };
         self.append(experiment_id, append, now).await
     }
 
@@ -591,7 +592,7 @@ impl AppState {
     async fn append(
         &self,
         experiment_id: B256,
-        append: Append,
+        mut append: Append,
         now: u64,
     ) -> ServiceResult<Accepted> {
         let slot = match self.existing_slot(experiment_id) {
@@ -602,6 +603,19 @@ impl AppState {
                 self.slot(experiment_id)
             }
         };
+        // Signature recovery is most of a request's work: done here, on the request's own
+        // task, many run at once, and the experiment's one group writer only compares.
+        if let Some(domain) = slot.domain.get() {
+            match &mut append {
+                Append::Commit { batch_id, commit, signer, .. } => {
+                    *signer =
+                        Some(Experiment::commit_signer(domain, experiment_id, *batch_id, commit));
+                }
+                Append::Reveal { batch_id, reveal, signer } => {
+                    *signer = Experiment::reveal_signer(domain, experiment_id, *batch_id, reveal);
+                }
+            }
+        }
         let (answer, answered) = oneshot::channel();
         let start = {
             let mut appends = slot.appends.lock().expect("the queue never panics holding it");
@@ -631,6 +645,9 @@ impl AppState {
                 appends.pending.drain(..n).collect()
             };
             self.write_group(experiment_id, &mut live, group).await;
+            if let Some(cached) = live.as_ref() {
+                slot.domain.get_or_init(|| cached.experiment.domain().clone());
+            }
         }
     }
 
@@ -710,20 +727,20 @@ impl AppState {
         reveals: &mut Vec<RevealEntry>,
     ) -> ServiceResult<Accepted> {
         match append {
-            Append::Commit { batch_id, commit, backup, sealed_reveal } => {
+            Append::Commit { batch_id, commit, backup, sealed_reveal, signer } => {
                 if let Some(sealed) = &sealed_reveal {
                     let reveal = self.open_sealed(experiment, batch_id, sealed)?;
                     experiment.check_reveal_of(batch_id, commit.commitment, &reveal)?;
                 }
-                let accepted = experiment.commit(batch_id, &commit, now)?;
+                let accepted = experiment.commit_recovered(batch_id, &commit, signer, now)?;
                 if accepted == Accepted::New {
                     let entry = CommitEntry { batch_id, commit, at: now };
                     commits.push(StoredCommit { entry, backup, sealed_reveal });
                 }
                 Ok(accepted)
             }
-            Append::Reveal { batch_id, reveal } => {
-                let accepted = experiment.reveal(batch_id, &reveal, now)?;
+            Append::Reveal { batch_id, reveal, signer } => {
+                let accepted = experiment.reveal_recovered(batch_id, &reveal, signer, now)?;
                 if accepted == Accepted::New {
                     reveals.push(RevealEntry { batch_id, reveal, at: now });
                 }

@@ -194,6 +194,9 @@ pub(crate) struct Live {
     /// Commits and reveals that arrived while a group was being written (see
     /// `AppState::append`).
     pub(crate) appends: Mutex<Appends>,
+    /// The experiment's EIP-712 domain, once the experiment was built: requests recover their
+    /// signers in it before they queue, so the group write only compares addresses.
+    pub(crate) domain: std::sync::OnceLock<plumbline_core::eip712::Eip712Domain>,
 }
 
 /// A live experiment in memory and how far into its stored log it has read. Other processes
