@@ -16,7 +16,7 @@
 
 use crate::rng::{Rng, Tag};
 use crate::scenario::Skill;
-use plumbline_core::adaptive::best_of::{BestOfRule, Comparison, Record, Tournament, Vote};
+use plumbline_core::adaptive::best_of::{BestOfRule, Record, Tournament, Vote};
 use plumbline_core::adaptive::vote_weight;
 use serde::Serialize;
 
@@ -212,23 +212,28 @@ impl World {
         let mut used = vec![0u32; self.skills.len()];
         let mut rounds = 0;
         loop {
-            let asked = t.next_round();
             let weights = gold.map_or_else(|| equal.clone(), |g| t.weights(g));
-            let mut votes = Vec::new();
-            let mut order_rng =
-                Rng::stream(self.seed, Tag::Adaptive, &[self.run, 3 + method, rounds]);
-            for c in &asked {
-                self.ask(
-                    c,
-                    &t,
-                    &weights,
-                    gold.is_some(),
-                    cap,
-                    &mut used,
-                    &mut votes,
-                    &mut order_rng,
-                    method,
-                );
+            let mut rng = Rng::stream(self.seed, Tag::Adaptive, &[self.run, 3 + method, rounds]);
+            let mut votes: Vec<Vote> = Vec::new();
+            for c in t.next_round() {
+                let same_match = |v: &Vote| {
+                    v.winner.min(v.loser) == c.left.min(c.right)
+                        && v.winner.max(v.loser) == c.left.max(c.right)
+                };
+                let mut free: Vec<u32> = (0..used.len() as u32)
+                    .filter(|&l| used[l as usize] < cap && !t.voted(l, c.left, c.right))
+                    .filter(|&l| !votes.iter().any(|v| v.labeler == l && same_match(v)))
+                    .collect();
+                rng.shuffle(&mut free);
+                if gold.is_some() {
+                    free.sort_by_key(|&l| {
+                        (std::cmp::Reverse(weights[l as usize]), used[l as usize])
+                    });
+                }
+                for &l in free.iter().take(c.votes as usize) {
+                    used[l as usize] += 1;
+                    votes.push(self.vote(l, c.left, c.right, method));
+                }
             }
             if votes.is_empty() {
                 let rank = t.winner().map(|w| self.rank(w));
@@ -244,40 +249,6 @@ impl World {
             }
             rounds += 1;
             t.record_round(&votes, &weights);
-        }
-    }
-
-    /// Gives `c` to labelers with capacity who have not voted on its match.
-    #[allow(clippy::too_many_arguments)]
-    fn ask(
-        &self,
-        c: &Comparison,
-        t: &Tournament,
-        weights: &[u64],
-        by_weight: bool,
-        cap: u32,
-        used: &mut [u32],
-        votes: &mut Vec<Vote>,
-        rng: &mut Rng,
-        method: u64,
-    ) {
-        let voted = |l: u32| {
-            t.voted(l, c.left, c.right)
-                || votes.iter().any(|v| {
-                    v.labeler == l
-                        && v.loser.min(v.winner) == c.left.min(c.right)
-                        && v.loser.max(v.winner) == c.left.max(c.right)
-                })
-        };
-        let mut candidates: Vec<u32> =
-            (0..used.len() as u32).filter(|&l| used[l as usize] < cap && !voted(l)).collect();
-        rng.shuffle(&mut candidates);
-        if by_weight {
-            candidates.sort_by_key(|&l| (std::cmp::Reverse(weights[l as usize]), used[l as usize]));
-        }
-        for &l in candidates.iter().take(c.votes as usize) {
-            used[l as usize] += 1;
-            votes.push(self.vote(l, c.left, c.right, method));
         }
     }
 }
