@@ -2,11 +2,22 @@
 //!
 //! Both follow crowd-kit's `DawidSkene` and `OneCoinDawidSkene` step for step (start from the
 //! majority-vote shares, class priors as the mean posterior, the same evidence lower bound as
-//! the stopping rule, the same clipping constant), so that the two agree on real data; the
-//! work is laid out for speed instead: labels are a flat array grouped by task, each label is
-//! pre-reduced to one index into a flat table of log error rates, one pass over the labels
-//! does a whole round, buffers are allocated once before the loop, and large data is split
-//! between two threads.
+//! the stopping rule, the same clipping constant), so that the two agree on real data.
+//!
+//! The work is laid out so that a round costs a few additions and multiplications per label
+//! and little per task, since real crowds give each task only four or five labels:
+//!
+//! - each label is pre-reduced to one row index, `worker * K + observed`, into flat tables of
+//!   error rates and of their logarithms;
+//! - the E-step multiplies error rates rather than exponentiating sums of their logarithms, so
+//!   a task costs one logarithm (for its entropy) instead of one exponential per class;
+//! - crowd-kit's floor under posteriors in the entropy is taken with `max`, not a branch:
+//!   whether a class falls below the floor is a coin toss the processor cannot predict, and
+//!   the mispredictions cost more than the arithmetic;
+//! - the bound's expected log joint is summed over the M-step's table (workers × K²) rather
+//!   than over the labels, from the statistics the M-step gathers anyway, so the bound of a
+//!   round is known as soon as its M-step is done;
+//! - buffers are allocated once before the loop, and large data is split between two threads.
 
 use serde::Serialize;
 
@@ -65,7 +76,7 @@ pub fn dawid_skene(data: &Dataset, options: &DsOptions) -> DawidSkeneModel {
     let k = data.n_classes();
     let mut step = Step::Full { used: used_classes(data) };
     let fit = run_em(data, options, &mut step, PARALLEL_MIN_LABELS);
-    let errors: Vec<f64> = fit.log_err.iter().map(|x| x.exp()).collect();
+    let errors = fit.rates.err;
     let skills = (0..data.n_workers())
         .map(|w| (0..k).map(|c| fit.priors[c] * errors[(w * k + c) * k + c]).sum())
         .collect();
@@ -102,55 +113,29 @@ fn used_classes(data: &Dataset) -> Vec<bool> {
     used
 }
 
-/// The M-step of each model. Its sufficient statistics are sums over labels of the label's
-/// task posterior, so they are accumulated per task during the E-step pass (see
-/// [`Step::accumulate`]) and turned into error rates once per round (see [`Step::finish`]).
+/// The tables a round reads, laid out as `[(worker * K + observed) * K + truth]`: the
+/// probability that the worker answers `observed` on a task of class `truth`, and its
+/// logarithm. For an answer the worker never gave, the rate is 0 and its logarithm -inf.
+struct Rates {
+    err: Vec<f64>,
+    log_err: Vec<f64>,
+}
+
+/// The M-step of each model. Its statistics are, per worker, observed answer and true class,
+/// the sum over the worker's labels with that answer of the task's posterior for that class;
+/// they are gathered during the E-step pass and turned into error rates by [`Step::finish`].
 enum Step {
-    /// Full confusion matrices; statistics are expected counts per (worker, observed, truth).
-    /// `used` marks the classes each worker gave at least once.
+    /// Full confusion matrices. `used` marks the classes each worker gave at least once.
     Full { used: Vec<bool> },
-    /// One accuracy per worker; statistics are expected correct answers per worker. `seen`
-    /// counts each worker's labels.
+    /// One accuracy per worker, from the statistics' diagonal. `seen` counts each worker's
+    /// labels.
     OneCoin { skill: Vec<f64>, seen: Vec<f64> },
 }
 
 impl Step {
-    /// Length of the statistics buffer.
-    fn stats_len(&self, n_workers: usize, k: usize) -> usize {
-        match self {
-            Step::Full { .. } => n_workers * k * k,
-            Step::OneCoin { .. } => n_workers,
-        }
-    }
-
-    /// Adds one task's posterior `p` to the statistics of its labels, given as
-    /// `worker * K + observed`. `K` is the class count when it is a compile-time constant and 0
-    /// otherwise; with a constant `k` the loops over classes unroll.
-    #[inline(always)]
-    fn accumulate<const K: usize>(&self, k: usize, p: &[f64], labels: &[u32], stats: &mut [f64]) {
-        let k = if K == 0 { k } else { K };
-        match self {
-            Step::Full { .. } => {
-                for &idx in labels {
-                    let at = idx as usize * k;
-                    let row = &mut stats[at..at + k];
-                    for c in 0..k {
-                        row[c] += p[c];
-                    }
-                }
-            }
-            Step::OneCoin { .. } => {
-                for &idx in labels {
-                    let (w, obs) = (idx as usize / k, idx as usize % k);
-                    stats[w] += p[obs];
-                }
-            }
-        }
-    }
-
-    /// Turns the statistics into the table of log error rates, laid out as
-    /// `[(worker * K + observed) * K + truth]`.
-    fn finish(&mut self, k: usize, stats: &[f64], log_err: &mut [f64]) {
+    /// Turns the statistics into error rates and their logarithms.
+    fn finish(&mut self, k: usize, stats: &[f64], rates: &mut Rates) {
+        let Rates { err, log_err } = rates;
         match self {
             Step::Full { used } => {
                 // Each column (a true class) is normalised over the answers the worker
@@ -165,10 +150,11 @@ impl Step {
                         }
                         for obs in 0..k {
                             let i = (w * k + obs) * k + truth;
-                            log_err[i] = if used[w * k + obs] {
-                                (stats[i].max(EPS) / total).ln()
+                            (err[i], log_err[i]) = if used[w * k + obs] {
+                                let rate = stats[i].max(EPS) / total;
+                                (rate, rate.ln())
                             } else {
-                                f64::NEG_INFINITY
+                                (0.0, f64::NEG_INFINITY)
                             };
                         }
                     }
@@ -177,13 +163,16 @@ impl Step {
             Step::OneCoin { skill, seen } => {
                 let off = (k.max(2) - 1) as f64;
                 for (w, s) in skill.iter_mut().enumerate() {
-                    *s = if seen[w] > 0.0 { stats[w] / seen[w] } else { 0.0 };
-                    let right = s.clamp(EPS, 1.0 - EPS).ln();
-                    let wrong = ((1.0 - *s) / off).clamp(EPS, 1.0 - EPS).ln();
+                    let correct: f64 = (0..k).map(|c| stats[(w * k + c) * k + c]).sum();
+                    *s = if seen[w] > 0.0 { correct / seen[w] } else { 0.0 };
+                    let right = s.clamp(EPS, 1.0 - EPS);
+                    let wrong = ((1.0 - *s) / off).clamp(EPS, 1.0 - EPS);
+                    let (log_right, log_wrong) = (right.ln(), wrong.ln());
                     for obs in 0..k {
                         for truth in 0..k {
-                            log_err[(w * k + obs) * k + truth] =
-                                if obs == truth { right } else { wrong };
+                            let i = (w * k + obs) * k + truth;
+                            (err[i], log_err[i]) =
+                                if obs == truth { (right, log_right) } else { (wrong, log_wrong) };
                         }
                     }
                 }
@@ -192,10 +181,27 @@ impl Step {
     }
 }
 
+/// The bound's expected log joint, `sum over labels and classes of P(class) (ln P(answer |
+/// class) + ln prior(class))`, summed over the statistics table instead of over the labels:
+/// each entry of `stats` already is the sum of `P(class)` over the labels that share a
+/// worker, an answer and a class.
+fn expected_log_joint(k: usize, stats: &[f64], log_err: &[f64], log_prior: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for (stat, log) in stats.chunks_exact(k).zip(log_err.chunks_exact(k)) {
+        for c in 0..k {
+            // A class no posterior gives weight counts 0, also against a rate of 0 (-inf).
+            if stat[c] > 0.0 {
+                total += stat[c] * (log[c] + log_prior[c]);
+            }
+        }
+    }
+    total
+}
+
 struct EmFit {
     probs: Vec<f64>,
     priors: Vec<f64>,
-    log_err: Vec<f64>,
+    rates: Rates,
     iterations: usize,
 }
 
@@ -218,135 +224,134 @@ fn run_em(
     }
 }
 
-/// What one pass reads: the current posteriors and parameters.
+/// A task's products of error rates are brought back towards 1 after every this many labels,
+/// if their largest has fallen below [`RESCALE_BELOW`], so that tasks with many labels do not
+/// underflow. A rate is at least `EPS / labels`, over 1e-20 for any `u32` count of labels, so
+/// the largest product after eight more labels and a prior is still above 1e-170, far from
+/// the smallest normal number (2.2e-308).
+const RESCALE_EVERY: usize = 8;
+const RESCALE_BELOW: f64 = 1e-100;
+
+/// The logarithm of EPS.
+const LN_EPS: f64 = -23.025_850_929_940_457;
+
+/// What one E-step pass reads: the current parameters.
 struct Pass<'a> {
     k: usize,
-    wl: &'a [u32],
+    rows: &'a [u32],
     offsets: &'a [usize],
-    log_err: &'a [f64],
+    rates: &'a Rates,
+    /// Class priors floored at EPS, and their logarithms.
+    prior: &'a [f64],
     log_prior: &'a [f64],
-    probs: &'a [f64],
-    with_bound: bool,
-    step: &'a Step,
 }
 
-/// What one pass writes for a range of tasks: their next posteriors, and partial sums.
+/// What one pass writes for a range of tasks: their posteriors, and partial sums.
 struct Partial<'a> {
     next: &'a mut [f64],
     stats: &'a mut [f64],
     prior_sum: &'a mut [f64],
 }
 
-/// Partial sums of the evidence lower bound from one pass over a range of tasks.
-struct BoundParts {
-    /// The expected log joint of the current posteriors.
-    joint: f64,
-    /// The entropy of the next posteriors, which the next pass's bound needs.
-    next_entropy: f64,
-}
-
 impl Pass<'_> {
-    /// For each task in `tasks`: the bound's expected log joint under its current posterior,
-    /// its next posterior (from the sums of log error rates of its labels), that posterior's
-    /// entropy, and its contribution to the next M-step.
-    fn run<const K: usize>(&self, tasks: std::ops::Range<usize>, out: Partial<'_>) -> BoundParts {
+    /// For each task in `tasks`: its posterior, written to `out.next`, and its share of the
+    /// M-step statistics and of the class totals. Returns the summed entropy of the
+    /// posteriors.
+    fn run<const K: usize>(&self, tasks: std::ops::Range<usize>, out: Partial<'_>) -> f64 {
         let k = if K == 0 { self.k } else { K };
-        let eps_entropy = -EPS * EPS.ln();
-        let mut joint = 0.0;
-        let mut entropy = 0.0;
-        // The entropy of p = exp(d) / total is -sum p d + ln total. The logarithms of the
-        // totals (each in [1, K]) are taken of their running product, once in a long while,
-        // which saves a logarithm per task.
-        let mut total_product = 1.0f64;
-        let mut stack = [0.0; MAX_STACK_CLASSES];
+        // Per-task scratch on the stack: the posterior is built here rather than in `out.next`
+        // so that the compiler knows the statistics written below cannot change it, and
+        // keeps it in registers instead of reloading it after every store.
+        let mut stack = [[0.0; MAX_STACK_CLASSES]; 2];
         let mut heap = Vec::new();
-        let acc_store: &mut [f64] = if k <= MAX_STACK_CLASSES {
-            &mut stack
+        let [p, acc]: [&mut [f64]; 2] = if k <= MAX_STACK_CLASSES {
+            let [p, acc] = &mut stack;
+            [&mut p[..k], &mut acc[..k]]
         } else {
-            heap.resize(k, 0.0);
-            &mut heap
+            heap.resize(2 * k, 0.0);
+            let (p, acc) = heap.split_at_mut(k);
+            [p, acc]
         };
         // Slicing to `k` once up front lets the compiler drop bounds checks in the loops below.
-        let log_prior = &self.log_prior[..k];
         let prior_sum = &mut out.prior_sum[..k];
         out.stats.fill(0.0);
         prior_sum.fill(0.0);
+        let mut entropy = 0.0;
         let first = tasks.start;
         for t in tasks {
-            let acc = &mut acc_store[..k];
-            acc.fill(0.0);
-            let labels = &self.wl[self.offsets[t]..self.offsets[t + 1]];
-            for &idx in labels {
-                let at = idx as usize * k;
-                let row = &self.log_err[at..at + k];
-                for c in 0..k {
-                    acc[c] += row[c];
-                }
-            }
-            if self.with_bound {
-                let old = &self.probs[t * k..t * k + k];
-                let n_t = labels.len() as f64;
-                for c in 0..k {
-                    // 0 * ln 0 counts as 0: a class the posterior excludes adds nothing.
-                    if old[c] > 0.0 {
-                        joint += old[c] * (acc[c] + n_t * log_prior[c]);
-                    }
-                }
-            }
-            // acc becomes the log-weights shifted so that the largest is 0.
-            let mut max = f64::NEG_INFINITY;
-            for c in 0..k {
-                acc[c] += log_prior[c];
-                max = max.max(acc[c]);
-            }
+            let labels = &self.rows[self.offsets[t]..self.offsets[t + 1]];
+            entropy += self.posterior::<K>(labels, p, acc);
             let local = (t - first) * k;
-            let row = &mut out.next[local..local + k];
-            let mut total = 0.0;
+            out.next[local..local + k].copy_from_slice(p);
             for c in 0..k {
-                acc[c] -= max;
-                row[c] = acc[c].exp();
-                total += row[c];
+                prior_sum[c] += p[c];
             }
-            let inv = 1.0 / total;
-            let mut tiny = false;
-            for c in 0..k {
-                row[c] *= inv;
-                entropy -= row[c] * acc[c];
-                prior_sum[c] += row[c];
-                tiny |= row[c] < EPS;
-            }
-            if tiny {
-                // crowd-kit floors posteriors at EPS before the entropy; swap the exact terms
-                // of the floored classes for the floored ones.
-                let log_total = total.ln();
+            for &row in labels {
+                let at = row as usize * k;
+                let stat = &mut out.stats[at..at + k];
                 for c in 0..k {
-                    if row[c] < EPS {
-                        entropy += row[c] * (acc[c] - log_total) + eps_entropy;
-                    }
+                    stat[c] += p[c];
                 }
             }
-            total_product *= total;
-            if total_product > 1e200 {
-                entropy += total_product.ln();
-                total_product = 1.0;
-            }
-            self.step.accumulate::<K>(k, row, labels, out.stats);
         }
-        entropy += total_product.ln();
-        BoundParts { joint, next_entropy: entropy }
+        entropy
+    }
+
+    /// One task's posterior from the rows of its labels, written to `p`, and its entropy.
+    /// `acc` is scratch space of K entries.
+    #[inline(always)]
+    fn posterior<const K: usize>(&self, labels: &[u32], p: &mut [f64], acc: &mut [f64]) -> f64 {
+        let k = if K == 0 { self.k } else { K };
+        let (p, acc) = (&mut p[..k], &mut acc[..k]);
+        let (prior, log_prior) = (&self.prior[..k], &self.log_prior[..k]);
+        // The likelihood of each class as a product of error rates, and its logarithm as a
+        // sum, which the entropy needs; `log_scale` is what rescaling took out of the product.
+        p.fill(1.0);
+        acc.fill(0.0);
+        let mut log_scale = 0.0;
+        for (n, &row) in labels.iter().enumerate() {
+            let at = row as usize * k;
+            let (err, log_err) = (&self.rates.err[at..at + k], &self.rates.log_err[at..at + k]);
+            for c in 0..k {
+                p[c] *= err[c];
+                acc[c] += log_err[c];
+            }
+            if n % RESCALE_EVERY == RESCALE_EVERY - 1 {
+                let max = p.iter().fold(0.0, |m: f64, &x| m.max(x));
+                if max < RESCALE_BELOW {
+                    p.iter_mut().for_each(|x| *x /= max);
+                    log_scale += max.ln();
+                }
+            }
+        }
+        let mut total = 0.0;
+        for c in 0..k {
+            p[c] *= prior[c];
+            total += p[c];
+        }
+        let log_total = total.ln() + log_scale;
+        let inv = 1.0 / total;
+        let mut entropy = 0.0;
+        for c in 0..k {
+            p[c] *= inv;
+            // crowd-kit floors posteriors at EPS before the entropy. Flooring both the
+            // posterior and its logarithm, ln(prior) + sum of log rates - ln(total), with `max`
+            // rather than a branch matters: whether a class is below EPS is a coin toss the
+            // processor cannot predict.
+            let log_p = (log_prior[c] + acc[c] - log_total).max(LN_EPS);
+            entropy -= p[c].max(EPS) * log_p;
+        }
+        entropy
     }
 }
 
 /// Classes up to this many keep their per-task sums on the stack.
 const MAX_STACK_CLASSES: usize = 32;
 
-/// The EM loop shared by both models.
-///
-/// Each pass over the tasks does three things at once: the evidence lower bound of the
-/// current posteriors, the next posteriors (from the same sums of log error rates), and the
-/// M-step statistics of those next posteriors. When the bound has stopped growing, the current
-/// posteriors are returned, so the result is the one crowd-kit returns after the same number
-/// of rounds.
+/// The EM loop shared by both models, round for round crowd-kit's: an E-step pass over the
+/// tasks (posteriors, their entropy, and the M-step statistics), the M-step, and the
+/// evidence lower bound of the new posteriors, which stops the loop when it grows by less
+/// than the tolerance per label.
 fn run_em_k<const K: usize>(
     data: &Dataset,
     options: &DsOptions,
@@ -356,21 +361,22 @@ fn run_em_k<const K: usize>(
     let k = if K == 0 { data.n_classes() } else { K };
     let t_n = data.n_tasks();
     let offsets = data.task_offsets();
-    let wl: Vec<u32> = data.labels().iter().map(|l| l.worker * k as u32 + l.class).collect();
+    let rows: Vec<u32> = data.labels().iter().map(|l| l.worker * k as u32 + l.class).collect();
     let mut probs = vote_shares(data, None);
     let mut priors = column_means(&probs, k, t_n);
-    let stats_len = step.stats_len(data.n_workers(), k);
-    let mut stats = [vec![0.0; stats_len], vec![0.0; stats_len]];
-    let mut log_err = vec![0.0; data.n_workers() * k * k];
-    if k > 0 {
-        for (t, p) in probs.chunks_exact(k).enumerate() {
-            step.accumulate::<K>(k, p, &wl[offsets[t]..offsets[t + 1]], &mut stats[0]);
+    let table_len = data.n_workers() * k * k;
+    let mut stats = [vec![0.0; table_len], vec![0.0; table_len]];
+    let mut rates = Rates { err: vec![0.0; table_len], log_err: vec![0.0; table_len] };
+    for (t, p) in probs.chunks_exact(k.max(1)).enumerate() {
+        for &row in &rows[offsets[t]..offsets[t + 1]] {
+            let at = row as usize * k;
+            stats[0][at..at + k].iter_mut().zip(p).for_each(|(s, x)| *s += x);
         }
     }
-    step.finish(k, &stats[0], &mut log_err);
+    step.finish(k, &stats[0], &mut rates);
     if k <= 1 {
         // One class leaves nothing to infer.
-        return EmFit { probs, priors, log_err, iterations: 0 };
+        return EmFit { probs, priors, rates, iterations: 0 };
     }
     // Tasks before `split` go to the first half, the rest to the second, with about half the
     // labels each.
@@ -380,66 +386,59 @@ fn run_em_k<const K: usize>(
         t_n
     };
     let mut next = vec![0.0; probs.len()];
-    // The entropy of the current posteriors, computed when they were made.
-    let mut entropy = 0.0;
-    let mut log_prior: Vec<f64> = priors.iter().map(|p| p.max(EPS).ln()).collect();
+    let (mut prior, mut log_prior) = (vec![0.0; k], vec![0.0; k]);
+    floor_priors(&priors, &mut prior, &mut log_prior);
     let mut prior_sum = [vec![0.0; k], vec![0.0; k]];
     let n_labels = data.n_labels().max(1) as f64;
     let mut loss = f64::NEG_INFINITY;
     let mut iterations = 0;
-    for pass in 1..=options.n_iter {
-        let with_bound = pass >= 2;
-        let reader = Pass {
-            k,
-            wl: &wl,
-            offsets,
-            log_err: &log_err,
-            log_prior: &log_prior,
-            probs: &probs,
-            with_bound,
-            step,
-        };
+    for round in 1..=options.n_iter {
+        let reader =
+            Pass { k, rows: &rows, offsets, rates: &rates, prior: &prior, log_prior: &log_prior };
         let (next_a, next_b) = next.split_at_mut(split * k);
         let [stats_a, stats_b] = &mut stats;
         let [sum_a, sum_b] = &mut prior_sum;
         let first = Partial { next: next_a, stats: stats_a, prior_sum: sum_a };
         let second = Partial { next: next_b, stats: stats_b, prior_sum: sum_b };
-        let parts = if split < t_n {
+        let entropy = if split < t_n {
             std::thread::scope(|s| {
                 let handle = s.spawn(|| reader.run::<K>(split..t_n, second));
                 let a = reader.run::<K>(0..split, first);
-                let b = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                BoundParts {
-                    joint: a.joint + b.joint,
-                    next_entropy: a.next_entropy + b.next_entropy,
-                }
+                a + handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
             })
         } else {
             reader.run::<K>(0..t_n, first)
         };
-        if with_bound {
-            let new_loss = (parts.joint + entropy) / n_labels;
-            if new_loss - loss < options.tol {
-                return EmFit { probs, priors, log_err, iterations: pass - 1 };
-            }
-            loss = new_loss;
-        }
         std::mem::swap(&mut probs, &mut next);
-        entropy = parts.next_entropy;
         let halves = if split < t_n { 2 } else { 1 };
         for c in 0..k {
             let total: f64 = prior_sum[..halves].iter().map(|s| s[c]).sum();
             priors[c] = total / t_n as f64;
-            log_prior[c] = priors[c].max(EPS).ln();
         }
+        floor_priors(&priors, &mut prior, &mut log_prior);
         if halves == 2 {
             let [a, b] = &mut stats;
             a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x += y);
         }
-        step.finish(k, &stats[0], &mut log_err);
-        iterations = pass;
+        step.finish(k, &stats[0], &mut rates);
+        iterations = round;
+        let joint = expected_log_joint(k, &stats[0], &rates.log_err, &log_prior);
+        let bound = (joint + entropy) / n_labels;
+        if bound - loss < options.tol {
+            break;
+        }
+        loss = bound;
     }
-    EmFit { probs, priors, log_err, iterations }
+    EmFit { probs, priors, rates, iterations }
+}
+
+/// The priors floored at EPS, as crowd-kit clips them in both the E-step and the bound, and
+/// their logarithms.
+fn floor_priors(priors: &[f64], floored: &mut [f64], logs: &mut [f64]) {
+    for ((p, f), l) in priors.iter().zip(floored.iter_mut()).zip(logs.iter_mut()) {
+        *f = p.max(EPS);
+        *l = f.ln();
+    }
 }
 
 /// The mean of each column of a `rows * k` table.
@@ -556,6 +555,66 @@ mod tests {
                 assert!((a - b).abs() < 1e-9, "{a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn a_task_with_hundreds_of_labels_keeps_a_valid_posterior() {
+        // 300 workers on one task: a product of 300 error rates underflows unless it is
+        // rescaled on the way. Each worker also labels a task of its own, agreeing with the
+        // crowd's majority on the big task, so that rates stay far from 1.
+        let mut rows = Vec::new();
+        for w in 0..300 {
+            let answer = if w % 4 == 0 { "b" } else { "a" };
+            rows.push(("big".to_owned(), format!("w{w}"), answer.to_owned()));
+            rows.push((format!("t{w}"), format!("w{w}"), "a".to_owned()));
+            rows.push((format!("t{w}"), format!("v{}", w % 7), "b".to_owned()));
+        }
+        let data = Dataset::from_rows(rows);
+        for model in [
+            dawid_skene(&data, &DsOptions::default()).result,
+            one_coin_dawid_skene(&data, &DsOptions::default()),
+        ] {
+            let p = model.task_probs(0);
+            assert!(p.iter().all(|x| x.is_finite()), "{p:?}");
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{p:?}");
+            assert_eq!(data.classes()[model.labels[0] as usize], "a");
+        }
+    }
+
+    #[test]
+    fn the_joint_summed_over_the_table_equals_the_sum_over_labels() {
+        let data = adversary();
+        let k = data.n_classes();
+        let probs = [0.9, 0.1, 0.2, 0.8, 0.6, 0.4, 0.0, 1.0];
+        let mut step = Step::Full { used: used_classes(&data) };
+        let mut stats = vec![0.0; data.n_workers() * k * k];
+        for l in data.labels() {
+            for c in 0..k {
+                stats[(l.worker as usize * k + l.class as usize) * k + c] +=
+                    probs[l.task as usize * k + c];
+            }
+        }
+        let len = stats.len();
+        let mut rates = Rates { err: vec![0.0; len], log_err: vec![0.0; len] };
+        step.finish(k, &stats, &mut rates);
+        let log_prior = [0.3f64.ln(), 0.7f64.ln()];
+        let mut by_label = 0.0;
+        for l in data.labels() {
+            for c in 0..k {
+                let p = probs[l.task as usize * k + c];
+                let i = (l.worker as usize * k + l.class as usize) * k + c;
+                if p > 0.0 {
+                    by_label += p * (rates.log_err[i] + log_prior[c]);
+                }
+            }
+        }
+        let by_table = expected_log_joint(k, &stats, &rates.log_err, &log_prior);
+        assert!((by_label - by_table).abs() < 1e-12, "{by_label} vs {by_table}");
+    }
+
+    #[test]
+    fn the_floor_constant_is_the_log_of_eps() {
+        assert_eq!(LN_EPS, EPS.ln());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use crate::data::parse_finite;
+use crate::data::{RawLabels, parse_finite};
 use crate::{Comparisons, Dataset, Error, NumericDataset, Outcome, Repeats, Result};
 
 const LABEL_COLUMNS: &str = "task,worker,label";
@@ -22,12 +22,14 @@ pub fn read_labels(input: impl Read) -> Result<Dataset> {
 /// Reads categorical labels as [`read_labels`] does, keeping what `repeats` says of a repeated
 /// pair.
 pub fn read_labels_keeping(input: impl Read, repeats: Repeats) -> Result<Dataset> {
-    let mut rows = Vec::new();
+    // Names are interned straight from the parser's buffer: copying every field into a String
+    // of its own first cost more than parsing the file.
+    let mut rows = RawLabels::default();
     for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, &[], |_, f| {
-        rows.push((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()));
+        rows.push(f[0], f[1], f[2]);
         Ok(())
     })?;
-    Ok(Dataset::from_rows_keeping(rows, repeats))
+    Ok(rows.into_dataset(repeats))
 }
 
 /// Reads numeric labels from CSV with columns `task,worker,label`; every label must be a
@@ -42,7 +44,7 @@ pub fn read_numeric_labels_keeping(input: impl Read, repeats: Repeats) -> Result
     let mut rows = Vec::new();
     for_each_row(input, &["task", "worker", "label"], LABEL_COLUMNS, &[], |line, f| {
         let value = parse_finite(f[2]).ok_or_else(|| Error::NotNumeric {
-            line,
+            line: line.number(),
             column: "label",
             value: f[2].to_owned(),
         })?;
@@ -66,7 +68,7 @@ pub fn read_comparisons(input: impl Read) -> Result<Comparisons> {
         }
         if left == right {
             return Err(Error::Line {
-                line,
+                line: line.number(),
                 reason: Box::new(Error::SelfComparison { item: left.to_owned() }),
             });
         }
@@ -82,7 +84,7 @@ pub fn read_comparisons(input: impl Read) -> Result<Comparisons> {
                 "tie" | "s" | "same" => Outcome::Tie,
                 _ => {
                     return Err(Error::UnknownWinner {
-                        line,
+                        line: line.number(),
                         label: label.to_owned(),
                         left: left.to_owned(),
                         right: right.to_owned(),
@@ -112,33 +114,32 @@ pub(crate) struct TruthRow {
 pub(crate) fn read_truth_rows(input: impl Read) -> Result<Vec<TruthRow>> {
     let mut out = Vec::new();
     for_each_row(input, &["task", "truth"], TRUTH_COLUMNS, &[], |line, f| {
-        out.push(TruthRow { line, task: f[0].to_owned(), truth: f[1].to_owned() });
+        out.push(TruthRow { line: line.number(), task: f[0].to_owned(), truth: f[1].to_owned() });
         Ok(())
     })?;
     Ok(out)
 }
 
 /// Calls `row(line, fields)` for every data row with the `wanted` columns in the order given,
-/// after checking that the header names them all and that none of them is empty but those in
-/// `blank_ok`, which come as `""`.
+/// trimmed of surrounding whitespace, after checking that the header names them all and that
+/// none of them is empty but those in `blank_ok`, which come as `""`.
 ///
-/// Line numbers are counted here rather than taken from the CSV parser, whose line counter and
-/// record offsets fall behind on CRLF line endings (rust-csv issue 395), which real exports
-/// from labelling platforms use.
+/// Only the fields that are used are trimmed: trimming whole records (the parser's own
+/// option) copies every record and took five times as long as parsing it.
 fn for_each_row(
     mut input: impl Read,
     wanted: &[&'static str],
     expected: &'static str,
     blank_ok: &[&str],
-    mut row: impl FnMut(u64, &[&str]) -> Result<()>,
+    mut row: impl FnMut(&mut Lines<'_>, &[&str]) -> Result<()>,
 ) -> Result<()> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;
-    let lines = LineIndex::new(&bytes);
     let bytes = bytes.as_slice();
+    let mut lines = Lines::new(bytes);
     let mut reader =
-        csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
-    let header = reader.headers().map_err(|e| csv_error(&e, bytes, &lines))?.clone();
+        csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::Headers).from_reader(bytes);
+    let header = reader.headers().map_err(|e| csv_error(&e, &mut lines))?.clone();
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(Error::EmptyInput { expected });
     }
@@ -153,25 +154,25 @@ fn for_each_row(
     }
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
-    while reader.read_record(&mut record).map_err(|e| csv_error(&e, bytes, &lines))? {
-        let line = record.position().map_or(0, |p| lines.record_line(bytes, p.byte()));
-        if record.len() == 1 && record[0].is_empty() {
+    while reader.read_record(&mut record).map_err(|e| csv_error(&e, &mut lines))? {
+        lines.record_at(record.position().map_or(0, csv::Position::byte));
+        if record.len() == 1 && record[0].trim().is_empty() {
             // A blank line carries no label.
             continue;
         }
         // Readers want at most four columns, so the fields fit a fixed array.
         let mut fields = [""; 4];
         for ((&at, &name), field) in columns.iter().zip(wanted).zip(fields.iter_mut()) {
-            let value = record.get(at).unwrap_or("");
+            let value = record.get(at).unwrap_or("").trim();
             if value.is_empty() && !blank_ok.contains(&name) {
-                return Err(Error::EmptyField { line, column: name });
+                return Err(Error::EmptyField { line: lines.number(), column: name });
             }
             *field = value;
         }
-        row(line, &fields[..wanted.len()]).map_err(|e| match e {
+        row(&mut lines, &fields[..wanted.len()]).map_err(|e| match e {
             Error::SelfComparison { .. }
             | Error::InvalidRanking { .. }
-            | Error::NonFinite { .. } => Error::Line { line, reason: Box::new(e) },
+            | Error::NonFinite { .. } => Error::Line { line: lines.number(), reason: Box::new(e) },
             other => other,
         })?;
         rows += 1;
@@ -182,35 +183,61 @@ fn for_each_row(
     Ok(())
 }
 
-/// The offsets of the newlines of a byte buffer, to turn byte offsets into 1-based lines.
-struct LineIndex {
-    newlines: Vec<usize>,
+/// The 1-based line of the current record, counted only when asked for: most rows never need
+/// it, and counting the newlines of every row costs a third as much as parsing them.
+///
+/// Lines are counted here rather than taken from the CSV parser, whose line counter and record
+/// offsets fall behind on CRLF line endings (rust-csv issue 395), which real exports from
+/// labelling platforms use.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Where the current record starts, as the parser reports it.
+    record: u64,
+    /// Newlines are counted in `bytes[..counted_to]`.
+    counted_to: usize,
+    newlines: u64,
 }
 
-impl LineIndex {
-    fn new(bytes: &[u8]) -> Self {
-        let newlines =
-            bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i).collect();
-        Self { newlines }
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, record: 0, counted_to: 0, newlines: 0 }
     }
 
-    /// The line of the record the parser places at `byte`. With CRLF endings that offset can
-    /// point into the line breaks (and blank lines) before the record, none of which can start
-    /// a record, so they are skipped first.
-    fn record_line(&self, bytes: &[u8], byte: u64) -> u64 {
-        let mut at = usize::try_from(byte).unwrap_or(bytes.len()).min(bytes.len());
+    /// Moves to the record the parser places at byte `byte`.
+    fn record_at(&mut self, byte: u64) {
+        self.record = byte;
+    }
+
+    /// The line of the current record. With CRLF endings the parser's offset can point into
+    /// the line breaks (and blank lines) before the record, none of which can start a record,
+    /// so they are skipped first. Records come in file order, so counting goes on from where
+    /// it last stopped.
+    fn number(&mut self) -> u64 {
+        let bytes = self.bytes;
+        let mut at = usize::try_from(self.record).unwrap_or(bytes.len()).min(bytes.len());
         while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
             at += 1;
         }
-        self.newlines.partition_point(|&n| n < at) as u64 + 1
+        if at < self.counted_to {
+            (self.counted_to, self.newlines) = (0, 0);
+        }
+        self.newlines += bytes[self.counted_to..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.counted_to = at;
+        self.newlines + 1
     }
 }
 
-fn csv_error(e: &csv::Error, bytes: &[u8], lines: &LineIndex) -> Error {
+fn csv_error(e: &csv::Error, lines: &mut Lines<'_>) -> Error {
     if let csv::ErrorKind::Io(io) = e.kind() {
         return Error::Io(std::io::Error::new(io.kind(), io.to_string()));
     }
-    let line = e.position().map_or(1, |p| lines.record_line(bytes, p.byte()));
+    let line = match e.position() {
+        Some(p) => {
+            lines.record_at(p.byte());
+            lines.number()
+        }
+        None => 1,
+    };
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("expected {expected_len} fields like the header, found {len}")
@@ -264,6 +291,17 @@ mod tests {
         let text = "task,worker,label\r\nt,w,x\r\n\r\nt,,x\r\n";
         let err = read_labels(text.as_bytes()).expect_err("empty worker");
         assert_eq!(err.to_string(), "line 4: the `worker` field is empty");
+    }
+
+    #[test]
+    fn fields_are_trimmed_and_lines_counted_past_quoted_newlines() {
+        let text = "task , worker,label\n t1 ,\tw1 , x \n\n\"t\n2\",w2,y\nt3,w3,z\nt4, ,x\n";
+        let err = read_labels(text.as_bytes()).expect_err("empty worker").to_string();
+        assert_eq!(err, "line 7: the `worker` field is empty");
+        let data = read_labels(&text.as_bytes()[..text.len() - 7]).expect("valid input");
+        assert_eq!(data.tasks().names(), ["t1", "t\n2", "t3"]);
+        assert_eq!(data.workers().names(), ["w1", "w2", "w3"]);
+        assert_eq!(data.classes(), ["x", "y", "z"]);
     }
 
     #[test]
