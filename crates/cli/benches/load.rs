@@ -46,6 +46,7 @@ fn main() {
         committed,
         revealed,
         health,
+        ledger,
     } = measured;
     let load_after = load_average();
 
@@ -65,7 +66,7 @@ fn main() {
             format!("the server counts all {batches} batches committed and revealed"),
             committed == batches as u64 && revealed == batches as u64,
         ),
-        ("the ledger balances afterwards".into(), health["ledger_balanced"] == true),
+        ("the ledger balances afterwards".into(), ledger["balanced"] == true),
     ];
     let passed = checks.iter().all(|(_, ok)| *ok);
 
@@ -99,8 +100,8 @@ fn main() {
         "server": {
             "committed": committed,
             "revealed": revealed,
-            "ledger_balanced": health["ledger_balanced"],
-            "journal_entries": health["journal_entries"],
+            "ledger_balanced": ledger["balanced"],
+            "journal_entries": ledger["journal_entries"],
             "version": health["version"],
         },
     });

@@ -66,8 +66,8 @@ impl Outcome {
             "server": {
                 "committed": m.committed,
                 "revealed": m.revealed,
-                "ledger_balanced": m.health["ledger_balanced"],
-                "journal_entries": m.health["journal_entries"],
+                "ledger_balanced": m.ledger["balanced"],
+                "journal_entries": m.ledger["journal_entries"],
                 "version": m.health["version"],
             },
         })
@@ -95,10 +95,7 @@ fn main() {
                 format!("the servers count all {batches} batches committed and revealed"),
                 measured.committed == batches && measured.revealed == batches,
             ),
-            (
-                "the ledger balances afterwards".to_owned(),
-                measured.health["ledger_balanced"] == true,
-            ),
+            ("the ledger balances afterwards".to_owned(), measured.ledger["balanced"] == true),
         ];
         for phase in [&measured.join, &measured.commit, &measured.reveal] {
             for message in &phase.failures {

@@ -43,6 +43,10 @@ pub const OVERLAP: u32 = 5;
 /// Blocks beyond the exact need, in percent, so that the last joins still find a block the
 /// labeler has not done yet (a labeler never gets the same block twice).
 const SPARE_BLOCKS_PERCENT: usize = 10;
+/// Tasks the experiment imports: every block the labelers need, and the spare ones.
+pub const TASKS: usize =
+    LABELERS * BATCHES_PER_LABELER / OVERLAP as usize * (100 + SPARE_BLOCKS_PERCENT) / 100
+        * BLOCK_SIZE as usize;
 /// Concurrent client threads unless `CLIENTS` says otherwise.
 pub const CLIENTS_DEFAULT: usize = 32;
 /// Longest any single request may take before the benchmark counts it as failed.
@@ -93,6 +97,9 @@ pub struct Measurement {
     pub revealed: u64,
     /// `GET /health` of the first replica at the end.
     pub health: Value,
+    /// `plumbline ledger check --json` on the database once the servers stopped: the full
+    /// check over every entry the run wrote (`/health` reports only the last periodic one).
+    pub ledger: Value,
 }
 
 impl Measurement {
@@ -306,6 +313,7 @@ pub fn measure(config: &Config) -> Measurement {
     for server in &mut servers {
         server.stop();
     }
+    let ledger = check_ledger(&db_arg);
     drop(database);
     let committed = stats_after_commits["batches"]["committed"].as_u64().unwrap_or(0);
     let revealed = stats_after_reveals["batches"]["revealed"].as_u64().unwrap_or(0);
@@ -317,7 +325,22 @@ pub fn measure(config: &Config) -> Measurement {
         committed,
         revealed,
         health,
+        ledger,
     }
+}
+
+/// The full ledger check on `db` through `plumbline ledger check`.
+fn check_ledger(db: &str) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_plumbline"))
+        .args(["ledger", "check", "--db", db, "--json"])
+        .output()
+        .expect("the ledger check runs");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the ledger check answered no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 pub fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
@@ -349,7 +372,7 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     ticks.map_or(0.0, |t| t as f64 / 100.0)
 }
 
-fn shuffle<T>(items: &mut [T], rng: &mut SplitMix64) {
+pub fn shuffle<T>(items: &mut [T], rng: &mut SplitMix64) {
     for i in (1..items.len()).rev() {
         items.swap(i, rng.below(i as u64 + 1) as usize);
     }
@@ -446,12 +469,12 @@ impl Drop for Server {
 }
 
 /// One request of a timed phase.
-struct Request {
-    path: String,
-    body: String,
-    expect: u16,
+pub struct Request {
+    pub path: String,
+    pub body: String,
+    pub expect: u16,
     /// Requests in the same lane are sent one after another, in order, by one client.
-    lane: Option<usize>,
+    pub lane: Option<usize>,
 }
 
 /// What a timed phase measured.
@@ -472,6 +495,8 @@ pub struct Phase {
 
 /// Failures kept for the log.
 const FAILURES_KEPT: usize = 10;
+/// Characters of a failed request's answer kept for the log.
+const FAILURE_CHARS_MAX: usize = 300;
 
 impl Phase {
     pub fn per_sec(&self) -> f64 {
@@ -513,6 +538,20 @@ impl Phase {
     }
 }
 
+/// Why a request failed, on one line: the status and the start of the answer, or the error.
+fn failure<E: std::fmt::Debug>(result: Result<(u16, Vec<u8>), E>) -> String {
+    match result {
+        Ok((status, body)) => {
+            // One line, even for an HTML error page.
+            let text = String::from_utf8_lossy(&body);
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text: String = text.chars().take(FAILURE_CHARS_MAX).collect();
+            format!("answered {status}: {text}")
+        }
+        Err(e) => format!("{e:?}"),
+    }
+}
+
 /// Sends every request from `clients` threads, each with its own keep-alive connection to one
 /// of the servers (thread k to server k mod n), as fast as the servers answer. Requests are
 /// dealt to the threads in turn, except that all the requests of one lane go to the same
@@ -522,6 +561,35 @@ fn drive<T: Sync>(
     clients: usize,
     items: &[T],
     request: impl Fn(&T) -> Request + Sync,
+) -> Phase {
+    let timeout = Duration::from_secs(REQUEST_TIMEOUT_SECS);
+    let connect = |thread: usize| Client::with_timeout(&urls[thread % urls.len()], timeout);
+    drive_with(clients, items, request, connect, |client, r| {
+        let request = plumbline_client::Request {
+            method: "POST",
+            path: &r.path,
+            query: &[],
+            body: Some(("application/json", &r.body)),
+            token: None,
+            repeat: Repeat::Safe,
+        };
+        client.send(&request).map(|answer| (answer.status, answer.body))
+    })
+}
+
+/// The load generator itself, for any server: `clients` threads, each opening its own
+/// connection with `connect(thread)` (one keep-alive connection per thread), send every request
+/// with `send` as fast as the server answers, the next as soon as the last is answered. The
+/// peer benchmark drives Label Studio through it, so both servers meet the same clients.
+/// Requests are dealt to the threads in turn, except that all the requests of one lane go to
+/// the same thread, in order. Latency runs from just before `send` until it returns the whole
+/// answer; a request fails when `send` errs or answers another status than expected.
+pub fn drive_with<T: Sync, C, E: std::fmt::Debug>(
+    clients: usize,
+    items: &[T],
+    request: impl Fn(&T) -> Request + Sync,
+    connect: impl Fn(usize) -> C + Sync,
+    send: impl Fn(&mut C, &Request) -> Result<(u16, Vec<u8>), E> + Sync,
 ) -> Phase {
     let requests: Vec<Request> = items.iter().map(&request).collect();
     let queues: Vec<Vec<usize>> = {
@@ -545,36 +613,27 @@ fn drive<T: Sync>(
             .iter()
             .enumerate()
             .map(|(thread, queue)| {
-                let url = &urls[thread % urls.len()];
                 let (requests, answers, failures, errors) =
                     (&requests, &answers, &failures, &errors);
+                let (connect, send) = (&connect, &send);
                 scope.spawn(move || {
-                    // Its own client: one keep-alive connection to its replica.
-                    let timeout = Duration::from_secs(REQUEST_TIMEOUT_SECS);
-                    let client = Client::with_timeout(url, timeout);
+                    // Its own client: one keep-alive connection to its server.
+                    let mut client = connect(thread);
                     let mut latencies = Vec::with_capacity(queue.len());
                     for &index in queue {
                         let r = &requests[index];
-                        let request = plumbline_client::Request {
-                            method: "POST",
-                            path: &r.path,
-                            query: &[],
-                            body: Some(("application/json", &r.body)),
-                            token: None,
-                            repeat: Repeat::Safe,
-                        };
                         let sent = Instant::now();
-                        let result = client.send(&request);
+                        let result = send(&mut client, r);
                         latencies.push(sent.elapsed().as_secs_f64());
                         match result {
-                            Ok(answer) if answer.status == r.expect => {
-                                *answers[index].lock().expect("unpoisoned") = Some(answer.body);
+                            Ok((status, body)) if status == r.expect => {
+                                *answers[index].lock().expect("unpoisoned") = Some(body);
                             }
                             other => {
                                 errors.fetch_add(1, Ordering::Relaxed);
                                 let mut kept = failures.lock().expect("unpoisoned");
                                 if kept.len() < FAILURES_KEPT {
-                                    kept.push(format!("{}: {other:?}", r.path));
+                                    kept.push(format!("{}: {}", r.path, failure(other)));
                                 }
                             }
                         }
