@@ -20,10 +20,9 @@ mod driver;
 
 use driver::{
     BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, Db, LABELERS, Measurement, OVERLAP,
-    Phase, env_number, load_average, measure,
+    Phase, checklist, env_number, load_average, measure, write_results,
 };
 use serde_json::json;
-use std::path::Path;
 
 /// Target: committed labels per second.
 const LABELS_PER_SEC_MIN: f64 = 2_000.0;
@@ -146,15 +145,9 @@ fn main() {
         row("commit", &commit_phase),
         row("reveal", &reveal_phase),
         if passed { "all passed" } else { "FAILED" },
-        checks
-            .iter()
-            .map(|(what, ok)| format!("- [{}] {what}\n", if *ok { "x" } else { " " }))
-            .collect::<String>(),
+        checklist(&checks),
     );
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results");
-    std::fs::create_dir_all(&results).expect("bench/results can be created");
-    std::fs::write(results.join("load.json"), format!("{document:#}\n")).expect("write json");
-    std::fs::write(results.join("load.md"), markdown).expect("write markdown");
+    write_results("load", &document, &markdown);
     println!("{document}");
     for message in [&join_phase, &commit_phase, &reveal_phase].iter().flat_map(|p| &p.failures) {
         eprintln!("failed request: {message}");

@@ -34,11 +34,10 @@ mod labelstudio;
 
 use driver::{
     BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, Db, LABELERS, OVERLAP, Phase, TASKS,
-    env_number, load_average, measure,
+    checklist, env_number, load_average, measure, write_results,
 };
 use labelstudio::LabelStudio;
 use serde_json::{Value, json};
-use std::path::Path;
 
 /// Labels Label Studio receives unless `PEER_LABELS` says otherwise: the first 40 blocks of
 /// the stream, each labeled `OVERLAP` times. Label Studio stores a few labels per second under
@@ -248,16 +247,9 @@ fn main() {
         alone.row(),
         label_studio.tasks,
         if passed { "all passed" } else { "FAILED" },
-        checks
-            .iter()
-            .map(|(what, ok)| format!("- [{}] {what}\n", if *ok { "x" } else { " " }))
-            .collect::<String>(),
+        checklist(&checks),
     );
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results");
-    std::fs::create_dir_all(&results).expect("bench/results can be created");
-    std::fs::write(results.join("peer-labelstudio.json"), format!("{document:#}\n"))
-        .expect("write json");
-    std::fs::write(results.join("peer-labelstudio.md"), markdown).expect("write markdown");
+    write_results("peer-labelstudio", &document, &markdown);
     println!("{document}");
     let phases = [&plumbline.join, &plumbline.commit, &plumbline.reveal, theirs.phase, alone.phase];
     for message in phases.iter().flat_map(|p| &p.failures) {

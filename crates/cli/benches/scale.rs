@@ -17,10 +17,9 @@ mod driver;
 
 use driver::{
     BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, Db, LABELERS, Measurement, OVERLAP,
-    Phase, env_number, load_average, measure,
+    Phase, env_number, load_average, measure, write_results,
 };
 use serde_json::{Value, json};
-use std::path::Path;
 use std::time::Instant;
 
 /// The configurations compared, in the order they run.
@@ -215,10 +214,7 @@ fn main() {
         phases(&outcomes[2]),
         if passed { "all passed" } else { "FAILED" },
     );
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results");
-    std::fs::create_dir_all(&results).expect("bench/results can be created");
-    std::fs::write(results.join("load-scale.json"), format!("{document:#}\n")).expect("write json");
-    std::fs::write(results.join("load-scale.md"), markdown).expect("write markdown");
+    write_results("load-scale", &document, &markdown);
     println!("{document}");
     if !passed {
         eprintln!("a configuration failed its checks; see bench/results/load-scale.md");

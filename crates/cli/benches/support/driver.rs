@@ -343,6 +343,23 @@ fn check_ledger(db: &str) -> Value {
     })
 }
 
+/// Checks as a markdown task list.
+pub fn checklist(checks: &[(String, bool)]) -> String {
+    checks
+        .iter()
+        .map(|(what, ok)| format!("- [{}] {what}\n", if *ok { "x" } else { " " }))
+        .collect()
+}
+
+/// Writes `bench/results/NAME.json` and `NAME.md`.
+pub fn write_results(name: &str, document: &Value, markdown: &str) {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results");
+    std::fs::create_dir_all(&results).expect("bench/results can be created");
+    std::fs::write(results.join(format!("{name}.json")), format!("{document:#}\n"))
+        .expect("write json");
+    std::fs::write(results.join(format!("{name}.md")), markdown).expect("write markdown");
+}
+
 pub fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
 }

@@ -24,6 +24,21 @@ pub fn read_input(path: &Path) -> anyhow::Result<String> {
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))
 }
 
+/// Reads crowd labels (`task,worker,label`) and their truth (`task,truth`); a file that cannot
+/// be read or parsed is bad input naming it.
+pub fn read_labels_and_truth(
+    labels: &Path,
+    truth: &Path,
+) -> anyhow::Result<(plumbline_infer::Dataset, std::collections::HashMap<String, String>)> {
+    let labels_text = read_input(labels)?;
+    let truth_text = read_input(truth)?;
+    let data = plumbline_infer::read::read_labels(labels_text.as_bytes())
+        .map_err(|e| bad_input(format!("{}: {e}", labels.display())))?;
+    let truth = plumbline_infer::read::read_truth(truth_text.as_bytes())
+        .map_err(|e| bad_input(format!("{}: {e}", truth.display())))?;
+    Ok((data, truth))
+}
+
 /// Where the server is and who is speaking: shared by every client command.
 #[derive(clap::Args)]
 pub struct Connection {

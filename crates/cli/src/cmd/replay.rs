@@ -2,7 +2,6 @@
 
 use crate::exit::bad_input;
 use clap::Args;
-use plumbline_infer::read::{read_labels, read_truth};
 use plumbline_sim::plot::score_against_accuracy;
 use plumbline_sim::replay::{ReplayOptions, replay};
 use std::path::PathBuf;
@@ -32,12 +31,7 @@ pub struct ReplayArgs {
 
 /// Runs `replay`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let labels = super::read_input(&args.input)?;
-    let truth = super::read_input(&args.truth)?;
-    let data = read_labels(labels.as_bytes())
-        .map_err(|e| bad_input(format!("{}: {e}", args.input.display())))?;
-    let truth = read_truth(truth.as_bytes())
-        .map_err(|e| bad_input(format!("{}: {e}", args.truth.display())))?;
+    let (data, truth) = super::read_labels_and_truth(&args.input, &args.truth)?;
     let options = ReplayOptions { gold_fraction: args.gold_fraction, seed: args.seed };
     let report = replay(&data, &truth, &options).map_err(bad_input)?;
     if let Some(path) = &args.plot {

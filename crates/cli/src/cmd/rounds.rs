@@ -7,7 +7,6 @@ use clap::{Args, Subcommand};
 use plumbline_core::adaptive::best_of::BestOfRule;
 use plumbline_core::adaptive::overlap::OverlapRule;
 use plumbline_core::fixed::Ppm;
-use plumbline_infer::read::{read_labels, read_truth};
 use plumbline_sim::best_of::{BestOfSetup, MethodSummary};
 use std::path::PathBuf;
 
@@ -100,12 +99,7 @@ fn overlap(args: OverlapArgs) -> anyhow::Result<()> {
         Ppm::from_f64(args.confidence).map_err(|e| bad_input(format!("--confidence: {e}")))?;
     let rule = OverlapRule { start: args.start, max: args.max, confidence };
     rule.validate().map_err(bad_input)?;
-    let labels = super::read_input(&args.input)?;
-    let truth = super::read_input(&args.truth)?;
-    let data = read_labels(labels.as_bytes())
-        .map_err(|e| bad_input(format!("{}: {e}", args.input.display())))?;
-    let truth = read_truth(truth.as_bytes())
-        .map_err(|e| bad_input(format!("{}: {e}", args.truth.display())))?;
+    let (data, truth) = super::read_labels_and_truth(&args.input, &args.truth)?;
     let r = plumbline_sim::dynamic_overlap::replay(&data, &truth, &rule, args.seed)
         .map_err(bad_input)?;
     if args.json {
