@@ -181,16 +181,20 @@ impl Experiment {
     /// Serves a signed join: checks phase, signature, stake and nonce, then assigns a batch.
     /// A refusal changes nothing.
     pub fn join(&mut self, join: &SignedJoin, now: u64) -> Result<Batch> {
+        self.join_recovered(join, None, now)
+    }
+
+    /// [`Experiment::join`] with its signer recovered beforehand by [`Experiment::join_signer`]
+    /// in this experiment's domain (`None`: recovered here).
+    pub fn join_recovered(
+        &mut self,
+        join: &SignedJoin,
+        signer: Option<Recovered>,
+        now: u64,
+    ) -> Result<Batch> {
         self.lifecycle.check_join(now)?;
-        let message = Join {
-            experimentId: self.id,
-            labeler: join.labeler,
-            cohort: eip712::cohort_hash(join.cohort.as_deref()),
-            stake: U256::from(join.stake),
-            nonce: join.nonce,
-            expiresAt: join.expires_at,
-        };
-        self.check_signer(&message, &join.signature, join.labeler)?;
+        let signer = signer.unwrap_or_else(|| Self::join_signer(&self.domain, self.id, join));
+        expect_signer(signer, join.labeler)?;
         if join.stake != self.spec.stake_per_batch {
             return Err(mismatch("stake", self.spec.stake_per_batch, join.stake));
         }
@@ -279,6 +283,20 @@ impl Experiment {
         expect_signer(signer, batch.labeler)?;
         self.commits.insert(batch_id, CommitEntry { batch_id, commit: commit.clone(), at: now });
         Ok(Accepted::New)
+    }
+
+    /// Who signed `join` for experiment `id` in `domain`. It reads no state, so it may run
+    /// before the experiment is locked.
+    pub fn join_signer(domain: &Eip712Domain, id: B256, join: &SignedJoin) -> Recovered {
+        let message = Join {
+            experimentId: id,
+            labeler: join.labeler,
+            cohort: eip712::cohort_hash(join.cohort.as_deref()),
+            stake: U256::from(join.stake),
+            nonce: join.nonce,
+            expiresAt: join.expires_at,
+        };
+        eip712::recover(eip712::signing_hash(&message, domain), &join.signature)
     }
 
     /// Who signed `commit` for batch `batch_id` of experiment `id` in `domain`. It reads no
@@ -496,18 +514,6 @@ impl Experiment {
 
     fn batch(&self, batch_id: u64) -> Result<&Batch> {
         self.batches.get(batch_id as usize).ok_or(Error::UnknownBatch(batch_id))
-    }
-
-    fn check_signer<T: alloy_sol_types::SolStruct>(
-        &self,
-        message: &T,
-        signature: &[u8],
-        expected: Address,
-    ) -> Result<()> {
-        expect_signer(
-            eip712::recover(eip712::signing_hash(message, &self.domain), signature),
-            expected,
-        )
     }
 }
 

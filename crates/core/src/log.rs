@@ -25,16 +25,30 @@ impl std::fmt::Display for LogPosition {
     }
 }
 
+/// Whether a replay recovers every entry's signer again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signatures {
+    /// Recover every signer: an auditor reading a public record.
+    Verify,
+    /// Take each entry's signer to be the labeler it belongs to: a server reading its own
+    /// store, every entry of which was verified by the process that stored it. Everything else
+    /// (phases, times, nonces, commitments) is checked as ever, and `audit` still recovers
+    /// every signature of the record the store publishes.
+    Trusted,
+}
+
 /// Replays joins in order, the first of them at `start.joins` in the log. Each must get the
 /// batch it got when it was accepted.
 pub fn replay_joins(
     experiment: &mut Experiment,
     joins: &[JoinEntry],
     start: LogPosition,
+    signatures: Signatures,
 ) -> Result<(), String> {
     for (index, entry) in (start.joins..).zip(joins) {
+        let signer = (signatures == Signatures::Trusted).then_some(Ok(entry.join.labeler));
         let batch = experiment
-            .join(&entry.join, entry.at)
+            .join_recovered(&entry.join, signer, entry.at)
             .map_err(|e| format!("joins[{index}] (batch {}): {e}", entry.batch_id))?;
         if batch.batch_id != entry.batch_id {
             return Err(format!(
@@ -54,18 +68,26 @@ pub fn replay_commits_and_reveals(
     commits_closed_at: Option<u64>,
     reveals: &[RevealEntry],
     start: LogPosition,
+    signatures: Signatures,
 ) -> Result<(), String> {
+    // The labeler each batch was assigned to, when the replay trusts the store's signatures.
+    let trusted = |experiment: &Experiment, batch_id: u64| {
+        let batch = experiment.batches().get(batch_id as usize);
+        batch.filter(|_| signatures == Signatures::Trusted).map(|b| Ok(b.labeler))
+    };
     for (index, entry) in (start.commits..).zip(commits) {
+        let signer = trusted(experiment, entry.batch_id);
         experiment
-            .commit(entry.batch_id, &entry.commit, entry.at)
+            .commit_recovered(entry.batch_id, &entry.commit, signer, entry.at)
             .map_err(|e| format!("commits[{index}] (batch {}): {e}", entry.batch_id))?;
     }
     if let Some(at) = commits_closed_at {
         experiment.close_commits(at).map_err(|e| format!("commits_closed_at {at}: {e}"))?;
     }
     for (index, entry) in (start.reveals..).zip(reveals) {
+        let signer = trusted(experiment, entry.batch_id);
         experiment
-            .reveal(entry.batch_id, &entry.reveal, entry.at)
+            .reveal_recovered(entry.batch_id, &entry.reveal, signer, entry.at)
             .map_err(|e| format!("reveals[{index}] (batch {}): {e}", entry.batch_id))?;
     }
     Ok(())

@@ -6,6 +6,7 @@ use crate::assign::{Assigner, Batch, JoinRequest};
 use crate::client::{SignedCommit, SignedJoin, SignedReveal};
 use crate::experiment::Experiment;
 use crate::label::Label;
+use crate::log::Signatures;
 use crate::practice::{PracticeAnswer, PracticeRecord};
 use crate::reputation::Reputation;
 use crate::settle::{LabelerResult, LeftOut, Settlement};
@@ -278,7 +279,8 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
         .open(record.seed, true, record.opened_at)
         .map_err(|e| fail(format!("opening at {}: {e}", record.opened_at)))?;
     let start = crate::log::LogPosition::default();
-    crate::log::replay_joins(&mut experiment, &record.joins, start).map_err(fail)?;
+    crate::log::replay_joins(&mut experiment, &record.joins, start, Signatures::Verify)
+        .map_err(fail)?;
     check_qualifications(record)?;
     let unbacked: BTreeSet<u64> = record.unbacked.iter().copied().collect();
     if unbacked.len() != record.unbacked.len() || !record.unbacked.is_sorted() {
@@ -291,6 +293,7 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
         record.spec.commits_closed_at,
         &record.reveals,
         start,
+        Signatures::Verify,
     )
     .map_err(fail)?;
     Ok(experiment)

@@ -308,6 +308,42 @@ fn signers_recovered_before_the_lock_are_still_checked_against_the_batch() {
 }
 
 #[test]
+fn a_trusted_replay_skips_the_signatures_and_checks_everything_else() {
+    use plumbline_core::log::{LogPosition, Signatures, replay_commits_and_reveals, replay_joins};
+    use plumbline_core::record::{CommitEntry, JoinEntry};
+    let (mut live, keys) = small_experiment();
+    let domain = live.domain().clone();
+    let id = live.id();
+    let join = keys[0].join(&domain, id, None, live.spec().stake_per_batch, 0);
+    let batch = live.join(&join, 1_001).unwrap();
+    let labels = labels_for(&batch, 1);
+    let commit = keys[0].commit(&domain, id, batch.batch_id, &labels).unwrap();
+    let mut forged = commit.clone();
+    forged.signature = keys[1].commit(&domain, id, batch.batch_id, &labels).unwrap().signature;
+    let joins = vec![JoinEntry { batch_id: batch.batch_id, join, at: 1_001 }];
+    let in_time = live.spec().commit_deadline - 1;
+    let late = live.spec().commit_deadline;
+    let cases = [
+        (Signatures::Verify, &commit, in_time, true),
+        (Signatures::Trusted, &commit, in_time, true),
+        // Only an auditor's replay recovers the signer again.
+        (Signatures::Verify, &forged, in_time, false),
+        (Signatures::Trusted, &forged, in_time, true),
+        // Time and phase are checked whatever the replay trusts.
+        (Signatures::Trusted, &commit, late, false),
+    ];
+    for (signatures, commit, at, accepted) in cases {
+        let (mut replayed, _) = small_experiment();
+        replay_joins(&mut replayed, &joins, LogPosition::default(), signatures).unwrap();
+        let commits = vec![CommitEntry { batch_id: batch.batch_id, commit: commit.clone(), at }];
+        let start = LogPosition::default();
+        let result =
+            replay_commits_and_reveals(&mut replayed, &commits, None, &[], start, signatures);
+        assert_eq!(result.is_ok(), accepted, "{signatures:?} at {at}: {result:?}");
+    }
+}
+
+#[test]
 fn bad_requests_are_refused_and_change_nothing() {
     let (mut experiment, keys) = small_experiment();
     let domain = experiment.domain().clone();

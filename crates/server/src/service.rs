@@ -20,7 +20,7 @@ use plumbline_core::assign::Batch;
 use plumbline_core::client::{SignedCommit, SignedJoin, SignedReveal};
 use plumbline_core::experiment::{Accepted, Experiment};
 use plumbline_core::lifecycle::Phase;
-use plumbline_core::log;
+use plumbline_core::log::{self, Signatures};
 use plumbline_core::record::{CommitEntry, JoinEntry, PublicRecord, RevealEntry};
 use plumbline_core::reputation::Reputation;
 use plumbline_core::seal::{self, SealContext};
@@ -79,20 +79,23 @@ fn broken_log(experiment_id: B256, what: String) -> ServiceError {
     ServiceError::internal(format!("experiment {experiment_id}: stored log fails replay: {what}"))
 }
 
-/// Replays log entries through the core, as `audit` does (`plumbline_core::log`).
+/// Replays log entries through the core, as `audit` does (`plumbline_core::log`), trusting
+/// the signatures: every entry in the store was verified by the process that stored it, so a
+/// rebuild, and a replica catching up with the others' entries, do not recover them again.
 fn replay(
     experiment: &mut Experiment,
     log: &ExperimentLog,
     commits_closed_at: Option<u64>,
     start: LogPosition,
 ) -> Result<(), String> {
-    log::replay_joins(experiment, &log.joins, start)?;
+    log::replay_joins(experiment, &log.joins, start, Signatures::Trusted)?;
     log::replay_commits_and_reveals(
         experiment,
         &log.commits,
         commits_closed_at,
         &log.reveals,
         start,
+        Signatures::Trusted,
     )
 }
 
@@ -404,6 +407,7 @@ impl AppState {
             *live = None;
             return Err(e);
         }
+        slot.domain.get_or_init(|| cached.experiment.domain().clone());
         Ok((live, writer))
     }
 
@@ -460,11 +464,16 @@ impl AppState {
             .await?
             .remove(&join.labeler)
             .unwrap_or_default();
+        // Recovered before the experiment is locked, where its domain is known already.
+        let signer = self.existing_slot(experiment_id).and_then(|slot| {
+            slot.domain.get().map(|d| Experiment::join_signer(d, experiment_id, join))
+        });
         let (mut live, writer) = self.hold(experiment_id, "join").await?;
         let cached = live.as_mut().expect("held live");
         let experiment = &mut cached.experiment;
-        let assigned =
-            experiment.check_eligible(&reputation).and_then(|()| experiment.join(join, now));
+        let assigned = experiment
+            .check_eligible(&reputation)
+            .and_then(|()| experiment.join_recovered(join, signer, now));
         let batch = match assigned {
             Ok(batch) => batch,
             Err(e) => {
