@@ -320,9 +320,7 @@ impl Experiment {
         reveal: &SignedReveal,
     ) -> Option<Recovered> {
         let root = labels_root(&reveal.labels).ok()?;
-        let message =
-            Reveal { experimentId: id, batchId: batch_id, labelsRoot: root, salt: reveal.salt };
-        Some(eip712::recover(eip712::signing_hash(&message, domain), &reveal.signature))
+        Some(recover_reveal(domain, id, batch_id, root, reveal))
     }
 
     /// Verifies a reveal against its batch, its commitment and its signature, whatever the
@@ -376,15 +374,8 @@ impl Experiment {
         if commitment != committed {
             return Err(fail("the labels and salt do not match the commitment".into()));
         }
-        let signer = signer.unwrap_or_else(|| {
-            let message = Reveal {
-                experimentId: self.id,
-                batchId: batch_id,
-                labelsRoot: root,
-                salt: reveal.salt,
-            };
-            eip712::recover(eip712::signing_hash(&message, &self.domain), &reveal.signature)
-        });
+        let signer =
+            signer.unwrap_or_else(|| recover_reveal(&self.domain, self.id, batch_id, root, reveal));
         expect_signer(signer, batch.labeler)
     }
 
@@ -515,6 +506,19 @@ impl Experiment {
     fn batch(&self, batch_id: u64) -> Result<&Batch> {
         self.batches.get(batch_id as usize).ok_or(Error::UnknownBatch(batch_id))
     }
+}
+
+/// Who signed `reveal`, whose labels have the Merkle root `root`.
+fn recover_reveal(
+    domain: &Eip712Domain,
+    id: B256,
+    batch_id: u64,
+    root: B256,
+    reveal: &SignedReveal,
+) -> Recovered {
+    let message =
+        Reveal { experimentId: id, batchId: batch_id, labelsRoot: root, salt: reveal.salt };
+    eip712::recover(eip712::signing_hash(&message, domain), &reveal.signature)
 }
 
 /// The signer must be the one expected (the batch's labeler).

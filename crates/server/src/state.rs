@@ -352,18 +352,12 @@ impl AppState {
     /// The last ledger check's verdict, without reading the journal; the first call in a
     /// process that has not checked yet runs the check.
     pub async fn ledger_verdict(&self) -> ServiceResult<LedgerVerdict> {
-        let last = *self.0.ledger_verdict.lock().expect("the verdict never panics holding it");
-        match last {
-            Some(verdict) => Ok(verdict),
-            None => {
-                let report = self.check_ledger().await?;
-                Ok(LedgerVerdict {
-                    checked_at: self.now(),
-                    balanced: report.balanced,
-                    journal_entries: report.journal_entries,
-                })
-            }
+        let last = || *self.0.ledger_verdict.lock().expect("the verdict never panics holding it");
+        if let Some(verdict) = last() {
+            return Ok(verdict);
         }
+        self.check_ledger().await?;
+        Ok(last().expect("the check keeps its verdict"))
     }
 }
 

@@ -69,13 +69,7 @@ impl BestOfRule {
                 "best-of compares 2 to {RESPONSES_MAX} responses, got {responses}"
             ));
         }
-        let c = self.confidence.get();
-        if c <= 500_000 || c >= 1_000_000 {
-            return Err(format!(
-                "best-of confidence must be above 0.5 and below 1, got {}",
-                self.confidence.as_f64()
-            ));
-        }
+        super::check_confidence(self.confidence, "best-of")?;
         if self.first_votes == 0 || self.match_votes_max < self.first_votes {
             return Err(format!(
                 "a match needs at least one first vote and a vote cap ({}) not below it ({})",

@@ -40,6 +40,18 @@ pub fn vote_weight(right: u64, answered: u64, classes: u32) -> u64 {
     ln_ratio_floor(num * others, den - num)
 }
 
+/// Checks that a rule's confidence is above one half and below one; `what` names the rule.
+fn check_confidence(confidence: crate::fixed::Ppm, what: &str) -> Result<(), String> {
+    let c = confidence.get();
+    if c <= 500_000 || c >= 1_000_000 {
+        return Err(format!(
+            "{what} confidence must be above 0.5 and below 1, got {}",
+            confidence.as_f64()
+        ));
+    }
+    Ok(())
+}
+
 /// The evidence margin (log-odds, scale 10^6) that makes a weighted vote at least `confidence`
 /// (parts per million, below one) sure of its leader among `classes` options:
 /// `ln((K−1)·c/(1−c))`. With a margin `m` over every other option the leader's posterior is at

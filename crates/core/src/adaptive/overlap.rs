@@ -33,13 +33,7 @@ impl OverlapRule {
                 self.max, self.start
             ));
         }
-        let c = self.confidence.get();
-        if c <= 500_000 || c >= 1_000_000 {
-            return Err(format!(
-                "overlap confidence must be above 0.5 and below 1, got {}",
-                self.confidence.as_f64()
-            ));
-        }
+        super::check_confidence(self.confidence, "overlap")?;
         Ok(())
     }
 }
