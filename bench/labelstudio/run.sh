@@ -77,7 +77,7 @@ trap teardown EXIT
 trap 'exit 130' INT TERM
 
 install
-DATA=$(mktemp -d "${TMPDIR:-/tmp}/plumbline-labelstudio.XXXXXX")
+DATA=$(mktemp -d)
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 

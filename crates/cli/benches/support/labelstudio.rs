@@ -4,9 +4,9 @@
 //!
 //! Label Studio takes labels as annotations, one task's label in each, through
 //! `POST /api/tasks/{id}/annotations/` with `Authorization: Token ...`. The Plumbline client
-//! cannot send that header, nor paths outside `/api/v1`, so this module brings a minimal
-//! HTTP/1.1 client of its own: one keep-alive connection, the whole request in one write, the
-//! answer read to its last byte. The driver's `drive_with` runs it on the same client threads
+//! cannot send that header, nor paths outside `/api/v1`, so this module speaks to it through
+//! ureq directly: one keep-alive connection per client thread, the answer read to its last
+//! byte. The driver's `drive_with` runs it on the same client threads
 //! as Plumbline's own requests.
 //!
 //! The labels follow the load benchmark's recipe: the b-th batch of the stream covers block
@@ -19,8 +19,6 @@
 use crate::driver::{BLOCK_SIZE, OVERLAP, Phase, Request, cpu_seconds, drive_with, shuffle};
 use plumbline_core::synthetic::SplitMix64;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 /// Longest one timed request may take before it counts as failed, as in the driver.
@@ -30,7 +28,7 @@ const SETUP_TIMEOUT_SECS: u64 = 600;
 /// Tasks per import request, so that no single import runs into the set-up timeout.
 const TASKS_PER_IMPORT: usize = 5_000;
 /// The largest answer read into memory.
-const ANSWER_BYTES_MAX: usize = 64 << 20;
+const ANSWER_BYTES_MAX: u64 = 64 << 20;
 /// The labeling interface: one text, one binary choice.
 const LABEL_CONFIG: &str = r#"<View>
   <Text name="text" value="$text"/>
@@ -110,7 +108,7 @@ impl LabelStudio {
         one_client_labels: usize,
     ) -> PeerMeasurement {
         let mut setup = self.connect(SETUP_TIMEOUT_SECS);
-        let version = setup.json("GET", "/api/version", None, 200);
+        let version = setup.json("/api/version", None, 200);
         let project = create_project(&mut setup);
         let task_ids = import_tasks(&mut setup, project, tasks);
         eprintln!("label studio: project {project}, {} tasks imported", task_ids.len());
@@ -127,7 +125,7 @@ impl LabelStudio {
         let locked = self.locked_errors().zip(locked_before).map(|(after, before)| after - before);
         let one_client = self.annotate(1, &after);
 
-        let counts = setup.json("GET", &format!("/api/projects/{project}/"), None, 200);
+        let counts = setup.json(&format!("/api/projects/{project}/"), None, 200);
         let stored = counts["total_annotations_number"].as_u64().unwrap_or(0);
         PeerMeasurement { annotate, one_client, locked, stored, tasks: task_ids.len(), version }
     }
@@ -144,7 +142,7 @@ impl LabelStudio {
             lane: None,
         };
         let mut phase = drive_with(clients, annotations, request, connect, |http, r| {
-            http.request("POST", &r.path, Some(&r.body))
+            http.request(&r.path, Some(&r.body))
         });
         phase.server_cpu_seconds = self.cpu_seconds() - cpu;
         phase.client_cpu_seconds = cpu_seconds("self") - own;
@@ -155,7 +153,7 @@ impl LabelStudio {
 /// Creates the benchmark's project with the binary labeling interface; its id.
 fn create_project(http: &mut Http1) -> u64 {
     let body = json!({ "title": "Plumbline peer benchmark", "label_config": LABEL_CONFIG });
-    let project = http.json("POST", "/api/projects/", Some(&body.to_string()), 201);
+    let project = http.json("/api/projects/", Some(&body.to_string()), 201);
     project["id"].as_u64().expect("the project has an id")
 }
 
@@ -168,7 +166,7 @@ fn import_tasks(http: &mut Http1, project: u64, count: usize) -> Vec<u64> {
         let end = (start + TASKS_PER_IMPORT).min(count);
         let tasks: Vec<Value> =
             (start..end).map(|i| json!({ "text": format!("Is statement {i} true?") })).collect();
-        let answer = http.json("POST", &path, Some(&Value::from(tasks).to_string()), 201);
+        let answer = http.json(&path, Some(&Value::from(tasks).to_string()), 201);
         let chunk = answer["task_ids"].as_array().expect("the import names its task ids");
         ids.extend(chunk.iter().map(|id| id.as_u64().expect("a task id")));
     }
@@ -206,162 +204,55 @@ fn annotation(value: bool) -> String {
     json!({ "result": result }).to_string()
 }
 
-/// A minimal HTTP/1.1 client over one keep-alive connection, reopened when the server closes
-/// it or a request fails.
+/// A client of Label Studio's API: ureq keeps one keep-alive connection per agent, and the
+/// token goes with every request.
 struct Http1 {
-    /// `host:port`.
-    addr: String,
+    /// `http://host:port`.
+    url: String,
     authorization: String,
-    timeout: Duration,
-    stream: Option<BufReader<TcpStream>>,
+    agent: ureq::Agent,
 }
 
 impl Http1 {
     fn new(url: &str, token: &str, timeout: Duration) -> Http1 {
-        let addr = url.strip_prefix("http://").expect("an http:// URL");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build()
+            .into();
         Http1 {
-            addr: addr.trim_end_matches('/').to_owned(),
+            url: url.trim_end_matches('/').to_owned(),
             authorization: format!("Token {token}"),
-            timeout,
-            stream: None,
+            agent,
         }
     }
 
-    /// Sends one request and reads its whole answer: the status and the body.
-    fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Result<(u16, Vec<u8>), String> {
-        let result = self.exchange(method, path, body.unwrap_or(""));
-        match result {
-            Ok((status, body, keep_alive)) => {
-                if !keep_alive {
-                    self.stream = None;
-                }
-                Ok((status, body))
-            }
-            Err(e) => {
-                // The connection is in an unknown state; the next request opens a new one.
-                self.stream = None;
-                Err(format!("{method} {path}: {e}"))
-            }
-        }
+    /// Sends one request, a POST of `body` or else a GET, and reads its whole answer: the
+    /// status and the body.
+    fn request(&mut self, path: &str, body: Option<&str>) -> Result<(u16, Vec<u8>), String> {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let url = format!("{}{path}", self.url);
+        let sent = match body {
+            None => self.agent.get(&url).header("Authorization", &self.authorization).call(),
+            Some(body) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &self.authorization)
+                .header("Content-Type", "application/json")
+                .send(body),
+        };
+        let fail = |e: ureq::Error| format!("{method} {path}: {e}");
+        let mut answer = sent.map_err(fail)?;
+        let body =
+            answer.body_mut().with_config().limit(ANSWER_BYTES_MAX).read_to_vec().map_err(fail)?;
+        Ok((answer.status().as_u16(), body))
     }
 
     /// A set-up request that must answer `expect` with JSON.
-    fn json(&mut self, method: &str, path: &str, body: Option<&str>, expect: u16) -> Value {
-        let (status, answer) = self.request(method, path, body).unwrap_or_else(|e| panic!("{e}"));
+    fn json(&mut self, path: &str, body: Option<&str>, expect: u16) -> Value {
+        let (status, answer) = self.request(path, body).unwrap_or_else(|e| panic!("{e}"));
         let text = String::from_utf8_lossy(&answer);
-        assert_eq!(status, expect, "{method} {path} answered {status}: {text}");
-        serde_json::from_slice(&answer).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
-    }
-
-    fn stream(&mut self) -> std::io::Result<&mut BufReader<TcpStream>> {
-        if self.stream.is_none() {
-            let stream = TcpStream::connect(&self.addr)?;
-            // Small requests go out at once instead of waiting for the last one's ACK.
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(self.timeout))?;
-            stream.set_write_timeout(Some(self.timeout))?;
-            self.stream = Some(BufReader::new(stream));
-        }
-        Ok(self.stream.as_mut().expect("just opened"))
-    }
-
-    /// Writes the request and reads the answer: status, body, and whether the connection may
-    /// be used again.
-    fn exchange(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: &str,
-    ) -> std::io::Result<(u16, Vec<u8>, bool)> {
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\
-             Accept: application/json\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            self.addr,
-            self.authorization,
-            body.len(),
-        );
-        let reader = self.stream()?;
-        reader.get_mut().write_all(request.as_bytes())?;
-        let status_line = read_line(reader)?;
-        let mut parts = status_line.split_whitespace();
-        let version = parts.next().unwrap_or_default().to_owned();
-        let status: u16 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| invalid(format!("no status in {status_line:?}")))?;
-        let (mut length, mut chunked, mut close) = (None, false, version != "HTTP/1.1");
-        loop {
-            let line = read_line(reader)?;
-            if line.is_empty() {
-                break;
-            }
-            let Some((name, value)) = line.split_once(':') else { continue };
-            let value = value.trim().to_ascii_lowercase();
-            match name.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = value.parse::<usize>().ok(),
-                "transfer-encoding" => chunked = value.contains("chunked"),
-                "connection" => close = value.contains("close"),
-                _ => {}
-            }
-        }
-        let body = match (chunked, length) {
-            (true, _) => read_chunked(reader)?,
-            (false, Some(length)) => read_exact(reader, length)?,
-            // Without a length the answer ends when the server closes the connection.
-            (false, None) => {
-                close = true;
-                let mut body = Vec::new();
-                reader.take(ANSWER_BYTES_MAX as u64).read_to_end(&mut body)?;
-                body
-            }
-        };
-        Ok((status, body, !close))
-    }
-}
-
-fn invalid(message: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
-}
-
-/// One line without its `\r\n`; a connection closed before it is an error.
-fn read_line(reader: &mut BufReader<TcpStream>) -> std::io::Result<String> {
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-fn read_exact(reader: &mut BufReader<TcpStream>, length: usize) -> std::io::Result<Vec<u8>> {
-    if length > ANSWER_BYTES_MAX {
-        return Err(invalid(format!("an answer of {length} bytes")));
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    Ok(body)
-}
-
-/// A chunked body: hexadecimal sizes, each chunk followed by `\r\n`, then trailers.
-fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let line = read_line(reader)?;
-        let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|e| invalid(format!("a chunk size {line:?}: {e}")))?;
-        if size == 0 {
-            while !read_line(reader)?.is_empty() {}
-            return Ok(body);
-        }
-        if body.len() + size > ANSWER_BYTES_MAX {
-            return Err(invalid("an answer over the limit".into()));
-        }
-        body.extend(read_exact(reader, size)?);
-        read_line(reader)?;
+        assert_eq!(status, expect, "{path} answered {status}: {text}");
+        serde_json::from_slice(&answer).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
     }
 }
