@@ -731,6 +731,14 @@ async fn writes_decided_from_a_stale_copy_are_refused_and_the_tail_can_be_read<B
     assert_eq!(tail.reveals, record.reveals);
     assert_eq!(tail.end(seen), end);
     assert_eq!(store.log_after(id, end).await.unwrap(), Default::default());
+    // A writer, which knows where the log ends, reads the same tail.
+    let mut writer = store.log_writer(id).await.unwrap();
+    assert_eq!(writer.log_after(seen).await.unwrap(), tail);
+    let commits_only = LogPosition { commits: commits - 2, ..end };
+    let tail = writer.log_after(commits_only).await.unwrap();
+    assert_eq!((tail.joins.len(), tail.reveals.len()), (0, 0));
+    assert_eq!(tail.commits, record.commits[record.commits.len() - 2..]);
+    writer.release().await;
 
     // A write from a copy that missed some entries is refused as stale and stores nothing,
     // whether or not it would otherwise have been accepted.
@@ -1180,4 +1188,104 @@ async fn a_market_balance_backs_one_labelers_pending_joins_across_experiments<B:
     let refused = append(ids[0], 1, free(1)).await.unwrap_err();
     assert!(matches!(refused, StoreError::InsufficientFunds { .. }), "{refused}");
     append(ids[0], 1, free(2)).await.unwrap();
+}
+
+/// An experiment's commits and reveals, in the order they were accepted.
+type LogOf = (B256, Vec<CommitEntry>, Vec<RevealEntry>);
+
+/// Commits and reveals of two experiments, inserted as a store before log indexes did
+/// (version 7), interleaved and not in batch order: each experiment's list reads back, once
+/// the store opens and numbers them, in the order the rows went in.
+fn rows_before_log_indexes() -> (Vec<String>, [LogOf; 2]) {
+    let record = settled_record();
+    let in_order = |id: B256, rotate: usize| {
+        let (mut commits, mut reveals) = (record.commits.clone(), record.reveals.clone());
+        commits.reverse();
+        reveals.rotate_left(rotate);
+        (id, commits, reveals)
+    };
+    let experiments = [in_order(B256::repeat_byte(1), 1), in_order(B256::repeat_byte(2), 3)];
+    let mut statements = Vec::new();
+    fn quote(value: &impl serde::Serialize) -> String {
+        serde_json::to_string(value).unwrap().replace('\'', "''")
+    }
+    for i in 0..record.commits.len().max(record.reveals.len()) {
+        for (id, commits, reveals) in &experiments {
+            let id = plumbline_store::ledger::hex(id.as_slice());
+            if let Some(c) = commits.get(i) {
+                statements.push(format!(
+                    "INSERT INTO commits (experiment_id, batch_id, entry, created_at) \
+                     VALUES ('{id}', {}, '{}', {})",
+                    c.batch_id,
+                    quote(c),
+                    c.at
+                ));
+            }
+            if let Some(r) = reveals.get(i) {
+                statements.push(format!(
+                    "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) \
+                     VALUES ('{id}', {}, '{}', {})",
+                    r.batch_id,
+                    quote(r),
+                    r.at
+                ));
+            }
+        }
+    }
+    (statements, experiments)
+}
+
+/// The migrations before log indexes, of the folder `sqlx::migrate!` embedded.
+fn before_log_indexes(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    let kept: Vec<_> = migrator.migrations.iter().filter(|m| m.version < 8).cloned().collect();
+    migrator.migrations = kept.into();
+    migrator
+}
+
+async fn assert_read_in_insertion_order(store: &impl Store, experiments: &[LogOf]) {
+    for (id, commits, reveals) in experiments {
+        let log = store.log_after(*id, LogPosition::default()).await.unwrap();
+        assert_eq!(&log.commits, commits);
+        assert_eq!(&log.reveals, reveals);
+        let seen = LogPosition { joins: 0, commits: 5, reveals: 7 };
+        let tail = store.log_after(*id, seen).await.unwrap();
+        assert_eq!(tail.commits, commits[5..]);
+        assert_eq!(tail.reveals, reveals[7..]);
+    }
+}
+
+#[tokio::test]
+async fn a_log_stored_before_log_indexes_keeps_its_order_on_sqlite() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+    let db = TempDb::fresh().await;
+    let (statements, experiments) = rows_before_log_indexes();
+    // The rows stand alone: no joins or experiments for their foreign keys to refer to.
+    let options =
+        SqliteConnectOptions::new().filename(&db.0).create_if_missing(true).foreign_keys(false);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    before_log_indexes(sqlx::migrate!("./migrations")).run(&mut conn).await.unwrap();
+    for statement in &statements {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    assert_read_in_insertion_order(&db.open().await, &experiments).await;
+}
+
+#[tokio::test]
+async fn a_log_stored_before_log_indexes_keeps_its_order_on_postgres() {
+    let db = TempSchema::fresh().await;
+    let (statements, experiments) = rows_before_log_indexes();
+    let options = PgConnectOptions::from_str(&db.url)
+        .unwrap()
+        .options([("search_path", db.schema.as_str())])
+        .application_name(&db.schema);
+    let mut conn = PgConnection::connect_with(&options).await.unwrap();
+    before_log_indexes(sqlx::migrate!("./migrations_pg")).run(&mut conn).await.unwrap();
+    // The rows stand alone: foreign keys are not checked for this session's writes.
+    sqlx::query("SET session_replication_role = replica").execute(&mut conn).await.unwrap();
+    for statement in &statements {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    assert_read_in_insertion_order(&db.open().await, &experiments).await;
 }

@@ -22,48 +22,39 @@ use sqlx::{Connection, Transaction};
 /// below either engine's limit on parameters per statement (SQLite's is 32,766).
 const APPEND_ROWS_PER_INSERT: usize = 1_000;
 
-/// A number larger than any table's row count: both engines take an OFFSET only after a
-/// LIMIT (SQLite), and neither spells "no limit" the other's way.
-const NO_LIMIT: i64 = i64::MAX;
-
 /// The log beyond `seen`, read on the caller's connection (see [`crate::Store::log_after`]).
-/// Commits and reveals of one experiment are inserted by one writer at a time, so their
-/// insertion order is the order they were accepted in.
+/// Each commit and reveal is stored with its index in the log, so this reads only the tail.
+/// With `end`, the position the log is known to stand at, a list that has not moved since
+/// `seen` is not read at all: a replica catching up before a commit reads only the commits.
 pub(super) async fn log_after_in<D: Dialect>(
     conn: &mut Conn<D>,
     experiment_id: B256,
     seen: LogPosition,
+    end: Option<LogPosition>,
 ) -> Result<ExperimentLog> {
     let id = hex(experiment_id.as_slice());
-    let joins = entries::<D, _>(
-        conn,
-        "SELECT entry FROM joins WHERE experiment_id = $1 AND batch_id >= $2 ORDER BY batch_id"
-            .into(),
-        args![&id, sql_int(seen.joins)?],
-        "join",
-    )
-    .await?;
-    let after = |table: &str| {
+    let moved = |seen: u64, end: Option<u64>| end.is_none_or(|end| end != seen);
+    let after = |table: &str, order: &str| {
         format!(
-            "SELECT entry FROM {table} WHERE experiment_id = $1 ORDER BY {} LIMIT $2 OFFSET $3",
-            D::INSERT_ORDER
+            "SELECT entry FROM {table} WHERE experiment_id = $1 AND {order} >= $2 ORDER BY {order}"
         )
     };
-    let commits = entries::<D, _>(
-        conn,
-        after("commits"),
-        args![&id, NO_LIMIT, sql_int(seen.commits)?],
-        "commit",
-    )
-    .await?;
-    let reveals = entries::<D, _>(
-        conn,
-        after("reveals"),
-        args![&id, NO_LIMIT, sql_int(seen.reveals)?],
-        "reveal",
-    )
-    .await?;
-    Ok(ExperimentLog { joins, commits, reveals })
+    let mut log = ExperimentLog::default();
+    if moved(seen.joins, end.map(|e| e.joins)) {
+        let sql = after("joins", "batch_id");
+        log.joins = entries::<D, _>(conn, sql, args![&id, sql_int(seen.joins)?], "join").await?;
+    }
+    if moved(seen.commits, end.map(|e| e.commits)) {
+        let sql = after("commits", "log_index");
+        log.commits =
+            entries::<D, _>(conn, sql, args![&id, sql_int(seen.commits)?], "commit").await?;
+    }
+    if moved(seen.reveals, end.map(|e| e.reveals)) {
+        let sql = after("reveals", "log_index");
+        log.reveals =
+            entries::<D, _>(conn, sql, args![&id, sql_int(seen.reveals)?], "reveal").await?;
+    }
+    Ok(log)
 }
 
 /// The `entry` column of each row the query returns, decoded.
@@ -178,34 +169,41 @@ async fn append_group_in<D: Dialect>(
     }
     expect_log(&row, seen)?;
     // Commits before reveals: a reveal's row refers to its batch's commit.
+    let mut next_commit = seen.commits;
     for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
-        let mut values = Vec::with_capacity(chunk.len() * 6);
+        let mut values = Vec::with_capacity(chunk.len() * 7);
         for c in chunk {
             values.extend(args![
                 &id,
                 sql_int(c.entry.batch_id)?,
+                sql_int(next_commit)?,
                 to_json(&c.entry),
                 c.backup.clone(),
                 c.sealed_reveal.clone(),
                 sql_int(c.entry.at)?,
             ]);
+            next_commit += 1;
         }
         let sql = format!(
-            "INSERT INTO commits (experiment_id, batch_id, entry, backup, sealed_reveal, \
-             created_at) VALUES {}",
-            value_rows(chunk.len(), 6)
+            "INSERT INTO commits (experiment_id, batch_id, log_index, entry, backup, \
+             sealed_reveal, created_at) VALUES {}",
+            value_rows(chunk.len(), 7)
         );
         let batches: Vec<u64> = chunk.iter().map(|c| c.entry.batch_id).collect();
         insert_rows::<D>(conn, &sql, values, "committed", &batches).await?;
     }
+    let mut next_reveal = seen.reveals;
     for chunk in reveals.chunks(APPEND_ROWS_PER_INSERT) {
-        let mut values = Vec::with_capacity(chunk.len() * 4);
+        let mut values = Vec::with_capacity(chunk.len() * 5);
         for r in chunk {
-            values.extend(args![&id, sql_int(r.batch_id)?, to_json(r), sql_int(r.at)?]);
+            let index = sql_int(next_reveal)?;
+            values.extend(args![&id, sql_int(r.batch_id)?, index, to_json(r), sql_int(r.at)?]);
+            next_reveal += 1;
         }
         let sql = format!(
-            "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) VALUES {}",
-            value_rows(chunk.len(), 4)
+            "INSERT INTO reveals (experiment_id, batch_id, log_index, entry, created_at) \
+             VALUES {}",
+            value_rows(chunk.len(), 5)
         );
         let batches: Vec<u64> = chunk.iter().map(|r| r.batch_id).collect();
         insert_rows::<D>(conn, &sql, values, "revealed", &batches).await?;
@@ -347,7 +345,10 @@ impl<D: Dialect> LogWriter for SqlLogWriter<D> {
 
     async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog> {
         match &mut self.held {
-            Some(held) => log_after_in::<D>(&mut held.tx, self.experiment_id, seen).await,
+            Some(held) => {
+                let end = Some(held.position);
+                log_after_in::<D>(&mut held.tx, self.experiment_id, seen, end).await
+            }
             None => crate::Store::log_after(&self.store, self.experiment_id, seen).await,
         }
     }

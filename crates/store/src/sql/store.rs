@@ -458,7 +458,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn log_after(&self, experiment_id: B256, seen: LogPosition) -> Result<ExperimentLog> {
         // One snapshot, so the three lists agree with each other.
         let mut tx = self.snapshot().await?;
-        let log = log_after_in::<D>(&mut tx, experiment_id, seen).await?;
+        let log = log_after_in::<D>(&mut tx, experiment_id, seen, None).await?;
         tx.commit().await?;
         Ok(log)
     }
