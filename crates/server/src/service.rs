@@ -644,16 +644,17 @@ impl AppState {
         let _draining = Draining(slot.clone());
         loop {
             let mut live = slot.experiment.lock().await;
-            let group: Vec<Pending> = {
+            let action = {
                 let mut appends = slot.appends.lock().expect("the queue never panics holding it");
-                if appends.pending.is_empty() {
-                    appends.draining = false;
-                    break;
+                match appends.pending.first() {
+                    Some(first) => first.append.action(),
+                    None => {
+                        appends.draining = false;
+                        break;
+                    }
                 }
-                let n = appends.pending.len().min(APPEND_GROUP_MAX);
-                appends.pending.drain(..n).collect()
             };
-            self.write_group(experiment_id, &mut live, group).await;
+            self.write_group(experiment_id, &mut live, &slot.appends, action).await;
             if let Some(cached) = live.as_ref() {
                 slot.domain.get_or_init(|| cached.experiment.domain().clone());
             }
@@ -661,15 +662,18 @@ impl AppState {
     }
 
     /// Checks a group through the core and stores what it accepted, then answers each request.
-    /// The experiment is out of its slot meanwhile and goes back only once the group is
-    /// stored: if the store fails, or anything panics, the next use rebuilds it from the log.
+    /// The group is taken from the queue only once the log is held and read up to date: on a
+    /// store shared by replicas, the requests that arrive while this one waits for another's
+    /// write join this group instead of waiting for the next. The experiment is out of its
+    /// slot meanwhile and goes back only once the group is stored: if the store fails, or
+    /// anything panics, the next use rebuilds it from the log.
     async fn write_group(
         &self,
         experiment_id: B256,
         live: &mut Option<Cached>,
-        group: Vec<Pending>,
+        queue: &std::sync::Mutex<crate::state::Appends>,
+        action: &str,
     ) {
-        let action = group[0].append.action();
         let prepared = async {
             let mut cached = match live.take() {
                 Some(cached) => cached,
@@ -683,6 +687,11 @@ impl AppState {
             Ok((cached, writer))
         }
         .await;
+        let group: Vec<Pending> = {
+            let mut appends = queue.lock().expect("the queue never panics holding it");
+            let n = appends.pending.len().min(APPEND_GROUP_MAX);
+            appends.pending.drain(..n).collect()
+        };
         let (mut cached, writer) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
