@@ -111,9 +111,11 @@ impl Client {
         }
     }
 
-    /// Sends one request, at its home replica or the next one up; answers the 2xx.
+    /// Sends one request, at its home replica (for a request about an experiment, that
+    /// experiment's, see [`Replicas::experiment_home`]) or the next one up; answers the 2xx.
     pub fn send(&self, request: &Request) -> Result<Answer> {
-        self.replicas.on_live(self.home, &request.what(), request.repeat, |replica| {
+        let home = self.replicas.experiment_home(request.path).unwrap_or(self.home);
+        self.replicas.on_live(home, &request.what(), request.repeat, |replica| {
             self.replicas.send_to(replica, request)
         })
     }

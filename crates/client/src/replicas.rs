@@ -9,6 +9,12 @@
 //! nothing reached the replica. With one replica there is nowhere else to go, and a replica
 //! that stops answering is an error.
 //!
+//! Every request about one experiment (`/experiments/{id}/…`) goes first to the replica that
+//! [`Replicas::experiment_home`] picks from the id, whichever client sends it: one replica then
+//! writes each experiment's log while it is up, and replicas do not wait on each other's
+//! writes to one log or replay them (`docs/scaling.md`). Other requests go to the client's own
+//! home.
+//!
 //! A request refused with 429 (rate limited, so not applied) is sent again after a pause
 //! until it is answered otherwise or [`RATE_LIMITED_WAIT_SECS_MAX`] have passed.
 
@@ -143,6 +149,16 @@ impl Replicas {
     /// Each replica marked down, with why, in the order it happened.
     pub fn downs(&self) -> Vec<String> {
         self.downs.lock().expect("no thread panics holding it").clone()
+    }
+
+    /// The replica that requests about the experiment under `path` (`/experiments/{id}` and
+    /// below) go to first, chosen from the id's last 8 bytes (random in every id): the same
+    /// for every client of the same replicas. `None` for other paths.
+    pub fn experiment_home(&self, path: &str) -> Option<usize> {
+        let id = path.strip_prefix("/experiments/")?.split('/').next()?;
+        let hex = id.strip_prefix("0x").filter(|h| h.len() == 64)?;
+        let tail = u64::from_str_radix(&hex[48..], 16).ok()?;
+        Some((tail % self.urls.len() as u64) as usize)
     }
 
     /// Whether replica `replica` has stopped answering.
@@ -394,6 +410,22 @@ mod tests {
         assert_eq!(tries, 1);
         assert!(message.contains("POST /z: cannot reach the server at http://a"), "{message}");
         assert!(!one.is_down(0), "a lone server is never skipped");
+    }
+
+    #[test]
+    fn an_experiments_requests_have_one_home_for_every_client() {
+        let replicas = three();
+        let id = |tail: u64| format!("0x{}{tail:016x}", "ab".repeat(24));
+        for (tail, home) in [(0, 0), (1, 1), (5, 2), (u64::MAX, 0)] {
+            let path = format!("/experiments/{}/batches/3/commit", id(tail));
+            assert_eq!(replicas.experiment_home(&path), Some(home), "{path}");
+            assert_eq!(replicas.experiment_home(&format!("/experiments/{}", id(tail))), Some(home));
+        }
+        for other in ["/experiments", "/experiments/", "/experiments/0x12/join", "/health"] {
+            assert_eq!(replicas.experiment_home(other), None, "{other}");
+        }
+        let one = Replicas::new(&["http://a"], None);
+        assert_eq!(one.experiment_home(&format!("/experiments/{}/join", id(7))), Some(0));
     }
 
     #[test]
