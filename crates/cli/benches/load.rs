@@ -19,7 +19,7 @@
 mod driver;
 
 use driver::{
-    BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, Db, LABELERS, Measurement, OVERLAP,
+    BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, LABELERS, Measurement, OVERLAP,
     Phase, checklist, env_number, load_average, measure, write_results,
 };
 use serde_json::json;
@@ -36,7 +36,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let load_before = load_average();
 
-    let measured = measure(&Config { seed, clients, db: Db::Sqlite, replicas: 1 });
+    let measured = measure(&Config::one_server(seed, clients));
     let Measurement {
         join: join_phase,
         commit: commit_phase,
@@ -46,6 +46,7 @@ fn main() {
         revealed,
         health,
         ledger,
+        ..
     } = measured;
     let load_after = load_average();
 

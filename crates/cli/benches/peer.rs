@@ -33,7 +33,7 @@ mod driver;
 mod labelstudio;
 
 use driver::{
-    BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, Db, LABELERS, OVERLAP, Phase, TASKS,
+    BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, LABELERS, OVERLAP, Phase, TASKS,
     checklist, env_number, load_average, measure, write_results,
 };
 use labelstudio::LabelStudio;
@@ -110,7 +110,7 @@ fn main() {
     let stack = std::env::var("LABEL_STUDIO_STACK").unwrap_or_else(|_| "unknown".into());
 
     let load_before = load_average();
-    let plumbline = measure(&Config { seed, clients, db: Db::Sqlite, replicas: 1 });
+    let plumbline = measure(&Config::one_server(seed, clients));
     let load_between = load_average();
     let label_studio = peer.measure(seed, clients, TASKS, peer_labels, ONE_CLIENT_LABELS);
     let load_after = load_average();

@@ -1,7 +1,10 @@
-//! Scale benchmark: the load benchmark's market (`benches/support/driver.rs`) on SQLite with
-//! one server, on PostgreSQL with one replica, and on PostgreSQL with three replicas (client
-//! threads spread round-robin over them), one after the other in the same run so that the
-//! figures compare as ratios: committed labels per second and p99 commit latency.
+//! Scale benchmark: the load benchmark's market (`benches/support/driver.rs`), split over
+//! three experiments, on SQLite with one server, on PostgreSQL with one replica, and on
+//! PostgreSQL with three replicas, first with each experiment's requests routed to one
+//! replica (as `plumbline-client` and a load balancer hashing the experiment id do), then with
+//! client threads spread round-robin over them (every replica writes every experiment), one
+//! after the other in the same run so that the figures compare as ratios: committed labels
+//! per second and p99 commit latency.
 //!
 //! Every configuration starts on a fresh database (PostgreSQL: one created for it on
 //! `PLUMBLINE_TEST_POSTGRES`'s server, default `postgres://postgres@127.0.0.1:5432/test`, and
@@ -17,18 +20,26 @@ mod driver;
 
 use driver::{
     BATCHES_PER_LABELER, BLOCK_SIZE, CLIENTS_DEFAULT, Config, Db, LABELERS, Measurement, OVERLAP,
-    Phase, env_number, load_average, measure, write_results,
+    Phase, Routing, env_number, load_average, measure, write_results,
 };
 use serde_json::{Value, json};
 use std::time::Instant;
 
 /// The configurations compared, in the order they run.
-const CONFIGURATIONS: [(Db, usize); 3] = [(Db::Sqlite, 1), (Db::Postgres, 1), (Db::Postgres, 3)];
+const CONFIGURATIONS: [(Db, usize, Routing); 4] = [
+    (Db::Sqlite, 1, Routing::RoundRobin),
+    (Db::Postgres, 1, Routing::RoundRobin),
+    (Db::Postgres, 3, Routing::ByExperiment),
+    (Db::Postgres, 3, Routing::RoundRobin),
+];
+/// Experiments the labelers are split over.
+const EXPERIMENTS: usize = 3;
 
 /// One configuration's outcome.
 struct Outcome {
     db: Db,
     replicas: usize,
+    routing: Routing,
     measured: Measurement,
     seconds: f64,
     load_before: String,
@@ -38,8 +49,10 @@ struct Outcome {
 
 impl Outcome {
     fn name(&self) -> String {
-        let replicas = if self.replicas == 1 { "replica" } else { "replicas" };
-        format!("{}, {} {replicas}", self.db.name(), self.replicas)
+        match self.replicas {
+            1 => format!("{}, 1 replica", self.db.name()),
+            n => format!("{}, {n} replicas, {}", self.db.name(), self.routing.name()),
+        }
     }
 
     fn passed(&self) -> bool {
@@ -51,6 +64,8 @@ impl Outcome {
         json!({
             "db": self.db.name(),
             "replicas": self.replicas,
+            "routing": self.routing.name(),
+            "experiment_homes": m.experiment_homes,
             "seconds": self.seconds,
             "load_average_before": self.load_before,
             "load_average_after": self.load_after,
@@ -81,11 +96,12 @@ fn main() {
     let started = Instant::now();
 
     let mut outcomes = Vec::new();
-    for (db, replicas) in CONFIGURATIONS {
-        eprintln!("{} with {replicas} server(s)", db.name());
+    for (db, replicas, routing) in CONFIGURATIONS {
+        eprintln!("{} with {replicas} server(s), {}", db.name(), routing.name());
         let load_before = load_average();
         let begun = Instant::now();
-        let measured = measure(&Config { seed, clients, db, replicas });
+        let config = Config { seed, clients, db, replicas, experiments: EXPERIMENTS, routing };
+        let measured = measure(&config);
         let seconds = begun.elapsed().as_secs_f64();
         let batches = measured.batches as u64;
         let checks = vec![
@@ -104,6 +120,7 @@ fn main() {
         outcomes.push(Outcome {
             db,
             replicas,
+            routing,
             measured,
             seconds,
             load_before,
@@ -118,7 +135,8 @@ fn main() {
     let p99 = |i: usize| outcomes[i].measured.commit.percentile_ms(0.99);
     let ratios = json!({
         "postgres_1_over_sqlite_1": { "labels_per_sec": rate(1) / rate(0), "commit_p99": p99(1) / p99(0) },
-        "postgres_3_over_postgres_1": { "labels_per_sec": rate(2) / rate(1), "commit_p99": p99(2) / p99(1) },
+        "postgres_3_by_experiment_over_postgres_1": { "labels_per_sec": rate(2) / rate(1), "commit_p99": p99(2) / p99(1) },
+        "postgres_3_round_robin_over_postgres_1": { "labels_per_sec": rate(3) / rate(1), "commit_p99": p99(3) / p99(1) },
     });
     let command = if clients == CLIENTS_DEFAULT {
         "cargo bench -p plumbline --bench scale".to_owned()
@@ -132,6 +150,7 @@ fn main() {
         "cores": cores,
         "clients": clients,
         "labelers": LABELERS,
+        "experiments": EXPERIMENTS,
         "batches": LABELERS * BATCHES_PER_LABELER,
         "labels_per_commit": BLOCK_SIZE,
         "overlap": OVERLAP,
@@ -183,35 +202,45 @@ fn main() {
             })
         })
         .collect();
+    let homes = |o: &Outcome| {
+        let per_replica: Vec<String> = (0..o.replicas)
+            .map(|r| o.measured.experiment_homes.iter().filter(|&&h| h == r).count().to_string())
+            .collect();
+        per_replica.join(" / ")
+    };
     let markdown = format!(
         "# Scale benchmark\n\n`{command}` (release servers over loopback, {cores} cores, \
          {clients} concurrent clients, seed {seed}; {total_secs:.0} s in all)\n\n\
          The load benchmark's market, once per configuration on a fresh database: {LABELERS} \
-         labelers with {BATCHES_PER_LABELER} batches each; a binary question, blocks of \
-         {BLOCK_SIZE}, overlap {OVERLAP}. Each client thread keeps one connection to one server \
-         (thread k to replica k mod n) and sends its next request when the last one is \
-         answered; signatures were made beforehand.\n\n\
+         labelers with {BATCHES_PER_LABELER} batches each, split evenly over {EXPERIMENTS} \
+         experiments run at once; a binary question, blocks of {BLOCK_SIZE}, overlap \
+         {OVERLAP}. Each client thread sends its next request when the last one is answered; \
+         signatures were made beforehand. With three replicas, *by experiment* sends every \
+         request about an experiment to the replica `plumbline-client` picks from its id (here \
+         {} experiments on the three replicas), so one replica writes each experiment; \
+         *round-robin* keeps client thread k on replica k mod 3, so every replica writes every \
+         experiment and each write first replays the others'.\n\n\
          | configuration | committed labels/s | commit p50 ms | commit p99 ms | commit max ms | \
          failed requests | joins/s | reveals/s | server CPU ms per commit | wall |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n{}{}{}\n\
+         |---|---|---|---|---|---|---|---|---|---|\n{}\n\
          Ratios: PostgreSQL on one replica against SQLite: {:.2}× the committed labels per \
-         second, {:.2}× the p99 commit latency; three replicas against one on PostgreSQL: \
-         {:.2}× the labels per second, {:.2}× the p99.\n\n\
+         second, {:.2}× the p99 commit latency; three replicas against one on PostgreSQL, by \
+         experiment: {:.2}× the labels per second, {:.2}× the p99; round-robin: {:.2}× and \
+         {:.2}×.\n\n\
          Server CPU counts every server process and, with PostgreSQL, every `postgres` process \
          of the cluster. The clients, the servers and PostgreSQL share the machine's cores.\n\n\
          | configuration | phase | requests | errors | wall | per second | p50 ms | p90 ms | \
-         p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|\n{}{}{}\n\
+         p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|\n{}\n\
          Checks ({}):\n\n{checks}",
-        row(&outcomes[0]),
-        row(&outcomes[1]),
-        row(&outcomes[2]),
+        homes(&outcomes[2]),
+        outcomes.iter().map(row).collect::<String>(),
         rate(1) / rate(0),
         p99(1) / p99(0),
         rate(2) / rate(1),
         p99(2) / p99(1),
-        phases(&outcomes[0]),
-        phases(&outcomes[1]),
-        phases(&outcomes[2]),
+        rate(3) / rate(1),
+        p99(3) / p99(1),
+        outcomes.iter().map(phases).collect::<String>(),
         if passed { "all passed" } else { "FAILED" },
     );
     write_results("load-scale", &document, &markdown);

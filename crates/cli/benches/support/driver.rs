@@ -1,26 +1,27 @@
 //! The load benchmarks' driver, shared by `load` (SQLite, one server) and `scale` (SQLite
 //! against PostgreSQL, one replica against three): it starts release servers on a fresh
-//! database, creates and opens a binary experiment, and drives the join, commit and reveal
+//! database, creates and opens binary experiments, and drives the join, commit and reveal
 //! phases with concurrent keep-alive clients, timing every request.
 //!
 //! Per run: `plumbline serve --test-clock` on a fresh database (a SQLite file in a temporary
 //! directory, or a PostgreSQL database created for the run and dropped after it), one or
 //! several replicas on it. The operator signs in, mints credits; the creator creates, imports,
-//! funds and opens a binary experiment (blocks of 10, overlap 5); every labeler joins its
-//! batches; every commit and reveal is signed in advance (so the client's cryptography is not
-//! measured); then the commit phase and the reveal phase are driven with `clients` threads,
-//! each a blocking HTTP client with one keep-alive connection to one replica (thread k talks to
-//! replica k mod n) that sends its next request as soon as the previous one is answered. Every
+//! funds and opens one or several binary experiments (blocks of 10, overlap 5), the labelers
+//! split evenly over them; every labeler joins its batches; every commit and reveal is signed
+//! in advance (so the client's cryptography is not measured); then the commit phase and the
+//! reveal phase are driven with `clients` threads, each a blocking HTTP client with keep-alive
+//! connections that sends its next request as soon as the previous one is answered: thread k
+//! to replica k mod n, or each request to its experiment's replica ([`Routing`]). Every
 //! request's latency is recorded, from just before it is sent until its answer is read.
 #![allow(dead_code)]
 
 use plumbline_client::api::{BatchTaskView, BatchView, CreateRequest, ExperimentView, MintRequest};
 use plumbline_client::{Client, Repeat, Replicas};
-use plumbline_core::Address;
 use plumbline_core::client::{LabelerKey, RevealedLabel};
 use plumbline_core::eip712::embedded_domain;
 use plumbline_core::label::Label;
 use plumbline_core::synthetic::{SplitMix64, binary_spec};
+use plumbline_core::{Address, B256};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,6 +84,46 @@ pub struct Config {
     pub db: Db,
     /// Server processes on it.
     pub replicas: usize,
+    /// Experiments the labelers are split over (labeler i takes part in experiment i mod n),
+    /// all run at once; each imports the tasks its labelers need.
+    pub experiments: usize,
+    /// Which replica each request goes to.
+    pub routing: Routing,
+}
+
+impl Config {
+    /// One server on SQLite with one experiment: the load benchmark's market.
+    pub fn one_server(seed: u64, clients: usize) -> Config {
+        Config {
+            seed,
+            clients,
+            db: Db::Sqlite,
+            replicas: 1,
+            experiments: 1,
+            routing: Routing::RoundRobin,
+        }
+    }
+}
+
+/// How the clients' requests are spread over the replicas (a load balancer's rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    /// Client thread k sends everything to replica k mod n, so every replica writes every
+    /// experiment.
+    RoundRobin,
+    /// A request about an experiment goes to that experiment's replica
+    /// (`Replicas::experiment_home`), so one replica writes each experiment.
+    ByExperiment,
+}
+
+impl Routing {
+    /// Its name in the figures.
+    pub fn name(self) -> &'static str {
+        match self {
+            Routing::RoundRobin => "round-robin",
+            Routing::ByExperiment => "by experiment",
+        }
+    }
 }
 
 /// What one run measured.
@@ -95,6 +136,8 @@ pub struct Measurement {
     /// Batches the servers count committed and revealed at the end of each phase.
     pub committed: u64,
     pub revealed: u64,
+    /// The replica each experiment's requests go to under [`Routing::ByExperiment`].
+    pub experiment_homes: Vec<usize>,
     /// `GET /health` of the first replica at the end.
     pub health: Value,
     /// `plumbline ledger check --json` on the database once the servers stopped: the full
@@ -139,7 +182,8 @@ fn postgres_cpu_seconds() -> f64 {
 
 /// Runs one configuration: starts its servers, drives the three phases, stops them.
 pub fn measure(config: &Config) -> Measurement {
-    let Config { seed, clients, db, replicas } = *config;
+    let Config { seed, clients, db, replicas, experiments, routing } = *config;
+    assert!(experiments >= 1, "at least one experiment");
     assert!(replicas >= 1, "at least one replica");
     assert!(db == Db::Postgres || replicas == 1, "several replicas need PostgreSQL");
     let dir = TempDir::new();
@@ -174,7 +218,10 @@ pub fn measure(config: &Config) -> Measurement {
     set_clocks(start);
     client.login(&operator).expect("the operator signs in");
     let batches = LABELERS * BATCHES_PER_LABELER;
-    let blocks = batches / OVERLAP as usize * (100 + SPARE_BLOCKS_PERCENT) / 100;
+    // The experiment with the most labelers sets how many tasks each imports.
+    let blocks = LABELERS.div_ceil(experiments) * BATCHES_PER_LABELER / OVERLAP as usize
+        * (100 + SPARE_BLOCKS_PERCENT)
+        / 100;
     let mut spec = binary_spec(BLOCK_SIZE, OVERLAP, 0);
     spec.title = "Load benchmark".into();
     spec.commit_deadline = start + 3_600;
@@ -186,42 +233,51 @@ pub fn measure(config: &Config) -> Measurement {
         let _: Value =
             client.post_once("/ledger/mint", &MintRequest { to, amount }).expect("a mint");
     };
-    mint(creator.address(), spec.reward_pool);
+    mint(creator.address(), spec.reward_pool * experiments as u128);
     for labeler in &labelers {
         mint(labeler.address(), labeler_credit);
     }
     client.login(&creator).expect("the creator signs in");
     let spec_json = serde_json::to_value(&spec).expect("a spec serializes");
-    let experiment: ExperimentView = client
-        .post_once("/experiments", &CreateRequest { spec: spec_json })
-        .expect("the experiment is created");
-    let experiment_id = experiment.experiment_id;
-    let id = experiment_id.to_string();
     let tasks: String = (0..blocks * BLOCK_SIZE as usize)
         .map(|i| format!("{{\"id\": \"t{i}\", \"prompt\": \"Is statement {i} true?\"}}\n"))
         .collect();
-    let _: Value = client
-        .post_text(&format!("/experiments/{id}/tasks"), "application/x-ndjson", &tasks)
-        .expect("the tasks are imported");
-    for step in ["fund", "open"] {
-        let _: Value =
-            client.post_once(&format!("/experiments/{id}/{step}"), &json!({})).expect(step);
-    }
+    let ids: Vec<B256> = (0..experiments)
+        .map(|_| {
+            let experiment: ExperimentView = client
+                .post_once("/experiments", &CreateRequest { spec: spec_json.clone() })
+                .expect("the experiment is created");
+            let id = experiment.experiment_id;
+            let _: Value = client
+                .post_text(&format!("/experiments/{id}/tasks"), "application/x-ndjson", &tasks)
+                .expect("the tasks are imported");
+            for step in ["fund", "open"] {
+                let _: Value =
+                    client.post_once(&format!("/experiments/{id}/{step}"), &json!({})).expect(step);
+            }
+            id
+        })
+        .collect();
+    let experiment_of = |labeler: usize| ids[labeler % experiments];
+    let experiment_homes = ids
+        .iter()
+        .map(|id| replicas.experiment_home(&format!("/experiments/{id}")).expect("an id"))
+        .collect();
     let domain = embedded_domain();
 
     // Joins, timed on their own: each labeler's joins go in nonce order, labelers in parallel.
     let mut joins = Vec::with_capacity(batches);
     for round in 0..BATCHES_PER_LABELER {
         for (index, labeler) in labelers.iter().enumerate() {
+            let experiment_id = experiment_of(index);
             let join =
                 labeler.join(&domain, experiment_id, None, spec.stake_per_batch, round as u64);
             joins.push((index, serde_json::to_string(&join).expect("a join serializes")));
         }
     }
-    let join_path = format!("/experiments/{id}/join");
     let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
-    let mut join_phase = drive(&urls, clients, &joins, |(labeler, body)| Request {
-        path: join_path.clone(),
+    let mut join_phase = drive(&urls, routing, clients, &joins, |(labeler, body)| Request {
+        path: format!("/experiments/{}/join", experiment_of(*labeler)),
         body: body.clone(),
         expect: 201,
         // A labeler's next join must carry the next nonce, so its joins never overlap.
@@ -254,6 +310,7 @@ pub fn measure(config: &Config) -> Measurement {
     let signing = Instant::now();
     let sign = |(labeler, batch_id, tasks): &(usize, u64, Vec<u32>)| {
         let key = &labelers[*labeler];
+        let experiment_id = experiment_of(*labeler);
         let mut rng = SplitMix64::new(seed ^ batch_id.rotate_left(32));
         let labels: Vec<RevealedLabel> = tasks
             .iter()
@@ -268,10 +325,11 @@ pub fn measure(config: &Config) -> Measurement {
         let reveal = key.reveal(&domain, experiment_id, *batch_id, labels).expect("labels root");
         let commit = serde_json::to_string(&commit).expect("a commit serializes");
         let reveal = serde_json::to_string(&reveal).expect("a reveal serializes");
-        ((*batch_id, commit), (*batch_id, reveal))
+        ((experiment_id, *batch_id, commit), (experiment_id, *batch_id, reveal))
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let signed: Vec<((u64, String), (u64, String))> = std::thread::scope(|scope| {
+    type Signed = (B256, u64, String);
+    let signed: Vec<(Signed, Signed)> = std::thread::scope(|scope| {
         let workers: Vec<_> = assigned
             .chunks(assigned.len().div_ceil(cores).max(1))
             .map(|chunk| scope.spawn(move || chunk.iter().map(sign).collect::<Vec<_>>()))
@@ -286,37 +344,35 @@ pub fn measure(config: &Config) -> Measurement {
     eprintln!("signed {} commits and reveals in {:.1?}", commits.len(), signing.elapsed());
 
     let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
-    let mut commit_phase = drive(&urls, clients, &commits, |(batch_id, body)| Request {
-        path: format!("/experiments/{id}/batches/{batch_id}/commit"),
-        body: body.clone(),
-        expect: 201,
-        lane: None,
-    });
+    let mut commit_phase =
+        drive(&urls, routing, clients, &commits, |(id, batch_id, body)| Request {
+            path: format!("/experiments/{id}/batches/{batch_id}/commit"),
+            body: body.clone(),
+            expect: 201,
+            lane: None,
+        });
     commit_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
     commit_phase.client_cpu_seconds = cpu_seconds("self") - own;
-    let stats_after_commits: Value =
-        client.get(&format!("/experiments/{id}/stats")).expect("the stats");
+    let committed = count(&client, &ids, "committed");
 
     set_clocks(spec.commit_deadline);
     let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
-    let mut reveal_phase = drive(&urls, clients, &reveals, |(batch_id, body)| Request {
-        path: format!("/experiments/{id}/batches/{batch_id}/reveal"),
-        body: body.clone(),
-        expect: 201,
-        lane: None,
-    });
+    let mut reveal_phase =
+        drive(&urls, routing, clients, &reveals, |(id, batch_id, body)| Request {
+            path: format!("/experiments/{id}/batches/{batch_id}/reveal"),
+            body: body.clone(),
+            expect: 201,
+            lane: None,
+        });
     reveal_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
     reveal_phase.client_cpu_seconds = cpu_seconds("self") - own;
-    let stats_after_reveals: Value =
-        client.get(&format!("/experiments/{id}/stats")).expect("the stats");
+    let revealed = count(&client, &ids, "revealed");
     let health: Value = client.get("/health").expect("the health");
     for server in &mut servers {
         server.stop();
     }
     let ledger = check_ledger(&db_arg);
     drop(database);
-    let committed = stats_after_commits["batches"]["committed"].as_u64().unwrap_or(0);
-    let revealed = stats_after_reveals["batches"]["revealed"].as_u64().unwrap_or(0);
     Measurement {
         join: join_phase,
         commit: commit_phase,
@@ -324,9 +380,20 @@ pub fn measure(config: &Config) -> Measurement {
         batches,
         committed,
         revealed,
+        experiment_homes,
         health,
         ledger,
     }
+}
+
+/// The batches the servers count `committed` or `revealed` over these experiments.
+fn count(client: &Client, ids: &[B256], what: &str) -> u64 {
+    ids.iter()
+        .map(|id| {
+            let stats: Value = client.get(&format!("/experiments/{id}/stats")).expect("the stats");
+            stats["batches"][what].as_u64().unwrap_or(0)
+        })
+        .sum()
 }
 
 /// The full ledger check on `db` through `plumbline ledger check`.
@@ -569,18 +636,24 @@ fn failure<E: std::fmt::Debug>(result: Result<(u16, Vec<u8>), E>) -> String {
     }
 }
 
-/// Sends every request from `clients` threads, each with its own keep-alive connection to one
-/// of the servers (thread k to server k mod n), as fast as the servers answer. Requests are
-/// dealt to the threads in turn, except that all the requests of one lane go to the same
-/// thread, in order.
+/// Sends every request from `clients` threads, each with its own keep-alive connections, as
+/// fast as the servers answer: thread k to server k mod n, or each request to its
+/// experiment's server (`routing`). Requests are dealt to the threads in turn, except that all
+/// the requests of one lane go to the same thread, in order.
 fn drive<T: Sync>(
     urls: &[String],
+    routing: Routing,
     clients: usize,
     items: &[T],
     request: impl Fn(&T) -> Request + Sync,
 ) -> Phase {
-    let timeout = Duration::from_secs(REQUEST_TIMEOUT_SECS);
-    let connect = |thread: usize| Client::with_timeout(&urls[thread % urls.len()], timeout);
+    let timeout = Some(Duration::from_secs(REQUEST_TIMEOUT_SECS));
+    let connect = |thread: usize| match routing {
+        Routing::RoundRobin => {
+            Client::on(&Arc::new(Replicas::new(&[&urls[thread % urls.len()]], timeout)), 0)
+        }
+        Routing::ByExperiment => Client::on(&Arc::new(Replicas::new(urls, timeout)), thread),
+    };
     drive_with(clients, items, request, connect, |client, r| {
         let request = plumbline_client::Request {
             method: "POST",
