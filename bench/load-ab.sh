@@ -2,7 +2,7 @@
 # A server load benchmark of two revisions in one run: the working tree against REV, alternated
 # ROUNDS times so that a drift of the machine weighs on both alike. BENCH is `load` (one SQLite
 # server; the default) or `scale` (SQLite, PostgreSQL with one replica and with three; about 15
-# minutes a run). REV is built in a temporary worktree into a target directory of its own
+# minutes a run; only the configurations both revisions' benchmarks run are compared). REV is built in a temporary worktree into a target directory of its own
 # (target/bench-load-ab-base, kept for the next run): cargo names a workspace crate's artifacts
 # by its path inside the workspace, so two checkouts sharing one target directory would take
 # each other's crates for their own. Writes bench/results/BENCH-ab.{md,json}.
@@ -76,10 +76,13 @@ def configurations(run):
     # `load` is one configuration; `scale` lists several.
     if "configurations" not in run:
         return {"sqlite, 1 replica": figures(run)}
-    return {f"{c['db']}, {c['replicas']} replica{'s' if c['replicas'] > 1 else ''}": figures(c)
-            for c in run["configurations"]}
+    def name(c):
+        routing = f", {c['routing']}" if c["replicas"] > 1 and "routing" in c else ""
+        return f"{c['db']}, {c['replicas']} replica{'s' if c['replicas'] > 1 else ''}{routing}"
+    return {name(c): figures(c) for c in run["configurations"]}
 table = {side: [configurations(r) for r in rs] for side, rs in runs.items()}
-names = list(table["base"][0])
+# Configurations both revisions' benchmarks ran (a revision may have added some).
+names = [n for n in table["head"][0] if n in table["base"][0]]
 keys = [k for k in table["base"][0][names[0]] if k != "passed"]
 medians = {side: {n: {k: statistics.median(run[n][k] for run in table[side]) for k in keys}
                   for n in names} for side in table}
