@@ -70,18 +70,18 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
 
-pub(crate) fn expect_phase(row: &ExperimentRow, allowed: &[Phase], action: &str) -> Result<()> {
-    if allowed.contains(&row.phase) {
+pub(crate) fn expect_phase(phase: Phase, allowed: &[Phase], action: &str) -> Result<()> {
+    if allowed.contains(&phase) {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!("cannot {action}: the experiment is {}", row.phase)))
+        Err(StoreError::Conflict(format!("cannot {action}: the experiment is {phase}")))
     }
 }
 
 /// Refuses a join or commit once the creator closed commits: another process's copy of the
 /// experiment may not know yet (the close adds nothing to the log).
-pub(crate) fn expect_commits_open(row: &ExperimentRow, action: &str) -> Result<()> {
-    match row.spec.commits_closed_at {
+pub(crate) fn expect_commits_open(commits_closed_at: Option<u64>, action: &str) -> Result<()> {
+    match commits_closed_at {
         Some(at) => Err(StoreError::Conflict(format!(
             "cannot {action}: the creator closed commits at {at}"
         ))),
@@ -90,13 +90,12 @@ pub(crate) fn expect_commits_open(row: &ExperimentRow, action: &str) -> Result<(
 }
 
 /// Refuses an append decided from a copy of the log that another writer has since extended.
-pub(crate) fn expect_log(row: &ExperimentRow, seen: LogPosition) -> Result<()> {
-    if row.log == seen {
+pub(crate) fn expect_log(experiment_id: B256, log: LogPosition, seen: LogPosition) -> Result<()> {
+    if log == seen {
         Ok(())
     } else {
         Err(StoreError::Stale(format!(
-            "experiment {}'s log moved on to {} since {}",
-            row.experiment_id, row.log, seen
+            "experiment {experiment_id}'s log moved on to {log} since {seen}"
         )))
     }
 }
@@ -127,15 +126,15 @@ pub(crate) fn check_market_stake(
     Ok(())
 }
 
-pub(crate) fn expect_next_batch(row: &ExperimentRow, batch_id: u64) -> Result<()> {
-    match batch_id.cmp(&row.log.joins) {
+pub(crate) fn expect_next_batch(log: LogPosition, batch_id: u64) -> Result<()> {
+    match batch_id.cmp(&log.joins) {
         std::cmp::Ordering::Equal => Ok(()),
         std::cmp::Ordering::Less => {
             Err(StoreError::Conflict(format!("batch {batch_id} is already assigned")))
         }
         std::cmp::Ordering::Greater => Err(StoreError::Conflict(format!(
             "batch {batch_id} is not the next batch ({})",
-            row.log.joins
+            log.joins
         ))),
     }
 }

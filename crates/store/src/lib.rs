@@ -402,8 +402,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes the right to append to an experiment's log, waiting while another process holds
     /// it. An unknown experiment gives [`StoreError::NotFound`], here (PostgreSQL, which reads
-    /// the log's position under the lock) or at the first append (SQLite, whose writes queue
-    /// on its one write connection instead).
+    /// the log's position as it takes the experiment's row lock) or at the first append
+    /// (SQLite, whose writes queue on its one write connection instead).
     async fn log_writer(&self, experiment_id: B256) -> Result<Box<dyn LogWriter>>;
 
     /// The stored reputations of these addresses (addresses without one are absent).

@@ -5,22 +5,21 @@
 //! database, and locks keep them apart where order matters:
 //!
 //! - the experiment's row, taken `FOR UPDATE` by every write guarded by its phase (imports,
-//!   funding, opening, cancelling, joins, commits and reveals, settlement), so those writes to
-//!   one experiment happen one after another and each sees the phase the one before left;
+//!   funding, opening, cancelling, settlement) and held by every [`LogWriter`](crate::LogWriter)
+//!   from its first statement (joins, commits and reveals), so those writes to one experiment
+//!   happen one after another and each sees the phase and log position the one before left;
 //! - the journal table, locked `IN EXCLUSIVE MODE` by every transfer before it reads a balance
 //!   or the last entry, so the hash chain never forks and no two transfers spend the same
 //!   balance. Readers are not blocked by it;
-//! - advisory locks: one per experiment's log, held by its [`LogWriter`](crate::LogWriter),
-//!   and one that settlements take first.
+//! - an advisory lock that settlements take first.
 //!
 //! Locks are always taken in the same order (settlement, the experiment, then accounts, then
 //! the journal), so two writers never wait on each other in a cycle.
 
 use crate::Result;
 use crate::sql::SqlStore;
-use crate::sql::dialect::{Args, Dialect, args, bound};
+use crate::sql::dialect::{Args, Dialect, bound};
 use async_trait::async_trait;
-use plumbline_core::B256;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres};
@@ -79,13 +78,7 @@ impl Dialect for PgEngine {
     // The key is any fixed number no other lock uses.
     const SETTLEMENT_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(8100978942396294516)");
-
-    /// The key is the id's last 8 bytes, random in every id (an on-chain id starts with its
-    /// creator's address). Two experiments sharing a key would only wait for each other.
-    fn log_lock(experiment_id: B256) -> Option<(&'static str, Args)> {
-        let tail: [u8; 8] = experiment_id[24..].try_into().expect("8 bytes");
-        Some(("SELECT pg_advisory_xact_lock($1)", args![i64::from_be_bytes(tail)]))
-    }
+    const SEVERAL_WRITERS: bool = true;
 
     fn pool(&self) -> &PgPool {
         &self.pool

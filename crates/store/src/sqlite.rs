@@ -14,7 +14,6 @@ use crate::sql::SqlStore;
 use crate::sql::dialect::{Args, Dialect, bound};
 use crate::{Result, StoreError};
 use async_trait::async_trait;
-use plumbline_core::B256;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -78,10 +77,7 @@ impl Dialect for SqliteEngine {
     const SNAPSHOT: Option<&'static str> = None;
     const JOURNAL_LOCK: Option<&'static str> = None;
     const SETTLEMENT_LOCK: Option<&'static str> = None;
-
-    fn log_lock(_experiment_id: B256) -> Option<(&'static str, Args)> {
-        None
-    }
+    const SEVERAL_WRITERS: bool = false;
 
     fn pool(&self) -> &SqlitePool {
         &self.reader

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The appends the tests make, each through a [`plumbline_store::LogWriter`] taken for it
 /// from [`Store::log_writer`], the only way the server appends: on PostgreSQL the writer holds
-/// the experiment's advisory lock, so racing appends run one at a time, and a loser whose copy
+/// the experiment's row lock, so racing appends run one at a time, and a loser whose copy
 /// is now behind is refused as stale. `seen` is passed through unchanged, so a test can still
 /// append from a position it knows to be stale.
 trait Appends: Store {
@@ -863,7 +863,7 @@ where
 /// Two stores on one PostgreSQL database, as two server processes would be, write at once:
 /// every join, commit, reveal and the settlement is attempted through both, while mints
 /// through both race them for the journal. The appends take each store's log writer, so they
-/// queue for the experiment's advisory lock, one at a time: the loser of a race finds the log
+/// queue for the experiment's row lock, one at a time: the loser of a race finds the log
 /// moved past the position it read and is refused as stale, reads again and is refused as a
 /// conflict, its batch being taken. Each batch is stored once, the settlement happens once, the
 /// journal stays one unbroken chain and the ledger balances.

@@ -8,7 +8,6 @@
 use crate::Result;
 use crate::common::Fields;
 use async_trait::async_trait;
-use plumbline_core::B256;
 use sqlx::{Database, Encode, IntoArguments, Type};
 use std::ops::DerefMut;
 
@@ -115,10 +114,10 @@ pub(crate) trait Dialect: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// reputations, run one at a time across processes.
     const SETTLEMENT_LOCK: Option<&'static str>;
 
-    /// The statement (and its parameters) that takes the right to append to an experiment's log until the end of
-    /// the transaction; `None` when one process writes the database, so there is nothing to
-    /// hold.
-    fn log_lock(experiment_id: B256) -> Option<(&'static str, Args)>;
+    /// Whether several processes write the database: then a log writer holds the experiment's
+    /// row lock (`ROW_LOCK`) from the start, so that appends from every process run one at a
+    /// time, each from the log as the last one left it.
+    const SEVERAL_WRITERS: bool;
 
     /// The pool reads are made from (on PostgreSQL, writes too).
     fn pool(&self) -> &sqlx::Pool<Self::Db>;

@@ -1,12 +1,12 @@
 //! An experiment's protocol log: reading it beyond a position, and appending joins, commits
 //! and reveals through a [`LogWriter`].
 
+use super::SqlStore;
 use super::dialect::{Arg, Conn, Dialect, args, value_rows};
 use super::ledger::{remember_account, transfer};
-use super::{SqlStore, experiment_in};
 use crate::common::{
     Fields, LIVE, check_market_stake, expect_commits_open, expect_log, expect_next_batch,
-    expect_phase, from_json, from_sql_int, is_unique_violation, sql_int, to_json,
+    expect_phase, from_json, from_sql_int, is_unique_violation, parse_phase, sql_int, to_json,
 };
 use crate::ledger::{LedgerAccount, TransferKind, hex};
 use crate::{ExperimentLog, LogPosition, LogWriter, Result, StoreError, StoredCommit};
@@ -18,7 +18,7 @@ use plumbline_core::{Amount, B256, U256};
 use serde::de::DeserializeOwned;
 use sqlx::{Connection, Transaction};
 
-/// Rows per multi-row INSERT when appending commits or reveals: 6 parameters each stays far
+/// Rows per multi-row INSERT when appending commits or reveals: 7 parameters each stays far
 /// below either engine's limit on parameters per statement (SQLite's is 32,766).
 const APPEND_ROWS_PER_INSERT: usize = 1_000;
 
@@ -75,16 +75,16 @@ async fn entries<D: Dialect, T: DeserializeOwned>(
 async fn append_join_in<D: Dialect>(
     conn: &mut Conn<D>,
     experiment_id: B256,
+    head: Head,
     entry: &JoinEntry,
     stake: Amount,
     market_free: Option<U256>,
     seen: LogPosition,
 ) -> Result<()> {
-    let row = experiment_in::<D>(conn, experiment_id).await?;
-    expect_phase(&row, &LIVE, "join")?;
-    expect_commits_open(&row, "join")?;
-    expect_log(&row, seen)?;
-    expect_next_batch(&row, entry.batch_id)?;
+    expect_phase(head.phase, &LIVE, "join")?;
+    expect_commits_open(head.commits_closed_at, "join")?;
+    expect_log(experiment_id, head.log, seen)?;
+    expect_next_batch(head.log, entry.batch_id)?;
     let labeler = entry.join.labeler;
     remember_account::<D>(conn, labeler, entry.at).await?;
     if let Some(free) = market_free {
@@ -136,7 +136,7 @@ async fn append_join_in<D: Dialect>(
     )
     .await?;
     // A chain experiment's stakes are locked by the market contract.
-    if row.market.is_none() {
+    if !head.on_chain {
         transfer::<D>(
             conn,
             LedgerAccount::Available(labeler),
@@ -156,18 +156,18 @@ async fn append_join_in<D: Dialect>(
 async fn append_group_in<D: Dialect>(
     conn: &mut Conn<D>,
     experiment_id: B256,
+    head: Head,
     commits: &[StoredCommit],
     reveals: &[RevealEntry],
     seen: LogPosition,
 ) -> Result<()> {
     let id = hex(experiment_id.as_slice());
     let action = if reveals.is_empty() { "commit" } else { "reveal" };
-    let row = experiment_in::<D>(conn, experiment_id).await?;
-    expect_phase(&row, &LIVE, action)?;
+    expect_phase(head.phase, &LIVE, action)?;
     if !commits.is_empty() {
-        expect_commits_open(&row, "commit")?;
+        expect_commits_open(head.commits_closed_at, "commit")?;
     }
-    expect_log(&row, seen)?;
+    expect_log(experiment_id, head.log, seen)?;
     // Commits before reveals: a reveal's row refers to its batch's commit.
     let mut next_commit = seen.commits;
     for chunk in commits.chunks(APPEND_ROWS_PER_INSERT) {
@@ -241,12 +241,12 @@ async fn insert_rows<D: Dialect>(
 async fn close_commits_in<D: Dialect>(
     conn: &mut Conn<D>,
     experiment_id: B256,
+    head: Head,
     spec: &ExperimentSpec,
     seen: LogPosition,
 ) -> Result<()> {
-    let row = experiment_in::<D>(conn, experiment_id).await?;
-    expect_phase(&row, &[Phase::Open], "close commits")?;
-    expect_log(&row, seen)?;
+    expect_phase(head.phase, &[Phase::Open], "close commits")?;
+    expect_log(experiment_id, head.log, seen)?;
     D::execute(
         conn,
         "UPDATE experiments SET spec = $1, phase = 'revealing', commits_closed_at = $2 \
@@ -261,19 +261,54 @@ async fn close_commits_in<D: Dialect>(
     Ok(())
 }
 
-/// The log's lock, held by a transaction, and what was read under it.
+/// What an append checks of its experiment, read with the experiment's row locked. Every
+/// append updates that row (its log counts), and so does every change of phase, so none of
+/// it moves until the transaction that read it ends.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    phase: Phase,
+    log: LogPosition,
+    commits_closed_at: Option<u64>,
+    /// Whether the experiment runs on a market contract, which holds its stakes.
+    on_chain: bool,
+}
+
+/// Reads an experiment's [`Head`] on the caller's transaction, locking its row (PostgreSQL).
+/// READ COMMITTED re-reads a locked row once its lock is granted, so a writer that waited
+/// sees every append committed before it.
+async fn head_in<D: Dialect>(conn: &mut Conn<D>, experiment_id: B256) -> Result<Head> {
+    let sql = format!(
+        "SELECT phase, log_joins, log_commits, log_reveals, commits_closed_at, market \
+         FROM experiments WHERE experiment_id = $1{}",
+        D::ROW_LOCK
+    );
+    let row = D::fetch_optional(conn, &sql, args![hex(experiment_id.as_slice())])
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("experiment {experiment_id}")))?;
+    Ok(Head {
+        phase: parse_phase(&row.text("phase")?)?,
+        log: LogPosition {
+            joins: from_sql_int(row.int("log_joins")?)?,
+            commits: from_sql_int(row.int("log_commits")?)?,
+            reveals: from_sql_int(row.int("log_reveals")?)?,
+        },
+        commits_closed_at: row.opt_int("commits_closed_at")?.map(from_sql_int).transpose()?,
+        on_chain: row.opt_text("market")?.is_some(),
+    })
+}
+
+/// A transaction holding an experiment's row lock, and the head it read under it.
 struct Held<D: Dialect> {
     tx: Transaction<'static, D::Db>,
-    position: LogPosition,
-    commits_closed_at: Option<u64>,
+    head: Head,
 }
 
 /// A store's [`LogWriter`]. Where several processes write the database (PostgreSQL) it holds a
-/// transaction holding the experiment's log lock, which every process's writer takes, and in
-/// which the append then runs; a dropped transaction rolls back when its connection returns to
-/// the pool, which frees the lock, and so does a process that dies. Where one process writes
-/// (SQLite), its writes to one experiment are already one at a time in the server, so there is
-/// nothing to hold, and the append runs on the write connection.
+/// transaction holding the experiment's row lock, which every process's writer takes first,
+/// and in which the append then runs; a dropped transaction rolls back when its connection
+/// returns to the pool, which frees the lock, and so does a process that dies. Where one
+/// process writes (SQLite), its writes to one experiment are already one at a time in the
+/// server, so there is nothing to hold, and the append runs on the write connection.
 struct SqlLogWriter<D: Dialect> {
     store: SqlStore<D>,
     experiment_id: B256,
@@ -285,38 +320,25 @@ pub(super) async fn log_writer<D: Dialect>(
     store: &SqlStore<D>,
     experiment_id: B256,
 ) -> Result<Box<dyn LogWriter>> {
-    let Some((lock, key)) = D::log_lock(experiment_id) else {
+    if !D::SEVERAL_WRITERS {
         return Ok(Box::new(SqlLogWriter { store: store.clone(), experiment_id, held: None }));
-    };
+    }
     let mut tx = store.dialect.pool().begin().await?;
-    D::execute(&mut tx, lock, key).await?;
-    // Read after the lock, so every append before it is visible (PostgreSQL's READ COMMITTED
-    // takes a new snapshot per statement).
-    let row = D::fetch_optional(
-        &mut tx,
-        "SELECT log_joins, log_commits, log_reveals, commits_closed_at FROM experiments \
-         WHERE experiment_id = $1",
-        args![hex(experiment_id.as_slice())],
-    )
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("experiment {experiment_id}")))?;
-    let position = LogPosition {
-        joins: from_sql_int(row.int("log_joins")?)?,
-        commits: from_sql_int(row.int("log_commits")?)?,
-        reveals: from_sql_int(row.int("log_reveals")?)?,
-    };
-    let commits_closed_at = row.opt_int("commits_closed_at")?.map(from_sql_int).transpose()?;
-    let held = Some(Held { tx, position, commits_closed_at });
+    let head = head_in::<D>(&mut tx, experiment_id).await?;
+    let held = Some(Held { tx, head });
     Ok(Box::new(SqlLogWriter { store: store.clone(), experiment_id, held }))
 }
 
-/// Runs `$append` (an expression using `$conn`, the connection) in the transaction holding the
-/// log's lock, or in a new transaction on the write connection, and commits it.
+/// Runs `$append` (an expression using `$conn`, the connection, and `$head`, the experiment's
+/// head) in the transaction holding the experiment's row lock, or in a new transaction on the
+/// write connection, and commits it.
 macro_rules! append_and_commit {
-    ($writer:expr, |$conn:ident| $append:expr) => {{
+    ($writer:expr, |$conn:ident, $head:ident| $append:expr) => {{
         let writer = $writer;
+        let id = writer.experiment_id;
         match writer.held {
             Some(mut held) => {
+                let $head = held.head;
                 let $conn = &mut *held.tx;
                 $append.await?;
                 held.tx.commit().await?;
@@ -324,6 +346,7 @@ macro_rules! append_and_commit {
             None => {
                 let mut write = writer.store.dialect.write().await?;
                 let mut tx = write.begin().await?;
+                let $head = head_in::<D>(&mut tx, id).await?;
                 let $conn = &mut *tx;
                 $append.await?;
                 tx.commit().await?;
@@ -336,17 +359,17 @@ macro_rules! append_and_commit {
 #[async_trait]
 impl<D: Dialect> LogWriter for SqlLogWriter<D> {
     fn position(&self) -> Option<LogPosition> {
-        self.held.as_ref().map(|held| held.position)
+        self.held.as_ref().map(|held| held.head.log)
     }
 
     fn commits_closed_at(&self) -> Option<u64> {
-        self.held.as_ref().and_then(|held| held.commits_closed_at)
+        self.held.as_ref().and_then(|held| held.head.commits_closed_at)
     }
 
     async fn log_after(&mut self, seen: LogPosition) -> Result<ExperimentLog> {
         match &mut self.held {
             Some(held) => {
-                let end = Some(held.position);
+                let end = Some(held.head.log);
                 log_after_in::<D>(&mut held.tx, self.experiment_id, seen, end).await
             }
             None => crate::Store::log_after(&self.store, self.experiment_id, seen).await,
@@ -361,9 +384,10 @@ impl<D: Dialect> LogWriter for SqlLogWriter<D> {
         seen: LogPosition,
     ) -> Result<()> {
         let id = self.experiment_id;
-        append_and_commit!(*self, |conn| append_join_in::<D>(
+        append_and_commit!(*self, |conn, head| append_join_in::<D>(
             conn,
             id,
+            head,
             entry,
             stake,
             market_free,
@@ -378,7 +402,9 @@ impl<D: Dialect> LogWriter for SqlLogWriter<D> {
         seen: LogPosition,
     ) -> Result<()> {
         let id = self.experiment_id;
-        append_and_commit!(*self, |conn| append_group_in::<D>(conn, id, commits, reveals, seen))
+        append_and_commit!(*self, |conn, head| append_group_in::<D>(
+            conn, id, head, commits, reveals, seen
+        ))
     }
 
     async fn close_commits(
@@ -387,7 +413,7 @@ impl<D: Dialect> LogWriter for SqlLogWriter<D> {
         seen: LogPosition,
     ) -> Result<()> {
         let id = self.experiment_id;
-        append_and_commit!(*self, |conn| close_commits_in::<D>(conn, id, spec, seen))
+        append_and_commit!(*self, |conn, head| close_commits_in::<D>(conn, id, head, spec, seen))
     }
 
     async fn release(self: Box<Self>) {

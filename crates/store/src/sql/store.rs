@@ -73,7 +73,7 @@ impl<D: Dialect> SqlStore<D> {
         let mut writer = self.dialect.write().await?;
         let mut tx = writer.begin().await?;
         let row = experiment_in::<D>(&mut tx, experiment_id).await?;
-        expect_phase(&row, &[Phase::Draft], &format!("import {}", import.what))?;
+        expect_phase(row.phase, &[Phase::Draft], &format!("import {}", import.what))?;
         let already = (import.imported)(&row);
         if already > 0 {
             return Err(StoreError::Conflict(format!(
@@ -355,7 +355,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         let mut writer = self.dialect.write().await?;
         let mut tx = writer.begin().await?;
         let row = experiment_in::<D>(&mut tx, experiment_id).await?;
-        expect_phase(&row, &[Phase::Draft], "fund")?;
+        expect_phase(row.phase, &[Phase::Draft], "fund")?;
         if row.funded {
             return Err(StoreError::Conflict("the experiment is already funded".into()));
         }
@@ -392,7 +392,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         let mut writer = self.dialect.write().await?;
         let mut tx = writer.begin().await?;
         let row = experiment_in::<D>(&mut tx, experiment_id).await?;
-        expect_phase(&row, &[Phase::Draft], "open")?;
+        expect_phase(row.phase, &[Phase::Draft], "open")?;
         if !row.funded {
             return Err(StoreError::Conflict("cannot open: the reward pool is not funded".into()));
         }
@@ -420,7 +420,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         let mut writer = self.dialect.write().await?;
         let mut tx = writer.begin().await?;
         let row = experiment_in::<D>(&mut tx, experiment_id).await?;
-        expect_phase(&row, &[Phase::Draft], "cancel")?;
+        expect_phase(row.phase, &[Phase::Draft], "cancel")?;
         if row.funded && row.market.is_none() {
             transfer::<D>(
                 &mut tx,
@@ -591,8 +591,8 @@ impl<D: Dialect> Store for SqlStore<D> {
             D::execute(&mut tx, lock, args![]).await?;
         }
         let row = experiment_in::<D>(&mut tx, experiment_id).await?;
-        expect_phase(&row, &LIVE, "settle")?;
-        expect_log(&row, seen)?;
+        expect_phase(row.phase, &LIVE, "settle")?;
+        expect_log(experiment_id, row.log, seen)?;
         let labelers: Vec<Address> = updated.keys().copied().collect();
         expect_reputations(read, &reputations_in::<D>(&mut tx, &labelers).await?)?;
         let inserted = D::execute(
