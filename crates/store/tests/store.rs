@@ -1206,29 +1206,21 @@ fn rows_before_log_indexes() -> (Vec<String>, [LogOf; 2]) {
     };
     let experiments = [in_order(B256::repeat_byte(1), 1), in_order(B256::repeat_byte(2), 3)];
     let mut statements = Vec::new();
-    fn quote(value: &impl serde::Serialize) -> String {
-        serde_json::to_string(value).unwrap().replace('\'', "''")
-    }
+    let mut insert = |table: &str, id: &str, batch_id: u64, entry: String, at: u64| {
+        let entry = entry.replace('\'', "''");
+        statements.push(format!(
+            "INSERT INTO {table} (experiment_id, batch_id, entry, created_at) \
+             VALUES ('{id}', {batch_id}, '{entry}', {at})"
+        ));
+    };
     for i in 0..record.commits.len().max(record.reveals.len()) {
         for (id, commits, reveals) in &experiments {
             let id = plumbline_store::ledger::hex(id.as_slice());
             if let Some(c) = commits.get(i) {
-                statements.push(format!(
-                    "INSERT INTO commits (experiment_id, batch_id, entry, created_at) \
-                     VALUES ('{id}', {}, '{}', {})",
-                    c.batch_id,
-                    quote(c),
-                    c.at
-                ));
+                insert("commits", &id, c.batch_id, serde_json::to_string(c).unwrap(), c.at);
             }
             if let Some(r) = reveals.get(i) {
-                statements.push(format!(
-                    "INSERT INTO reveals (experiment_id, batch_id, entry, created_at) \
-                     VALUES ('{id}', {}, '{}', {})",
-                    r.batch_id,
-                    quote(r),
-                    r.at
-                ));
+                insert("reveals", &id, r.batch_id, serde_json::to_string(r).unwrap(), r.at);
             }
         }
     }
