@@ -67,3 +67,37 @@ async fn a_prompt_request_is_answered() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"ledger_balanced\":true"), "{answer}");
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_connection_that_never_sent_a_byte() {
+    let h = Harness::new(config()).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(plumbline_server::listen::serve(
+        listener,
+        app(h.state.clone()),
+        Duration::from_secs(10),
+        async {
+            stopped.await.ok();
+        },
+    ));
+    // Opened ahead of need, as browsers do, and never used.
+    let _unused = TcpStream::connect(addr).await.unwrap();
+    // One that began a request before the shutdown is still answered.
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    busy.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    busy.write_all(b"Connection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    busy.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops without waiting out the header timeout")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
