@@ -275,16 +275,15 @@ pub fn measure(config: &Config) -> Measurement {
             joins.push((index, serde_json::to_string(&join).expect("a join serializes")));
         }
     }
-    let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
-    let mut join_phase = drive(&urls, routing, clients, &joins, |(labeler, body)| Request {
-        path: format!("/experiments/{}/join", experiment_of(*labeler)),
-        body: body.clone(),
-        expect: 201,
-        // A labeler's next join must carry the next nonce, so its joins never overlap.
-        lane: Some(*labeler),
+    let join_phase = charged(&servers, db, || {
+        drive(&urls, routing, clients, &joins, |(labeler, body)| Request {
+            path: format!("/experiments/{}/join", experiment_of(*labeler)),
+            body: body.clone(),
+            expect: 201,
+            // A labeler's next join must carry the next nonce, so its joins never overlap.
+            lane: Some(*labeler),
+        })
     });
-    join_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
-    join_phase.client_cpu_seconds = cpu_seconds("self") - own;
     let assigned: Vec<(usize, u64, Vec<u32>)> = join_phase
         .answers
         .iter()
@@ -343,29 +342,22 @@ pub fn measure(config: &Config) -> Measurement {
     shuffle(&mut reveals, &mut rng);
     eprintln!("signed {} commits and reveals in {:.1?}", commits.len(), signing.elapsed());
 
-    let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
-    let mut commit_phase =
-        drive(&urls, routing, clients, &commits, |(id, batch_id, body)| Request {
-            path: format!("/experiments/{id}/batches/{batch_id}/commit"),
+    // A commit or a reveal, by the batch's path and the signed body.
+    let to_batch = |step: &'static str| {
+        move |(id, batch_id, body): &Signed| Request {
+            path: format!("/experiments/{id}/batches/{batch_id}/{step}"),
             body: body.clone(),
             expect: 201,
             lane: None,
-        });
-    commit_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
-    commit_phase.client_cpu_seconds = cpu_seconds("self") - own;
+        }
+    };
+    let commit_phase =
+        charged(&servers, db, || drive(&urls, routing, clients, &commits, to_batch("commit")));
     let committed = count(&client, &ids, "committed");
 
     set_clocks(spec.commit_deadline);
-    let (cpu, own) = (cpu_of(&servers, db), cpu_seconds("self"));
-    let mut reveal_phase =
-        drive(&urls, routing, clients, &reveals, |(id, batch_id, body)| Request {
-            path: format!("/experiments/{id}/batches/{batch_id}/reveal"),
-            body: body.clone(),
-            expect: 201,
-            lane: None,
-        });
-    reveal_phase.server_cpu_seconds = cpu_of(&servers, db) - cpu;
-    reveal_phase.client_cpu_seconds = cpu_seconds("self") - own;
+    let reveal_phase =
+        charged(&servers, db, || drive(&urls, routing, clients, &reveals, to_batch("reveal")));
     let revealed = count(&client, &ids, "revealed");
     let health: Value = client.get("/health").expect("the health");
     for server in &mut servers {
@@ -384,6 +376,16 @@ pub fn measure(config: &Config) -> Measurement {
         health,
         ledger,
     }
+}
+
+/// Runs one timed phase and charges it the CPU time the servers (with PostgreSQL, the
+/// database too) and this process spent meanwhile.
+fn charged(servers: &[Server], db: Db, run: impl FnOnce() -> Phase) -> Phase {
+    let (cpu, own) = (cpu_of(servers, db), cpu_seconds("self"));
+    let mut phase = run();
+    phase.server_cpu_seconds = cpu_of(servers, db) - cpu;
+    phase.client_cpu_seconds = cpu_seconds("self") - own;
+    phase
 }
 
 /// The batches the servers count `committed` or `revealed` over these experiments.
