@@ -61,7 +61,7 @@ fn main() {
         "| dataset | workers | accurate (≥0.8, ≥20 labels): slashed | inaccurate (<0.6, ≥20 labels) | of them slashed | unrewarded | exported accuracy | Dawid-Skene over everyone | export's calibration error | raw posterior's | labels left out | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut draws_table = String::from(
-        "| dataset | export's calibration error: mean (min–max) | perfectly calibrated, same bins: mean | export's accuracy on the gold tasks less on the evaluation tasks (min to max) | export above / equal to / below Dawid-Skene over everyone |\n|---|---|---:|---|---|\n",
+        "| dataset | export's calibration error: mean (min–max) | perfectly calibrated, same bins: mean | export's accuracy on the gold tasks less on the evaluation tasks (min to max) | export above / equal to / below Dawid-Skene over everyone | export less Dawid-Skene, mean (points) |\n|---|---|---:|---|---|---:|\n",
     );
     let mut draws_rows = Vec::new();
     for dir in dirs {
@@ -111,7 +111,7 @@ fn main() {
             calibrations.push((name.clone(), c));
         }
         let (mut errors, mut noises, mut order) = (Vec::new(), Vec::new(), [0u32; 3]);
-        let mut gaps = Vec::new();
+        let (mut gaps, mut leads) = (Vec::new(), Vec::new());
         for seed in 1..=DRAWS {
             let drawn = ReplayOptions { seed, ..options.clone() };
             let report = replay(&data, &truth, &drawn).unwrap();
@@ -120,6 +120,7 @@ fn main() {
                 noises.push(ece_noise(c));
             }
             gaps.push(report.exported_gold_accuracy - report.exported_accuracy);
+            leads.push(report.exported_accuracy - report.ds_accuracy);
             let cmp = report.exported_accuracy.partial_cmp(&report.ds_accuracy).unwrap();
             order[match cmp {
                 std::cmp::Ordering::Greater => 0,
@@ -132,7 +133,7 @@ fn main() {
             errors.iter().fold((f64::INFINITY, 0.0f64), |(l, h), e| (l.min(*e), h.max(*e)));
         let gap = |pick: fn(f64, f64) -> f64| gaps.iter().copied().fold(gaps[0], pick);
         draws_table.push_str(&format!(
-            "| {name} | {:.3} ({low:.3}–{high:.3}) | {:.3} | {:+.3} to {:+.3} | {} / {} / {} |\n",
+            "| {name} | {:.3} ({low:.3}–{high:.3}) | {:.3} | {:+.3} to {:+.3} | {} / {} / {} | {:+.2} |\n",
             mean(&errors),
             mean(&noises),
             gap(f64::min),
@@ -140,6 +141,7 @@ fn main() {
             order[0],
             order[1],
             order[2],
+            100.0 * mean(&leads),
         ));
         draws_rows.push(serde_json::json!({
             "dataset": name,
@@ -147,6 +149,7 @@ fn main() {
             "perfectly_calibrated_ece": noises,
             "gold_minus_evaluation_accuracy": gaps,
             "export_above_equal_below_ds": order,
+            "export_minus_ds_accuracy": leads,
         }));
     }
     let document = serde_json::json!({
