@@ -32,6 +32,11 @@ pub struct Plan {
     pub blocks: Vec<Vec<u32>>,
     /// Task indices of the gold tasks of each block, ascending.
     pub block_gold: Vec<Vec<u32>>,
+    /// The gold tasks in the order they are dealt to blocks.
+    gold: Vec<u32>,
+    /// Gold tasks per block.
+    gold_per_block: usize,
+    block_size: u32,
 }
 
 impl Plan {
@@ -43,24 +48,35 @@ impl Plan {
             (0..tasks.len() as u32).partition(|&i| tasks[i as usize].is_gold());
         prf.shuffle("blocks", 0, &mut regular);
         prf.shuffle("gold", 0, &mut gold);
-        let blocks: Vec<Vec<u32>> = regular
-            .chunks(block_size as usize)
-            .map(|chunk| {
-                let mut block = chunk.to_vec();
-                block.sort_unstable();
-                block
-            })
-            .collect();
-        let per_block = (gold_per_batch as usize).min(gold.len());
-        let block_gold = (0..blocks.len())
-            .map(|b| {
-                let mut mine: Vec<u32> =
-                    (0..per_block).map(|i| gold[(b * per_block + i) % gold.len()]).collect();
-                mine.sort_unstable();
-                mine
-            })
-            .collect();
-        Plan { blocks, block_gold }
+        let gold_per_block = (gold_per_batch as usize).min(gold.len());
+        let mut plan =
+            Plan { blocks: Vec::new(), block_gold: Vec::new(), gold, gold_per_block, block_size };
+        plan.add_blocks(&regular);
+        plan
+    }
+
+    /// Cuts `tasks` (in the order given) into new blocks of the block size, the last possibly
+    /// shorter, each dealt the next gold tasks in turn; returns the new blocks' indices.
+    fn add_blocks(&mut self, tasks: &[u32]) -> std::ops::Range<u32> {
+        let first = self.blocks.len() as u32;
+        for chunk in tasks.chunks(self.block_size as usize) {
+            let mut block = chunk.to_vec();
+            block.sort_unstable();
+            let b = self.blocks.len();
+            let per_block = self.gold_per_block;
+            let mut mine: Vec<u32> =
+                (0..per_block).map(|i| self.gold[(b * per_block + i) % self.gold.len()]).collect();
+            mine.sort_unstable();
+            self.blocks.push(block);
+            self.block_gold.push(mine);
+        }
+        first..self.blocks.len() as u32
+    }
+
+    /// Every task of block `block`, gold included.
+    fn block_tasks(&self, block: u32) -> impl Iterator<Item = u32> + '_ {
+        let b = block as usize;
+        self.blocks[b].iter().chain(&self.block_gold[b]).copied()
     }
 }
 
@@ -121,6 +137,9 @@ pub struct JoinRequest {
 pub struct Batch {
     /// Sequential within the experiment: the index of the join in the join log.
     pub batch_id: u64,
+    /// The round it belongs to (see [`crate::rounds`]); 0 in an experiment of one round.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u32,
     /// The labeler.
     pub labeler: Address,
     /// Its cohort, if any.
@@ -188,6 +207,10 @@ pub enum AssignError {
     NoBlockLeft,
 }
 
+fn is_zero(round: &u32) -> bool {
+    *round == 0
+}
+
 /// The assignment state of one experiment, rebuilt by replaying the join log.
 #[derive(Clone, Debug)]
 pub struct Assigner {
@@ -206,6 +229,8 @@ pub struct Assigner {
     /// Per labeler: the blocks it has and when it joined for each.
     taken: HashMap<Address, Vec<(u32, u64)>>,
     next_batch_id: u64,
+    /// The round being assigned.
+    round: u32,
 }
 
 impl Assigner {
@@ -230,7 +255,47 @@ impl Assigner {
             cohorts,
             taken: HashMap::new(),
             next_batch_id: 0,
+            round: 0,
         }
+    }
+
+    /// The round being assigned.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+
+    /// Starts round `round` over `tasks` (task indices, ascending): they are shuffled with the
+    /// PRF (tag `"round"`, the round as input) and cut into new blocks, each dealt gold as the
+    /// first round's blocks were and wanted by one labeler; earlier blocks take nobody more.
+    /// In a later round a labeler gets only a block with no task it has seen, gold included,
+    /// so no task and no gold answer is ever shown to it twice.
+    pub fn start_round(&mut self, round: u32, mut tasks: Vec<u32>) {
+        assert!(round > self.round, "rounds start in order");
+        assert!(self.cohorts.is_empty(), "rounds run without cohorts");
+        self.prf.shuffle("round", u64::from(round), &mut tasks);
+        let new = self.plan.add_blocks(&tasks);
+        self.fill.resize(self.plan.blocks.len(), 0);
+        self.open_blocks = vec![new.collect()];
+        self.round = round;
+    }
+
+    /// How many labelers each of this round's blocks wants: `overlap` in the first round, one
+    /// in later rounds (each of their tasks wants exactly one more label).
+    fn wanted(&self) -> u32 {
+        if self.round == 0 { self.overlap } else { 1 }
+    }
+
+    /// Whether `labeler`, holding `taken`, may be given `block`.
+    fn may_take(&self, taken: &[(u32, u64)], block: u32) -> bool {
+        if taken.iter().any(|(t, _)| *t == block) {
+            return false;
+        }
+        if self.round == 0 {
+            return true;
+        }
+        let seen: std::collections::HashSet<u32> =
+            taken.iter().flat_map(|(t, _)| self.plan.block_tasks(*t)).collect();
+        self.plan.block_tasks(block).all(|task| !seen.contains(&task))
     }
 
     /// The plan the assigner works from.
@@ -254,11 +319,8 @@ impl Assigner {
         }
         let batch_id = self.next_batch_id;
         let groups = self.open_blocks.len();
-        let candidates: Vec<u32> = self.open_blocks[group]
-            .iter()
-            .copied()
-            .filter(|b| taken.iter().all(|(t, _)| t != b))
-            .collect();
+        let candidates: Vec<u32> =
+            self.open_blocks[group].iter().copied().filter(|&b| self.may_take(taken, b)).collect();
         if candidates.is_empty() {
             return Err(AssignError::NoBlockLeft);
         }
@@ -276,7 +338,7 @@ impl Assigner {
 
         let slot = block as usize * groups + group;
         self.fill[slot] += 1;
-        if self.fill[slot] >= self.overlap {
+        if self.fill[slot] >= self.wanted() {
             let open = &mut self.open_blocks[group];
             let at = open.binary_search(&block).expect("an open block is listed");
             open.remove(at);
@@ -301,6 +363,7 @@ impl Assigner {
             .collect();
         Ok(Batch {
             batch_id,
+            round: self.round,
             labeler: request.labeler,
             cohort: request.cohort.clone(),
             block,

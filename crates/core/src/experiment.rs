@@ -211,6 +211,7 @@ impl Experiment {
             }
             .into());
         }
+        self.start_rounds_until(self.lifecycle.round_at(now));
         let request = JoinRequest { labeler: join.labeler, cohort: join.cohort.clone(), at: now };
         let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
         let batch = assigner.assign(&request)?;
@@ -220,11 +221,52 @@ impl Experiment {
         Ok(batch)
     }
 
+    /// The round being assigned.
+    pub fn round(&self) -> u32 {
+        self.assigner.as_ref().map_or(0, Assigner::round)
+    }
+
+    /// The round `now` falls in.
+    pub fn round_at(&self, now: u64) -> u32 {
+        self.lifecycle.round_at(now)
+    }
+
+    /// Starts every round up to `round` that has not started, each over the tasks chosen from
+    /// the labels revealed so far (see [`crate::rounds::next_round_tasks`]). A round starts at
+    /// its first join: by then every reveal of the rounds before it is in, as their reveal
+    /// deadlines have passed, so the choice is the same whenever the join comes, in the server
+    /// and in every replay of its log. A round with nothing left to ask about gets no blocks.
+    fn start_rounds_until(&mut self, round: u32) {
+        let Some(rounds) = self.spec.rounds.clone() else { return };
+        let classes = match &self.spec.question.kind {
+            crate::spec::QuestionKind::Binary { .. } => 2,
+            crate::spec::QuestionKind::Choice { options } => options.len() as u32,
+            _ => unreachable!("the spec allows rounds only on binary and choice questions"),
+        };
+        let rule = rounds.rule(self.spec.overlap);
+        while self.round() < round {
+            let outcomes = self.outcomes();
+            let revealed: Vec<(Address, &[(u32, crate::label::Label)])> =
+                outcomes.iter().filter_map(|o| Some((o.labeler, o.labels.as_deref()?))).collect();
+            let tasks = crate::rounds::next_round_tasks(&self.tasks, classes, &rule, &revealed);
+            let next = self.round() + 1;
+            let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
+            assigner.start_round(next, tasks);
+        }
+    }
+
     /// Ends the commit phase at `now`, before its deadline: the creator's early close. Only
     /// while open, and only once every joined batch is committed, so that nobody who joined
     /// is cut off. Reveals are taken from then until the reveal deadline, which stays.
     pub fn close_commits(&mut self, now: u64) -> Result<()> {
         const ACTION: &str = "close commits";
+        if self.spec.rounds.is_some() {
+            return Err(LifecycleError::NotReady {
+                action: ACTION,
+                reason: "an experiment with rounds closes each round at its deadline".into(),
+            }
+            .into());
+        }
         let phase = self.lifecycle.phase_at(now);
         if phase != Phase::Open {
             return Err(LifecycleError::WrongPhase { action: ACTION, phase }.into());
@@ -393,7 +435,7 @@ impl Experiment {
         signer: Option<Recovered>,
         now: u64,
     ) -> Result<Accepted> {
-        self.batch(batch_id)?;
+        let assigned_at = self.batch(batch_id)?.assigned_at;
         if let Some(existing) = self.reveals.get(&batch_id) {
             return if existing.reveal.salt == reveal.salt
                 && labels_root(&existing.reveal.labels)? == labels_root(&reveal.labels)?
@@ -403,7 +445,7 @@ impl Experiment {
                 Err(Error::Conflict { batch_id, what: "reveal" })
             };
         }
-        self.lifecycle.check_reveal(now)?;
+        self.lifecycle.check_reveal(assigned_at, now)?;
         let committed = self.commits.get(&batch_id).ok_or(Error::NotCommitted(batch_id))?;
         self.check_reveal_recovered(batch_id, committed.commit.commitment, reveal, signer)?;
         self.reveals.insert(batch_id, RevealEntry { batch_id, reveal: reveal.clone(), at: now });

@@ -20,6 +20,7 @@ pub mod practice;
 pub mod record;
 pub mod reputation;
 pub mod reward_test;
+pub mod rounds;
 pub mod score;
 pub mod screen;
 pub mod seal;

@@ -4,8 +4,11 @@
 //! `Draft → Open → Revealing → Settled`, and `Draft → Cancelled`. `Open` becomes `Revealing`
 //! at the commit deadline, or earlier when the creator closes commits once every joined batch
 //! is committed; `Settled` needs the settlement itself, which may run once the reveal deadline
-//! has passed or every committed batch is revealed.
+//! has passed or every committed batch is revealed. An experiment with rounds (see
+//! [`crate::rounds`]) is `Open` again at each later round's start and `Revealing` after its
+//! commit deadline; it settles after the last round.
 
+use crate::rounds::{Window, round_at};
 use crate::spec::ExperimentSpec;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -83,10 +86,8 @@ pub struct Readiness {
 pub struct Lifecycle {
     /// The stored phase (time may have moved it on; see [`Lifecycle::phase_at`]).
     pub phase: Phase,
-    /// From the spec.
-    pub commit_deadline: u64,
-    /// From the spec.
-    pub reveal_deadline: u64,
+    /// Every round's deadlines, from the spec: one window unless it has rounds.
+    pub windows: Vec<Window>,
     /// When the creator closed commits, if it did before the commit deadline.
     #[serde(default)]
     pub closed_at: Option<u64>,
@@ -97,20 +98,46 @@ impl Lifecycle {
     pub fn new(spec: &ExperimentSpec) -> Lifecycle {
         Lifecycle {
             phase: Phase::Draft,
-            commit_deadline: spec.commit_deadline,
-            reveal_deadline: spec.reveal_deadline,
+            windows: spec.round_windows(),
             closed_at: spec.commits_closed_at,
         }
     }
 
-    /// The phase at `now`: an open experiment is revealing once its commit deadline passed
-    /// or its creator closed commits.
+    /// The round `now` falls in (0 for an experiment of one round).
+    pub fn round_at(&self, now: u64) -> u32 {
+        round_at(&self.windows, now)
+    }
+
+    /// The deadlines of the round `now` falls in.
+    pub fn window_at(&self, now: u64) -> Window {
+        self.windows[self.round_at(now) as usize]
+    }
+
+    /// The phase at `now`: a live experiment is open in a round until that round's commit
+    /// deadline (or the creator's close), and revealing from then on.
     pub fn phase_at(&self, now: u64) -> Phase {
-        let closed = self.closed_at.is_some_and(|at| now >= at);
         match self.phase {
-            Phase::Open if now >= self.commit_deadline || closed => Phase::Revealing,
+            Phase::Open | Phase::Revealing => {
+                let round = self.round_at(now);
+                let closed = round == 0 && self.closed_at.is_some_and(|at| now >= at);
+                if now >= self.windows[round as usize].commit_deadline || closed {
+                    Phase::Revealing
+                } else {
+                    Phase::Open
+                }
+            }
             phase => phase,
         }
+    }
+
+    /// The last round's reveal deadline.
+    pub fn final_reveal_deadline(&self) -> u64 {
+        self.windows.last().expect("at least one round").reveal_deadline
+    }
+
+    /// Whether `now` is in the last round.
+    fn in_last_round(&self, now: u64) -> bool {
+        self.round_at(now) as usize + 1 == self.windows.len()
     }
 
     /// Moves the stored phase on by time; returns the new phase when it changed.
@@ -122,11 +149,12 @@ impl Lifecycle {
         })
     }
 
-    /// Whether the scheduler should settle now: revealing, and past the reveal deadline or
-    /// with every committed batch revealed.
+    /// Whether the scheduler should settle now: revealing, and past the (last round's)
+    /// reveal deadline or, in the last round, with every committed batch revealed.
     pub fn due_for_settlement(&self, now: u64, every_commit_revealed: bool) -> bool {
         self.phase_at(now) == Phase::Revealing
-            && (now >= self.reveal_deadline || every_commit_revealed)
+            && (now >= self.final_reveal_deadline()
+                || (every_commit_revealed && self.in_last_round(now)))
     }
 
     /// Draft → Open. Needs funding, enough tasks, and time left before the commit deadline.
@@ -159,7 +187,7 @@ impl Lifecycle {
                 ),
             });
         }
-        if now >= self.commit_deadline {
+        if now >= self.windows[0].commit_deadline {
             return Err(LifecycleError::Timing {
                 action: ACTION,
                 reason: "the commit deadline has passed".into(),
@@ -182,7 +210,8 @@ impl Lifecycle {
     }
 
     /// A commit for a batch assigned at `assigned_at` may be accepted now: before the commit
-    /// deadline, and no sooner than `work_secs_min` after assignment (fast-response ban).
+    /// deadline of the round it was assigned in, and no sooner than `work_secs_min` after
+    /// assignment (fast-response ban).
     pub fn check_commit(
         &self,
         assigned_at: u64,
@@ -190,6 +219,7 @@ impl Lifecycle {
         now: u64,
     ) -> Result<(), LifecycleError> {
         self.expect("commit", Phase::Open, now)?;
+        self.expect_round("commit", assigned_at, now)?;
         let earliest = assigned_at.saturating_add(work_secs_min);
         if now < earliest {
             return Err(LifecycleError::Timing {
@@ -203,10 +233,12 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// A reveal may be accepted now: after the commit deadline, before the reveal deadline.
-    pub fn check_reveal(&self, now: u64) -> Result<(), LifecycleError> {
+    /// A reveal of a batch assigned at `assigned_at` may be accepted now: after the commit
+    /// deadline and before the reveal deadline of the round it was assigned in.
+    pub fn check_reveal(&self, assigned_at: u64, now: u64) -> Result<(), LifecycleError> {
         self.expect("reveal", Phase::Revealing, now)?;
-        if now >= self.reveal_deadline {
+        self.expect_round("reveal", assigned_at, now)?;
+        if now >= self.window_at(now).reveal_deadline {
             return Err(LifecycleError::Timing {
                 action: "reveal",
                 reason: "the reveal deadline has passed".into(),
@@ -215,19 +247,39 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// Revealing → Settled, once the reveal deadline has passed, or earlier once every
-    /// committed batch is revealed: nothing can change the outcome any more.
+    /// Revealing → Settled, once the (last round's) reveal deadline has passed, or earlier in
+    /// the last round once every committed batch is revealed: nothing can change the outcome
+    /// any more.
     pub fn settle(&mut self, now: u64, every_commit_revealed: bool) -> Result<(), LifecycleError> {
         self.expect("settle", Phase::Revealing, now)?;
-        if now < self.reveal_deadline && !every_commit_revealed {
-            return Err(LifecycleError::Timing {
-                action: "settle",
-                reason: "the reveal deadline has not passed and a committed batch is not revealed"
-                    .into(),
-            });
+        if !self.due_for_settlement(now, every_commit_revealed) {
+            let reason = if self.in_last_round(now) {
+                "the reveal deadline has not passed and a committed batch is not revealed"
+            } else {
+                "a later round has yet to run"
+            };
+            return Err(LifecycleError::Timing { action: "settle", reason: reason.into() });
         }
         self.phase = Phase::Settled;
         Ok(())
+    }
+
+    /// A batch is committed and revealed in the round it was assigned in.
+    fn expect_round(
+        &self,
+        action: &'static str,
+        assigned_at: u64,
+        now: u64,
+    ) -> Result<(), LifecycleError> {
+        let (assigned, current) = (self.round_at(assigned_at), self.round_at(now));
+        if assigned == current {
+            Ok(())
+        } else {
+            Err(LifecycleError::Timing {
+                action,
+                reason: format!("the batch belongs to round {assigned}, which has ended"),
+            })
+        }
     }
 
     fn expect(&self, action: &'static str, phase: Phase, now: u64) -> Result<(), LifecycleError> {
@@ -262,10 +314,10 @@ mod tests {
         life.check_join(commit - 1).unwrap();
         assert!(life.check_commit(commit - 50, 60, commit - 1).is_err(), "too fast");
         life.check_commit(commit - 100, 60, commit - 1).unwrap();
-        assert!(life.check_reveal(commit - 1).is_err(), "no reveals while open");
+        assert!(life.check_reveal(commit - 100, commit - 1).is_err(), "no reveals while open");
         assert_eq!(life.tick(commit), Some(Phase::Revealing));
         assert!(life.check_commit(0, 0, commit).is_err(), "commit after the deadline");
-        life.check_reveal(reveal - 1).unwrap();
+        life.check_reveal(commit - 100, reveal - 1).unwrap();
         assert!(!life.due_for_settlement(reveal - 1, false));
         assert!(life.settle(reveal - 1, false).is_err());
         assert!(life.due_for_settlement(reveal, false));
@@ -286,6 +338,35 @@ mod tests {
         assert!(!life.due_for_settlement(commit, false));
         life.settle(reveal - 1, true).unwrap();
         assert_eq!(life.phase, Phase::Settled);
+    }
+
+    #[test]
+    fn rounds_open_again_after_each_reveal_deadline_and_settle_after_the_last() {
+        let mut spec = spec();
+        spec.rounds = Some(crate::rounds::Rounds {
+            count: 2,
+            labels_max: 9,
+            confidence: crate::fixed::Ppm::new(950_000).unwrap(),
+            commit_within: crate::duration::Duration::from_secs(600),
+            reveal_within: crate::duration::Duration::from_secs(300),
+        });
+        let mut life = Lifecycle::new(&spec);
+        let (commit, reveal) = (spec.commit_deadline, spec.reveal_deadline);
+        let (commit_2, reveal_2) = (reveal + 600, reveal + 900);
+        life.open(&spec, READY, commit - 100).unwrap();
+        assert_eq!(life.phase_at(commit), Phase::Revealing);
+        assert_eq!(life.phase_at(reveal), Phase::Open, "the second round opens");
+        assert_eq!(life.round_at(reveal), 1);
+        life.check_join(reveal).unwrap();
+        assert!(life.check_commit(commit - 100, 0, reveal).is_err(), "a first-round batch");
+        life.check_commit(reveal, 0, commit_2 - 1).unwrap();
+        assert!(life.check_reveal(commit - 100, commit_2).is_err(), "its round has ended");
+        life.check_reveal(reveal, commit_2).unwrap();
+        assert!(!life.due_for_settlement(commit, true), "a later round has yet to run");
+        assert!(life.settle(reveal - 1, true).unwrap_err().to_string().contains("later round"));
+        assert!(life.due_for_settlement(commit_2, true), "the last round, every commit revealed");
+        assert!(life.due_for_settlement(reveal_2, false));
+        life.settle(reveal_2, false).unwrap();
     }
 
     #[test]

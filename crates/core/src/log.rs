@@ -1,8 +1,10 @@
 //! An experiment's protocol log replayed through the core: the one replay behind `audit`
 //! (from a public record) and behind the server (rebuilding a live experiment from its store,
 //! or catching up with entries another process appended). Entries go in the order they were
-//! accepted: joins, then commits, the creator's early close if any, then reveals. A failure
-//! names the entry as the public record does (`commits[3] (batch 7)`).
+//! accepted: joins, then commits, the creator's early close if any, then reveals, round after
+//! round when the experiment has rounds (a round's joins are assigned from the reveals of the
+//! rounds before it, see [`crate::rounds`]). A failure names the entry as the public record
+//! does (`commits[3] (batch 7)`).
 
 use crate::experiment::Experiment;
 use crate::record::{CommitEntry, JoinEntry, RevealEntry};
@@ -37,9 +39,59 @@ pub enum Signatures {
     Trusted,
 }
 
+/// Replays a stretch of the log whose first entries stand at `start`: round by round (every
+/// entry falls in the round of its time, since each round's joins, commits and reveals are
+/// taken inside its window), a round's joins, then its commits, the early close if any, then
+/// its reveals.
+pub fn replay_log(
+    experiment: &mut Experiment,
+    joins: &[JoinEntry],
+    commits: &[CommitEntry],
+    commits_closed_at: Option<u64>,
+    reveals: &[RevealEntry],
+    start: LogPosition,
+    signatures: Signatures,
+) -> Result<(), String> {
+    let rounds = experiment.spec().round_windows().len() as u32;
+    let mut done = LogPosition::default();
+    for round in 0..rounds {
+        // This round's entries: those left before the first of a later round.
+        let in_round = |at: u64| experiment.round_at(at) <= round;
+        let end = LogPosition {
+            joins: done.joins + count_while(&joins[done.joins as usize..], |e| in_round(e.at)),
+            commits: done.commits
+                + count_while(&commits[done.commits as usize..], |e| in_round(e.at)),
+            reveals: done.reveals
+                + count_while(&reveals[done.reveals as usize..], |e| in_round(e.at)),
+        };
+        let at = LogPosition {
+            joins: start.joins + done.joins,
+            commits: start.commits + done.commits,
+            reveals: start.reveals + done.reveals,
+        };
+        let range = |from: u64, to: u64| from as usize..to as usize;
+        replay_joins(experiment, &joins[range(done.joins, end.joins)], at, signatures)?;
+        replay_commits_and_reveals(
+            experiment,
+            &commits[range(done.commits, end.commits)],
+            commits_closed_at.filter(|_| round == 0),
+            &reveals[range(done.reveals, end.reveals)],
+            at,
+            signatures,
+        )?;
+        done = end;
+    }
+    Ok(())
+}
+
+/// How many of `items` come before the first that `keep` refuses.
+fn count_while<T>(items: &[T], keep: impl Fn(&T) -> bool) -> u64 {
+    items.iter().take_while(|item| keep(item)).count() as u64
+}
+
 /// Replays joins in order, the first of them at `start.joins` in the log. Each must get the
 /// batch it got when it was accepted.
-pub fn replay_joins(
+fn replay_joins(
     experiment: &mut Experiment,
     joins: &[JoinEntry],
     start: LogPosition,
@@ -62,7 +114,7 @@ pub fn replay_joins(
 
 /// Replays commits, closes commits at `commits_closed_at` if the creator did, then replays
 /// reveals; the first commit and reveal given stand at `start` in the log.
-pub fn replay_commits_and_reveals(
+fn replay_commits_and_reveals(
     experiment: &mut Experiment,
     commits: &[CommitEntry],
     commits_closed_at: Option<u64>,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 14;
+pub const RECORD_VERSION: u32 = 15;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,24 +278,23 @@ pub fn replay(record: &PublicRecord) -> Result<Experiment, AuditFailure> {
     experiment
         .open(record.seed, true, record.opened_at)
         .map_err(|e| fail(format!("opening at {}: {e}", record.opened_at)))?;
-    let start = crate::log::LogPosition::default();
-    crate::log::replay_joins(&mut experiment, &record.joins, start, Signatures::Verify)
-        .map_err(fail)?;
+    crate::log::replay_log(
+        &mut experiment,
+        &record.joins,
+        &record.commits,
+        record.spec.commits_closed_at,
+        &record.reveals,
+        crate::log::LogPosition::default(),
+        Signatures::Verify,
+    )
+    .map_err(fail)?;
     check_qualifications(record)?;
+    // Unbacked batches (chain mode, which runs one round) change only what settlement sees.
     let unbacked: BTreeSet<u64> = record.unbacked.iter().copied().collect();
     if unbacked.len() != record.unbacked.len() || !record.unbacked.is_sorted() {
         return Err(fail("unbacked: not ascending and distinct".into()));
     }
     experiment.set_unbacked(unbacked).map_err(|e| fail(e.to_string()))?;
-    crate::log::replay_commits_and_reveals(
-        &mut experiment,
-        &record.commits,
-        record.spec.commits_closed_at,
-        &record.reveals,
-        start,
-        Signatures::Verify,
-    )
-    .map_err(fail)?;
     Ok(experiment)
 }
 

@@ -6,6 +6,7 @@ use crate::duration::{DURATION_MAX, Duration};
 use crate::fixed::Ppm;
 use crate::limits::*;
 use crate::reward_test::FALSE_REWARD_RATE_MIN;
+use crate::rounds::{Rounds, Window};
 use crate::{Amount, amount};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -91,6 +92,10 @@ pub struct ExperimentSpec {
     /// and its labels there leave the export.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub strata: Vec<String>,
+    /// Adaptive rounds: later commit-reveal rounds that ask for more labels where the revealed
+    /// ones are not yet sure (see [`crate::rounds`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Rounds>,
 }
 
 mod defaults {
@@ -414,6 +419,18 @@ impl ExperimentSpec {
             .map_or(self.commit_deadline, |closed| closed.min(self.commit_deadline))
     }
 
+    /// Every round's deadlines: the spec's own for the first, and one window per later round
+    /// (see [`crate::rounds`]). Meaningful once the deadlines are fixed.
+    pub fn round_windows(&self) -> Vec<Window> {
+        crate::rounds::windows(self.commit_deadline, self.reveal_deadline, self.rounds.as_ref())
+    }
+
+    /// The last round's reveal deadline, after which the experiment settles: the reveal
+    /// deadline of an experiment of one round.
+    pub fn final_reveal_deadline(&self) -> u64 {
+        self.round_windows().last().expect("at least one round").reveal_deadline
+    }
+
     /// Reads a spec from a JSON value (an API request's) and validates it; a value of the
     /// wrong shape is named by its field path.
     pub fn from_value(value: serde_json::Value) -> Result<ExperimentSpec, SpecError> {
@@ -539,6 +556,39 @@ impl ExperimentSpec {
         }
         if !self.strata.is_empty() {
             check_names("strata", &self.strata, 1, STRATA_KEYS_MAX)?;
+        }
+        if let Some(rounds) = &self.rounds {
+            self.validate_rounds(rounds)?;
+        }
+        Ok(())
+    }
+
+    fn validate_rounds(&self, rounds: &Rounds) -> Result<(), SpecError> {
+        rounds.validate(self.overlap).map_err(|(field, rule)| invalid(field, rule))?;
+        if !matches!(self.question.kind, QuestionKind::Binary { .. } | QuestionKind::Choice { .. })
+        {
+            return Err(invalid(
+                "rounds",
+                "later rounds are chosen by the vote over classes: a binary or choice question",
+            ));
+        }
+        if self.cohorts.is_some() {
+            return Err(invalid("rounds", "an experiment with cohorts runs one round"));
+        }
+        if self.commits_closed_at.is_some() {
+            return Err(invalid(
+                "commits_closed_at",
+                "an experiment with rounds closes each round at its deadline",
+            ));
+        }
+        if self.limits.batches_per_labeler_max < rounds.count {
+            return Err(invalid(
+                "limits.batches_per_labeler_max",
+                format!(
+                    "must be at least rounds.count ({}), so that a labeler can work in every round",
+                    rounds.count
+                ),
+            ));
         }
         Ok(())
     }

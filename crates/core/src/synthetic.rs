@@ -88,7 +88,7 @@ pub struct Params {
     pub gold_tasks: usize,
     /// Probability (ppm) that a task's truth is 1.
     pub positive_rate: u32,
-    /// One entry per labeler, each joining once.
+    /// One entry per labeler, each joining once (once per round when the spec has rounds).
     pub labelers: Vec<Behavior>,
     /// Reputations before the experiment, by labeler index.
     pub reputations: BTreeMap<usize, Reputation>,
@@ -126,6 +126,7 @@ pub fn binary_spec(block_size: u32, overlap: u32, gold_per_batch: u32) -> Experi
         limits: Default::default(),
         cohorts: None,
         strata: Vec::new(),
+        rounds: None,
     }
 }
 
@@ -175,40 +176,55 @@ pub fn run_with_gold(params: &Params, seed: u64, gold: GoldAnswers) -> Result<Ru
     let reputations: BTreeMap<Address, Reputation> =
         params.reputations.iter().map(|(i, r)| (keys[*i].address(), *r)).collect();
     let domain = experiment.domain().clone();
-    let mut pending = Vec::new();
-    for (i, (key, behavior)) in keys.iter().zip(&params.labelers).enumerate() {
-        let join_at = opened_at + 1 + i as u64 % 5_000;
-        let join = key.join(&domain, experiment_id, None, spec.stake_per_batch, 0);
-        let reputation = reputations.get(&key.address()).copied().unwrap_or_default();
-        experiment.check_eligible(&reputation)?;
-        let batch = match experiment.join(&join, join_at) {
-            Ok(batch) => batch,
-            Err(crate::Error::Assign(crate::assign::AssignError::NoBlockLeft)) => break,
-            Err(e) => return Err(e),
-        };
-        let mut position = 0;
-        let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
-            let is_gold = task as usize >= params.regular_tasks;
-            let now = match *behavior {
-                Behavior::Tiring { ppm, fresh } if position < fresh => Behavior::Accurate(ppm),
-                Behavior::Tiring { .. } => Behavior::Random,
-                other => other,
+    // Every labeler joins once per round while a block is left for it (see `crate::rounds`):
+    // joins and commits inside the round's commit window, reveals just after it.
+    let windows = spec.round_windows();
+    let mut joined = vec![0u64; keys.len()];
+    for (round, window) in windows.iter().enumerate() {
+        let opens = if round == 0 { opened_at } else { windows[round - 1].reveal_deadline };
+        let mut pending = Vec::new();
+        for (i, (key, behavior)) in keys.iter().zip(&params.labelers).enumerate() {
+            let join_at = (opens + 1 + i as u64 % 5_000).min(window.commit_deadline - 2);
+            let join = key.join(&domain, experiment_id, None, spec.stake_per_batch, joined[i]);
+            let reputation = reputations.get(&key.address()).copied().unwrap_or_default();
+            experiment.check_eligible(&reputation)?;
+            let batch = match experiment.join(&join, join_at) {
+                Ok(batch) => batch,
+                // The first round's blocks are full; a later round may still have a block for
+                // a labeler who has seen none of its tasks.
+                Err(crate::Error::Assign(crate::assign::AssignError::NoBlockLeft))
+                    if round == 0 =>
+                {
+                    break;
+                }
+                Err(crate::Error::Assign(crate::assign::AssignError::NoBlockLeft)) => continue,
+                Err(e) => return Err(e),
             };
-            position += 1;
-            let shown = answer(now, truth[task as usize], is_gold, &mut rng);
-            to_canonical(&Label::Int(shown), order)
-        });
-        let commit = key.commit(&domain, experiment_id, batch.batch_id, &labels)?;
-        experiment.commit(batch.batch_id, &commit, spec.commit_deadline - 1)?;
-        if *behavior != Behavior::Silent {
-            pending.push((i, batch.batch_id, labels));
+            joined[i] += 1;
+            let mut position = 0;
+            let labels: Vec<RevealedLabel> = batch.label_with(|task, order| {
+                let is_gold = task as usize >= params.regular_tasks;
+                let now = match *behavior {
+                    Behavior::Tiring { ppm, fresh } if position < fresh => Behavior::Accurate(ppm),
+                    Behavior::Tiring { .. } => Behavior::Random,
+                    other => other,
+                };
+                position += 1;
+                let shown = answer(now, truth[task as usize], is_gold, &mut rng);
+                to_canonical(&Label::Int(shown), order)
+            });
+            let commit = key.commit(&domain, experiment_id, batch.batch_id, &labels)?;
+            experiment.commit(batch.batch_id, &commit, window.commit_deadline - 1)?;
+            if *behavior != Behavior::Silent {
+                pending.push((i, batch.batch_id, labels));
+            }
+        }
+        for (i, batch_id, labels) in pending {
+            let reveal = keys[i].reveal(&domain, experiment_id, batch_id, labels)?;
+            experiment.reveal(batch_id, &reveal, window.commit_deadline + 1)?;
         }
     }
-    for (i, batch_id, labels) in pending {
-        let reveal = keys[i].reveal(&domain, experiment_id, batch_id, labels)?;
-        experiment.reveal(batch_id, &reveal, spec.commit_deadline + 1)?;
-    }
-    let record = experiment.settle(&reputations, spec.reveal_deadline)?;
+    let record = experiment.settle(&reputations, spec.final_reveal_deadline())?;
     Ok(Run { record, addresses: keys.iter().map(LabelerKey::address).collect(), truth })
 }
 

@@ -309,7 +309,7 @@ fn signers_recovered_before_the_lock_are_still_checked_against_the_batch() {
 
 #[test]
 fn a_trusted_replay_skips_the_signatures_and_checks_everything_else() {
-    use plumbline_core::log::{LogPosition, Signatures, replay_commits_and_reveals, replay_joins};
+    use plumbline_core::log::{LogPosition, Signatures, replay_log};
     use plumbline_core::record::{CommitEntry, JoinEntry};
     let (mut live, keys) = small_experiment();
     let domain = live.domain().clone();
@@ -334,11 +334,9 @@ fn a_trusted_replay_skips_the_signatures_and_checks_everything_else() {
     ];
     for (signatures, commit, at, accepted) in cases {
         let (mut replayed, _) = small_experiment();
-        replay_joins(&mut replayed, &joins, LogPosition::default(), signatures).unwrap();
         let commits = vec![CommitEntry { batch_id: batch.batch_id, commit: commit.clone(), at }];
         let start = LogPosition::default();
-        let result =
-            replay_commits_and_reveals(&mut replayed, &commits, None, &[], start, signatures);
+        let result = replay_log(&mut replayed, &joins, &commits, None, &[], start, signatures);
         assert_eq!(result.is_ok(), accepted, "{signatures:?} at {at}: {result:?}");
     }
 }

@@ -62,6 +62,7 @@ pub fn demo_spec(now: u64) -> ExperimentSpec {
         limits: LabelerLimits { batches_per_labeler_max: 3, ..LabelerLimits::default() },
         cohorts: None,
         strata: Vec::new(),
+        rounds: None,
     }
 }
 

@@ -88,9 +88,9 @@ fn replay(
     commits_closed_at: Option<u64>,
     start: LogPosition,
 ) -> Result<(), String> {
-    log::replay_joins(experiment, &log.joins, start, Signatures::Trusted)?;
-    log::replay_commits_and_reveals(
+    log::replay_log(
         experiment,
+        &log.joins,
         &log.commits,
         commits_closed_at,
         &log.reveals,

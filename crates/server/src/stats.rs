@@ -261,6 +261,7 @@ mod tests {
             };
             batches.push(Batch {
                 batch_id,
+                round: 0,
                 labeler,
                 cohort: Some(cohort.to_string()),
                 block: 0,
