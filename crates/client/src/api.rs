@@ -110,15 +110,26 @@ pub struct ExperimentView {
     /// must hash to it (see `plumbline audit`).
     pub tasks_hash: Option<B256>,
     /// When the commit phase ends: the spec's commit deadline, or the creator's early close
-    /// (`spec.commits_closed_at`). 0 while a draft gives its deadlines as durations, which
-    /// are fixed when it opens.
+    /// (`spec.commits_closed_at`); with rounds, the current round's. 0 while a draft gives its
+    /// deadlines as durations, which are fixed when it opens.
     pub commit_deadline: u64,
-    /// From the spec; 0 like `commit_deadline` until durations are fixed.
+    /// From the spec (with rounds, the current round's); 0 like `commit_deadline` until
+    /// durations are fixed.
     pub reveal_deadline: u64,
+    /// The round now, from 0 (see `spec.rounds`; always 0 in an experiment of one round).
+    #[serde(default)]
+    pub round: u32,
+    /// Its rounds in all: 1 without `spec.rounds`.
+    #[serde(default = "one")]
+    pub rounds: u32,
     /// The EIP-712 domain's chain id.
     pub chain_id: u64,
     /// The EIP-712 domain's verifying contract.
     pub verifying_contract: Address,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl ExperimentView {
@@ -155,7 +166,11 @@ pub struct BatchView {
     pub cohort: Option<String>,
     /// When it was assigned.
     pub assigned_at: u64,
-    /// Commits are accepted before this instant (earlier if the creator closes commits).
+    /// The round it belongs to (0 in an experiment of one round).
+    #[serde(default)]
+    pub round: u32,
+    /// Commits are accepted before this instant (earlier if the creator closes commits): its
+    /// round's commit deadline.
     pub commit_deadline: u64,
     /// The commit is refused sooner than this after assignment.
     pub work_secs_min: u64,

@@ -91,7 +91,7 @@ impl AppState {
                     }
                 }
             }
-            if revealing && now < row.spec.reveal_deadline {
+            if revealing && now < lifecycle.window_at(now).reveal_deadline {
                 self.reveal_sealed(id, now).await;
             }
             // Every commit revealed counts only off chain: the contract takes a settlement only

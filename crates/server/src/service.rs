@@ -114,10 +114,16 @@ impl AppState {
                  never in a spec",
             ));
         }
-        if spec.reveal_deadline > TIME_MAX {
+        if spec.final_reveal_deadline() > TIME_MAX {
             return Err(ServiceError::invalid(format!(
-                "spec field `reveal_deadline`: must be at most {TIME_MAX}"
+                "spec field `reveal_deadline`: the last round's must be at most {TIME_MAX}"
             )));
+        }
+        if spec.rounds.is_some() && self.chain().is_some() {
+            return Err(ServiceError::invalid(
+                "spec field `rounds`: the market contract knows one commit window and one \
+                 reveal window, so chain mode runs experiments of one round",
+            ));
         }
         if !spec.deadlines_fixed() && self.chain().is_some() {
             return Err(ServiceError::invalid(

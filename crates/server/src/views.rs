@@ -10,6 +10,9 @@ use plumbline_store::ExperimentRow;
 
 /// The view of a stored experiment at `now`.
 pub fn experiment_view(row: ExperimentRow, now: u64) -> ExperimentView {
+    let lifecycle = row.lifecycle();
+    let round = lifecycle.round_at(now);
+    let window = lifecycle.windows[round as usize];
     ExperimentView {
         experiment_id: row.experiment_id,
         creator: row.creator,
@@ -24,8 +27,10 @@ pub fn experiment_view(row: ExperimentRow, now: u64) -> ExperimentView {
         practice_tasks: row.practice_count,
         seed_hash: row.seed.map(seed_hash),
         tasks_hash: row.tasks_hash,
-        commit_deadline: row.spec.commits_end(),
-        reveal_deadline: row.spec.reveal_deadline,
+        commit_deadline: if round == 0 { row.spec.commits_end() } else { window.commit_deadline },
+        reveal_deadline: window.reveal_deadline,
+        round,
+        rounds: lifecycle.windows.len() as u32,
         chain_id: crate::chain::config::domain_of(&row).0,
         verifying_contract: crate::chain::config::domain_of(&row).1,
         spec: row.spec,
@@ -59,7 +64,12 @@ pub fn batch_view(batch: Batch, tasks: &[Task], spec: &ExperimentSpec) -> BatchV
         labeler: batch.labeler,
         cohort: batch.cohort,
         assigned_at: batch.assigned_at,
-        commit_deadline: spec.commits_end(),
+        round: batch.round,
+        commit_deadline: if batch.round == 0 {
+            spec.commits_end()
+        } else {
+            spec.round_windows()[batch.round as usize].commit_deadline
+        },
         work_secs_min: u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min),
         tasks: views,
     }

@@ -240,6 +240,26 @@ async fn open_experiment(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_with_rounds_is_refused_in_chain_mode() {
+    let Setup { _anvil, operator, h, creator_key, .. } = setup().await;
+    let mut spec = binary_spec(4, 3, 0);
+    start_clocks(&h, &operator, &mut spec).await;
+    spec.limits.batches_per_labeler_max = 2;
+    spec.rounds = Some(plumbline_core::rounds::Rounds {
+        count: 2,
+        labels_max: 5,
+        confidence: plumbline_core::fixed::Ppm::new(950_000).unwrap(),
+        commit_within: plumbline_core::duration::Duration::from_secs(600),
+        reveal_within: plumbline_core::duration::Duration::from_secs(600),
+    });
+    let token = h.login(&creator_key).await;
+    let (status, answer) =
+        h.call("POST", "/experiments", Some(&token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("`rounds`"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_market_stake_cannot_back_joins_to_two_experiments() {
     let Setup { _anvil, operator, h, creator_key, creator } = setup().await;
     let mut spec = binary_spec(4, 3, 0);

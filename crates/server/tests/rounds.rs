@@ -1,0 +1,202 @@
+//! An experiment of two rounds over HTTP: the first round's labels are revealed, the second
+//! round opens at the first's reveal deadline with blocks of the tasks left unsure, a restart
+//! rebuilds both rounds from the stored log, and the record of the whole experiment verifies.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Harness, config, id_of, operator};
+use plumbline_core::B256;
+use plumbline_core::client::{LabelerKey, RevealedLabel};
+use plumbline_core::duration::Duration;
+use plumbline_core::eip712::embedded_domain;
+use plumbline_core::fixed::Ppm;
+use plumbline_core::label::Label;
+use plumbline_core::record::{PublicRecord, audit, replay};
+use plumbline_core::rounds::Rounds;
+use plumbline_core::synthetic::binary_spec;
+use serde_json::{Value, json};
+
+const REGULAR: usize = 30;
+const GOLD: usize = 6;
+const STAKE: u128 = 1_000_000;
+
+/// The answer of task `t` (its prompt is `question t`): gold tasks first come after the
+/// regular ones.
+fn truth(t: usize) -> i64 {
+    (t % 2) as i64
+}
+
+fn tasks_jsonl() -> String {
+    (0..REGULAR + GOLD)
+        .map(|t| {
+            let gold = (t >= REGULAR).then(|| truth(t));
+            let mut task = json!({"id": format!("t{t}"), "prompt": format!("question {t}")});
+            if let Some(gold) = gold {
+                task["gold"] = json!(gold);
+            }
+            format!("{task}\n")
+        })
+        .collect()
+}
+
+/// A labeler's labels: the truth, except where `(task + labeler) % 4 == 0`, so that a few
+/// tasks are split.
+fn labels_for(batch: &Value, labeler: usize) -> Vec<RevealedLabel> {
+    batch["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|shown| {
+            let prompt = shown["prompt"].as_str().unwrap();
+            let t: usize = prompt.trim_start_matches("question ").parse().unwrap();
+            let wrong = t < REGULAR && (t + labeler).is_multiple_of(4);
+            let value = if wrong { 1 - truth(t) } else { truth(t) };
+            RevealedLabel { task: shown["task"].as_u64().unwrap() as u32, label: Label::Int(value) }
+        })
+        .collect()
+}
+
+struct Work {
+    labeler: usize,
+    batch_id: u64,
+    labels: Vec<RevealedLabel>,
+}
+
+async fn join_and_commit(
+    h: &Harness,
+    id: B256,
+    keys: &[LabelerKey],
+    labeler: usize,
+    nonce: u64,
+) -> Result<(Value, Work), Value> {
+    let domain = embedded_domain();
+    let join = keys[labeler].join(&domain, id, None, STAKE, nonce);
+    let path = format!("/experiments/{id}/join");
+    let (status, batch) =
+        h.call("POST", &path, None, Some(serde_json::to_value(&join).unwrap())).await;
+    if status != StatusCode::CREATED {
+        return Err(batch);
+    }
+    let batch_id = batch["batch_id"].as_u64().unwrap();
+    let labels = labels_for(&batch, labeler);
+    let commit = keys[labeler].commit(&domain, id, batch_id, &labels).unwrap();
+    let path = format!("/experiments/{id}/batches/{batch_id}/commit");
+    let (status, answer) =
+        h.call("POST", &path, None, Some(serde_json::to_value(&commit).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    Ok((batch, Work { labeler, batch_id, labels }))
+}
+
+async fn reveal(h: &Harness, id: B256, keys: &[LabelerKey], work: &[Work]) {
+    for w in work {
+        let reveal =
+            keys[w.labeler].reveal(&embedded_domain(), id, w.batch_id, w.labels.clone()).unwrap();
+        let path = format!("/experiments/{id}/batches/{}/reveal", w.batch_id);
+        let (status, answer) =
+            h.call("POST", &path, None, Some(serde_json::to_value(&reveal).unwrap())).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn an_experiment_of_two_rounds_over_http() {
+    let mut h = Harness::new(config()).await;
+    let now = h.state.now();
+    let operator_token = h.login(&operator()).await;
+    let creator = LabelerKey::derived(7, 0);
+    let creator_token = h.login(&creator).await;
+    let keys: Vec<LabelerKey> = (1..=30).map(|i| LabelerKey::derived(7, i)).collect();
+    let mut spec = binary_spec(10, 3, 2);
+    spec.commit_deadline = now + 3_600;
+    spec.reveal_deadline = now + 4_200;
+    spec.limits.batches_per_labeler_max = 2;
+    spec.rounds = Some(Rounds {
+        count: 2,
+        labels_max: 6,
+        confidence: Ppm::new(950_000).unwrap(),
+        commit_within: Duration::from_secs(600),
+        reveal_within: Duration::from_secs(600),
+    });
+    h.mint(&operator_token, creator.address(), spec.reward_pool).await;
+    for key in &keys {
+        h.mint(&operator_token, key.address(), 3 * STAKE).await;
+    }
+    let (status, experiment) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{experiment}");
+    assert_eq!((experiment["round"].clone(), experiment["rounds"].clone()), (json!(0), json!(2)));
+    let id = id_of(&experiment["experiment_id"]);
+    let body = Some(tasks_jsonl().into_bytes());
+    let path = format!("/experiments/{id}/tasks");
+    let (status, _) =
+        h.raw("POST", &path, Some(&creator_token), "application/x-ndjson", body).await;
+    assert_eq!(status, StatusCode::OK);
+    for step in ["fund", "open"] {
+        let path = format!("/experiments/{id}/{step}");
+        let (status, answer) = h.call("POST", &path, Some(&creator_token), None).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let close = format!("/experiments/{id}/close");
+    let (status, answer) = h.call("POST", &close, Some(&creator_token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "rounds close at their deadlines: {answer}");
+
+    // Round 0: three blocks of ten, three labelers each.
+    let mut first = Vec::new();
+    for labeler in 0..9 {
+        let (batch, work) = join_and_commit(&h, id, &keys, labeler, 0).await.unwrap();
+        assert_eq!(batch["round"], 0);
+        first.push(work);
+    }
+    assert!(join_and_commit(&h, id, &keys, 9, 0).await.is_err(), "every block is full");
+    h.set_clock(spec.commit_deadline).await;
+    reveal(&h, id, &keys, &first).await;
+
+    // Round 1 opens at the first round's reveal deadline; a restart rebuilds round 0 first.
+    h.restart(config()).await;
+    h.set_clock(spec.reveal_deadline).await;
+    let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    assert_eq!(experiment["phase"], "open", "{experiment}");
+    assert_eq!(experiment["round"], 1);
+    assert_eq!(experiment["commit_deadline"], spec.reveal_deadline + 600);
+    assert_eq!(experiment["reveal_deadline"], spec.reveal_deadline + 1_200);
+    let settle = format!("/experiments/{id}/settle");
+    assert_eq!(h.call("POST", &settle, None, None).await.0, StatusCode::CONFLICT);
+
+    let mut second = Vec::new();
+    let mut asked = 0;
+    for labeler in 9..30 {
+        match join_and_commit(&h, id, &keys, labeler, 0).await {
+            Ok((batch, work)) => {
+                assert_eq!(batch["round"], 1);
+                assert_eq!(batch["commit_deadline"], spec.reveal_deadline + 600);
+                asked += batch["tasks"].as_array().unwrap().len() - 2;
+                second.push(work);
+            }
+            Err(answer) => assert_eq!(answer["code"], "no_batch", "{answer}"),
+        }
+        if labeler == 12 {
+            // A restart in the middle of round 1 replays both rounds in order.
+            h.restart(config()).await;
+        }
+    }
+    assert!(!second.is_empty(), "the split tasks are asked again");
+    assert!(asked < REGULAR, "unanimous tasks are not asked again ({asked} asked)");
+
+    let round_1_commit = spec.reveal_deadline + 600;
+    h.set_clock(round_1_commit).await;
+    reveal(&h, id, &keys, &second).await;
+    h.state.tick().await;
+    let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    assert_eq!(experiment["phase"], "settled", "every commit revealed in the last round");
+
+    let (status, record) = h.raw("GET", &format!("/experiments/{id}/record"), None, "", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let record = PublicRecord::from_json(std::str::from_utf8(&record).unwrap()).unwrap();
+    let report = audit(&record).expect("the record of both rounds verifies");
+    assert_eq!(report.joins, first.len() + second.len());
+    let replayed = replay(&record).unwrap();
+    assert_eq!(replayed.batches().iter().filter(|b| b.round == 1).count(), second.len());
+    let (_, health) = h.call("GET", "/health", None, None).await;
+    assert_eq!(health["ledger_balanced"], true, "{health}");
+}
