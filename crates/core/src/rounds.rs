@@ -15,7 +15,8 @@
 //! knows one commit window and one reveal window, so chain mode refuses them.
 
 use crate::Address;
-use crate::adaptive::overlap::{Answer, OverlapRule, next_round};
+use crate::adaptive::margin_for;
+use crate::adaptive::overlap::{Answer, OverlapRule, margin, next_round, peer_weights};
 use crate::duration::{DURATION_MAX, Duration};
 use crate::fixed::Ppm;
 use crate::label::Label;
@@ -127,8 +128,39 @@ pub fn next_round_tasks(
     rule: &OverlapRule,
     revealed: &[(Address, &[(u32, Label)])],
 ) -> Vec<u32> {
+    let (answers, labelers) = answers_of(tasks.len(), classes, revealed);
+    next_round(&answers, classes, labelers, rule)
+        .into_iter()
+        .filter(|&t| !tasks[t as usize].is_gold())
+        .collect()
+}
+
+/// How many regular tasks the revealed labels are already `rule.confidence` sure of, by the
+/// same weighted vote as [`next_round_tasks`]: what the dashboard shows growing round by round.
+pub fn confident_tasks(
+    tasks: &[Task],
+    classes: u32,
+    rule: &OverlapRule,
+    revealed: &[(Address, &[(u32, Label)])],
+) -> usize {
+    let (answers, labelers) = answers_of(tasks.len(), classes, revealed);
+    let weights = peer_weights(&answers, classes, labelers);
+    let needed = margin_for(rule.confidence, classes);
+    (0..tasks.len())
+        .filter(|&t| !tasks[t].is_gold() && !answers[t].is_empty())
+        .filter(|&t| margin(&answers[t], &weights, classes) >= needed)
+        .count()
+}
+
+/// Every task's revealed answers, with labelers numbered by their first revealed batch, and how
+/// many labelers there are.
+fn answers_of(
+    task_count: usize,
+    classes: u32,
+    revealed: &[(Address, &[(u32, Label)])],
+) -> (Vec<Vec<Answer>>, usize) {
     let mut index: HashMap<Address, u32> = HashMap::new();
-    let mut answers: Vec<Vec<Answer>> = vec![Vec::new(); tasks.len()];
+    let mut answers: Vec<Vec<Answer>> = vec![Vec::new(); task_count];
     for (labeler, labels) in revealed {
         let next = index.len() as u32;
         let labeler = *index.entry(*labeler).or_insert(next);
@@ -143,10 +175,7 @@ pub fn next_round_tasks(
             }
         }
     }
-    next_round(&answers, classes, index.len(), rule)
-        .into_iter()
-        .filter(|&t| !tasks[t as usize].is_gold())
-        .collect()
+    (answers, index.len())
 }
 
 #[cfg(test)]
@@ -218,5 +247,6 @@ mod tests {
             .collect();
         let rule = Rounds { labels_max: 7, ..rounds(2) }.rule(3);
         assert_eq!(next_round_tasks(&tasks, 2, &rule, &revealed), vec![1]);
+        assert_eq!(confident_tasks(&tasks, 2, &rule, &revealed), 1, "task 0 only");
     }
 }

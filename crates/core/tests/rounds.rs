@@ -46,6 +46,7 @@ fn later_rounds_ask_only_about_contested_tasks_and_the_record_verifies() {
         audit(record).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let experiment = replay(record).unwrap();
         let batches = experiment.batches();
+        assert_eq!(record.batches(), batches, "seed {seed}: the export's batches are the log's");
         let in_round = |r: u32| batches.iter().filter(move |b| b.round == r);
         assert_eq!(in_round(0).count(), 30, "seed {seed}: every first-round block to three");
         assert!(in_round(1).count() > 0, "seed {seed}: the second round asks for more");

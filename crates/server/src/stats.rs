@@ -74,6 +74,67 @@ pub fn stats(
     })
 }
 
+/// An experiment's rounds (see `plumbline_core::rounds`), for the dashboard: per round, the
+/// batches joined and revealed in it, the regular tasks it asked about, and how many regular
+/// tasks the labels revealed up to it are already sure of (the weighted vote that chooses the
+/// next round's tasks; null before any of its batches is revealed). `None` for an experiment of
+/// one round. The counts name no task, so they are public while gold is still secret.
+pub fn rounds_progress(
+    spec: &ExperimentSpec,
+    tasks: &[Task],
+    log: &ExperimentLog,
+    batches: &[Batch],
+) -> Option<Value> {
+    let rounds = spec.rounds.as_ref()?;
+    let classes = match &spec.question.kind {
+        QuestionKind::Binary { .. } => 2,
+        QuestionKind::Choice { options } => options.len() as u32,
+        _ => return None,
+    };
+    let rule = rounds.rule(spec.overlap);
+    let revealed: Vec<(u32, RevealedBatch)> = log
+        .reveals
+        .iter()
+        .filter_map(|r| {
+            let batch = batches.get(r.batch_id as usize)?;
+            Some((batch.round, RevealedBatch::of(batch, &r.reveal)?))
+        })
+        .collect();
+    let by_round: Vec<Value> = (0..rounds.count)
+        .map(|round| {
+            let mine: Vec<&Batch> = batches.iter().filter(|b| b.round == round).collect();
+            let mut asked: Vec<u32> = mine
+                .iter()
+                .flat_map(|b| b.tasks.iter().copied())
+                .filter(|&t| tasks.get(t as usize).is_some_and(|t| !t.is_gold()))
+                .collect();
+            asked.sort_unstable();
+            asked.dedup();
+            let so_far: Vec<(plumbline_core::Address, &[(u32, Label)])> = revealed
+                .iter()
+                .filter(|(r, _)| *r <= round)
+                .map(|(_, b)| (b.labeler, b.labels.as_slice()))
+                .collect();
+            let revealed_here = revealed.iter().filter(|(r, _)| *r == round).count();
+            let confident = (revealed_here > 0)
+                .then(|| plumbline_core::rounds::confident_tasks(tasks, classes, &rule, &so_far));
+            json!({
+                "round": round,
+                "batches": mine.len(),
+                "revealed": revealed_here,
+                "tasks_asked": asked.len(),
+                "confident": confident,
+            })
+        })
+        .collect();
+    Some(json!({
+        "count": rounds.count,
+        "regular_tasks": tasks.iter().filter(|t| !t.is_gold()).count(),
+        "confidence": rule.confidence,
+        "by_round": by_round,
+    }))
+}
+
 /// Quality through the labelers' sessions, for tiredness to show: each batch's labels, in the
 /// order its labeler gave them, cut into [`SESSION_PARTS`] equal parts, and per part the mean
 /// agreement a(x, y) of a label with the other labels on its task (`peer_agreement`) and, once

@@ -199,4 +199,34 @@ async fn an_experiment_of_two_rounds_over_http() {
     assert_eq!(replayed.batches().iter().filter(|b| b.round == 1).count(), second.len());
     let (_, health) = h.call("GET", "/health", None, None).await;
     assert_eq!(health["ledger_balanced"], true, "{health}");
+
+    // The dashboard's view of the rounds: what each asked and how sure the crowd became.
+    let (status, stats) = h.call("GET", &format!("/experiments/{id}/stats"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let rounds = &stats["rounds"];
+    assert_eq!(rounds["count"], 2);
+    assert_eq!(rounds["regular_tasks"], REGULAR);
+    let by_round = rounds["by_round"].as_array().unwrap();
+    assert_eq!(by_round[0]["batches"], 9);
+    assert_eq!(by_round[0]["tasks_asked"], REGULAR);
+    assert_eq!(by_round[1]["batches"], second.len());
+    assert_eq!(by_round[1]["tasks_asked"], asked);
+    let sure = |r: usize| by_round[r]["confident"].as_u64().unwrap();
+    // No task reached the cap of six labels, so every task not yet sure was asked again.
+    assert_eq!(sure(0) + asked as u64, REGULAR as u64, "{stats}");
+    assert!(sure(1) <= REGULAR as u64, "{stats}");
+
+    // The dataset holds every task once, with the labels of both rounds.
+    let path = format!("/experiments/{id}/export?format=jsonl");
+    let (status, export) = h.raw("GET", &path, None, "", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows: Vec<Value> = std::str::from_utf8(&export)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), REGULAR + GOLD);
+    let labels: usize = rows.iter().map(|r| r["labels"].as_array().unwrap().len()).sum();
+    let given: usize = first.iter().chain(&second).map(|w| w.labels.len()).sum();
+    assert_eq!(labels, given, "every revealed label of both rounds is in the dataset");
 }
