@@ -111,6 +111,9 @@ pub struct DatasetCounts {
     pub baseline_poisoned: u64,
     /// Revealed labels in all.
     pub labels: u64,
+    /// Of them on regular tasks: over `evaluated`, the labels a task got (adaptive rounds
+    /// spend them where the crowd is unsure).
+    pub regular_labels: u64,
     /// Of them left out of the export (slashed labelers', strata below chance).
     pub labels_left_out: u64,
     /// Exported labels from the ends of sessions where their labeler tired.
@@ -141,6 +144,7 @@ impl DatasetCounts {
         self.ds_poisoned += o.ds_poisoned;
         self.baseline_poisoned += o.baseline_poisoned;
         self.labels += o.labels;
+        self.regular_labels += o.regular_labels;
         self.labels_left_out += o.labels_left_out;
         self.labels_tired += o.labels_tired;
         self.untired_export_right += o.untired_export_right;
@@ -446,6 +450,8 @@ fn dataset_counts(round: &Round, naive: &BTreeMap<Address, NaiveResult>) -> Data
     let mut counts = DatasetCounts {
         evaluated: regular.len() as u64,
         labels: rows.len() as u64,
+        regular_labels: rows.iter().filter(|r| !record.tasks[r.task as usize].is_gold()).count()
+            as u64,
         labels_left_out: (rows.len() - exported.len()) as u64,
         labels_tired: tired.len() as u64,
         ..DatasetCounts::default()

@@ -20,6 +20,14 @@ pub enum SimError {
     /// The protocol refused a step that a well-formed simulation never triggers.
     #[error("the protocol refused a step: {0}")]
     Protocol(#[from] plumbline_core::Error),
+    /// A settled experiment's public record does not pass `audit`.
+    #[error("the public record of experiment {round} does not pass audit: {message}")]
+    Audit {
+        /// The experiment's place in the run.
+        round: u32,
+        /// The audit's finding.
+        message: String,
+    },
     /// A report file cannot be written.
     #[error("cannot write {path}: {message}")]
     Write {

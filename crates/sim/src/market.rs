@@ -3,7 +3,9 @@
 //! each identity a derived secp256k1 key, a signed `Join` (stake locked, batch assigned),
 //! labels mapped back from the shown response order, a signed commitment over the labels'
 //! Merkle root after the work's minimum time, a signed reveal after the commit deadline, and
-//! settlement after the reveal deadline.
+//! settlement after the reveal deadline, whose public record must pass `audit`. With adaptive
+//! rounds in the spec, joins, commits and reveals repeat in every round's window before
+//! settlement.
 //!
 //! Joins go batch by batch: every identity's first batch (in a seeded order), then every
 //! second batch, and so on, so that each block is filled by a mix of strategies.
@@ -134,6 +136,19 @@ struct Labeling {
     joins_refused: usize,
 }
 
+/// Each identity's joins so far (its next nonce) and labels given (its place in its session),
+/// carried from one commit-reveal round of an experiment to the next.
+struct Sessions {
+    nonces: Vec<u64>,
+    positions: Vec<u64>,
+}
+
+impl Sessions {
+    fn new(identities: usize) -> Sessions {
+        Sessions { nonces: vec![0; identities], positions: vec![0; identities] }
+    }
+}
+
 /// A labeler's batch with its labels, signed and sent once the work is done.
 struct Labeled {
     labeler: usize,
@@ -165,48 +180,80 @@ impl Population<'_> {
             tasks: &set.tasks,
             pool: u128::from(market.reward_pool),
             labelers: self.keys,
-            stakes: u128::from(market.stake_per_batch) * u128::from(market.batches_per_labeler),
+            // Enough for every batch an identity may take, later rounds' included.
+            stakes: u128::from(market.stake_per_batch)
+                * u128::from(spec.limits.batches_per_labeler_max),
         })?;
         let practice = match spec.qualification {
             Some(_) => Some(self.practise(round, word(seed, round, 1), &spec, start)?),
             None => None,
         };
         let joined_at = start + 1;
-        venue.advance(joined_at)?;
 
         let excluded: Vec<bool> = match &practice {
             Some((qualified, _)) => qualified.iter().map(|q| !q).collect(),
             None => vec![false; self.agents.len()],
         };
-        let Labeling { labeled, unpoisoned, joins_refused } =
-            self.labeling(round, venue, &spec, &opened, &set, excluded)?;
-
+        // Every commit-reveal round of the experiment: one unless the spec has adaptive rounds,
+        // whose later rounds open at the previous round's reveal deadline.
+        let windows = spec.round_windows();
         let work_secs = u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min);
-        venue.advance(joined_at + work_secs)?;
-        let commits = labeled
-            .iter()
-            .map(|l| {
-                let commit =
-                    self.keys[l.labeler].commit(&opened.domain, opened.id, l.batch_id, &l.labels);
-                let message = commit.map_err(plumbline_core::Error::from)?;
-                Ok(Sent { labeler: l.labeler, batch_id: l.batch_id, message })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        venue.commit(&commits)?;
-        venue.advance(spec.commit_deadline)?;
-        let reveals = labeled
-            .into_iter()
-            .map(|l| {
-                let reveal =
-                    self.keys[l.labeler].reveal(&opened.domain, opened.id, l.batch_id, l.labels);
-                let message = reveal.map_err(plumbline_core::Error::from)?;
-                Ok(Sent { labeler: l.labeler, batch_id: l.batch_id, message })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        venue.reveal(&reveals)?;
-        venue.advance(spec.reveal_deadline)?;
+        let mut sessions = Sessions::new(self.agents.len());
+        let (mut unpoisoned, mut joins_refused) = (BTreeMap::new(), 0);
+        for (stage, window) in windows.iter().enumerate() {
+            let opens = if stage == 0 { joined_at } else { windows[stage - 1].reveal_deadline };
+            venue.advance(opens)?;
+            let labeling = self.labeling(
+                round,
+                stage as u32,
+                venue,
+                &spec,
+                &opened,
+                &set,
+                excluded.clone(),
+                &mut sessions,
+            )?;
+            unpoisoned.extend(labeling.unpoisoned);
+            joins_refused += labeling.joins_refused;
+            venue.advance(opens + work_secs)?;
+            let commits = labeling
+                .labeled
+                .iter()
+                .map(|l| {
+                    let commit = self.keys[l.labeler].commit(
+                        &opened.domain,
+                        opened.id,
+                        l.batch_id,
+                        &l.labels,
+                    );
+                    let message = commit.map_err(plumbline_core::Error::from)?;
+                    Ok(Sent { labeler: l.labeler, batch_id: l.batch_id, message })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            venue.commit(&commits)?;
+            venue.advance(window.commit_deadline)?;
+            let reveals = labeling
+                .labeled
+                .into_iter()
+                .map(|l| {
+                    let reveal = self.keys[l.labeler].reveal(
+                        &opened.domain,
+                        opened.id,
+                        l.batch_id,
+                        l.labels,
+                    );
+                    let message = reveal.map_err(plumbline_core::Error::from)?;
+                    Ok(Sent { labeler: l.labeler, batch_id: l.batch_id, message })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            venue.reveal(&reveals)?;
+        }
+        venue.advance(spec.final_reveal_deadline())?;
         let (qualified, published) = practice.unzip();
         let settled = venue.settle(published)?;
+        // Anyone can recompute the payouts: every run checks that it can.
+        plumbline_core::record::audit(&settled.record)
+            .map_err(|e| SimError::Audit { round, message: e.to_string() })?;
         Ok(Round {
             record: settled.record,
             truth: set.truth,
@@ -219,26 +266,35 @@ impl Population<'_> {
         })
     }
 
-    /// The joins, batch by batch, and the labels each identity gives its batches. Identities
-    /// marked `done` (not qualified) do not join; one refused a batch joins no more.
+    /// The joins of one commit-reveal round (`stage`, 0 unless the spec has adaptive rounds),
+    /// batch by batch, and the labels each identity gives its batches: `batches_per_labeler`
+    /// batches in the first round, one more in each later round. Identities marked `done` (not
+    /// qualified) do not join; one refused a batch joins no more in this round.
+    #[allow(clippy::too_many_arguments)]
     fn labeling(
         &self,
         round: u32,
+        stage: u32,
         venue: &mut impl Venue,
         spec: &ExperimentSpec,
         opened: &Opened,
         set: &tasks::TaskSet,
         mut done: Vec<bool>,
+        sessions: &mut Sessions,
     ) -> Result<Labeling> {
         let seed = self.seed;
-        let mut nonces = vec![0u64; self.agents.len()];
-        let mut positions = vec![0u64; self.agents.len()];
+        let Sessions { nonces, positions } = sessions;
         let mut out =
             Labeling { labeled: Vec::new(), unpoisoned: BTreeMap::new(), joins_refused: 0 };
-        for b in 0..self.scenario.market.batches_per_labeler {
+        let batches = if stage == 0 { self.scenario.market.batches_per_labeler } else { 1 };
+        for b in 0..batches {
             let mut order: Vec<usize> = (0..self.agents.len()).collect();
-            Rng::stream(seed, Tag::JoinOrder, &[u64::from(round), u64::from(b)])
-                .shuffle(&mut order);
+            // The first round's join order is the one an experiment of one round has.
+            let mut stream = vec![u64::from(round), u64::from(b)];
+            if stage > 0 {
+                stream.push(u64::from(stage));
+            }
+            Rng::stream(seed, Tag::JoinOrder, &stream).shuffle(&mut order);
             let joins: Vec<Joining> = order
                 .into_iter()
                 .filter(|&i| !done[i])

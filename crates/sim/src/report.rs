@@ -201,6 +201,8 @@ pub struct DatasetSummary {
     pub majority_vote_poisoned_fraction: Option<f64>,
     /// The same for Dawid-Skene over all labels.
     pub ds_poisoned_fraction: Option<f64>,
+    /// Revealed labels per regular task with labels.
+    pub labels_per_task: f64,
     /// Share of revealed labels left out of the export.
     pub labels_left_out_share: f64,
     /// Share of revealed labels from the ends of sessions where the labeler tired, which the
@@ -502,6 +504,7 @@ fn dataset_summaries(dataset: &DatasetCounts, mode: &str) -> (DatasetSummary, Ba
         poisoned_fraction: poisoned(dataset.export_poisoned),
         majority_vote_poisoned_fraction: poisoned(dataset.majority_vote_poisoned),
         ds_poisoned_fraction: poisoned(dataset.ds_poisoned),
+        labels_per_task: frac(dataset.regular_labels, dataset.evaluated),
         labels_left_out_share: frac(dataset.labels_left_out, dataset.labels),
         labels_tired_share: frac(dataset.labels_tired, dataset.labels),
         accuracy_untired: frac(dataset.untired_export_right, dataset.evaluated),
@@ -1065,13 +1068,14 @@ fn markdown_dataset(md: &mut String, r: &Report) {
     let d = &r.dataset;
     let _ = writeln!(
         md,
-        "\n## Dataset\n\nOver {} labeled regular tasks{}; {:.2}% of revealed labels left out of the export (slashed labelers', strata below chance); {:.2}% come from the ends of sessions where the labeler tired and are weighed apart.\n\n| | accuracy | poisoned fraction |\n|---|---:|---:|\n| export (mechanism) | {:.4} | {} |\n| export, tired tails counted as their labeler's | {:.4} | |\n| Dawid-Skene, all labels | {:.4} | {} |\n| majority vote, all labels | {:.4} | {} |\n| naive baseline's dataset | {:.4} | {} |",
+        "\n## Dataset\n\nOver {} labeled regular tasks{}, {:.2} labels each on average; {:.2}% of revealed labels left out of the export (slashed labelers', strata below chance); {:.2}% come from the ends of sessions where the labeler tired and are weighed apart.\n\n| | accuracy | poisoned fraction |\n|---|---:|---:|\n| export (mechanism) | {:.4} | {} |\n| export, tired tails counted as their labeler's | {:.4} | |\n| Dawid-Skene, all labels | {:.4} | {} |\n| majority vote, all labels | {:.4} | {} |\n| naive baseline's dataset | {:.4} | {} |",
         d.evaluated_tasks,
         if d.attacked_tasks > 0 {
             format!(", {} of them attacked by poisoners", d.attacked_tasks)
         } else {
             String::new()
         },
+        d.labels_per_task,
         100.0 * d.labels_left_out_share,
         100.0 * d.labels_tired_share,
         d.accuracy,

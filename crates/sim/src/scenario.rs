@@ -57,6 +57,9 @@ pub struct Scenario {
     /// Practice every identity must pass before it may join (the spec's qualification).
     #[serde(default)]
     pub qualification: Option<Practice>,
+    /// Adaptive rounds inside every experiment (the spec's `rounds`).
+    #[serde(default)]
+    pub adaptive: Option<Adaptive>,
     /// Who labels.
     pub population: Population,
     /// Settings used only with `--server`.
@@ -78,6 +81,29 @@ pub struct Practice {
     /// Practice tasks in each experiment's pool.
     #[serde(default = "defaults::practice_tasks")]
     pub practice_tasks: usize,
+}
+
+/// Later commit-reveal rounds inside each experiment, asking only about the tasks the revealed
+/// labels leave unsure (the spec's `rounds`, see `plumbline_core::rounds`). The first round
+/// has blocks for only part of the population; the rest, fresh, can take a later round's
+/// blocks, which want labelers who have seen none of their tasks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adaptive {
+    /// Rounds in all, the first included.
+    pub count: u32,
+    /// The most labels a task gets over every round.
+    pub labels_max: u32,
+    /// How sure a task's weighted vote must be to get no more labels.
+    pub confidence: f64,
+    /// Each later round's commit window, seconds.
+    #[serde(default = "defaults::window_secs")]
+    pub commit_secs: u64,
+    /// Each later round's reveal window, seconds.
+    #[serde(default = "defaults::window_secs")]
+    pub reveal_secs: u64,
+    /// Share of the population the first round has no blocks for (0 to below 1).
+    pub reserve: f64,
 }
 
 mod defaults {
@@ -556,6 +582,11 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(a) = &self.adaptive
+            && !(0.0..1.0).contains(&a.reserve)
+        {
+            return Err(invalid("adaptive.reserve", "must be at least 0 and below 1"));
+        }
         self.validate_tasks()?;
         self.validate_market()?;
         self.validate_population()?;
@@ -831,6 +862,18 @@ impl Scenario {
             spec["qualification"] =
                 serde_json::json!({ "items": q.items, "score_min": q.score_min });
         }
+        if let Some(a) = &self.adaptive {
+            spec["rounds"] = serde_json::json!({
+                "count": a.count,
+                "labels_max": a.labels_max,
+                "confidence": a.confidence,
+                "commit_within": format!("{}s", a.commit_secs),
+                "reveal_within": format!("{}s", a.reveal_secs),
+            });
+            // One more batch per later round, where an identity may work again.
+            spec["limits"]["batches_per_labeler_max"] =
+                serde_json::json!(m.batches_per_labeler + a.count - 1);
+        }
         if m.cohorts {
             spec["cohorts"] =
                 serde_json::json!({ "attribute": "group", "values": [MAJORITY, MINORITY] });
@@ -875,7 +918,12 @@ impl Scenario {
             .sum();
         let majority = self.identities() - minority;
         let cohort_max = majority.max(minority);
-        let blocks = (cohort_max * batches).div_ceil(self.market.overlap as usize)
+        // With adaptive rounds the first round leaves a reserve of identities without blocks.
+        let served = match &self.adaptive {
+            Some(a) => (cohort_max as f64 * (1.0 - a.reserve)).ceil() as usize,
+            None => cohort_max,
+        };
+        let blocks = (served * batches).div_ceil(self.market.overlap as usize)
             + self.tasks.spare_blocks as usize;
         blocks * self.market.block_size as usize
     }
@@ -894,6 +942,8 @@ fn scenario_field(spec_field: &str) -> String {
         }
         "reveal_deadline" => "market.reveal_secs".into(),
         "strata" => "market.strata".into(),
+        "rounds" => "adaptive".into(),
+        field if field.starts_with("rounds.") => format!("adaptive.{}", &field["rounds.".len()..]),
         "limits.batches_per_labeler_max" => "market.batches_per_labeler".into(),
         "limits.seconds_per_task_min" => "market.seconds_per_task_min".into(),
         field if field.starts_with("question") || field.starts_with("qualification") => {
