@@ -113,6 +113,30 @@ fn every_example_spec_and_its_tasks_check() {
 }
 
 #[test]
+fn a_spec_with_rounds_says_when_its_later_rounds_run() {
+    let dir = TempDir::new("rounds");
+    let rounds = "\n[rounds]\ncount = 3\nlabels_max = 7\nconfidence = 0.95\n\
+                  commit_within = \"1d\"\nreveal_within = \"12h\"\n";
+    let binary = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/binary/spec.toml"),
+    )
+    .unwrap();
+    let limits = "\n[limits]\nbatches_per_labeler_max = 3\n";
+    let spec = dir.write("rounds.toml", &format!("{binary}{limits}{rounds}"));
+    let output = plumbline(&["spec", "check", &spec]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("then 2 more rounds of commits for 1d"),
+        "{}",
+        stdout(&output)
+    );
+    let one_batch = dir.write("one-batch.toml", &format!("{binary}{rounds}"));
+    let output = plumbline(&["spec", "check", &one_batch]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("limits.batches_per_labeler_max"), "{}", stderr(&output));
+}
+
+#[test]
 fn tasks_check_is_all_or_nothing_with_line_numbers() {
     let dir = TempDir::new("tasks");
     let spec = dir.write("spec.toml", SPEC);

@@ -48,9 +48,9 @@ pub fn run(command: SpecCommand) -> anyhow::Result<()> {
     }
 }
 
-/// When the phases end, in words.
+/// When the phases end, in words, and the later rounds if any.
 fn timing(spec: &ExperimentSpec) -> String {
-    match (spec.commit_within, spec.reveal_within) {
+    let first = match (spec.commit_within, spec.reveal_within) {
         (Some(commit), Some(reveal)) => {
             format!("commits for {commit} from opening, reveals for {reveal} after")
         }
@@ -58,6 +58,18 @@ fn timing(spec: &ExperimentSpec) -> String {
             "commits until {}, reveals until {} (unix seconds)",
             spec.commit_deadline, spec.reveal_deadline
         ),
+    };
+    match &spec.rounds {
+        Some(rounds) => format!(
+            "{first}; then {} more rounds of commits for {} and reveals for {}, each asking \
+             for more labels where they are below {} sure, up to {} a task",
+            rounds.count - 1,
+            rounds.commit_within,
+            rounds.reveal_within,
+            rounds.confidence.as_f64(),
+            rounds.labels_max
+        ),
+        None => first,
     }
 }
 
