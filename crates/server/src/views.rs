@@ -4,6 +4,7 @@
 
 pub use plumbline_client::api::{BatchTaskView, BatchView, ExperimentView, TaskCounts};
 use plumbline_core::assign::{Batch, seed_hash};
+use plumbline_core::lifecycle::Phase;
 use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::task::Task;
 use plumbline_store::ExperimentRow;
@@ -11,7 +12,11 @@ use plumbline_store::ExperimentRow;
 /// The view of a stored experiment at `now`.
 pub fn experiment_view(row: ExperimentRow, now: u64) -> ExperimentView {
     let lifecycle = row.lifecycle();
-    let round = lifecycle.round_at(now);
+    // A draft's deadlines may still be durations (0 until it opens): it is before round 0.
+    let round = match row.phase {
+        Phase::Draft | Phase::Cancelled => 0,
+        _ => lifecycle.round_at(now),
+    };
     let window = lifecycle.windows[round as usize];
     ExperimentView {
         experiment_id: row.experiment_id,

@@ -40,7 +40,7 @@ fn tasks_jsonl() -> String {
         .collect()
 }
 
-/// A labeler's labels: the truth, except where `(task + labeler) % 4 == 0`, so that a few
+/// A labeler's labels: the truth, except where `(task + labeler) % 6 == 0`, so that a few
 /// tasks are split.
 fn labels_for(batch: &Value, labeler: usize) -> Vec<RevealedLabel> {
     batch["tasks"]
@@ -50,7 +50,7 @@ fn labels_for(batch: &Value, labeler: usize) -> Vec<RevealedLabel> {
         .map(|shown| {
             let prompt = shown["prompt"].as_str().unwrap();
             let t: usize = prompt.trim_start_matches("question ").parse().unwrap();
-            let wrong = t < REGULAR && (t + labeler).is_multiple_of(4);
+            let wrong = t < REGULAR && (t + labeler).is_multiple_of(6);
             let value = if wrong { 1 - truth(t) } else { truth(t) };
             RevealedLabel { task: shown["task"].as_u64().unwrap() as u32, label: Label::Int(value) }
         })
@@ -127,6 +127,15 @@ async fn an_experiment_of_two_rounds_over_http() {
     assert_eq!(status, StatusCode::CREATED, "{experiment}");
     assert_eq!((experiment["round"].clone(), experiment["rounds"].clone()), (json!(0), json!(2)));
     let id = id_of(&experiment["experiment_id"]);
+    // A draft given durations has no deadlines yet: it is before its first round.
+    let mut later = spec.clone();
+    (later.commit_deadline, later.reveal_deadline) = (0, 0);
+    later.commit_within = Some(Duration::from_secs(3_600));
+    later.reveal_within = Some(Duration::from_secs(600));
+    let (status, draft) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": later }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!((draft["round"].clone(), draft["rounds"].clone()), (json!(0), json!(2)));
     let body = Some(tasks_jsonl().into_bytes());
     let path = format!("/experiments/{id}/tasks");
     let (status, _) =

@@ -21,10 +21,10 @@ pub enum SimError {
     #[error("the protocol refused a step: {0}")]
     Protocol(#[from] plumbline_core::Error),
     /// A settled experiment's public record does not pass `audit`.
-    #[error("the public record of experiment {round} does not pass audit: {message}")]
+    #[error("the public record of experiment {experiment} does not pass audit: {message}")]
     Audit {
-        /// The experiment's place in the run.
-        round: u32,
+        /// The experiment's id.
+        experiment: plumbline_core::B256,
         /// The audit's finding.
         message: String,
     },

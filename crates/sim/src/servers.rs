@@ -368,6 +368,12 @@ impl Venue for Servers {
         // so a settle cut short may be sent again to another replica.
         operator.post::<Value>(&format!("{path}/settle"), &json!({}))?;
         let record: PublicRecord = operator.get(&format!("{path}/record"))?;
+        // Anyone can recompute a server's payouts: every run checks that it can. (In process,
+        // the record comes from the very code `audit` replays it through.)
+        plumbline_core::record::audit(&record).map_err(|e| SimError::Audit {
+            experiment: record.experiment_id,
+            message: e.to_string(),
+        })?;
         let export_classes = Some(self.export_classes(operator, &path)?);
         self.round = None;
         // The next round starts after this one's last instant.

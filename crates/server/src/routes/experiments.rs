@@ -111,7 +111,7 @@ pub fn routes(config: &Config) -> Vec<Route> {
                 (403, "not the creator"),
                 (
                     409,
-                    "not open (`wrong_phase`), a joined batch not committed (`not_all_committed`), or chain mode (`conflict`)",
+                    "not open (`wrong_phase`), a joined batch not committed (`not_all_committed`), an experiment with rounds (`not_ready`), or chain mode (`conflict`)",
                 ),
             ],
             handler: post(close),
