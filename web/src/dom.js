@@ -75,6 +75,13 @@ export function when(seconds) {
   });
 }
 
+/** A unix time as local month, day and time, for tables whose rows are all in one year or so. */
+export function shortWhen(seconds) {
+  return new Date(Number(seconds) * 1000).toLocaleString(undefined, {
+    month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+  });
+}
+
 /** A duration in words: "3 h 20 min". */
 export function duration(seconds) {
   const s = Math.max(0, Math.round(seconds));

@@ -1,6 +1,6 @@
 // The browser's pure pieces: the task file check (every bad line by number, the server's rules,
-// prompts as text or as chat messages), the ranking tournament, the encrypted backup, and when
-// the workspace suggests a break.
+// prompts as text or as chat messages), the ranking tournament, the encrypted backup, when
+// the workspace suggests a break, and the windows of adaptive rounds.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import { openBackup, sealBackup } from '../src/backup.js';
 import { LocalSigner } from '../src/wallet.js';
 import { typedData } from '../src/protocol.js';
 import { PACE, breakDue, paceFrom, paceLog, recordAnswer, snooze } from '../src/pace.js';
+import { batchesByRound, durationSecs, roundAt, roundState, roundWindows } from '../src/rounds.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pairwise = { kind: 'pairwise', strength_max: 2, allow_tie: true };
@@ -258,4 +259,51 @@ test('the pace log survives storage, and a bad one starts afresh', () => {
   assert.equal(long.answers.length, PACE.kept);
   assert.deepEqual(long.answers.slice(0, PACE.window).map(a => a.seconds), [1, 2, 3, 4, 5]);
   assert.equal(long.answers[long.answers.length - 1].seconds, PACE.kept + 10);
+});
+
+// A spec of three rounds as the server holds it once open: round 0's deadlines fixed, each later
+// round ten minutes of commits and an hour and a half of reveals after the previous one.
+const ROUNDS_SPEC = {
+  commit_deadline: 1000,
+  reveal_deadline: 2000,
+  rounds: { count: 3, labels_max: 5, confidence: 0.95, commit_within: '10m', reveal_within: '1h30m' },
+};
+
+test('durations read as the core reads them, largest unit first', () => {
+  assert.equal(durationSecs('90m'), 5400);
+  assert.equal(durationSecs('1d12h'), 129600);
+  assert.equal(durationSecs('2h30m15s'), 9015);
+  assert.equal(durationSecs('0s'), 0);
+  for (const bad of ['', '2 hours', '1h1d', '1h2h', 'h', '10']) assert.throws(() => durationSecs(bad), /is not a duration/, bad);
+});
+
+test('later rounds open at the previous reveal deadline, as the core computes them', () => {
+  assert.deepEqual(roundWindows(ROUNDS_SPEC), [
+    { commit_deadline: 1000, reveal_deadline: 2000 },
+    { commit_deadline: 2600, reveal_deadline: 8000 },
+    { commit_deadline: 8600, reveal_deadline: 14000 },
+  ]);
+  // One round: the spec's own window, ending early where the creator closed commits.
+  const single = { commit_deadline: 1000, reveal_deadline: 2000 };
+  assert.deepEqual(roundWindows(single), [{ commit_deadline: 1000, reveal_deadline: 2000 }]);
+  assert.deepEqual(roundWindows({ ...single, commits_closed_at: 700 }), [{ commit_deadline: 700, reveal_deadline: 2000 }]);
+});
+
+test('an instant and a join fall in the round whose reveal deadline is after them', () => {
+  const windows = roundWindows(ROUNDS_SPEC);
+  assert.deepEqual([0, 999, 1999, 2000, 7999, 8000, 14000, 99999].map(at => roundAt(windows, at)), [0, 0, 0, 1, 1, 2, 2, 2]);
+  const batches = [{ batch_id: 0, assigned_at: 500 }, { batch_id: 4, assigned_at: 2100 }, { batch_id: 9, assigned_at: 8100 }, { batch_id: 2, assigned_at: 900 }];
+  assert.deepEqual(batchesByRound(windows, batches).map(r => [r.round, r.batches.map(b => b.batch_id)]), [[0, [0, 2]], [1, [4]], [2, [9]]]);
+  assert.deepEqual(batchesByRound(windows, []).map(r => r.batches.length), [0, 0, 0]);
+});
+
+test('a round is upcoming, open, revealing, then over', () => {
+  const windows = roundWindows(ROUNDS_SPEC);
+  const states = at => [0, 1, 2].map(round => roundState(windows, round, at));
+  assert.deepEqual(states(500), ['open', 'upcoming', 'upcoming']);
+  assert.deepEqual(states(1500), ['revealing', 'upcoming', 'upcoming']);
+  assert.deepEqual(states(2000), ['over', 'open', 'upcoming']);
+  assert.deepEqual(states(2600), ['over', 'revealing', 'upcoming']);
+  assert.deepEqual(states(8000), ['over', 'over', 'open']);
+  assert.deepEqual(states(14000), ['over', 'over', 'over']);
 });

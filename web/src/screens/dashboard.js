@@ -1,8 +1,10 @@
 // The experimenter's live dashboard: progress per phase, agreement, the score histogram, tier
-// counts, quality through the labelers' sessions and payouts, drawn as inline SVG and refreshed
-// every two seconds; export buttons once the experiment is settled.
+// counts, with adaptive rounds what each round asked and how sure the crowd became, quality
+// through the labelers' sessions and payouts, drawn as inline SVG and refreshed every two
+// seconds; export buttons once the experiment is settled.
 
 import { h, s, amount, replace, score, short, when } from '../dom.js';
+import { roundWindows } from '../rounds.js';
 import { isMine, phaseBadge, tierBadge } from './common.js';
 
 const PHASES = ['draft', 'open', 'revealing', 'settled'];
@@ -170,6 +172,81 @@ function qualitySection(parts, settled) {
     h('h2', { id: 'quality-title' }, 'Quality through the session'), content);
 }
 
+const countText = value => (value === null || value === undefined ? '—' : String(value));
+
+/** Per round, a column of the regular tasks it asked about and one of those the labels
+ * revealed up to it are sure of, both over all the regular tasks, with the round's batches
+ * beneath: asked falls and sure rises as later rounds settle what the crowd disagreed on. */
+function roundsChart(rounds) {
+  const frame = columnFrame(520, 214, 34, 46, 24);
+  const { left, plotW, plotH, base } = frame;
+  const total = Math.max(1, rounds.regular_tasks);
+  const series = [['tasks_asked', 'asked', 'tasks asked'], ['confident', 'sure', 'sure of']];
+  const groupW = plotW / rounds.by_round.length;
+  const barW = Math.min(44, (groupW - 24) / series.length);
+  const y = value => base - (Math.min(value, total) / total) * plotH;
+  const describe = r => `Round ${r.round + 1}: ${r.batches} batches, ${r.tasks_asked} tasks asked, sure of ${countText(r.confident)} of ${rounds.regular_tasks}`;
+  return s('svg', {
+    viewBox: `0 0 ${frame.width} ${frame.height}`, class: 'chart', role: 'img',
+    'aria-label': `Regular tasks asked and tasks the crowd is sure of, by round: ${rounds.by_round.map(describe).join('; ')}`,
+  },
+  s('title', null, 'Rounds'),
+  s('line', { x1: left, y1: y(total), x2: left + plotW, y2: y(total), class: 'gridline' }),
+  [0, total].map(v => s('text', { x: left - 6, y: y(v) + 5, class: 'axis', 'text-anchor': 'end' }, String(v))),
+  baseLine(frame),
+  rounds.by_round.map((r, i) => {
+    const center = left + (i + 0.5) * groupW;
+    const start = center - (barW * series.length) / 2;
+    return s('g', { class: 'round', dataset: { round: String(r.round) } },
+      s('title', null, describe(r)),
+      series.map(([field, cls, words], k) => {
+        const value = r[field];
+        const x = start + k * barW;
+        return [
+          value === null ? null : column(frame, x + 2, barW - 4, value / total, cls, `Round ${r.round + 1}: ${words} ${value}`),
+          s('text', { x: x + barW / 2, y: (value === null ? base : y(value)) - 5, class: 'value small', 'text-anchor': 'middle' }, countText(value)),
+        ];
+      }),
+      s('text', { x: center, y: base + 18, class: 'axis', 'text-anchor': 'middle' }, `Round ${r.round + 1}`),
+      s('text', { x: center, y: base + 37, class: 'axis small', 'text-anchor': 'middle' }, `${r.batches} batch${r.batches === 1 ? '' : 'es'}`));
+  }));
+}
+
+/** The rounds panel: the chart and how later rounds choose their tasks, then per round its
+ * window, batches, tasks asked and tasks the crowd is sure of. Null without rounds. */
+function roundsSection(experiment, rounds) {
+  if (!rounds) return null;
+  const spec = experiment.spec;
+  const windows = roundWindows(spec);
+  const sure = Math.round(rounds.confidence * 1000) / 10;
+  const settled = experiment.phase === 'settled';
+  return h('section', { class: 'card', id: 'rounds', 'aria-labelledby': 'rounds-title' },
+    h('h2', { id: 'rounds-title' }, 'Rounds'),
+    h('div', { class: 'quality-body' },
+      h('div', null,
+        roundsChart(rounds),
+        h('p', { class: 'legend' },
+          h('span', { class: 'swatch' }), 'tasks asked',
+          h('span', { class: 'swatch sure' }), `tasks the crowd is sure of (of ${rounds.regular_tasks})`)),
+      h('div', { class: 'muted' },
+        h('p', null, `Round 1 asks about all ${rounds.regular_tasks} regular tasks, ${spec.overlap} labelers each. Each later round asks one more labeler about the tasks whose revealed labels are not yet ${sure}% sure of an answer, up to ${spec.rounds.labels_max} labels a task.`),
+        h('p', null, '“Sure of” is how many regular tasks the labels revealed up to a round are sure of, each labeler weighed by how often it agreed with its peers; it appears once the round\'s labels are revealed.'))),
+    h('div', { class: 'scroll' }, h('table', { class: 'table', id: 'rounds-table' },
+      h('thead', null, h('tr', null, ['Round', 'Commits until', 'Reveals until', 'Batches', 'Revealed', 'Tasks asked', 'Sure of'].map(t => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, rounds.by_round.map(r => h('tr', {
+        dataset: { round: String(r.round) },
+        class: !settled && r.round === experiment.round ? 'current' : null,
+        'aria-current': !settled && r.round === experiment.round ? 'step' : null,
+      },
+      h('th', { scope: 'row' }, `Round ${r.round + 1}`),
+      h('td', null, when(windows[r.round].commit_deadline)),
+      h('td', null, when(windows[r.round].reveal_deadline)),
+      h('td', { class: 'num' }, String(r.batches)),
+      h('td', { class: 'num' }, String(r.revealed)),
+      h('td', { class: 'num' }, String(r.tasks_asked)),
+      h('td', { class: 'num' }, r.confident === null ? '—' : `${r.confident} of ${rounds.regular_tasks}`)))))));
+}
+
 function agreementGauge(alpha) {
   const width = 420;
   const x = alpha === null ? null : 10 + ((Math.max(-1, Math.min(1, alpha)) + 1) / 2) * (width - 20);
@@ -182,12 +259,15 @@ function agreementGauge(alpha) {
 
 function timeline(experiment) {
   const reached = PHASES.indexOf(experiment.phase);
+  // With rounds the phase goes from open to revealing once per round; the notes name the round.
+  const live = experiment.phase === 'open' || experiment.phase === 'revealing';
+  const round = (experiment.rounds ?? 1) > 1 && live ? `round ${experiment.round + 1} of ${experiment.rounds}: ` : '';
   const notes = {
     draft: 'tasks, funding',
-    open: `commits until ${when(experiment.commit_deadline)}`,
+    open: `${round}commits until ${when(experiment.commit_deadline)}`,
     revealing: experiment.spec.commits_closed_at
       ? `commits closed early ${when(experiment.spec.commits_closed_at)}; reveals until ${when(experiment.reveal_deadline)}`
-      : `reveals until ${when(experiment.reveal_deadline)}`,
+      : `${round}reveals until ${when(experiment.reveal_deadline)}`,
     settled: 'payouts final',
   };
   return h('ol', { class: 'timeline', 'aria-label': 'Phases' }, PHASES.map((phase, i) => h('li', {
@@ -243,20 +323,25 @@ export async function dashboardScreen(app, initial) {
     app.sawServerClock(work.now);
     const settlement = experiment.phase === 'settled' ? await app.api.settlement(id) : null;
     // Redraw only when something changed, so focus and scroll stay put between polls.
-    const key = JSON.stringify([experiment.phase, stats, settlement?.payout_root, work.now >= experiment.reveal_deadline]);
+    const key = JSON.stringify([experiment.phase, experiment.round, stats, settlement?.payout_root, work.now >= experiment.reveal_deadline]);
     if (key === lastKey) return;
     lastKey = key;
     const spec = experiment.spec;
     const blocks = Math.ceil(experiment.tasks.regular / spec.block_size);
     const cohorts = spec.cohorts ? spec.cohorts.values.length : 1;
-    const capacity = blocks * spec.overlap * cohorts;
     const b = stats.batches;
     const tiers = stats.tiers;
-    // Due at the reveal deadline, or on the embedded ledger (no market contract) as soon as
-    // every committed batch is revealed.
+    const rounds = stats.rounds ?? null;
+    // The first round fills every block `overlap` times; later rounds add a batch for each block
+    // of the tasks still unsure, which nobody knows ahead, so their batches are counted as taken.
+    const firstRound = blocks * spec.overlap * cohorts;
+    const capacity = rounds ? firstRound + rounds.by_round.slice(1).reduce((sum, r) => sum + r.batches, 0) : firstRound;
+    const lastRound = experiment.round + 1 >= (experiment.rounds ?? 1);
+    // Due at the (last round's) reveal deadline, or on the embedded ledger (no market contract)
+    // as soon as every committed batch is revealed in the last round.
     const embedded = /^0x0{40}$/.test(experiment.verifying_contract);
     const allRevealed = b.revealed >= b.committed;
-    const due = experiment.phase === 'revealing'
+    const due = experiment.phase === 'revealing' && lastRound
       && (work.now >= experiment.reveal_deadline || (embedded && allRevealed));
     const act = (path, done) => async () => {
       try {
@@ -270,7 +355,8 @@ export async function dashboardScreen(app, initial) {
     };
     // The creator may end the commit phase once every batch taken is committed (embedded
     // ledger only): reveals open at once, and settlement follows the last one.
-    const closable = experiment.phase === 'open' && embedded && isMine(app, experiment.creator) && b.joined > 0 && b.committed >= b.joined;
+    // Each round of an experiment with rounds closes at its deadline instead.
+    const closable = experiment.phase === 'open' && embedded && !rounds && isMine(app, experiment.creator) && b.joined > 0 && b.committed >= b.joined;
     const action = due
       ? h('button', { type: 'button', class: 'primary', id: 'settle', onclick: act(`/experiments/${id}/settle`, 'Settled.') }, 'Settle now')
       : closable
@@ -288,7 +374,7 @@ export async function dashboardScreen(app, initial) {
             { label: 'committed', value: b.committed, max: capacity, cls: 'committed' },
             { label: 'revealed', value: b.revealed, max: capacity, cls: 'revealed' },
           ]),
-          h('p', { class: 'muted', id: 'progress-text' }, `${b.joined} joined, ${b.committed} committed, ${b.revealed} revealed of ${capacity} batches (${blocks} block(s) × ${spec.overlap} labelers${cohorts > 1 ? ` × ${cohorts} cohorts` : ''}).`)),
+          h('p', { class: 'muted', id: 'progress-text' }, `${b.joined} joined, ${b.committed} committed, ${b.revealed} revealed of ${capacity} batches (${blocks} block(s) × ${spec.overlap} labelers${cohorts > 1 ? ` × ${cohorts} cohorts` : ''}${rounds ? ' in round 1, and the batches taken in later rounds' : ''}).`)),
         h('section', { class: 'card', 'aria-labelledby': 'agreement-title' },
           h('h2', { id: 'agreement-title' }, 'Agreement'),
           h('p', { class: 'big', id: 'agreement' }, stats.agreement === null ? '—' : stats.agreement.toFixed(3)),
@@ -309,10 +395,11 @@ export async function dashboardScreen(app, initial) {
               { label: 'slashed', value: tiers.slashed, max: tiers.rewarded + tiers.even + tiers.slashed, cls: 'slashed' },
             ])
             : h('p', { class: 'muted' }, 'Tiers are decided at settlement.'))),
+      roundsSection(experiment, rounds),
       qualitySection(stats.quality_by_position, experiment.phase === 'settled'),
       h('section', { class: 'card', 'aria-labelledby': 'payouts-title' },
         h('h2', { id: 'payouts-title' }, 'Payouts'),
-        settlement ? payoutTable(settlement) : h('p', { class: 'muted' }, `Payouts are computed when the experiment settles: as soon as every committed batch is revealed${embedded ? '' : ' and the reveal deadline has passed'}, and at the latest at ${when(experiment.reveal_deadline)}.`)),
+        settlement ? payoutTable(settlement) : h('p', { class: 'muted' }, `Payouts are computed when the experiment settles: as soon as every committed batch ${rounds ? 'of the last round ' : ''}is revealed${embedded ? '' : ' and the reveal deadline has passed'}, and at the latest at ${when(roundWindows(spec).at(-1).reveal_deadline)}.`)),
       h('section', { class: 'card', 'aria-labelledby': 'export-title' },
         h('h2', { id: 'export-title' }, 'Export'),
         settlement ? leftOutNote(stats.left_out) : null,

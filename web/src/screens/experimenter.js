@@ -115,11 +115,36 @@ function specFromForm(form) {
     if (scoreText === '' || !Number.isFinite(scoreMin)) throw new Error('Practice score needed must be a number from 0 to 1');
     spec.qualification = { items, score_min: scoreMin };
   }
+  const rounds = roundsFromForm(value, integer, within);
+  if (rounds) spec.rounds = rounds;
   const attribute = value('f-cohort-attr');
   if (attribute) {
     spec.cohorts = { attribute, values: value('f-cohort-values').split(',').map(v => v.trim()).filter(Boolean) };
   }
   return spec;
+}
+
+/** The form's `[rounds]`, or null for one round (the count left empty or 1). */
+function roundsFromForm(value, integer, within) {
+  if (value('f-rounds') === '') return null;
+  const count = integer('f-rounds', 'Rounds in all');
+  if (count === 1) return null;
+  const confidenceText = value('f-rounds-confidence');
+  const confidence = Number(confidenceText);
+  if (confidenceText === '' || !Number.isFinite(confidence)) throw new Error('Sure enough to stop must be a number above 0.5 and below 1');
+  return {
+    count,
+    labels_max: integer('f-rounds-max', 'Labels per task, at most'),
+    confidence,
+    commit_within: within('f-rounds-commit', 'Later rounds take commits for'),
+    reveal_within: within('f-rounds-reveal', 'Later rounds take reveals for'),
+  };
+}
+
+/** The rounds of a spec in one sentence, for the spec file's preview and the setup screen. */
+export function roundsSummary(rounds) {
+  return `${rounds.count} rounds: after the first, each round takes joins and commits for ${rounds.commit_within} and reveals for ${rounds.reveal_within}, `
+    + `asking one more labeler about the tasks the revealed labels are not yet ${Math.round(rounds.confidence * 1000) / 10}% sure of, up to ${rounds.labels_max} labels a task.`;
 }
 
 /** Turns TOML integers too large for a double into strings, which the spec's amounts accept. */
@@ -233,6 +258,14 @@ export function createScreen(app) {
     h('div', { class: 'grid3' },
       field('Practice tasks to answer', number('f-qual-items', '', { min: 1, max: 200, placeholder: 'none' }), 'empty: practice is optional'),
       field('Practice score needed', h('input', { id: 'f-qual-min', type: 'number', step: '0.01', min: '0', max: '1', value: '0.15' }), '0 to 1; 0 is guessing, 1 is every answer right')),
+    h('h3', null, 'Rounds (optional)'),
+    h('p', { class: 'muted' }, 'For binary and choice questions: after the first round, later rounds ask one more labeler about the tasks whose revealed labels are not yet sure of an answer, so labels go where the crowd disagrees. Leave the count empty for one round; batches per labeler must be at least the count, so a labeler can work in every round.'),
+    h('div', { class: 'grid3', id: 'rounds-fields' },
+      field('Rounds in all', number('f-rounds', '', { min: 1, max: 8, placeholder: '1' }), 'the first included, up to 8'),
+      field('Labels per task, at most', number('f-rounds-max', 5, { min: 2 }), 'over every round; above labelers per task'),
+      field('Sure enough to stop', h('input', { id: 'f-rounds-confidence', type: 'number', step: '0.01', min: '0.51', max: '0.99', value: '0.95' }), 'above 0.5, below 1: how sure a task\'s weighted vote must be'),
+      field('Later rounds take commits for', h('input', { id: 'f-rounds-commit', type: 'text', value: '1d', spellcheck: 'false' }), 'each from the previous round\'s reveal deadline'),
+      field('Later rounds take reveals for', h('input', { id: 'f-rounds-reveal', type: 'text', value: '1d', spellcheck: 'false' }), 'each after its commits end')),
     h('h3', null, 'Cohorts (optional)'),
     h('div', { class: 'grid3' },
       field('Attribute', h('input', { id: 'f-cohort-attr', type: 'text', placeholder: 'region' })),
@@ -270,6 +303,7 @@ export function createScreen(app) {
         spec.qualification
           ? h('p', { class: 'muted', id: 'spec-qualification' }, `Qualification: ${spec.qualification.items} practice tasks, a score of at least ${practiceScore(spec.qualification.score_min)}.`)
           : null,
+        spec.rounds ? h('p', { class: 'muted', id: 'spec-rounds' }, roundsSummary(spec.rounds)) : null,
         h('button', { type: 'button', class: 'primary', onclick: () => create(spec) }, `Create draft from ${file.name}`));
     }),
     preview);
@@ -412,6 +446,7 @@ function setupScreen(app, experiment, account) {
       h('li', { class: 'card step' },
         h('h2', null, '4. Open'),
         h('p', null, `Labelers can join until ${commitsEnd(experiment)}; reveals run until ${revealsEnd(experiment)}.`),
+        spec.rounds ? h('p', { id: 'setup-rounds' }, `This experiment runs in ${roundsSummary(spec.rounds)}`) : null,
         goldShort && imported ? h('p', { class: 'error' }, `Each batch needs ${spec.gold_per_batch} gold tasks; ${experiment.tasks.gold} are imported.`) : null,
         practiceShort ? h('p', { class: 'error', id: 'practice-short' }, `The qualification asks each labeler for ${qualification.items} practice tasks; import at least that many first (${practiceCount} so far).`) : null,
         h('button', { type: 'button', class: 'primary', id: 'open', disabled: !openable, onclick: () => act('The experiment is open.', `/experiments/${id}/open`) }, 'Open to labelers'))),

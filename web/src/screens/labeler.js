@@ -1,11 +1,13 @@
 // The labeler's home (balance, locked stake, reputation, work in progress, earnings, open
 // experiments) and the experiment page where a labeler sees the stake before joining, and the
-// practice (and the qualification it may be) before that.
+// practice (and the qualification it may be) before that. With adaptive rounds both name the
+// round, and the experiment page shows the labeler's batches round by round.
 
 import { h, amount, duration, markdown, when } from '../dom.js';
 import { eligible } from '../protocol.js';
 import { join, reveal } from '../flows.js';
 import { describeQuestion, phaseBadge, practiceNeed, practiceScore, tierBadge } from './common.js';
+import { hasRounds, roundName, roundOfBatch, roundStats, roundsCard } from './rounds.js';
 
 /** Every experiment with this labeler's work in it: `[{experiment, work, result}]`, where
  * `result` is its line of the settlement once settled. */
@@ -28,7 +30,7 @@ export async function myWork(app, experiments) {
   return out;
 }
 
-/** Reveals every committed, unrevealed batch whose experiment is in its reveal window: the
+/** Reveals every committed, unrevealed batch whose round is in its reveal window: the
  * "automatic on the next visit" reveal. Returns what it revealed. */
 export async function revealPending(app, work) {
   const revealed = [];
@@ -36,6 +38,8 @@ export async function revealPending(app, work) {
     if (experiment.phase !== 'revealing') continue;
     for (const batch of w.batches) {
       if (batch.committed_at == null || batch.revealed_at != null) continue;
+      // An earlier round's reveal window is over; only the current round's batches reveal.
+      if (roundOfBatch(experiment, batch) !== experiment.round) continue;
       try {
         await reveal(app, experiment, batch.batch_id, batch.commitment);
         batch.revealed_at = app.now();
@@ -54,6 +58,8 @@ function batchStatus(experiment, batch, result) {
     return batch.revealed_at != null ? 'settled' : 'not revealed';
   }
   if (batch.revealed_at != null) return 'revealed';
+  // A batch of a round that is over can no longer be committed or revealed.
+  if (roundOfBatch(experiment, batch) < experiment.round) return batch.committed_at != null ? 'not revealed' : 'missed the deadline';
   if (batch.committed_at != null) return experiment.phase === 'revealing' ? 'reveal now' : 'sealed';
   return experiment.phase === 'open' ? 'labeling' : 'missed the deadline';
 }
@@ -75,7 +81,8 @@ function workTable(app, work) {
       }[status];
       rows.push(h('tr', { dataset: { batch: String(batch.batch_id) } },
         h('td', null, experiment.title),
-        h('td', { class: 'num' }, String(batch.batch_id)),
+        h('td', { class: 'num' }, String(batch.batch_id),
+          hasRounds(experiment) ? h('small', { class: 'muted round-of' }, ` · round ${roundOfBatch(experiment, batch) + 1}`) : null),
         h('td', null, h('span', { class: `badge status-${status.replace(/ /g, '-')}` }, status)),
         h('td', null, result ? tierBadge(result.tier) : ''),
         h('td', { class: 'num' }, result ? amount(result.reward) : ''),
@@ -141,6 +148,7 @@ export async function labelerHome(app) {
           h('dt', null, 'Tasks per batch'), h('dd', null, String(e.spec.block_size + e.spec.gold_per_batch)),
           h('dt', null, 'Stake'), h('dd', null, amount(e.spec.stake_per_batch)),
           h('dt', null, 'Reward pool'), h('dd', null, amount(e.spec.reward_pool)),
+          hasRounds(e) ? [h('dt', null, 'Round'), h('dd', null, `${e.round + 1} of ${e.rounds}`)] : null,
           h('dt', null, 'Commit by'), h('dd', null, when(e.commit_deadline))),
         e.spec.qualification
           ? h('p', { class: 'muted' }, `Practice first: ${e.spec.qualification.items} tasks, a score of at least ${practiceScore(e.spec.qualification.score_min)}.`)
@@ -201,6 +209,25 @@ function practiceCard(app, experiment, read, lead) {
     action);
 }
 
+/** Why joining is closed now: with rounds, a round's reveal window may be followed by another
+ * round that takes joins again. */
+function closedReason(experiment) {
+  if (experiment.phase === 'revealing' && experiment.round + 1 < (experiment.rounds ?? 1)) {
+    return `Round ${experiment.round + 1} is revealing; round ${experiment.round + 2} takes joins from ${when(experiment.reveal_deadline)}.`;
+  }
+  return `The experiment is ${experiment.phase}; joining is open only before the commit deadline.`;
+}
+
+/** A failed join in words. In a later round the server may have no block left for this
+ * labeler (each wants one labeler, and none may repeat a task the labeler has seen): said
+ * plainly, with nothing staked. */
+function joinError(app, experiment, error) {
+  if (error?.code === 'no_batch' && hasRounds(experiment)) {
+    return `No batch is left for you in round ${experiment.round + 1}: every batch of this round is taken or holds a task you have already labeled. Nothing was staked.`;
+  }
+  return app.describe(error);
+}
+
 /** The odds of being rewarded by batches taken, and what a rewarded batch earns if every batch
  * is taken: the pool over the experiment's batches. Estimates, and said to be. */
 function oddsView(experiment, odds) {
@@ -231,6 +258,7 @@ export async function joinScreen(app, id) {
     app.api.odds(id, app.signer.address),
   ]);
   app.sawServerClock(work.now);
+  const rounds = await roundStats(app, experiment);
   const spec = experiment.spec;
   const read = await practiceOf(app, experiment);
   const qualification = spec.qualification ?? null;
@@ -249,7 +277,7 @@ export async function joinScreen(app, id) {
       h('option', { value: '' }, `Choose your ${spec.cohorts.attribute}`),
       spec.cohorts.values.map(v => h('option', { value: v }, v)))
     : null;
-  const status = h('p', { class: 'error', role: 'alert' });
+  const status = h('p', { class: 'error', role: 'alert', id: 'join-error' });
   const joinButton = h('button', {
     class: 'primary', type: 'button', id: 'join', 'data-autofocus': practiceLeads ? null : '',
     disabled: !(open && canAfford && allowed && underLimit && qualified),
@@ -268,14 +296,14 @@ export async function joinScreen(app, id) {
       await app.refreshAccount();
       app.go(`#/x/${id}/batch/${batch.batch_id}`);
     } catch (error) {
-      status.textContent = app.describe(error);
+      status.textContent = joinError(app, experiment, error);
       joinButton.disabled = false;
     }
   });
   const slash = spec.slash_bps / 100;
   const nonReveal = Math.max(spec.non_reveal_slash_bps, spec.slash_bps) / 100;
   const reasons = [];
-  if (experiment.phase !== 'open') reasons.push(`The experiment is ${experiment.phase}; joining is open only before the commit deadline.`);
+  if (experiment.phase !== 'open') reasons.push(closedReason(experiment));
   if (!canAfford) reasons.push(`You have ${amount(available)} credits available; the stake is ${amount(stake)}.`);
   if (!allowed) reasons.push(`Your reputation is below the minimum of ${spec.eligibility.reputation_min}.`);
   if (!underLimit) reasons.push(`You have taken the ${spec.limits.batches_per_labeler_max} batch(es) one labeler may take.`);
@@ -301,14 +329,17 @@ export async function joinScreen(app, id) {
         h('div', { class: 'card' },
           h('h2', null, 'The work'),
           h('dl', { class: 'facts' },
-            h('dt', null, 'Tasks in a batch'), h('dd', null, `${spec.block_size + spec.gold_per_batch} (some are hidden gold tasks with known answers)`),
+            hasRounds(experiment) ? [h('dt', null, 'Round'), h('dd', { id: 'join-round' }, roundName(experiment.round, experiment.rounds))] : null,
+            h('dt', null, 'Tasks in a batch'), h('dd', null, `${hasRounds(experiment) ? 'up to ' : ''}${spec.block_size + spec.gold_per_batch} (some are hidden gold tasks with known answers)`),
             h('dt', null, 'Pace'), h('dd', null, secondsMin ? `at least ${secondsMin} s per task; a commit sooner than ${duration(spec.block_size * secondsMin)} after joining is refused` : 'no minimum'),
             h('dt', null, 'Commit by'), h('dd', null, `${when(experiment.commit_deadline)} (in ${duration(experiment.commit_deadline - app.now())})`),
             h('dt', null, 'Reveal by'), h('dd', null, when(experiment.reveal_deadline)),
             h('dt', null, 'Reward pool'), h('dd', null, `${amount(spec.reward_pool)} credits`))),
+        hasRounds(experiment) ? roundsCard(experiment, work, rounds, app.now()) : null,
         work.batches.length
           ? h('div', { class: 'card' }, h('h2', null, 'Your batches here'),
             h('ul', null, work.batches.map(b => h('li', null, h('a', { href: `#/x/${id}/batch/${b.batch_id}` }, `Batch ${b.batch_id}`),
+              hasRounds(experiment) ? ` (round ${roundOfBatch(experiment, b) + 1})` : '',
               b.revealed_at != null ? ' — revealed' : b.committed_at != null ? ' — sealed' : ' — in progress'))))
           : null),
       h('aside', { class: 'card stake', 'aria-labelledby': 'stake-title' },

@@ -3,6 +3,8 @@
 // suggestion to take a break when the labeler's pace changes (pace.js), a review of the whole
 // batch, and the commit. After the commit the same route shows the sealed batch,
 // offers the reveal as soon as the commit deadline passes, and shows the earnings once settled.
+// In an experiment with rounds each of these names the batch's round and uses that round's
+// deadlines, and once the round is over the sealed batch offers the next round's join.
 // The task itself and its answer controls are answering.js's, shared with practice.
 
 import { h, amount, duration, replace, score, short, when } from '../dom.js';
@@ -10,7 +12,9 @@ import { toCanonical } from '../protocol.js';
 import { commit, reveal, revealLeftWithOperator } from '../flows.js';
 import { isMine, phaseBadge, tierBadge } from './common.js';
 import { answerText, answering, emptyAnswers, instructionsPanel, promptSummary } from './answering.js';
+import { hasRounds, nextRoundNote, nextRoundOffer, roundName, roundOfBatch, roundStats, roundsCard } from './rounds.js';
 import { PACE, breakDue, paceFrom, recordAnswer, snooze } from '../pace.js';
+import { roundWindows } from '../rounds.js';
 
 function draftKey(id, batchId, address) {
   return `plumbline.draft.${id}.${batchId}.${address}`;
@@ -56,21 +60,17 @@ function paceStore(address) {
   };
 }
 
-function sealedView(app, experiment, mine) {
+/** What the sealed view says of a batch that is not yet revealed: the reveal offer in its
+ * round's reveal window, that it missed that window once its round is over, or that it is
+ * sealed until the commit deadline. */
+function unrevealedNotice(app, experiment, mine, window, current) {
   const id = experiment.experiment_id;
-  const status = h('p', { class: 'error', role: 'alert' });
-  const parts = [
-    h('p', { class: 'crumbs' }, h('a', { href: '#/label' }, 'Labeling'), ' / ', h('a', { href: `#/x/${id}` }, experiment.title), ` / batch ${mine.batch_id}`),
-    h('h1', null, `Batch ${mine.batch_id} `, phaseBadge(experiment.phase)),
-    h('dl', { class: 'facts' },
-      h('dt', null, 'Commitment'), h('dd', null, h('code', { class: 'break', id: 'commitment' }, mine.commitment)),
-      h('dt', null, 'Sealed at'), h('dd', null, when(mine.committed_at)),
-      h('dt', null, 'Reveal window'), h('dd', null, `${when(experiment.commit_deadline)} – ${when(experiment.reveal_deadline)}`)),
-  ];
-  if (mine.revealed_at != null) {
-    parts.push(h('div', { class: 'notice ok', id: 'revealed' },
-      `Revealed at ${when(mine.revealed_at)}. The experiment settles after ${when(experiment.reveal_deadline)}; your earnings appear here then.`));
-  } else if (experiment.phase === 'revealing') {
+  if (!current) {
+    return h('div', { class: 'notice error', id: 'not-revealed' },
+      `This batch was not revealed before its round's reveal deadline (${when(window.reveal_deadline)}), so it counts as not revealed at settlement.`);
+  }
+  if (experiment.phase === 'revealing') {
+    const status = h('p', { class: 'error', role: 'alert' });
     const button = h('button', { class: 'primary big', type: 'button', id: 'reveal', 'data-autofocus': '' }, 'Reveal my labels now');
     button.addEventListener('click', async () => {
       button.disabled = true;
@@ -84,28 +84,57 @@ function sealedView(app, experiment, mine) {
         button.disabled = false;
       }
     });
-    parts.push(h('div', { class: 'notice action', id: 'reveal-offer' },
-      h('p', null, `${experiment.spec.commits_closed_at ? 'The experimenter closed commits early: every batch taken is committed.' : 'The commit deadline has passed.'} Reveal before ${when(experiment.reveal_deadline)}: an unrevealed batch loses `,
+    return h('div', { class: 'notice action', id: 'reveal-offer' },
+      h('p', null, `${experiment.spec.commits_closed_at ? 'The experimenter closed commits early: every batch taken is committed.' : 'The commit deadline has passed.'} Reveal before ${when(window.reveal_deadline)}: an unrevealed batch loses `,
         `${Math.max(experiment.spec.non_reveal_slash_bps, experiment.spec.slash_bps) / 100}% of its stake.`),
-      button, status));
-  } else {
-    const left = revealLeftWithOperator(id, mine.batch_id, app.signer.address);
-    parts.push(h('div', { class: 'notice', id: 'sealed' },
-      left
-        ? h('p', { id: 'left-with-operator' }, 'Your labels are sealed: other labelers see only their commitment. You left your reveal with the operator, so the server reveals them at the commit deadline even if you do not come back.')
-        : h('p', null, 'Your labels are sealed: the server holds only their commitment and an encrypted backup that only your key opens.'),
-      h('p', null, `The reveal opens at the commit deadline, ${when(experiment.commit_deadline)}. This page offers it as soon as it opens, and your next visit does it for you.`)));
+      button, status);
   }
-  // Poll for the next phase, so the reveal is offered the moment the deadline passes and the
-  // earnings appear the moment the experiment settles; in the reveal window, also for the
-  // batch's reveal, which the server makes at its next tick for a reveal left with it (the
-  // phase may turn a moment before that tick).
+  const left = revealLeftWithOperator(id, mine.batch_id, app.signer.address);
+  return h('div', { class: 'notice', id: 'sealed' },
+    left
+      ? h('p', { id: 'left-with-operator' }, 'Your labels are sealed: other labelers see only their commitment. You left your reveal with the operator, so the server reveals them at the commit deadline even if you do not come back.')
+      : h('p', null, 'Your labels are sealed: the server holds only their commitment and an encrypted backup that only your key opens.'),
+    h('p', null, `The reveal opens at the commit deadline, ${when(window.commit_deadline)}. This page offers it as soon as it opens, and your next visit does it for you.`));
+}
+
+/** A committed batch. With rounds its deadlines are its own round's, which need not be the
+ * experiment's current ones; once its round is over a new round's join is offered here. */
+function sealedView(app, experiment, mine, work, stats) {
+  const id = experiment.experiment_id;
+  const windows = roundWindows(experiment.spec);
+  const round = roundOfBatch(experiment, mine);
+  const window = windows[round];
+  const rounds = hasRounds(experiment);
+  const parts = [
+    h('p', { class: 'crumbs' }, h('a', { href: '#/label' }, 'Labeling'), ' / ', h('a', { href: `#/x/${id}` }, experiment.title), ` / batch ${mine.batch_id}`),
+    h('h1', null, `Batch ${mine.batch_id} `, phaseBadge(experiment.phase)),
+    h('dl', { class: 'facts' },
+      rounds ? [h('dt', null, 'Round'), h('dd', { id: 'batch-round' }, roundName(round, experiment.rounds))] : null,
+      h('dt', null, 'Commitment'), h('dd', null, h('code', { class: 'break', id: 'commitment' }, mine.commitment)),
+      h('dt', null, 'Sealed at'), h('dd', null, when(mine.committed_at)),
+      h('dt', null, 'Reveal window'), h('dd', null, `${when(window.commit_deadline)} – ${when(window.reveal_deadline)}`)),
+  ];
+  if (mine.revealed_at != null) {
+    const settles = windows[windows.length - 1].reveal_deadline;
+    parts.push(h('div', { class: 'notice ok', id: 'revealed' },
+      `Revealed at ${when(mine.revealed_at)}. The experiment settles after ${rounds ? 'its last round, ' : ''}${when(settles)}; your earnings appear here then.`));
+    parts.push(nextRoundNote(experiment, round));
+  } else {
+    parts.push(unrevealedNotice(app, experiment, mine, window, round === experiment.round));
+  }
+  parts.push(nextRoundOffer(experiment, work, round));
+  if (rounds) parts.push(roundsCard(experiment, work, stats, app.now()));
+  // Poll for the next phase (with rounds, the next round too), so the reveal is offered the
+  // moment the deadline passes, a new round's join the moment it opens, and the earnings the
+  // moment the experiment settles; in the batch's own reveal window, also for the batch's
+  // reveal, which the server makes at its next tick for a reveal left with it (the phase may
+  // turn a moment before that tick).
   app.every(2000, async () => {
     try {
       const now = await app.api.experiment(id);
-      if (now.phase !== experiment.phase) {
+      if (now.phase !== experiment.phase || now.round !== experiment.round) {
         app.render();
-      } else if (now.phase === 'revealing' && mine.revealed_at == null) {
+      } else if (now.phase === 'revealing' && now.round === round && mine.revealed_at == null) {
         const work = await app.api.work(id, app.signer.address);
         const batch = work.batches.find(b => String(b.batch_id) === String(mine.batch_id));
         if (batch?.revealed_at != null) app.render();
@@ -123,7 +152,7 @@ function rewardTest(pPpm, falseRewardRate) {
   return `p = ${(pPpm / 1e6).toFixed(2)} (rewarded at p ≤ ${Number(falseRewardRate)})`;
 }
 
-async function earningsView(app, experiment, mine) {
+async function earningsView(app, experiment, mine, work, stats) {
   const id = experiment.experiment_id;
   const settlement = await app.api.settlement(id);
   const me = settlement.labelers.find(l => isMine(app, l.labeler));
@@ -148,14 +177,20 @@ async function earningsView(app, experiment, mine) {
       'shuffles of them over the same tasks (on a pairwise question, among tasks whose longer response is on the same side, so answering by length ',
       'earns nothing): p is how often labels like yours would score this high by chance, and the more items you label, ',
       'the smaller it gets when your labels are careful.'),
+    hasRounds(experiment) ? roundsCard(experiment, work, stats, app.now()) : null,
     h('p', null, h('a', { href: '#/label', class: 'button' }, 'Back to labeling')));
 }
 
-function missedView(experiment, mine) {
+/** A batch not committed before its round's commit deadline; with rounds a later round may be
+ * open to join. */
+function missedView(experiment, mine, work) {
+  const round = roundOfBatch(experiment, mine);
+  const deadline = roundWindows(experiment.spec)[round].commit_deadline;
   return h('section', { class: 'panel narrow' },
     h('h1', null, `Batch ${mine.batch_id} `, phaseBadge(experiment.phase)),
-    h('p', null, `This batch was not committed before the commit deadline (${when(experiment.commit_deadline)}). `,
+    h('p', { id: 'missed' }, `This batch was not committed before ${hasRounds(experiment) ? 'its round\'s' : 'the'} commit deadline (${when(deadline)}). `,
       'It counts as not revealed at settlement.'),
+    nextRoundOffer(experiment, work, round),
     h('p', null, h('a', { href: '#/label' }, 'Back to labeling')));
 }
 
@@ -343,7 +378,7 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
       missing.length ? h('p', { class: 'error' }, `${missing.length} task(s) still need an answer.`) : null,
       fast ? h('p', { class: 'notice warn' }, `${fast} answer(s) came faster than ${secondsMin} s. Edit them if you are unsure.`) : null,
       h('p', null, 'Committing seals your answers: the server keeps only a commitment and an encrypted backup until the commit deadline ',
-        `(${when(experiment.commit_deadline)}), so nobody can copy them. You cannot change them afterwards.`),
+        `(${when(batch.commit_deadline)}), so nobody can copy them. You cannot change them afterwards.`),
       leave ? h('div', { class: 'field check explained' }, leave,
         h('label', { for: 'leave-reveal' }, 'Reveal for me at the commit deadline. ',
           h('span', { class: 'muted' }, 'Your signed reveal goes along sealed to the operator\'s key, and the server reveals it if you have not by then. The operator can read these labels before the deadline; other labelers cannot.'))) : null,
@@ -361,7 +396,9 @@ function labelingView(app, experiment, batch, mine, sealingKey) {
       h('div', null,
         h('p', { class: 'crumbs' }, h('a', { href: `#/x/${id}` }, experiment.title), ` / batch ${batch.batch_id}`),
         h('p', { class: 'count', id: 'progress' }, `${answered()} of ${tasks.length} answered`,
-          h('span', { class: 'muted' }, ` · commit by ${when(experiment.commit_deadline)} (in ${duration(experiment.commit_deadline - app.now())})`))),
+          h('span', { class: 'muted' }, ` · `,
+            hasRounds(experiment) ? h('span', { id: 'work-round' }, `${roundName(batch.round, experiment.rounds)} · `) : null,
+            `commit by ${when(batch.commit_deadline)} (in ${duration(batch.commit_deadline - app.now())})`))),
       progress,
       h('button', { type: 'button', class: 'ghost', 'aria-expanded': showInstructions ? 'true' : 'false', 'aria-controls': 'instructions', onclick: () => { showInstructions = !showInstructions; render(); } },
         'Instructions ', h('kbd', null, 'i')));
@@ -425,9 +462,15 @@ export async function workspaceScreen(app, id, batchId) {
       h('p', null, `Batch ${batchId} was not assigned to ${short(app.signer.address)}.`),
       h('p', null, h('a', { href: `#/x/${id}` }, 'See the experiment')));
   }
-  if (experiment.phase === 'settled') return earningsView(app, experiment, mine);
-  if (mine.committed_at != null) return sealedView(app, experiment, mine);
-  if (experiment.phase !== 'open') return missedView(experiment, mine);
+  if (experiment.phase === 'settled' || mine.committed_at != null) {
+    // With rounds, the rounds card under a sealed batch or its earnings reads the stats'
+    // counts per round.
+    const stats = await roundStats(app, experiment);
+    if (experiment.phase === 'settled') return earningsView(app, experiment, mine, work, stats);
+    return sealedView(app, experiment, mine, work, stats);
+  }
+  // A batch is labeled in its own round's commit window, not in a later round's.
+  if (experiment.phase !== 'open' || roundOfBatch(experiment, mine) < experiment.round) return missedView(experiment, mine, work);
   // A batch is private to its labeler until settlement: read it signed in.
   const [batch, sealing] = await Promise.all([
     app.withSession(() => app.api.batch(id, batchId)),
