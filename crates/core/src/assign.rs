@@ -23,7 +23,7 @@ use crate::task::Task;
 use crate::{Address, B256};
 use alloy_primitives::keccak256;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How the regular tasks are cut into blocks, and which gold tasks go with each block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -285,17 +285,13 @@ impl Assigner {
         if self.round == 0 { self.overlap } else { 1 }
     }
 
-    /// Whether `labeler`, holding `taken`, may be given `block`.
-    fn may_take(&self, taken: &[(u32, u64)], block: u32) -> bool {
-        if taken.iter().any(|(t, _)| *t == block) {
-            return false;
-        }
+    /// Every task of the blocks in `taken`, gold included: what a later round's block must not
+    /// hold. Empty in the first round, where only the blocks themselves must differ.
+    fn seen(&self, taken: &[(u32, u64)]) -> HashSet<u32> {
         if self.round == 0 {
-            return true;
+            return HashSet::new();
         }
-        let seen: std::collections::HashSet<u32> =
-            taken.iter().flat_map(|(t, _)| self.plan.block_tasks(*t)).collect();
-        self.plan.block_tasks(block).all(|task| !seen.contains(&task))
+        taken.iter().flat_map(|(block, _)| self.plan.block_tasks(*block)).collect()
     }
 
     /// The plan the assigner works from.
@@ -319,8 +315,13 @@ impl Assigner {
         }
         let batch_id = self.next_batch_id;
         let groups = self.open_blocks.len();
-        let candidates: Vec<u32> =
-            self.open_blocks[group].iter().copied().filter(|&b| self.may_take(taken, b)).collect();
+        let seen = self.seen(taken);
+        let candidates: Vec<u32> = self.open_blocks[group]
+            .iter()
+            .copied()
+            .filter(|&b| taken.iter().all(|(t, _)| *t != b))
+            .filter(|&b| self.plan.block_tasks(b).all(|task| !seen.contains(&task)))
+            .collect();
         if candidates.is_empty() {
             return Err(AssignError::NoBlockLeft);
         }
