@@ -238,11 +238,12 @@ impl Experiment {
     /// and in every replay of its log. A round with nothing left to ask about gets no blocks.
     fn start_rounds_until(&mut self, round: u32) {
         let Some(rounds) = self.spec.rounds.clone() else { return };
-        let classes = match &self.spec.question.kind {
-            crate::spec::QuestionKind::Binary { .. } => 2,
-            crate::spec::QuestionKind::Choice { options } => options.len() as u32,
-            _ => unreachable!("the spec allows rounds only on binary and choice questions"),
-        };
+        let classes = self
+            .spec
+            .question
+            .kind
+            .classes()
+            .expect("the spec allows rounds only on questions of classes");
         let rule = rounds.rule(self.spec.overlap);
         while self.round() < round {
             let outcomes = self.outcomes();

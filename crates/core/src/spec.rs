@@ -198,6 +198,16 @@ impl QuestionKind {
         }
     }
 
+    /// How many classes a label chooses among: a binary or choice question's options; `None`
+    /// for the kinds whose labels are not classes.
+    pub fn classes(&self) -> Option<u32> {
+        match self {
+            QuestionKind::Binary { .. } => Some(2),
+            QuestionKind::Choice { options } => Some(options.len() as u32),
+            _ => None,
+        }
+    }
+
     /// Whether the responses are shown in a per-labeler shuffled order.
     pub fn shuffles_responses(&self) -> bool {
         matches!(self, QuestionKind::Pairwise { .. } | QuestionKind::Ranking { .. })
@@ -565,8 +575,7 @@ impl ExperimentSpec {
 
     fn validate_rounds(&self, rounds: &Rounds) -> Result<(), SpecError> {
         rounds.validate(self.overlap).map_err(|(field, rule)| invalid(field, rule))?;
-        if !matches!(self.question.kind, QuestionKind::Binary { .. } | QuestionKind::Choice { .. })
-        {
+        if self.question.kind.classes().is_none() {
             return Err(invalid(
                 "rounds",
                 "later rounds are chosen by the vote over classes: a binary or choice question",

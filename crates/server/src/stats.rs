@@ -86,11 +86,7 @@ pub fn rounds_progress(
     batches: &[Batch],
 ) -> Option<Value> {
     let rounds = spec.rounds.as_ref()?;
-    let classes = match &spec.question.kind {
-        QuestionKind::Binary { .. } => 2,
-        QuestionKind::Choice { options } => options.len() as u32,
-        _ => return None,
-    };
+    let classes = spec.question.kind.classes()?;
     let rule = rounds.rule(spec.overlap);
     let revealed: Vec<(u32, RevealedBatch)> = log
         .reveals
