@@ -44,8 +44,22 @@ impl Plan {
     /// `block_size`, the last possibly shorter; deals the PRF-shuffled gold list (tag
     /// `"gold"`) to the blocks in turn, `gold_per_batch` each (fewer when there is less gold).
     pub fn new(tasks: &[Task], block_size: u32, gold_per_batch: u32, prf: &Prf) -> Plan {
-        let (mut gold, mut regular): (Vec<u32>, Vec<u32>) =
-            (0..tasks.len() as u32).partition(|&i| tasks[i as usize].is_gold());
+        let regular: Vec<u32> =
+            (0..tasks.len() as u32).filter(|&i| !tasks[i as usize].is_gold()).collect();
+        Plan::over(tasks, regular, block_size, gold_per_batch, prf)
+    }
+
+    /// [`Plan::new`] over the regular tasks `regular` (ascending) alone: the first round of a
+    /// best-of experiment asks only its first matches.
+    pub fn over(
+        tasks: &[Task],
+        mut regular: Vec<u32>,
+        block_size: u32,
+        gold_per_batch: u32,
+        prf: &Prf,
+    ) -> Plan {
+        let mut gold: Vec<u32> =
+            (0..tasks.len() as u32).filter(|&i| tasks[i as usize].is_gold()).collect();
         prf.shuffle("blocks", 0, &mut regular);
         prf.shuffle("gold", 0, &mut gold);
         let gold_per_block = (gold_per_batch as usize).min(gold.len());
@@ -60,17 +74,42 @@ impl Plan {
     fn add_blocks(&mut self, tasks: &[u32]) -> std::ops::Range<u32> {
         let first = self.blocks.len() as u32;
         for chunk in tasks.chunks(self.block_size as usize) {
-            let mut block = chunk.to_vec();
-            block.sort_unstable();
-            let b = self.blocks.len();
-            let per_block = self.gold_per_block;
-            let mut mine: Vec<u32> =
-                (0..per_block).map(|i| self.gold[(b * per_block + i) % self.gold.len()]).collect();
-            mine.sort_unstable();
-            self.blocks.push(block);
-            self.block_gold.push(mine);
+            self.push_block(chunk.to_vec());
         }
         first..self.blocks.len() as u32
+    }
+
+    /// Deals `tasks` (distinct, in the order given, each with how many labels it wants) to new
+    /// blocks so that no block holds a task twice: the copies are laid out task by task and
+    /// dealt in turn to `B` blocks, `B` the larger of the most copies and what the block size
+    /// needs. Returns the new blocks' indices.
+    fn deal_copies(&mut self, tasks: &[(u32, u32)]) -> std::ops::Range<u32> {
+        let first = self.blocks.len() as u32;
+        let total: u32 = tasks.iter().map(|(_, copies)| copies).sum();
+        let most = tasks.iter().map(|(_, copies)| *copies).max().unwrap_or(0);
+        let count = most.max(total.div_ceil(self.block_size)) as usize;
+        let mut dealt: Vec<Vec<u32>> = vec![Vec::new(); count];
+        let copies =
+            tasks.iter().flat_map(|&(task, copies)| std::iter::repeat_n(task, copies as usize));
+        for (position, task) in copies.enumerate() {
+            dealt[position % count].push(task);
+        }
+        for block in dealt {
+            self.push_block(block);
+        }
+        first..self.blocks.len() as u32
+    }
+
+    /// Adds one block, sorted, with the next gold tasks in turn.
+    fn push_block(&mut self, mut block: Vec<u32>) {
+        block.sort_unstable();
+        let b = self.blocks.len();
+        let per_block = self.gold_per_block;
+        let mut mine: Vec<u32> =
+            (0..per_block).map(|i| self.gold[(b * per_block + i) % self.gold.len()]).collect();
+        mine.sort_unstable();
+        self.blocks.push(block);
+        self.block_gold.push(mine);
     }
 
     /// Every task of block `block`, gold included.
@@ -237,7 +276,15 @@ impl Assigner {
     /// A fresh assigner for an opened experiment.
     pub fn new(spec: &ExperimentSpec, tasks: &[Task], seed: B256) -> Assigner {
         let prf = Prf::new(seed);
-        let plan = Plan::new(tasks, spec.block_size, spec.gold_per_batch, &prf);
+        let plan = match spec.rounds.as_ref().filter(|r| r.is_best_of()) {
+            Some(rounds) => {
+                let groups = crate::knockout::groups(tasks)
+                    .expect("a best-of experiment's groups are checked when it is made");
+                let first = crate::knockout::first_round_tasks(&groups, rounds, spec.overlap, &prf);
+                Plan::over(tasks, first, spec.block_size, spec.gold_per_batch, &prf)
+            }
+            None => Plan::new(tasks, spec.block_size, spec.gold_per_batch, &prf),
+        };
         let cohorts = spec.cohorts.as_ref().map(|c| c.values.clone()).unwrap_or_default();
         let groups = cohorts.len().max(1);
         let open: Vec<u32> = (0..plan.blocks.len() as u32).collect();
@@ -269,11 +316,26 @@ impl Assigner {
     /// first round's blocks were and wanted by one labeler; earlier blocks take nobody more.
     /// In a later round a labeler gets only a block with no task it has seen, gold included,
     /// so no task and no gold answer is ever shown to it twice.
-    pub fn start_round(&mut self, round: u32, mut tasks: Vec<u32>) {
+    ///
+    /// A task listed `v` times wants `v` more labels: its copies go to `v` different blocks
+    /// (see [`Plan::deal_copies`]), so `v` different labelers answer it.
+    pub fn start_round(&mut self, round: u32, tasks: Vec<u32>) {
         assert!(round > self.round, "rounds start in order");
         assert!(self.cohorts.is_empty(), "rounds run without cohorts");
-        self.prf.shuffle("round", u64::from(round), &mut tasks);
-        let new = self.plan.add_blocks(&tasks);
+        let mut counted: Vec<(u32, u32)> = Vec::new();
+        for task in tasks {
+            match counted.last_mut() {
+                Some((last, copies)) if *last == task => *copies += 1,
+                _ => counted.push((task, 1)),
+            }
+        }
+        self.prf.shuffle("round", u64::from(round), &mut counted);
+        let new = if counted.iter().all(|(_, copies)| *copies == 1) {
+            let once: Vec<u32> = counted.iter().map(|(task, _)| *task).collect();
+            self.plan.add_blocks(&once)
+        } else {
+            self.plan.deal_copies(&counted)
+        };
         self.fill.resize(self.plan.blocks.len(), 0);
         self.open_blocks = vec![new.collect()];
         self.round = round;
@@ -292,6 +354,11 @@ impl Assigner {
             return HashSet::new();
         }
         taken.iter().flat_map(|(block, _)| self.plan.block_tasks(*block)).collect()
+    }
+
+    /// The PRF behind every choice, keyed by the experiment's seed.
+    pub fn prf(&self) -> &Prf {
+        &self.prf
     }
 
     /// The plan the assigner works from.

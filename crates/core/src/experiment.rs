@@ -65,6 +65,9 @@ impl Experiment {
         spec.validate()?;
         let spec = ExperimentSpec { commits_closed_at: None, ..spec };
         crate::strata::Strata::of(&spec.strata, &tasks).map_err(task::TaskError::File)?;
+        if spec.rounds.as_ref().is_some_and(crate::rounds::Rounds::is_best_of) {
+            crate::knockout::groups(&tasks).map_err(task::TaskError::File)?;
+        }
         for (i, t) in tasks.iter().enumerate() {
             if let Some(gold) = &t.gold {
                 gold.validate(&spec.question.kind).map_err(|e| task::TaskError::Line {
@@ -238,6 +241,15 @@ impl Experiment {
     /// and in every replay of its log. A round with nothing left to ask about gets no blocks.
     fn start_rounds_until(&mut self, round: u32) {
         let Some(rounds) = self.spec.rounds.clone() else { return };
+        if rounds.is_best_of() {
+            while self.round() < round {
+                let next = self.round() + 1;
+                let tasks = crate::knockout::next_round_tasks(&self.groups(), &self.knockouts());
+                let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
+                assigner.start_round(next, tasks);
+            }
+            return;
+        }
         let classes = self
             .spec
             .question
@@ -254,6 +266,40 @@ impl Experiment {
             let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
             assigner.start_round(next, tasks);
         }
+    }
+
+    /// A best-of experiment's prompts (see [`crate::knockout`]); none in any other.
+    pub fn groups(&self) -> Vec<crate::knockout::Group> {
+        match &self.spec.rounds {
+            Some(rounds) if rounds.is_best_of() => crate::knockout::groups(&self.tasks)
+                .expect("a best-of experiment's groups are checked when it is made"),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every prompt's knockout after the rounds started so far, replayed from the labels
+    /// revealed in them; none before the experiment opens or outside best-of experiments.
+    pub fn knockouts(&self) -> Vec<crate::adaptive::best_of::Tournament> {
+        let (Some(rounds), Some(assigner)) = (&self.spec.rounds, &self.assigner) else {
+            return Vec::new();
+        };
+        let outcomes = self.outcomes();
+        let revealed: Vec<crate::knockout::Revealed> = outcomes
+            .iter()
+            .filter_map(|o| {
+                let round = self.batches[o.batch_id as usize].round;
+                Some((o.labeler, round, o.labels.as_deref()?))
+            })
+            .collect();
+        crate::knockout::replay(
+            &self.tasks,
+            &self.groups(),
+            rounds,
+            self.spec.overlap,
+            assigner.prf(),
+            &revealed,
+            self.round() + 1,
+        )
     }
 
     /// Ends the commit phase at `now`, before its deadline: the creator's early close. Only

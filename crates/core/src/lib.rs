@@ -10,6 +10,7 @@ pub mod error;
 pub mod experiment;
 pub mod fatigue;
 pub mod fixed;
+pub mod knockout;
 pub mod label;
 pub mod lifecycle;
 pub mod limits;

@@ -344,6 +344,7 @@ mod tests {
     fn rounds_open_again_after_each_reveal_deadline_and_settle_after_the_last() {
         let mut spec = spec();
         spec.rounds = Some(crate::rounds::Rounds {
+            rule: Default::default(),
             count: 2,
             labels_max: 9,
             confidence: crate::fixed::Ppm::new(950_000).unwrap(),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 15;
+pub const RECORD_VERSION: u32 = 16;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

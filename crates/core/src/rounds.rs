@@ -1,6 +1,8 @@
 //! Adaptive rounds inside one experiment: several commit-reveal rounds, each asking for more
-//! labels only on the tasks whose revealed labels are not yet sure of an answer (dynamic
-//! overlap, [`crate::adaptive::overlap`]).
+//! labels only where the revealed labels are not yet sure. Two rules choose what a later round
+//! asks: dynamic overlap ([`crate::adaptive::overlap`]), more labels on the tasks whose vote is
+//! not yet confident; and the crowd's best of N ([`crate::knockout`]), the next comparisons of
+//! a knockout over each prompt's responses.
 //!
 //! Round 0 is the experiment as always: every block to `overlap` labelers, between opening and
 //! the commit deadline, revealed before the reveal deadline. Each later round opens at the
@@ -11,10 +13,12 @@
 //! within a round exactly as in a one-round experiment; every round's batches carry a stake
 //! and are settled together once the last round's reveal deadline has passed.
 //!
-//! Rounds are for binary and choice questions on the embedded ledger: the market contract
-//! knows one commit window and one reveal window, so chain mode refuses them.
+//! Dynamic overlap is for binary and choice questions, best of N for pairwise ones; both run on
+//! the embedded ledger only: the market contract knows one commit window and one reveal window,
+//! so chain mode refuses them.
 
 use crate::Address;
+use crate::adaptive::best_of::BestOfRule;
 use crate::adaptive::margin_for;
 use crate::adaptive::overlap::{Answer, OverlapRule, margin, next_round, peer_weights};
 use crate::duration::{DURATION_MAX, Duration};
@@ -24,8 +28,29 @@ use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// Most rounds an experiment may run, the first included.
+/// Most rounds an experiment under dynamic overlap may run, the first included.
 pub const ROUNDS_MAX: u32 = 8;
+
+/// Most rounds a best-of experiment may run: a knockout of 64 takes six levels, and a close
+/// match asks again in the rounds after.
+pub const BEST_OF_ROUNDS_MAX: u32 = 32;
+
+/// Which rule chooses what a later round asks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundRule {
+    /// More labels on the tasks whose weighted vote is not yet confident.
+    #[default]
+    Overlap,
+    /// The next comparisons of a knockout over each prompt's responses.
+    BestOf,
+}
+
+impl RoundRule {
+    fn is_overlap(&self) -> bool {
+        *self == RoundRule::Overlap
+    }
+}
 
 /// The shortest commit or reveal window of a later round.
 pub const ROUND_WINDOW_SECS_MIN: u64 = 60;
@@ -35,11 +60,17 @@ pub const ROUND_WINDOW_SECS_MIN: u64 = 60;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rounds {
-    /// Rounds in all, the first included: 2 to [`ROUNDS_MAX`].
+    /// What a later round asks (dynamic overlap when absent).
+    #[serde(default, skip_serializing_if = "RoundRule::is_overlap")]
+    pub rule: RoundRule,
+    /// Rounds in all, the first included: 2 to [`ROUNDS_MAX`] ([`BEST_OF_ROUNDS_MAX`] for best
+    /// of N).
     pub count: u32,
-    /// The most labels a task gets over every round (the first round gives it `overlap`).
+    /// The most labels a task gets over every round (the first round gives it `overlap`); for
+    /// best of N, the most votes one match takes.
     pub labels_max: u32,
-    /// How sure a task's weighted vote must be of its leading answer to get no more labels.
+    /// How sure a task's weighted vote must be of its leading answer to get no more labels;
+    /// for best of N, how sure the crowd must be that its winner is the best response.
     pub confidence: Ppm,
     /// How long each later round takes joins and commits, from the previous round's reveal
     /// deadline.
@@ -54,12 +85,42 @@ impl Rounds {
         OverlapRule { start: overlap, max: self.labels_max, confidence: self.confidence }
     }
 
+    /// The knockout rule of a best-of prompt with `responses` responses: `overlap` first votes
+    /// per match, at most `labels_max`, and the default budget for that many responses.
+    pub fn best_of_rule(&self, overlap: u32, responses: u32) -> BestOfRule {
+        BestOfRule {
+            confidence: self.confidence,
+            first_votes: overlap,
+            match_votes_max: self.labels_max,
+            budget: BestOfRule::budget_for(responses),
+        }
+    }
+
+    /// Whether later rounds play a knockout.
+    pub fn is_best_of(&self) -> bool {
+        self.rule == RoundRule::BestOf
+    }
+
     /// Checks the rounds against the rest of the spec; `Err` names the field and the rule.
     pub fn validate(&self, overlap: u32) -> Result<(), (&'static str, String)> {
-        if !(2..=ROUNDS_MAX).contains(&self.count) {
-            return Err(("rounds.count", format!("must be 2 to {ROUNDS_MAX}")));
+        let max = if self.is_best_of() { BEST_OF_ROUNDS_MAX } else { ROUNDS_MAX };
+        if !(2..=max).contains(&self.count) {
+            return Err(("rounds.count", format!("must be 2 to {max}")));
         }
-        if self.labels_max <= overlap || self.labels_max > crate::limits::OVERLAP_MAX {
+        if self.is_best_of() {
+            if self.labels_max < overlap || self.labels_max > crate::limits::OVERLAP_MAX {
+                return Err((
+                    "rounds.labels_max",
+                    format!(
+                        "the most votes a match takes: at least overlap ({overlap}), its first \
+                         votes, and at most {}",
+                        crate::limits::OVERLAP_MAX
+                    ),
+                ));
+            }
+            crate::adaptive::check_confidence(self.confidence, "best-of")
+                .map_err(|rule| ("rounds.confidence", rule))?;
+        } else if self.labels_max <= overlap || self.labels_max > crate::limits::OVERLAP_MAX {
             return Err((
                 "rounds.labels_max",
                 format!(
@@ -69,7 +130,9 @@ impl Rounds {
                 ),
             ));
         }
-        self.rule(overlap).validate().map_err(|rule| ("rounds.confidence", rule))?;
+        if !self.is_best_of() {
+            self.rule(overlap).validate().map_err(|rule| ("rounds.confidence", rule))?;
+        }
         for (field, window) in [
             ("rounds.commit_within", self.commit_within),
             ("rounds.reveal_within", self.reveal_within),
@@ -184,6 +247,7 @@ mod tests {
 
     fn rounds(count: u32) -> Rounds {
         Rounds {
+            rule: RoundRule::Overlap,
             count,
             labels_max: 5,
             confidence: Ppm::new(950_000).unwrap(),
@@ -222,6 +286,22 @@ mod tests {
         assert_eq!(unsure.validate(3).unwrap_err().0, "rounds.confidence");
         let short = Rounds { reveal_within: Duration::from_secs(59), ..rounds(2) };
         assert_eq!(short.validate(3).unwrap_err().0, "rounds.reveal_within");
+    }
+
+    #[test]
+    fn a_knockout_may_run_more_rounds_and_start_at_its_cap() {
+        let best_of = |count| Rounds { rule: RoundRule::BestOf, count, ..rounds(2) };
+        assert!(best_of(BEST_OF_ROUNDS_MAX).validate(3).is_ok());
+        assert!(Rounds { labels_max: 3, ..best_of(2) }.validate(3).is_ok());
+        assert_eq!(best_of(BEST_OF_ROUNDS_MAX + 1).validate(3).unwrap_err().0, "rounds.count");
+        assert_eq!(best_of(4).validate(6).unwrap_err().0, "rounds.labels_max");
+        assert_eq!(rounds(ROUNDS_MAX + 1).validate(3).unwrap_err().0, "rounds.count");
+        let rule = best_of(4).best_of_rule(3, 64);
+        assert_eq!((rule.first_votes, rule.match_votes_max, rule.budget), (3, 5, 400));
+        // The rule is written only when it is not the default, so older specs read the same.
+        let toml = toml::to_string(&best_of(4)).unwrap();
+        assert!(toml.contains("rule = \"best_of\""), "{toml}");
+        assert!(!toml::to_string(&rounds(2)).unwrap().contains("rule"));
     }
 
     #[test]

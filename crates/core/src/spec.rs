@@ -575,7 +575,14 @@ impl ExperimentSpec {
 
     fn validate_rounds(&self, rounds: &Rounds) -> Result<(), SpecError> {
         rounds.validate(self.overlap).map_err(|(field, rule)| invalid(field, rule))?;
-        if self.question.kind.classes().is_none() {
+        if rounds.is_best_of() {
+            if !matches!(self.question.kind, QuestionKind::Pairwise { .. }) {
+                return Err(invalid(
+                    "rounds.rule",
+                    "best of N compares responses in pairs: a pairwise question",
+                ));
+            }
+        } else if self.question.kind.classes().is_none() {
             return Err(invalid(
                 "rounds",
                 "later rounds are chosen by the vote over classes: a binary or choice question",
@@ -590,7 +597,7 @@ impl ExperimentSpec {
                 "an experiment with rounds closes each round at its deadline",
             ));
         }
-        if self.limits.batches_per_labeler_max < rounds.count {
+        if !rounds.is_best_of() && self.limits.batches_per_labeler_max < rounds.count {
             return Err(invalid(
                 "limits.batches_per_labeler_max",
                 format!(
@@ -754,6 +761,19 @@ instructions = "Pick the more helpful answer."
         assert!(e.to_string().contains("peer_weight"), "{e}");
         let ok = format!("peer_weight = 0.2\n{PAIRWISE_TOML}");
         assert!(ExperimentSpec::parse(&ok, SpecFormat::Toml).is_ok());
+    }
+
+    #[test]
+    fn a_knockout_is_for_pairwise_questions_only() {
+        let rounds = "[rounds]\nrule = \"best_of\"\ncount = 20\nlabels_max = 9\nconfidence = 0.95\n\
+                      commit_within = \"1h\"\nreveal_within = \"1h\"\n";
+        let spec = ExperimentSpec::parse(&format!("{PAIRWISE_TOML}\n{rounds}"), SpecFormat::Toml);
+        assert!(spec.unwrap().rounds.unwrap().is_best_of());
+        let binary = PAIRWISE_TOML
+            .replace("kind = \"pairwise\"", "kind = \"binary\"\noptions = [\"no\", \"yes\"]")
+            .replace("strength_max = 3\nallow_tie = true\n", "");
+        let e = error_of(&format!("{binary}\n{rounds}"));
+        assert!(e.to_string().contains("rounds.rule"), "{e}");
     }
 
     #[test]

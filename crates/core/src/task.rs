@@ -177,6 +177,33 @@ pub fn parse_jsonl(text: &str, kind: &QuestionKind) -> Result<Vec<Task>, TaskErr
     })
 }
 
+/// Parses an experiment's task file: as [`parse_jsonl`], except that in a best-of experiment
+/// (see [`crate::knockout`]) every regular line is a best-of task of 2 to 64 responses, expanded
+/// into its pair tasks.
+pub fn parse_for(text: &str, spec: &crate::spec::ExperimentSpec) -> Result<Vec<Task>, TaskError> {
+    let kind = &spec.question.kind;
+    if !spec.rounds.as_ref().is_some_and(crate::rounds::Rounds::is_best_of) {
+        return parse_jsonl(text, kind);
+    }
+    let lines = parse_lines(text, TASKS_MAX, |raw| {
+        let parsed: TaskLine = serde_json::from_str(raw).map_err(|e| json_reason(&e))?;
+        if parsed.gold.as_ref().is_some_and(|g| !g.is_null()) {
+            return check_task(parsed, kind);
+        }
+        if !(2..=RESPONSES_MAX).contains(&parsed.responses.len()) {
+            return Err(format!(
+                "a best-of task compares 2 to {RESPONSES_MAX} responses, found {}",
+                parsed.responses.len()
+            ));
+        }
+        let n = parsed.responses.len() as u32;
+        let task = check_task(parsed, &QuestionKind::Ranking { n })?;
+        crate::knockout::check_line(&task)?;
+        Ok(task)
+    })?;
+    crate::knockout::expand(lines).map_err(TaskError::File)
+}
+
 /// The JSONL loop shared with practice files: blank lines skipped, every other line parsed by
 /// `parse` (whose error is prefixed with the line number), at most `max` items, unique ids.
 pub(crate) fn parse_lines<T: AsRef<Task>>(
@@ -361,5 +388,26 @@ mod tests {
             parse_jsonl("\n\n", &PAIRWISE).unwrap_err().to_string(),
             "the file holds no tasks"
         );
+    }
+
+    #[test]
+    fn a_best_of_experiment_imports_each_prompt_as_every_pair_of_its_responses() {
+        let mut spec = crate::synthetic::knockout::Params::default().spec();
+        let text = r#"{"id": "p", "prompt": "q", "responses": ["x", "y", "z"], "meta": {"src": 1}}
+{"id": "g", "prompt": "r", "responses": ["a", "b"], "gold": -1}
+"#;
+        let tasks = parse_for(text, &spec).unwrap();
+        let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["p:0-1", "p:0-2", "p:1-2", "g"]);
+        assert_eq!(tasks[1].responses, ["x", "z"]);
+        assert_eq!(tasks[1].meta["src"], 1);
+        assert_eq!(tasks[1].meta["best_of"], serde_json::json!({"task": "p", "pair": [0, 2]}));
+        let one = parse_for(r#"{"id": "p", "responses": ["x"]}"#, &spec).unwrap_err();
+        assert!(one.to_string().contains("line 1: a best-of task compares 2 to 64"), "{one}");
+        let gold = parse_for(r#"{"id": "g", "responses": ["a", "b", "c"], "gold": 1}"#, &spec);
+        assert!(gold.unwrap_err().to_string().contains("exactly 2 responses"));
+        // Without a knockout, the same file is an ordinary pairwise one.
+        spec.rounds = None;
+        assert!(parse_for(text, &spec).unwrap_err().to_string().contains("exactly 2 responses"));
     }
 }

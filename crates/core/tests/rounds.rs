@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 fn rounds_spec(count: u32) -> plumbline_core::spec::ExperimentSpec {
     let mut spec = synthetic::binary_spec(20, 3, 4);
     spec.rounds = Some(Rounds {
+        rule: Default::default(),
         count,
         labels_max: 7,
         confidence: Ppm::new(950_000).unwrap(),

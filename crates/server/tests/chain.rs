@@ -246,6 +246,7 @@ async fn a_spec_with_rounds_is_refused_in_chain_mode() {
     start_clocks(&h, &operator, &mut spec).await;
     spec.limits.batches_per_labeler_max = 2;
     spec.rounds = Some(plumbline_core::rounds::Rounds {
+        rule: Default::default(),
         count: 2,
         labels_max: 5,
         confidence: plumbline_core::fixed::Ppm::new(950_000).unwrap(),

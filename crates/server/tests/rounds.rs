@@ -112,6 +112,7 @@ async fn an_experiment_of_two_rounds_over_http() {
     spec.reveal_deadline = now + 4_200;
     spec.limits.batches_per_labeler_max = 2;
     spec.rounds = Some(Rounds {
+        rule: Default::default(),
         count: 2,
         labels_max: 6,
         confidence: Ppm::new(950_000).unwrap(),

@@ -94,6 +94,10 @@ pub struct BestOfReport {
     pub tournament: MethodSummary,
     /// The replicated knockout.
     pub replicated_knockout: MethodSummary,
+    /// The tournament as rounds of one experiment through the protocol (see
+    /// [`run_in_experiments`]), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_experiment: Option<MethodSummary>,
 }
 
 /// One run's outcome.
@@ -127,6 +131,7 @@ pub fn run(setup: &BestOfSetup) -> BestOfReport {
         setup: setup.clone(),
         tournament: summarize(&ours, true),
         replicated_knockout: summarize(&peer, false),
+        in_experiment: None,
     }
 }
 
@@ -251,4 +256,63 @@ impl World {
             t.record_round(&votes, &weights);
         }
     }
+}
+
+/// Comparisons in one block of a best-of experiment: a labeler's cap is a whole number of
+/// blocks.
+pub const EXPERIMENT_BLOCK: u32 = 5;
+
+/// The tournament played as rounds of one experiment through the protocol
+/// ([`plumbline_core::synthetic::knockout`]), `runs` times: the same number of responses and
+/// labelers of the same skills as [`run`], each comparison of a round dealt in blocks of
+/// [`EXPERIMENT_BLOCK`] to whoever joins, votes weighed by the experiment's own gold (one gold
+/// comparison per block) instead of practice, labels committed and revealed, and the whole
+/// experiment settled and replayed from its record. The quality of responses has no spread.
+pub fn run_in_experiments(setup: &BestOfSetup, runs: u32) -> MethodSummary {
+    use plumbline_core::synthetic::knockout::{Params, run};
+    let outcomes: Vec<RunOutcome> = (0..runs)
+        .map(|r| {
+            let world = World::draw(setup, u64::from(r));
+            let params = Params {
+                responses: setup.responses,
+                skills: world.skills.iter().map(|s| (s * 1e6).round() as u32).collect(),
+                gold_tasks: 400,
+                block_size: EXPERIMENT_BLOCK,
+                gold_per_batch: 1,
+                batches_max: (setup.per_labeler_max / EXPERIMENT_BLOCK).max(1),
+                rounds: plumbline_core::rounds::BEST_OF_ROUNDS_MAX,
+                first_votes: setup.rule.first_votes,
+                match_votes_max: setup.rule.match_votes_max,
+                confidence: setup.rule.confidence,
+            };
+            let seed = setup.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(r));
+            let done =
+                run(&params, seed).expect("a synthetic best-of experiment follows the protocol");
+            let experiment =
+                plumbline_core::record::replay(&done.record).expect("a settled record replays");
+            let played = &experiment.knockouts()[0];
+            let batches = experiment.batches();
+            let tasks = &done.record.tasks;
+            let per_labeler = done
+                .addresses
+                .iter()
+                .map(|a| {
+                    let mine = batches.iter().filter(|b| b.labeler == *a);
+                    mine.flat_map(|b| &b.tasks).filter(|&&t| !tasks[t as usize].is_gold()).count()
+                })
+                .max()
+                .unwrap_or(0);
+            let rank = played.winner().map(|w| done.rank[w as usize]);
+            RunOutcome {
+                best: rank == Some(0),
+                top3: rank.is_some_and(|r| r < 3),
+                comparisons: played.votes_used() as u32,
+                per_labeler_max: per_labeler as u32,
+                rounds: batches.iter().map(|b| b.round + 1).max().unwrap_or(0),
+                finished: played.winner().is_some(),
+                confidence: played.winner_confidence(),
+            }
+        })
+        .collect();
+    summarize(&outcomes, true)
 }

@@ -78,6 +78,10 @@ pub struct BestOfArgs {
     /// Runs.
     #[arg(long, default_value_t = 1000)]
     pub runs: u32,
+    /// Also play the tournament this many times as rounds of one experiment through the
+    /// protocol (joins, commits, reveals, settlement), without a spread.
+    #[arg(long, default_value_t = 0)]
+    pub experiment_runs: u32,
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -127,6 +131,9 @@ fn best_of(args: BestOfArgs) -> anyhow::Result<()> {
     if args.spread.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
         return Err(bad_input("--spread must be a positive number"));
     }
+    if args.spread.is_some() && args.experiment_runs > 0 {
+        return Err(bad_input("--experiment-runs plays responses without a spread"));
+    }
     let confidence =
         Ppm::from_f64(args.confidence).map_err(|e| bad_input(format!("--confidence: {e}")))?;
     let budget = args.budget.unwrap_or(BestOfRule::budget_for(args.responses));
@@ -144,7 +151,11 @@ fn best_of(args: BestOfArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..BestOfSetup::default()
     };
-    let report = plumbline_sim::best_of::run(&setup);
+    let mut report = plumbline_sim::best_of::run(&setup);
+    if args.experiment_runs > 0 {
+        report.in_experiment =
+            Some(plumbline_sim::best_of::run_in_experiments(&setup, args.experiment_runs));
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -165,5 +176,8 @@ fn best_of(args: BestOfArgs) -> anyhow::Result<()> {
     };
     row("adaptive tournament", &report.tournament);
     row(&format!("knockout, {} votes a match", args.peer_votes), &report.replicated_knockout);
+    if let Some(m) = &report.in_experiment {
+        row(&format!("as rounds, {} experiments", args.experiment_runs), m);
+    }
     Ok(())
 }

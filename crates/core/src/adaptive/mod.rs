@@ -41,7 +41,7 @@ pub fn vote_weight(right: u64, answered: u64, classes: u32) -> u64 {
 }
 
 /// Checks that a rule's confidence is above one half and below one; `what` names the rule.
-fn check_confidence(confidence: crate::fixed::Ppm, what: &str) -> Result<(), String> {
+pub(crate) fn check_confidence(confidence: crate::fixed::Ppm, what: &str) -> Result<(), String> {
     let c = confidence.get();
     if c <= 500_000 || c >= 1_000_000 {
         return Err(format!(

@@ -14,6 +14,8 @@ use crate::task::Task;
 use crate::{Address, B256, Result, assign::to_canonical};
 use std::collections::BTreeMap;
 
+pub mod knockout;
+
 /// SplitMix64: a tiny, well-mixed deterministic generator, enough for simulations.
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);
