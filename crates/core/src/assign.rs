@@ -244,6 +244,9 @@ pub enum AssignError {
     /// No block below overlap remains that this labeler has not done.
     #[error("no block is left for this labeler")]
     NoBlockLeft,
+    /// This round of a best-of experiment goes to the labelers whose records weigh most.
+    #[error("this round's comparisons go to the labelers whose answers so far weigh most")]
+    NotChosen,
 }
 
 fn is_zero(round: &u32) -> bool {
@@ -270,7 +273,25 @@ pub struct Assigner {
     next_batch_id: u64,
     /// The round being assigned.
     round: u32,
+    /// In a later round of a best-of experiment: who may take its blocks.
+    admitted: Option<Admitted>,
 }
+
+/// Who may take a later round's blocks in a best-of experiment (see
+/// [`Assigner::admit_heaviest`]).
+#[derive(Clone, Debug)]
+struct Admitted {
+    /// Vote weights of the labelers with revealed labels.
+    weights: HashMap<Address, u64>,
+    /// The weight of a labeler with none.
+    newcomer: u64,
+    /// The least weight admitted.
+    bar: u64,
+}
+
+/// Labelers admitted per label a later best-of round wants on a task: room for those who do
+/// not come back.
+const ADMITTED_PER_VOTE: usize = 2;
 
 impl Assigner {
     /// A fresh assigner for an opened experiment.
@@ -303,6 +324,7 @@ impl Assigner {
             taken: HashMap::new(),
             next_batch_id: 0,
             round: 0,
+            admitted: None,
         }
     }
 
@@ -339,6 +361,46 @@ impl Assigner {
         self.fill.resize(self.plan.blocks.len(), 0);
         self.open_blocks = vec![new.collect()];
         self.round = round;
+        self.admitted = None;
+    }
+
+    /// Admits to this round only the heaviest labelers: for every task the round asks, the
+    /// [`ADMITTED_PER_VOTE`] × (labels it wants) heaviest labelers who have not seen it and
+    /// have a batch left, by `weights` (a labeler without one weighs `newcomer`; among equals
+    /// by address); everyone at least as heavy as the lightest of them, over every task, is
+    /// admitted. A task with fewer such labelers admits everyone. The weights are the votes'
+    /// weights when the round starts, so a match goes to the labelers whose answers so far say
+    /// they are most often right, while every match keeps enough labelers who may answer it.
+    pub fn admit_heaviest(&mut self, weights: &HashMap<Address, u64>, newcomer: u64) {
+        let mut ranked: Vec<(&Address, u64)> = weights.iter().map(|(a, w)| (a, *w)).collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        // Per ranked labeler, the tasks it has seen; `None` once it has no batch left.
+        let seen: Vec<Option<HashSet<u32>>> = ranked
+            .iter()
+            .map(|(labeler, _)| {
+                let taken = self.taken.get(*labeler).map(Vec::as_slice).unwrap_or(&[]);
+                (taken.len() < self.batches_max as usize).then(|| self.seen_in_blocks(taken))
+            })
+            .collect();
+        let mut wanted: HashMap<u32, usize> = HashMap::new();
+        for &block in &self.open_blocks[0] {
+            for &task in &self.plan.blocks[block as usize] {
+                *wanted.entry(task).or_default() += 1;
+            }
+        }
+        let mut bar = u64::MAX;
+        for (task, copies) in wanted {
+            let mut free = ranked
+                .iter()
+                .zip(&seen)
+                .filter(|(_, seen)| seen.as_ref().is_some_and(|s| !s.contains(&task)));
+            match free.nth(ADMITTED_PER_VOTE * copies - 1) {
+                Some(((_, weight), _)) => bar = bar.min(*weight),
+                None => bar = 0,
+            }
+        }
+        let bar = if bar == u64::MAX { 0 } else { bar };
+        self.admitted = Some(Admitted { weights: weights.clone(), newcomer, bar });
     }
 
     /// How many labelers each of this round's blocks wants: `overlap` in the first round, one
@@ -353,6 +415,11 @@ impl Assigner {
         if self.round == 0 {
             return HashSet::new();
         }
+        self.seen_in_blocks(taken)
+    }
+
+    /// Every task of the blocks in `taken`, gold included.
+    fn seen_in_blocks(&self, taken: &[(u32, u64)]) -> HashSet<u32> {
         taken.iter().flat_map(|(block, _)| self.plan.block_tasks(*block)).collect()
     }
 
@@ -378,6 +445,12 @@ impl Assigner {
             let recent = taken.iter().filter(|(_, at)| *at > hour_ago).count();
             if recent >= self.per_hour_max as usize {
                 return Err(AssignError::HourlyLimit(self.per_hour_max));
+            }
+        }
+        if let Some(admitted) = &self.admitted {
+            let weight = admitted.weights.get(&request.labeler).copied();
+            if weight.unwrap_or(admitted.newcomer) < admitted.bar {
+                return Err(AssignError::NotChosen);
             }
         }
         let batch_id = self.next_batch_id;

@@ -244,9 +244,13 @@ impl Experiment {
         if rounds.is_best_of() {
             while self.round() < round {
                 let next = self.round() + 1;
-                let tasks = crate::knockout::next_round_tasks(&self.groups(), &self.knockouts());
+                let replayed = self.replay_knockouts();
+                let tasks =
+                    crate::knockout::next_round_tasks(&self.groups(), &replayed.tournaments);
+                let (weights, newcomer) = replayed.weights();
                 let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
                 assigner.start_round(next, tasks);
+                assigner.admit_heaviest(&weights, newcomer);
             }
             return;
         }
@@ -280,9 +284,16 @@ impl Experiment {
     /// Every prompt's knockout after the rounds started so far, replayed from the labels
     /// revealed in them; none before the experiment opens or outside best-of experiments.
     pub fn knockouts(&self) -> Vec<crate::adaptive::best_of::Tournament> {
-        let (Some(rounds), Some(assigner)) = (&self.spec.rounds, &self.assigner) else {
+        if self.assigner.is_none() {
             return Vec::new();
-        };
+        }
+        self.replay_knockouts().tournaments
+    }
+
+    /// [`Experiment::knockouts`], with the labelers' records. Only once open, with rounds.
+    fn replay_knockouts(&self) -> crate::knockout::Replayed {
+        let rounds = self.spec.rounds.as_ref().expect("an experiment with rounds");
+        let assigner = self.assigner.as_ref().expect("an open experiment has an assigner");
         let outcomes = self.outcomes();
         let revealed: Vec<crate::knockout::Revealed> = outcomes
             .iter()

@@ -168,7 +168,7 @@ pub fn replay(
     prf: &Prf,
     revealed: &[Revealed],
     rounds: u32,
-) -> Vec<Tournament> {
+) -> Replayed {
     let mut numbers: HashMap<Address, u32> = HashMap::new();
     for (labeler, _, _) in revealed {
         let next = numbers.len() as u32;
@@ -215,7 +215,39 @@ pub fn replay(
             tournament.record_round(votes, &weights);
         }
     }
-    played
+    let mut labelers = vec![Address::ZERO; numbers.len()];
+    for (address, number) in numbers {
+        labelers[number as usize] = address;
+    }
+    Replayed { tournaments: played, labelers, gold }
+}
+
+/// Every prompt's knockout, and what the labelers' records say so far.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// Each prompt's knockout, in the order of the groups.
+    pub tournaments: Vec<Tournament>,
+    /// The labelers with revealed labels, by number.
+    labelers: Vec<Address>,
+    /// Their answers to gold, by number.
+    gold: Vec<Record>,
+}
+
+impl Replayed {
+    /// Every labeler's vote weight now, from its gold answers and its votes on every prompt's
+    /// decided matches, each shrunk towards the crowd's pooled gold accuracy; and the weight
+    /// of a labeler with no revealed label yet (that accuracy itself).
+    pub fn weights(&self) -> (HashMap<Address, u64>, u64) {
+        let mut records = self.gold.clone();
+        for tournament in &self.tournaments {
+            tournament.add_agreement(&mut records);
+        }
+        let prior = crate::adaptive::best_of::pooled_prior(&self.gold);
+        let weight =
+            |r: &Record| crate::adaptive::vote_weight_toward(r.right, r.answered, 2, prior);
+        let known = self.labelers.iter().copied().zip(records.iter().map(weight)).collect();
+        (known, weight(&Record::default()))
+    }
 }
 
 /// The pair tasks the first round asks: every prompt's first matches.
@@ -320,7 +352,7 @@ mod tests {
         let labels: Vec<(u32, Label)> = first.iter().map(|&t| (t, Label::Int(-2))).collect();
         let revealed: Vec<Revealed> =
             (0..5).map(|i| (Address::repeat_byte(i + 1), 0, &labels[..])).collect();
-        let played = replay(&tasks, &groups, &rounds(), 3, &prf, &revealed, 1);
+        let played = replay(&tasks, &groups, &rounds(), 3, &prf, &revealed, 1).tournaments;
         let next = next_round_tasks(&groups, &played);
         // The final between the two winners: three first votes on one pair.
         assert_eq!(next.len(), 3);

@@ -57,3 +57,19 @@ fn the_knockout_finds_the_best_of_sixteen_and_its_record_verifies() {
     }
     assert!(found >= 3, "the best response won {found} of 4 runs");
 }
+
+#[test]
+fn later_rounds_go_to_the_labelers_whose_answers_weigh_most() {
+    // Ten careful labelers and ten who answer at random, interleaved.
+    let skills = (0..20).map(|i| if i % 2 == 0 { 950_000 } else { 500_000 }).collect();
+    let params = Params { responses: 16, skills, ..Params::default() };
+    let run = run(&params, 5).unwrap();
+    audit(&run.record).unwrap();
+    let experiment = replay(&run.record).unwrap();
+    let later = |careful: bool| {
+        let who: Vec<_> = run.addresses.iter().skip(usize::from(!careful)).step_by(2).collect();
+        experiment.batches().iter().filter(|b| b.round > 0 && who.contains(&&b.labeler)).count()
+    };
+    let (careful, random) = (later(true), later(false));
+    assert!(careful > 2 * random, "later-round batches: careful {careful}, random {random}");
+}

@@ -260,14 +260,16 @@ impl World {
 
 /// Comparisons in one block of a best-of experiment: a labeler's cap is a whole number of
 /// blocks.
-pub const EXPERIMENT_BLOCK: u32 = 5;
+pub const EXPERIMENT_BLOCK: u32 = 4;
 
 /// The tournament played as rounds of one experiment through the protocol
 /// ([`plumbline_core::synthetic::knockout`]), `runs` times: the same number of responses and
 /// labelers of the same skills as [`run`], each comparison of a round dealt in blocks of
-/// [`EXPERIMENT_BLOCK`] to whoever joins, votes weighed by the experiment's own gold (one gold
-/// comparison per block) instead of practice, labels committed and revealed, and the whole
-/// experiment settled and replayed from its record. The quality of responses has no spread.
+/// [`EXPERIMENT_BLOCK`] with one gold comparison to whoever joins and is admitted, votes
+/// weighed by the experiment's own gold instead of practice, labels committed and revealed, and
+/// the whole experiment settled and replayed from its record. A labeler's cap counts the
+/// comparisons of matches, as the tournament's budget does; its gold comes on top, one per
+/// block. The quality of responses has no spread.
 pub fn run_in_experiments(setup: &BestOfSetup, runs: u32) -> MethodSummary {
     use plumbline_core::synthetic::knockout::{Params, run};
     let outcomes: Vec<RunOutcome> = (0..runs)

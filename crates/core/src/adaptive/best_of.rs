@@ -21,7 +21,7 @@
 //! revealed vote with its round, and the labelers' gold records; within a round the order of
 //! votes does not matter, and a labeler's second vote on one match is ignored.
 
-use super::{margin_for, vote_weight};
+use super::{Prior, margin_for, vote_weight, vote_weight_toward};
 use crate::fixed::{Ppm, SCALE};
 use serde::{Deserialize, Serialize};
 
@@ -184,6 +184,18 @@ impl Record {
     }
 }
 
+/// Gold answers the pooled prior needs before it replaces the default 0.7.
+pub const POOLED_GOLD_MIN: u64 = 20;
+
+/// The accuracy every labeler's weight shrinks towards: the crowd's pooled accuracy on gold,
+/// once it holds [`POOLED_GOLD_MIN`] answers (0.7 before). A careful crowd's first votes then
+/// weigh what careful votes are worth, and a careless one's weigh less.
+pub fn pooled_prior(gold: &[Record]) -> Prior {
+    let right = gold.iter().map(|r| r.right).sum();
+    let answered = gold.iter().map(|r| r.answered).sum();
+    if answered >= POOLED_GOLD_MIN { Prior { right, answered } } else { Prior::DEFAULT }
+}
+
 /// One match while it is played: its voters and their weights.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Played {
@@ -250,6 +262,14 @@ impl Tournament {
     /// where they went the decided way.
     pub fn weights(&self, gold: &[Record]) -> Vec<u64> {
         let mut records = gold.to_vec();
+        self.add_agreement(&mut records);
+        let prior = pooled_prior(gold);
+        records.iter().map(|r| vote_weight_toward(r.right, r.answered, 2, prior)).collect()
+    }
+
+    /// Adds to each labeler's record its votes on decided matches, right where they went the
+    /// decided way.
+    pub fn add_agreement(&self, records: &mut [Record]) {
         for p in &self.played {
             let Some(winner) = p.shown.winner else { continue };
             for (&labeler, &for_left) in p.voters.iter().zip(&p.sides) {
@@ -259,7 +279,6 @@ impl Tournament {
                 }
             }
         }
-        records.iter().map(Record::weight).collect()
     }
 
     /// Adds one round's votes, each weighing its labeler's weight; decides the matches that

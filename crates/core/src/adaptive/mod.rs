@@ -26,10 +26,33 @@ const ACCURACY_CAP_HUNDREDTHS: u128 = 99;
 /// (gold answers, or agreement with its peers). The accuracy `p` is shrunk towards 0.7 over four
 /// pseudo-answers and capped at 0.99; a labeler at or below chance weighs nothing.
 pub fn vote_weight(right: u64, answered: u64, classes: u32) -> u64 {
+    vote_weight_toward(right, answered, classes, Prior::DEFAULT)
+}
+
+/// The accuracy a labeler's weight shrinks towards when its own evidence is thin: `right` of
+/// `answered`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prior {
+    /// Right answers behind the prior.
+    pub right: u64,
+    /// Answers behind the prior.
+    pub answered: u64,
+}
+
+impl Prior {
+    /// 0.7: a labeler about whom nothing is known yet.
+    pub const DEFAULT: Prior = Prior { right: PRIOR_TENTHS, answered: 10 };
+}
+
+/// [`vote_weight`] shrunk towards `prior` instead of 0.7 (still over four pseudo-answers).
+pub fn vote_weight_toward(right: u64, answered: u64, classes: u32, prior: Prior) -> u64 {
     assert!(right <= answered && classes >= 2, "right ≤ answered and at least two classes");
-    // p = num / den exactly, in tenths.
-    let num = u128::from(10 * right + PRIOR_TENTHS * PRIOR_ANSWERS);
-    let den = u128::from(10 * (answered + PRIOR_ANSWERS));
+    assert!(prior.right <= prior.answered && prior.answered > 0, "a prior of some answers");
+    // p = num / den exactly: (right + PRIOR_ANSWERS·q) / (answered + PRIOR_ANSWERS), q the
+    // prior's accuracy.
+    let num = u128::from(right) * u128::from(prior.answered)
+        + u128::from(PRIOR_ANSWERS) * u128::from(prior.right);
+    let den = u128::from(answered + PRIOR_ANSWERS) * u128::from(prior.answered);
     let others = u128::from(classes - 1);
     if num * u128::from(classes) <= den {
         return 0;
