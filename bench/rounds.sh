@@ -22,7 +22,8 @@ done
 # No spread: only the labelers' skill is noise. Then Bradley-Terry spreads from wide to narrow.
 for spread in none 4 2 1; do
   echo "== best of 64: spread $spread" >&2
-  args=()
+  # Without a spread the tournament is also played as rounds of real experiments.
+  args=(--experiment-runs 500)
   [ "$spread" = none ] || args=(--spread "$spread")
   "$bin" rounds best-of --runs 1000 --seed "$seed" "${args[@]}" --json >"$work/best-of-$spread.json"
 done
@@ -66,6 +67,14 @@ lines += [
     "comparisons; the tournament at confidence 0.95 with a budget of 400 comparisons. The peer, on",
     "the same responses and labelers in the same run: a knockout with 9 equal votes per match.",
     "",
+    "\"As rounds of an experiment\" plays the same tournament through the protocol, 500 times, on",
+    "the same labelers' skills: one best-of task of 64 responses imported as its 2,016 pairs, the",
+    "comparisons of each round dealt in blocks of 4 with one gold comparison each to whoever",
+    "joins and is admitted (a later round admits the heaviest labelers who may answer each",
+    "match), at most 10 batches a labeler (40 comparisons of matches, gold on top), votes weighed",
+    "by the experiment's own gold instead of practice, every label committed and revealed, and",
+    "the experiment settled, replayed from its record, and its knockout read back.",
+    "",
     "| spread of quality | method | best chosen | one of the best 3 | comparisons (mean) | comparisons (most) | per labeler (most) | rounds (mean) | stated confidence |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|",
 ]
@@ -73,7 +82,10 @@ order = ["none", "4", "2", "1"]
 for spread in order:
     r = best_of[spread]
     label = "none (skill only)" if spread == "none" else spread
-    for method, m in (("adaptive tournament", r["tournament"]), ("knockout, 9 votes", r["replicated_knockout"])):
+    methods = [("adaptive tournament", r["tournament"]), ("knockout, 9 votes", r["replicated_knockout"])]
+    if r.get("in_experiment"):
+        methods.append(("as rounds of an experiment", r["in_experiment"]))
+    for method, m in methods:
         stated = "" if m["stated_confidence"] is None else f"{m['stated_confidence']:.3f}"
         lines.append(
             f"| {label} | {method} | {100*m['best_chosen']:.1f}% | {100*m['top3_chosen']:.1f}% | {m['comparisons_mean']:.0f} | {m['comparisons_max']} "

@@ -40,6 +40,9 @@ pub enum Format {
     Raw,
     /// The dataset card (`README.md`, see [`crate::card`]).
     Card,
+    /// A best-of experiment's results: per prompt the winner, a ranking with how sure each
+    /// place is, and every decided match (see [`best_of`]).
+    BestOf,
 }
 
 impl Format {
@@ -52,9 +55,10 @@ impl Format {
             "parquet" => Format::Parquet,
             "raw" => Format::Raw,
             "card" => Format::Card,
+            "best_of" => Format::BestOf,
             other => {
                 return Err(ServiceError::bad_request(format!(
-                    "unknown format {other:?}: use trl, jsonl, csv, parquet, raw or card"
+                    "unknown format {other:?}: use trl, jsonl, csv, parquet, raw, card or best_of"
                 )));
             }
         })
@@ -67,6 +71,7 @@ impl Format {
             Format::Csv | Format::Raw => "csv",
             Format::Parquet => "parquet",
             Format::Card => "md",
+            Format::BestOf => "json",
         }
     }
 
@@ -77,6 +82,7 @@ impl Format {
             Format::Trl => format!("{experiment}.trl.jsonl"),
             Format::Raw => format!("{experiment}.labels.csv"),
             Format::Card => "README.md".into(),
+            Format::BestOf => format!("{experiment}.best-of.json"),
             _ => format!("{experiment}.{}", self.extension()),
         }
     }
@@ -88,6 +94,7 @@ impl Format {
             Format::Csv | Format::Raw => "text/csv; charset=utf-8",
             Format::Parquet => "application/vnd.apache.parquet",
             Format::Card => "text/markdown; charset=utf-8",
+            Format::BestOf => "application/json",
         }
     }
 }
@@ -456,6 +463,10 @@ pub fn export_with(
         let bytes = crate::card::dataset_card(record).into_bytes();
         return Ok(Exported { bytes, left_out: 0 });
     }
+    if format == Format::BestOf {
+        let bytes = serde_json::to_vec_pretty(&best_of(record)?).map_err(ServiceError::internal)?;
+        return Ok(Exported { bytes, left_out: 0 });
+    }
     let rows = label_rows(record);
     let gold = gold_answers(record);
     // Everyone's consensus, computed only where the format uses it (a cohort's or the bridging
@@ -499,9 +510,77 @@ pub fn export_with(
             parquet_table(record, &rows, &everyone()).map_err(ServiceError::internal)?
         }
         Format::Raw => raw(record, &rows).map_err(ServiceError::internal)?,
-        Format::Card => unreachable!("the card is written above, without the consensus"),
+        Format::Card | Format::BestOf => {
+            unreachable!(
+                "the card and the best-of results are written above, without the consensus"
+            )
+        }
     };
     Ok(Exported { bytes, left_out })
+}
+
+/// A best-of experiment's results (see [`plumbline_core::knockout`]), replayed from its record:
+/// per prompt its id, prompt and responses; the winner (`null` when the rounds ran out before
+/// the final was decided) with the chance, under the vote model, that it is the best; every
+/// response best first, with the matches it won, the level of the match it lost and how sure
+/// the crowd was of that loss; and every decided match as a preference pair, with its votes
+/// and confidence. The pairs are also in the TRL export, one row per asked pair.
+pub fn best_of(record: &PublicRecord) -> ServiceResult<Value> {
+    if !record.spec.rounds.as_ref().is_some_and(|r| r.is_best_of()) {
+        return Err(ServiceError::invalid(
+            "the best_of format holds a best-of experiment's results; this one has no knockout",
+        ));
+    }
+    let experiment = plumbline_core::record::replay(record).map_err(ServiceError::internal)?;
+    let groups = experiment.groups();
+    let prompts: Vec<Value> = groups
+        .iter()
+        .zip(experiment.knockouts())
+        .map(|(group, knockout)| {
+            let first = &record.tasks[group.pair_task(0, 1) as usize];
+            // Response i is the first of the pair (i, i + 1), and the last is the second of (0, it).
+            let response = |i: u32| {
+                let (other, side) = if i + 1 < group.responses { (i + 1, 0) } else { (0, 1) };
+                record.tasks[group.pair_task(i, other) as usize].responses[side].clone()
+            };
+            let responses: Vec<String> = (0..group.responses).map(response).collect();
+            let ranking: Vec<Value> = knockout
+                .ranking()
+                .iter()
+                .map(|s| {
+                    json!({
+                        "response": s.response,
+                        "wins": s.wins,
+                        "lost_at_level": s.lost_at,
+                        "loss_confidence": s.lost_confidence,
+                    })
+                })
+                .collect();
+            let matches: Vec<Value> = knockout
+                .matches()
+                .filter_map(|m| {
+                    Some(json!({
+                        "level": m.level,
+                        "chosen": m.winner?,
+                        "rejected": m.loser()?,
+                        "votes": m.votes,
+                        "confidence": m.confidence(),
+                    }))
+                })
+                .collect();
+            json!({
+                "task": group.id,
+                "prompt": first.prompt,
+                "responses": responses,
+                "winner": knockout.winner(),
+                "winner_confidence": knockout.winner_confidence(),
+                "comparisons": knockout.votes_used(),
+                "ranking": ranking,
+                "matches": matches,
+            })
+        })
+        .collect();
+    Ok(json!({ "experiment": format!("{:#x}", record.experiment_id), "prompts": prompts }))
 }
 
 /// The aggregate over one cohort's labels alone.
@@ -1136,10 +1215,41 @@ pub(crate) mod tests {
 
     #[test]
     fn every_format_downloads_under_its_own_name() {
-        let formats =
-            [Format::Trl, Format::Jsonl, Format::Csv, Format::Parquet, Format::Raw, Format::Card];
+        let formats = [
+            Format::Trl,
+            Format::Jsonl,
+            Format::Csv,
+            Format::Parquet,
+            Format::Raw,
+            Format::Card,
+            Format::BestOf,
+        ];
         let names: HashSet<String> = formats.iter().map(|f| f.file_name("e")).collect();
         assert_eq!(names.len(), formats.len(), "{names:?}");
+    }
+
+    #[test]
+    fn a_best_of_export_names_the_winner_ranks_every_response_and_lists_the_matches() {
+        use plumbline_core::synthetic::knockout;
+        let params = knockout::Params { responses: 8, ..knockout::Params::default() };
+        let done = knockout::run(&params, 3).unwrap();
+        let bytes = export(&done.record, Format::BestOf).unwrap();
+        let results: Value = serde_json::from_slice(&bytes).unwrap();
+        let prompt = &results["prompts"][0];
+        assert_eq!(prompt["task"], "prompt");
+        let responses: Vec<&str> =
+            prompt["responses"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        let expected: Vec<String> = (0..8).map(|i| format!("response {i}")).collect();
+        assert_eq!(responses, expected);
+        let winner = prompt["winner"].as_u64().expect("a winner");
+        assert_eq!(prompt["ranking"][0]["response"], winner);
+        assert_eq!(prompt["ranking"].as_array().unwrap().len(), 8);
+        assert_eq!(prompt["matches"].as_array().unwrap().len(), 7, "seven matches decide eight");
+        assert!(prompt["winner_confidence"].as_f64().unwrap() > 0.5);
+        // Any other experiment is refused, and the best-of experiment's pairs load as TRL.
+        assert!(best_of(&record()).is_err());
+        let trl = export(&done.record, Format::Trl).unwrap();
+        assert!(String::from_utf8(trl).unwrap().lines().count() >= 7);
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl AppState {
             )));
         }
         self.require_pool_at_hand(caller, row.spec.reward_pool).await?;
-        let tasks = task::parse_jsonl(text, &row.spec.question.kind)?;
+        let tasks = task::parse_for(text, &row.spec)?;
         // Building the core experiment checks every gold answer against the question.
         let (chain_id, contract) = domain_of(&row);
         Experiment::new(experiment_id, chain_id, contract, row.spec, tasks.clone())?;

@@ -77,7 +77,8 @@ pub fn stats(
 /// An experiment's rounds (see `plumbline_core::rounds`), for the dashboard: per round, the
 /// batches joined and revealed in it, the regular tasks it asked about, and how many regular
 /// tasks the labels revealed up to it are already sure of (the weighted vote that chooses the
-/// next round's tasks; null before any of its batches is revealed). `None` for an experiment of
+/// next round's tasks; null before any of its batches is revealed, and in a best-of experiment,
+/// whose rounds ask about matches). `None` for an experiment of
 /// one round. The counts name no task, so they are public while gold is still secret.
 pub fn rounds_progress(
     spec: &ExperimentSpec,
@@ -86,7 +87,8 @@ pub fn rounds_progress(
     batches: &[Batch],
 ) -> Option<Value> {
     let rounds = spec.rounds.as_ref()?;
-    let classes = spec.question.kind.classes()?;
+    // A knockout's rounds ask about matches, not classes: it shows no count of sure tasks.
+    let classes = spec.question.kind.classes();
     let rule = rounds.rule(spec.overlap);
     let revealed: Vec<(u32, RevealedBatch)> = log
         .reveals
@@ -112,8 +114,9 @@ pub fn rounds_progress(
                 .map(|(_, b)| (b.labeler, b.labels.as_slice()))
                 .collect();
             let revealed_here = revealed.iter().filter(|(r, _)| *r == round).count();
-            let confident = (revealed_here > 0)
-                .then(|| plumbline_core::rounds::confident_tasks(tasks, classes, &rule, &so_far));
+            let confident = classes.filter(|_| revealed_here > 0).map(|classes| {
+                plumbline_core::rounds::confident_tasks(tasks, classes, &rule, &so_far)
+            });
             json!({
                 "round": round,
                 "batches": mine.len(),

@@ -224,7 +224,7 @@ class Experiment:
         return results.settlement_json(self)
 
     def export(self, format: str = "trl", **options: Any) -> results.Export:
-        """The exported dataset's bytes in ``format`` (trl, jsonl, csv, parquet, raw, card)."""
+        """The exported dataset's bytes in ``format`` (trl, jsonl, csv, parquet, raw, card, best_of)."""
         return results.export(self, format, **options)
 
     def dataset(self, format: str = "trl", **options: Any) -> "datasets.Dataset":

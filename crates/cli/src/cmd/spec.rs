@@ -60,6 +60,17 @@ fn timing(spec: &ExperimentSpec) -> String {
         ),
     };
     match &spec.rounds {
+        Some(rounds) if rounds.is_best_of() => format!(
+            "{first}; then up to {} more rounds of commits for {} and reveals for {}, each \
+             asking the next comparisons of a knockout over each prompt's responses, until its \
+             winner is {} sure (at most {} votes a match, {} in its first round)",
+            rounds.count - 1,
+            rounds.commit_within,
+            rounds.reveal_within,
+            rounds.confidence.as_f64(),
+            rounds.labels_max,
+            spec.overlap
+        ),
         Some(rounds) => format!(
             "{first}; then {} more rounds of commits for {} and reveals for {}, each asking \
              for more labels where they are below {} sure, up to {} a task",

@@ -32,7 +32,7 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
     let TasksCommand::Check(args) = command;
     let spec = super::spec::load(&args.spec)?;
     let text = read_input(&args.tasks)?;
-    let tasks = task::parse_jsonl(&text, &spec.question.kind)
+    let tasks = task::parse_for(&text, &spec)
         .map_err(|e| bad_input(format!("{}: {e}", args.tasks.display())))?;
     let strata = Strata::of(&spec.strata, &tasks)
         .map_err(|e| bad_input(format!("{}: {e}", args.tasks.display())))?;

@@ -171,7 +171,8 @@ pub fn routes(config: &Config) -> Vec<Route> {
         Route {
             method: "get",
             path: "/experiments/{id}/export",
-            summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw|card, after settlement; for trl \
+            summary: "The dataset: ?format=trl|jsonl|csv|parquet|raw|card|best_of (a best-of \
+                      experiment's winner, ranking and matches), after settlement; for trl \
                       also ?gold=true|false, ?min_confidence=0.5..1 (default 0.7), \
                       ?min_margin=0.. (default 0), ?cohort=NAME or ?bridging=true, and ?prompt=implicit (the prompt in \
                       front of both responses, no prompt column)",
@@ -384,7 +385,7 @@ async fn export_dataset(
         Some(name) => Format::parse(name)?,
         None => {
             return Err(AppError::bad_request(
-                "name a format: ?format=trl|jsonl|csv|parquet|raw|card",
+                "name a format: ?format=trl|jsonl|csv|parquet|raw|card|best_of",
             ));
         }
     };
