@@ -2,8 +2,10 @@
 //! (Krippendorff's alpha, from `plumbline-infer`), quality by position in the labelers'
 //! sessions, and after settlement the score histogram and the tier counts.
 
-use plumbline_core::assign::Batch;
+use plumbline_core::B256;
+use plumbline_core::assign::{Batch, Prf};
 use plumbline_core::fixed::SCALE;
+use plumbline_core::knockout;
 use plumbline_core::label::{Agreement, Label};
 use plumbline_core::lifecycle::Phase;
 use plumbline_core::record::{PublicRecord, RevealedBatch, leave_out};
@@ -77,18 +79,20 @@ pub fn stats(
 /// An experiment's rounds (see `plumbline_core::rounds`), for the dashboard: per round, the
 /// batches joined and revealed in it, the regular tasks it asked about, and how many regular
 /// tasks the labels revealed up to it are already sure of (the weighted vote that chooses the
-/// next round's tasks; null before any of its batches is revealed, and in a best-of experiment,
-/// whose rounds ask about matches). `None` for an experiment of
-/// one round. The counts name no task, so they are public while gold is still secret.
+/// next round's tasks; null before any of its batches is revealed). In a best-of experiment
+/// (`rule: "best_of"`) `confident` counts the matches decided once the round's votes are in,
+/// of `matches`, replayed with the experiment's `seed`. `None` for an experiment of one round.
+/// The counts name no task, so they are public while gold is still secret.
 pub fn rounds_progress(
     spec: &ExperimentSpec,
     tasks: &[Task],
     log: &ExperimentLog,
     batches: &[Batch],
+    seed: B256,
 ) -> Option<Value> {
     let rounds = spec.rounds.as_ref()?;
-    // A knockout's rounds ask about matches, not classes: it shows no count of sure tasks.
     let classes = spec.question.kind.classes();
+    let groups = if rounds.is_best_of() { knockout::groups(tasks).ok()? } else { Vec::new() };
     let rule = rounds.rule(spec.overlap);
     let revealed: Vec<(u32, RevealedBatch)> = log
         .reveals
@@ -114,9 +118,32 @@ pub fn rounds_progress(
                 .map(|(_, b)| (b.labeler, b.labels.as_slice()))
                 .collect();
             let revealed_here = revealed.iter().filter(|(r, _)| *r == round).count();
-            let confident = classes.filter(|_| revealed_here > 0).map(|classes| {
-                plumbline_core::rounds::confident_tasks(tasks, classes, &rule, &so_far)
-            });
+            let confident = if revealed_here == 0 {
+                None
+            } else if rounds.is_best_of() {
+                // The matches decided once this round's votes are in.
+                let so_far: Vec<knockout::Revealed> = revealed
+                    .iter()
+                    .filter(|(r, _)| *r <= round)
+                    .map(|(r, b)| (b.labeler, *r, b.labels.as_slice()))
+                    .collect();
+                let prf = Prf::new(seed);
+                let replayed = knockout::replay(
+                    tasks,
+                    &groups,
+                    rounds,
+                    spec.overlap,
+                    &prf,
+                    &so_far,
+                    round + 1,
+                );
+                let decided = replayed.tournaments.iter().flat_map(|t| t.matches());
+                Some(decided.filter(|m| m.winner.is_some()).count())
+            } else {
+                classes.map(|classes| {
+                    plumbline_core::rounds::confident_tasks(tasks, classes, &rule, &so_far)
+                })
+            };
             json!({
                 "round": round,
                 "batches": mine.len(),
@@ -126,12 +153,17 @@ pub fn rounds_progress(
             })
         })
         .collect();
-    Some(json!({
+    let mut progress = json!({
         "count": rounds.count,
         "regular_tasks": tasks.iter().filter(|t| !t.is_gold()).count(),
         "confidence": rule.confidence,
         "by_round": by_round,
-    }))
+    });
+    if rounds.is_best_of() {
+        progress["rule"] = json!("best_of");
+        progress["matches"] = json!(groups.iter().map(|g| g.responses - 1).sum::<u32>());
+    }
+    Some(progress)
 }
 
 /// Quality through the labelers' sessions, for tiredness to show: each batch's labels, in the

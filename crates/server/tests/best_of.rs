@@ -155,6 +155,20 @@ async fn the_crowd_finds_the_best_of_eight_over_http() {
     let record = PublicRecord::from_json(std::str::from_utf8(&record).unwrap()).unwrap();
     audit(&record).expect("the record of every round verifies");
 
+    // The dashboard's rounds: matches decided grow round by round to all seven.
+    let (_, stats) = h.call("GET", &format!("/experiments/{id}/stats"), None, None).await;
+    let rounds = &stats["rounds"];
+    assert_eq!((rounds["rule"].clone(), rounds["matches"].clone()), (json!("best_of"), json!(7)));
+    let decided: Vec<u64> = rounds["by_round"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["confident"].as_u64())
+        .collect();
+    assert!(decided.windows(2).all(|w| w[0] <= w[1]), "{decided:?}");
+    assert_eq!(decided.last(), Some(&7), "{stats}");
+    assert_eq!(rounds["by_round"][0]["tasks_asked"], 4, "four first matches");
+
     let path = format!("/experiments/{id}/export?format=best_of");
     let (status, results) = h.raw("GET", &path, None, "", None).await;
     assert_eq!(status, StatusCode::OK);

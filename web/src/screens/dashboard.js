@@ -15,7 +15,13 @@ const FORMATS = [
   ['parquet', 'Parquet', 'one row per task'],
   ['raw', 'Raw labels', 'crowd-kit long format'],
   ['card', 'Dataset card', 'README.md: save it beside the files and load the folder with datasets'],
+  ['best_of', 'Best-of results', 'per prompt the winner, a ranking and every decided match'],
 ];
+
+/** Whether the dashboard offers `format` for this spec: TRL for pairwise questions, the
+ * best-of results for best-of experiments. */
+const offered = (format, spec) => (format !== 'trl' || spec.question.kind === 'pairwise')
+  && (format !== 'best_of' || spec.rounds?.rule === 'best_of');
 
 /** Horizontal bars of `rows` = `[{label, value, max, cls}]`. */
 function barChart(title, rows, { width = 420 } = {}) {
@@ -177,18 +183,27 @@ const countText = value => (value === null || value === undefined ? '—' : Stri
 /** Per round, a column of the regular tasks it asked about and one of those the labels
  * revealed up to it are sure of, both over all the regular tasks, with the round's batches
  * beneath: asked falls and sure rises as later rounds settle what the crowd disagreed on. */
+/** What a rounds panel counts: regular tasks and the tasks the crowd is sure of under dynamic
+ * overlap; in a best-of experiment, matches asked and matches decided, of every match. */
+function roundTerms(rounds) {
+  return rounds.rule === 'best_of'
+    ? { total: rounds.matches, asked: 'matches asked', sure: 'decided', sureOf: 'matches decided', heading: 'Decided' }
+    : { total: rounds.regular_tasks, asked: 'tasks asked', sure: 'sure of', sureOf: 'tasks the crowd is sure of', heading: 'Sure of' };
+}
+
 function roundsChart(rounds) {
   const frame = columnFrame(520, 214, 34, 46, 24);
   const { left, plotW, plotH, base } = frame;
-  const total = Math.max(1, rounds.regular_tasks);
-  const series = [['tasks_asked', 'asked', 'tasks asked'], ['confident', 'sure', 'sure of']];
+  const terms = roundTerms(rounds);
+  const total = Math.max(1, terms.total);
+  const series = [['tasks_asked', 'asked', terms.asked], ['confident', 'sure', terms.sure]];
   const groupW = plotW / rounds.by_round.length;
   const barW = Math.min(44, (groupW - 24) / series.length);
   const y = value => base - (Math.min(value, total) / total) * plotH;
-  const describe = r => `Round ${r.round + 1}: ${r.batches} batches, ${r.tasks_asked} tasks asked, sure of ${countText(r.confident)} of ${rounds.regular_tasks}`;
+  const describe = r => `Round ${r.round + 1}: ${r.batches} batches, ${r.tasks_asked} ${terms.asked}, ${terms.sure} ${countText(r.confident)} of ${terms.total}`;
   return s('svg', {
     viewBox: `0 0 ${frame.width} ${frame.height}`, class: 'chart', role: 'img',
-    'aria-label': `Regular tasks asked and tasks the crowd is sure of, by round: ${rounds.by_round.map(describe).join('; ')}`,
+    'aria-label': `${terms.asked} and ${terms.sureOf}, by round: ${rounds.by_round.map(describe).join('; ')}`,
   },
   s('title', null, 'Rounds'),
   s('line', { x1: left, y1: y(total), x2: left + plotW, y2: y(total), class: 'gridline' }),
@@ -220,19 +235,23 @@ function roundsSection(experiment, rounds) {
   const windows = roundWindows(spec);
   const sure = Math.round(rounds.confidence * 1000) / 10;
   const settled = experiment.phase === 'settled';
+  const terms = roundTerms(rounds);
+  const explained = rounds.rule === 'best_of'
+    ? [`Round 1 asks each prompt's first matches, ${spec.overlap} labelers each. Each later round asks the knockout's next comparisons, from the labelers whose answers so far weigh most: first votes for the matches whose entrants are now known, and more votes where a match is not yet decided, until the winner is ${sure}% sure, at most ${spec.rounds.labels_max} votes a match.`,
+      `“Decided” is how many of the ${terms.total} matches the votes revealed up to a round have decided; it appears once the round's labels are revealed. The winner, the ranking and every match are in the best-of export.`]
+    : [`Round 1 asks about all ${rounds.regular_tasks} regular tasks, ${spec.overlap} labelers each. Each later round asks one more labeler about the tasks whose revealed labels are not yet ${sure}% sure of an answer, up to ${spec.rounds.labels_max} labels a task.`,
+      '“Sure of” is how many regular tasks the labels revealed up to a round are sure of, each labeler weighed by how often it agreed with its peers; it appears once the round\'s labels are revealed.'];
   return h('section', { class: 'card', id: 'rounds', 'aria-labelledby': 'rounds-title' },
     h('h2', { id: 'rounds-title' }, 'Rounds'),
     h('div', { class: 'quality-body' },
       h('div', null,
         roundsChart(rounds),
         h('p', { class: 'legend' },
-          h('span', { class: 'swatch' }), 'tasks asked',
-          h('span', { class: 'swatch sure' }), `tasks the crowd is sure of (of ${rounds.regular_tasks})`)),
-      h('div', { class: 'muted' },
-        h('p', null, `Round 1 asks about all ${rounds.regular_tasks} regular tasks, ${spec.overlap} labelers each. Each later round asks one more labeler about the tasks whose revealed labels are not yet ${sure}% sure of an answer, up to ${spec.rounds.labels_max} labels a task.`),
-        h('p', null, '“Sure of” is how many regular tasks the labels revealed up to a round are sure of, each labeler weighed by how often it agreed with its peers; it appears once the round\'s labels are revealed.'))),
+          h('span', { class: 'swatch' }), terms.asked,
+          h('span', { class: 'swatch sure' }), `${terms.sureOf} (of ${terms.total})`)),
+      h('div', { class: 'muted' }, explained.map(text => h('p', null, text)))),
     h('div', { class: 'scroll' }, h('table', { class: 'table', id: 'rounds-table' },
-      h('thead', null, h('tr', null, ['Round', 'Commits until', 'Reveals until', 'Batches', 'Revealed', 'Tasks asked', 'Sure of'].map(t => h('th', { scope: 'col' }, t)))),
+      h('thead', null, h('tr', null, ['Round', 'Commits until', 'Reveals until', 'Batches', 'Revealed', terms.asked[0].toUpperCase() + terms.asked.slice(1), terms.heading].map(t => h('th', { scope: 'col' }, t)))),
       h('tbody', null, rounds.by_round.map(r => h('tr', {
         dataset: { round: String(r.round) },
         class: !settled && r.round === experiment.round ? 'current' : null,
@@ -244,7 +263,7 @@ function roundsSection(experiment, rounds) {
       h('td', { class: 'num' }, String(r.batches)),
       h('td', { class: 'num' }, String(r.revealed)),
       h('td', { class: 'num' }, String(r.tasks_asked)),
-      h('td', { class: 'num' }, r.confident === null ? '—' : `${r.confident} of ${rounds.regular_tasks}`)))))));
+      h('td', { class: 'num' }, r.confident === null ? '—' : `${r.confident} of ${terms.total}`)))))));
 }
 
 function agreementGauge(alpha) {
@@ -406,7 +425,7 @@ export async function dashboardScreen(app, initial) {
         settlement ? sessionFilterNote(stats.session_filter) : null,
         settlement
           ? h('div', { class: 'row wrap', id: 'exports' },
-            FORMATS.filter(([format]) => format !== 'trl' || spec.question.kind === 'pairwise').map(([format, label, note]) => h('a', {
+            FORMATS.filter(([format]) => offered(format, spec)).map(([format, label, note]) => h('a', {
               class: 'button', href: app.api.exportUrl(id, format), download: '', dataset: { format }, title: note,
             }, label)),
             h('a', { class: 'button ghost', href: `/api/v1/experiments/${id}/record`, download: `${id}.record.json`, dataset: { format: 'record' } }, 'Public record (for audit)'))

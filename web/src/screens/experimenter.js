@@ -143,6 +143,10 @@ function roundsFromForm(value, integer, within) {
 
 /** The rounds of a spec in one sentence, for the spec file's preview and the setup screen. */
 export function roundsSummary(rounds) {
+  if (rounds.rule === 'best_of') {
+    return `up to ${rounds.count} rounds of a knockout over each prompt's responses: after the first matches, each round takes joins and commits for ${rounds.commit_within} and reveals for ${rounds.reveal_within}, `
+      + `asking the next comparisons of the labelers whose answers weigh most, until the winner is ${Math.round(rounds.confidence * 1000) / 10}% sure, at most ${rounds.labels_max} votes a match.`;
+  }
   return `${rounds.count} rounds: after the first, each round takes joins and commits for ${rounds.commit_within} and reveals for ${rounds.reveal_within}, `
     + `asking one more labeler about the tasks the revealed labels are not yet ${Math.round(rounds.confidence * 1000) / 10}% sure of, up to ${rounds.labels_max} labels a task.`;
 }

@@ -365,10 +365,13 @@ async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> AppResu
     {
         document["session_filter"] = crate::stats::session_filter(&record);
     }
-    if row.spec.rounds.is_some() && row.seed.is_some() {
+    if row.spec.rounds.is_some()
+        && let Some(seed) = row.seed
+    {
         let batches = state.batches(id).await?;
         let tasks = state.store().tasks(id).await?;
-        if let Some(rounds) = crate::stats::rounds_progress(&row.spec, &tasks, &log, &batches) {
+        if let Some(rounds) = crate::stats::rounds_progress(&row.spec, &tasks, &log, &batches, seed)
+        {
             document["rounds"] = rounds;
         }
     }
