@@ -137,6 +137,58 @@ fn a_spec_with_rounds_says_when_its_later_rounds_run() {
 }
 
 #[test]
+fn a_best_of_spec_and_its_tasks_check_as_a_knockout() {
+    let dir = TempDir::new("best-of");
+    let rounds = "\n[rounds]\nrule = \"best_of\"\ncount = 20\nlabels_max = 9\n\
+                  confidence = 0.95\ncommit_within = \"1h\"\nreveal_within = \"1h\"\n";
+    let spec = dir.write("best-of.toml", &format!("{SPEC}{rounds}"));
+    let output = plumbline(&["spec", "check", &spec]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("a knockout over each prompt's responses"),
+        "{}",
+        stdout(&output)
+    );
+    let mut lines = vec![serde_json::json!({
+        "id": "p", "prompt": "Say hi", "responses": (0..8).map(|i| format!("r{i}")).collect::<Vec<_>>()
+    })
+    .to_string()];
+    lines.push(r#"{"id": "g1", "responses": ["a", "b"], "gold": -1}"#.into());
+    lines.push(r#"{"id": "g2", "responses": ["a", "b"], "gold": 1}"#.into());
+    let tasks = dir.write("tasks.jsonl", &lines.join("\n"));
+    let output = plumbline(&["tasks", "check", &tasks, "--spec", &spec, "--json"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!((summary["regular"].clone(), summary["matches"].clone()), (28.into(), 7.into()));
+    let one = dir.write("one.jsonl", r#"{"id": "p", "responses": ["alone"]}"#);
+    let output = plumbline(&["tasks", "check", &one, "--spec", &spec]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("line 1: a best-of task compares 2 to 64"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = plumbline(&[
+        "rounds",
+        "best-of",
+        "--runs",
+        "2",
+        "--responses",
+        "8",
+        "--experiment-runs",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(report["in_experiment"]["comparisons_max"].as_u64().unwrap() <= 50);
+    let output =
+        plumbline(&["rounds", "best-of", "--experiment-runs", "2", "--spread", "2", "--runs", "1"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+}
+
+#[test]
 fn tasks_check_is_all_or_nothing_with_line_numbers() {
     let dir = TempDir::new("tasks");
     let spec = dir.write("spec.toml", SPEC);

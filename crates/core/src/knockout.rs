@@ -147,11 +147,18 @@ pub fn pair(task: &Task) -> Option<(&str, u32, u32)> {
     (pair.len() == 2 && i < j && task.responses.len() == 2).then_some((id, i, j))
 }
 
-/// A prompt's bracket: its responses shuffled by the PRF.
-fn bracket(prf: &Prf, group: usize, responses: u32) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..responses).collect();
-    prf.shuffle("bracket", group as u64, &mut order);
-    order
+/// Every prompt's knockout before any vote: its responses shuffled by the PRF (tag
+/// `"bracket"`, the prompt's index) into its bracket.
+fn brackets(groups: &[Group], spec_rounds: &Rounds, overlap: u32, prf: &Prf) -> Vec<Tournament> {
+    groups
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let mut order: Vec<u32> = (0..group.responses).collect();
+            prf.shuffle("bracket", g as u64, &mut order);
+            Tournament::new(&order, &spec_rounds.best_of_rule(overlap, group.responses))
+        })
+        .collect()
 }
 
 /// One revealed batch as the knockout reads it: its labeler, round, and canonical labels.
@@ -181,14 +188,7 @@ pub fn replay(
         }
     }
     let mut gold = vec![Record::default(); numbers.len()];
-    let mut played: Vec<Tournament> = groups
-        .iter()
-        .enumerate()
-        .map(|(g, group)| {
-            let rule = spec_rounds.best_of_rule(overlap, group.responses);
-            Tournament::new(&bracket(prf, g, group.responses), &rule)
-        })
-        .collect();
+    let mut played = brackets(groups, spec_rounds, overlap, prf);
     for round in 0..rounds {
         let mut votes: Vec<Vec<Vote>> = vec![Vec::new(); groups.len()];
         for (labeler, _, labels) in revealed.iter().filter(|(_, r, _)| *r == round) {
@@ -257,16 +257,7 @@ pub fn first_round_tasks(
     overlap: u32,
     prf: &Prf,
 ) -> Vec<u32> {
-    let played: Vec<Tournament> = groups
-        .iter()
-        .enumerate()
-        .map(|(g, group)| {
-            let rule = spec_rounds.best_of_rule(overlap, group.responses);
-            Tournament::new(&bracket(prf, g, group.responses), &rule)
-        })
-        .collect();
-    let mut tasks: Vec<u32> = next_round_tasks(groups, &played).into_iter().collect();
-    tasks.sort_unstable();
+    let mut tasks = next_round_tasks(groups, &brackets(groups, spec_rounds, overlap, prf));
     tasks.dedup();
     tasks
 }

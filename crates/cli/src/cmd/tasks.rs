@@ -45,21 +45,44 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
             spec.gold_per_batch
         )));
     }
-    let blocks = summary.regular.div_ceil(spec.block_size as usize);
+    // A best-of experiment's first round asks only each prompt's first matches.
+    let groups = match spec.rounds.as_ref().filter(|r| r.is_best_of()) {
+        Some(_) => plumbline_core::knockout::groups(&tasks).map_err(bad_input)?,
+        None => Vec::new(),
+    };
+    let first_round = match groups.len() {
+        0 => summary.regular,
+        _ => groups.iter().map(|g| g.responses as usize / 2).sum(),
+    };
+    let blocks = first_round.div_ceil(spec.block_size as usize);
     let batches = blocks * spec.overlap as usize;
     if args.json {
-        let document = serde_json::json!({
+        let mut document = serde_json::json!({
             "tasks": summary.tasks, "regular": summary.regular, "gold": summary.gold,
             "blocks": blocks, "batches": batches, "strata": strata.len(),
         });
+        if !groups.is_empty() {
+            document["prompts"] = groups.len().into();
+            document["matches"] = groups.iter().map(|g| g.responses - 1).sum::<u32>().into();
+        }
         println!("{document}");
     } else {
         let strata = match strata.len() {
             0 => String::new(),
             n => format!("; {n} strata"),
         };
+        let first = if groups.is_empty() {
+            String::new()
+        } else {
+            let matches: u32 = groups.iter().map(|g| g.responses - 1).sum();
+            let prompts = match groups.len() {
+                1 => "1 best-of prompt".to_owned(),
+                n => format!("{n} best-of prompts"),
+            };
+            format!("; {prompts}, {matches} matches to decide, the first round's")
+        };
         println!(
-            "ok: {} tasks ({} regular, {} gold) in {blocks} blocks: room for {batches} \
+            "ok: {} tasks ({} regular, {} gold){first} in {blocks} blocks: room for {batches} \
              batches{strata}",
             summary.tasks, summary.regular, summary.gold
         );
