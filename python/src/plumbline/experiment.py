@@ -237,6 +237,12 @@ class Experiment:
         """The export as a pandas DataFrame (``jsonl`` per task by default)."""
         return results.dataframe(self, format, **options)
 
+    def best_of(self) -> dict[str, Any]:
+        """A best-of experiment's results (``rule = "best_of"`` in ``[rounds]``): ``{"prompts":
+        [{"task", "prompt", "responses", "winner", "winner_confidence", "comparisons",
+        "ranking", "matches"}]}``; :class:`~plumbline.Invalid` for any other experiment."""
+        return results.best_of(self)
+
     def card(self) -> str:
         """The dataset card (README.md for the Hugging Face Hub)."""
         return results.export(self, "card").data.decode("utf-8")

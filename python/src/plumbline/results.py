@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .experiment import Experiment
 
-FORMATS = ("trl", "jsonl", "csv", "parquet", "raw", "card")
+FORMATS = ("trl", "jsonl", "csv", "parquet", "raw", "card", "best_of")
 
 #: The TRL export's options (``docs/http-api.md``, Export).
 TRL_OPTIONS = ("gold", "min_confidence", "min_margin", "cohort", "bridging", "prompt")
@@ -121,8 +121,7 @@ def dataframe(experiment: "Experiment", format: str = "jsonl", **options: Any) -
     ``attrs["left_out"]`` counts the tasks the TRL options left out."""
     import pandas
 
-    if format == "card":
-        raise InputError("the card is Markdown, not a table: use card()")
+    _refuse_documents(format)
     got = export(experiment, format, **options)
     if format in ("trl", "jsonl"):
         rows = got.rows()
@@ -143,8 +142,7 @@ def dataset(experiment: "Experiment", format: str = "trl", **options: Any) -> "d
     ``parquet`` their tables."""
     import datasets
 
-    if format == "card":
-        raise InputError("the card is Markdown, not a table: use card()")
+    _refuse_documents(format)
     description = f"Plumbline experiment {experiment.id}: {experiment.title}"
     info = datasets.DatasetInfo(description=description)
     if format in ("trl", "jsonl"):
@@ -155,6 +153,21 @@ def dataset(experiment: "Experiment", format: str = "trl", **options: Any) -> "d
         columns = _columns(experiment, format, rows)
         return datasets.Dataset.from_dict({c: [] for c in columns}, info=info)
     return datasets.Dataset.from_pandas(dataframe(experiment, format, **options), info=info, preserve_index=False)
+
+
+def _refuse_documents(format: str) -> None:
+    """The card and the best-of results are documents, not tables."""
+    if format == "card":
+        raise InputError("the card is Markdown, not a table: use card()")
+    if format == "best_of":
+        raise InputError("the best-of results are one JSON document, not a table: use best_of()")
+
+
+def best_of(experiment: "Experiment") -> dict[str, Any]:
+    """A best-of experiment's results (``?format=best_of``): per prompt the winner, a ranking
+    and every decided match."""
+    result: dict[str, Any] = json.loads(export(experiment, "best_of").data)
+    return result
 
 
 def _columns(experiment: "Experiment", format: str, rows: list[dict[str, Any]]) -> list[str]:
