@@ -88,7 +88,20 @@ export function labelProblem(question, value) {
   }
 }
 
-function lineProblem(object, question, practice) {
+/** What a best-of task line (a prompt and the responses it compares, `docs/protocol.md`,
+ * "Best of N") must be beyond a task line: 2 to 64 responses, an id short enough for its pairs'
+ * ids, and no `meta.best_of` of its own. */
+function bestOfProblem(object) {
+  const responses = Array.isArray(object.responses) ? object.responses : [];
+  if (responses.length < 2 || responses.length > RESPONSES_MAX) {
+    return `a best-of task compares 2 to ${RESPONSES_MAX} responses, found ${responses.length}`;
+  }
+  if (utf8Length(String(object.id)) > TASK_ID_BYTES_MAX - 6) return `a best-of task's \`id\` must be 1 to ${TASK_ID_BYTES_MAX - 6} bytes`;
+  if (object.meta && typeof object.meta === 'object' && 'best_of' in object.meta) return '`meta.best_of` is written by the import; leave it out';
+  return null;
+}
+
+function lineProblem(object, question, practice, bestOf = false) {
   if (object === null || typeof object !== 'object' || Array.isArray(object)) {
     return 'a task must be a JSON object';
   }
@@ -114,7 +127,10 @@ function lineProblem(object, question, practice) {
   if (!Array.isArray(responses) || responses.some(r => typeof r !== 'string')) return '`responses` must be a list of strings';
   if (responses.length > RESPONSES_MAX) return `more than ${RESPONSES_MAX} responses`;
   const required = responsesRequired(question);
-  if (required !== null && responses.length !== required) {
+  if (bestOf && (gold === null || gold === undefined)) {
+    const problem = bestOfProblem(object);
+    if (problem) return problem;
+  } else if (required !== null && responses.length !== required) {
     return `a ${question.kind} task needs exactly ${required} responses, found ${responses.length}`;
   }
   const long = responses.findIndex(r => utf8Length(r) > RESPONSE_BYTES_MAX);
@@ -128,14 +144,17 @@ function lineProblem(object, question, practice) {
   return null;
 }
 
-/** Checks a task file for a question (with `practice`, a practice file). Returns `{tasks,
+/** Checks a task file for a question (with `practice`, a practice file; with `bestOf`, the
+ * task file of a best-of experiment, counted as the pair tasks it becomes). Returns `{tasks,
  * regular, gold, errors: [{line, reason}], truncated}`; blank lines are skipped as the server
  * skips them. */
-export function checkTasks(text, question, { practice = false } = {}) {
+export function checkTasks(text, question, { practice = false, bestOf = false } = {}) {
   const errors = [];
   const ids = new Map();
   let tasks = 0;
   let gold = 0;
+  // In a best-of experiment each regular line becomes a task per pair of its responses.
+  let pairs = 0;
   let truncated = false;
   const max = practice ? PRACTICE_TASKS_MAX : TASKS_MAX;
   const lines = text.split(/\r?\n/);
@@ -158,7 +177,7 @@ export function checkTasks(text, question, { practice = false } = {}) {
       errors.push({ line, reason: `not valid JSON: ${error.message}` });
       continue;
     }
-    const problem = lineProblem(object, question, practice);
+    const problem = lineProblem(object, question, practice, bestOf);
     if (problem) {
       errors.push({ line, reason: problem });
       continue;
@@ -171,9 +190,11 @@ export function checkTasks(text, question, { practice = false } = {}) {
     ids.set(id, line);
     tasks += 1;
     if (object.gold != null) gold += 1;
+    else if (bestOf) pairs += (object.responses.length * (object.responses.length - 1)) / 2;
   }
   if (tasks === 0 && errors.length === 0) {
     errors.push({ line: 0, reason: 'the file holds no tasks' });
   }
+  if (bestOf) return { tasks: pairs + gold, regular: pairs, gold, errors, truncated };
   return { tasks, regular: tasks - gold, gold, errors, truncated };
 }

@@ -48,6 +48,21 @@ test('the file rules follow the core', () => {
   assert.match(labelProblem({ kind: 'choice', options: ['a', 'b', 'c'] }, 3), /0\.\.2/);
 });
 
+test('a best-of task file counts the pairs its prompts become and checks their lines', () => {
+  const pairwiseQuestion = { kind: 'pairwise', strength_max: 2, allow_tie: false };
+  const text = [
+    JSON.stringify({ id: 'p', prompt: 'q', responses: ['a', 'b', 'c', 'd'] }),
+    JSON.stringify({ id: 'g', prompt: 'r', responses: ['x', 'y'], gold: -1 }),
+  ].join('\n');
+  const checked = checkTasks(text, pairwiseQuestion, { bestOf: true });
+  assert.deepEqual([checked.tasks, checked.regular, checked.gold, checked.errors], [7, 6, 1, []]);
+  assert.match(checkTasks(text, pairwiseQuestion).errors[0].reason, /needs exactly 2 responses, found 4/);
+  const alone = JSON.stringify({ id: 'p', responses: ['a'] });
+  assert.match(checkTasks(alone, pairwiseQuestion, { bestOf: true }).errors[0].reason, /a best-of task compares 2 to 64 responses, found 1/);
+  const tagged = JSON.stringify({ id: 'p', responses: ['a', 'b'], meta: { best_of: 1 } });
+  assert.match(checkTasks(tagged, pairwiseQuestion, { bestOf: true }).errors[0].reason, /meta.best_of/);
+});
+
 test('a prompt is text or a conversation of system, user and assistant messages', () => {
   const lines = (...objects) => objects.map(o => JSON.stringify(o)).join('\n');
   const conversation = [

@@ -81,7 +81,8 @@ pub fn stats(
 /// tasks the labels revealed up to it are already sure of (the weighted vote that chooses the
 /// next round's tasks; null before any of its batches is revealed). In a best-of experiment
 /// (`rule: "best_of"`) `confident` counts the matches decided once the round's votes are in,
-/// of `matches`, replayed with the experiment's `seed`. `None` for an experiment of one round.
+/// of `matches`, replayed with the experiment's `seed`, and `first_round_tasks` counts the first
+/// matches round 0 asks. `None` for an experiment of one round.
 /// The counts name no task, so they are public while gold is still secret.
 pub fn rounds_progress(
     spec: &ExperimentSpec,
@@ -162,6 +163,7 @@ pub fn rounds_progress(
     if rounds.is_best_of() {
         progress["rule"] = json!("best_of");
         progress["matches"] = json!(groups.iter().map(|g| g.responses - 1).sum::<u32>());
+        progress["first_round_tasks"] = json!(groups.iter().map(|g| g.responses / 2).sum::<u32>());
     }
     Some(progress)
 }

@@ -168,6 +168,7 @@ async fn the_crowd_finds_the_best_of_eight_over_http() {
     assert!(decided.windows(2).all(|w| w[0] <= w[1]), "{decided:?}");
     assert_eq!(decided.last(), Some(&7), "{stats}");
     assert_eq!(rounds["by_round"][0]["tasks_asked"], 4, "four first matches");
+    assert_eq!(rounds["first_round_tasks"], 4);
 
     let path = format!("/experiments/{id}/export?format=best_of");
     let (status, results) = h.raw("GET", &path, None, "", None).await;

@@ -198,7 +198,8 @@ function roundsChart(rounds) {
   const total = Math.max(1, terms.total);
   const series = [['tasks_asked', 'asked', terms.asked], ['confident', 'sure', terms.sure]];
   const groupW = plotW / rounds.by_round.length;
-  const barW = Math.min(44, (groupW - 24) / series.length);
+  const narrow = groupW < 64;
+  const barW = Math.min(44, Math.max(4, (groupW - (narrow ? 6 : 24)) / series.length));
   const y = value => base - (Math.min(value, total) / total) * plotH;
   const describe = r => `Round ${r.round + 1}: ${r.batches} batches, ${r.tasks_asked} ${terms.asked}, ${terms.sure} ${countText(r.confident)} of ${terms.total}`;
   return s('svg', {
@@ -222,8 +223,9 @@ function roundsChart(rounds) {
           s('text', { x: x + barW / 2, y: (value === null ? base : y(value)) - 5, class: 'value small', 'text-anchor': 'middle' }, countText(value)),
         ];
       }),
-      s('text', { x: center, y: base + 18, class: 'axis', 'text-anchor': 'middle' }, `Round ${r.round + 1}`),
-      s('text', { x: center, y: base + 37, class: 'axis small', 'text-anchor': 'middle' }, `${r.batches} batch${r.batches === 1 ? '' : 'es'}`));
+      // Past a few rounds a column is too narrow for words: the round's number alone.
+      s('text', { x: center, y: base + 18, class: 'axis', 'text-anchor': 'middle' }, narrow ? String(r.round + 1) : `Round ${r.round + 1}`),
+      narrow ? null : s('text', { x: center, y: base + 37, class: 'axis small', 'text-anchor': 'middle' }, `${r.batches} batch${r.batches === 1 ? '' : 'es'}`));
   }));
 }
 
@@ -346,11 +348,13 @@ export async function dashboardScreen(app, initial) {
     if (key === lastKey) return;
     lastKey = key;
     const spec = experiment.spec;
-    const blocks = Math.ceil(experiment.tasks.regular / spec.block_size);
+    const rounds = stats.rounds ?? null;
+    // A best-of experiment's first round asks only each prompt's first matches.
+    const firstTasks = rounds?.first_round_tasks ?? experiment.tasks.regular;
+    const blocks = Math.ceil(firstTasks / spec.block_size);
     const cohorts = spec.cohorts ? spec.cohorts.values.length : 1;
     const b = stats.batches;
     const tiers = stats.tiers;
-    const rounds = stats.rounds ?? null;
     // The first round fills every block `overlap` times; later rounds add a batch for each block
     // of the tasks still unsure, which nobody knows ahead, so their batches are counted as taken.
     const firstRound = blocks * spec.overlap * cohorts;

@@ -132,7 +132,9 @@ function roundsFromForm(value, integer, within) {
   const confidenceText = value('f-rounds-confidence');
   const confidence = Number(confidenceText);
   if (confidenceText === '' || !Number.isFinite(confidence)) throw new Error('Sure enough to stop must be a number above 0.5 and below 1');
+  const rule = value('f-rounds-rule');
   return {
+    ...(rule === 'best_of' ? { rule } : {}),
     count,
     labels_max: integer('f-rounds-max', 'Labels per task, at most'),
     confidence,
@@ -263,10 +265,13 @@ export function createScreen(app) {
       field('Practice tasks to answer', number('f-qual-items', '', { min: 1, max: 200, placeholder: 'none' }), 'empty: practice is optional'),
       field('Practice score needed', h('input', { id: 'f-qual-min', type: 'number', step: '0.01', min: '0', max: '1', value: '0.15' }), '0 to 1; 0 is guessing, 1 is every answer right')),
     h('h3', null, 'Rounds (optional)'),
-    h('p', { class: 'muted' }, 'For binary and choice questions: after the first round, later rounds ask one more labeler about the tasks whose revealed labels are not yet sure of an answer, so labels go where the crowd disagrees. Leave the count empty for one round; batches per labeler must be at least the count, so a labeler can work in every round.'),
+    h('p', { class: 'muted' }, 'More labels where the crowd is unsure (binary and choice questions): after the first round, later rounds ask one more labeler about the tasks whose revealed labels are not yet sure of an answer, so labels go where the crowd disagrees; batches per labeler must be at least the count, so a labeler can work in every round. The best of each prompt\'s responses (pairwise questions): each task line holds one prompt and its 2 to 64 responses, and the rounds play a knockout of pairwise comparisons until the winner is as sure as asked. Leave the count empty for one round.'),
     h('div', { class: 'grid3', id: 'rounds-fields' },
-      field('Rounds in all', number('f-rounds', '', { min: 1, max: 8, placeholder: '1' }), 'the first included, up to 8'),
-      field('Labels per task, at most', number('f-rounds-max', 5, { min: 2 }), 'over every round; above labelers per task'),
+      field('Later rounds ask', h('select', { id: 'f-rounds-rule' },
+        h('option', { value: 'overlap' }, 'more labels where unsure'),
+        h('option', { value: 'best_of' }, 'the best of each prompt\'s responses')), 'binary and choice; or pairwise'),
+      field('Rounds in all', number('f-rounds', '', { min: 1, max: 32, placeholder: '1' }), 'the first included, up to 8 (32 for the best of N)'),
+      field('Labels per task, at most', number('f-rounds-max', 5, { min: 2 }), 'over every round, above labelers per task; for the best of N, votes a match'),
       field('Sure enough to stop', h('input', { id: 'f-rounds-confidence', type: 'number', step: '0.01', min: '0.51', max: '0.99', value: '0.95' }), 'above 0.5, below 1: how sure a task\'s weighted vote must be'),
       field('Later rounds take commits for', h('input', { id: 'f-rounds-commit', type: 'text', value: '1d', spellcheck: 'false' }), 'each from the previous round\'s reveal deadline'),
       field('Later rounds take reveals for', h('input', { id: 'f-rounds-reveal', type: 'text', value: '1d', spellcheck: 'false' }), 'each after its commits end')),
@@ -341,7 +346,7 @@ function setupScreen(app, experiment, account) {
   const report = h('div', { id: 'import-report', 'aria-live': 'polite' });
   const onTasks = async file => {
     const text = await file.text();
-    const checked = checkTasks(text, spec.question);
+    const checked = checkTasks(text, spec.question, { bestOf: spec.rounds?.rule === 'best_of' });
     if (checked.errors.length) {
       replace(report, h('div', { class: 'notice error', id: 'task-errors' },
         h('p', null, h('strong', null, `${file.name}: nothing was imported.`), ` Fix ${checked.errors.length}${checked.truncated ? '+' : ''} line(s):`),
@@ -416,7 +421,9 @@ function setupScreen(app, experiment, account) {
       h('li', { class: `card step${imported ? ' done' : ''}` },
         h('h2', null, '1. Tasks'),
         imported
-          ? h('p', { id: 'tasks-imported' }, `${experiment.tasks.tasks} tasks imported: ${experiment.tasks.regular} regular in ${blocks} block(s) of ${spec.block_size}, ${experiment.tasks.gold} gold.`)
+          ? h('p', { id: 'tasks-imported' }, spec.rounds?.rule === 'best_of'
+            ? `${experiment.tasks.tasks} tasks imported: ${experiment.tasks.regular} pairs of responses, of which the knockout asks its matches round by round, and ${experiment.tasks.gold} gold.`
+            : `${experiment.tasks.tasks} tasks imported: ${experiment.tasks.regular} regular in ${blocks} block(s) of ${spec.block_size}, ${experiment.tasks.gold} gold.`)
           : [
             h('p', { class: 'muted' }, 'JSONL, one task a line: ', h('code', null, '{"id", "prompt", "responses": [...], "gold"?, "meta"?}'),
               ', where the prompt is text or a conversation, ', h('code', null, '[{"role": "system" | "user" | "assistant", "content"}, ...]'),
