@@ -48,6 +48,7 @@ test('a best-of experiment from the form to an open knockout, in the browser', {
   await experimenter.fill('#f-rounds-reveal', '1h');
   await experimenter.locator('#rounds-fields').scrollIntoViewIfNeeded();
   await experimenter.evaluate(() => document.activeElement.blur());
+  await until('the notices to fade', async () => (await experimenter.locator('#toasts .toast').count()) === 0);
   await shot(experimenter, 'best-of-01-create');
   await experimenter.click('#create');
   await experimenter.waitForURL(/#\/lab\/0x[0-9a-f]{64}$/);
