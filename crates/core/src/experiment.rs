@@ -39,6 +39,8 @@ pub struct Experiment {
     domain: Eip712Domain,
     spec: ExperimentSpec,
     tasks: Vec<Task>,
+    /// A best-of experiment's prompts, read from its tasks once (see [`crate::knockout`]).
+    groups: Vec<crate::knockout::Group>,
     lifecycle: Lifecycle,
     opened: Option<(B256, u64)>,
     assigner: Option<Assigner>,
@@ -65,9 +67,12 @@ impl Experiment {
         spec.validate()?;
         let spec = ExperimentSpec { commits_closed_at: None, ..spec };
         crate::strata::Strata::of(&spec.strata, &tasks).map_err(task::TaskError::File)?;
-        if spec.rounds.as_ref().is_some_and(crate::rounds::Rounds::is_best_of) {
-            crate::knockout::groups(&tasks).map_err(task::TaskError::File)?;
-        }
+        let groups = match &spec.rounds {
+            Some(rounds) if rounds.is_best_of() => {
+                crate::knockout::groups(&tasks).map_err(task::TaskError::File)?
+            }
+            _ => Vec::new(),
+        };
         for (i, t) in tasks.iter().enumerate() {
             if let Some(gold) = &t.gold {
                 gold.validate(&spec.question.kind).map_err(|e| task::TaskError::Line {
@@ -84,6 +89,7 @@ impl Experiment {
             lifecycle: Lifecycle::new(&spec),
             spec,
             tasks,
+            groups,
             opened: None,
             assigner: None,
             batches: Vec::new(),
@@ -245,8 +251,7 @@ impl Experiment {
             while self.round() < round {
                 let next = self.round() + 1;
                 let replayed = self.replay_knockouts();
-                let tasks =
-                    crate::knockout::next_round_tasks(&self.groups(), &replayed.tournaments);
+                let tasks = crate::knockout::next_round_tasks(&self.groups, &replayed.tournaments);
                 let (weights, newcomer) = replayed.weights();
                 let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
                 assigner.start_round(next, tasks);
@@ -273,12 +278,8 @@ impl Experiment {
     }
 
     /// A best-of experiment's prompts (see [`crate::knockout`]); none in any other.
-    pub fn groups(&self) -> Vec<crate::knockout::Group> {
-        match &self.spec.rounds {
-            Some(rounds) if rounds.is_best_of() => crate::knockout::groups(&self.tasks)
-                .expect("a best-of experiment's groups are checked when it is made"),
-            _ => Vec::new(),
-        }
+    pub fn groups(&self) -> &[crate::knockout::Group] {
+        &self.groups
     }
 
     /// Every prompt's knockout after the rounds started so far, replayed from the labels
@@ -304,7 +305,7 @@ impl Experiment {
             .collect();
         crate::knockout::replay(
             &self.tasks,
-            &self.groups(),
+            &self.groups,
             rounds,
             self.spec.overlap,
             assigner.prf(),

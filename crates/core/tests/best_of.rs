@@ -67,7 +67,13 @@ fn later_rounds_go_to_the_labelers_whose_answers_weigh_most() {
     audit(&run.record).unwrap();
     let experiment = replay(&run.record).unwrap();
     let later = |careful: bool| {
-        let who: Vec<_> = run.addresses.iter().skip(usize::from(!careful)).step_by(2).collect();
+        let who: Vec<_> = run
+            .addresses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (i % 2 == 0) == careful)
+            .map(|(_, a)| a)
+            .collect();
         experiment.batches().iter().filter(|b| b.round > 0 && who.contains(&&b.labeler)).count()
     };
     let (careful, random) = (later(true), later(false));
