@@ -170,9 +170,10 @@ def test_the_settlement_as_a_dataframe(settled: dict[str, Any]) -> None:
     )
     assert frame.attrs["payout_root"].startswith("0x") and frame.attrs["gold_dropped"] == []
     assert experiment.settle() == experiment.settlement_json()
-    # The careful labelers are paid, and balances show every payout.
+    # Careful labelers are paid (at eight items each, not every one of them), and balances show
+    # every payout. Four of the six always prefer the right answer strongly.
     by_address = {row.labeler.lower(): row for row in frame.itertuples()}
-    careful = [by_address[labeler.address.lower()] for labeler in labelers[:2]]
+    careful = [by_address[labelers[i].address.lower()] for i in (0, 1, 4, 5)]
     assert any(row.tier == "rewarded" and row.reward > 0 for row in careful)
     assert all(row.tier != "slashed" for row in careful)
     for labeler in labelers:
