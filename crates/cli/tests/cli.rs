@@ -417,6 +417,18 @@ fn rounds_measures_dynamic_overlap_and_the_best_of_n() {
 }
 
 #[test]
+fn serve_refuses_a_thread_count_out_of_range_before_writing_anything() {
+    let dir = TempDir::new("threads");
+    let db = dir.path("market.db");
+    for threads in ["0", "513", "two"] {
+        let output = plumbline(&["serve", "--db", &db, "--threads", threads]);
+        assert_eq!(code(&output), 2, "{threads}: {}", stderr(&output));
+        assert!(stderr(&output).contains("--threads"), "{}", stderr(&output));
+    }
+    assert!(!std::path::Path::new(&db).exists(), "nothing was written");
+}
+
+#[test]
 fn serve_refuses_a_bad_faucet_before_writing_anything() {
     let dir = TempDir::new("faucet");
     let db = dir.path("market.db");

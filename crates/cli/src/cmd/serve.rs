@@ -63,7 +63,14 @@ pub struct ServeArgs {
     /// How often the full ledger check runs, whose verdict `GET /health` reports (seconds).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub ledger_check_every: u64,
+    /// Threads that handle requests (by default one per core). Several replicas sharing one
+    /// machine do best with the cores split between them (`docs/scaling.md`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=THREADS_MAX as i64))]
+    pub threads: Option<u16>,
 }
+
+/// The most request threads `--threads` may ask for.
+const THREADS_MAX: u16 = 512;
 
 /// What the faucet tops accounts up to with --demo: the demo's reward pool, so that a new
 /// experimenter can fund one like it from the browser.
@@ -85,10 +92,11 @@ const DEMO_LABELERS: usize = 4;
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.into());
+    }
+    let runtime = runtime.enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(serve(args))
 }
 
