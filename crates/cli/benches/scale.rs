@@ -215,9 +215,12 @@ fn main() {
          labelers with {BATCHES_PER_LABELER} batches each, split evenly over {EXPERIMENTS} \
          experiments run at once; a binary question, blocks of {BLOCK_SIZE}, overlap \
          {OVERLAP}. Each client thread sends its next request when the last one is answered; \
-         signatures were made beforehand. With three replicas, *by experiment* sends every \
-         request about an experiment to the replica `plumbline-client` picks from its id (here \
-         {} experiments on the three replicas), so one replica writes each experiment; \
+         signatures were made beforehand. Each of n servers on the machine runs `--threads` \
+         cores/n (at least 1). With three replicas, *by experiment* sends every request about \
+         an experiment to the replica `plumbline-client` picks from its id (here {} \
+         experiments on the three replicas: ids are random, and drafts are made until each \
+         replica is home to its share, as among many experiments), so one replica writes \
+         each experiment; \
          *round-robin* keeps client thread k on replica k mod 3, so every replica writes every \
          experiment and each write first replays the others'.\n\n\
          | configuration | committed labels/s | commit p50 ms | commit p99 ms | commit max ms | \

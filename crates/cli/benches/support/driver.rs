@@ -44,6 +44,8 @@ pub const OVERLAP: u32 = 5;
 /// Blocks beyond the exact need, in percent, so that the last joins still find a block the
 /// labeler has not done yet (a labeler never gets the same block twice).
 const SPARE_BLOCKS_PERCENT: usize = 10;
+/// The most experiments created while looking for ids that spread over the replicas.
+const DRAFTS_MAX: usize = 64;
 /// Tasks the experiment imports: every block the labelers need, and the spare ones.
 pub const TASKS: usize =
     LABELERS * BATCHES_PER_LABELER / OVERLAP as usize * (100 + SPARE_BLOCKS_PERCENT) / 100
@@ -200,7 +202,14 @@ pub fn measure(config: &Config) -> Measurement {
     let labelers: Vec<LabelerKey> =
         (0..LABELERS).map(|i| LabelerKey::derived(seed, 2 + i as u64)).collect();
     let mut servers: Vec<Server> = (0..replicas)
-        .map(|i| Server::start(&db_arg, &dir.0.join(format!("server{i}.log")), operator.address()))
+        .map(|i| {
+            Server::start(
+                &db_arg,
+                &dir.0.join(format!("server{i}.log")),
+                operator.address(),
+                replicas,
+            )
+        })
         .collect();
     let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
     let timeout = Some(Duration::from_secs(REQUEST_TIMEOUT_SECS));
@@ -242,27 +251,38 @@ pub fn measure(config: &Config) -> Measurement {
     let tasks: String = (0..blocks * BLOCK_SIZE as usize)
         .map(|i| format!("{{\"id\": \"t{i}\", \"prompt\": \"Is statement {i} true?\"}}\n"))
         .collect();
-    let ids: Vec<B256> = (0..experiments)
-        .map(|_| {
-            let experiment: ExperimentView = client
-                .post_once("/experiments", &CreateRequest { spec: spec_json.clone() })
-                .expect("the experiment is created");
-            let id = experiment.experiment_id;
-            let _: Value = client
-                .post_text(&format!("/experiments/{id}/tasks"), "application/x-ndjson", &tasks)
-                .expect("the tasks are imported");
-            for step in ["fund", "open"] {
-                let _: Value =
-                    client.post_once(&format!("/experiments/{id}/{step}"), &json!({})).expect(step);
-            }
-            id
-        })
-        .collect();
+    // Ids are random, so a few experiments can hash to the same replica. Among many, each
+    // replica is home to its share; drafts are created until every replica is home to at most
+    // its share of the experiments run, and the rest stay drafts.
+    let home_of =
+        |id: B256| replicas.experiment_home(&format!("/experiments/{id}")).expect("an id");
+    let share = experiments.div_ceil(urls.len());
+    let mut homes = vec![0; urls.len()];
+    let mut ids: Vec<B256> = Vec::with_capacity(experiments);
+    for _ in 0..DRAFTS_MAX {
+        if ids.len() == experiments {
+            break;
+        }
+        let experiment: ExperimentView = client
+            .post_once("/experiments", &CreateRequest { spec: spec_json.clone() })
+            .expect("the experiment is created");
+        let id = experiment.experiment_id;
+        if homes[home_of(id)] == share {
+            continue;
+        }
+        homes[home_of(id)] += 1;
+        let _: Value = client
+            .post_text(&format!("/experiments/{id}/tasks"), "application/x-ndjson", &tasks)
+            .expect("the tasks are imported");
+        for step in ["fund", "open"] {
+            let _: Value =
+                client.post_once(&format!("/experiments/{id}/{step}"), &json!({})).expect(step);
+        }
+        ids.push(id);
+    }
+    assert_eq!(ids.len(), experiments, "{DRAFTS_MAX} drafts give every replica its share");
     let experiment_of = |labeler: usize| ids[labeler % experiments];
-    let experiment_homes = ids
-        .iter()
-        .map(|id| replicas.experiment_home(&format!("/experiments/{id}")).expect("an id"))
-        .collect();
+    let experiment_homes = ids.iter().map(|id| home_of(*id)).collect();
     let domain = embedded_domain();
 
     // Joins, timed on their own: each labeler's joins go in nonce order, labelers in parallel.
@@ -484,6 +504,13 @@ impl Drop for TempDir {
     }
 }
 
+/// Request threads for each of `replicas` servers on this machine: its cores split between
+/// them, at least one each. More threads than cores only add switching between them.
+fn threads_per_replica(replicas: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / replicas).max(1)
+}
+
 /// The release server, stopped (SIGTERM, then SIGKILL) when done or dropped.
 struct Server {
     child: Child,
@@ -493,8 +520,9 @@ struct Server {
 
 impl Server {
     /// Starts `plumbline serve --test-clock` on `db` (a SQLite path or a PostgreSQL URL) on a
-    /// free port, its stderr in `log`, and waits until it is healthy.
-    fn start(db: &str, log: &Path, operator: Address) -> Server {
+    /// free port, as one of `replicas` on this machine, its stderr in `log`, and waits until
+    /// it is healthy.
+    fn start(db: &str, log: &Path, operator: Address, replicas: usize) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -503,6 +531,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_plumbline"))
             .args(["serve", "--db", db, "--addr", &addr])
             .args(["--operator", &operator.to_string(), "--test-clock"])
+            .args(["--threads", &threads_per_replica(replicas).to_string()])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).expect("the server log"))
             .spawn()
