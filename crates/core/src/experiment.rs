@@ -16,6 +16,10 @@ use crate::{Address, B256, Error, Result, U256};
 use alloy_sol_types::Eip712Domain;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// Who a best-of round's blocks admit: each labeler's vote weight, and a newcomer's (see
+/// [`crate::assign::Assigner::admit_heaviest`]).
+type Admission = (HashMap<Address, u64>, u64);
+
 /// Whether an idempotent write was new or a repeat of an accepted one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Accepted {
@@ -246,18 +250,30 @@ impl Experiment {
     /// deadlines have passed, so the choice is the same whenever the join comes, in the server
     /// and in every replay of its log. A round with nothing left to ask about gets no blocks.
     fn start_rounds_until(&mut self, round: u32) {
-        let Some(rounds) = self.spec.rounds.clone() else { return };
-        if rounds.is_best_of() {
-            while self.round() < round {
-                let next = self.round() + 1;
-                let replayed = self.replay_knockouts();
-                let tasks = crate::knockout::next_round_tasks(&self.groups, &replayed.tournaments);
-                let (weights, newcomer) = replayed.weights();
-                let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
-                assigner.start_round(next, tasks);
+        if self.spec.rounds.is_none() {
+            return;
+        }
+        while self.round() < round {
+            let next = self.round() + 1;
+            let (tasks, admitted) = self.next_round();
+            let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
+            assigner.start_round(next, tasks);
+            if let Some((weights, newcomer)) = admitted {
                 assigner.admit_heaviest(&weights, newcomer);
             }
-            return;
+        }
+    }
+
+    /// What the round after those started so far would ask, from the labels revealed so far:
+    /// its regular tasks and, in a best-of experiment, the labelers' weights that admit them
+    /// (see [`crate::assign::Assigner::admit_heaviest`]) with a newcomer's weight. Only once
+    /// open, with rounds.
+    fn next_round(&self) -> (Vec<u32>, Option<Admission>) {
+        let rounds = self.spec.rounds.as_ref().expect("an experiment with rounds");
+        if rounds.is_best_of() {
+            let replayed = self.replay_knockouts();
+            let tasks = crate::knockout::next_round_tasks(&self.groups, &replayed.tournaments);
+            return (tasks, Some(replayed.weights()));
         }
         let classes = self
             .spec
@@ -266,15 +282,34 @@ impl Experiment {
             .classes()
             .expect("the spec allows rounds only on questions of classes");
         let rule = rounds.rule(self.spec.overlap);
-        while self.round() < round {
-            let outcomes = self.outcomes();
-            let revealed: Vec<(Address, &[(u32, crate::label::Label)])> =
-                outcomes.iter().filter_map(|o| Some((o.labeler, o.labels.as_deref()?))).collect();
-            let tasks = crate::rounds::next_round_tasks(&self.tasks, classes, &rule, &revealed);
-            let next = self.round() + 1;
-            let assigner = self.assigner.as_mut().expect("an open experiment has an assigner");
-            assigner.start_round(next, tasks);
+        let outcomes = self.outcomes();
+        let revealed: Vec<(Address, &[(u32, crate::label::Label)])> =
+            outcomes.iter().filter_map(|o| Some((o.labeler, o.labels.as_deref()?))).collect();
+        (crate::rounds::next_round_tasks(&self.tasks, classes, &rule, &revealed), None)
+    }
+
+    /// Whether an experiment with rounds is over at `now`, before its last deadline: no label
+    /// can still come, and the round after those started would ask nothing. No label can come
+    /// once the current round's commit phase is over, or nobody has joined it and it would ask
+    /// nothing (so it has no block to join), and every batch committed in it is revealed (a
+    /// batch of an earlier round can no longer be). Labels change only in a round that asks
+    /// something, so no later round would ask anything either. False once a round after the
+    /// current one has begun (the state is not that of `now`), without rounds and before
+    /// opening.
+    pub fn rounds_over(&self, now: u64) -> bool {
+        if self.spec.rounds.is_none() || self.assigner.is_none() {
+            return false;
         }
+        let current = self.round_at(now);
+        if self.round() > current {
+            return false;
+        }
+        let joined = self.batches.iter().any(|b| b.round == current);
+        let commits_over = !joined || self.lifecycle.phase_at(now) == Phase::Revealing;
+        let reveals_over = self.commits.keys().all(|&batch| {
+            self.reveals.contains_key(&batch) || self.batches[batch as usize].round < current
+        });
+        commits_over && reveals_over && self.next_round().0.is_empty()
     }
 
     /// A best-of experiment's prompts (see [`crate::knockout`]); none in any other.
@@ -565,7 +600,9 @@ impl Experiment {
             .collect()
     }
 
-    /// Revealing → Settled, at the reveal deadline or once every committed batch is revealed:
+    /// Revealing → Settled, at the reveal deadline, once every committed batch is revealed
+    /// (in the last round), or once no round is left to ask anything (see
+    /// [`Experiment::rounds_over`]):
     /// computes the settlement and returns the public record. `reputations` holds each
     /// labeler's record before this experiment.
     pub fn settle(
@@ -574,7 +611,7 @@ impl Experiment {
         now: u64,
     ) -> Result<PublicRecord> {
         let every_commit_revealed = self.commits.keys().all(|b| self.reveals.contains_key(b));
-        self.lifecycle.settle(now, every_commit_revealed)?;
+        self.lifecycle.settle(now, every_commit_revealed, self.rounds_over(now))?;
         let (seed, opened_at) = self.opened.expect("a revealing experiment was opened");
         let used: BTreeMap<Address, Reputation> = self
             .batches

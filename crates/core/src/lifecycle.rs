@@ -150,11 +150,25 @@ impl Lifecycle {
     }
 
     /// Whether the scheduler should settle now: revealing, and past the (last round's)
-    /// reveal deadline or, in the last round, with every committed batch revealed.
-    pub fn due_for_settlement(&self, now: u64, every_commit_revealed: bool) -> bool {
-        self.phase_at(now) == Phase::Revealing
-            && (now >= self.final_reveal_deadline()
-                || (every_commit_revealed && self.in_last_round(now)))
+    /// reveal deadline or, in the last round, with every committed batch revealed; or, with
+    /// rounds, once `rounds_over` (no label can still come and no later round would ask
+    /// anything, as [`crate::experiment::Experiment::rounds_over`] decides), while revealing or
+    /// in a later round's commit phase.
+    pub fn due_for_settlement(
+        &self,
+        now: u64,
+        every_commit_revealed: bool,
+        rounds_over: bool,
+    ) -> bool {
+        match self.phase_at(now) {
+            Phase::Revealing => {
+                now >= self.final_reveal_deadline()
+                    || (every_commit_revealed && self.in_last_round(now))
+                    || rounds_over
+            }
+            Phase::Open => rounds_over && self.round_at(now) > 0,
+            _ => false,
+        }
     }
 
     /// Draft → Open. Needs funding, enough tasks, and time left before the commit deadline.
@@ -248,11 +262,19 @@ impl Lifecycle {
     }
 
     /// Revealing → Settled, once the (last round's) reveal deadline has passed, or earlier in
-    /// the last round once every committed batch is revealed: nothing can change the outcome
-    /// any more.
-    pub fn settle(&mut self, now: u64, every_commit_revealed: bool) -> Result<(), LifecycleError> {
-        self.expect("settle", Phase::Revealing, now)?;
-        if !self.due_for_settlement(now, every_commit_revealed) {
+    /// the last round once every committed batch is revealed, or once `rounds_over` (see
+    /// [`Lifecycle::due_for_settlement`]): nothing can change the outcome any more.
+    pub fn settle(
+        &mut self,
+        now: u64,
+        every_commit_revealed: bool,
+        rounds_over: bool,
+    ) -> Result<(), LifecycleError> {
+        // A later round that would ask nothing ends the experiment while it is open.
+        if !(rounds_over && self.phase_at(now) == Phase::Open && self.round_at(now) > 0) {
+            self.expect("settle", Phase::Revealing, now)?;
+        }
+        if !self.due_for_settlement(now, every_commit_revealed, rounds_over) {
             let reason = if self.in_last_round(now) {
                 "the reveal deadline has not passed and a committed batch is not revealed"
             } else {
@@ -318,12 +340,12 @@ mod tests {
         assert_eq!(life.tick(commit), Some(Phase::Revealing));
         assert!(life.check_commit(0, 0, commit).is_err(), "commit after the deadline");
         life.check_reveal(commit - 100, reveal - 1).unwrap();
-        assert!(!life.due_for_settlement(reveal - 1, false));
-        assert!(life.settle(reveal - 1, false).is_err());
-        assert!(life.due_for_settlement(reveal, false));
-        life.settle(reveal, false).unwrap();
+        assert!(!life.due_for_settlement(reveal - 1, false, false));
+        assert!(life.settle(reveal - 1, false, false).is_err());
+        assert!(life.due_for_settlement(reveal, false, false));
+        life.settle(reveal, false, false).unwrap();
         assert_eq!(life.phase, Phase::Settled);
-        assert!(life.settle(reveal + 1, true).is_err(), "settles exactly once");
+        assert!(life.settle(reveal + 1, true, false).is_err(), "settles exactly once");
     }
 
     #[test]
@@ -332,11 +354,11 @@ mod tests {
         let mut life = Lifecycle::new(&spec);
         let (commit, reveal) = (spec.commit_deadline, spec.reveal_deadline);
         life.open(&spec, READY, commit - 100).unwrap();
-        assert!(!life.due_for_settlement(commit - 1, true), "commits are still open");
-        assert!(life.settle(commit - 1, true).is_err());
-        assert!(life.due_for_settlement(commit, true));
-        assert!(!life.due_for_settlement(commit, false));
-        life.settle(reveal - 1, true).unwrap();
+        assert!(!life.due_for_settlement(commit - 1, true, false), "commits are still open");
+        assert!(life.settle(commit - 1, true, false).is_err());
+        assert!(life.due_for_settlement(commit, true, false));
+        assert!(!life.due_for_settlement(commit, false, false));
+        life.settle(reveal - 1, true, false).unwrap();
         assert_eq!(life.phase, Phase::Settled);
     }
 
@@ -363,11 +385,41 @@ mod tests {
         life.check_commit(reveal, 0, commit_2 - 1).unwrap();
         assert!(life.check_reveal(commit - 100, commit_2).is_err(), "its round has ended");
         life.check_reveal(reveal, commit_2).unwrap();
-        assert!(!life.due_for_settlement(commit, true), "a later round has yet to run");
-        assert!(life.settle(reveal - 1, true).unwrap_err().to_string().contains("later round"));
-        assert!(life.due_for_settlement(commit_2, true), "the last round, every commit revealed");
-        assert!(life.due_for_settlement(reveal_2, false));
-        life.settle(reveal_2, false).unwrap();
+        assert!(!life.due_for_settlement(commit, true, false), "a later round has yet to run");
+        assert!(
+            life.settle(reveal - 1, true, false).unwrap_err().to_string().contains("later round")
+        );
+        assert!(
+            life.due_for_settlement(commit_2, true, false),
+            "the last round, every commit revealed"
+        );
+        assert!(life.due_for_settlement(reveal_2, false, false));
+        life.settle(reveal_2, false, false).unwrap();
+    }
+
+    #[test]
+    fn rounds_with_nothing_left_to_ask_settle_early_but_never_in_the_first_commit_phase() {
+        let mut spec = spec();
+        spec.rounds = Some(crate::rounds::Rounds {
+            rule: Default::default(),
+            count: 3,
+            labels_max: 9,
+            confidence: crate::fixed::Ppm::new(950_000).unwrap(),
+            commit_within: crate::duration::Duration::from_secs(600),
+            reveal_within: crate::duration::Duration::from_secs(300),
+        });
+        let (commit, reveal) = (spec.commit_deadline, spec.reveal_deadline);
+        let mut life = Lifecycle::new(&spec);
+        life.open(&spec, READY, commit - 100).unwrap();
+        assert!(!life.due_for_settlement(commit - 1, true, true), "the first round is open");
+        assert!(life.clone().settle(commit - 1, true, true).is_err());
+        assert!(!life.due_for_settlement(commit, true, false), "a later round may ask more");
+        assert!(life.due_for_settlement(commit, false, true), "revealing, nothing left");
+        assert!(life.due_for_settlement(reveal, false, true), "a later round that asks nothing");
+        assert!(!life.due_for_settlement(reveal, false, false));
+        life.clone().settle(commit, false, true).unwrap();
+        life.settle(reveal + 1, false, true).unwrap();
+        assert_eq!(life.phase, Phase::Settled);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The record format version this build reads and writes.
-pub const RECORD_VERSION: u32 = 16;
+pub const RECORD_VERSION: u32 = 17;
 
 /// A successful join, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -133,3 +133,63 @@ fn a_tampered_first_round_changes_the_later_rounds_and_fails_the_audit() {
     record.reveals.remove(first_round);
     assert!(audit(&record).is_err());
 }
+
+/// Careful labelers who are always right, `silent` of them committing without revealing: two
+/// or three agreeing labels make every task sure, so no later round asks anything.
+fn unanimous_run(silent: usize) -> synthetic::Run {
+    let mut labelers = vec![Behavior::Silent; silent];
+    labelers.resize(90, Behavior::Accurate(1_000_000));
+    let params = Params {
+        spec: rounds_spec(3),
+        regular_tasks: 200,
+        gold_tasks: 40,
+        positive_rate: 500_000,
+        labelers,
+        reputations: BTreeMap::new(),
+    };
+    synthetic::run(&params, 7).expect("the run follows the protocol")
+}
+
+#[test]
+fn rounds_that_would_ask_nothing_end_the_experiment_once_no_label_can_come() {
+    let run = unanimous_run(0);
+    let experiment = replay(&run.record).unwrap();
+    assert!(experiment.batches().iter().all(|b| b.round == 0), "nothing is asked again");
+    let windows = run.record.spec.round_windows();
+    let (commit, reveal) = (windows[0].commit_deadline, windows[0].reveal_deadline);
+    assert!(!experiment.rounds_over(commit - 1), "the first round takes commits");
+    assert!(experiment.rounds_over(commit + 1), "every commit revealed, nothing left to ask");
+    assert!(experiment.rounds_over(reveal + 1), "the second round has no block to join");
+
+    // Settled as the first round's reveals end, the record verifies and pays as at the end.
+    let record = replay(&run.record).unwrap().settle(&BTreeMap::new(), commit + 1).unwrap();
+    assert_eq!(record.settled_at, commit + 1);
+    audit(&record).unwrap();
+    assert_eq!(record.settlement, run.record.settlement);
+}
+
+#[test]
+fn a_batch_still_to_reveal_keeps_the_experiment_open_until_its_round_ends() {
+    let run = unanimous_run(1);
+    let experiment = replay(&run.record).unwrap();
+    let windows = run.record.spec.round_windows();
+    let (commit, reveal) = (windows[0].commit_deadline, windows[0].reveal_deadline);
+    assert!(experiment.batches().iter().all(|b| b.round == 0), "nothing is asked again");
+    assert!(!experiment.rounds_over(commit + 1), "a committed batch may still be revealed");
+    assert!(experiment.rounds_over(reveal), "its round is over, and the next asks nothing");
+    audit(&replay(&run.record).unwrap().settle(&BTreeMap::new(), reveal).unwrap()).unwrap();
+}
+
+#[test]
+fn an_experiment_whose_later_rounds_ask_more_does_not_end_early() {
+    let run = run(5, 3);
+    let windows = run.record.spec.round_windows();
+    // The record's later rounds began after the first round's reveals: settling then refuses.
+    let at = windows[0].commit_deadline + 1;
+    assert!(!replay(&run.record).unwrap().rounds_over(at));
+    let refused = replay(&run.record).unwrap().settle(&BTreeMap::new(), at);
+    assert!(refused.unwrap_err().to_string().contains("later round"), "settling before them");
+    let mut early = run.record.clone();
+    early.settled_at = at;
+    assert!(audit(&early).is_err(), "a record settled before its later rounds fails the audit");
+}

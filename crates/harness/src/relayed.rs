@@ -115,6 +115,10 @@ impl<'a> Venue for Relayed<'a> {
         self.core.reveal(reveals)
     }
 
+    fn ended_early(&mut self) -> Result<bool> {
+        self.core.ended_early()
+    }
+
     fn settle(&mut self, practice: Option<PracticeRecord>) -> Result<Settled> {
         let settled = self.core.settle(practice)?;
         eprintln!("relaying on chain...");

@@ -134,6 +134,11 @@ impl<'a> Venue for Served<'a> {
         self.servers.advance(to)
     }
 
+    /// A market contract runs one round, so nothing ends before it.
+    fn ended_early(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
     fn join(&mut self, joins: &[Joining]) -> Result<Vec<Option<Shown>>> {
         let shown = self.servers.join(joins)?;
         self.joined += shown.iter().flatten().count();

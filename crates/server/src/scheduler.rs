@@ -65,8 +65,9 @@ impl AppState {
     }
 
     /// One pass of the scheduler: marks experiments whose commit deadline passed as revealing,
-    /// and settles those whose reveal deadline passed. Errors are logged; the next pass tries
-    /// again.
+    /// and settles those whose reveal deadline passed, those with every commit revealed in
+    /// their last round, and those with rounds that no later round would add to (see
+    /// `Experiment::rounds_over`). Errors are logged; the next pass tries again.
     pub async fn tick(&self) {
         let now = self.now();
         let live = match self.store().experiments_in(&[Phase::Open, Phase::Revealing]).await {
@@ -97,9 +98,14 @@ impl AppState {
             // Every commit revealed counts only off chain: the contract takes a settlement only
             // after the reveal deadline.
             let every_commit_revealed = row.log.reveals >= row.log.commits;
-            if lifecycle.due_for_settlement(now, self.chain().is_none() && every_commit_revealed)
-                && let Err(e) = self.settle(id, now).await
-            {
+            let due = lifecycle.due_for_settlement(
+                now,
+                self.chain().is_none() && every_commit_revealed,
+                false,
+            ) || (row.spec.rounds.is_some()
+                && (revealing || lifecycle.round_at(now) > 0)
+                && self.rounds_over(id, now).await);
+            if due && let Err(e) = self.settle(id, now).await {
                 tracing::error!(experiment_id = %id, error = %e, "scheduled settlement failed");
             }
         }

@@ -517,6 +517,22 @@ impl AppState {
         Ok(live.as_ref().expect("held live").experiment.joined_batch(join).cloned())
     }
 
+    /// Whether a live experiment with rounds is over before its last deadline: no label can
+    /// still come and no later round would ask anything (`Experiment::rounds_over`). False when
+    /// it cannot be read now; the scheduler's next pass asks again.
+    pub async fn rounds_over(&self, experiment_id: B256, now: u64) -> bool {
+        match self.hold(experiment_id, "check whether its rounds are over").await {
+            Ok((live, writer)) => {
+                writer.release().await;
+                live.as_ref().expect("held live").experiment.rounds_over(now)
+            }
+            Err(e) => {
+                tracing::warn!(%experiment_id, error = %e, "cannot check whether its rounds are over");
+                false
+            }
+        }
+    }
+
     /// Every batch of an experiment, from memory when live, else replayed from its record.
     pub async fn batches(&self, experiment_id: B256) -> ServiceResult<Vec<Batch>> {
         let row = self.experiment_row(experiment_id).await?;

@@ -1,6 +1,7 @@
 //! An experiment of two rounds over HTTP: the first round's labels are revealed, the second
 //! round opens at the first's reveal deadline with blocks of the tasks left unsure, a restart
 //! rebuilds both rounds from the stored log, and the record of the whole experiment verifies.
+//! One whose first round leaves nothing unsure settles as soon as its reveals are in.
 
 mod common;
 
@@ -275,4 +276,65 @@ async fn an_experiment_of_two_rounds_over_http() {
     let labels: usize = rows.iter().map(|r| r["labels"].as_array().unwrap().len()).sum();
     let given: usize = first.iter().chain(&second).map(|w| w.labels.len()).sum();
     assert_eq!(labels, given, "every revealed label of both rounds is in the dataset");
+}
+
+#[tokio::test]
+async fn rounds_that_would_ask_nothing_more_settle_once_the_first_reveals_are_in() {
+    let h = Harness::new(config()).await;
+    let now = h.state.now();
+    let operator_token = h.login(&operator()).await;
+    let creator = LabelerKey::derived(8, 0);
+    let creator_token = h.login(&creator).await;
+    let keys: Vec<LabelerKey> = (1..=9).map(|i| LabelerKey::derived(8, i)).collect();
+    let mut spec = binary_spec(10, 3, 2);
+    (spec.commit_deadline, spec.reveal_deadline) = (now + 3_600, now + 4_200);
+    spec.limits.batches_per_labeler_max = 3;
+    spec.rounds = Some(Rounds {
+        rule: Default::default(),
+        count: 3,
+        labels_max: 6,
+        confidence: Ppm::new(950_000).unwrap(),
+        commit_within: Duration::from_secs(600),
+        reveal_within: Duration::from_secs(600),
+    });
+    h.mint(&operator_token, creator.address(), spec.reward_pool).await;
+    for key in &keys {
+        h.mint(&operator_token, key.address(), STAKE).await;
+    }
+    let (status, experiment) =
+        h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{experiment}");
+    let id = id_of(&experiment["experiment_id"]);
+    let body = Some(tasks_jsonl().into_bytes());
+    let path = format!("/experiments/{id}/tasks");
+    let (status, _) =
+        h.raw("POST", &path, Some(&creator_token), "application/x-ndjson", body).await;
+    assert_eq!(status, StatusCode::OK);
+    for step in ["fund", "open"] {
+        let path = format!("/experiments/{id}/{step}");
+        let (status, answer) = h.call("POST", &path, Some(&creator_token), None).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
+    // Three labelers agree on every task of each block: nothing is left unsure.
+    let mut mistakes = Mistakes::default();
+    let mut work = Vec::new();
+    for labeler in 0..9 {
+        work.push(join_and_commit(&h, id, &keys, labeler, 0, &mut mistakes).await.unwrap().1);
+    }
+    h.set_clock(spec.commit_deadline).await;
+    reveal(&h, id, &keys, &work[..8]).await;
+    h.state.tick().await;
+    let phase = |e: &Value| e["phase"].as_str().unwrap().to_owned();
+    let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    assert_eq!(phase(&experiment), "revealing", "a committed batch may still be revealed");
+    reveal(&h, id, &keys, &work[8..]).await;
+    h.state.tick().await;
+    let (_, experiment) = h.call("GET", &format!("/experiments/{id}"), None, None).await;
+    assert_eq!(phase(&experiment), "settled", "no later round would ask anything");
+
+    let (_, record) = h.raw("GET", &format!("/experiments/{id}/record"), None, "", None).await;
+    let record = PublicRecord::from_json(std::str::from_utf8(&record).unwrap()).unwrap();
+    assert_eq!(record.settled_at, spec.commit_deadline, "two rounds before the last deadline");
+    audit(&record).expect("the record settled early verifies");
 }

@@ -137,6 +137,11 @@ impl Venue for InProcess {
         Ok(())
     }
 
+    fn ended_early(&mut self) -> Result<bool> {
+        let now = self.now;
+        Ok(self.experiment().rounds_over(now))
+    }
+
     fn settle(&mut self, practice: Option<PracticeRecord>) -> Result<Settled> {
         let now = self.now;
         let mut experiment = self.experiment.take().expect("the market's loop opens a round first");

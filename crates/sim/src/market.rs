@@ -199,9 +199,15 @@ impl Population<'_> {
         let work_secs = u64::from(spec.block_size) * u64::from(spec.limits.seconds_per_task_min);
         let mut sessions = Sessions::new(self.agents.len());
         let (mut unpoisoned, mut joins_refused) = (BTreeMap::new(), 0);
+        let mut ended_early = false;
         for (stage, window) in windows.iter().enumerate() {
             let opens = if stage == 0 { joined_at } else { windows[stage - 1].reveal_deadline };
             venue.advance(opens)?;
+            // Rounds that would ask nothing more end the experiment (`docs/protocol.md`, Rounds).
+            if stage > 0 && venue.ended_early()? {
+                ended_early = true;
+                break;
+            }
             let labeling = self.labeling(
                 round,
                 stage as u32,
@@ -247,7 +253,9 @@ impl Population<'_> {
                 .collect::<Result<Vec<_>>>()?;
             venue.reveal(&reveals)?;
         }
-        venue.advance(spec.final_reveal_deadline())?;
+        if !ended_early {
+            venue.advance(spec.final_reveal_deadline())?;
+        }
         let (qualified, published) = practice.unzip();
         let settled = venue.settle(published)?;
         Ok(Round {

@@ -361,6 +361,17 @@ impl Venue for Servers {
         Ok(())
     }
 
+    fn ended_early(&mut self) -> Result<bool> {
+        let path = format!("{}/settle", self.round().path);
+        // Settling answers the stored settlement once there is one, and 409 while a round may
+        // still add labels (`wrong_phase` in a round's commit phase, `deadline` after it).
+        match self.operators[0].post::<Value>(&path, &json!({})) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_refusal("deadline") || e.is_refusal("wrong_phase") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn settle(&mut self, _practice: Option<PracticeRecord>) -> Result<Settled> {
         let path = self.round().path.clone();
         let operator = &self.operators[0];

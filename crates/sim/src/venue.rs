@@ -106,6 +106,11 @@ pub trait Venue {
     /// Accepts the reveals.
     fn reveal(&mut self, reveals: &[Sent<SignedReveal>]) -> Result<()>;
 
+    /// Whether an experiment with rounds is over before its last round: no label can still
+    /// come and no later round would ask anything (`Experiment::rounds_over`). A server asked
+    /// settles it then, if its scheduler has not already.
+    fn ended_early(&mut self) -> Result<bool>;
+
     /// Settles the experiment once its reveals are in. `practice` is what the labelers
     /// answered in practice before joining, published with the record (in process only).
     fn settle(&mut self, practice: Option<PracticeRecord>) -> Result<Settled>;

@@ -132,7 +132,7 @@ pub fn routes(config: &Config) -> Vec<Route> {
         Route {
             method: "post",
             path: "/experiments/{id}/settle",
-            summary: "Settle once the reveal deadline has passed, or once every committed batch is revealed on the embedded ledger (the scheduler does it too); idempotent",
+            summary: "Settle once the reveal deadline has passed, or once every committed batch is revealed on the embedded ledger (with rounds: in the last round, or once no later round would ask anything; the scheduler does it too); idempotent",
             access: Access::Anyone,
             body: None,
             responses: &[(200, "`SETTLEMENT`"), (409, "not yet due, or not open")],
