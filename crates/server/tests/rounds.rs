@@ -15,6 +15,7 @@ use plumbline_core::fixed::Ppm;
 use plumbline_core::label::Label;
 use plumbline_core::record::{PublicRecord, audit, replay};
 use plumbline_core::rounds::Rounds;
+use plumbline_core::spec::ExperimentSpec;
 use plumbline_core::synthetic::binary_spec;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -131,6 +132,36 @@ async fn reveal(h: &Harness, id: B256, keys: &[LabelerKey], work: &[Work]) {
     }
 }
 
+/// A binary spec of blocks of ten with `count` rounds from `now`: round 0 takes commits for an
+/// hour and reveals for ten minutes, each later round ten minutes of each.
+fn rounds_spec(now: u64, count: u32) -> ExperimentSpec {
+    let mut spec = binary_spec(10, 3, 2);
+    (spec.commit_deadline, spec.reveal_deadline) = (now + 3_600, now + 4_200);
+    spec.limits.batches_per_labeler_max = count;
+    spec.rounds = Some(Rounds {
+        rule: Default::default(),
+        count,
+        labels_max: 6,
+        confidence: Ppm::new(950_000).unwrap(),
+        commit_within: Duration::from_secs(600),
+        reveal_within: Duration::from_secs(600),
+    });
+    spec
+}
+
+/// Imports the tasks into the draft `id`, funds and opens it.
+async fn import_fund_open(h: &Harness, creator_token: &str, id: B256) {
+    let body = Some(tasks_jsonl().into_bytes());
+    let path = format!("/experiments/{id}/tasks");
+    let (status, _) = h.raw("POST", &path, Some(creator_token), "application/x-ndjson", body).await;
+    assert_eq!(status, StatusCode::OK);
+    for step in ["fund", "open"] {
+        let path = format!("/experiments/{id}/{step}");
+        let (status, answer) = h.call("POST", &path, Some(creator_token), None).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn an_experiment_of_two_rounds_over_http() {
     let mut h = Harness::new(config()).await;
@@ -139,18 +170,7 @@ async fn an_experiment_of_two_rounds_over_http() {
     let creator = LabelerKey::derived(7, 0);
     let creator_token = h.login(&creator).await;
     let keys: Vec<LabelerKey> = (1..=30).map(|i| LabelerKey::derived(7, i)).collect();
-    let mut spec = binary_spec(10, 3, 2);
-    spec.commit_deadline = now + 3_600;
-    spec.reveal_deadline = now + 4_200;
-    spec.limits.batches_per_labeler_max = 2;
-    spec.rounds = Some(Rounds {
-        rule: Default::default(),
-        count: 2,
-        labels_max: 6,
-        confidence: Ppm::new(950_000).unwrap(),
-        commit_within: Duration::from_secs(600),
-        reveal_within: Duration::from_secs(600),
-    });
+    let spec = rounds_spec(now, 2);
     h.mint(&operator_token, creator.address(), spec.reward_pool).await;
     for key in &keys {
         h.mint(&operator_token, key.address(), 3 * STAKE).await;
@@ -169,16 +189,7 @@ async fn an_experiment_of_two_rounds_over_http() {
         h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": later }))).await;
     assert_eq!(status, StatusCode::CREATED, "{draft}");
     assert_eq!((draft["round"].clone(), draft["rounds"].clone()), (json!(0), json!(2)));
-    let body = Some(tasks_jsonl().into_bytes());
-    let path = format!("/experiments/{id}/tasks");
-    let (status, _) =
-        h.raw("POST", &path, Some(&creator_token), "application/x-ndjson", body).await;
-    assert_eq!(status, StatusCode::OK);
-    for step in ["fund", "open"] {
-        let path = format!("/experiments/{id}/{step}");
-        let (status, answer) = h.call("POST", &path, Some(&creator_token), None).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-    }
+    import_fund_open(&h, &creator_token, id).await;
     let close = format!("/experiments/{id}/close");
     let (status, answer) = h.call("POST", &close, Some(&creator_token), None).await;
     assert_eq!(status, StatusCode::CONFLICT, "rounds close at their deadlines: {answer}");
@@ -286,17 +297,7 @@ async fn rounds_that_would_ask_nothing_more_settle_once_the_first_reveals_are_in
     let creator = LabelerKey::derived(8, 0);
     let creator_token = h.login(&creator).await;
     let keys: Vec<LabelerKey> = (1..=9).map(|i| LabelerKey::derived(8, i)).collect();
-    let mut spec = binary_spec(10, 3, 2);
-    (spec.commit_deadline, spec.reveal_deadline) = (now + 3_600, now + 4_200);
-    spec.limits.batches_per_labeler_max = 3;
-    spec.rounds = Some(Rounds {
-        rule: Default::default(),
-        count: 3,
-        labels_max: 6,
-        confidence: Ppm::new(950_000).unwrap(),
-        commit_within: Duration::from_secs(600),
-        reveal_within: Duration::from_secs(600),
-    });
+    let spec = rounds_spec(now, 3);
     h.mint(&operator_token, creator.address(), spec.reward_pool).await;
     for key in &keys {
         h.mint(&operator_token, key.address(), STAKE).await;
@@ -305,16 +306,7 @@ async fn rounds_that_would_ask_nothing_more_settle_once_the_first_reveals_are_in
         h.call("POST", "/experiments", Some(&creator_token), Some(json!({ "spec": spec }))).await;
     assert_eq!(status, StatusCode::CREATED, "{experiment}");
     let id = id_of(&experiment["experiment_id"]);
-    let body = Some(tasks_jsonl().into_bytes());
-    let path = format!("/experiments/{id}/tasks");
-    let (status, _) =
-        h.raw("POST", &path, Some(&creator_token), "application/x-ndjson", body).await;
-    assert_eq!(status, StatusCode::OK);
-    for step in ["fund", "open"] {
-        let path = format!("/experiments/{id}/{step}");
-        let (status, answer) = h.call("POST", &path, Some(&creator_token), None).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-    }
+    import_fund_open(&h, &creator_token, id).await;
 
     // Three labelers agree on every task of each block: nothing is left unsure.
     let mut mistakes = Mistakes::default();
