@@ -270,11 +270,9 @@ impl Lifecycle {
         every_commit_revealed: bool,
         rounds_over: bool,
     ) -> Result<(), LifecycleError> {
-        // A later round that would ask nothing ends the experiment while it is open.
-        if !(rounds_over && self.phase_at(now) == Phase::Open && self.round_at(now) > 0) {
-            self.expect("settle", Phase::Revealing, now)?;
-        }
         if !self.due_for_settlement(now, every_commit_revealed, rounds_over) {
+            // Not due: out of the revealing phase, the phase is what is wrong.
+            self.expect("settle", Phase::Revealing, now)?;
             let reason = if self.in_last_round(now) {
                 "the reveal deadline has not passed and a committed batch is not revealed"
             } else {
