@@ -49,6 +49,14 @@ pub struct Group {
     pairs: HashMap<(u32, u32), u32>,
 }
 
+/// The matches a knockout over `groups` decides (one fewer than each prompt's responses) and
+/// those its first round asks (each prompt's responses paired off; an odd one out waits).
+pub fn match_counts(groups: &[Group]) -> (u32, u32) {
+    let matches = groups.iter().map(|g| g.responses - 1).sum();
+    let first_round = groups.iter().map(|g| g.responses / 2).sum();
+    (matches, first_round)
+}
+
 impl Group {
     /// The pair task comparing `a` and `b`.
     pub fn pair_task(&self, a: u32, b: u32) -> u32 {

@@ -94,6 +94,7 @@ pub fn rounds_progress(
     let rounds = spec.rounds.as_ref()?;
     let classes = spec.question.kind.classes();
     let groups = if rounds.is_best_of() { knockout::groups(tasks).ok()? } else { Vec::new() };
+    let prf = Prf::new(seed);
     let rule = rounds.rule(spec.overlap);
     let revealed: Vec<(u32, RevealedBatch)> = log
         .reveals
@@ -128,7 +129,6 @@ pub fn rounds_progress(
                     .filter(|(r, _)| *r <= round)
                     .map(|(r, b)| (b.labeler, *r, b.labels.as_slice()))
                     .collect();
-                let prf = Prf::new(seed);
                 let replayed = knockout::replay(
                     tasks,
                     &groups,
@@ -162,8 +162,9 @@ pub fn rounds_progress(
     });
     if rounds.is_best_of() {
         progress["rule"] = json!("best_of");
-        progress["matches"] = json!(groups.iter().map(|g| g.responses - 1).sum::<u32>());
-        progress["first_round_tasks"] = json!(groups.iter().map(|g| g.responses / 2).sum::<u32>());
+        let (matches, first_round) = knockout::match_counts(&groups);
+        progress["matches"] = json!(matches);
+        progress["first_round_tasks"] = json!(first_round);
     }
     Some(progress)
 }

@@ -50,9 +50,10 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
         Some(_) => plumbline_core::knockout::groups(&tasks).map_err(bad_input)?,
         None => Vec::new(),
     };
+    let (matches, first_matches) = plumbline_core::knockout::match_counts(&groups);
     let first_round = match groups.len() {
         0 => summary.regular,
-        _ => groups.iter().map(|g| g.responses as usize / 2).sum(),
+        _ => first_matches as usize,
     };
     let blocks = first_round.div_ceil(spec.block_size as usize);
     let batches = blocks * spec.overlap as usize;
@@ -63,7 +64,7 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
         });
         if !groups.is_empty() {
             document["prompts"] = groups.len().into();
-            document["matches"] = groups.iter().map(|g| g.responses - 1).sum::<u32>().into();
+            document["matches"] = matches.into();
         }
         println!("{document}");
     } else {
@@ -74,7 +75,6 @@ pub fn run(command: TasksCommand) -> anyhow::Result<()> {
         let first = if groups.is_empty() {
             String::new()
         } else {
-            let matches: u32 = groups.iter().map(|g| g.responses - 1).sum();
             let prompts = match groups.len() {
                 1 => "1 best-of prompt".to_owned(),
                 n => format!("{n} best-of prompts"),
