@@ -701,8 +701,6 @@ fn slashed_by_round(members: &[&IdentityOutcome]) -> Vec<f64> {
         .collect()
 }
 
-/// The share of truthful identities slashed at least once over their run's experiments: with
-/// several rounds this is the career rate the slashing δ bounds.
 /// The p-value whose e-value alone reaches the slashing threshold ln(2/δ):
 /// `ln κ + (1 − κ) · ln(1/p) = ln(2/δ)`.
 fn p_slashing_alone(delta: f64) -> f64 {
@@ -710,6 +708,8 @@ fn p_slashing_alone(delta: f64) -> f64 {
     (-((2.0 / delta).ln() - kappa.ln()) / (1.0 - kappa)).exp()
 }
 
+/// The share of truthful identities slashed at least once over their run's experiments: with
+/// several rounds this is the career rate the slashing δ bounds.
 fn false_slash_rate(all: &[&IdentityOutcome], side: Side) -> f64 {
     let truthful: Vec<_> = all.iter().filter(|o| o.group.is_truthful()).collect();
     // A copy fee is stake lost to an accusation as a slash is, so it counts as one.
