@@ -429,6 +429,18 @@ fn serve_refuses_a_thread_count_out_of_range_before_writing_anything() {
 }
 
 #[test]
+fn serve_refuses_a_database_connection_count_out_of_range_before_writing_anything() {
+    let dir = TempDir::new("connections");
+    let db = dir.path("market.db");
+    for connections in ["0", "1025", "eight"] {
+        let output = plumbline(&["serve", "--db", &db, "--db-connections", connections]);
+        assert_eq!(code(&output), 2, "{connections}: {}", stderr(&output));
+        assert!(stderr(&output).contains("--db-connections"), "{}", stderr(&output));
+    }
+    assert!(!std::path::Path::new(&db).exists(), "nothing was written");
+}
+
+#[test]
 fn serve_refuses_a_bad_faucet_before_writing_anything() {
     let dir = TempDir::new("faucet");
     let db = dir.path("market.db");

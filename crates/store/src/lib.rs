@@ -33,12 +33,21 @@ pub fn is_postgres_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
+/// PostgreSQL connections a process keeps unless told otherwise ([`open_with_pool`]).
+pub const PG_CONNECTIONS_DEFAULT: u32 = 8;
+
 /// Opens the store that `db` names: a PostgreSQL database for a `postgres://` or
 /// `postgresql://` URL, otherwise the SQLite file at that path (created if missing). Pending
 /// migrations are applied either way.
 pub async fn open(db: &str) -> Result<Arc<dyn Store>> {
+    open_with_pool(db, PG_CONNECTIONS_DEFAULT).await
+}
+
+/// [`open`], keeping at most `pg_connections` (at least 1) connections to a PostgreSQL
+/// database. A SQLite file's are fixed: one writer and a few readers.
+pub async fn open_with_pool(db: &str, pg_connections: u32) -> Result<Arc<dyn Store>> {
     if is_postgres_url(db) {
-        Ok(Arc::new(PgStore::open(db).await?))
+        Ok(Arc::new(PgStore::open_pooled(db, pg_connections).await?))
     } else {
         Ok(Arc::new(SqliteStore::open(Path::new(db)).await?))
     }

@@ -26,10 +26,6 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Connections per process. Writers to one experiment or to the journal wait on each other
-/// in the database anyway; more connections would only add waiting backends.
-const CONNECTIONS_MAX: u32 = 8;
-
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT_SECS: u64 = 30;
 
@@ -46,15 +42,23 @@ impl SqlStore<PgEngine> {
     /// Connects to the database at `url` (`postgres://user@host:port/database`) and applies
     /// pending migrations.
     pub async fn open(url: &str) -> Result<PgStore> {
-        PgStore::open_with(PgConnectOptions::from_str(url)?).await
+        PgStore::open_pooled(url, crate::PG_CONNECTIONS_DEFAULT).await
     }
 
-    /// Connects with these options (a `search_path` among them picks the schema) and applies
-    /// pending migrations. Several processes may open one database at once: the migrator
-    /// takes a lock so that only one of them applies a migration.
-    pub async fn open_with(options: PgConnectOptions) -> Result<PgStore> {
+    /// [`PgStore::open`] keeping at most `connections` (at least 1). Writers to one experiment
+    /// or to the journal wait on each other in the database anyway, so more connections than
+    /// the process keeps busy only add waiting backends.
+    pub async fn open_pooled(url: &str, connections: u32) -> Result<PgStore> {
+        PgStore::open_with(PgConnectOptions::from_str(url)?, connections).await
+    }
+
+    /// Connects with these options (a `search_path` among them picks the schema), keeping at
+    /// most `connections`, and applies pending migrations. Several processes may open one
+    /// database at once: the migrator takes a lock so that only one of them applies a
+    /// migration.
+    pub async fn open_with(options: PgConnectOptions, connections: u32) -> Result<PgStore> {
         let pool = PgPoolOptions::new()
-            .max_connections(CONNECTIONS_MAX)
+            .max_connections(connections.max(1))
             .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS))
             .connect_with(options)
             .await?;

@@ -172,7 +172,7 @@ impl Backend for TempSchema {
             .unwrap()
             .options([("search_path", self.schema.as_str())])
             .application_name(&self.schema);
-        PgStore::open_with(options).await.unwrap()
+        PgStore::open_with(options, plumbline_store::PG_CONNECTIONS_DEFAULT).await.unwrap()
     }
 
     async fn raw(store: &PgStore, sql: &str) -> u64 {

@@ -67,10 +67,18 @@ pub struct ServeArgs {
     /// machine do best with the cores split between them (`docs/scaling.md`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=THREADS_MAX as i64))]
     pub threads: Option<u16>,
+    /// PostgreSQL connections this server keeps. Replicas that share one database share its
+    /// `max_connections` too (100 by default), so many replicas want fewer each.
+    #[arg(long, value_name = "N", default_value_t = plumbline_store::PG_CONNECTIONS_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..=DB_CONNECTIONS_MAX as i64))]
+    pub db_connections: u32,
 }
 
 /// The most request threads `--threads` may ask for.
 const THREADS_MAX: u16 = 512;
+
+/// The most PostgreSQL connections `--db-connections` may ask for.
+const DB_CONNECTIONS_MAX: u32 = 1024;
 
 /// What the faucet tops accounts up to with --demo: the demo's reward pool, so that a new
 /// experimenter can fund one like it from the browser.
@@ -173,7 +181,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
 
-    let store = plumbline_store::open(&args.db)
+    let store = plumbline_store::open_with_pool(&args.db, args.db_connections)
         .await
         .with_context(|| format!("cannot open the database {}", shown_db(&args.db)))?;
     let listener = tokio::net::TcpListener::bind(addr)

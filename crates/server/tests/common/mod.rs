@@ -119,7 +119,9 @@ impl TempSchema {
         let options = sqlx::postgres::PgConnectOptions::from_str(&self.url)
             .unwrap()
             .options([("search_path", self.schema.as_str())]);
-        let store = PgStore::open_with(options).await.expect("the test schema opens");
+        let store = PgStore::open_with(options, plumbline_store::PG_CONNECTIONS_DEFAULT)
+            .await
+            .expect("the test schema opens");
         let state = AppState::new(Arc::new(store), config);
         let app = app(state.clone());
         Server { state, app }
