@@ -4,9 +4,12 @@
 //! replica (as `plumbline-client` and a load balancer hashing the experiment id do), then with
 //! client threads spread round-robin over them (every replica writes every experiment), one
 //! after the other in the same run so that the figures compare as ratios: committed labels
-//! per second and p99 commit latency.
+//! per second and p99 commit latency. Each configuration runs twice, the second time in the
+//! reverse order, and the ratios compare the means of its two runs: the same configuration
+//! has measured 28% slower a few minutes later in one run, and a drift that steady weighs on
+//! every configuration alike in this order.
 //!
-//! Every configuration starts on a fresh database (PostgreSQL: one created for it on
+//! Every run starts on a fresh database (PostgreSQL: one created for it on
 //! `PLUMBLINE_TEST_POSTGRES`'s server, default `postgres://postgres@127.0.0.1:5432/test`, and
 //! dropped after it). Its checks: no failed request, every batch committed and revealed, the
 //! ledger balanced. The figures go to `bench/results/load-scale.{json,md}`; the process exits
@@ -25,7 +28,8 @@ use driver::{
 use serde_json::{Value, json};
 use std::time::Instant;
 
-/// The configurations compared, in the order they run.
+/// The configurations compared, in the order of their first runs (their second runs go in
+/// the reverse order).
 const CONFIGURATIONS: [(Db, usize, Routing); 4] = [
     (Db::Sqlite, 1, Routing::RoundRobin),
     (Db::Postgres, 1, Routing::RoundRobin),
@@ -35,8 +39,12 @@ const CONFIGURATIONS: [(Db, usize, Routing); 4] = [
 /// Experiments the labelers are split over.
 const EXPERIMENTS: usize = 3;
 
-/// One configuration's outcome.
+/// One run of a configuration.
 struct Outcome {
+    /// Its index in `CONFIGURATIONS`.
+    configuration: usize,
+    /// 1 or 2.
+    run: usize,
     db: Db,
     replicas: usize,
     routing: Routing,
@@ -55,6 +63,11 @@ impl Outcome {
         }
     }
 
+    /// The name and which of its runs this was.
+    fn run_name(&self) -> String {
+        format!("{} (run {})", self.name(), self.run)
+    }
+
     fn passed(&self) -> bool {
         self.checks.iter().all(|(_, ok)| *ok)
     }
@@ -65,6 +78,7 @@ impl Outcome {
             "db": self.db.name(),
             "replicas": self.replicas,
             "routing": self.routing.name(),
+            "run": self.run,
             "experiment_homes": m.experiment_homes,
             "seconds": self.seconds,
             "load_average_before": self.load_before,
@@ -96,7 +110,10 @@ fn main() {
     let started = Instant::now();
 
     let mut outcomes = Vec::new();
-    for (db, replicas, routing) in CONFIGURATIONS {
+    let first = (0..CONFIGURATIONS.len()).map(|c| (c, 1));
+    let second = (0..CONFIGURATIONS.len()).rev().map(|c| (c, 2));
+    for (configuration, run) in first.chain(second) {
+        let (db, replicas, routing) = CONFIGURATIONS[configuration];
         eprintln!("{} with {replicas} server(s), {}", db.name(), routing.name());
         let load_before = load_average();
         let begun = Instant::now();
@@ -118,6 +135,8 @@ fn main() {
             }
         }
         outcomes.push(Outcome {
+            configuration,
+            run,
             db,
             replicas,
             routing,
@@ -131,8 +150,17 @@ fn main() {
     let total_secs = started.elapsed().as_secs_f64();
     let passed = outcomes.iter().all(Outcome::passed);
 
-    let rate = |i: usize| outcomes[i].measured.labels_per_sec();
-    let p99 = |i: usize| outcomes[i].measured.commit.percentile_ms(0.99);
+    // A configuration's figure is the mean over its two runs.
+    let mean = |configuration: usize, figure: &dyn Fn(&Measurement) -> f64| {
+        let runs: Vec<f64> = outcomes
+            .iter()
+            .filter(|o| o.configuration == configuration)
+            .map(|o| figure(&o.measured))
+            .collect();
+        runs.iter().sum::<f64>() / runs.len() as f64
+    };
+    let rate = |c: usize| mean(c, &|m| m.labels_per_sec());
+    let p99 = |c: usize| mean(c, &|m| m.commit.percentile_ms(0.99));
     let ratios = json!({
         "postgres_1_over_sqlite_1": { "labels_per_sec": rate(1) / rate(0), "commit_p99": p99(1) / p99(0) },
         "postgres_3_by_experiment_over_postgres_1": { "labels_per_sec": rate(2) / rate(1), "commit_p99": p99(2) / p99(1) },
@@ -164,7 +192,7 @@ fn main() {
         let m = &o.measured;
         format!(
             "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {:.0} | {:.3} | {:.0} s |\n",
-            o.name(),
+            o.run_name(),
             m.labels_per_sec(),
             m.commit.percentile_ms(0.50),
             m.commit.percentile_ms(0.99),
@@ -180,7 +208,7 @@ fn main() {
         let line = |name: &str, p: &Phase| {
             format!(
                 "| {} | {name} | {} | {} | {:.2} s | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
-                o.name(),
+                o.run_name(),
                 p.latencies.len(),
                 p.errors,
                 p.seconds,
@@ -198,7 +226,7 @@ fn main() {
         .iter()
         .flat_map(|o| {
             o.checks.iter().map(move |(what, ok)| {
-                format!("- [{}] {}: {what}\n", if *ok { "x" } else { " " }, o.name())
+                format!("- [{}] {}: {what}\n", if *ok { "x" } else { " " }, o.run_name())
             })
         })
         .collect();
@@ -208,17 +236,21 @@ fn main() {
             .collect();
         per_replica.join(" / ")
     };
+    let by_experiment: Vec<String> =
+        outcomes.iter().filter(|o| o.configuration == 2).map(homes).collect();
     let markdown = format!(
         "# Scale benchmark\n\n`{command}` (release servers over loopback, {cores} cores, \
          {clients} concurrent clients, seed {seed}; {total_secs:.0} s in all)\n\n\
-         The load benchmark's market, once per configuration on a fresh database: {LABELERS} \
+         The load benchmark's market, twice per configuration (the second runs in the reverse \
+         order), each run on a fresh database: {LABELERS} \
          labelers with {BATCHES_PER_LABELER} batches each, split evenly over {EXPERIMENTS} \
          experiments run at once; a binary question, blocks of {BLOCK_SIZE}, overlap \
          {OVERLAP}. Each client thread sends its next request when the last one is answered; \
          signatures were made beforehand. Each of n servers on the machine runs `--threads` \
-         cores/n (at least 1). With three replicas, *by experiment* sends every request about \
+         cores/n (at least 1) and `--db-connections` 8/n (rounded up): one server's share of \
+         the machine and of the database, split between them. With three replicas, *by experiment* sends every request about \
          an experiment to the replica `plumbline-client` picks from its id (here {} \
-         experiments on the three replicas: ids are random, and drafts are made until each \
+         experiments on the three replicas in the two runs: ids are random, and drafts are made until each \
          replica is home to its share, as among many experiments), so one replica writes \
          each experiment; \
          *round-robin* keeps client thread k on replica k mod 3, so every replica writes every \
@@ -226,7 +258,8 @@ fn main() {
          | configuration | committed labels/s | commit p50 ms | commit p99 ms | commit max ms | \
          failed requests | joins/s | reveals/s | server CPU ms per commit | wall |\n\
          |---|---|---|---|---|---|---|---|---|---|\n{}\n\
-         Ratios: PostgreSQL on one replica against SQLite: {:.2}× the committed labels per \
+         Ratios of the means of each configuration's two runs: PostgreSQL on one replica \
+         against SQLite: {:.2}× the committed labels per \
          second, {:.2}× the p99 commit latency; three replicas against one on PostgreSQL, by \
          experiment: {:.2}× the labels per second, {:.2}× the p99; round-robin: {:.2}× and \
          {:.2}×.\n\n\
@@ -235,7 +268,7 @@ fn main() {
          | configuration | phase | requests | errors | wall | per second | p50 ms | p90 ms | \
          p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|\n{}\n\
          Checks ({}):\n\n{checks}",
-        homes(&outcomes[2]),
+        by_experiment.join(" and "),
         outcomes.iter().map(row).collect::<String>(),
         rate(1) / rate(0),
         p99(1) / p99(0),

@@ -511,6 +511,12 @@ fn threads_per_replica(replicas: usize) -> usize {
     (cores / replicas).max(1)
 }
 
+/// PostgreSQL connections for each of `replicas` servers sharing one database on this
+/// machine: one server's default split between them, as the cores are.
+fn connections_per_replica(replicas: usize) -> u32 {
+    plumbline_store::PG_CONNECTIONS_DEFAULT.div_ceil(replicas as u32)
+}
+
 /// The release server, stopped (SIGTERM, then SIGKILL) when done or dropped.
 struct Server {
     child: Child,
@@ -532,6 +538,7 @@ impl Server {
             .args(["serve", "--db", db, "--addr", &addr])
             .args(["--operator", &operator.to_string(), "--test-clock"])
             .args(["--threads", &threads_per_replica(replicas).to_string()])
+            .args(["--db-connections", &connections_per_replica(replicas).to_string()])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).expect("the server log"))
             .spawn()
