@@ -98,12 +98,14 @@ impl AppState {
             // Every commit revealed counts only off chain: the contract takes a settlement only
             // after the reveal deadline.
             let every_commit_revealed = row.log.reveals >= row.log.commits;
+            // Whether the rounds are over is read from the live experiment, under its log,
+            // only where the lifecycle would settle on it.
             let due = lifecycle.due_for_settlement(
                 now,
                 self.chain().is_none() && every_commit_revealed,
                 false,
             ) || (row.spec.rounds.is_some()
-                && (revealing || lifecycle.round_at(now) > 0)
+                && lifecycle.due_for_settlement(now, false, true)
                 && self.rounds_over(id, now).await);
             if due && let Err(e) = self.settle(id, now).await {
                 tracing::error!(experiment_id = %id, error = %e, "scheduled settlement failed");
