@@ -45,9 +45,6 @@ struct Outcome {
     configuration: usize,
     /// 1 or 2.
     run: usize,
-    db: Db,
-    replicas: usize,
-    routing: Routing,
     measured: Measurement,
     seconds: f64,
     load_before: String,
@@ -57,10 +54,14 @@ struct Outcome {
 
 impl Outcome {
     fn name(&self) -> String {
-        match self.replicas {
-            1 => format!("{}, 1 replica", self.db.name()),
-            n => format!("{}, {n} replicas, {}", self.db.name(), self.routing.name()),
+        match CONFIGURATIONS[self.configuration] {
+            (db, 1, _) => format!("{}, 1 replica", db.name()),
+            (db, n, routing) => format!("{}, {n} replicas, {}", db.name(), routing.name()),
         }
+    }
+
+    fn replicas(&self) -> usize {
+        CONFIGURATIONS[self.configuration].1
     }
 
     /// The name and which of its runs this was.
@@ -74,10 +75,11 @@ impl Outcome {
 
     fn summary(&self) -> Value {
         let m = &self.measured;
+        let (db, replicas, routing) = CONFIGURATIONS[self.configuration];
         json!({
-            "db": self.db.name(),
-            "replicas": self.replicas,
-            "routing": self.routing.name(),
+            "db": db.name(),
+            "replicas": replicas,
+            "routing": routing.name(),
             "run": self.run,
             "experiment_homes": m.experiment_homes,
             "seconds": self.seconds,
@@ -137,9 +139,6 @@ fn main() {
         outcomes.push(Outcome {
             configuration,
             run,
-            db,
-            replicas,
-            routing,
             measured,
             seconds,
             load_before,
@@ -231,7 +230,7 @@ fn main() {
         })
         .collect();
     let homes = |o: &Outcome| {
-        let per_replica: Vec<String> = (0..o.replicas)
+        let per_replica: Vec<String> = (0..o.replicas())
             .map(|r| o.measured.experiment_homes.iter().filter(|&&h| h == r).count().to_string())
             .collect();
         per_replica.join(" / ")
